@@ -1,0 +1,604 @@
+package keyward
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// PermissionRef names a permission of the tenant catalog by id or by name.
+type PermissionRef struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name,omitempty"`
+}
+
+// APIKeyInput is what a caller may set on a key. Nil fields are left as
+// they are (PATCH) or take their defaults (create, replace).
+type APIKeyInput struct {
+	Name                 *string          `json:"name,omitempty"`
+	Description          *string          `json:"description,omitempty"`
+	ClientID             *string          `json:"clientId,omitempty"` // a slug; create only
+	Permissions          *[]PermissionRef `json:"permissions,omitempty"`
+	Level                *int             `json:"level,omitempty"`
+	IsActive             *bool            `json:"isActive,omitempty"`
+	ExpiresAt            *time.Time       `json:"expiresAt,omitempty"`
+	ExpiresIn            *int64           `json:"expiresIn,omitempty"` // seconds from now; create and replace only
+	ClearExpiry          bool             `json:"-"`                   // PATCH expiresAt: null
+	TokenLifespanSeconds *int             `json:"tokenLifespanSeconds,omitempty"`
+	HMACEnabled          *bool            `json:"hmacEnabled,omitempty"`
+	DeviceName           *string          `json:"deviceName,omitempty"`
+	OwnerID              *string          `json:"ownerId,omitempty"`
+	Meta                 json.RawMessage  `json:"meta,omitempty"`
+}
+
+// IssuedKey is a key together with its secret, returned only by create,
+// create-or-replace (when it created) and rotate.
+type IssuedKey struct {
+	*APIKey
+	ClientSecret string `json:"clientSecret"`
+}
+
+// sortFields are the fields API key lists may be sorted by.
+var sortFields = map[string]bool{"name": true, "createdAt": true, "lastUsedAt": true, "expiresAt": true}
+
+// CreateAPIKey creates a key owned by in.OwnerID (default: the caller's
+// owner) and returns it with its secret, which is never available again.
+// Needs apikeys:write on the owner's keys; level and permissions may not
+// exceed the caller's (EFORBIDDEN).
+func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput) (*IssuedKey, error) {
+	return s.createAPIKey(ctx, p, secret.NewID(), in)
+}
+
+func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in APIKeyInput) (*IssuedKey, error) {
+	if in.IsActive == nil {
+		t := true
+		in.IsActive = &t
+	}
+	var issued *IssuedKey
+	err := s.store.Tx(ctx, func(tx StoreTx) error {
+		t, err := tx.GetTenant(ctx, p.TenantID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		k := &APIKey{ID: id, TenantID: p.TenantID, TokenLifespanSeconds: DefaultTokenLifespan, CreatedAt: now,
+			UpdatedAt: now, CreatedBy: p.ID, Version: 1, Meta: json.RawMessage("{}")}
+		if !p.crossTenant {
+			k.OwnerID = p.OwnerID
+		}
+		if in.ClientID != nil {
+			if !slugRE.MatchString(*in.ClientID) {
+				return Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit"})
+			}
+			k.ClientID = t.Prefix + "_" + *in.ClientID
+		} else {
+			k.ClientID = secret.NewClientID(t.Prefix)
+		}
+		if err := s.applyKeyInput(ctx, tx, p, k, nil, in, now, true); err != nil {
+			return err
+		}
+		sec := secret.NewSecret(t.Prefix)
+		s.setSecret(k, sec)
+		if err := tx.CreateAPIKey(ctx, k); err != nil {
+			if ErrorCode(err) == ECONFLICT {
+				return Errorf(ECONFLICT, "clientId %s is already taken", k.ClientID)
+			}
+			return err
+		}
+		if err := s.audit(ctx, tx, p, "apikey.create", p.TenantID, k.ID); err != nil {
+			return err
+		}
+		stored, err := tx.GetAPIKey(ctx, p.TenantID, k.ID)
+		if err != nil {
+			return err
+		}
+		issued = &IssuedKey{APIKey: stored, ClientSecret: sec}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return issued, nil
+}
+
+// setSecret stores the hash (and, for HMAC keys, the sealed secret) of sec.
+func (s *Service) setSecret(k *APIKey, sec string) {
+	k.SecretHash = secret.Hash(sec)
+	k.SecretHint = secret.Hint(sec)
+	k.SecretCiphertext = nil
+	if k.HMACEnabled {
+		k.SecretCiphertext = s.sealer.Seal([]byte(sec), []byte(k.ID))
+	}
+}
+
+// applyKeyInput validates in and applies it to k, enforcing the rules on who
+// may give a key what. prev is the key before the change (nil on create).
+func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey, in APIKeyInput, now time.Time, create bool) error {
+	var f fieldErrors
+	if create || in.Name != nil {
+		name := ""
+		if in.Name != nil {
+			name = strings.TrimSpace(*in.Name)
+		}
+		checkText(&f, "name", name, true, MaxNameLen)
+		k.Name = name
+	}
+	if in.Description != nil {
+		checkText(&f, "description", *in.Description, false, MaxDescriptionLen)
+		k.Description = *in.Description
+	}
+	if in.DeviceName != nil {
+		checkText(&f, "deviceName", *in.DeviceName, false, MaxNameLen)
+		k.DeviceName = *in.DeviceName
+	}
+	if in.Level != nil {
+		checkLevel(&f, "level", *in.Level)
+		k.Level = *in.Level
+	}
+	if in.IsActive != nil {
+		k.IsActive = *in.IsActive
+	}
+	switch {
+	case in.ExpiresAt != nil && in.ExpiresIn != nil:
+		f.add("expiresIn", "give expiresAt or expiresIn, not both")
+	case in.ExpiresIn != nil:
+		if *in.ExpiresIn < 1 || *in.ExpiresIn > MaxExpiresIn {
+			f.add("expiresIn", "must be between 1 and "+strconv.Itoa(MaxExpiresIn)+" seconds")
+		} else {
+			t := now.Add(time.Duration(*in.ExpiresIn) * time.Second)
+			k.ExpiresAt = &t
+		}
+	case in.ExpiresAt != nil:
+		if !in.ExpiresAt.After(now) {
+			f.add("expiresAt", "must be in the future")
+		} else if in.ExpiresAt.Sub(now) > MaxExpiresIn*time.Second {
+			f.add("expiresAt", "must be at most ten years from now")
+		}
+		k.ExpiresAt = normalizeTime(in.ExpiresAt)
+	case in.ClearExpiry:
+		k.ExpiresAt = nil
+	}
+	if in.TokenLifespanSeconds != nil {
+		if *in.TokenLifespanSeconds < MinTokenLifespan || *in.TokenLifespanSeconds > MaxTokenLifespan {
+			f.add("tokenLifespanSeconds", "must be between 60 and 86400")
+		}
+		k.TokenLifespanSeconds = *in.TokenLifespanSeconds
+	}
+	if in.HMACEnabled != nil {
+		if *in.HMACEnabled && !create && prev != nil && !prev.HMACEnabled {
+			f.add("hmacEnabled", "can only be turned on when the key is created or rotated (POST .../rotate with hmacEnabled)")
+		}
+		k.HMACEnabled = *in.HMACEnabled
+		if !k.HMACEnabled {
+			k.SecretCiphertext, k.PrevSecretCiphertext = nil, nil
+		}
+	}
+	if in.Meta != nil && string(in.Meta) != "null" {
+		checkMeta(&f, in.Meta)
+		k.Meta = in.Meta
+	}
+	if in.OwnerID != nil {
+		k.OwnerID = *in.OwnerID
+		if k.OwnerID != "" && !secret.ValidID(k.OwnerID) {
+			f.add("ownerId", "must be a user id")
+		}
+	}
+	if in.Permissions != nil {
+		perms, err := resolvePermissions(ctx, tx, k.TenantID, *in.Permissions, &f)
+		if err != nil {
+			return err
+		}
+		k.Permissions = perms
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+
+	// Who may do this. The caller needs apikeys:write on the key's owner, both
+	// before (prev) and after the change.
+	if prev != nil && !p.canKey(PermAPIKeysWrite, prev.OwnerID) {
+		return Errorf(EFORBIDDEN, "apikeys:write is required on this key")
+	}
+	if !p.canKey(PermAPIKeysWrite, k.OwnerID) {
+		if create && k.OwnerID != p.OwnerID {
+			return Errorf(EFORBIDDEN, "apikeys:write on every key of the tenant is required to create keys for another owner")
+		}
+		return Errorf(EFORBIDDEN, "apikeys:write is required")
+	}
+	if prev != nil && prev.Level > p.Level {
+		return Errorf(EFORBIDDEN, "the key's level %d is above yours (%d)", prev.Level, p.Level)
+	}
+	if k.Level > p.Level {
+		return Errorf(EFORBIDDEN, "level %d is above your own level %d", k.Level, p.Level)
+	}
+	had := map[string]bool{}
+	if prev != nil {
+		for _, pp := range prev.Permissions {
+			had[pp.ID] = true
+		}
+	}
+	for _, pp := range k.Permissions {
+		if !had[pp.ID] && !p.canGrant(pp.Name) {
+			return Errorf(EFORBIDDEN, "you cannot grant permission %s: you do not hold it", pp.Name)
+		}
+	}
+	if k.OwnerID != "" && (prev == nil || prev.OwnerID != k.OwnerID || prev.Level != k.Level) {
+		owner, err := tx.GetUser(ctx, k.TenantID, k.OwnerID)
+		if ErrorCode(err) == ENOTFOUND {
+			return Invalid(FieldError{Field: "ownerId", Message: "no such user in this tenant"})
+		} else if err != nil {
+			return err
+		}
+		if k.Level > owner.Level {
+			return Errorf(EFORBIDDEN, "level %d is above the owner's level %d", k.Level, owner.Level)
+		}
+	}
+	return nil
+}
+
+// resolvePermissions turns references into catalog permissions, recording
+// unknown ones as field errors.
+func resolvePermissions(ctx context.Context, tx StoreTx, tenantID string, refs []PermissionRef, f *fieldErrors) ([]Permission, error) {
+	catalog, err := tx.ListPermissions(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*Permission{}
+	byName := map[string]*Permission{}
+	for _, c := range catalog {
+		byID[c.ID], byName[c.Name] = c, c
+	}
+	out := []Permission{}
+	seen := map[string]bool{}
+	for i, r := range refs {
+		field := "permissions[" + strconv.Itoa(i) + "]"
+		var c *Permission
+		switch {
+		case r.ID != "" && r.Name != "":
+			c = byID[r.ID]
+			if c != nil && c.Name != r.Name {
+				c = nil
+			}
+		case r.ID != "":
+			c = byID[r.ID]
+		case r.Name != "":
+			c = byName[r.Name]
+		default:
+			f.add(field, "give id or name")
+			continue
+		}
+		if c == nil {
+			f.add(field, "no such permission in this tenant")
+			continue
+		}
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			out = append(out, *c)
+		}
+	}
+	return out, nil
+}
+
+// GetAPIKey returns one key. Keys the caller may not read are ENOTFOUND.
+func (s *Service) GetAPIKey(ctx context.Context, p *Principal, id string) (*APIKey, error) {
+	if err := checkID("key", id); err != nil {
+		return nil, err
+	}
+	k, err := s.store.GetAPIKey(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if !p.canKey(PermAPIKeysRead, k.OwnerID) {
+		return nil, Errorf(ENOTFOUND, "api key not found")
+	}
+	return k, nil
+}
+
+// ListAPIKeys lists the keys the caller may read: every key of the tenant
+// with apikeys:read, its own keys with read-own by level, else EFORBIDDEN.
+func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter) (List[*APIKey], error) {
+	var fe fieldErrors
+	if _, err := ValidatePage(f.Page.Number, f.Page.Size); err != nil {
+		fe = append(fe, err.(*Error).Fields...)
+	}
+	switch f.Status {
+	case "", StatusAll, StatusActive, StatusInactive, StatusExpired:
+	default:
+		fe.add("status", "must be all, active, inactive or expired")
+	}
+	if f.Sort != "" && !sortFields[strings.TrimPrefix(f.Sort, "-")] {
+		fe.add("sort", "must be one of name, createdAt, lastUsedAt, expiresAt, optionally prefixed with -")
+	}
+	if f.OwnerID != "" && !secret.ValidID(f.OwnerID) {
+		fe.add("ownerId", "must be a user id")
+	}
+	if len(f.Query) > MaxNameLen {
+		fe.add("q", "must be at most 200 characters")
+	}
+	if err := fe.err(); err != nil {
+		return List[*APIKey]{}, err
+	}
+	if !p.Has(PermAPIKeysRead) {
+		if !p.hasOnOwn(PermAPIKeysRead) || p.OwnerID == "" {
+			return List[*APIKey]{}, Errorf(EFORBIDDEN, "apikeys:read is required")
+		}
+		if f.OwnerID != "" && f.OwnerID != p.OwnerID {
+			return List[*APIKey]{Items: []*APIKey{}, Page: f.Page}, nil
+		}
+		f.OwnerID = p.OwnerID
+	}
+	f.Now = s.now()
+	return s.store.ListAPIKeys(ctx, p.TenantID, f)
+}
+
+// UpdateAPIKey changes a key. ifMatch, when not nil, must equal the stored
+// version (else EPRECONDITION). Without it, a concurrent change is retried
+// on the fresh key, so no write is lost.
+func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, id string, in APIKeyInput, ifMatch *int) (*APIKey, error) {
+	if err := checkID("key", id); err != nil {
+		return nil, err
+	}
+	if in.ClientID != nil {
+		return nil, Invalid(FieldError{Field: "clientId", Message: "is immutable"})
+	}
+	if in.ExpiresIn != nil {
+		return nil, Invalid(FieldError{Field: "expiresIn", Message: "is only accepted on create; use expiresAt"})
+	}
+	for attempt := 0; ; attempt++ {
+		k, err := s.updateAPIKeyOnce(ctx, p, id, in, ifMatch)
+		if ErrorCode(err) == EVERSIONCONFLICT && ifMatch == nil && attempt < 20 {
+			continue
+		}
+		return k, err
+	}
+}
+
+func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string, in APIKeyInput, ifMatch *int) (*APIKey, error) {
+	var out *APIKey
+	err := s.store.Tx(ctx, func(tx StoreTx) error {
+		prev, err := s.visibleKey(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if ifMatch != nil && *ifMatch != prev.Version {
+			return Errorf(EPRECONDITION, "the key's version is %d, not %d", prev.Version, *ifMatch)
+		}
+		k := *prev
+		now := s.now()
+		if err := s.applyKeyInput(ctx, tx, p, &k, prev, in, now, false); err != nil {
+			return err
+		}
+		k.UpdatedAt, k.Version = now, prev.Version+1
+		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
+			return err
+		}
+		action := "apikey.update"
+		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
+			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
+		}
+		if err := s.audit(ctx, tx, p, action, p.TenantID, k.ID); err != nil {
+			return err
+		}
+		out, err = tx.GetAPIKey(ctx, p.TenantID, id)
+		return err
+	})
+	s.cache.invalidate(id)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func onlyActiveChanged(in APIKeyInput) bool {
+	in.IsActive = nil
+	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
+		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
+		in.DeviceName == nil && in.OwnerID == nil && in.Meta == nil
+}
+
+// visibleKey reads a key the caller may read, else ENOTFOUND.
+func (s *Service) visibleKey(ctx context.Context, tx StoreTx, p *Principal, id string) (*APIKey, error) {
+	k, err := tx.GetAPIKey(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if !p.canKey(PermAPIKeysRead, k.OwnerID) && !p.canKey(PermAPIKeysWrite, k.OwnerID) {
+		return nil, Errorf(ENOTFOUND, "api key not found")
+	}
+	return k, nil
+}
+
+// ReplaceAPIKey creates the key with this id, or replaces every settable
+// field of the existing one. Replacing needs version (from the body, else
+// ECONFLICT) or ifMatch (else EPRECONDITION) to equal the stored version.
+// created tells which happened; only a created key carries its secret.
+func (s *Service) ReplaceAPIKey(ctx context.Context, p *Principal, id string, in APIKeyInput, version, ifMatch *int) (key *IssuedKey, created bool, err error) {
+	if err := checkID("key", id); err != nil {
+		return nil, false, err
+	}
+	existing, err := s.store.GetAPIKey(ctx, p.TenantID, id)
+	if ErrorCode(err) == ENOTFOUND {
+		k, err := s.createAPIKey(ctx, p, id, in)
+		if ErrorCode(err) == ECONFLICT {
+			// The id may belong to another tenant's key: never say so.
+			if in.ClientID == nil {
+				return nil, false, Errorf(ENOTFOUND, "api key not found")
+			}
+		}
+		return k, err == nil, err
+	} else if err != nil {
+		return nil, false, err
+	}
+	if !p.canKey(PermAPIKeysRead, existing.OwnerID) && !p.canKey(PermAPIKeysWrite, existing.OwnerID) {
+		return nil, false, Errorf(ENOTFOUND, "api key not found")
+	}
+	switch {
+	case ifMatch != nil && *ifMatch != existing.Version:
+		return nil, false, Errorf(EPRECONDITION, "the key's version is %d, not %d", existing.Version, *ifMatch)
+	case version != nil && *version != existing.Version:
+		return nil, false, Errorf(EVERSIONCONFLICT, "the key's version is %d, not %d", existing.Version, *version)
+	case version == nil && ifMatch == nil:
+		return nil, false, Errorf(EVERSIONCONFLICT, "give the key's current version (version or If-Match) to replace it")
+	}
+	if in.ClientID != nil && existing.ClientID != "" && !strings.HasSuffix(existing.ClientID, "_"+*in.ClientID) {
+		return nil, false, Invalid(FieldError{Field: "clientId", Message: "is immutable"})
+	}
+	// Replace: every field not given takes its default.
+	full := in
+	full.ClientID = nil
+	def := func(v *string) *string {
+		if v == nil {
+			e := ""
+			return &e
+		}
+		return v
+	}
+	full.Description, full.DeviceName = def(in.Description), def(in.DeviceName)
+	if full.Permissions == nil {
+		full.Permissions = &[]PermissionRef{}
+	}
+	if full.Level == nil {
+		zero := 0
+		full.Level = &zero
+	}
+	if full.IsActive == nil {
+		t := true
+		full.IsActive = &t
+	}
+	if full.ExpiresAt == nil && full.ExpiresIn == nil {
+		full.ClearExpiry = true
+	}
+	if full.TokenLifespanSeconds == nil {
+		d := DefaultTokenLifespan
+		full.TokenLifespanSeconds = &d
+	}
+	if full.HMACEnabled == nil {
+		full.HMACEnabled = &existing.HMACEnabled
+	}
+	if full.Meta == nil {
+		full.Meta = json.RawMessage("{}")
+	}
+	expiresIn := full.ExpiresIn
+	full.ExpiresIn = nil
+	if expiresIn != nil {
+		if *expiresIn < 1 || *expiresIn > MaxExpiresIn {
+			return nil, false, Invalid(FieldError{Field: "expiresIn", Message: "must be between 1 and " + strconv.Itoa(MaxExpiresIn) + " seconds"})
+		}
+		t := s.now().Add(time.Duration(*expiresIn) * time.Second)
+		full.ExpiresAt = &t
+	}
+	v := existing.Version
+	k, err := s.updateAPIKeyOnce(ctx, p, id, full, &v)
+	if ErrorCode(err) == EPRECONDITION {
+		err = Errorf(EVERSIONCONFLICT, "the key was changed concurrently; read it again")
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return &IssuedKey{APIKey: k}, false, nil
+}
+
+// DeleteAPIKey deletes a key and returns it as it was. Needs apikeys:delete
+// on the key and a level at least the key's.
+func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifMatch *int) (*APIKey, error) {
+	if err := checkID("key", id); err != nil {
+		return nil, err
+	}
+	var out *APIKey
+	err := s.store.Tx(ctx, func(tx StoreTx) error {
+		k, err := s.visibleKey(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if !p.canKey(PermAPIKeysDelete, k.OwnerID) {
+			return Errorf(EFORBIDDEN, "apikeys:delete is required on this key")
+		}
+		if k.Level > p.Level {
+			return Errorf(EFORBIDDEN, "the key's level %d is above yours (%d)", k.Level, p.Level)
+		}
+		if ifMatch != nil && *ifMatch != k.Version {
+			return Errorf(EPRECONDITION, "the key's version is %d, not %d", k.Version, *ifMatch)
+		}
+		if err := tx.DeleteAPIKey(ctx, p.TenantID, id, k.Version); err != nil {
+			return err
+		}
+		out = k
+		return s.audit(ctx, tx, p, "apikey.delete", p.TenantID, id)
+	})
+	s.cache.invalidate(id)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RotateInput is the body of a rotation.
+type RotateInput struct {
+	GracePeriodSeconds int   `json:"gracePeriodSeconds"`
+	HMACEnabled        *bool `json:"hmacEnabled,omitempty"`
+}
+
+// RotateAPIKey issues a new secret. The old one keeps working for
+// GracePeriodSeconds (0..86400); a secret older than that stops at once.
+func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in RotateInput) (*IssuedKey, error) {
+	if err := checkID("key", id); err != nil {
+		return nil, err
+	}
+	if in.GracePeriodSeconds < 0 || in.GracePeriodSeconds > MaxGracePeriod {
+		return nil, Invalid(FieldError{Field: "gracePeriodSeconds", Message: "must be between 0 and 86400"})
+	}
+	var out *IssuedKey
+	err := s.store.Tx(ctx, func(tx StoreTx) error {
+		prev, err := s.visibleKey(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
+		if !p.canKey(PermAPIKeysWrite, prev.OwnerID) {
+			return Errorf(EFORBIDDEN, "apikeys:write is required on this key")
+		}
+		if prev.Level > p.Level {
+			return Errorf(EFORBIDDEN, "the key's level %d is above yours (%d)", prev.Level, p.Level)
+		}
+		t, err := tx.GetTenant(ctx, p.TenantID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		k := *prev
+		if in.HMACEnabled != nil {
+			k.HMACEnabled = *in.HMACEnabled
+		}
+		k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt = nil, nil, nil
+		if in.GracePeriodSeconds > 0 {
+			until := now.Add(time.Duration(in.GracePeriodSeconds) * time.Second)
+			k.PrevSecretHash, k.PrevSecretExpiresAt = prev.SecretHash, &until
+			if k.HMACEnabled {
+				k.PrevSecretCiphertext = prev.SecretCiphertext
+			}
+		}
+		sec := secret.NewSecret(t.Prefix)
+		s.setSecret(&k, sec)
+		k.UpdatedAt, k.Version = now, prev.Version+1
+		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, p, "apikey.rotate", p.TenantID, id); err != nil {
+			return err
+		}
+		stored, err := tx.GetAPIKey(ctx, p.TenantID, id)
+		if err != nil {
+			return err
+		}
+		out = &IssuedKey{APIKey: stored, ClientSecret: sec}
+		return nil
+	})
+	s.cache.invalidate(id)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,421 @@
+package keyward
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// Verification codes of POST /v1/keys/verify.
+const (
+	CodeValid                   = "VALID"
+	CodeNotFound                = "NOT_FOUND"
+	CodeDisabled                = "DISABLED"
+	CodeExpired                 = "EXPIRED"
+	CodeInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
+	CodeRateLimited             = "RATE_LIMITED"
+)
+
+// UserTokenLifetime is how long a login token is valid.
+const UserTokenLifetime = time.Hour
+
+// Credentials are what a request presented, as the transport found them.
+// The Service decides what they mean.
+type Credentials struct {
+	Bearer    string // Authorization: Bearer <...>
+	APIKey    string // X-API-Key: <secret>
+	BasicUser string // Authorization: Basic user:pass
+	BasicPass string
+	HasBasic  bool
+	IP        string
+	UserAgent string
+}
+
+// Empty reports whether no credentials were presented.
+func (c Credentials) Empty() bool { return c.Bearer == "" && c.APIKey == "" && !c.HasBasic }
+
+// Authenticate turns credentials into a Principal. Every failure is
+// EUNAUTHORIZED with a message that never echoes the credentials.
+func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, error) {
+	var p *Principal
+	var err error
+	switch {
+	case c.HasBasic:
+		p, err = s.authenticateKey(ctx, c.BasicPass, c.BasicUser)
+	case c.APIKey != "":
+		p, err = s.authenticateKey(ctx, c.APIKey, "")
+	case secret.WellFormed(c.Bearer):
+		p, err = s.authenticateKey(ctx, c.Bearer, "")
+	case strings.Count(c.Bearer, ".") == 2:
+		p, err = s.authenticateUserToken(ctx, c.Bearer)
+	case c.Bearer != "":
+		return nil, Errorf(EUNAUTHORIZED, "invalid credentials")
+	default:
+		return nil, Errorf(EUNAUTHORIZED, "credentials required")
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.IP, p.UserAgent = c.IP, c.UserAgent
+	return p, nil
+}
+
+func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*Principal, error) {
+	snap, code, err := s.checkSecret(ctx, sec, clientID)
+	if err != nil {
+		return nil, err
+	}
+	switch code {
+	case CodeValid:
+	case CodeDisabled:
+		return nil, Errorf(EUNAUTHORIZED, "the key is disabled")
+	case CodeExpired:
+		return nil, Errorf(EUNAUTHORIZED, "the key has expired")
+	default:
+		return nil, Errorf(EUNAUTHORIZED, "invalid credentials")
+	}
+	return &Principal{
+		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
+		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant,
+	}, nil
+}
+
+// checkSecret finds the key a secret belongs to and says whether it works
+// now. clientID, when not empty, must be the key's client id. Only
+// unexpected failures return an error; an unknown or wrong secret is
+// CodeNotFound. The cache serves repeated checks without a database read.
+func (s *Service) checkSecret(ctx context.Context, sec, clientID string) (*keySnapshot, string, error) {
+	if !secret.WellFormed(sec) {
+		return nil, CodeNotFound, nil
+	}
+	h := sha256.Sum256([]byte(sec))
+	now := s.now()
+	snap := s.cache.get(h, now)
+	if snap == nil {
+		gen := s.cache.gen.Load()
+		var err error
+		snap, err = s.loadSnapshot(ctx, h[:], now)
+		if err != nil {
+			return nil, "", err
+		}
+		if snap == nil {
+			return nil, CodeNotFound, nil
+		}
+		s.cache.put(h, snap, gen)
+	}
+	if clientID != "" && clientID != snap.ClientID {
+		return nil, CodeNotFound, nil
+	}
+	if snap.validUntil != nil && !now.Before(*snap.validUntil) {
+		return nil, CodeNotFound, nil
+	}
+	if snap.disabled != "" {
+		return snap, snap.disabled, nil
+	}
+	if snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt) {
+		return snap, CodeExpired, nil
+	}
+	s.cache.markUsed(snap, now)
+	return snap, CodeValid, nil
+}
+
+// loadSnapshot reads a key by secret hash with everything that decides
+// whether it works: its tenant, its owner and its expanded permissions.
+func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) (*keySnapshot, error) {
+	k, err := s.store.GetAPIKeyBySecretHash(ctx, hash)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	snap := &keySnapshot{
+		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
+		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
+		cachedAt: now,
+	}
+	switch {
+	case secret.Equal(k.SecretHash, hash):
+	case secret.Equal(k.PrevSecretHash, hash) && k.PrevSecretExpiresAt != nil:
+		snap.validUntil = k.PrevSecretExpiresAt
+	default:
+		return nil, nil
+	}
+	t, err := s.store.GetTenant(ctx, k.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	snap.rootTenant = t.IsRoot
+	if !k.IsActive || !t.IsActive {
+		snap.disabled = CodeDisabled
+	}
+	if k.OwnerID != "" {
+		u, err := s.store.GetUser(ctx, k.TenantID, k.OwnerID)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		} else if err != nil || !u.IsActive {
+			snap.disabled = CodeDisabled
+		}
+	}
+	catalog, err := s.store.ListPermissions(ctx, k.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	snap.perms = expand(catalog, k.Permissions)
+	for name := range snap.perms {
+		snap.Permissions = append(snap.Permissions, name)
+	}
+	slices.Sort(snap.Permissions)
+	return snap, nil
+}
+
+// VerifyRequest is the body of POST /v1/keys/verify: a key as Key, or as
+// ClientID + ClientSecret, and the permission names the resource server
+// requires.
+type VerifyRequest struct {
+	Key          string   `json:"key,omitempty"`
+	ClientID     string   `json:"clientId,omitempty"`
+	ClientSecret string   `json:"clientSecret,omitempty"`
+	Token        string   `json:"token,omitempty"`
+	Permissions  []string `json:"permissions,omitempty"`
+}
+
+// VerifyResult answers a verification; Valid is true only with CodeValid.
+type VerifyResult struct {
+	Valid       bool            `json:"valid"`
+	Code        string          `json:"code"`
+	KeyID       *string         `json:"keyId"`
+	ClientID    *string         `json:"clientId"`
+	TenantID    *string         `json:"tenantId"`
+	Name        *string         `json:"name"`
+	Level       *int            `json:"level"`
+	Permissions []string        `json:"permissions"`
+	ExpiresAt   *time.Time      `json:"expiresAt"`
+	Meta        json.RawMessage `json:"meta"`
+	RateLimit   any             `json:"ratelimit"`
+}
+
+// VerifyKey answers whether a key works, for a resource server. The caller
+// needs keys:verify and only sees keys of its own tenant: a key of another
+// tenant is NOT_FOUND.
+func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest) (*VerifyResult, error) {
+	if !p.Has(PermKeysVerify) {
+		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
+	}
+	var sec, clientID string
+	switch {
+	case req.Key != "" && req.ClientID == "" && req.ClientSecret == "" && req.Token == "":
+		sec = req.Key
+	case req.ClientID != "" && req.ClientSecret != "" && req.Key == "" && req.Token == "":
+		sec, clientID = req.ClientSecret, req.ClientID
+	case req.Token != "":
+		return nil, Invalid(FieldError{Field: "token", Message: "token verification is not available yet"})
+	default:
+		return nil, Invalid(FieldError{Field: "key", Message: "give either key, or clientId and clientSecret"})
+	}
+	for i, name := range req.Permissions {
+		if name == "" {
+			return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
+		}
+	}
+	snap, code, err := s.checkSecret(ctx, sec, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if snap == nil || snap.TenantID != p.TenantID {
+		return &VerifyResult{Code: CodeNotFound}, nil
+	}
+	if code == CodeValid {
+		for _, name := range req.Permissions {
+			if !snap.perms[name] {
+				code = CodeInsufficientPermissions
+				break
+			}
+		}
+	}
+	level := snap.Level
+	return &VerifyResult{
+		Valid: code == CodeValid, Code: code, KeyID: &snap.ID, ClientID: &snap.ClientID, TenantID: &snap.TenantID,
+		Name: &snap.Name, Level: &level, Permissions: slices.Clone(snap.Permissions), ExpiresAt: snap.ExpiresAt,
+		Meta: snap.Meta,
+	}, nil
+}
+
+// userClaims are the claims of a login token.
+type userClaims struct {
+	jwt.Claims
+	Tenant string `json:"tenant"`
+	Kind   string `json:"kind"`
+}
+
+// LoginResult is a user access token.
+type LoginResult struct {
+	AccessToken string `json:"accessToken"`
+	TokenType   string `json:"tokenType"`
+	ExpiresIn   int    `json:"expiresIn"`
+}
+
+// Login checks a user's password and returns a login token (a JWT valid for
+// one hour). tenant is a tenant name or id; "" means the root tenant. Every
+// failure is the same EUNAUTHORIZED and costs the same argon2id work.
+func (s *Service) Login(ctx context.Context, tenant, userName, password string) (*LoginResult, error) {
+	fail := Errorf(EUNAUTHORIZED, "invalid user name or password")
+	if userName == "" || password == "" || len(password) > 1024 {
+		return nil, Invalid(FieldError{Field: "userName", Message: "userName and password are required"})
+	}
+	select {
+	case s.loginSlots <- struct{}{}:
+		defer func() { <-s.loginSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	t, err := s.findTenant(ctx, tenant)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return nil, err
+	}
+	var u *User
+	if t != nil {
+		u, err = s.store.GetUserByName(ctx, t.ID, userName)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
+	}
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok := secret.CheckPassword(hash, password) // always runs, so unknown users cost the same
+	if u == nil || !ok || !u.IsActive || !t.IsActive {
+		return nil, fail
+	}
+	now := s.now()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.tokenKey},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, err
+	}
+	claims := userClaims{
+		Claims: jwt.Claims{
+			Issuer: s.issuer, Subject: u.ID, Audience: jwt.Audience{s.issuer}, ID: secret.NewID(),
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+			Expiry: jwt.NewNumericDate(now.Add(UserTokenLifetime)),
+		},
+		Tenant: t.ID, Kind: KindUser,
+	}
+	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		return nil, err
+	}
+	return &LoginResult{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(UserTokenLifetime / time.Second)}, nil
+}
+
+func (s *Service) authenticateUserToken(ctx context.Context, raw string) (*Principal, error) {
+	fail := Errorf(EUNAUTHORIZED, "invalid or expired token")
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		return nil, fail
+	}
+	var c userClaims
+	if err := tok.Claims(s.tokenKey.Public(), &c); err != nil {
+		return nil, fail
+	}
+	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, AnyAudience: jwt.Audience{s.issuer}, Time: s.now()}, 0); err != nil || c.Kind != KindUser {
+		return nil, fail
+	}
+	t, err := s.store.GetTenant(ctx, c.Tenant)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, fail
+	} else if err != nil {
+		return nil, err
+	}
+	u, err := s.store.GetUser(ctx, t.ID, c.Subject)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, fail
+	} else if err != nil {
+		return nil, err
+	}
+	if !u.IsActive || !t.IsActive {
+		return nil, Errorf(EUNAUTHORIZED, "the user is disabled")
+	}
+	catalog, err := s.store.ListPermissions(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{
+		Kind: KindUser, ID: u.ID, TenantID: t.ID, Name: u.UserName, OwnerID: u.ID, Level: u.Level,
+		perms: expand(catalog, u.Permissions), rootTenant: t.IsRoot,
+	}, nil
+}
+
+// findTenant looks a tenant up by id or name; "" is the root tenant.
+func (s *Service) findTenant(ctx context.Context, ref string) (*Tenant, error) {
+	if ref == "" {
+		ref = RootTenantName
+	}
+	if secret.ValidID(ref) {
+		return s.store.GetTenant(ctx, ref)
+	}
+	return s.store.GetTenantByName(ctx, ref)
+}
+
+// WhoAmI describes the principal.
+type WhoAmI struct {
+	Kind              string   `json:"kind"`
+	ID                string   `json:"id"`
+	TenantID          string   `json:"tenantId"`
+	Name              string   `json:"name"`
+	ClientID          string   `json:"clientId,omitempty"`
+	OwnerID           string   `json:"ownerId,omitempty"`
+	Level             int      `json:"level"`
+	Permissions       []string `json:"permissions"`
+	OwnKeyPermissions []string `json:"ownKeyPermissions"`
+}
+
+// WhoAmI returns the principal with its effective permissions.
+func (s *Service) WhoAmI(ctx context.Context, p *Principal) (*WhoAmI, error) {
+	catalog, err := s.store.ListPermissions(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	wide, own := p.EffectivePermissions(catalog)
+	if wide == nil {
+		wide = []string{}
+	}
+	if own == nil {
+		own = []string{}
+	}
+	return &WhoAmI{Kind: p.Kind, ID: p.ID, TenantID: p.TenantID, Name: p.Name, ClientID: p.ClientID, OwnerID: p.OwnerID,
+		Level: p.Level, Permissions: wide, OwnKeyPermissions: own}, nil
+}
+
+// InTenant returns the principal acting in tenantID. Acting in another
+// tenant (by id or name) needs tenants:admin (root tenant); the result holds every
+// built-in permission of that tenant, at its own level.
+func (s *Service) InTenant(ctx context.Context, p *Principal, tenant string) (*Principal, error) {
+	if tenant == "" || tenant == p.TenantID {
+		return p, nil
+	}
+	t, err := s.findTenant(ctx, tenant)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ENOTFOUND, "tenant not found")
+	} else if err != nil {
+		return nil, err
+	}
+	if t.ID == p.TenantID {
+		return p, nil
+	}
+	if !p.Has(PermTenantsAdmin) {
+		return nil, Errorf(ENOTFOUND, "tenant not found")
+	}
+	q := *p
+	q.TenantID, q.crossTenant, q.perms, q.rootTenant = t.ID, true, nil, false
+	return &q, nil
+}

@@ -1,0 +1,152 @@
+package keyward
+
+import (
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// keySnapshot is what the verify path needs of a key, resolved once and
+// cached by secret hash. It holds no secret material.
+type keySnapshot struct {
+	ID                   string
+	TenantID             string
+	ClientID             string
+	Name                 string
+	OwnerID              string
+	Level                int
+	Permissions          []string // explicit, composites expanded, sorted
+	perms                map[string]bool
+	ExpiresAt            *time.Time
+	Meta                 json.RawMessage
+	TokenLifespanSeconds int
+	HMACEnabled          bool
+	// Why the key fails, if it does regardless of time: "" (it works),
+	// or a VerifyCode such as CodeDisabled.
+	disabled string
+	// validUntil is set when the hash matched the previous secret of a
+	// rotation: it stops working then.
+	validUntil *time.Time
+	rootTenant bool
+
+	cachedAt time.Time
+	lastUsed atomic.Int64 // unix microseconds of the last successful use
+	dirty    atomic.Bool  // lastUsed not yet flushed to the store
+}
+
+// keyCache maps SHA-256(secret) to a snapshot of the key. Every change made
+// through the Service invalidates the affected entries before it returns, and
+// entries older than ttl are refetched. gen increases on every invalidation,
+// so a fill that raced with a change is dropped instead of cached stale.
+type keyCache struct {
+	mu      sync.RWMutex
+	entries map[[32]byte]*keySnapshot
+	byKey   map[string][][32]byte // key id → hashes cached for it
+	gen     atomic.Uint64
+	ttl     time.Duration
+	max     int
+
+	hits, misses atomic.Uint64
+
+	dirtyMu sync.Mutex
+	dirty   []*keySnapshot
+}
+
+func newKeyCache(ttl time.Duration, max int) *keyCache {
+	return &keyCache{
+		entries: map[[32]byte]*keySnapshot{},
+		byKey:   map[string][][32]byte{},
+		ttl:     ttl,
+		max:     max,
+	}
+}
+
+func (c *keyCache) get(h [32]byte, now time.Time) *keySnapshot {
+	c.mu.RLock()
+	s := c.entries[h]
+	c.mu.RUnlock()
+	if s == nil || now.Sub(s.cachedAt) > c.ttl {
+		c.misses.Add(1)
+		return nil
+	}
+	c.hits.Add(1)
+	return s
+}
+
+// put caches s under h unless an invalidation happened since gen was read.
+func (c *keyCache) put(h [32]byte, s *keySnapshot, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen {
+		return
+	}
+	if len(c.entries) >= c.max {
+		// Bounded memory: start over rather than track recency on the hot path.
+		c.entries = map[[32]byte]*keySnapshot{}
+		c.byKey = map[string][][32]byte{}
+	}
+	if _, ok := c.entries[h]; !ok {
+		c.byKey[s.ID] = append(c.byKey[s.ID], h)
+	}
+	c.entries[h] = s
+}
+
+// invalidate drops every entry of the given key ids.
+func (c *keyCache) invalidate(ids ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	for _, id := range ids {
+		for _, h := range c.byKey[id] {
+			delete(c.entries, h)
+		}
+		delete(c.byKey, id)
+	}
+}
+
+// clear drops every entry.
+func (c *keyCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	c.entries = map[[32]byte]*keySnapshot{}
+	c.byKey = map[string][][32]byte{}
+}
+
+func (c *keyCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
+// markUsed records a successful use; the first use since the last flush
+// queues the snapshot for flushing.
+func (c *keyCache) markUsed(s *keySnapshot, now time.Time) {
+	s.lastUsed.Store(now.UnixMicro())
+	if s.dirty.CompareAndSwap(false, true) {
+		c.dirtyMu.Lock()
+		c.dirty = append(c.dirty, s)
+		c.dirtyMu.Unlock()
+	}
+}
+
+// takeUsed returns the last-use times queued since the previous call.
+func (c *keyCache) takeUsed() map[string]time.Time {
+	c.dirtyMu.Lock()
+	list := c.dirty
+	c.dirty = nil
+	c.dirtyMu.Unlock()
+	if len(list) == 0 {
+		return nil
+	}
+	out := make(map[string]time.Time, len(list))
+	for _, s := range list {
+		s.dirty.Store(false)
+		t := time.UnixMicro(s.lastUsed.Load()).UTC()
+		if prev, ok := out[s.ID]; !ok || t.After(prev) {
+			out[s.ID] = t
+		}
+	}
+	return out
+}

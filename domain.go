@@ -1,0 +1,158 @@
+package keyward
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Tenant is an isolated customer or workspace. Every other object belongs to
+// exactly one tenant. The root tenant (created on first start as "default")
+// is the only one whose level-8 users hold tenants:admin.
+type Tenant struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`   // unique slug, e.g. "default"
+	Prefix    string    `json:"prefix"` // key prefix, 1-16 of [a-z0-9_], e.g. "kw"
+	IsActive  bool      `json:"isActive"`
+	IsRoot    bool      `json:"isRoot"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	Version   int       `json:"version"`
+}
+
+// User is a human in a tenant. PasswordHash is an argon2id PHC string and
+// never serializes.
+type User struct {
+	ID           string       `json:"id"`
+	TenantID     string       `json:"tenantId"`
+	UserName     string       `json:"userName"`
+	PasswordHash string       `json:"-"`
+	Level        int          `json:"level"`
+	Permissions  []Permission `json:"permissions"`
+	IsActive     bool         `json:"isActive"`
+	CreatedAt    time.Time    `json:"createdAt"`
+	UpdatedAt    time.Time    `json:"updatedAt"`
+	Version      int          `json:"version"`
+}
+
+// Permission is a named right in a tenant's catalog, in the shape of a
+// Keycloak role. Built-in permissions guard keyward's own API and are
+// read-only; a composite permission contains others (Children, by id).
+type Permission struct {
+	ID          string              `json:"id"`
+	TenantID    string              `json:"-"`
+	Name        string              `json:"name"`
+	Description *string             `json:"description"`
+	Composite   bool                `json:"composite"`
+	ClientRole  bool                `json:"clientRole"`
+	ContainerID string              `json:"containerId"`
+	Attributes  map[string][]string `json:"attributes"`
+	BuiltIn     bool                `json:"builtIn"`
+	Children    []string            `json:"children,omitempty"` // ids of contained permissions
+	CreatedAt   time.Time           `json:"createdAt"`
+}
+
+// APIKey is a machine credential. The secret itself is never stored: only its
+// SHA-256 (and, for HMAC keys, an AES-256-GCM ciphertext). None of the secret
+// material serializes.
+type APIKey struct {
+	ID                   string          `json:"id"`
+	TenantID             string          `json:"tenantId"`
+	ClientID             string          `json:"clientId"`
+	Name                 string          `json:"name"`
+	Description          string          `json:"description"`
+	OwnerID              string          `json:"ownerId"`
+	UserName             string          `json:"userName"` // the owner's userName, filled by the store
+	DeviceName           string          `json:"deviceName"`
+	Permissions          []Permission    `json:"permissions"`
+	Level                int             `json:"level"`
+	IsActive             bool            `json:"isActive"`
+	ExpiresAt            *time.Time      `json:"expiresAt"`
+	TokenLifespanSeconds int             `json:"tokenLifespanSeconds"`
+	HMACEnabled          bool            `json:"hmacEnabled"`
+	Meta                 json.RawMessage `json:"meta"`
+	SecretHint           string          `json:"secretHint"`
+	CreatedAt            time.Time       `json:"createdAt"`
+	UpdatedAt            time.Time       `json:"updatedAt"`
+	LastUsedAt           *time.Time      `json:"lastUsedAt"`
+	CreatedBy            string          `json:"createdBy"`
+	Version              int             `json:"version"`
+
+	// Secret material: never serialized, never logged.
+	SecretHash           []byte     `json:"-"`
+	SecretCiphertext     []byte     `json:"-"`
+	PrevSecretHash       []byte     `json:"-"` // set during a rotation grace period
+	PrevSecretCiphertext []byte     `json:"-"`
+	PrevSecretExpiresAt  *time.Time `json:"-"`
+}
+
+// AuditEntry records one management change. It never holds a secret.
+type AuditEntry struct {
+	ID        string    `json:"id"`
+	At        time.Time `json:"at"`
+	TenantID  string    `json:"tenantId"`
+	ActorKind string    `json:"actorKind"` // "user", "apikey" or "system"
+	ActorID   string    `json:"actorId"`
+	Action    string    `json:"action"` // e.g. "apikey.create"
+	TargetID  string    `json:"targetId"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"userAgent"`
+	Result    string    `json:"result"` // "success"
+}
+
+// Page selects one page of a list: Number is 1-based.
+type Page struct {
+	Number int
+	Size   int
+}
+
+// Offset returns the number of rows before the page.
+func (p Page) Offset() int { return (p.Number - 1) * p.Size }
+
+// Key statuses for APIKeyFilter.Status.
+const (
+	StatusAll      = "all"
+	StatusActive   = "active"   // isActive and not expired
+	StatusInactive = "inactive" // not isActive
+	StatusExpired  = "expired"  // expiresAt <= now
+)
+
+// APIKeyFilter selects API keys of one tenant.
+type APIKeyFilter struct {
+	Page       Page
+	Query      string    // name contains, case-insensitive
+	Status     string    // one of the Status* constants; "" means all
+	Permission string    // permission name the key holds explicitly
+	OwnerID    string    // only keys of this owner
+	Sort       string    // "name", "createdAt", "lastUsedAt", "expiresAt", optionally prefixed with "-"
+	Now        time.Time // reference time for the active/expired statuses
+}
+
+// UserFilter selects users of one tenant.
+type UserFilter struct {
+	Page  Page
+	Query string // userName contains, case-insensitive
+}
+
+// AuditFilter selects audit entries of one tenant, newest first.
+type AuditFilter struct {
+	Page     Page
+	Action   string
+	ActorID  string
+	TargetID string
+	Since    *time.Time
+}
+
+// List is one page of results with the totals a client needs to page on.
+type List[T any] struct {
+	Items      []T
+	Page       Page
+	TotalCount int
+}
+
+// TotalPages returns the number of pages at the list's page size.
+func (l List[T]) TotalPages() int {
+	if l.Page.Size <= 0 || l.TotalCount == 0 {
+		return 0
+	}
+	return (l.TotalCount + l.Page.Size - 1) / l.Page.Size
+}

@@ -1,0 +1,244 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/keyward/keyward"
+)
+
+// MaxBodyBytes bounds every JSON request body.
+const MaxBodyBytes = 1 << 20
+
+// statusOf maps each error code to its HTTP status: the one table.
+var statusOf = map[string]int{
+	keyward.EINVALID:         http.StatusBadRequest,
+	keyward.EUNAUTHORIZED:    http.StatusUnauthorized,
+	keyward.EFORBIDDEN:       http.StatusForbidden,
+	keyward.ENOTFOUND:        http.StatusNotFound,
+	keyward.ECONFLICT:        http.StatusConflict,
+	keyward.EVERSIONCONFLICT: http.StatusConflict,
+	keyward.EPRECONDITION:    http.StatusPreconditionFailed,
+	keyward.ETOOLARGE:        http.StatusRequestEntityTooLarge,
+	keyward.ERATELIMITED:     http.StatusTooManyRequests,
+	keyward.EUNAVAILABLE:     http.StatusServiceUnavailable,
+	keyward.EINTERNAL:        http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status for err's code.
+func StatusOf(err error) int {
+	if s, ok := statusOf[keyward.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type   string               `json:"type"`
+	Title  string               `json:"title"`
+	Status int                  `json:"status"`
+	Detail string               `json:"detail"`
+	Code   string               `json:"code"`
+	Errors []keyward.FieldError `json:"errors,omitempty"`
+}
+
+// ProblemFor builds the problem body for err. Internal errors carry no
+// detail: they are logged, never shown.
+func ProblemFor(err error) Problem {
+	code := keyward.ErrorCode(err)
+	status := StatusOf(err)
+	p := Problem{
+		Type:   "urn:keyward:problem:" + code,
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: keyward.ErrorMessage(err),
+		Code:   code,
+	}
+	var e *keyward.Error
+	if errors.As(err, &e) {
+		p.Errors = e.Fields
+	}
+	if code == keyward.EINTERNAL {
+		p.Detail, p.Errors = "internal error", nil
+	}
+	return p
+}
+
+// writeError writes err as problem+json, logging internal errors with the
+// request id.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := ProblemFor(err)
+	if p.Code == keyward.EINTERNAL {
+		s.logger.ErrorContext(r.Context(), "internal error", slog.String("request_id", requestID(r.Context())),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward", Basic realm="keyward"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// encode writes v as JSON with status.
+func encode(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// readBody reads a JSON body of at most MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return nil, keyward.Errorf(keyward.EINVALID, "Content-Type must be application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than %d bytes", MaxBodyBytes)
+	} else if err != nil {
+		return nil, keyward.Errorf(keyward.EINVALID, "could not read the request body")
+	}
+	return body, nil
+}
+
+// decode reads a JSON body into v, rejecting unknown fields, trailing data
+// and wrong types with a message that names the problem.
+func decode(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
+	body, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return body, decodeBytes(body, v)
+}
+
+func decodeBytes(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return keyward.Errorf(keyward.EINVALID, "a JSON body is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return keyward.Errorf(keyward.EINVALID, "malformed JSON at byte %d", syn.Offset)
+		case errors.As(err, &typ):
+			field := typ.Field
+			if field == "" {
+				field = "body"
+			}
+			return keyward.Invalid(keyward.FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.String())})
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return keyward.Invalid(keyward.FieldError{Field: name, Message: "unknown field"})
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return keyward.Errorf(keyward.EINVALID, "malformed JSON: unexpected end")
+		default:
+			return keyward.Errorf(keyward.EINVALID, "malformed JSON body")
+		}
+	}
+	if dec.More() {
+		return keyward.Errorf(keyward.EINVALID, "malformed JSON: data after the object")
+	}
+	return nil
+}
+
+func jsonKind(goType string) string {
+	goType = strings.TrimLeft(goType, "*")
+	switch {
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "an integer"
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "a boolean"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	case goType == "time.Time":
+		return "an RFC 3339 time"
+	default:
+		return "of type " + goType
+	}
+}
+
+// queryInt parses an optional integer query parameter.
+func queryInt(r *http.Request, name string, def int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, keyward.Invalid(keyward.FieldError{Field: name, Message: "must be an integer"})
+	}
+	return n, nil
+}
+
+// pageOf reads page and page-size.
+func pageOf(r *http.Request) (keyward.Page, error) {
+	n, err := queryInt(r, "page", 1)
+	if err != nil {
+		return keyward.Page{}, err
+	}
+	size, err := queryInt(r, "page-size", keyward.DefaultPageSize)
+	if err != nil {
+		return keyward.Page{}, err
+	}
+	return keyward.ValidatePage(n, size)
+}
+
+// ListEnvelope is the paged list shape shared with Carbonext.
+type ListEnvelope[T any] struct {
+	Items           []T  `json:"items"`
+	PageIndex       int  `json:"pageIndex"`
+	PageSize        int  `json:"pageSize"`
+	TotalPages      int  `json:"totalPages"`
+	TotalCount      int  `json:"totalCount"`
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	HasNextPage     bool `json:"hasNextPage"`
+}
+
+// envelope wraps a list page.
+func envelope[T any](l keyward.List[T]) ListEnvelope[T] {
+	items := l.Items
+	if items == nil {
+		items = []T{}
+	}
+	total := l.TotalPages()
+	return ListEnvelope[T]{
+		Items: items, PageIndex: l.Page.Number, PageSize: l.Page.Size, TotalPages: total, TotalCount: l.TotalCount,
+		HasPreviousPage: l.Page.Number > 1, HasNextPage: l.Page.Number < total,
+	}
+}
+
+// ifMatch parses an If-Match header holding one version: "3" (quoted or
+// weak). A missing header or "*" is nil.
+func ifMatch(r *http.Request) (*int, error) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return nil, nil
+	}
+	v = strings.Trim(strings.TrimPrefix(v, "W/"), `"`)
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return nil, keyward.Errorf(keyward.EPRECONDITION, "If-Match must be the key's ETag, such as \"3\"")
+	}
+	return &n, nil
+}
+
+func etag(version int) string { return `"` + strconv.Itoa(version) + `"` }

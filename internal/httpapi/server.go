@@ -1,0 +1,184 @@
+// Package httpapi serves keyward's native HTTP API (/v1), the operational
+// endpoints (/healthz, /readyz, /metrics) and the OpenAPI document. Handlers
+// translate HTTP into Service calls and back; they decide nothing themselves.
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// Server is the HTTP face of a Service.
+type Server struct {
+	svc     *keyward.Service
+	logger  *slog.Logger
+	metrics *metrics
+	mux     *http.ServeMux
+	handler http.Handler
+}
+
+// New returns a Server for svc. reg receives the server's metrics; a new
+// registry is used when it is nil.
+func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux()}
+	s.metrics = newMetrics(reg, svc)
+	s.routes()
+	s.handler = s.withRequestContext(s.mux)
+	return s
+}
+
+// ServeHTTP serves every route of the server.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Mux exposes the route table so other packages (dialects, console) can
+// mount their routes beside the native ones.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxPrincipal
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// withRequestContext gives every request an id (X-Request-Id), recovers
+// panics as 500s, logs one line per request and records metrics. It never
+// logs headers, bodies or query strings, which may carry secrets.
+func (s *Server) withRequestContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			id = hex.EncodeToString(secret.RandomBytes(8))
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger.ErrorContext(ctx, "panic", slog.String("request_id", id), slog.Any("panic", v))
+				if sw.status == 0 {
+					s.writeError(sw, r, keyward.Errorf(keyward.EINTERNAL, "panic"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			d := time.Since(start)
+			s.metrics.observe(r.Method, route, sw.status, d)
+			if route == "GET /healthz" || route == "GET /metrics" {
+				return
+			}
+			s.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d),
+				slog.String("remote", clientIP(r)))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// clientIP returns the caller's address without the port.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// CredentialsFrom extracts the credentials a request presents, in the
+// schemes of SPEC §5.1, without judging them.
+func CredentialsFrom(r *http.Request) keyward.Credentials {
+	c := keyward.Credentials{IP: clientIP(r), UserAgent: r.UserAgent(), APIKey: r.Header.Get("X-API-Key")}
+	auth := strings.TrimSpace(r.Header.Get("Authorization"))
+	scheme, rest, _ := strings.Cut(auth, " ")
+	rest = strings.TrimSpace(rest)
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		c.Bearer = rest
+		if c.Bearer == "" {
+			c.Bearer = "invalid"
+		}
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		user, pass, ok := strings.Cut(string(raw), ":")
+		if err != nil || !ok {
+			c.Bearer = "invalid" // present but unusable: fail, never fall through
+			break
+		}
+		c.HasBasic, c.BasicUser, c.BasicPass = true, user, pass
+	case "":
+	default:
+		c.Bearer = "invalid"
+	}
+	return c
+}
+
+// authed wraps a handler that needs a principal. It authenticates the
+// request and, with ?tenant=, switches a root admin into another tenant.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.svc.Authenticate(r.Context(), CredentialsFrom(r))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if t := r.URL.Query().Get("tenant"); t != "" {
+			if p, err = s.svc.InTenant(r.Context(), p, t); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
+	}
+}

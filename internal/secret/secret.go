@@ -1,0 +1,138 @@
+// Package secret makes and checks the credential material of keyward: random
+// ids, client ids and secrets in the key format (with checksum), their
+// SHA-256 hashes, constant-time comparison, and AES-256-GCM sealing under the
+// master key. It imports nothing of keyward.
+package secret
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"hash/crc32"
+	"math/big"
+	"regexp"
+	"strings"
+)
+
+const (
+	base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+	// randomLen is the length of the random part of a secret: 43 base62
+	// characters hold 256 random bits (62^43 > 2^256).
+	randomLen = 43
+	// checksumLen is the length of the base62 CRC32 of the random part.
+	checksumLen = 6
+	// clientIDLen is the length of the random part of a generated client id:
+	// 22 base62 characters hold 128 random bits.
+	clientIDLen = 22
+)
+
+var prefixRE = regexp.MustCompile(`^[a-z0-9_]{1,16}$`)
+
+// ValidPrefix reports whether p is a valid tenant key prefix: 1-16 of [a-z0-9_].
+func ValidPrefix(p string) bool { return prefixRE.MatchString(p) }
+
+// encode62 writes n in base62, left-padded with '0' to width characters.
+func encode62(n *big.Int, width int) string {
+	out := make([]byte, width)
+	for i := range out {
+		out[i] = '0'
+	}
+	base := big.NewInt(62)
+	mod := new(big.Int)
+	v := new(big.Int).Set(n)
+	for i := width - 1; i >= 0 && v.Sign() > 0; i-- {
+		v.DivMod(v, base, mod)
+		out[i] = base62[mod.Int64()]
+	}
+	return string(out)
+}
+
+func random62(bytes, width int) string {
+	b := make([]byte, bytes)
+	if _, err := rand.Read(b); err != nil {
+		panic("secret: crypto/rand failed: " + err.Error()) // never returns an error on supported platforms
+	}
+	return encode62(new(big.Int).SetBytes(b), width)
+}
+
+func checksum(random string) string {
+	return encode62(new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(random)))), checksumLen)
+}
+
+// NewSecret returns a new client secret: <prefix>_sk_<43 base62 = 256 random
+// bits><6 base62 CRC32 of the random part>.
+func NewSecret(prefix string) string {
+	r := random62(32, randomLen)
+	return prefix + "_sk_" + r + checksum(r)
+}
+
+// WellFormed reports whether s has the secret format and a valid checksum.
+// It lets the server reject typos without a database lookup; it is not a
+// security control.
+func WellFormed(s string) bool {
+	i := strings.LastIndex(s, "_sk_")
+	if i < 1 || !ValidPrefix(s[:i]) {
+		return false
+	}
+	tail := s[i+4:]
+	if len(tail) != randomLen+checksumLen {
+		return false
+	}
+	for j := 0; j < len(tail); j++ {
+		if strings.IndexByte(base62, tail[j]) < 0 {
+			return false
+		}
+	}
+	return checksum(tail[:randomLen]) == tail[randomLen:]
+}
+
+// NewClientID returns a generated client id: <prefix>_id_<22 base62>.
+func NewClientID(prefix string) string {
+	return prefix + "_id_" + random62(16, clientIDLen)
+}
+
+// Hash returns the SHA-256 of a secret, the only form in which it is stored
+// for lookup.
+func Hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// Equal compares two byte strings in constant time (for equal lengths).
+func Equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
+
+// Hint returns the last four characters of a secret, safe to show.
+func Hint(s string) string {
+	if len(s) <= 4 {
+		return ""
+	}
+	return s[len(s)-4:]
+}
+
+// NewID returns a random (version 4) UUID in canonical lower-case form.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("secret: crypto/rand failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ValidID reports whether s is a canonical lower-case UUID.
+func ValidID(s string) bool { return uuidRE.MatchString(s) }
+
+// RandomBytes returns n bytes from crypto/rand.
+func RandomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("secret: crypto/rand failed: " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,214 @@
+package secret
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestNewSecretFormat(t *testing.T) {
+	re := regexp.MustCompile(`^cbx_b2b_sk_[0-9A-Za-z]{49}$`)
+	seen := map[string]bool{}
+	for range 200 {
+		s := NewSecret("cbx_b2b")
+		if !re.MatchString(s) {
+			t.Fatalf("got secret %q, want format <prefix>_sk_<49 base62>", s)
+		}
+		if !WellFormed(s) {
+			t.Fatalf("WellFormed(%q) = false, want true", s)
+		}
+		if seen[s] {
+			t.Fatalf("secret %q generated twice", s)
+		}
+		seen[s] = true
+	}
+}
+
+func TestWellFormed(t *testing.T) {
+	good := NewSecret("kw")
+	// Flip one character of the random part: the checksum must catch it.
+	flipped := []byte(good)
+	i := len("kw_sk_") + 5
+	if flipped[i] == 'a' {
+		flipped[i] = 'b'
+	} else {
+		flipped[i] = 'a'
+	}
+	tests := []struct {
+		name string
+		in   string
+		want bool
+	}{
+		{"generated", good, true},
+		{"typo in random part", string(flipped), false},
+		{"truncated", good[:len(good)-1], false},
+		{"extended", good + "0", false},
+		{"no prefix", good[len("kw"):], false},
+		{"bad prefix", "KW" + good[2:], false},
+		{"non base62", good[:10] + "-" + good[11:], false},
+		{"empty", "", false},
+		{"other scheme", "Bearer " + good, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := WellFormed(tt.in); got != tt.want {
+				t.Errorf("WellFormed(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewClientID(t *testing.T) {
+	re := regexp.MustCompile(`^kw_id_[0-9A-Za-z]{22}$`)
+	if id := NewClientID("kw"); !re.MatchString(id) {
+		t.Errorf("got client id %q, want kw_id_<22 base62>", id)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	id := NewID()
+	if !ValidID(id) {
+		t.Fatalf("ValidID(%q) = false", id)
+	}
+	if id[14] != '4' {
+		t.Errorf("got version nibble %c, want 4", id[14])
+	}
+	for _, bad := range []string{"", "not-a-uuid", strings.ToUpper(id), id + "0", "../" + id} {
+		if ValidID(bad) {
+			t.Errorf("ValidID(%q) = true, want false", bad)
+		}
+	}
+}
+
+func TestHashAndEqual(t *testing.T) {
+	s := NewSecret("kw")
+	if !Equal(Hash(s), Hash(s)) {
+		t.Error("Equal(Hash(s), Hash(s)) = false")
+	}
+	if Equal(Hash(s), Hash(s+"x")) {
+		t.Error("hashes of different secrets compare equal")
+	}
+	if bytes.Contains(Hash(s), []byte(s)) || len(Hash(s)) != 32 {
+		t.Error("hash is not a 32-byte digest")
+	}
+	if got := Hint(s); got != s[len(s)-4:] {
+		t.Errorf("Hint = %q, want last 4 characters", got)
+	}
+}
+
+func TestSealer(t *testing.T) {
+	master := RandomBytes(MasterKeySize)
+	s, err := NewSealer(master, "apikey secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := s.Seal([]byte("hello"), []byte("key-1"))
+	if bytes.Contains(ct, []byte("hello")) {
+		t.Fatal("ciphertext contains the plaintext")
+	}
+	got, err := s.Open(ct, []byte("key-1"))
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("Open = %q, %v; want hello, nil", got, err)
+	}
+	if _, err := s.Open(ct, []byte("key-2")); err == nil {
+		t.Error("Open with other additional data succeeded, want error")
+	}
+	other, _ := NewSealer(master, "other purpose")
+	if _, err := other.Open(ct, []byte("key-1")); err == nil {
+		t.Error("Open under another purpose succeeded, want error")
+	}
+	ct[len(ct)-1] ^= 1
+	if _, err := s.Open(ct, []byte("key-1")); err == nil {
+		t.Error("Open of tampered ciphertext succeeded, want error")
+	}
+	if _, err := NewSealer([]byte("short"), "x"); err == nil {
+		t.Error("NewSealer with a short key succeeded, want error")
+	}
+}
+
+func TestMasterKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "master.key")
+	k1, created, err := LoadOrCreateMasterKeyFile(path)
+	if err != nil || !created || len(k1) != MasterKeySize {
+		t.Fatalf("first load: %d bytes, created=%v, err=%v", len(k1), created, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("got mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	k2, created, err := LoadOrCreateMasterKeyFile(path)
+	if err != nil || created || !bytes.Equal(k1, k2) {
+		t.Fatalf("second load: created=%v err=%v equal=%v", created, err, bytes.Equal(k1, k2))
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateMasterKeyFile(path); err == nil {
+		t.Error("world-readable key file accepted, want error")
+	}
+}
+
+func TestParseMasterKey(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{strings.Repeat("ab", 32), true},
+		{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", true},
+		{"short", false},
+		{strings.Repeat("ab", 31), false},
+	}
+	for _, tt := range tests {
+		_, err := ParseMasterKey(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("ParseMasterKey(%q) err = %v, want ok=%v", tt.in, err, tt.ok)
+		}
+	}
+}
+
+func TestPassword(t *testing.T) {
+	h := HashPassword("correct horse")
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("got hash %q, want argon2id PHC string", h)
+	}
+	if strings.Contains(h, "correct horse") {
+		t.Fatal("hash contains the password")
+	}
+	tests := []struct {
+		hash, pw string
+		want     bool
+	}{
+		{h, "correct horse", true},
+		{h, "correct horsE", false},
+		{h, "", false},
+		{"", "", false},
+		{"$argon2id$garbage", "correct horse", false},
+		{"plaintext", "plaintext", false},
+	}
+	for _, tt := range tests {
+		if got := CheckPassword(tt.hash, tt.pw); got != tt.want {
+			t.Errorf("CheckPassword(%q, %q) = %v, want %v", tt.hash, tt.pw, got, tt.want)
+		}
+	}
+}
+
+func FuzzWellFormed(f *testing.F) {
+	f.Add(NewSecret("kw"))
+	f.Add("kw_sk_")
+	f.Add("a_sk_b_sk_" + strings.Repeat("0", 49))
+	f.Fuzz(func(t *testing.T, s string) {
+		if WellFormed(s) && !strings.Contains(s, "_sk_") {
+			t.Fatalf("WellFormed(%q) without _sk_", s)
+		}
+	})
+}
+
+func BenchmarkHash(b *testing.B) {
+	s := NewSecret("kw")
+	for b.Loop() {
+		Hash(s)
+	}
+}

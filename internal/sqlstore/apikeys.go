@@ -1,0 +1,226 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// keyColumns selects a key k with its owner's userName (u, left-joined).
+const keyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.description, k.owner_id, COALESCE(u.user_name, ''),
+	k.device_name, k.level, k.is_active, k.expires_at, k.token_lifespan_seconds, k.hmac_enabled, k.meta,
+	k.secret_hint, k.created_at, k.updated_at, k.last_used_at, k.created_by, k.version,
+	k.secret_hash, k.secret_ciphertext, k.prev_secret_hash, k.prev_secret_ciphertext, k.prev_secret_expires_at`
+
+const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.id = k.owner_id `
+
+func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
+	var k keyward.APIKey
+	var owner sql.NullString
+	err := row.Scan(&k.ID, &k.TenantID, &k.ClientID, &k.Name, &k.Description, &owner, &k.UserName,
+		&k.DeviceName, &k.Level, &k.IsActive, nullTimeCol{&k.ExpiresAt}, &k.TokenLifespanSeconds, &k.HMACEnabled,
+		rawJSONCol{&k.Meta}, &k.SecretHint, timeCol{&k.CreatedAt}, timeCol{&k.UpdatedAt},
+		nullTimeCol{&k.LastUsedAt}, &k.CreatedBy, &k.Version,
+		&k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash, &k.PrevSecretCiphertext,
+		nullTimeCol{&k.PrevSecretExpiresAt})
+	if err != nil {
+		return nil, err
+	}
+	k.OwnerID = owner.String
+	return &k, nil
+}
+
+const keyConflict = "an api key with this id, clientId or secret already exists"
+
+// CreateAPIKey stores a new key and the ids of its explicit permissions
+// (permissions of the same tenant). OwnerID "" is no owner; Meta nil is
+// stored as NULL and any other Meta byte for byte; empty secret material is
+// stored as NULL and read back as nil. A duplicate id, clientId or secret
+// hash is ECONFLICT.
+func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
+	return s.atomic(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `
+			INSERT INTO api_keys (id, tenant_id, client_id, name, description, owner_id, device_name, level, is_active,
+				expires_at, token_lifespan_seconds, hmac_enabled, meta, secret_hint, created_at, updated_at,
+				last_used_at, created_by, version, secret_hash, secret_ciphertext, prev_secret_hash,
+				prev_secret_ciphertext, prev_secret_expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+				$22, $23, $24)`,
+			k.ID, k.TenantID, k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level,
+			k.IsActive, s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
+			s.ts(k.CreatedAt), s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.CreatedBy, k.Version,
+			nullBytes(k.SecretHash), nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash),
+			nullBytes(k.PrevSecretCiphertext), s.tsPtr(k.PrevSecretExpiresAt))
+		if err != nil {
+			return writeError(err, "creating an api key", keyConflict)
+		}
+		return insertGrants(ctx, q, "api_key_permissions", "key_id", k.TenantID, k.ID, k.Permissions)
+	})
+}
+
+// UpdateAPIKey stores every field of k but ID, TenantID, CreatedAt and
+// CreatedBy, including the new Version, and replaces its permissions, if
+// the stored version is expectVersion. A key missing from k.TenantID is
+// ENOTFOUND, another stored version EVERSIONCONFLICT, a duplicate clientId
+// or secret hash ECONFLICT.
+func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersion int) error {
+	return s.atomic(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `
+			UPDATE api_keys SET client_id = $1, name = $2, description = $3, owner_id = $4, device_name = $5,
+				level = $6, is_active = $7, expires_at = $8, token_lifespan_seconds = $9, hmac_enabled = $10,
+				meta = $11, secret_hint = $12, updated_at = $13, last_used_at = $14, version = $15,
+				secret_hash = $16, secret_ciphertext = $17, prev_secret_hash = $18, prev_secret_ciphertext = $19,
+				prev_secret_expires_at = $20
+			WHERE id = $21 AND tenant_id = $22 AND version = $23`,
+			k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level, k.IsActive,
+			s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
+			s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.Version, nullBytes(k.SecretHash),
+			nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash), nullBytes(k.PrevSecretCiphertext),
+			s.tsPtr(k.PrevSecretExpiresAt), k.ID, k.TenantID, expectVersion)
+		if err != nil {
+			return writeError(err, "updating an api key", keyConflict)
+		}
+		err = s.checkUpdated(ctx, q, res, "api key", `SELECT version FROM api_keys WHERE id = $1 AND tenant_id = $2`,
+			[]any{k.ID, k.TenantID}, expectVersion)
+		if err != nil {
+			return err
+		}
+		if _, err := q.ExecContext(ctx, `DELETE FROM api_key_permissions WHERE key_id = $1`, k.ID); err != nil {
+			return fmt.Errorf("updating the permissions of an api key: %w", err)
+		}
+		return insertGrants(ctx, q, "api_key_permissions", "key_id", k.TenantID, k.ID, k.Permissions)
+	})
+}
+
+// DeleteAPIKey deletes a key and its permissions if the stored version is
+// expectVersion. A key missing from tenantID is ENOTFOUND, another stored
+// version EVERSIONCONFLICT.
+func (s *store) DeleteAPIKey(ctx context.Context, tenantID, id string, expectVersion int) error {
+	return s.atomic(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM api_keys WHERE id = $1 AND tenant_id = $2 AND version = $3`,
+			id, tenantID, expectVersion)
+		if err != nil {
+			return fmt.Errorf("deleting an api key: %w", err)
+		}
+		return s.checkUpdated(ctx, q, res, "api key", `SELECT version FROM api_keys WHERE id = $1 AND tenant_id = $2`,
+			[]any{id, tenantID}, expectVersion)
+	})
+}
+
+// GetAPIKey returns the key id of tenantID, or ENOTFOUND.
+func (s *store) GetAPIKey(ctx context.Context, tenantID, id string) (*keyward.APIKey, error) {
+	return s.getKey(ctx, `WHERE k.id = $1 AND k.tenant_id = $2`, id, tenantID)
+}
+
+// GetAPIKeyByClientID returns the key with clientID in any tenant, or
+// ENOTFOUND.
+func (s *store) GetAPIKeyByClientID(ctx context.Context, clientID string) (*keyward.APIKey, error) {
+	return s.getKey(ctx, `WHERE k.client_id = $1`, clientID)
+}
+
+// GetAPIKeyBySecretHash returns the key, in any tenant, whose current or
+// previous secret hash is hash (a current match wins), or ENOTFOUND. It does
+// not look at PrevSecretExpiresAt: the Service decides whether a previous
+// secret still works.
+func (s *store) GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*keyward.APIKey, error) {
+	if len(hash) == 0 {
+		return nil, notFound("api key")
+	}
+	return s.getKey(ctx, `WHERE k.secret_hash = $1 OR k.prev_secret_hash = $1
+		ORDER BY k.secret_hash = $1 DESC LIMIT 1`, hash)
+}
+
+func (s *store) getKey(ctx context.Context, where string, args ...any) (*keyward.APIKey, error) {
+	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading an api key: %w", err)
+	} else if len(keys) == 0 {
+		return nil, notFound("api key")
+	}
+	return keys[0], nil
+}
+
+// queryKeys runs a query selecting keyColumns and loads the keys'
+// permissions in one more query.
+func (s *store) queryKeys(ctx context.Context, query string, args ...any) ([]*keyward.APIKey, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keys := []*keyward.APIKey{}
+	var ids []string
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+		ids = append(ids, k.ID)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close() // a PostgreSQL connection runs one query at a time
+	perms, err := s.loadPermissions(ctx, s.read, "api_key_permissions", "key_id", ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		k.Permissions = perms[k.ID]
+	}
+	return keys, nil
+}
+
+// ListAPIKeyIDsByOwner returns the ids of the keys of tenantID that ownerID
+// owns, in id order.
+func (s *store) ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID string) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id FROM api_keys WHERE tenant_id = $1 AND owner_id = $2 ORDER BY id`,
+		tenantID, ownerID)
+	if err != nil {
+		return nil, fmt.Errorf("listing the keys of an owner: %w", err)
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("listing the keys of an owner: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing the keys of an owner: %w", err)
+	}
+	return ids, nil
+}
+
+// TouchAPIKeys sets each key's last-use time to the given one unless the
+// stored time is already the same or later, in one transaction, without
+// changing versions. Unknown ids are ignored. Keys are updated in id order
+// so that concurrent calls cannot deadlock.
+func (s *store) TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error {
+	if len(lastUsed) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(lastUsed))
+	for id := range lastUsed {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return s.atomic(ctx, func(q querier) error {
+		for _, id := range ids {
+			t := s.ts(lastUsed[id])
+			_, err := q.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1
+				WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, t, id)
+			if err != nil {
+				return fmt.Errorf("recording the last use of an api key: %w", err)
+			}
+		}
+		return nil
+	})
+}

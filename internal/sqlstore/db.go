@@ -1,0 +1,246 @@
+// Package sqlstore implements keyward.Store over database/sql for SQLite
+// (modernc.org/sqlite, pure Go) and PostgreSQL (pgx). One set of hand-written
+// SQL serves both databases; the few differences live in the migrations and
+// in how times are bound (see values.go).
+//
+// The store holds no business rules: it stores what the Service gives it and
+// reports only what a database can see (not found, duplicates, stale
+// versions), as documented on keyward.Store.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/keyward/keyward"
+)
+
+// Dialect names returned by DB.Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// sqlitePragmas configure every SQLite connection: wait up to 5 s for a
+// lock, write-ahead logging, enforced foreign keys, and a full fsync per
+// commit (a key whose creation was acknowledged survives a power loss).
+// _time_format only matters for time.Time arguments, which this package
+// never binds on SQLite (see values.go).
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+	"&_pragma=synchronous(FULL)&_time_format=sqlite"
+
+// DB is a keyward.Store on SQLite or PostgreSQL. Its methods outside Tx
+// each run on their own; a write that touches several rows (a key and its
+// permissions) is still atomic.
+//
+// On SQLite every write, and every transaction, goes through one
+// connection, so writers queue in the process instead of failing with
+// SQLITE_BUSY; reads use a separate pool that cannot write. Do not call a
+// write method of DB from inside a Tx callback: use the StoreTx it is given,
+// or the call waits for the connection the transaction holds.
+//
+// On PostgreSQL reads and writes share one pool.
+type DB struct {
+	*store
+	dialect string
+	write   *sql.DB // SQLite: one connection; PostgreSQL: the pool
+	read    *sql.DB // SQLite: query-only pool; PostgreSQL: same as write
+}
+
+var _ keyward.Store = (*DB)(nil)
+
+// Open connects to the database that dsn names and checks that it answers.
+// A dsn starting with postgres:// or postgresql:// selects PostgreSQL (any
+// pgx connection parameter may be given, e.g. search_path); anything else
+// is the path of a SQLite file, created with its parent directory when
+// missing. Open does not migrate: call Migrate, or check SchemaVersion.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(ctx, dsn)
+	}
+	return openSQLite(ctx, dsn)
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(max(16, 4*runtime.GOMAXPROCS(0)))
+	pool.SetMaxIdleConns(8)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connecting to postgres: %w", err)
+	}
+	return newDB(DialectPostgres, pool, pool), nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" || strings.HasPrefix(path, "file:") || strings.Contains(path, ":memory:") {
+		return nil, fmt.Errorf("opening sqlite: %q is not a file path", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("opening sqlite: creating the directory: %w", err)
+	}
+	uri := "file:" + escapeURIPath(path) + "?" + sqlitePragmas
+
+	// The writer connects first so that it switches the file to WAL before
+	// any reader opens it.
+	write, err := sql.Open("sqlite", uri+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+
+	read, err := sql.Open("sqlite", uri+"&_query_only=1")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		write.Close()
+		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	return newDB(DialectSQLite, write, read), nil
+}
+
+// escapeURIPath escapes the characters that would end the path part of a
+// SQLite URI filename.
+func escapeURIPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
+}
+
+func newDB(dialect string, write, read *sql.DB) *DB {
+	db := &DB{dialect: dialect, write: write, read: read}
+	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write}
+	return db
+}
+
+// Dialect returns DialectSQLite or DialectPostgres.
+func (db *DB) Dialect() string { return db.dialect }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("pinging %s: %w", db.dialect, err)
+	}
+	if db.read != db.write {
+		if err := db.read.PingContext(ctx); err != nil {
+			return fmt.Errorf("pinging %s: %w", db.dialect, err)
+		}
+	}
+	return nil
+}
+
+// Close closes every connection. The DB must not be used afterwards.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Tx runs fn in one transaction on the write connection: it commits when fn
+// returns nil, and otherwise rolls back and returns fn's error unchanged. A
+// panic in fn rolls back and continues panicking. The StoreTx is valid only
+// while fn runs.
+func (db *DB) Tx(ctx context.Context, fn func(tx keyward.StoreTx) error) error {
+	return inTx(ctx, db.write, func(tx *sql.Tx) error {
+		return fn(&store{pg: db.store.pg, read: tx, tx: tx, pool: db.write})
+	})
+}
+
+// inTx runs fn in a transaction on pool, committing when fn returns nil.
+// fn's error is returned unchanged.
+func inTx(ctx context.Context, pool *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	// After a commit Rollback does nothing; after an error or a panic in fn
+	// it undoes fn's writes.
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing a transaction: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// store implements keyward.StoreTx once for both databases, both inside and
+// outside a transaction.
+type store struct {
+	pg   bool    // PostgreSQL, else SQLite
+	read querier // where reads go: the read pool, or tx
+	tx   *sql.Tx // the transaction of DB.Tx, or nil
+	pool *sql.DB // the write pool, where writes go when tx is nil
+}
+
+// atomic runs fn, which may issue several writes, so that they all happen
+// or none do: in a new transaction on the write pool, or inside DB.Tx in a
+// savepoint, so that a failed write (a duplicate, a stale version) leaves
+// nothing behind and the transaction usable, on PostgreSQL as on SQLite.
+func (s *store) atomic(ctx context.Context, fn func(q querier) error) error {
+	if s.tx == nil {
+		return inTx(ctx, s.pool, func(tx *sql.Tx) error { return fn(tx) })
+	}
+	return s.savepoint(ctx, fn)
+}
+
+// writeOne runs fn, which issues a single write, on the write pool, or
+// inside DB.Tx in a savepoint (see atomic).
+func (s *store) writeOne(ctx context.Context, fn func(q querier) error) error {
+	if s.tx == nil {
+		return fn(s.pool)
+	}
+	return s.savepoint(ctx, fn)
+}
+
+func (s *store) savepoint(ctx context.Context, fn func(q querier) error) error {
+	if _, err := s.tx.ExecContext(ctx, `SAVEPOINT keyward_write`); err != nil {
+		return fmt.Errorf("setting a savepoint: %w", err)
+	}
+	if err := fn(s.tx); err != nil {
+		if _, rerr := s.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT keyward_write`); rerr != nil {
+			return errors.Join(err, fmt.Errorf("rolling back to a savepoint: %w", rerr))
+		}
+		if _, rerr := s.tx.ExecContext(ctx, `RELEASE SAVEPOINT keyward_write`); rerr != nil {
+			return errors.Join(err, fmt.Errorf("releasing a savepoint: %w", rerr))
+		}
+		return err
+	}
+	if _, err := s.tx.ExecContext(ctx, `RELEASE SAVEPOINT keyward_write`); err != nil {
+		return fmt.Errorf("releasing a savepoint: %w", err)
+	}
+	return nil
+}

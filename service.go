@@ -1,0 +1,292 @@
+package keyward
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// RootTenantName is the name of the tenant created on first start.
+const RootTenantName = "default"
+
+// DefaultPrefix is the key prefix of tenants that do not choose one.
+const DefaultPrefix = "kw"
+
+// Config configures a Service.
+type Config struct {
+	Store     Store
+	MasterKey []byte // 32 bytes; seals HMAC secrets and derives token keys
+	Logger    *slog.Logger
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+	// CacheTTL bounds how long a verified key is served from memory without
+	// a database read (default 30 s). Changes through the Service invalidate
+	// at once; the TTL is the last line of defence against missed ones.
+	CacheTTL time.Duration
+	// CacheSize bounds the number of cached keys (default 1,000,000).
+	CacheSize int
+	// Issuer is the "iss" of tokens the Service signs (default "keyward").
+	Issuer string
+	// MaxConcurrentLogins caps argon2id computations running at once
+	// (default 2).
+	MaxConcurrentLogins int
+}
+
+// Service holds every business rule of keyward: who may do what, what is
+// valid, and when a key works. Handlers and dialects translate requests into
+// calls on it and never decide those things themselves.
+type Service struct {
+	store  Store
+	logger *slog.Logger
+	now    func() time.Time
+	issuer string
+
+	sealer     *secret.Sealer
+	tokenKey   ed25519.PrivateKey
+	cache      *keyCache
+	loginSlots chan struct{}
+
+	flushMu   sync.Mutex
+	stopFlush chan struct{}
+	flushDone chan struct{}
+}
+
+// NewService validates cfg and returns a Service. Call Close to flush
+// pending last-use times.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("keyward: Config.Store is required")
+	}
+	sealer, err := secret.NewSealer(cfg.MasterKey, "apikey secrets")
+	if err != nil {
+		return nil, err
+	}
+	seed, err := secret.DeriveKey(cfg.MasterKey, "user token signing", ed25519.SeedSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		store:     cfg.Store,
+		logger:    cfg.Logger,
+		issuer:    cfg.Issuer,
+		sealer:    sealer,
+		tokenKey:  ed25519.NewKeyFromSeed(seed),
+		stopFlush: make(chan struct{}),
+		flushDone: make(chan struct{}),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.issuer == "" {
+		s.issuer = "keyward"
+	}
+	nowFn := cfg.Now
+	if nowFn == nil {
+		nowFn = time.Now
+	}
+	s.now = func() time.Time { return nowFn().UTC().Truncate(time.Microsecond) }
+	ttl := cfg.CacheTTL
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	size := cfg.CacheSize
+	if size <= 0 {
+		size = 1_000_000
+	}
+	s.cache = newKeyCache(ttl, size)
+	logins := cfg.MaxConcurrentLogins
+	if logins <= 0 {
+		logins = 2
+	}
+	s.loginSlots = make(chan struct{}, logins)
+	go s.flushLoop()
+	return s, nil
+}
+
+// Close stops background work and writes pending last-use times.
+func (s *Service) Close() error {
+	select {
+	case <-s.stopFlush:
+	default:
+		close(s.stopFlush)
+	}
+	<-s.flushDone
+	return s.FlushLastUsed(context.Background())
+}
+
+func (s *Service) flushLoop() {
+	defer close(s.flushDone)
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopFlush:
+			return
+		case <-t.C:
+			if err := s.FlushLastUsed(context.Background()); err != nil {
+				s.logger.Warn("flushing last-used times", slog.Any("error", err))
+			}
+		}
+	}
+}
+
+// FlushLastUsed writes the last-use times recorded since the previous flush.
+func (s *Service) FlushLastUsed(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	used := s.cache.takeUsed()
+	if len(used) == 0 {
+		return nil
+	}
+	return s.store.TouchAPIKeys(ctx, used)
+}
+
+// CacheStats reports verify-cache hits, misses and size, for metrics.
+func (s *Service) CacheStats() (hits, misses uint64, size int) {
+	return s.cache.hits.Load(), s.cache.misses.Load(), s.cache.len()
+}
+
+// Ready reports whether the service can serve requests (the database answers).
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return Errorf(EUNAVAILABLE, "database unavailable")
+	}
+	return nil
+}
+
+// Bootstrap prepares an empty database: it creates the root tenant
+// "default" and a level-8 user "admin". When adminPassword is empty a random
+// password is generated and returned (to be shown once); otherwise it is used
+// and "" is returned. On a database that already has tenants it does nothing.
+func (s *Service) Bootstrap(ctx context.Context, adminPassword string) (generated string, err error) {
+	n, err := s.store.CountTenants(ctx)
+	if err != nil {
+		return "", fmt.Errorf("counting tenants: %w", err)
+	} else if n > 0 {
+		return "", nil
+	}
+	if adminPassword == "" {
+		generated = secret.NewSecret("pw")[len("pw_sk_"):][:24]
+		adminPassword = generated
+	} else if err := validatePassword(adminPassword); err != nil {
+		return "", fmt.Errorf("KEYWARD_ADMIN_PASSWORD: %w", err)
+	}
+	now := s.now()
+	sys := &Principal{Kind: KindSystem, ID: "bootstrap"}
+	err = s.store.Tx(ctx, func(tx StoreTx) error {
+		t := &Tenant{ID: secret.NewID(), Name: RootTenantName, Prefix: DefaultPrefix, IsActive: true, IsRoot: true,
+			CreatedAt: now, UpdatedAt: now, Version: 1}
+		if err := tx.CreateTenant(ctx, t); err != nil {
+			return err
+		}
+		if err := s.seedCatalog(ctx, tx, t, now); err != nil {
+			return err
+		}
+		u := &User{ID: secret.NewID(), TenantID: t.ID, UserName: "admin", PasswordHash: secret.HashPassword(adminPassword),
+			Level: maxLevel, IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		sys.TenantID = t.ID
+		if err := s.audit(ctx, tx, sys, "tenant.create", t.ID, t.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, sys, "user.create", t.ID, u.ID)
+	})
+	if ErrorCode(err) == ECONFLICT {
+		return "", nil // another replica bootstrapped the same database first
+	} else if err != nil {
+		return "", fmt.Errorf("bootstrapping the database: %w", err)
+	}
+	return generated, nil
+}
+
+// ResetPassword sets the password of userName in tenant (by name; "" means
+// the root tenant) and activates the user. It is the operator's way back in
+// (keyward admin reset-password) and needs no principal. When password is
+// empty a random one is generated and returned.
+func (s *Service) ResetPassword(ctx context.Context, tenant, userName, password string) (generated string, err error) {
+	if tenant == "" {
+		tenant = RootTenantName
+	}
+	if password == "" {
+		generated = secret.NewSecret("pw")[len("pw_sk_"):][:24]
+		password = generated
+	} else if err := validatePassword(password); err != nil {
+		return "", err
+	}
+	t, err := s.store.GetTenantByName(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	hash := secret.HashPassword(password)
+	sys := &Principal{Kind: KindSystem, ID: "cli", TenantID: t.ID}
+	err = s.store.Tx(ctx, func(tx StoreTx) error {
+		u, err := tx.GetUserByName(ctx, t.ID, userName)
+		if err != nil {
+			return err
+		}
+		prev := u.Version
+		u.PasswordHash, u.IsActive, u.UpdatedAt, u.Version = hash, true, s.now(), u.Version+1
+		if err := tx.UpdateUser(ctx, u, prev); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, sys, "user.reset_password", t.ID, u.ID)
+	})
+	if err != nil {
+		return "", err
+	}
+	s.cache.clear()
+	return generated, nil
+}
+
+// seedCatalog creates the built-in permissions of a new tenant.
+func (s *Service) seedCatalog(ctx context.Context, tx StoreTx, t *Tenant, now time.Time) error {
+	ids := map[string]string{}
+	for _, b := range builtinPermissions {
+		if b.Name == PermTenantsAdmin && !t.IsRoot {
+			continue
+		}
+		d := b.Description
+		p := &Permission{ID: secret.NewID(), TenantID: t.ID, Name: b.Name, Description: &d, ContainerID: t.Name,
+			BuiltIn: true, CreatedAt: now}
+		if err := tx.CreatePermission(ctx, p); err != nil {
+			return fmt.Errorf("seeding permission %s: %w", b.Name, err)
+		}
+		ids[b.Name] = p.ID
+	}
+	for _, a := range builtinAliases {
+		d := a.Description
+		p := &Permission{ID: secret.NewID(), TenantID: t.ID, Name: a.Name, Description: &d, Composite: true,
+			ContainerID: t.Name, BuiltIn: true, CreatedAt: now}
+		for _, m := range a.Members {
+			p.Children = append(p.Children, ids[m])
+		}
+		if err := tx.CreatePermission(ctx, p); err != nil {
+			return fmt.Errorf("seeding permission %s: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
+// audit writes one audit entry for a change made by p, inside tx.
+func (s *Service) audit(ctx context.Context, tx StoreTx, p *Principal, action, tenantID, targetID string) error {
+	e := &AuditEntry{
+		ID: secret.NewID(), At: s.now(), TenantID: tenantID, ActorKind: p.Kind, ActorID: p.ID,
+		Action: action, TargetID: targetID, IP: p.IP, UserAgent: truncate(p.UserAgent, 512), Result: "success",
+	}
+	return tx.InsertAudit(ctx, e)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,84 @@
+package keyward
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence contract. Implementations hold no business rules:
+// they store and fetch what the Service gives them and report the few
+// conditions only a database can see (not found, duplicates, stale versions).
+//
+// Errors: a missing object is ENOTFOUND; a duplicate unique value (tenant
+// name, userName in a tenant, clientId, permission name in a tenant, secret
+// hash) is ECONFLICT; an update or delete whose expected version differs from
+// the stored one is EVERSIONCONFLICT. Every other error is internal.
+//
+// All times are UTC and truncated to microseconds by the Service before they
+// reach the store; stores return them in UTC.
+type Store interface {
+	StoreTx
+
+	// Tx runs fn in one transaction: all of fn's writes commit together, or
+	// none do when fn returns an error (which Tx returns unchanged).
+	Tx(ctx context.Context, fn func(tx StoreTx) error) error
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// StoreTx is the set of operations available inside and outside a
+// transaction. Every lookup of a tenant-owned object takes the tenant id and
+// finds nothing (ENOTFOUND) in another tenant.
+type StoreTx interface {
+	// Tenants.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	UpdateTenant(ctx context.Context, t *Tenant, expectVersion int) error
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	GetTenantByName(ctx context.Context, name string) (*Tenant, error)
+	ListTenants(ctx context.Context, page Page) (List[*Tenant], error)
+	CountTenants(ctx context.Context) (int, error)
+
+	// Permissions. Permission.Children holds the ids of a composite's members.
+	CreatePermission(ctx context.Context, p *Permission) error
+	UpdatePermission(ctx context.Context, p *Permission) error
+	DeletePermission(ctx context.Context, tenantID, id string) error
+	GetPermission(ctx context.Context, tenantID, id string) (*Permission, error)
+	// ListPermissions returns the whole catalog of a tenant ordered by name.
+	ListPermissions(ctx context.Context, tenantID string) ([]*Permission, error)
+	// PermissionInUse reports whether any key, user or composite holds id.
+	PermissionInUse(ctx context.Context, tenantID, id string) (bool, error)
+
+	// Users. User.Permissions is stored as the ids of its explicit permissions
+	// and returned as full Permission objects.
+	CreateUser(ctx context.Context, u *User) error
+	UpdateUser(ctx context.Context, u *User, expectVersion int) error
+	DeleteUser(ctx context.Context, tenantID, id string) error
+	GetUser(ctx context.Context, tenantID, id string) (*User, error)
+	GetUserByName(ctx context.Context, tenantID, userName string) (*User, error) // case-insensitive
+	ListUsers(ctx context.Context, tenantID string, f UserFilter) (List[*User], error)
+
+	// API keys. APIKey.Permissions is stored as the ids of its explicit
+	// permissions and returned as full Permission objects; UserName is filled
+	// from the owner.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	UpdateAPIKey(ctx context.Context, k *APIKey, expectVersion int) error
+	DeleteAPIKey(ctx context.Context, tenantID, id string, expectVersion int) error
+	GetAPIKey(ctx context.Context, tenantID, id string) (*APIKey, error)
+	// GetAPIKeyByClientID looks across all tenants: client ids are globally unique.
+	GetAPIKeyByClientID(ctx context.Context, clientID string) (*APIKey, error)
+	// GetAPIKeyBySecretHash finds the key whose current or previous secret
+	// hash equals hash, across all tenants.
+	GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*APIKey, error)
+	ListAPIKeys(ctx context.Context, tenantID string, f APIKeyFilter) (List[*APIKey], error)
+	// ListAPIKeyIDsByOwner returns the ids of every key that ownerID owns.
+	ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID string) ([]string, error)
+	// TouchAPIKeys records last-use times (id → time); unknown ids are ignored
+	// and a later stored time is never moved back. It does not bump versions.
+	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
+
+	// Audit log.
+	InsertAudit(ctx context.Context, e *AuditEntry) error
+	ListAudit(ctx context.Context, tenantID string, f AuditFilter) (List[*AuditEntry], error)
+}
