@@ -28,10 +28,21 @@ const (
 	clientIDLen = 22
 )
 
-var prefixRE = regexp.MustCompile(`^[a-z0-9_]{1,16}$`)
-
 // ValidPrefix reports whether p is a valid tenant key prefix: 1-16 of [a-z0-9_].
-func ValidPrefix(p string) bool { return prefixRE.MatchString(p) }
+func ValidPrefix(p string) bool {
+	if len(p) < 1 || len(p) > 16 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// is62 reports whether c is a base62 digit.
+func is62(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' }
 
 // encode62 writes n in base62, left-padded with '0' to width characters.
 func encode62(n *big.Int, width int) string {
@@ -57,8 +68,15 @@ func random62(bytes, width int) string {
 	return encode62(new(big.Int).SetBytes(b), width)
 }
 
+// checksum returns the CRC32 of the random part in base62, checksumLen wide.
 func checksum(random string) string {
-	return encode62(new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(random)))), checksumLen)
+	var out [checksumLen]byte
+	v := crc32.ChecksumIEEE([]byte(random))
+	for i := checksumLen - 1; i >= 0; i-- {
+		out[i] = base62[v%62]
+		v /= 62
+	}
+	return string(out[:])
 }
 
 // NewSecret returns a new client secret: <prefix>_sk_<43 base62 = 256 random
@@ -81,11 +99,18 @@ func WellFormed(s string) bool {
 		return false
 	}
 	for j := 0; j < len(tail); j++ {
-		if strings.IndexByte(base62, tail[j]) < 0 {
+		if !is62(tail[j]) {
 			return false
 		}
 	}
-	return checksum(tail[:randomLen]) == tail[randomLen:]
+	v := crc32.ChecksumIEEE([]byte(tail[:randomLen]))
+	for j := len(tail) - 1; j >= randomLen; j-- {
+		if tail[j] != base62[v%62] {
+			return false
+		}
+		v /= 62
+	}
+	return v == 0
 }
 
 // NewClientID returns a generated client id: <prefix>_id_<22 base62>.
