@@ -66,7 +66,7 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		now := s.now()
 		k := &APIKey{ID: id, TenantID: p.TenantID, TokenLifespanSeconds: DefaultTokenLifespan, CreatedAt: now,
-			UpdatedAt: now, CreatedBy: p.ID, Version: 1, Meta: json.RawMessage("{}")}
+			UpdatedAt: now, CreatedBy: p.ID, Version: 1, SecretGeneration: 1, Meta: json.RawMessage("{}")}
 		if !p.crossTenant {
 			k.OwnerID = p.OwnerID
 		}
@@ -582,7 +582,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		sec := secret.NewSecret(t.Prefix)
 		s.setSecret(&k, sec)
-		k.UpdatedAt, k.Version = now, prev.Version+1
+		k.UpdatedAt, k.Version, k.SecretGeneration = now, prev.Version+1, prev.SecretGeneration+1
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
 			return err
 		}

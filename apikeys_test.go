@@ -315,7 +315,7 @@ func TestVerifyKey(t *testing.T) {
 			{"missing permission", keyward.VerifyRequest{Key: good.ClientSecret, Permissions: []string{"orders_write"}}, keyward.CodeInsufficientPermissions},
 			{"disabled", keyward.VerifyRequest{Key: off.ClientSecret}, keyward.CodeDisabled},
 			{"expired", keyward.VerifyRequest{Key: soon.ClientSecret}, keyward.CodeExpired},
-			{"typo", keyward.VerifyRequest{Key: good.ClientSecret[:len(good.ClientSecret)-1] + "x"}, keyward.CodeNotFound},
+			{"typo", keyward.VerifyRequest{Key: typo(good.ClientSecret)}, keyward.CodeNotFound},
 			{"unknown", keyward.VerifyRequest{Key: secret.NewSecret("kw")}, keyward.CodeNotFound},
 			{"other tenant", keyward.VerifyRequest{Key: foreign.ClientSecret}, keyward.CodeNotFound},
 		}
@@ -340,6 +340,14 @@ func TestVerifyKey(t *testing.T) {
 		_, err = e.svc.VerifyKey(e.ctx, e.keyPrincipal(t, good.ClientSecret), keyward.VerifyRequest{Key: good.ClientSecret})
 		wantCode(t, err, keyward.EFORBIDDEN)
 	})
+}
+
+// typo changes the last character of s.
+func typo(s string) string {
+	if s[len(s)-1] == 'x' {
+		return s[:len(s)-1] + "y"
+	}
+	return s[:len(s)-1] + "x"
 }
 
 // TestConcurrentUpdatesLoseNothing: concurrent PATCHes of different fields

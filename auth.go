@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -55,6 +56,8 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 		p, err = s.authenticateKey(ctx, c.APIKey, "")
 	case secret.WellFormed(c.Bearer):
 		p, err = s.authenticateKey(ctx, c.Bearer, "")
+	case strings.Count(c.Bearer, ".") == 2 && isAccessToken(c.Bearer):
+		p, err = s.authenticateAccessToken(ctx, c.Bearer)
 	case strings.Count(c.Bearer, ".") == 2:
 		p, err = s.authenticateUserToken(ctx, c.Bearer)
 	case c.Bearer != "":
@@ -137,10 +140,9 @@ func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) 
 	} else if err != nil {
 		return nil, err
 	}
-	snap := &keySnapshot{
-		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
-		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
-		cachedAt: now,
+	snap, err := s.snapshot(ctx, k, now)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case secret.Equal(k.SecretHash, hash):
@@ -148,6 +150,16 @@ func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) 
 		snap.validUntil = k.PrevSecretExpiresAt
 	default:
 		return nil, nil
+	}
+	return snap, nil
+}
+
+// snapshot resolves what the verify path needs of k.
+func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keySnapshot, error) {
+	snap := &keySnapshot{
+		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
+		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
+		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now,
 	}
 	t, err := s.store.GetTenant(ctx, k.TenantID)
 	if err != nil {
@@ -174,7 +186,23 @@ func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) 
 		snap.Permissions = append(snap.Permissions, name)
 	}
 	slices.Sort(snap.Permissions)
+	p := &Principal{Level: k.Level, perms: snap.perms, rootTenant: t.IsRoot}
+	wide, own := p.EffectivePermissions(catalog)
+	snap.effective = append(wide, own...)
+	slices.Sort(snap.effective)
 	return snap, nil
+}
+
+// result is the verify answer for the key with code and permissions.
+func (snap *keySnapshot) result(code string, perms []string) *VerifyResult {
+	level := snap.Level
+	if perms == nil {
+		perms = []string{}
+	}
+	return &VerifyResult{
+		Valid: code == CodeValid, Code: code, KeyID: &snap.ID, ClientID: &snap.ClientID, TenantID: &snap.TenantID,
+		Name: &snap.Name, Level: &level, Permissions: slices.Clone(perms), ExpiresAt: snap.ExpiresAt, Meta: snap.Meta,
+	}
 }
 
 // VerifyRequest is the body of POST /v1/keys/verify: a key as Key, or as
@@ -216,10 +244,15 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 		sec = req.Key
 	case req.ClientID != "" && req.ClientSecret != "" && req.Key == "" && req.Token == "":
 		sec, clientID = req.ClientSecret, req.ClientID
-	case req.Token != "":
-		return nil, Invalid(FieldError{Field: "token", Message: "token verification is not available yet"})
+	case req.Token != "" && req.Key == "" && req.ClientID == "" && req.ClientSecret == "":
+		for i, name := range req.Permissions {
+			if name == "" {
+				return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
+			}
+		}
+		return s.verifyToken(ctx, p, req.Token, req.Permissions)
 	default:
-		return nil, Invalid(FieldError{Field: "key", Message: "give either key, or clientId and clientSecret"})
+		return nil, Invalid(FieldError{Field: "key", Message: "give one of key, clientId and clientSecret, or token"})
 	}
 	for i, name := range req.Permissions {
 		if name == "" {
@@ -241,12 +274,21 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 			}
 		}
 	}
-	level := snap.Level
-	return &VerifyResult{
-		Valid: code == CodeValid, Code: code, KeyID: &snap.ID, ClientID: &snap.ClientID, TenantID: &snap.TenantID,
-		Name: &snap.Name, Level: &level, Permissions: slices.Clone(snap.Permissions), ExpiresAt: snap.ExpiresAt,
-		Meta: snap.Meta,
-	}, nil
+	return snap.result(code, snap.Permissions), nil
+}
+
+// isAccessToken reports whether a JWT says it is an OAuth2 access token
+// (typ at+jwt). It only routes the token: checkAccessToken validates it.
+func isAccessToken(raw string) bool {
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Typ string `json:"typ"`
+	}
+	return json.Unmarshal(b, &h) == nil && strings.EqualFold(h.Typ, "at+jwt")
 }
 
 // userClaims are the claims of a login token.

@@ -29,6 +29,13 @@ type keySnapshot struct {
 	// rotation: it stops working then.
 	validUntil *time.Time
 	rootTenant bool
+	// generation is the key's secret generation; prevUntil ends the grace
+	// period of the previous secret (and of its tokens).
+	generation int
+	prevUntil  *time.Time
+	// effective lists every permission name the key holds, explicit and by
+	// level: what an access token's scope may ask for.
+	effective []string
 
 	cachedAt time.Time
 	lastUsed atomic.Int64 // unix microseconds of the last successful use

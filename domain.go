@@ -77,12 +77,34 @@ type APIKey struct {
 	CreatedBy            string          `json:"createdBy"`
 	Version              int             `json:"version"`
 
+	// SecretGeneration counts the key's secrets: 1 at creation, +1 on every
+	// rotation. OAuth2 access tokens carry it, so a rotation retires the
+	// tokens issued under the previous secret.
+	SecretGeneration int `json:"-"`
+
 	// Secret material: never serialized, never logged.
 	SecretHash           []byte     `json:"-"`
 	SecretCiphertext     []byte     `json:"-"`
 	PrevSecretHash       []byte     `json:"-"` // set during a rotation grace period
 	PrevSecretCiphertext []byte     `json:"-"`
 	PrevSecretExpiresAt  *time.Time `json:"-"`
+}
+
+// SigningKey is a key that signs OAuth2 access tokens. Its private part is
+// sealed with the master key and never serialized.
+type SigningKey struct {
+	ID        string          `json:"kid"` // the JWT "kid"
+	Algorithm string          `json:"alg"` // "EdDSA" or "ES256"
+	PublicJWK json.RawMessage `json:"-"`   // the public JWK, as published in the JWKS
+	// PrivateSealed is the private key (PKCS #8 DER) sealed with the master key.
+	PrivateSealed []byte `json:"-"`
+	// Slot is the rotation period the key was made for (unix time divided by
+	// the rotation interval). Slots are unique: when replicas race to make
+	// the key of a period, one wins and the others load it.
+	Slot      int64     `json:"-"`
+	CreatedAt time.Time `json:"-"`
+	RetireAt  time.Time `json:"-"` // signs no token from then on
+	ExpiresAt time.Time `json:"-"` // leaves the JWKS then: every token it signed has expired
 }
 
 // AuditEntry records one management change. It never holds a secret.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,18 @@ type Config struct {
 	// MaxConcurrentLogins caps argon2id computations running at once
 	// (default 2).
 	MaxConcurrentLogins int
+
+	// PublicURL is the URL clients reach keyward at: the "iss" of OAuth2
+	// access tokens and the base of the discovery metadata
+	// (default http://127.0.0.1:8080).
+	PublicURL string
+	// TokenAudience is the "aud" of access tokens (default "keyward").
+	TokenAudience string
+	// TokenAlgorithm signs access tokens: AlgEdDSA (default) or AlgES256.
+	TokenAlgorithm string
+	// SigningKeyRotation is how long one signing key signs tokens before the
+	// next one takes over (default 30 days, at least 1 hour).
+	SigningKeyRotation time.Duration
 }
 
 // Service holds every business rule of keyward: who may do what, what is
@@ -51,6 +64,14 @@ type Service struct {
 	tokenKey   ed25519.PrivateKey
 	cache      *keyCache
 	loginSlots chan struct{}
+
+	// OAuth2.
+	publicURL string
+	audience  string
+	tokenAlg  string
+	rotation  time.Duration
+	ring      keyring
+	revoked   revocations
 
 	flushMu   sync.Mutex
 	stopFlush chan struct{}
@@ -105,6 +126,35 @@ func NewService(cfg Config) (*Service, error) {
 		logins = 2
 	}
 	s.loginSlots = make(chan struct{}, logins)
+	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if s.publicURL == "" {
+		s.publicURL = "http://127.0.0.1:8080"
+	}
+	s.audience = cfg.TokenAudience
+	if s.audience == "" {
+		s.audience = "keyward"
+	}
+	switch cfg.TokenAlgorithm {
+	case "", AlgEdDSA:
+		s.tokenAlg = AlgEdDSA
+	case AlgES256:
+		s.tokenAlg = AlgES256
+	default:
+		return nil, fmt.Errorf("keyward: token algorithm %q: want EdDSA or ES256", cfg.TokenAlgorithm)
+	}
+	s.rotation = cfg.SigningKeyRotation
+	if s.rotation == 0 {
+		s.rotation = 30 * 24 * time.Hour
+	}
+	if s.rotation < time.Hour {
+		return nil, fmt.Errorf("keyward: signing key rotation %v: want at least 1h", s.rotation)
+	}
+	s.rotation = s.rotation.Truncate(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.loadRevocations(ctx); err != nil {
+		return nil, fmt.Errorf("loading token revocations: %w", err)
+	}
 	go s.flushLoop()
 	return s, nil
 }
@@ -124,13 +174,23 @@ func (s *Service) flushLoop() {
 	defer close(s.flushDone)
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
-	for {
+	for i := 1; ; i++ {
 		select {
 		case <-s.stopFlush:
 			return
 		case <-t.C:
-			if err := s.FlushLastUsed(context.Background()); err != nil {
+			ctx := context.Background()
+			if err := s.FlushLastUsed(ctx); err != nil {
 				s.logger.Warn("flushing last-used times", slog.Any("error", err))
+			}
+			// Revocations made by other replicas, and expired ones dropped.
+			if err := s.loadRevocations(ctx); err != nil {
+				s.logger.Warn("loading token revocations", slog.Any("error", err))
+			}
+			if i%300 == 0 {
+				if _, err := s.store.DeleteExpiredRevocations(ctx, s.now()); err != nil {
+					s.logger.Warn("deleting expired revocations", slog.Any("error", err))
+				}
 			}
 		}
 	}
@@ -146,6 +206,9 @@ func (s *Service) FlushLastUsed(ctx context.Context) error {
 	}
 	return s.store.TouchAPIKeys(ctx, used)
 }
+
+// PublicURL is the URL clients reach keyward at, the issuer of its tokens.
+func (s *Service) PublicURL() string { return s.publicURL }
 
 // CacheStats reports verify-cache hits, misses and size, for metrics.
 func (s *Service) CacheStats() (hits, misses uint64, size int) {

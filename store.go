@@ -78,6 +78,25 @@ type StoreTx interface {
 	// and a later stored time is never moved back. It does not bump versions.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
 
+	// OAuth2 signing keys.
+	// CreateSigningKey stores a key; a key with the same Slot (or ID) is ECONFLICT.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// ListSigningKeys returns every key with ExpiresAt after now, newest
+	// (highest Slot) first.
+	ListSigningKeys(ctx context.Context, now time.Time) ([]*SigningKey, error)
+	// DeleteExpiredSigningKeys removes keys with ExpiresAt at or before now.
+	DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int, error)
+
+	// OAuth2 token revocations, by token id (jti).
+	// RevokeToken records a revoked token until expiresAt; revoking twice is
+	// not an error (the later expiry wins).
+	RevokeToken(ctx context.Context, jti, tenantID string, expiresAt time.Time) error
+	// ListRevokedTokens returns the ids of revoked tokens with expiresAt
+	// after now, with their expiry.
+	ListRevokedTokens(ctx context.Context, now time.Time) (map[string]time.Time, error)
+	// DeleteExpiredRevocations removes revocations with expiresAt at or before now.
+	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
+
 	// Audit log.
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	ListAudit(ctx context.Context, tenantID string, f AuditFilter) (List[*AuditEntry], error)

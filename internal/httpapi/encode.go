@@ -105,6 +105,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return nil, keyward.Errorf(keyward.EINVALID, "Content-Type must be application/json")
 	}
+	return readBodyRaw(w, r)
+}
+
+// readBodyRaw reads a body of at most MaxBodyBytes, whatever its type.
+func readBodyRaw(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

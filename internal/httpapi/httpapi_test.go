@@ -49,11 +49,16 @@ type server struct {
 	admin string // admin login token
 }
 
-func newServer(t *testing.T, db *sqlstore.DB) *server {
+func newServer(t *testing.T, db *sqlstore.DB, configure ...func(*keyward.Config)) *server {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Logger: logger})
+	ts := httptest.NewUnstartedServer(nil)
+	cfg := keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Logger: logger, PublicURL: "http://" + ts.Listener.Addr().String()}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	svc, err := keyward.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +66,8 @@ func newServer(t *testing.T, db *sqlstore.DB) *server {
 	if _, err := svc.Bootstrap(context.Background(), adminPassword); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(httpapi.New(svc, logger, nil))
+	ts.Config.Handler = httpapi.New(svc, logger, nil)
+	ts.Start()
 	t.Cleanup(ts.Close)
 	s := &server{t: t, URL: ts.URL, svc: svc, logs: logs}
 	s.admin = s.login("", "admin", adminPassword)

@@ -18,6 +18,7 @@ type metrics struct {
 	requests      *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
 	verifications *prometheus.CounterVec
+	tokens        prometheus.Counter
 	handler       http.Handler
 }
 
@@ -33,8 +34,11 @@ func newMetrics(reg *prometheus.Registry, svc *keyward.Service) *metrics {
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keyward_verifications_total", Help: "Key verifications by result code.",
 		}, []string{"code"}),
+		tokens: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "keyward_oauth_tokens_issued_total", Help: "OAuth2 access tokens issued.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.verifications,
+	reg.MustRegister(m.requests, m.duration, m.verifications, m.tokens,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "keyward_key_cache_hits_total", Help: "Verify-path key cache hits.",
 		}, func() float64 { h, _, _ := svc.CacheStats(); return float64(h) }),

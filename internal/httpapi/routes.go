@@ -54,6 +54,13 @@ func (s *Server) table() []route {
 		h("PATCH /v1/tenants/{id}", s.authed(s.updateTenant)),
 
 		h("GET /v1/audit", s.authed(s.listAudit)),
+
+		h("POST /oauth2/token", s.token),
+		h("POST /oauth2/introspect", s.authed(s.introspect)),
+		h("POST /oauth2/revoke", s.revoke),
+		h("GET /.well-known/jwks.json", s.jwks),
+		h("GET /.well-known/oauth-authorization-server", s.metadata),
+		h("GET /.well-known/openid-configuration", s.metadata),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -156,12 +157,26 @@ func CredentialsFrom(r *http.Request) keyward.Credentials {
 			c.Bearer = "invalid" // present but unusable: fail, never fall through
 			break
 		}
-		c.HasBasic, c.BasicUser, c.BasicPass = true, user, pass
+		// OAuth2 clients form-encode both parts (RFC 6749 §2.3.1); keyward's
+		// client ids and secrets never hold '%' or '+', so decoding is safe.
+		c.HasBasic, c.BasicUser, c.BasicPass = true, formDecode(user), formDecode(pass)
 	case "":
 	default:
 		c.Bearer = "invalid"
 	}
 	return c
+}
+
+// formDecode undoes application/x-www-form-urlencoded escaping, leaving a
+// value that is not validly escaped as it is.
+func formDecode(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	if d, err := url.QueryUnescape(s); err == nil {
+		return d
+	}
+	return s
 }
 
 // authed wraps a handler that needs a principal. It authenticates the

@@ -1,0 +1,187 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/keyward/keyward"
+)
+
+// ListAPIKeysOptions filters and pages GET /v1/apikeys. Zero values leave
+// the choice to the server.
+type ListAPIKeysOptions struct {
+	Page       int    // 1-based
+	PageSize   int    // 1..500, default 20
+	Query      string // name contains, case-insensitive
+	Status     string // keyward.StatusAll, StatusActive, StatusInactive or StatusExpired
+	Permission string // permission name the key holds
+	OwnerID    string // keys of this user only
+	Sort       string // name, createdAt, lastUsedAt or expiresAt; "-" in front for descending
+}
+
+func (o ListAPIKeysOptions) values() url.Values {
+	q := ListOptions{Page: o.Page, PageSize: o.PageSize}.values()
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("q", o.Query)
+	set("status", o.Status)
+	set("permission", o.Permission)
+	set("ownerId", o.OwnerID)
+	set("sort", o.Sort)
+	return q
+}
+
+// CreateAPIKey creates a key (POST /v1/apikeys). The answer holds the
+// key's secret, which the server never shows again. Name is required;
+// every nil field takes its default.
+func (c *Client) CreateAPIKey(ctx context.Context, in keyward.APIKeyInput) (*keyward.IssuedKey, error) {
+	var out keyward.IssuedKey
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/apikeys", body: in}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListAPIKeys returns one page of the keys the caller may read
+// (GET /v1/apikeys).
+func (c *Client) ListAPIKeys(ctx context.Context, opts ListAPIKeysOptions) (*Page[keyward.APIKey], error) {
+	var out Page[keyward.APIKey]
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/apikeys", query: opts.values()}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetAPIKey returns one key, without its secret (GET /v1/apikeys/{id}).
+// Its Version is the ETag to pass as ifMatch to UpdateAPIKey and
+// DeleteAPIKey.
+func (c *Client) GetAPIKey(ctx context.Context, id string) (*keyward.APIKey, error) {
+	p, err := idPath("/v1/apikeys", id)
+	if err != nil {
+		return nil, err
+	}
+	var out keyward.APIKey
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: p}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateAPIKey changes the non-nil fields of in (PATCH /v1/apikeys/{id});
+// set in.ClearExpiry to remove the expiry ("expiresAt": null). ClientID and
+// ExpiresIn cannot be changed this way: the server rejects them (invalid).
+// With ifMatch, the server changes the key only at that version, else
+// answers precondition (HTTP 412).
+func (c *Client) UpdateAPIKey(ctx context.Context, id string, in keyward.APIKeyInput, ifMatch *int) (*keyward.APIKey, error) {
+	p, err := idPath("/v1/apikeys", id)
+	if err != nil {
+		return nil, err
+	}
+	body, err := patchBody(in)
+	if err != nil {
+		return nil, err
+	}
+	var out keyward.APIKey
+	if _, err := c.do(ctx, request{method: http.MethodPatch, path: p, body: body, ifMatch: ifMatch}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// patchBody encodes in with its nil fields left out, and "expiresAt": null
+// when in.ClearExpiry is set.
+func patchBody(in keyward.APIKeyInput) (json.RawMessage, error) {
+	if in.ClearExpiry && in.ExpiresAt != nil {
+		return nil, errors.New("keyward client: set ExpiresAt or ClearExpiry, not both")
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("keyward client: encoding the update: %w", err)
+	}
+	if !in.ClearExpiry {
+		return b, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("keyward client: encoding the update: %w", err)
+	}
+	m["expiresAt"] = json.RawMessage("null")
+	return json.Marshal(m)
+}
+
+// SetAPIKeyActive activates or deactivates a key: UpdateAPIKey with only
+// isActive.
+func (c *Client) SetAPIKeyActive(ctx context.Context, id string, active bool, ifMatch *int) (*keyward.APIKey, error) {
+	return c.UpdateAPIKey(ctx, id, keyward.APIKeyInput{IsActive: &active}, ifMatch)
+}
+
+// ReplaceAPIKey creates the key with this id or replaces every settable
+// field of the existing one (PUT /v1/apikeys/{id}). Replacing needs the
+// key's current version (else version_conflict, HTTP 409); fields left nil
+// take their defaults. created tells which happened: only a created key
+// carries its ClientSecret; a replaced one has it empty.
+func (c *Client) ReplaceAPIKey(ctx context.Context, id string, in keyward.APIKeyInput, version *int) (key *keyward.IssuedKey, created bool, err error) {
+	p, err := idPath("/v1/apikeys", id)
+	if err != nil {
+		return nil, false, err
+	}
+	body := struct {
+		keyward.APIKeyInput
+		Version *int `json:"version,omitempty"`
+	}{in, version}
+	var out keyward.IssuedKey
+	status, err := c.do(ctx, request{method: http.MethodPut, path: p, body: body}, &out)
+	if err != nil {
+		return nil, false, err
+	}
+	return &out, status == http.StatusCreated, nil
+}
+
+// DeleteAPIKey deletes a key and returns it as it was
+// (DELETE /v1/apikeys/{id}). With ifMatch, only at that version.
+func (c *Client) DeleteAPIKey(ctx context.Context, id string, ifMatch *int) (*keyward.APIKey, error) {
+	p, err := idPath("/v1/apikeys", id)
+	if err != nil {
+		return nil, err
+	}
+	var out keyward.APIKey
+	if _, err := c.do(ctx, request{method: http.MethodDelete, path: p, ifMatch: ifMatch}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RotateAPIKey issues a new secret for a key (POST /v1/apikeys/{id}/rotate);
+// the old one keeps working for in.GracePeriodSeconds (0..86400). The
+// answer holds the new secret, which the server never shows again.
+func (c *Client) RotateAPIKey(ctx context.Context, id string, in keyward.RotateInput) (*keyward.IssuedKey, error) {
+	p, err := idPath("/v1/apikeys", id, "rotate")
+	if err != nil {
+		return nil, err
+	}
+	var out keyward.IssuedKey
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: p, body: in}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Int returns a pointer to v: handy for ifMatch and the optional fields of
+// the input types.
+func Int(v int) *int { return &v }
+
+// Int64 returns a pointer to v.
+func Int64(v int64) *int64 { return &v }
+
+// String returns a pointer to v.
+func String(v string) *string { return &v }
+
+// Bool returns a pointer to v.
+func Bool(v bool) *bool { return &v }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/keyward/keyward"
+)
+
+const adminUsage = `Usage: keyward admin reset-password [flags]
+
+Sets a user's password directly in the database (the server may be running)
+and activates the user. Without --password (or KEYWARD_NEW_PASSWORD) a random
+password is generated and printed once.
+
+Flags:
+`
+
+// runAdmin implements "keyward admin reset-password".
+func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "reset-password" {
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+			fmt.Fprint(stdout, adminUsage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, adminUsage)
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("keyward admin reset-password", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c serverConfig
+	envErr := serverFlags(fs, getenv, &c)
+	user := fs.String("user", "admin", "user name")
+	tenant := fs.String("tenant", keyward.RootTenantName, "tenant name")
+	password := fs.String("password", getenv("KEYWARD_NEW_PASSWORD"), "new password (env KEYWARD_NEW_PASSWORD); generated when empty")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), adminUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	if err := errors.Join(envErr, c.validate()); err != nil {
+		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
+		return exitUsage
+	}
+	master, _, err := c.masterKey()
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward admin: master key: %v\n", err)
+		return exitError
+	}
+	db, err := openStore(ctx, &c, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
+		return exitError
+	}
+	defer db.Close()
+	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master})
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
+		return exitError
+	}
+	defer svc.Close()
+	generated, err := svc.ResetPassword(ctx, *tenant, *user, *password)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward admin: %s\n", keyward.ErrorMessage(err))
+		return exitError
+	}
+	if generated != "" {
+		fmt.Fprintf(stdout, "New password for %s (shown only this once): %s\n", *user, generated)
+	} else {
+		fmt.Fprintf(stdout, "Password of %s changed.\n", *user)
+	}
+	return exitOK
+}

@@ -1,0 +1,858 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
+)
+
+const apikeysUsage = `Usage: keyward apikeys <command> [flags]
+
+Manages the API keys of a running keyward server.
+
+Commands:
+  create       create a key and print its client secret (shown only once)
+  list         list keys, one page at a time
+  get          show one key
+  update       change a key's name, permissions, level, expiry, ...
+  rotate       issue a new client secret for a key
+  activate     let a key be used again
+  deactivate   stop a key from working, without deleting it
+  delete       delete a key
+
+Every command takes these flags:
+  --server URL            keyward server (env KEYWARD_SERVER, default http://127.0.0.1:8080)
+  --token TOKEN           a user access token or an API key's secret (env KEYWARD_TOKEN)
+  --user NAME             log in as this user when no token is given (env KEYWARD_USER),
+                          with --password or --password-stdin (env KEYWARD_PASSWORD)
+  --login-tenant TENANT   the tenant --user belongs to (default: the root tenant)
+  --tenant TENANT         act in this tenant (root-tenant admins only)
+  --json                  print the server's JSON instead of text
+
+Exit status: 0 on success, 1 when the server refused or failed, 2 on bad usage.
+Run "keyward apikeys <command> --help" for a command's flags.
+`
+
+// runAPIKeys implements "keyward apikeys <command>".
+func runAPIKeys(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, apikeysUsage)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(rest) == 0 {
+			fmt.Fprint(stdout, apikeysUsage)
+			return exitOK
+		}
+		name, rest = rest[0], []string{"--help"}
+	}
+	cmd, ok := apikeysCommands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "keyward apikeys: unknown command %q\n\n%s", name, apikeysUsage)
+		return exitUsage
+	}
+	cli := &apikeysCLI{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	return cli.exec(ctx, name, cmd, rest)
+}
+
+// apikeysCommand is one subcommand of "keyward apikeys".
+type apikeysCommand struct {
+	args  string // positional arguments, for the usage line: "" or "ID"
+	about string // what it does, for --help
+	// flags registers the command's own flags on fs and returns the
+	// function that checks them once parsed.
+	flags func(fs *flag.FlagSet) apikeysPrepare
+}
+
+// apikeysPrepare checks a command's flags and key id; a non-nil error is a
+// usage error. The action it returns does the work, given a connection.
+type apikeysPrepare func(cli *apikeysCLI, id string) (apikeysAction, error)
+
+// apikeysAction runs a command against the server and returns the exit code.
+type apikeysAction func(ctx context.Context, c *client.Client) int
+
+var apikeysCommands = map[string]apikeysCommand{
+	"create": {about: `Creates an API key. Its client secret goes to standard output, alone on one
+line, so it can be piped; everything else goes to standard error. The secret
+is shown only this once: store it now. With --json the whole answer (secret
+included) goes to standard output.`, flags: apikeysCreateFlags},
+	"list": {about: `Lists API keys as a table, one page at a time.`, flags: apikeysListFlags},
+	"get":  {args: "ID", about: `Shows one API key (never its secret).`, flags: apikeysGetFlags},
+	"update": {args: "ID", about: `Changes an API key. Only the flags given are sent; the rest stays as it is.
+Give --permission once per permission; the list replaces the key's
+permissions (--permission "" removes them all).`, flags: apikeysUpdateFlags},
+	"rotate": {args: "ID", about: `Issues a new client secret for an API key and prints it to standard output
+(shown only this once). The client ID does not change. The old secret stops
+working at once, or after --grace.`, flags: apikeysRotateFlags},
+	"activate":   {args: "ID", about: `Activates an API key, so it verifies again.`, flags: apikeysActiveFlags(true)},
+	"deactivate": {args: "ID", about: `Deactivates an API key: it stops working on the next request.`, flags: apikeysActiveFlags(false)},
+	"delete":     {args: "ID", about: `Deletes an API key for good. It asks no question: check the id first.`, flags: apikeysDeleteFlags},
+}
+
+// apikeysCLI carries the process's I/O through a subcommand.
+type apikeysCLI struct {
+	getenv         func(string) string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	now            func() time.Time
+	json           bool // --json
+}
+
+// connFlags are the flags every command that talks to a server takes.
+type connFlags struct {
+	server, token, tenant string
+	user, password        string
+	loginTenant           string
+	passwordStdin         bool
+}
+
+var connFlagNames = map[string]bool{
+	"server": true, "token": true, "tenant": true, "user": true, "password": true,
+	"password-stdin": true, "login-tenant": true, "json": true,
+}
+
+func (f *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.server, "server", "http://127.0.0.1:8080", "keyward server `URL` (env KEYWARD_SERVER)")
+	fs.StringVar(&f.token, "token", "", "a user access `token` or an API key's secret (env KEYWARD_TOKEN or KEYWARD_TOKEN_FILE; prefer the environment: flags show in process lists)")
+	fs.StringVar(&f.tenant, "tenant", "", "act in this `tenant`, by id or name (root-tenant admins only)")
+	fs.StringVar(&f.user, "user", "", "log in as this user `name` when no token is given (env KEYWARD_USER)")
+	fs.StringVar(&f.password, "password", "", "the `password` for --user (env KEYWARD_PASSWORD or KEYWARD_PASSWORD_FILE; prefer those)")
+	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password for --user from the first line of standard input")
+	fs.StringVar(&f.loginTenant, "login-tenant", "", "the `tenant` --user belongs to, by id or name (env KEYWARD_LOGIN_TENANT; default: the root tenant)")
+}
+
+// exec parses the flags and the key id of one command, connects and runs it.
+func (cli *apikeysCLI) exec(ctx context.Context, name string, cmd apikeysCommand, args []string) int {
+	prog := "keyward apikeys " + name
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	fs.SetOutput(cli.stderr)
+	fs.Usage = func() {} // printed below: to stdout for --help, not on errors
+	var conn connFlags
+	conn.register(fs)
+	fs.BoolVar(&cli.json, "json", false, "print the server's JSON answer instead of text")
+	prepare := cmd.flags(fs)
+
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		printCommandUsage(cli.stdout, fs, prog, cmd)
+		return exitOK
+	} else if err != nil {
+		// flag has printed what is wrong.
+		fmt.Fprintf(cli.stderr, "Run %q for usage.\n", prog+" --help")
+		return exitUsage
+	}
+	want := 0
+	if cmd.args != "" {
+		want = 1
+	}
+	if len(pos) != want {
+		if want == 0 {
+			return cli.usageError(prog, "unexpected argument %q", pos[0])
+		}
+		return cli.usageError(prog, "expected one key id, got %d arguments", len(pos))
+	}
+	id := ""
+	if want == 1 {
+		id = pos[0]
+		if strings.TrimSpace(id) == "" {
+			return cli.usageError(prog, "the key id is empty")
+		}
+	}
+	action, err := prepare(cli, id)
+	if err != nil {
+		return cli.usageError(prog, "%v", err)
+	}
+	c, code := cli.connect(ctx, prog, &conn, visitedOf(fs))
+	if c == nil {
+		return code
+	}
+	return action(ctx, c)
+}
+
+// parseInterspersed parses flags wherever they are among the positional
+// arguments ("get ID --json" as well as "get --json ID"); everything after
+// "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+func printCommandUsage(w io.Writer, fs *flag.FlagSet, prog string, cmd apikeysCommand) {
+	line := prog + " [flags]"
+	if cmd.args != "" {
+		line = prog + " " + cmd.args + " [flags]"
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags:\n", line, cmd.about)
+	printFlags(w, fs, func(name string) bool { return !connFlagNames[name] })
+	fmt.Fprint(w, "\nCommon flags:\n")
+	printFlags(w, fs, func(name string) bool { return connFlagNames[name] })
+}
+
+// printFlags prints the flags keep selects, GNU style ("--name string").
+func printFlags(w io.Writer, fs *flag.FlagSet, keep func(string) bool) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if !keep(f.Name) {
+			return
+		}
+		arg, help := flag.UnquoteUsage(f)
+		head := "  --" + f.Name
+		if arg != "" {
+			head += " " + arg
+		}
+		if def := f.DefValue; def != "" && def != "false" && def != "0" && def != "[]" {
+			help += fmt.Sprintf(" (default %s)", def)
+		}
+		fmt.Fprintf(w, "%s\n      %s\n", head, help)
+	})
+}
+
+func (cli *apikeysCLI) usageError(prog, format string, args ...any) int {
+	fmt.Fprintf(cli.stderr, "%s: %s\nRun %q for usage.\n", prog, fmt.Sprintf(format, args...), prog+" --help")
+	return exitUsage
+}
+
+// connect resolves the server and the credentials (flags first, then the
+// environment) and logs in when given a user instead of a token. It returns
+// a nil client and the exit code on failure.
+func (cli *apikeysCLI) connect(ctx context.Context, prog string, f *connFlags, visited map[string]bool) (*client.Client, int) {
+	server := f.server
+	if !visited["server"] {
+		if v := cli.getenv("KEYWARD_SERVER"); v != "" {
+			server = v
+		}
+	}
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, cli.usageError(prog, "--server must be an http or https URL such as http://127.0.0.1:8080")
+	}
+	opts := []client.Option{client.WithUserAgent("keyward-cli/" + version)}
+	if f.tenant != "" {
+		opts = append(opts, client.WithTenant(f.tenant))
+	}
+
+	token, user := "", ""
+	switch {
+	case visited["token"]:
+		token = f.token
+	case visited["user"]:
+		user = f.user
+	default:
+		if token, err = env(cli.getenv, "TOKEN"); err != nil {
+			return nil, cli.usageError(prog, "%v", err)
+		}
+		if token == "" {
+			user = cli.getenv("KEYWARD_USER")
+		}
+	}
+	if token == "" && user == "" {
+		return nil, cli.usageError(prog, "no credentials: give --token (or KEYWARD_TOKEN), or --user and a password")
+	}
+	c := client.New(server, opts...)
+	if token != "" {
+		return c.With(client.WithToken(token)), exitOK
+	}
+
+	password := f.password
+	if f.passwordStdin {
+		if visited["password"] {
+			return nil, cli.usageError(prog, "give --password or --password-stdin, not both")
+		}
+		stdin := cli.stdin
+		if stdin == nil {
+			stdin = strings.NewReader("")
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			fmt.Fprintf(cli.stderr, "keyward: reading the password from standard input: %v\n", err)
+			return nil, exitError
+		}
+		password = strings.TrimRight(line, "\r\n")
+	} else if !visited["password"] {
+		if password, err = env(cli.getenv, "PASSWORD"); err != nil {
+			return nil, cli.usageError(prog, "%v", err)
+		}
+	}
+	if password == "" {
+		return nil, cli.usageError(prog, "--user needs a password: --password, --password-stdin or KEYWARD_PASSWORD")
+	}
+	loginTenant := f.loginTenant
+	if !visited["login-tenant"] {
+		loginTenant = cli.getenv("KEYWARD_LOGIN_TENANT")
+	}
+	res, err := c.Login(ctx, client.LoginInput{UserName: user, Password: password, Tenant: loginTenant})
+	if err != nil {
+		cli.fail(server, fmt.Errorf("logging in as %q: %w", user, err))
+		return nil, exitError
+	}
+	return c.With(client.WithToken(res.AccessToken)), exitOK
+}
+
+// fail prints err as "keyward: <message>" and returns exitError. Messages
+// come from the server's problem details or the transport; neither ever
+// holds a secret.
+func (cli *apikeysCLI) fail(server string, err error) int {
+	var ue *url.Error
+	var ce *client.Error
+	if !errors.As(err, &ce) && errors.As(err, &ue) {
+		if u, perr := url.Parse(server); perr == nil {
+			server = u.Redacted()
+		}
+		fmt.Fprintf(cli.stderr, "keyward: cannot reach the server at %s: %v\n", server, ue.Err)
+		return exitError
+	}
+	msg := strings.TrimPrefix(err.Error(), "keyward client: ")
+	if ce != nil && ce.Code == keyward.EUNAUTHORIZED && !strings.HasPrefix(msg, "logging in") {
+		msg += "; check --token (or KEYWARD_TOKEN)"
+	}
+	fmt.Fprintf(cli.stderr, "keyward: %s\n", msg)
+	return exitError
+}
+
+// failc is fail for a request made with c.
+func (cli *apikeysCLI) failc(c *client.Client, err error) int { return cli.fail(c.BaseURL(), err) }
+
+// printJSON writes v, indented, to standard output.
+func (cli *apikeysCLI) printJSON(v any) int {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		fmt.Fprintf(cli.stderr, "keyward: encoding JSON: %v\n", err)
+		return exitError
+	}
+	cli.stdout.Write(append(b, '\n'))
+	return exitOK
+}
+
+// multiFlag is a string flag that may be repeated.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// keyFlags are the settable fields of a key, shared by create and update.
+type keyFlags struct {
+	name, description, clientID, deviceName, owner string
+	permissions                                    multiFlag
+	level                                          int
+	expiresIn, expiresAt, tokenLifespan            string
+	hmac, noExpiry                                 bool
+	meta                                           string
+	ifMatch                                        string
+}
+
+func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
+	fs.StringVar(&k.name, "name", "", "the key's `name`"+map[bool]string{true: " (required)"}[create])
+	fs.StringVar(&k.description, "description", "", "a description")
+	fs.Var(&k.permissions, "permission", "a permission `name` the key holds; repeat for several")
+	fs.IntVar(&k.level, "level", 0, "the key's level, 0-8 (at most your own)")
+	fs.StringVar(&k.expiresIn, "expires-in", "", "expire after this `duration`: 720h, 30d or seconds (default: never)")
+	fs.StringVar(&k.expiresAt, "expires-at", "", "expire at this `time`: RFC 3339 (2030-01-02T15:04:05Z) or a date (2030-01-02, UTC)")
+	fs.StringVar(&k.tokenLifespan, "token-lifespan", "", "lifetime of its OAuth2 access tokens: `seconds` (60-86400) or a duration such as 1h")
+	fs.BoolVar(&k.hmac, "hmac", false, "allow HMAC request signatures with this key")
+	fs.StringVar(&k.deviceName, "device-name", "", "free-text device or context")
+	fs.StringVar(&k.owner, "owner", "", "`id` of the user the key acts for (default: you)")
+	fs.StringVar(&k.meta, "meta", "", "free `JSON` object stored with the key (at most 8 KiB)")
+	if create {
+		fs.StringVar(&k.clientID, "client-id", "", "a `slug` for the client ID (default: generated); it becomes <prefix>_<slug>")
+	} else {
+		fs.BoolVar(&k.noExpiry, "no-expiry", false, "remove the expiry: the key never expires")
+		fs.StringVar(&k.ifMatch, "if-match", "", "change the key only if its version is still this `version`")
+	}
+}
+
+// input turns the flags that were given into an APIKeyInput. On update,
+// --expires-in becomes an expiresAt computed from now, as PATCH takes no
+// expiresIn.
+func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (keyward.APIKeyInput, error) {
+	var in keyward.APIKeyInput
+	str := func(flag string, v string) *string {
+		if !visited[flag] {
+			return nil
+		}
+		return &v
+	}
+	in.Name, in.Description, in.DeviceName = str("name", k.name), str("description", k.description), str("device-name", k.deviceName)
+	in.OwnerID, in.ClientID = str("owner", k.owner), str("client-id", k.clientID)
+	if create && strings.TrimSpace(k.name) == "" {
+		return in, errors.New("--name is required")
+	}
+	if visited["permission"] {
+		refs := []keyward.PermissionRef{}
+		for _, p := range k.permissions {
+			for _, name := range strings.Split(p, ",") {
+				if name = strings.TrimSpace(name); name != "" {
+					refs = append(refs, keyward.PermissionRef{Name: name})
+				}
+			}
+		}
+		in.Permissions = &refs
+	}
+	if visited["level"] {
+		if k.level < 0 || k.level > 8 {
+			return in, errors.New("--level must be between 0 and 8")
+		}
+		in.Level = &k.level
+	}
+	if visited["hmac"] {
+		in.HMACEnabled = &k.hmac
+	}
+	if visited["token-lifespan"] {
+		s, err := parseSeconds(k.tokenLifespan)
+		if err != nil {
+			return in, fmt.Errorf("--token-lifespan: %w", err)
+		}
+		n := int(s)
+		in.TokenLifespanSeconds = &n
+	}
+	if n := countTrue(visited["expires-in"], visited["expires-at"], k.noExpiry); n > 1 {
+		return in, errors.New("give only one of --expires-in, --expires-at and --no-expiry")
+	}
+	switch {
+	case visited["expires-in"]:
+		s, err := parseSeconds(k.expiresIn)
+		if err != nil || s == 0 {
+			return in, fmt.Errorf("--expires-in: %s", errText(err, "must be more than zero"))
+		}
+		if create {
+			in.ExpiresIn = &s
+		} else {
+			t := now.Add(time.Duration(s) * time.Second).UTC().Truncate(time.Second)
+			in.ExpiresAt = &t
+		}
+	case visited["expires-at"]:
+		t, err := parseTime(k.expiresAt)
+		if err != nil {
+			return in, fmt.Errorf("--expires-at: %w", err)
+		}
+		in.ExpiresAt = &t
+	case k.noExpiry:
+		in.ClearExpiry = true
+	}
+	if visited["meta"] {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(k.meta), &obj); err != nil || obj == nil {
+			return in, errors.New("--meta must be a JSON object, such as '{\"team\":\"billing\"}'")
+		}
+		in.Meta = json.RawMessage(k.meta)
+	}
+	return in, nil
+}
+
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+func errText(err error, fallback string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fallback
+}
+
+// parseSeconds reads a whole number of seconds, a Go duration ("720h",
+// "90m") or a number of days ("30d").
+func parseSeconds(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 {
+			return 0, errors.New("must not be negative")
+		}
+		return n, nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is neither seconds nor a duration such as 720h", s)
+		}
+	}
+	switch {
+	case d < 0:
+		return 0, errors.New("must not be negative")
+	case d%time.Second != 0:
+		return 0, errors.New("must be a whole number of seconds")
+	}
+	return int64(d / time.Second), nil
+}
+
+// parseTime reads an RFC 3339 time or a date (midnight UTC).
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2030-01-02T15:04:05Z) nor a date (2030-01-02)", s)
+}
+
+func apikeysCreateFlags(fs *flag.FlagSet) apikeysPrepare {
+	var k keyFlags
+	k.register(fs, true)
+	return func(cli *apikeysCLI, _ string) (apikeysAction, error) {
+		in, err := k.input(visitedOf(fs), true, cli.now())
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, c *client.Client) int {
+			key, err := c.CreateAPIKey(ctx, in)
+			if err != nil {
+				return cli.failc(c, err)
+			}
+			if key.APIKey == nil {
+				key.APIKey = &keyward.APIKey{}
+			}
+			return cli.printIssued(key, fmt.Sprintf("Created API key %s (client ID %s).", safe(key.ID), safe(key.ClientID)))
+		}, nil
+	}
+}
+
+// printIssued prints a key with its secret: the secret alone to stdout, the
+// rest to stderr (or, with --json, everything to stdout), and a warning that
+// it is shown only once.
+func (cli *apikeysCLI) printIssued(key *keyward.IssuedKey, what string) int {
+	const warn = "Store the client secret now: it is shown only once and cannot be retrieved later."
+	if cli.json {
+		code := cli.printJSON(key)
+		fmt.Fprintln(cli.stderr, warn)
+		return code
+	}
+	fmt.Fprintln(cli.stderr, what)
+	fmt.Fprintln(cli.stderr, warn)
+	fmt.Fprintln(cli.stdout, key.ClientSecret)
+	return exitOK
+}
+
+func visitedOf(fs *flag.FlagSet) map[string]bool {
+	m := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
+	return m
+}
+
+func apikeysListFlags(fs *flag.FlagSet) apikeysPrepare {
+	var o client.ListAPIKeysOptions
+	fs.IntVar(&o.Page, "page", 1, "page `number`, from 1")
+	fs.IntVar(&o.PageSize, "page-size", keyward.DefaultPageSize, "keys per page, 1-500")
+	fs.StringVar(&o.Query, "q", "", "only keys whose name contains this `text` (any case)")
+	fs.StringVar(&o.Status, "status", keyward.StatusAll, "only keys in this `status`: all, active, inactive or expired")
+	fs.StringVar(&o.Permission, "permission", "", "only keys holding this permission `name`")
+	fs.StringVar(&o.OwnerID, "owner", "", "only keys of the user with this `id`")
+	fs.StringVar(&o.Sort, "sort", "", "sort by `field`: name, createdAt, lastUsedAt or expiresAt; prefix - for descending")
+	return func(cli *apikeysCLI, _ string) (apikeysAction, error) {
+		switch {
+		case o.Page < 1:
+			return nil, errors.New("--page must be 1 or more")
+		case o.PageSize < 1 || o.PageSize > keyward.MaxPageSize:
+			return nil, fmt.Errorf("--page-size must be between 1 and %d", keyward.MaxPageSize)
+		}
+		switch o.Status {
+		case keyward.StatusAll, keyward.StatusActive, keyward.StatusInactive, keyward.StatusExpired:
+		default:
+			return nil, errors.New("--status must be all, active, inactive or expired")
+		}
+		return func(ctx context.Context, c *client.Client) int {
+			page, err := c.ListAPIKeys(ctx, o)
+			if err != nil {
+				return cli.failc(c, err)
+			}
+			if cli.json {
+				return cli.printJSON(page)
+			}
+			cli.printTable(page)
+			return exitOK
+		}, nil
+	}
+}
+
+// printTable prints one page of keys and a footer.
+func (cli *apikeysCLI) printTable(page *client.Page[keyward.APIKey]) {
+	now := cli.now()
+	tw := tabwriter.NewWriter(cli.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCLIENT ID\tNAME\tSTATUS\tLEVEL\tEXPIRES\tLAST USED")
+	for _, k := range page.Items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", safe(k.ID), safe(k.ClientID), shorten(safe(k.Name), 40),
+			keyStatus(&k, now), k.Level, fmtTime(k.ExpiresAt, "never"), fmtTime(k.LastUsedAt, "never"))
+	}
+	tw.Flush()
+	noun := "keys"
+	if page.TotalCount == 1 {
+		noun = "key"
+	}
+	fmt.Fprintf(cli.stdout, "page %d of %d, %d %s\n", page.PageIndex, max(page.TotalPages, 1), page.TotalCount, noun)
+}
+
+func apikeysGetFlags(fs *flag.FlagSet) apikeysPrepare {
+	return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+		return func(ctx context.Context, c *client.Client) int {
+			k, err := c.GetAPIKey(ctx, id)
+			if err != nil {
+				return cli.failc(c, err)
+			}
+			return cli.printKey(k, "")
+		}, nil
+	}
+}
+
+func apikeysUpdateFlags(fs *flag.FlagSet) apikeysPrepare {
+	var k keyFlags
+	k.register(fs, false)
+	return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+		visited := visitedOf(fs)
+		in, err := k.input(visited, false, cli.now())
+		if err != nil {
+			return nil, err
+		}
+		match, err := ifMatchFlag(visited, k.ifMatch)
+		if err != nil {
+			return nil, err
+		}
+		if emptyInput(in) {
+			return nil, errors.New("nothing to change: give at least one of --name, --description, --permission, --level, ...")
+		}
+		return func(ctx context.Context, c *client.Client) int {
+			key, err := c.UpdateAPIKey(ctx, id, in, match)
+			if err != nil {
+				return cli.failc(c, err)
+			}
+			return cli.printKey(key, fmt.Sprintf("Updated API key %s.", safe(key.ID)))
+		}, nil
+	}
+}
+
+// ifMatchFlag reads --if-match when it was given.
+func ifMatchFlag(visited map[string]bool, v string) (*int, error) {
+	if !visited["if-match"] {
+		return nil, nil
+	}
+	s := strings.Trim(strings.TrimPrefix(strings.TrimSpace(v), "W/"), `"`)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("--if-match must be a key version such as 3, not %q", v)
+	}
+	return &n, nil
+}
+
+// emptyInput reports whether in changes nothing.
+func emptyInput(in keyward.APIKeyInput) bool {
+	return in.Name == nil && in.Description == nil && in.ClientID == nil && in.Permissions == nil &&
+		in.Level == nil && in.IsActive == nil && in.ExpiresAt == nil && in.ExpiresIn == nil && !in.ClearExpiry &&
+		in.TokenLifespanSeconds == nil && in.HMACEnabled == nil && in.DeviceName == nil && in.OwnerID == nil &&
+		in.Meta == nil
+}
+
+func apikeysRotateFlags(fs *flag.FlagSet) apikeysPrepare {
+	grace := fs.String("grace", "0", "keep the old secret working for this `duration`: seconds or e.g. 1h, at most 24h")
+	hmac := fs.Bool("hmac", false, "also turn HMAC request signatures on (or off with --hmac=false)")
+	return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+		s, err := parseSeconds(*grace)
+		if err != nil {
+			return nil, fmt.Errorf("--grace: %w", err)
+		}
+		in := keyward.RotateInput{GracePeriodSeconds: int(s)}
+		if visitedOf(fs)["hmac"] {
+			in.HMACEnabled = hmac
+		}
+		return func(ctx context.Context, c *client.Client) int {
+			key, err := c.RotateAPIKey(ctx, id, in)
+			if err != nil {
+				return cli.failc(c, err)
+			}
+			if key.APIKey == nil {
+				key.APIKey = &keyward.APIKey{ID: id}
+			}
+			old := "The old secret has stopped working."
+			if s > 0 {
+				old = "The old secret keeps working until " +
+					cli.now().Add(time.Duration(s)*time.Second).UTC().Format(time.RFC3339) + "."
+			}
+			return cli.printIssued(key, fmt.Sprintf("Rotated the secret of API key %s (client ID %s). %s",
+				safe(key.ID), safe(key.ClientID), old))
+		}, nil
+	}
+}
+
+func apikeysActiveFlags(active bool) func(fs *flag.FlagSet) apikeysPrepare {
+	return func(fs *flag.FlagSet) apikeysPrepare {
+		ifMatch := fs.String("if-match", "", "change the key only if its version is still this `version`")
+		return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+			match, err := ifMatchFlag(visitedOf(fs), *ifMatch)
+			if err != nil {
+				return nil, err
+			}
+			return func(ctx context.Context, c *client.Client) int {
+				key, err := c.SetAPIKeyActive(ctx, id, active, match)
+				if err != nil {
+					return cli.failc(c, err)
+				}
+				if cli.json {
+					return cli.printJSON(key)
+				}
+				fmt.Fprintf(cli.stdout, "API key %s (%s) is now %s.\n", safe(key.ID), safe(key.Name), keyStatus(key, cli.now()))
+				return exitOK
+			}, nil
+		}
+	}
+}
+
+func apikeysDeleteFlags(fs *flag.FlagSet) apikeysPrepare {
+	ifMatch := fs.String("if-match", "", "delete the key only if its version is still this `version`")
+	return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+		match, err := ifMatchFlag(visitedOf(fs), *ifMatch)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, c *client.Client) int {
+			key, err := c.DeleteAPIKey(ctx, id, match)
+			if err != nil {
+				return cli.failc(c, err)
+			}
+			if cli.json {
+				return cli.printJSON(key)
+			}
+			fmt.Fprintf(cli.stdout, "Deleted API key %s (%s, client ID %s).\n", safe(key.ID), safe(key.Name), safe(key.ClientID))
+			return exitOK
+		}, nil
+	}
+}
+
+// printKey prints one key (never a secret: an APIKey holds none), preceded
+// by a line saying what happened when what is not empty.
+func (cli *apikeysCLI) printKey(k *keyward.APIKey, what string) int {
+	if cli.json {
+		return cli.printJSON(k)
+	}
+	if what != "" {
+		fmt.Fprintln(cli.stderr, what)
+	}
+	var perms []string
+	for _, p := range k.Permissions {
+		perms = append(perms, safe(p.Name))
+	}
+	sort.Strings(perms)
+	if len(perms) == 0 {
+		perms = []string{"none"}
+	}
+	owner := safe(k.OwnerID)
+	if k.UserName != "" {
+		owner = safe(k.UserName) + " (" + owner + ")"
+	}
+	meta := ""
+	if len(k.Meta) > 0 && string(k.Meta) != "null" && string(k.Meta) != "{}" {
+		meta = shorten(safe(string(k.Meta)), 200)
+	}
+	hint := ""
+	if k.SecretHint != "" {
+		hint = "…" + safe(k.SecretHint)
+	}
+	tw := tabwriter.NewWriter(cli.stdout, 0, 0, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"ID", safe(k.ID)},
+		{"Client ID", safe(k.ClientID)},
+		{"Name", safe(k.Name)},
+		{"Description", safe(k.Description)},
+		{"Status", keyStatus(k, cli.now())},
+		{"Level", strconv.Itoa(k.Level)},
+		{"Permissions", strings.Join(perms, ", ")},
+		{"Owner", owner},
+		{"Device", safe(k.DeviceName)},
+		{"Expires", fmtTime(k.ExpiresAt, "never")},
+		{"Token lifespan", fmt.Sprintf("%ds", k.TokenLifespanSeconds)},
+		{"HMAC", map[bool]string{true: "enabled", false: "disabled"}[k.HMACEnabled]},
+		{"Secret", hint},
+		{"Meta", meta},
+		{"Created", fmtTime(&k.CreatedAt, "") + byText(k.CreatedBy)},
+		{"Updated", fmtTime(&k.UpdatedAt, "")},
+		{"Last used", fmtTime(k.LastUsedAt, "never")},
+		{"Version", strconv.Itoa(k.Version)},
+	} {
+		if row[1] == "" {
+			continue // nothing to show (no description, device, meta, ...)
+		}
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func byText(who string) string {
+	if who == "" {
+		return ""
+	}
+	return " by " + safe(who)
+}
+
+// keyStatus is active, inactive or expired, as the list's status filter
+// counts them.
+func keyStatus(k *keyward.APIKey, now time.Time) string {
+	switch {
+	case !k.IsActive:
+		return keyward.StatusInactive
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
+		return keyward.StatusExpired
+	}
+	return keyward.StatusActive
+}
+
+func fmtTime(t *time.Time, none string) string {
+	if t == nil || t.IsZero() {
+		return none
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// safe makes text from the server harmless in a terminal and a table: no
+// control characters (escape sequences, tabs, newlines).
+func safe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func shorten(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

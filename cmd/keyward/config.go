@@ -1,0 +1,147 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// serverConfig is everything serve and migrate need: defaults, then
+// environment (KEYWARD_*, and *_FILE for secrets), then flags, validated once.
+type serverConfig struct {
+	Addr            string
+	DataDir         string
+	DatabaseURL     string
+	MasterKey       string
+	AdminPassword   string
+	Migrate         bool
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	CacheTTL        time.Duration
+
+	PublicURL          string
+	TokenAlg           string
+	SigningKeyRotation time.Duration
+}
+
+// env reads KEYWARD_<name>, or the contents of the file named by
+// KEYWARD_<name>_FILE.
+func env(getenv func(string) string, name string) (string, error) {
+	v := getenv("KEYWARD_" + name)
+	if f := getenv("KEYWARD_" + name + "_FILE"); f != "" {
+		if v != "" {
+			return "", fmt.Errorf("set KEYWARD_%s or KEYWARD_%s_FILE, not both", name, name)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("KEYWARD_%s_FILE: %w", name, err)
+		}
+		v = strings.TrimRight(string(b), "\r\n")
+	}
+	return v, nil
+}
+
+// serverFlags registers the flags shared by serve and migrate on fs, with
+// defaults taken from the environment.
+func serverFlags(fs *flag.FlagSet, getenv func(string) string, c *serverConfig) error {
+	var err error
+	def := func(name, fallback string) string {
+		v, e := env(getenv, name)
+		if e != nil && err == nil {
+			err = e
+		}
+		if v == "" {
+			return fallback
+		}
+		return v
+	}
+	fs.StringVar(&c.DataDir, "data-dir", def("DATA_DIR", "./keyward-data"), "directory for the SQLite database and the master key file (env KEYWARD_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", def("DATABASE_URL", ""), "database URL: postgres://... selects PostgreSQL; empty means SQLite in the data directory (env KEYWARD_DATABASE_URL or KEYWARD_DATABASE_URL_FILE)")
+	fs.StringVar(&c.LogLevel, "log-level", def("LOG_LEVEL", "info"), "log level: debug, info, warn or error (env KEYWARD_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", def("LOG_FORMAT", "json"), "log format: json or text (env KEYWARD_LOG_FORMAT)")
+	c.MasterKey = def("MASTER_KEY", "")
+	c.AdminPassword = def("ADMIN_PASSWORD", "")
+	return err
+}
+
+// databaseDSN returns what sqlstore.Open takes: the PostgreSQL URL, or the
+// SQLite file in the data directory.
+func (c *serverConfig) databaseDSN() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return filepath.Join(c.DataDir, "keyward.db")
+}
+
+func (c *serverConfig) validate() error {
+	var errs []error
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("--database-url must be a postgres:// URL (leave it empty for SQLite)"))
+	}
+	if c.DatabaseURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if c.MasterKey != "" {
+		if _, err := secret.ParseMasterKey(c.MasterKey); err != nil {
+			errs = append(errs, fmt.Errorf("KEYWARD_MASTER_KEY: %w", err))
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, errors.New("--log-format must be json or text"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			errs = append(errs, errors.New("--public-url must be an http(s) URL such as https://keys.example.com"))
+		}
+	}
+	if c.TokenAlg != "" && c.TokenAlg != "EdDSA" && c.TokenAlg != "ES256" {
+		errs = append(errs, errors.New("--token-alg must be EdDSA or ES256"))
+	}
+	if c.SigningKeyRotation != 0 && c.SigningKeyRotation < time.Hour {
+		errs = append(errs, errors.New("--signing-key-rotation must be at least 1h"))
+	}
+	if c.ShutdownTimeout < 0 || c.CacheTTL < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func (c *serverConfig) logger(w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// masterKey returns KEYWARD_MASTER_KEY, or the key in <data-dir>/master.key,
+// created on first start.
+func (c *serverConfig) masterKey() ([]byte, bool, error) {
+	if c.MasterKey != "" {
+		k, err := secret.ParseMasterKey(c.MasterKey)
+		return k, false, err
+	}
+	return secret.LoadOrCreateMasterKeyFile(filepath.Join(c.DataDir, "master.key"))
+}

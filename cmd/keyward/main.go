@@ -1,0 +1,79 @@
+// Command keyward runs the keyward server and talks to a running one.
+//
+//	keyward serve                    run the server
+//	keyward migrate                  apply database migrations
+//	keyward admin reset-password     set a user's password
+//	keyward apikeys <command>        manage API keys of a running server
+//	keyward token                    get an OAuth2 access token
+//
+// Run "keyward <command> --help" for the flags of each command.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `keyward issues, manages and verifies API keys and client credentials.
+
+Usage:
+  keyward serve [flags]                  run the server (SQLite under ./keyward-data by default)
+  keyward migrate [flags]                apply pending database migrations and exit
+  keyward admin reset-password [flags]   set a user's password (prints a generated one)
+  keyward apikeys <command> [flags]      manage API keys on a running server:
+                                         create, list, get, update, rotate, activate, deactivate, delete
+  keyward token [flags]                  get an OAuth2 access token (client credentials)
+  keyward version                        print the version
+
+Run "keyward <command> --help" for a command's flags.
+`
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed (server error, not found, forbidden, ...)
+	exitUsage = 2 // bad flags or arguments
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// run is the whole program; main only calls it. Tests call it too.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args[1:], getenv, stdout, stderr)
+	case "apikeys":
+		return runAPIKeys(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "keyward", version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "keyward: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+)
+
+// runMigrate implements "keyward migrate": apply pending migrations and exit.
+// Replicas may run it together: on PostgreSQL one applies, the others wait.
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keyward migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c serverConfig
+	envErr := serverFlags(fs, getenv, &c)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: keyward migrate [flags]\n\nApplies pending database migrations and exits.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	if err := errors.Join(envErr, c.validate()); err != nil {
+		fmt.Fprintf(stderr, "keyward migrate: %v\n", err)
+		return exitUsage
+	}
+	db, err := openStore(ctx, &c, true)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward migrate: %v\n", err)
+		return exitError
+	}
+	defer db.Close()
+	current, _, err := db.SchemaVersion(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward migrate: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "database schema is at version %d (%s)\n", current, db.Dialect())
+	return exitOK
+}

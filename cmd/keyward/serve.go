@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/sqlstore"
+)
+
+const serveUsage = `Usage: keyward serve [flags]
+
+Runs the keyward server. With no flags it listens on 127.0.0.1:8080 and keeps
+everything in SQLite under ./keyward-data. On an empty database it creates the
+root tenant "default" and a level-8 user "admin", and prints the admin password
+once (or uses KEYWARD_ADMIN_PASSWORD, and then prints nothing).
+
+Environment:
+  KEYWARD_ADDR, KEYWARD_DATA_DIR, KEYWARD_DATABASE_URL   defaults for the flags below
+  KEYWARD_MASTER_KEY    32-byte key (64 hex characters or base64) that seals HMAC
+                        secrets and signs login tokens; every replica needs the same
+                        one. Unset: a key file <data-dir>/master.key (mode 0600) is
+                        created on first start.
+  KEYWARD_ADMIN_PASSWORD  password of the first admin user
+  Each of KEYWARD_DATABASE_URL, KEYWARD_MASTER_KEY and KEYWARD_ADMIN_PASSWORD may be
+  given as KEYWARD_<NAME>_FILE naming a file that holds it.
+
+Flags:
+`
+
+// runServe implements "keyward serve".
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keyward serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c serverConfig
+	envErr := serverFlags(fs, getenv, &c)
+	addr, _ := env(getenv, "ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	fs.StringVar(&c.Addr, "addr", addr, "address to listen on (env KEYWARD_ADDR)")
+	fs.BoolVar(&c.Migrate, "migrate", false, "apply pending migrations to an existing database before serving (a new database is always migrated)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on shutdown")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", 30*time.Second, "longest time a verified key is served from memory without a database read")
+	publicURL, _ := env(getenv, "PUBLIC_URL")
+	fs.StringVar(&c.PublicURL, "public-url", publicURL, "URL clients reach keyward at: the issuer of OAuth2 tokens and the base of discovery (env KEYWARD_PUBLIC_URL; default http://<addr>)")
+	alg, _ := env(getenv, "TOKEN_ALG")
+	if alg == "" {
+		alg = keyward.AlgEdDSA
+	}
+	fs.StringVar(&c.TokenAlg, "token-alg", alg, "OAuth2 access token signature: EdDSA or ES256 (env KEYWARD_TOKEN_ALG)")
+	fs.DurationVar(&c.SigningKeyRotation, "signing-key-rotation", 30*24*time.Hour, "how long one token signing key signs before the next takes over (at least 1h)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "keyward serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if err := errors.Join(envErr, c.validate()); err != nil {
+		fmt.Fprintf(stderr, "keyward serve: %v\n", err)
+		return exitUsage
+	}
+	logger := c.logger(stderr)
+	if err := serve(ctx, &c, logger, stdout); err != nil {
+		logger.Error("keyward stopped", slog.Any("error", err))
+		fmt.Fprintf(stderr, "keyward serve: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// openStore opens the database and brings its schema up to date: a new
+// database is always migrated, an old one only when migrate is set.
+func openStore(ctx context.Context, c *serverConfig, migrate bool) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(ctx, c.databaseDSN())
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	current, latest, err := db.SchemaVersion(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reading the schema version: %w", err)
+	}
+	if current < latest {
+		if current > 0 && !migrate {
+			db.Close()
+			return nil, fmt.Errorf("the database schema is at version %d, this keyward needs %d: run \"keyward migrate\" or start with --migrate", current, latest)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrating the database: %w", err)
+		}
+	} else if current > latest {
+		db.Close()
+		return nil, fmt.Errorf("the database schema (version %d) is newer than this keyward (%d): upgrade keyward", current, latest)
+	}
+	return db, nil
+}
+
+// serve runs the server until ctx is done, then drains requests.
+func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.Writer) error {
+	master, created, err := c.masterKey()
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+	if created {
+		logger.Warn("created a new master key file; back it up, and give every replica the same key (KEYWARD_MASTER_KEY)",
+			slog.String("path", c.DataDir+"/master.key"))
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + ln.Addr().String()
+	}
+	db, err := openStore(ctx, c, c.Migrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	svc, err := keyward.NewService(keyward.Config{
+		Store: db, MasterKey: master, Logger: logger, CacheTTL: c.CacheTTL,
+		PublicURL: c.PublicURL, TokenAlgorithm: c.TokenAlg, SigningKeyRotation: c.SigningKeyRotation,
+	})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	generated, err := svc.Bootstrap(ctx, c.AdminPassword)
+	if err != nil {
+		return err
+	}
+	if generated != "" {
+		fmt.Fprintf(stdout, "Created tenant %q and user \"admin\" (level 8).\nAdmin password (shown only this once): %s\n",
+			keyward.RootTenantName, generated)
+	}
+
+	api := httpapi.New(svc, logger, nil)
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "keyward listening on http://%s\n", ln.Addr())
+	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("database", db.Dialect()))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining requests", slog.Duration("timeout", c.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

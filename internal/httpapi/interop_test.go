@@ -1,0 +1,80 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// nodeHarness returns the folder of the npm test harness, skipping the test
+// when node or its packages are missing, unless KEYWARD_TEST_NODE is set
+// (as CI does): then it fails.
+func nodeHarness(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../test/node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nodeErr := exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join(dir, "node_modules"))
+	if nodeErr != nil || modErr != nil {
+		if os.Getenv("KEYWARD_TEST_NODE") != "" {
+			t.Fatalf("KEYWARD_TEST_NODE is set but node or test/node/node_modules is missing (run npm ci in test/node): %v %v", nodeErr, modErr)
+		}
+		t.Skip("node or test/node/node_modules missing (npm ci in test/node): skipping the npm client tests")
+	}
+	return dir
+}
+
+// runNode runs a harness script and decodes the JSON it prints.
+func runNode(t *testing.T, dir, script string, out any, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	cmd.Dir = dir
+	b, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("node %s: %v\n%s\n%s", script, err, b, stderr)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("node %s printed %s: %v", script, b, err)
+	}
+}
+
+// TestOAuthWithNodeClients drives discovery, the grant, introspection and
+// revocation with openid-client, and verifies the token with jose.
+func TestOAuthWithNodeClients(t *testing.T) {
+	dir := nodeHarness(t)
+	s := sqliteServer(t)
+	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders_read"}, 201, nil)
+	k := s.newKey(map[string]any{"name": "node client", "tokenLifespanSeconds": 900,
+		"permissions": []map[string]string{{"name": "orders_read"}}})
+	rs := s.newKey(map[string]any{"name": "resource server", "permissions": []map[string]string{{"name": "keys:verify"}}})
+
+	var got map[string]any
+	runNode(t, dir, "oauth.mjs", &got, s.URL, k.ClientID, k.ClientSecret, rs.ClientID, rs.ClientSecret)
+	want := map[string]any{
+		"issuer":                s.URL,
+		"basic":                 map[string]any{"tokenType": "bearer", "scope": "orders_read", "expiresIn": float64(900)},
+		"post":                  map[string]any{"tokenType": "bearer", "scope": "orders_read"},
+		"jwt":                   map[string]any{"alg": "EdDSA", "typ": "at+jwt", "sub": k.ClientID, "clientId": k.ClientID, "scope": "orders_read"},
+		"introspectBefore":      map[string]any{"active": true, "clientId": k.ClientID, "scope": "orders_read"},
+		"introspectAfterRevoke": map[string]any{"active": false},
+		"introspectOther":       map[string]any{"active": true},
+		"badScope":              "invalid_scope",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("npm clients saw (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,305 @@
+package keyward
+
+import (
+	"context"
+	"crypto/sha256"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// OAuth2 error codes (RFC 6749 §5.2). They are Error codes too: the OAuth
+// endpoints answer them in RFC 6749's shape, the rest of the API as problems.
+const (
+	EINVALIDCLIENT = "invalid_client" // 401
+	EINVALIDSCOPE  = "invalid_scope"  // 400
+)
+
+// AccessTokenClaims are the claims of an OAuth2 access token (RFC 9068).
+type AccessTokenClaims struct {
+	jwt.Claims
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+	Tenant   string `json:"tenant"`
+	Level    int    `json:"level"`
+	// Generation is the key's secret generation when the token was issued:
+	// a rotation retires the tokens of the previous secret.
+	Generation int `json:"sgen"`
+}
+
+// TokenResponse is the answer of the token endpoint.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+// revocations is the in-memory set of revoked token ids, filled from the
+// store at start and on every revocation made here.
+type revocations struct {
+	mu   sync.RWMutex
+	jtis map[string]time.Time
+}
+
+func (r *revocations) has(jti string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.jtis[jti]
+	return ok
+}
+
+func (r *revocations) add(jti string, until time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.jtis == nil {
+		r.jtis = map[string]time.Time{}
+	}
+	r.jtis[jti] = until
+}
+
+// loadRevocations replaces the in-memory set with the store's.
+func (s *Service) loadRevocations(ctx context.Context) error {
+	m, err := s.store.ListRevokedTokens(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	s.revoked.mu.Lock()
+	s.revoked.jtis = m
+	s.revoked.mu.Unlock()
+	return nil
+}
+
+// IssueToken runs the client credentials grant: it authenticates the client
+// by id and secret and signs an access token for the requested scope
+// (space-separated permission names, each held by the key; all of them when
+// empty). Errors: EINVALIDCLIENT for any credential problem, EINVALIDSCOPE.
+func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope string) (*TokenResponse, error) {
+	snap, code, err := s.checkSecret(ctx, clientSecret, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if code != CodeValid {
+		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
+	}
+	granted := snap.effective
+	if scope = strings.TrimSpace(scope); scope != "" {
+		granted = nil
+		for _, name := range strings.Fields(scope) {
+			if !slices.Contains(snap.effective, name) {
+				return nil, Errorf(EINVALIDSCOPE, "the client does not hold %q", name)
+			}
+			if !slices.Contains(granted, name) {
+				granted = append(granted, name)
+			}
+		}
+	}
+	signer, _, err := s.currentSigner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	lifetime := time.Duration(snap.TokenLifespanSeconds) * time.Second
+	exp := now.Add(lifetime)
+	if snap.ExpiresAt != nil && snap.ExpiresAt.Before(exp) {
+		exp = *snap.ExpiresAt // a token never outlives its key
+	}
+	claims := AccessTokenClaims{
+		Claims: jwt.Claims{
+			Issuer: s.publicURL, Subject: snap.ClientID, Audience: jwt.Audience{s.audience}, ID: secret.NewID(),
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
+		},
+		ClientID: snap.ClientID, Scope: strings.Join(granted, " "), Tenant: snap.TenantID, Level: snap.Level,
+		Generation: snap.generation,
+	}
+	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		return nil, err
+	}
+	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(exp.Sub(now) / time.Second), Scope: claims.Scope}, nil
+}
+
+// accessTokenAlgorithms are the only algorithms a token may claim: never
+// "none" and never an HMAC.
+var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}
+
+// checkAccessToken validates an access token fully: signature by a
+// published key, type at+jwt, issuer, audience, time, revocation, and the
+// state of its key now (active, not expired, owner and tenant active, not
+// rotated away). It returns the claims and the key, or ok=false.
+func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessTokenClaims, *keySnapshot, bool, error) {
+	tok, err := jwt.ParseSigned(raw, accessTokenAlgorithms)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, nil, false, nil
+	}
+	h := tok.Headers[0]
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
+		return nil, nil, false, nil
+	}
+	key, ok := s.publicKey(ctx, h.KeyID)
+	if !ok || key.Algorithm != h.Algorithm {
+		return nil, nil, false, nil
+	}
+	var c AccessTokenClaims
+	if err := tok.Claims(key.Key, &c); err != nil {
+		return nil, nil, false, nil
+	}
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.publicURL, AnyAudience: jwt.Audience{s.audience}, Time: s.now()}, 0); err != nil {
+		return nil, nil, false, nil
+	}
+	if c.ID == "" || c.ClientID == "" || c.ClientID != c.Subject || s.revoked.has(c.ID) {
+		return nil, nil, false, nil
+	}
+	snap, err := s.snapshotByClientID(ctx, c.ClientID)
+	if err != nil || snap == nil {
+		return nil, nil, false, err
+	}
+	now := s.now()
+	switch {
+	case snap.TenantID != c.Tenant, snap.disabled != "":
+		return nil, nil, false, nil
+	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
+		return nil, nil, false, nil
+	case c.Generation == snap.generation:
+	case c.Generation == snap.generation-1 && snap.prevUntil != nil && now.Before(*snap.prevUntil):
+	default:
+		return nil, nil, false, nil
+	}
+	return &c, snap, true, nil
+}
+
+// snapshotByClientID returns the cached snapshot of a key found by client
+// id, or nil when there is none.
+func (s *Service) snapshotByClientID(ctx context.Context, clientID string) (*keySnapshot, error) {
+	h := sha256.Sum256([]byte("client id\x00" + clientID))
+	now := s.now()
+	if snap := s.cache.get(h, now); snap != nil {
+		return snap, nil
+	}
+	gen := s.cache.gen.Load()
+	k, err := s.store.GetAPIKeyByClientID(ctx, clientID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	snap, err := s.snapshot(ctx, k, now)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(h, snap, gen)
+	return snap, nil
+}
+
+// authenticateAccessToken turns an access token into the principal of its
+// key, limited to the token's scope.
+func (s *Service) authenticateAccessToken(ctx context.Context, raw string) (*Principal, error) {
+	c, snap, ok, err := s.checkAccessToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, Errorf(EUNAUTHORIZED, "invalid or expired token")
+	}
+	scope := map[string]bool{}
+	for _, name := range strings.Fields(c.Scope) {
+		scope[name] = true
+	}
+	s.cache.markUsed(snap, s.now())
+	return &Principal{
+		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
+		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant, scope: scope,
+	}, nil
+}
+
+// Introspection is an RFC 7662 answer.
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Nbf       int64  `json:"nbf,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Aud       string `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+	Tenant    string `json:"tenant,omitempty"`
+	Level     *int   `json:"level,omitempty"`
+}
+
+// IntrospectToken answers RFC 7662 for a caller holding keys:verify. A
+// token of another tenant is inactive to it.
+func (s *Service) IntrospectToken(ctx context.Context, p *Principal, raw string) (*Introspection, error) {
+	if !p.Has(PermKeysVerify) {
+		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
+	}
+	c, _, ok, err := s.checkAccessToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || c.Tenant != p.TenantID {
+		return &Introspection{Active: false}, nil
+	}
+	level := c.Level
+	return &Introspection{
+		Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry.Time().Unix(),
+		Iat: c.IssuedAt.Time().Unix(), Nbf: c.NotBefore.Time().Unix(), Sub: c.Subject, Aud: s.audience,
+		Iss: c.Issuer, Jti: c.ID, Tenant: c.Tenant, Level: &level,
+	}, nil
+}
+
+// RevokeToken revokes an access token (RFC 7009). The client that holds
+// the token may revoke it, as may a principal with apikeys:write on its key.
+// An invalid, expired or unknown token is not an error: there is nothing to
+// revoke.
+func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) error {
+	c, snap, ok, err := s.checkAccessToken(ctx, raw)
+	if err != nil || !ok {
+		return err
+	}
+	if c.Tenant != p.TenantID {
+		return nil // never reveal another tenant's tokens
+	}
+	if p.ClientID != c.ClientID && !p.canKey(PermAPIKeysWrite, snap.OwnerID) {
+		return Errorf(EFORBIDDEN, "only the client that holds the token, or apikeys:write on its key, may revoke it")
+	}
+	exp := c.Expiry.Time().UTC()
+	err = s.store.Tx(ctx, func(tx StoreTx) error {
+		if err := tx.RevokeToken(ctx, c.ID, c.Tenant, exp); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, p, "token.revoke", c.Tenant, snap.ID)
+	})
+	if err != nil {
+		return err
+	}
+	s.revoked.add(c.ID, exp)
+	return nil
+}
+
+// verifyToken answers POST /v1/keys/verify for {token}.
+func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string) (*VerifyResult, error) {
+	c, snap, ok, err := s.checkAccessToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || snap.TenantID != p.TenantID {
+		return &VerifyResult{Code: CodeNotFound}, nil
+	}
+	code := CodeValid
+	scope := strings.Fields(c.Scope)
+	for _, name := range required {
+		if !slices.Contains(scope, name) {
+			code = CodeInsufficientPermissions
+			break
+		}
+	}
+	return snap.result(code, scope), nil
+}

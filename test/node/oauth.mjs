@@ -1,0 +1,44 @@
+// Drives keyward's OAuth2 endpoints with independent clients: openid-client
+// (discovery, client credentials grant, introspection, revocation) and jose
+// (the access token verified against keyward's JWKS as RFC 9068 at+jwt).
+// Usage: node oauth.mjs <issuer> <clientId> <clientSecret> <verifierId> <verifierSecret>
+// Prints one JSON object with what each step saw; the Go test asserts it.
+import * as client from 'openid-client';
+import * as jose from 'jose';
+
+const [issuer, clientId, clientSecret, rsId, rsSecret] = process.argv.slice(2);
+const opts = { algorithm: 'oauth2', execute: [client.allowInsecureRequests] };
+const out = {};
+
+const basic = await client.discovery(new URL(issuer), clientId, clientSecret, client.ClientSecretBasic(clientSecret), opts);
+out.issuer = basic.serverMetadata().issuer;
+const t1 = await client.clientCredentialsGrant(basic, { scope: 'orders_read' });
+out.basic = { tokenType: t1.token_type, scope: t1.scope, expiresIn: t1.expires_in };
+
+const post = await client.discovery(new URL(issuer), clientId, clientSecret, client.ClientSecretPost(clientSecret), opts);
+const t2 = await client.clientCredentialsGrant(post);
+out.post = { tokenType: t2.token_type, scope: t2.scope };
+
+const jwks = jose.createRemoteJWKSet(new URL(basic.serverMetadata().jwks_uri));
+const { payload, protectedHeader } = await jose.jwtVerify(t1.access_token, jwks, {
+  issuer, audience: 'keyward', typ: 'at+jwt', algorithms: ['EdDSA', 'ES256'],
+});
+out.jwt = { alg: protectedHeader.alg, typ: protectedHeader.typ, sub: payload.sub, clientId: payload.client_id, scope: payload.scope };
+
+const rs = await client.discovery(new URL(issuer), rsId, rsSecret, client.ClientSecretBasic(rsSecret), opts);
+const before = await client.tokenIntrospection(rs, t1.access_token);
+out.introspectBefore = { active: before.active, clientId: before.client_id, scope: before.scope };
+
+await client.tokenRevocation(basic, t1.access_token);
+const after = await client.tokenIntrospection(rs, t1.access_token);
+out.introspectAfterRevoke = { active: after.active };
+const other = await client.tokenIntrospection(rs, t2.access_token);
+out.introspectOther = { active: other.active };
+
+try {
+  await client.clientCredentialsGrant(basic, { scope: 'not_held' });
+  out.badScope = 'accepted';
+} catch (e) {
+  out.badScope = e.error ?? String(e);
+}
+console.log(JSON.stringify(out));

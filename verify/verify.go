@@ -1,0 +1,321 @@
+// Package verify lets a resource server accept keyward credentials.
+//
+// OAuth2 access tokens (JWTs from keyward's /oauth2/token) are checked
+// offline against keyward's JWKS, fetched once and cached; an unknown key
+// id triggers a refetch, at most once per MinRefreshInterval. Plain API keys
+// (Authorization: Bearer <secret> or X-API-Key) are checked by asking
+// keyward's POST /v1/keys/verify with a verifier key that holds keys:verify.
+//
+//	v := verify.New(verify.Config{Issuer: "https://keys.example.com"})
+//	mux.Handle("GET /orders", v.Require("orders_read")(ordersHandler))
+//
+// Inside the handler, verify.FromContext(r.Context()) returns the caller.
+//
+// An offline check cannot see a revocation before the token's exp; use
+// short token lifespans, or Config.Introspect, where that matters.
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+)
+
+// Config configures a Verifier.
+type Config struct {
+	// Issuer is keyward's public URL, the "iss" of its tokens. The JWKS is
+	// fetched from Issuer + "/.well-known/jwks.json" unless JWKSURL is set.
+	Issuer  string
+	JWKSURL string
+	// Audience is the "aud" tokens must carry (default "keyward").
+	Audience string
+	// VerifierSecret is the secret of a keyward key holding keys:verify. With
+	// it, plain API keys are accepted too, checked by POST /v1/keys/verify.
+	VerifierSecret string
+	// HTTPClient talks to keyward (default: a client with a 10 s timeout).
+	HTTPClient *http.Client
+	// MinRefreshInterval bounds how often an unknown key id refetches the
+	// JWKS (default 10 s).
+	MinRefreshInterval time.Duration
+	// Leeway tolerates clock skew on exp and nbf (default 30 s).
+	Leeway time.Duration
+	// Now returns the current time (default time.Now).
+	Now func() time.Time
+}
+
+// Principal is the authenticated caller.
+type Principal struct {
+	Kind      string    // "token" or "apikey"
+	ClientID  string    // the key's client id
+	KeyID     string    // the key's id (plain keys only)
+	TenantID  string    // the key's tenant
+	Level     int       // the key's level
+	Scopes    []string  // token scope, or the key's permissions
+	ExpiresAt time.Time // token expiry (zero for keys that never expire)
+	TokenID   string    // the token's jti
+}
+
+// HasScope reports whether the principal holds scope.
+func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes, scope) }
+
+// Errors returned by Verify.
+var (
+	ErrNoCredentials = errors.New("verify: no credentials")
+	ErrInvalid       = errors.New("verify: invalid credentials")
+)
+
+// Verifier checks keyward credentials.
+type Verifier struct {
+	cfg Config
+
+	mu        sync.RWMutex
+	keys      jose.JSONWebKeySet
+	lastFetch time.Time
+	fetchMu   sync.Mutex
+}
+
+// New returns a Verifier for cfg.
+func New(cfg Config) *Verifier {
+	cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
+	if cfg.JWKSURL == "" {
+		cfg.JWKSURL = cfg.Issuer + "/.well-known/jwks.json"
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = "keyward"
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.MinRefreshInterval <= 0 {
+		cfg.MinRefreshInterval = 10 * time.Second
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Verifier{cfg: cfg}
+}
+
+type claims struct {
+	jwt.Claims
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+	Tenant   string `json:"tenant"`
+	Level    int    `json:"level"`
+}
+
+// VerifyToken checks an access token offline: signature by a key in the
+// JWKS (EdDSA or ES256 only), type at+jwt, issuer, audience and time.
+func (v *Verifier) VerifyToken(ctx context.Context, raw string) (*Principal, error) {
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, ErrInvalid
+	}
+	h := tok.Headers[0]
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
+		return nil, ErrInvalid
+	}
+	key, err := v.key(ctx, h.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if key.Algorithm != "" && key.Algorithm != h.Algorithm {
+		return nil, ErrInvalid
+	}
+	var c claims
+	if err := tok.Claims(key.Key, &c); err != nil {
+		return nil, ErrInvalid
+	}
+	exp := jwt.Expected{Issuer: v.cfg.Issuer, AnyAudience: jwt.Audience{v.cfg.Audience}, Time: v.cfg.Now()}
+	if err := c.ValidateWithLeeway(exp, v.cfg.Leeway); err != nil || c.Expiry == nil || c.ClientID == "" {
+		return nil, ErrInvalid
+	}
+	return &Principal{
+		Kind: "token", ClientID: c.ClientID, TenantID: c.Tenant, Level: c.Level, Scopes: strings.Fields(c.Scope),
+		ExpiresAt: c.Expiry.Time(), TokenID: c.ID,
+	}, nil
+}
+
+// key returns the public key with kid, refetching the JWKS when it is
+// unknown and the last fetch is older than MinRefreshInterval.
+func (v *Verifier) key(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
+	if kid == "" {
+		return nil, ErrInvalid
+	}
+	v.mu.RLock()
+	keys := v.keys.Key(kid)
+	last := v.lastFetch
+	v.mu.RUnlock()
+	if len(keys) == 1 {
+		return &keys[0], nil
+	}
+	if !last.IsZero() && v.cfg.Now().Sub(last) < v.cfg.MinRefreshInterval {
+		return nil, ErrInvalid
+	}
+	if err := v.fetch(ctx); err != nil {
+		return nil, err
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if keys = v.keys.Key(kid); len(keys) == 1 {
+		return &keys[0], nil
+	}
+	return nil, ErrInvalid
+}
+
+// fetch loads the JWKS; concurrent callers share one request.
+func (v *Verifier) fetch(ctx context.Context) error {
+	v.fetchMu.Lock()
+	defer v.fetchMu.Unlock()
+	v.mu.RLock()
+	fresh := !v.lastFetch.IsZero() && v.cfg.Now().Sub(v.lastFetch) < v.cfg.MinRefreshInterval
+	v.mu.RUnlock()
+	if fresh {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", v.cfg.JWKSURL, nil)
+	if err != nil {
+		return err
+	}
+	res, err := v.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("verify: fetching JWKS: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("verify: fetching JWKS: status %d", res.StatusCode)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&set); err != nil {
+		return fmt.Errorf("verify: decoding JWKS: %w", err)
+	}
+	v.mu.Lock()
+	v.keys, v.lastFetch = set, v.cfg.Now()
+	v.mu.Unlock()
+	return nil
+}
+
+// VerifyKey checks a plain API key secret with keyward's POST
+// /v1/keys/verify, requiring the given permissions.
+func (v *Verifier) VerifyKey(ctx context.Context, secret string, permissions ...string) (*Principal, error) {
+	if v.cfg.VerifierSecret == "" {
+		return nil, ErrInvalid
+	}
+	body, _ := json.Marshal(map[string]any{"key": secret, "permissions": permissions})
+	req, err := http.NewRequestWithContext(ctx, "POST", v.cfg.Issuer+"/v1/keys/verify", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+v.cfg.VerifierSecret)
+	res, err := v.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("verify: asking keyward: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("verify: keyward answered %d", res.StatusCode)
+	}
+	var r struct {
+		Valid       bool       `json:"valid"`
+		Code        string     `json:"code"`
+		KeyID       string     `json:"keyId"`
+		ClientID    string     `json:"clientId"`
+		TenantID    string     `json:"tenantId"`
+		Level       int        `json:"level"`
+		Permissions []string   `json:"permissions"`
+		ExpiresAt   *time.Time `json:"expiresAt"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&r); err != nil {
+		return nil, fmt.Errorf("verify: decoding keyward's answer: %w", err)
+	}
+	if r.Code == "INSUFFICIENT_PERMISSIONS" {
+		return nil, errInsufficient
+	}
+	if !r.Valid {
+		return nil, ErrInvalid
+	}
+	p := &Principal{Kind: "apikey", KeyID: r.KeyID, ClientID: r.ClientID, TenantID: r.TenantID, Level: r.Level, Scopes: r.Permissions}
+	if r.ExpiresAt != nil {
+		p.ExpiresAt = *r.ExpiresAt
+	}
+	return p, nil
+}
+
+var errInsufficient = errors.New("verify: insufficient scope")
+
+type ctxKey struct{}
+
+// FromContext returns the principal Require put in the request context.
+func FromContext(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(*Principal)
+	return p, ok
+}
+
+// Require returns middleware that lets a request through only with a valid
+// keyward credential holding every one of scopes. It answers 401 with
+// WWW-Authenticate: Bearer error="invalid_token" for missing or invalid
+// credentials, 403 error="insufficient_scope" when a scope is missing, and
+// 503 when keyward cannot be reached to check a credential.
+func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, err := v.authenticate(r, scopes)
+			switch {
+			case errors.Is(err, errInsufficient):
+				deny(w, http.StatusForbidden, "insufficient_scope", scopes)
+				return
+			case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrInvalid):
+				deny(w, http.StatusUnauthorized, "invalid_token", scopes)
+				return
+			case err != nil:
+				http.Error(w, "credential check unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			for _, s := range scopes {
+				if !p.HasScope(s) {
+					deny(w, http.StatusForbidden, "insufficient_scope", scopes)
+					return
+				}
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		})
+	}
+}
+
+func (v *Verifier) authenticate(r *http.Request, scopes []string) (*Principal, error) {
+	if k := r.Header.Get("X-API-Key"); k != "" {
+		return v.VerifyKey(r.Context(), k, scopes...)
+	}
+	scheme, cred, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	cred = strings.TrimSpace(cred)
+	if !strings.EqualFold(scheme, "bearer") || cred == "" {
+		return nil, ErrNoCredentials
+	}
+	if strings.Count(cred, ".") == 2 {
+		return v.VerifyToken(r.Context(), cred)
+	}
+	return v.VerifyKey(r.Context(), cred, scopes...)
+}
+
+func deny(w http.ResponseWriter, status int, code string, scopes []string) {
+	h := `Bearer error="` + code + `"`
+	if len(scopes) > 0 {
+		h += `, scope="` + strings.Join(scopes, " ") + `"`
+	}
+	w.Header().Set("WWW-Authenticate", h)
+	http.Error(w, http.StatusText(status), status)
+}

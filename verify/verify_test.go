@@ -1,0 +1,233 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/verify"
+)
+
+// keywardServer runs a real keyward on loopback over SQLite in dir and
+// returns its URL and an admin login token.
+func keywardServer(dir string) (url string, admin string, stop func(), err error) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, filepath.Join(dir, "keyward.db"))
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return "", "", nil, err
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
+	if err != nil {
+		return "", "", nil, err
+	}
+	if _, err := svc.Bootstrap(ctx, "example-password"); err != nil {
+		return "", "", nil, err
+	}
+	ts.Config.Handler = httpapi.New(svc, nil, nil)
+	ts.Start()
+	res, err := svc.Login(ctx, "", "admin", "example-password")
+	if err != nil {
+		return "", "", nil, err
+	}
+	return ts.URL, res.AccessToken, func() { ts.Close(); svc.Close(); db.Close() }, nil
+}
+
+func call(method, u, auth string, body any, out any) (int, error) {
+	var r io.Reader
+	ctype := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case url.Values:
+		r, ctype = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	default:
+		j, _ := json.Marshal(b)
+		r = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, u, r)
+	req.Header.Set("Content-Type", ctype)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if out != nil {
+		json.NewDecoder(res.Body).Decode(out)
+	}
+	return res.StatusCode, nil
+}
+
+func basic(id, sec string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+sec))
+}
+
+// Example protects a route of a resource server with keyward access tokens.
+func Example() {
+	dir, _ := os.MkdirTemp("", "keyward-example")
+	defer os.RemoveAll(dir)
+	keywardURL, admin, stop, err := keywardServer(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer stop()
+
+	// In keyward: a permission for our API and a client holding it.
+	call("POST", keywardURL+"/v1/permissions", "Bearer "+admin, map[string]any{"name": "orders_read"}, nil)
+	var client struct{ ClientID, ClientSecret string }
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{
+		"name": "shop", "permissions": []map[string]string{{"name": "orders_read"}}}, &client)
+
+	// The resource server: a route that needs orders_read.
+	v := verify.New(verify.Config{Issuer: keywardURL})
+	mux := http.NewServeMux()
+	mux.Handle("GET /orders", v.Require("orders_read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := verify.FromContext(r.Context())
+		fmt.Fprintf(w, "orders for %s", p.ClientID[:6])
+	})))
+	api := httptest.NewServer(mux)
+	defer api.Close()
+
+	// The client gets a token (client credentials) and calls the API.
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	call("POST", keywardURL+"/oauth2/token", basic(client.ClientID, client.ClientSecret),
+		url.Values{"grant_type": {"client_credentials"}, "scope": {"orders_read"}}, &tok)
+	req, _ := http.NewRequest("GET", api.URL+"/orders", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	res, _ := http.DefaultClient.Do(req)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	fmt.Println(res.StatusCode, string(body))
+
+	res, _ = http.Get(api.URL + "/orders")
+	fmt.Println(res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	res.Body.Close()
+	// Output:
+	// 200 orders for kw_id_
+	// 401 Bearer error="invalid_token", scope="orders_read"
+}
+
+// countingTransport counts JWKS fetches.
+type countingTransport struct{ jwks atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/jwks.json") {
+		c.jwks.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestRequire(t *testing.T) {
+	keywardURL, admin, stop, err := keywardServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for _, p := range []string{"orders_read", "orders_write"} {
+		call("POST", keywardURL+"/v1/permissions", "Bearer "+admin, map[string]any{"name": p}, nil)
+	}
+	newKey := func(perms ...string) (id, sec string) {
+		refs := []map[string]string{}
+		for _, p := range perms {
+			refs = append(refs, map[string]string{"name": p})
+		}
+		var k struct{ ClientID, ClientSecret string }
+		if code, err := call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "k", "permissions": refs}, &k); code != 201 {
+			t.Fatalf("create key: %d %v", code, err)
+		}
+		return k.ClientID, k.ClientSecret
+	}
+	token := func(id, sec string) string {
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		call("POST", keywardURL+"/oauth2/token", basic(id, sec), url.Values{"grant_type": {"client_credentials"}}, &tok)
+		return tok.AccessToken
+	}
+	_, verifierSecret := newKey("keys:verify")
+	readerID, readerSecret := newKey("orders_read")
+	writerID, writerSecret := newKey("orders_write")
+
+	ct := &countingTransport{}
+	v := verify.New(verify.Config{Issuer: keywardURL, VerifierSecret: verifierSecret, HTTPClient: &http.Client{Transport: ct}})
+	h := v.Require("orders_read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := verify.FromContext(r.Context())
+		if !ok {
+			t.Error("no principal in the context")
+		}
+		fmt.Fprint(w, p.Kind+" "+p.ClientID)
+	}))
+	forged := strings.Split(token(readerID, readerSecret), ".")
+	forged[2] = forged[2][:len(forged[2])-4] + "AAAA"
+
+	tests := []struct {
+		name       string
+		header     []string
+		wantStatus int
+		wantBody   string
+	}{
+		{"token with scope", []string{"Authorization", "Bearer " + token(readerID, readerSecret)}, 200, "token " + readerID},
+		{"token without scope", []string{"Authorization", "Bearer " + token(writerID, writerSecret)}, 403, ""},
+		{"forged token", []string{"Authorization", "Bearer " + strings.Join(forged, ".")}, 401, ""},
+		{"plain key bearer", []string{"Authorization", "Bearer " + readerSecret}, 200, "apikey " + readerID},
+		{"plain key header", []string{"X-API-Key", readerSecret}, 200, "apikey " + readerID},
+		{"plain key lacking permission", []string{"X-API-Key", writerSecret}, 403, ""},
+		{"unknown key", []string{"X-API-Key", secret.NewSecret("kw")}, 401, ""},
+		{"no credentials", nil, 401, ""},
+		{"basic is not accepted", []string{"Authorization", basic(readerID, readerSecret)}, 401, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/orders", nil)
+			for i := 0; i+1 < len(tt.header); i += 2 {
+				req.Header.Set(tt.header[i], tt.header[i+1])
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus || (tt.wantBody != "" && rec.Body.String() != tt.wantBody) {
+				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body.String(), tt.wantStatus, tt.wantBody)
+			}
+			if rec.Code == 401 && !strings.Contains(rec.Header().Get("WWW-Authenticate"), "invalid_token") {
+				t.Errorf("401 without WWW-Authenticate invalid_token")
+			}
+		})
+	}
+	if n := ct.jwks.Load(); n != 1 {
+		t.Errorf("fetched the JWKS %d times, want once (cached, refetch bounded)", n)
+	}
+	// Tokens naming unknown key ids do not refetch within the interval.
+	for i := range 5 {
+		parts := strings.Split(token(readerID, readerSecret), ".")
+		hdr, _ := json.Marshal(map[string]string{"alg": "EdDSA", "typ": "at+jwt", "kid": fmt.Sprint("unknown-", i)})
+		parts[0] = base64.RawURLEncoding.EncodeToString(hdr)
+		if _, err := v.VerifyToken(context.Background(), strings.Join(parts, ".")); err == nil {
+			t.Fatal("a token with an unknown kid verified")
+		}
+	}
+	if n := ct.jwks.Load(); n != 1 {
+		t.Errorf("unknown kids fetched the JWKS %d times in all, want no refetch within MinRefreshInterval", n)
+	}
+}
