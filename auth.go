@@ -177,7 +177,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 			snap.disabled = CodeDisabled
 		}
 	}
-	catalog, err := s.store.ListPermissions(ctx, k.TenantID)
+	catalog, err := s.catalog(ctx, k.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +387,7 @@ func (s *Service) authenticateUserToken(ctx context.Context, raw string) (*Princ
 	if !u.IsActive || !t.IsActive {
 		return nil, Errorf(EUNAUTHORIZED, "the user is disabled")
 	}
-	catalog, err := s.store.ListPermissions(ctx, t.ID)
+	catalog, err := s.catalog(ctx, t.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +423,7 @@ type WhoAmI struct {
 
 // WhoAmI returns the principal with its effective permissions.
 func (s *Service) WhoAmI(ctx context.Context, p *Principal) (*WhoAmI, error) {
-	catalog, err := s.store.ListPermissions(ctx, p.TenantID)
+	catalog, err := s.catalog(ctx, p.TenantID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package keyward
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"sync/atomic"
@@ -156,4 +157,54 @@ func (c *keyCache) takeUsed() map[string]time.Time {
 		}
 	}
 	return out
+}
+
+// catalogCache holds each tenant's permission catalog for the read paths
+// (login tokens, whoami, key snapshots). Permission and tenant changes
+// through the Service clear it; entries older than ttl are reloaded.
+type catalogCache struct {
+	mu      sync.RWMutex
+	entries map[string]catalogEntry
+	gen     uint64
+	ttl     time.Duration
+}
+
+type catalogEntry struct {
+	perms []*Permission
+	at    time.Time
+}
+
+// catalog returns the permission catalog of tenantID. Callers must not
+// change the result.
+func (s *Service) catalog(ctx context.Context, tenantID string) ([]*Permission, error) {
+	c := &s.catalogs
+	now := s.now()
+	c.mu.RLock()
+	e, ok := c.entries[tenantID]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok && now.Sub(e.at) <= c.ttl {
+		return e.perms, nil
+	}
+	perms, err := s.store.ListPermissions(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		if c.entries == nil {
+			c.entries = map[string]catalogEntry{}
+		}
+		c.entries[tenantID] = catalogEntry{perms: perms, at: now}
+	}
+	c.mu.Unlock()
+	return perms, nil
+}
+
+// clear drops every cached catalog.
+func (c *catalogCache) clear() {
+	c.mu.Lock()
+	c.entries = nil
+	c.gen++
+	c.mu.Unlock()
 }

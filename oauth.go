@@ -134,33 +134,18 @@ var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}
 // state of its key now (active, not expired, owner and tenant active, not
 // rotated away). It returns the claims and the key, or ok=false.
 func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessTokenClaims, *keySnapshot, bool, error) {
-	tok, err := jwt.ParseSigned(raw, accessTokenAlgorithms)
-	if err != nil || len(tok.Headers) != 1 {
+	c, ok := s.verifyTokenSignature(ctx, raw)
+	if !ok || c.ID == "" || c.ClientID == "" || c.ClientID != c.Subject || s.revoked.has(c.ID) {
 		return nil, nil, false, nil
 	}
-	h := tok.Headers[0]
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
-		return nil, nil, false, nil
-	}
-	key, ok := s.publicKey(ctx, h.KeyID)
-	if !ok || key.Algorithm != h.Algorithm {
-		return nil, nil, false, nil
-	}
-	var c AccessTokenClaims
-	if err := tok.Claims(key.Key, &c); err != nil {
-		return nil, nil, false, nil
-	}
-	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.publicURL, AnyAudience: jwt.Audience{s.audience}, Time: s.now()}, 0); err != nil {
-		return nil, nil, false, nil
-	}
-	if c.ID == "" || c.ClientID == "" || c.ClientID != c.Subject || s.revoked.has(c.ID) {
+	now := s.now()
+	if !now.Before(c.Expiry.Time()) {
 		return nil, nil, false, nil
 	}
 	snap, err := s.snapshotByClientID(ctx, c.ClientID)
 	if err != nil || snap == nil {
 		return nil, nil, false, err
 	}
-	now := s.now()
 	switch {
 	case snap.TenantID != c.Tenant, snap.disabled != "":
 		return nil, nil, false, nil
@@ -171,7 +156,71 @@ func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessToke
 	default:
 		return nil, nil, false, nil
 	}
-	return &c, snap, true, nil
+	return c, snap, true, nil
+}
+
+// verifyTokenSignature checks what never changes about a token: its
+// signature by a published key, its type, issuer, audience and times.
+// Tokens that passed are remembered (by SHA-256) until they expire, so a
+// token checked again costs no signature verification.
+func (s *Service) verifyTokenSignature(ctx context.Context, raw string) (*AccessTokenClaims, bool) {
+	h := sha256.Sum256([]byte(raw))
+	if c := s.verified.get(h, s.now()); c != nil {
+		return c, true
+	}
+	c, ok := s.parseAccessToken(ctx, raw)
+	if ok {
+		s.verified.put(h, c)
+	}
+	return c, ok
+}
+
+func (s *Service) parseAccessToken(ctx context.Context, raw string) (*AccessTokenClaims, bool) {
+	tok, err := jwt.ParseSigned(raw, accessTokenAlgorithms)
+	if err != nil || len(tok.Headers) != 1 {
+		return nil, false
+	}
+	h := tok.Headers[0]
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
+		return nil, false
+	}
+	key, ok := s.publicKey(ctx, h.KeyID)
+	if !ok || key.Algorithm != h.Algorithm {
+		return nil, false
+	}
+	var c AccessTokenClaims
+	if err := tok.Claims(key.Key, &c); err != nil {
+		return nil, false
+	}
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.publicURL, AnyAudience: jwt.Audience{s.audience}, Time: s.now()}, 0); err != nil || c.Expiry == nil {
+		return nil, false
+	}
+	return &c, true
+}
+
+// tokenCache remembers tokens whose signature verified, until they expire.
+type tokenCache struct {
+	mu      sync.RWMutex
+	entries map[[32]byte]*AccessTokenClaims
+}
+
+func (t *tokenCache) get(h [32]byte, now time.Time) *AccessTokenClaims {
+	t.mu.RLock()
+	c := t.entries[h]
+	t.mu.RUnlock()
+	if c == nil || !now.Before(c.Expiry.Time()) {
+		return nil
+	}
+	return c
+}
+
+func (t *tokenCache) put(h [32]byte, c *AccessTokenClaims) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.entries == nil || len(t.entries) >= 100_000 {
+		t.entries = map[[32]byte]*AccessTokenClaims{} // bounded: start over
+	}
+	t.entries[h] = c
 }
 
 // snapshotByClientID returns the cached snapshot of a key found by client

@@ -66,6 +66,7 @@ func (s *Service) CreatePermission(ctx context.Context, p *Principal, in Permiss
 		out, err = tx.GetPermission(ctx, p.TenantID, perm.ID)
 		return err
 	})
+	s.catalogs.clear()
 	return out, err
 }
 
@@ -179,6 +180,7 @@ func (s *Service) UpdatePermission(ctx context.Context, p *Principal, id string,
 		return err
 	})
 	s.cache.clear() // composites feed every cached key's permissions
+	s.catalogs.clear()
 	return out, err
 }
 
@@ -212,5 +214,6 @@ func (s *Service) DeletePermission(ctx context.Context, p *Principal, id string)
 		return s.audit(ctx, tx, p, "permission.delete", p.TenantID, id)
 	})
 	s.cache.clear()
+	s.catalogs.clear()
 	return out, err
 }

@@ -63,6 +63,7 @@ type Service struct {
 	sealer     *secret.Sealer
 	tokenKey   ed25519.PrivateKey
 	cache      *keyCache
+	catalogs   catalogCache
 	loginSlots chan struct{}
 
 	// OAuth2.
@@ -72,6 +73,7 @@ type Service struct {
 	rotation  time.Duration
 	ring      keyring
 	revoked   revocations
+	verified  tokenCache
 
 	flushMu   sync.Mutex
 	stopFlush chan struct{}
@@ -121,6 +123,7 @@ func NewService(cfg Config) (*Service, error) {
 		size = 1_000_000
 	}
 	s.cache = newKeyCache(ttl, size)
+	s.catalogs.ttl = ttl
 	logins := cfg.MaxConcurrentLogins
 	if logins <= 0 {
 		logins = 2

@@ -133,6 +133,7 @@ func (s *Service) UpdateTenant(ctx context.Context, p *Principal, id string, in 
 		return s.audit(ctx, tx, p, "tenant.update", id, id)
 	})
 	s.cache.clear()
+	s.catalogs.clear()
 	return out, err
 }
 

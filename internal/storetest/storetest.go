@@ -44,6 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"APIKeyList", testAPIKeyList},
 		{"Audit", testAudit},
 		{"Tx", testTx},
+		{"SigningKeys", testSigningKeys},
+		{"Revocations", testRevocations},
+		{"SecretGeneration", testSecretGeneration},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -127,7 +130,7 @@ func createUser(t *testing.T, s keyward.StoreTx, tenantID, userName string, perm
 func newKey(tenantID string, mods ...func(k *keyward.APIKey)) *keyward.APIKey {
 	k := &keyward.APIKey{ID: secret.NewID(), TenantID: tenantID, ClientID: "kw_id_" + secret.NewID(), Name: "key",
 		Permissions: []keyward.Permission{}, IsActive: true, TokenLifespanSeconds: 3600, Meta: []byte("{}"),
-		SecretHint: "abcd", CreatedAt: t0, UpdatedAt: t0, CreatedBy: secret.NewID(), Version: 1,
+		SecretHint: "abcd", CreatedAt: t0, UpdatedAt: t0, CreatedBy: secret.NewID(), Version: 1, SecretGeneration: 1,
 		SecretHash: randomBytes(32)}
 	for _, m := range mods {
 		m(k)
