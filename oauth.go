@@ -118,7 +118,7 @@ func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope 
 		ClientID: snap.ClientID, Scope: strings.Join(granted, " "), Tenant: snap.TenantID, Level: snap.Level,
 		Generation: snap.generation,
 	}
-	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
+	tok, err := signer.sign(claims)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,9 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -31,7 +33,7 @@ const (
 type keyring struct {
 	mu          sync.RWMutex
 	current     *SigningKey
-	signer      jose.Signer
+	signer      *tokenSigner
 	public      map[string]jose.JSONWebKey // kid → public key
 	all         []*SigningKey
 	lastRefresh time.Time
@@ -45,7 +47,7 @@ func (s *Service) signingSlot(now time.Time) int64 { return now.Unix() / int64(s
 // the period's key when none exists yet. Concurrent callers, in this process
 // or in other replicas, end up with the same key: the store lets one key per
 // slot exist, and the losers load the winner's.
-func (s *Service) currentSigner(ctx context.Context) (jose.Signer, *SigningKey, error) {
+func (s *Service) currentSigner(ctx context.Context) (*tokenSigner, *SigningKey, error) {
 	now := s.now()
 	s.ring.mu.RLock()
 	cur, signer := s.ring.current, s.ring.signer
@@ -106,15 +108,13 @@ func (s *Service) refreshKeyring(ctx context.Context, ensure bool) error {
 			current = k
 		}
 	}
-	var signer jose.Signer
+	var signer *tokenSigner
 	if current != nil {
 		priv, err := s.openSigningKey(current)
 		if err != nil {
 			return err
 		}
-		signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(current.Algorithm), Key: jose.JSONWebKey{Key: priv, KeyID: current.ID}},
-			(&jose.SignerOptions{}).WithType("at+jwt"))
-		if err != nil {
+		if signer, err = newTokenSigner(current, priv); err != nil {
 			return err
 		}
 	}
@@ -122,6 +122,64 @@ func (s *Service) refreshKeyring(ctx context.Context, ensure bool) error {
 	s.ring.current, s.ring.signer, s.ring.public, s.ring.all, s.ring.lastRefresh = current, signer, public, keys, now
 	s.ring.mu.Unlock()
 	return nil
+}
+
+// tokenSigner signs JWS compact serializations with one signing key. It
+// writes the few bytes of a JWT itself: the header is fixed per key, and
+// claims are one json.Marshal. Verification, where mistakes would matter,
+// stays with go-jose and its algorithm allow-list.
+type tokenSigner struct {
+	header string // base64url of {"alg","kid","typ":"at+jwt"}
+	key    crypto.Signer
+	alg    string
+}
+
+func newTokenSigner(k *SigningKey, priv crypto.Signer) (*tokenSigner, error) {
+	switch priv.(type) {
+	case ed25519.PrivateKey:
+		if k.Algorithm != AlgEdDSA {
+			return nil, fmt.Errorf("signing key %s: an Ed25519 key for %s", k.ID, k.Algorithm)
+		}
+	case *ecdsa.PrivateKey:
+		if k.Algorithm != AlgES256 {
+			return nil, fmt.Errorf("signing key %s: a P-256 key for %s", k.ID, k.Algorithm)
+		}
+	default:
+		return nil, fmt.Errorf("signing key %s: unsupported key type %T", k.ID, priv)
+	}
+	h, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{k.Algorithm, k.ID, "at+jwt"})
+	if err != nil {
+		return nil, err
+	}
+	return &tokenSigner{header: base64.RawURLEncoding.EncodeToString(h), key: priv, alg: k.Algorithm}, nil
+}
+
+// sign returns the compact JWS of claims.
+func (t *tokenSigner) sign(claims any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := t.header + "." + base64.RawURLEncoding.EncodeToString(payload)
+	var sig []byte
+	switch key := t.key.(type) {
+	case ed25519.PrivateKey:
+		sig = ed25519.Sign(key, []byte(input))
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256([]byte(input))
+		r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+		if err != nil {
+			return "", err
+		}
+		sig = make([]byte, 64) // JWS ES256: r || s, 32 bytes each (RFC 7518 §3.4)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
 // newSigningKey makes a key for slot with the configured algorithm.

@@ -42,14 +42,14 @@ func (s *syncBuffer) String() string {
 
 // server is a real keyward HTTP server on loopback over a real database.
 type server struct {
-	t     *testing.T
+	t     testing.TB
 	URL   string
 	svc   *keyward.Service
 	logs  *syncBuffer
 	admin string // admin login token
 }
 
-func newServer(t *testing.T, db *sqlstore.DB, configure ...func(*keyward.Config)) *server {
+func newServer(t testing.TB, db *sqlstore.DB, configure ...func(*keyward.Config)) *server {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -75,7 +75,7 @@ func newServer(t *testing.T, db *sqlstore.DB, configure ...func(*keyward.Config)
 }
 
 // sqliteServer starts a server on a fresh SQLite database.
-func sqliteServer(t *testing.T) *server {
+func sqliteServer(t testing.TB) *server {
 	t.Helper()
 	return newServer(t, sqltest.SQLite(t))
 }
