@@ -144,3 +144,71 @@ func TestTokenScopeAndLifetime(t *testing.T) {
 		wantCode(t, err, keyward.EUNAUTHORIZED)
 	})
 }
+
+// TestSigningKeyRotation: each rotation period gets a new key; the old one
+// stays in the JWKS, and its tokens stay valid, until every token it signed
+// has expired; then it leaves the JWKS.
+func TestSigningKeyRotation(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}
+	db := sqltest.SQLite(t)
+	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: c.Now,
+		SigningKeyRotation: 2 * time.Hour, CacheTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	e := &env{svc: svc, store: db, clock: c, ctx: context.Background()}
+	if _, err := svc.Bootstrap(e.ctx, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	e.admin = e.login(t, "", "admin", adminPassword)
+	k := e.key(t, e.admin, keyward.APIKeyInput{TokenLifespanSeconds: ptr(86400)})
+	issue := func() (string, string) {
+		t.Helper()
+		res, err := svc.IssueToken(e.ctx, k.ClientID, k.ClientSecret, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jwt.ParseSigned(res.AccessToken, []jose.SignatureAlgorithm{jose.EdDSA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.AccessToken, tok.Headers[0].KeyID
+	}
+	kids := func() []string {
+		t.Helper()
+		set, err := svc.JWKS(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range set.Keys {
+			out = append(out, k.KeyID)
+		}
+		return out
+	}
+	old, oldKid := issue()
+	c.Add(2 * time.Hour) // the next period
+	_, newKid := issue()
+	if newKid == oldKid {
+		t.Fatal("a new rotation period signs with the old key")
+	}
+	if got := kids(); len(got) != 2 || got[0] != newKid || got[1] != oldKid {
+		t.Errorf("JWKS kids %v, want [%s %s]: the old key stays while its tokens live", got, newKid, oldKid)
+	}
+	c.Add(20 * time.Hour) // the old token (24 h) is still valid
+	if _, err := svc.Authenticate(e.ctx, keyward.Credentials{Bearer: old}); err != nil {
+		t.Errorf("a token of the previous signing key, before its exp: %v", err)
+	}
+	// The old key could have signed a 24 h token until it retired (02:00):
+	// it is published until then + 24 h (+ a minute of skew).
+	c.Add(4*time.Hour + 2*time.Minute)
+	if _, err := svc.Authenticate(e.ctx, keyward.Credentials{Bearer: old}); err == nil {
+		t.Error("a token past its exp is accepted")
+	}
+	for _, kid := range kids() {
+		if kid == oldKid {
+			t.Errorf("the old key is still published after every token it signed expired")
+		}
+	}
+}
