@@ -125,6 +125,26 @@ func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope 
 	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(exp.Sub(now) / time.Second), Scope: claims.Scope}, nil
 }
 
+// IssueTokenInTenant is IssueToken for a client that must belong to tenant
+// (a name or id), as Keycloak-style realm token endpoints require. A client
+// of another tenant, or an unknown tenant, is EINVALIDCLIENT.
+func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clientSecret, scope string) (*TokenResponse, error) {
+	t, err := s.findTenant(ctx, tenant)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
+	} else if err != nil {
+		return nil, err
+	}
+	snap, code, err := s.checkSecret(ctx, clientSecret, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if code != CodeValid || snap.TenantID != t.ID {
+		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
+	}
+	return s.IssueToken(ctx, clientID, clientSecret, scope)
+}
+
 // accessTokenAlgorithms are the only algorithms a token may claim: never
 // "none" and never an HMAC.
 var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}

@@ -29,6 +29,7 @@ type serverConfig struct {
 	ShutdownTimeout time.Duration
 	CacheTTL        time.Duration
 
+	Dialects           string
 	PublicURL          string
 	TokenAlg           string
 	SigningKeyRotation time.Duration
@@ -113,6 +114,11 @@ func (c *serverConfig) validate() error {
 	if c.SigningKeyRotation != 0 && c.SigningKeyRotation < time.Hour {
 		errs = append(errs, errors.New("--signing-key-rotation must be at least 1h"))
 	}
+	for _, d := range c.dialectList() {
+		if _, ok := dialectMounts[d]; !ok {
+			errs = append(errs, fmt.Errorf("--dialects: unknown dialect %q (known: %s)", d, strings.Join(dialectNames(), ", ")))
+		}
+	}
 	if c.ShutdownTimeout < 0 || c.CacheTTL < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
@@ -144,4 +150,15 @@ func (c *serverConfig) masterKey() ([]byte, bool, error) {
 		return k, false, err
 	}
 	return secret.LoadOrCreateMasterKeyFile(filepath.Join(c.DataDir, "master.key"))
+}
+
+// dialectList returns the chosen dialects; "none" or "" is none.
+func (c *serverConfig) dialectList() []string {
+	var out []string
+	for _, d := range strings.Split(c.Dialects, ",") {
+		if d = strings.TrimSpace(d); d != "" && d != "none" {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -9,9 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/dialect"
+	"github.com/keyward/keyward/internal/dialect/carbonext"
+	"github.com/keyward/keyward/internal/dialect/piercloud"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/sqlstore"
 )
@@ -57,6 +62,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		alg = keyward.AlgEdDSA
 	}
 	fs.StringVar(&c.TokenAlg, "token-alg", alg, "OAuth2 access token signature: EdDSA or ES256 (env KEYWARD_TOKEN_ALG)")
+	dialects, _ := env(getenv, "DIALECTS")
+	if dialects == "" {
+		dialects = strings.Join(dialectNames(), ",")
+	}
+	fs.StringVar(&c.Dialects, "dialects", dialects, "compatibility dialects to serve, comma-separated, or \"none\" (env KEYWARD_DIALECTS)")
 	fs.DurationVar(&c.SigningKeyRotation, "signing-key-rotation", 30*24*time.Hour, "how long one token signing key signs before the next takes over (at least 1h)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
@@ -85,6 +95,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return exitError
 	}
 	return exitOK
+}
+
+// dialectMounts are the compatibility dialects by name.
+var dialectMounts = map[string]func(*http.ServeMux, *keyward.Service, dialect.Host){
+	"carbonext": carbonext.Mount,
+	"piercloud": piercloud.Mount,
+}
+
+func dialectNames() []string {
+	var names []string
+	for n := range dialectMounts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // openStore opens the database and brings its schema up to date: a new
@@ -156,6 +181,9 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	}
 
 	api := httpapi.New(svc, logger, nil)
+	for _, name := range c.dialectList() {
+		dialectMounts[name](api.Mux(), svc, api)
+	}
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,

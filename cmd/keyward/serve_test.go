@@ -194,6 +194,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad master key", map[string]string{"KEYWARD_MASTER_KEY": "short"}, nil, "KEYWARD_MASTER_KEY"},
 		{"bad log level", nil, []string{"--log-level", "loud"}, "--log-level"},
 		{"unknown flag", nil, []string{"--nope"}, "flag provided but not defined"},
+		{"unknown dialect", nil, []string{"--dialects", "carbonext,nope"}, "unknown dialect"},
 		{"both env and file", map[string]string{"KEYWARD_MASTER_KEY": "x", "KEYWARD_MASTER_KEY_FILE": "/x"}, nil, "not both"},
 	}
 	for _, tt := range tests {
@@ -248,5 +249,24 @@ func TestMigrateAndResetPassword(t *testing.T) {
 	}
 	if c, _ := postJSON(t, s.URL+"/v1/login", "", map[string]string{"userName": "admin", "password": "first-password"}); c != 401 {
 		t.Errorf("login with the old password: %d, want 401", c)
+	}
+}
+
+func TestServeDialects(t *testing.T) {
+	for _, tt := range []struct {
+		dialects string
+		want     int
+	}{{"", 400}, {"none", 404}, {"carbonext", 404}, {"piercloud", 400}} {
+		t.Run("dialects="+tt.dialects, func(t *testing.T) {
+			args := []string{"--data-dir", t.TempDir()}
+			if tt.dialects != "" {
+				args = append(args, "--dialects", tt.dialects)
+			}
+			s := startServer(t, map[string]string{"KEYWARD_ADMIN_PASSWORD": "dialect-password"}, args...)
+			// Pier Cloud's POST /auth answers a bad body with 400 when mounted.
+			if code, _ := postJSON(t, s.URL+"/auth", "", map[string]string{}); code != tt.want {
+				t.Errorf("POST /auth: got %d, want %d", code, tt.want)
+			}
+		})
 	}
 }

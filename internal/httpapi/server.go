@@ -179,20 +179,33 @@ func formDecode(s string) string {
 	return s
 }
 
+// Authenticate returns the principal of a request, switched into another
+// tenant by ?tenant= for a root admin. Dialects mounted on Mux use it so that
+// every scheme and rule of the native API applies to them too.
+func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
+	p, err := s.svc.Authenticate(r.Context(), CredentialsFrom(r))
+	if err != nil {
+		return nil, err
+	}
+	if t := r.URL.Query().Get("tenant"); t != "" {
+		return s.svc.InTenant(r.Context(), p, t)
+	}
+	return p, nil
+}
+
+// WriteError answers err as an RFC 9457 problem, as the native API does.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, err)
+}
+
 // authed wraps a handler that needs a principal. It authenticates the
 // request and, with ?tenant=, switches a root admin into another tenant.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.svc.Authenticate(r.Context(), CredentialsFrom(r))
+		p, err := s.Authenticate(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
-		}
-		if t := r.URL.Query().Get("tenant"); t != "" {
-			if p, err = s.svc.InTenant(r.Context(), p, t); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
 	}

@@ -1,0 +1,206 @@
+// Package carbonext speaks the Carbonext B2B API's application (M2M key)
+// endpoints and its Keycloak-style token endpoint on keyward's Service.
+//
+//	POST /v1/customers/applications?customer-id=   {clientId, displayName, permissions: [{id}]} → 201 {id, clientId, clientSecret}
+//	GET  /v1/customers/applications?page=&page-size= → {items, pageIndex, totalPages, totalCount, aggregations, hasPreviousPage, hasNextPage}
+//	GET  /v1/customers/applications/{id}            → {id, clientId, displayName, permissions: [Keycloak role objects]}
+//	POST /auth/realms/{tenant}/protocol/openid-connect/token  (client credentials; Keycloak's response fields)
+//
+// GET /v1/permissions is the native route, whose items are already Keycloak
+// role objects. customer-id is the tenant (its id or name); the documented
+// rights customer_applications_write and customer_applications_read are
+// built-in aliases of apikeys:write + apikeys:delete and apikeys:read.
+package carbonext
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/dialect"
+)
+
+// Mount adds the Carbonext routes to mux.
+func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
+	d := &api{svc: svc, host: host}
+	mux.HandleFunc("POST /v1/customers/applications", d.create)
+	mux.HandleFunc("GET /v1/customers/applications", d.list)
+	mux.HandleFunc("GET /v1/customers/applications/{id}", d.get)
+	mux.HandleFunc("POST /auth/realms/{tenant}/protocol/openid-connect/token", d.token)
+}
+
+type api struct {
+	svc  *keyward.Service
+	host dialect.Host
+}
+
+// principal authenticates r and moves it into the customer-id tenant.
+func (d *api) principal(w http.ResponseWriter, r *http.Request) (*keyward.Principal, bool) {
+	p, err := d.host.Authenticate(r)
+	if err == nil {
+		if c := r.URL.Query().Get("customer-id"); c != "" {
+			p, err = d.svc.InTenant(r.Context(), p, c)
+		}
+	}
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return nil, false
+	}
+	return p, true
+}
+
+// createBody is an application as Carbonext clients send it.
+type createBody struct {
+	ClientID    *string                 `json:"clientId"`
+	DisplayName *string                 `json:"displayName"`
+	Permissions []keyward.PermissionRef `json:"permissions"`
+}
+
+// created is the documented answer: the secret appears here only.
+type created struct {
+	ID           string `json:"id"`
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+func (d *api) create(w http.ResponseWriter, r *http.Request) {
+	p, ok := d.principal(w, r)
+	if !ok {
+		return
+	}
+	var in createBody
+	if err := dialect.DecodeJSON(r, &in, "the body must be an application: {clientId, displayName, permissions: [{id}]}"); err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
+	perms := in.Permissions
+	if perms == nil {
+		perms = []keyward.PermissionRef{}
+	}
+	k, err := d.svc.CreateAPIKey(r.Context(), p, keyward.APIKeyInput{
+		Name: in.DisplayName, ClientID: in.ClientID, Permissions: &perms,
+	})
+	if err != nil {
+		d.host.WriteError(w, r, dialect.RenameField(err, "name", "displayName"))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	dialect.WriteJSON(w, http.StatusCreated, created{ID: k.ID, ClientID: k.ClientID, ClientSecret: k.ClientSecret})
+}
+
+// application is a list item; with permissions, the fetched application.
+type application struct {
+	ID          string               `json:"id"`
+	ClientID    string               `json:"clientId"`
+	DisplayName string               `json:"displayName"`
+	Permissions []keyward.Permission `json:"permissions,omitempty"`
+}
+
+// page is Carbonext's paginated list.
+type page struct {
+	Items           []application `json:"items"`
+	PageIndex       int           `json:"pageIndex"`
+	PageSize        int           `json:"pageSize"`
+	TotalPages      int           `json:"totalPages"`
+	TotalCount      int           `json:"totalCount"`
+	Aggregations    any           `json:"aggregations"`
+	HasPreviousPage bool          `json:"hasPreviousPage"`
+	HasNextPage     bool          `json:"hasNextPage"`
+}
+
+func (d *api) list(w http.ResponseWriter, r *http.Request) {
+	p, ok := d.principal(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	num, size := 1, keyward.DefaultPageSize
+	var err error
+	if v := q.Get("page"); v != "" {
+		if num, err = strconv.Atoi(v); err != nil {
+			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "page", Message: "must be an integer"}))
+			return
+		}
+	}
+	if v := q.Get("page-size"); v != "" {
+		if size, err = strconv.Atoi(v); err != nil {
+			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "page-size", Message: "must be an integer"}))
+			return
+		}
+	}
+	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{Page: keyward.Page{Number: num, Size: size}, Sort: "createdAt"})
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
+	out := page{Items: []application{}, PageIndex: num, PageSize: size, TotalPages: l.TotalPages(), TotalCount: l.TotalCount}
+	out.HasPreviousPage, out.HasNextPage = num > 1, num < out.TotalPages
+	for _, k := range l.Items {
+		out.Items = append(out.Items, application{ID: k.ID, ClientID: k.ClientID, DisplayName: k.Name})
+	}
+	dialect.WriteJSON(w, http.StatusOK, out)
+}
+
+func (d *api) get(w http.ResponseWriter, r *http.Request) {
+	p, ok := d.principal(w, r)
+	if !ok {
+		return
+	}
+	k, err := d.svc.GetAPIKey(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
+	perms := k.Permissions
+	if perms == nil {
+		perms = []keyward.Permission{}
+	}
+	dialect.WriteJSON(w, http.StatusOK, struct {
+		application
+		Permissions []keyward.Permission `json:"permissions"`
+	}{application{ID: k.ID, ClientID: k.ClientID, DisplayName: k.Name}, perms})
+}
+
+// token is Keycloak's client credentials endpoint of realm {tenant}.
+func (d *api) token(w http.ResponseWriter, r *http.Request) {
+	oauthErr := func(status int, code, desc string) {
+		w.Header().Set("Cache-Control", "no-store")
+		dialect.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	form, perr := url.ParseQuery(string(body))
+	if mt != "application/x-www-form-urlencoded" || err != nil || perr != nil {
+		oauthErr(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+		return
+	}
+	if form.Get("grant_type") != "client_credentials" {
+		oauthErr(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+		return
+	}
+	id, sec := form.Get("client_id"), form.Get("client_secret")
+	if u, pw, ok := r.BasicAuth(); ok {
+		id, sec = dialect.FormDecode(u), dialect.FormDecode(pw)
+	}
+	res, err := d.svc.IssueTokenInTenant(r.Context(), r.PathValue("tenant"), id, sec, form.Get("scope"))
+	switch keyward.ErrorCode(err) {
+	case "":
+	case keyward.EINVALIDCLIENT:
+		oauthErr(http.StatusUnauthorized, "unauthorized_client", "Invalid client or Invalid client credentials")
+		return
+	case keyward.EINVALIDSCOPE:
+		oauthErr(http.StatusBadRequest, "invalid_scope", keyward.ErrorMessage(err))
+		return
+	default:
+		d.host.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	dialect.WriteJSON(w, http.StatusOK, map[string]any{
+		"access_token": res.AccessToken, "expires_in": res.ExpiresIn, "refresh_expires_in": 0,
+		"token_type": res.TokenType, "not-before-policy": 0, "scope": res.Scope,
+	})
+}

@@ -1,0 +1,116 @@
+package carbonext_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/dialect/carbonext"
+	"github.com/keyward/keyward/internal/dialect/dialecttest"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+)
+
+func keys(m map[string]any) string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+func TestCarbonextApplications(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := dialecttest.Start(t, db, carbonext.Mount)
+		// A Carbonext customer: a tenant with the cbx_b2b prefix, its own
+		// permissions, and an integration key holding the documented rights.
+		var tn keyward.Tenant
+		s.Do("POST", "/v1/tenants", s.Admin, map[string]any{"name": "co2free", "prefix": "cbx_b2b"}, 201, &tn)
+		var p1, p2 keyward.Permission
+		s.Do("POST", "/v1/permissions?tenant=co2free", s.Admin, map[string]any{"name": "orders_read"}, 201, &p1)
+		s.Do("POST", "/v1/permissions?tenant=co2free", s.Admin, map[string]any{"name": "orders_write"}, 201, &p2)
+		var writer, reader keyward.IssuedKey
+		s.Do("POST", "/v1/apikeys?tenant=co2free", s.Admin, map[string]any{"name": "integration", "level": 7,
+			"permissions": []map[string]string{{"name": "customer_applications_write"}, {"name": "customer_applications_read"}, {"name": "orders_read"}}}, 201, &writer)
+		s.Do("POST", "/v1/apikeys?tenant=co2free", s.Admin, map[string]any{"name": "reader",
+			"permissions": []map[string]string{{"name": "customer_applications_read"}}}, 201, &reader)
+
+		// Create, exactly as the seed's request.
+		body := map[string]any{"clientId": "myapp_name", "displayName": "My test app",
+			"permissions": []map[string]string{{"id": p1.ID}}}
+		var created map[string]any
+		s.Do("POST", "/v1/customers/applications?customer-id="+tn.ID, writer.ClientSecret, body, 201, &created)
+		if keys(created) != "clientId,clientSecret,id" || created["clientId"] != "cbx_b2b_myapp_name" {
+			t.Fatalf("create answered %v, want {id, clientId: cbx_b2b_myapp_name, clientSecret}", created)
+		}
+		// The documented rights are enforced, and so is no escalation.
+		s.Do("POST", "/v1/customers/applications?customer-id="+tn.ID, reader.ClientSecret,
+			map[string]any{"clientId": "x", "displayName": "x", "permissions": []map[string]string{}}, 403, nil)
+		s.Do("POST", "/v1/customers/applications?customer-id="+tn.ID, writer.ClientSecret,
+			map[string]any{"clientId": "y", "displayName": "y", "permissions": []map[string]string{{"id": p2.ID}}}, 403, nil)
+		// Another customer's id is not found.
+		s.Do("POST", "/v1/customers/applications?customer-id=default", writer.ClientSecret, body, 404, nil)
+		res := s.Raw("POST", "/v1/customers/applications?customer-id="+tn.ID, "Bearer "+writer.ClientSecret,
+			map[string]any{"clientId": "z", "permissions": []map[string]string{}})
+		if res.Status != 400 || !strings.Contains(string(res.Body), "displayName") {
+			t.Errorf("missing displayName: got %d %s, want 400 naming displayName", res.Status, res.Body)
+		}
+
+		// List, with the seed's paging parameters.
+		var list map[string]any
+		s.Do("GET", "/v1/customers/applications?page=1&page-size=10", reader.ClientSecret, nil, 200, &list)
+		for _, f := range []string{"items", "pageIndex", "totalPages", "totalCount", "aggregations", "hasPreviousPage", "hasNextPage"} {
+			if _, ok := list[f]; !ok {
+				t.Errorf("list lacks %s: %v", f, list)
+			}
+		}
+		if list["aggregations"] != nil || list["totalCount"] != float64(3) {
+			t.Errorf("got aggregations %v totalCount %v, want null and 3", list["aggregations"], list["totalCount"])
+		}
+		item := list["items"].([]any)[2].(map[string]any)
+		if keys(item) != "clientId,displayName,id" || item["displayName"] != "My test app" {
+			t.Errorf("list item %v, want {id, clientId, displayName}", item)
+		}
+		s.Do("GET", "/v1/customers/applications?page=2&page-size=10", reader.ClientSecret, nil, 200, &list)
+		if len(list["items"].([]any)) != 0 || list["hasPreviousPage"] != true || list["pageIndex"] != float64(2) {
+			t.Errorf("page 2: %v", list)
+		}
+
+		// Fetch: permissions as Keycloak role objects.
+		var app map[string]any
+		s.Do("GET", "/v1/customers/applications/"+created["id"].(string), reader.ClientSecret, nil, 200, &app)
+		perms := app["permissions"].([]any)
+		role := perms[0].(map[string]any)
+		for _, f := range []string{"id", "name", "description", "composite", "clientRole", "containerId", "attributes"} {
+			if _, ok := role[f]; !ok {
+				t.Errorf("role object lacks %s: %v", f, role)
+			}
+		}
+		if role["id"] != p1.ID || role["name"] != "orders_read" || role["containerId"] != "co2free" || app["displayName"] != "My test app" {
+			t.Errorf("fetched %v", app)
+		}
+		if strings.Contains(string(mustJSON(app)), "clientSecret") {
+			t.Error("fetch shows a secret")
+		}
+
+		// The Keycloak-style token endpoint of the customer's realm.
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"cbx_b2b_myapp_name"}, "client_secret": {created["clientSecret"].(string)}}
+		res = s.Raw("POST", "/auth/realms/co2free/protocol/openid-connect/token", "", form.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+		var tok map[string]any
+		json.Unmarshal(res.Body, &tok)
+		if res.Status != 200 || tok["refresh_expires_in"] != float64(0) || tok["not-before-policy"] != float64(0) || tok["token_type"] != "Bearer" {
+			t.Fatalf("realm token: %d %s", res.Status, res.Body)
+		}
+		s.Do("GET", "/v1/whoami", tok["access_token"].(string), nil, 200, nil)
+		res = s.Raw("POST", "/auth/realms/default/protocol/openid-connect/token", "", form.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+		if res.Status != 401 || !strings.Contains(string(res.Body), "unauthorized_client") {
+			t.Errorf("another realm: got %d %s, want 401 unauthorized_client", res.Status, res.Body)
+		}
+	})
+}
+
+func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }

@@ -1,0 +1,77 @@
+package carbonext_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/dialect/carbonext"
+	"github.com/keyward/keyward/internal/dialect/dialecttest"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+)
+
+// TestSeedRequestsWithAxios replays the seed document's axios requests
+// against a real server and checks every documented response field.
+func TestSeedRequestsWithAxios(t *testing.T) {
+	dir, _ := filepath.Abs("../../../test/node")
+	if _, err := exec.LookPath("node"); err != nil || !exists(filepath.Join(dir, "node_modules", "axios")) {
+		if os.Getenv("KEYWARD_TEST_NODE") != "" {
+			t.Fatal("KEYWARD_TEST_NODE is set but node or test/node/node_modules/axios is missing (npm ci in test/node)")
+		}
+		t.Skip("node or test/node/node_modules missing (npm ci in test/node): skipping the axios seed replay")
+	}
+	s := dialecttest.Start(t, sqltest.SQLite(t), carbonext.Mount)
+	var tn keyward.Tenant
+	s.Do("POST", "/v1/tenants", s.Admin, map[string]any{"name": "co2free", "prefix": "cbx_b2b"}, 201, &tn)
+	var p1, p2 keyward.Permission
+	s.Do("POST", "/v1/permissions?tenant=co2free", s.Admin, map[string]any{"name": "default-roles-co2free"}, 201, &p1)
+	s.Do("POST", "/v1/permissions?tenant=co2free", s.Admin, map[string]any{"name": "orders_read"}, 201, &p2)
+	var k keyward.IssuedKey
+	s.Do("POST", "/v1/apikeys?tenant=co2free", s.Admin, map[string]any{"name": "integration", "level": 8,
+		"permissions": []map[string]string{{"name": "customer_applications_write"}, {"name": "default-roles-co2free"}, {"name": "orders_read"}}}, 201, &k)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "carbonext.cjs", s.URL, k.ClientSecret, tn.ID, p1.ID, p2.ID)
+	cmd.Dir = dir
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node: %v: %s", err, b)
+	}
+	var got map[string]struct {
+		Status int            `json:"status"`
+		Data   map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("node printed %s", b)
+	}
+	c := got["create"]
+	if c.Status != 201 || keys(c.Data) != "clientId,clientSecret,id" || c.Data["clientId"] != "cbx_b2b_myapp_name" {
+		t.Errorf("create: %d %v", c.Status, c.Data)
+	}
+	for _, name := range []string{"list", "listPage2"} {
+		l := got[name]
+		if l.Status != 200 || keys(l.Data) != "aggregations,hasNextPage,hasPreviousPage,items,pageIndex,pageSize,totalCount,totalPages" {
+			t.Errorf("%s: %d %v", name, l.Status, l.Data)
+		}
+	}
+	if got["list"].Data["totalCount"] != float64(2) || got["listPage2"].Data["pageIndex"] != float64(2) {
+		t.Errorf("list totals: %v / %v", got["list"].Data, got["listPage2"].Data)
+	}
+	f := got["fetch"]
+	perms, _ := f.Data["permissions"].([]any)
+	if f.Status != 200 || f.Data["displayName"] != "My test app" || len(perms) != 2 {
+		t.Fatalf("fetch: %d %v", f.Status, f.Data)
+	}
+	role := perms[0].(map[string]any)
+	if keys(role) != "attributes,builtIn,clientRole,composite,containerId,createdAt,description,id,name" || role["name"] != "default-roles-co2free" {
+		t.Errorf("role object %v", role)
+	}
+}
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }

@@ -1,0 +1,119 @@
+// Package dialecttest starts a real keyward server (native API plus the
+// dialects under test) on loopback over a fresh database, for the dialects'
+// tests.
+package dialecttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/dialect"
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/sqlstore"
+)
+
+// AdminPassword is the password of the bootstrapped "admin".
+const AdminPassword = "dialect-admin-password"
+
+// Server is a running keyward with an admin login token.
+type Server struct {
+	URL   string
+	Svc   *keyward.Service
+	Admin string
+	t     testing.TB
+}
+
+// Start runs keyward over db with the dialects that mount adds.
+func Start(t testing.TB, db *sqlstore.DB, mount ...func(mux *http.ServeMux, svc *keyward.Service, host dialect.Host)) *Server {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if _, err := svc.Bootstrap(context.Background(), AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(svc, nil, nil)
+	for _, m := range mount {
+		m(api.Mux(), svc, api)
+	}
+	ts.Config.Handler = api
+	ts.Start()
+	t.Cleanup(ts.Close)
+	s := &Server{URL: ts.URL, Svc: svc, t: t}
+	var login struct{ AccessToken string }
+	s.Do("POST", "/v1/login", "", map[string]string{"userName": "admin", "password": AdminPassword}, 200, &login)
+	s.Admin = login.AccessToken
+	return s
+}
+
+// Response is an HTTP answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Raw sends body (JSON-encoded unless it is a string or nil) with the
+// given Authorization value and headers (name, value pairs).
+func (s *Server) Raw(method, path, auth string, body any, header ...string) Response {
+	s.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = bytes.NewReader([]byte(b))
+	default:
+		j, _ := json.Marshal(b)
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.URL+path, r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// Do sends JSON with a bearer token, fails unless the status is want, and
+// decodes the answer into out.
+func (s *Server) Do(method, path, token string, in any, want int, out any) Response {
+	s.t.Helper()
+	auth := ""
+	if token != "" {
+		auth = "Bearer " + token
+	}
+	res := s.Raw(method, path, auth, in)
+	if res.Status != want {
+		s.t.Fatalf("%s %s: got %d, want %d: %s", method, path, res.Status, want, res.Body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(res.Body, out); err != nil {
+			s.t.Fatalf("%s %s: decoding %s: %v", method, path, res.Body, err)
+		}
+	}
+	return res
+}
