@@ -16,6 +16,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
 	"github.com/keyward/keyward/internal/dialect/carbonext"
+	"github.com/keyward/keyward/internal/dialect/freesewing"
 	"github.com/keyward/keyward/internal/dialect/piercloud"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/sqlstore"
@@ -99,8 +100,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 // dialectMounts are the compatibility dialects by name.
 var dialectMounts = map[string]func(*http.ServeMux, *keyward.Service, dialect.Host){
-	"carbonext": carbonext.Mount,
-	"piercloud": piercloud.Mount,
+	"carbonext":  carbonext.Mount,
+	"freesewing": freesewing.Mount,
+	"piercloud":  piercloud.Mount,
 }
 
 func dialectNames() []string {
