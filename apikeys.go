@@ -43,7 +43,49 @@ type IssuedKey struct {
 }
 
 // sortFields are the fields API key lists may be sorted by.
-var sortFields = map[string]bool{"name": true, "createdAt": true, "lastUsedAt": true, "expiresAt": true}
+var sortFields = map[string]bool{"name": true, "createdAt": true, "lastUsedAt": true, "expiresAt": true, "id": true, "isActive": true}
+
+// conditionTypes gives the value type of each field a Condition may test.
+var conditionTypes = map[string]string{"id": "string", "name": "string", "isActive": "bool", "createdAt": "time"}
+
+// checkCondition returns what is wrong with c, or "".
+func checkCondition(c Condition) string {
+	typ, ok := conditionTypes[c.Field]
+	switch {
+	case !ok:
+		return "cannot be filtered on"
+	case len(c.Values) == 0 || (c.Op != "in" && len(c.Values) != 1) || len(c.Values) > 100:
+		return "needs one value (in: 1 to 100)"
+	}
+	switch c.Op {
+	case "eq", "neq", "in":
+	case "gt", "gte", "lt", "lte":
+		if typ == "bool" {
+			return "operator " + c.Op + " does not apply to a boolean"
+		}
+	case "contains":
+		if typ != "string" {
+			return "operator contains applies to text only"
+		}
+	default:
+		return "unknown operator " + c.Op
+	}
+	for _, v := range c.Values {
+		var good bool
+		switch v.(type) {
+		case string:
+			good = typ == "string"
+		case bool:
+			good = typ == "bool"
+		case time.Time:
+			good = typ == "time"
+		}
+		if !good {
+			return "must be a " + map[string]string{"string": "text", "bool": "boolean", "time": "time"}[typ]
+		}
+	}
+	return ""
+}
 
 // CreateAPIKey creates a key owned by in.OwnerID (default: the caller's
 // owner) and returns it with its secret, which is never available again.
@@ -302,7 +344,9 @@ func (s *Service) GetAPIKey(ctx context.Context, p *Principal, id string) (*APIK
 // with apikeys:read, its own keys with read-own by level, else EFORBIDDEN.
 func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter) (List[*APIKey], error) {
 	var fe fieldErrors
-	if _, err := ValidatePage(f.Page.Number, f.Page.Size); err != nil {
+	if f.Page.Number == 0 && f.Page.Skip >= 0 && f.Page.Size >= 1 && f.Page.Size <= MaxPageSize {
+		// skip/take paging
+	} else if _, err := ValidatePage(f.Page.Number, f.Page.Size); err != nil {
 		fe = append(fe, err.(*Error).Fields...)
 	}
 	switch f.Status {
@@ -310,8 +354,18 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter)
 	default:
 		fe.add("status", "must be all, active, inactive or expired")
 	}
-	if f.Sort != "" && !sortFields[strings.TrimPrefix(f.Sort, "-")] {
-		fe.add("sort", "must be one of name, createdAt, lastUsedAt, expiresAt, optionally prefixed with -")
+	if f.Sort != "" {
+		for _, field := range strings.Split(f.Sort, ",") {
+			if !sortFields[strings.TrimPrefix(field, "-")] {
+				fe.add("sort", "must be fields among name, createdAt, lastUsedAt, expiresAt, id, isActive, each optionally prefixed with -")
+				break
+			}
+		}
+	}
+	for _, c := range f.Conditions {
+		if err := checkCondition(c); err != "" {
+			fe.add(c.Field, err)
+		}
 	}
 	if f.OwnerID != "" && !secret.ValidID(f.OwnerID) {
 		fe.add("ownerId", "must be a user id")

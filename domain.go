@@ -121,14 +121,21 @@ type AuditEntry struct {
 	Result    string    `json:"result"` // "success"
 }
 
-// Page selects one page of a list: Number is 1-based.
+// Page selects one page of a list: Number is 1-based. With Number 0 the
+// page starts after Skip rows instead (NData's $skip/$take).
 type Page struct {
 	Number int
 	Size   int
+	Skip   int
 }
 
 // Offset returns the number of rows before the page.
-func (p Page) Offset() int { return (p.Number - 1) * p.Size }
+func (p Page) Offset() int {
+	if p.Number == 0 {
+		return p.Skip
+	}
+	return (p.Number - 1) * p.Size
+}
 
 // Key statuses for APIKeyFilter.Status.
 const (
@@ -141,12 +148,27 @@ const (
 // APIKeyFilter selects API keys of one tenant.
 type APIKeyFilter struct {
 	Page       Page
-	Query      string    // name contains, case-insensitive
-	Status     string    // one of the Status* constants; "" means all
-	Permission string    // permission name the key holds explicitly
-	OwnerID    string    // only keys of this owner
-	Sort       string    // "name", "createdAt", "lastUsedAt", "expiresAt", optionally prefixed with "-"
+	Query      string // name contains, case-insensitive
+	Status     string // one of the Status* constants; "" means all
+	Permission string // permission name the key holds explicitly
+	OwnerID    string // only keys of this owner
+	// Sort is a comma-separated list of fields, each optionally prefixed
+	// with "-" for descending: name, createdAt, lastUsedAt, expiresAt, id,
+	// isActive. "" is "-createdAt".
+	Sort string
+	// Conditions are further comparisons, all of which must hold.
+	Conditions []Condition
 	Now        time.Time // reference time for the active/expired statuses
+}
+
+// Condition compares one key field (NData): Field is "id", "isActive",
+// "name" or "createdAt"; Op is eq, neq, gt, gte, lt, lte, in or contains;
+// Values are typed (string, bool, time.Time) and hold one value except for
+// "in". contains is case-insensitive, on id and name only.
+type Condition struct {
+	Field  string
+	Op     string
+	Values []any
 }
 
 // UserFilter selects users of one tenant.

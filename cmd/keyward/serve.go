@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/dialect/carbonext"
 	"github.com/keyward/keyward/internal/dialect/freesewing"
 	"github.com/keyward/keyward/internal/dialect/piercloud"
+	"github.com/keyward/keyward/internal/dialect/portos"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/sqlstore"
 )
@@ -103,6 +104,7 @@ var dialectMounts = map[string]func(*http.ServeMux, *keyward.Service, dialect.Ho
 	"carbonext":  carbonext.Mount,
 	"freesewing": freesewing.Mount,
 	"piercloud":  piercloud.Mount,
+	"portos":     portos.Mount,
 }
 
 func dialectNames() []string {

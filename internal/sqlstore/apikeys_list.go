@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -18,29 +20,79 @@ var keySortColumns = map[string]struct {
 	"createdAt":  {"k.created_at", false},
 	"lastUsedAt": {"k.last_used_at", true},
 	"expiresAt":  {"k.expires_at", true},
+	"id":         {"k.id", false},
+	"isActive":   {"k.is_active", false},
+}
+
+// keyConditionColumns maps Condition fields to columns.
+var keyConditionColumns = map[string]string{
+	"id": "k.id", "isActive": "k.is_active", "name": "k.name", "createdAt": "k.created_at",
+}
+
+var conditionOps = map[string]string{"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+// addCondition adds c to w. Values are bound as arguments, never spliced.
+func (s *store) addCondition(w *whereClause, c keyward.Condition) error {
+	col, ok := keyConditionColumns[c.Field]
+	if !ok || len(c.Values) == 0 {
+		return keyward.Errorf(keyward.EINVALID, "cannot filter api keys by %q", c.Field)
+	}
+	arg := func(v any) any {
+		if t, ok := v.(time.Time); ok {
+			return s.ts(t)
+		}
+		return v
+	}
+	switch c.Op {
+	case "in":
+		var ph []string
+		for _, v := range c.Values {
+			w.args = append(w.args, arg(v))
+			ph = append(ph, "$"+strconv.Itoa(len(w.args)))
+		}
+		w.conds = append(w.conds, col+" IN ("+strings.Join(ph, ", ")+")")
+	case "contains":
+		v, ok := c.Values[0].(string)
+		if !ok || (c.Field != "name" && c.Field != "id") {
+			return keyward.Errorf(keyward.EINVALID, "contains needs a text field")
+		}
+		w.add("lower("+col+`) LIKE ? ESCAPE '\'`, containsPattern(v))
+	default:
+		op, ok := conditionOps[c.Op]
+		if !ok {
+			return keyward.Errorf(keyward.EINVALID, "unknown operator %q", c.Op)
+		}
+		w.add(col+" "+op+" ?", arg(c.Values[0]))
+	}
+	return nil
 }
 
 // keyOrderBy returns the ORDER BY clause of a key list sorted by sort: a
-// field of keySortColumns, optionally prefixed with "-" for descending; ""
-// is "-createdAt". NULLs sort last in both directions, and ties are broken
-// by id, ascending, so that pages never overlap.
+// comma-separated list of fields of keySortColumns, each optionally
+// prefixed with "-" for descending; "" is "-createdAt". NULLs sort last in
+// both directions, and ties are broken by id, ascending, so that pages
+// never overlap.
 func keyOrderBy(sort string) (string, error) {
 	if sort == "" {
 		sort = "-createdAt"
 	}
-	dir := "ASC"
-	if field, ok := strings.CutPrefix(sort, "-"); ok {
-		sort, dir = field, "DESC"
+	var terms []string
+	for _, field := range strings.Split(sort, ",") {
+		dir := "ASC"
+		if f, ok := strings.CutPrefix(field, "-"); ok {
+			field, dir = f, "DESC"
+		}
+		col, ok := keySortColumns[field]
+		if !ok {
+			return "", keyward.Errorf(keyward.EINVALID, "cannot sort api keys by %q", field)
+		}
+		nulls := ""
+		if col.nullable {
+			nulls = " NULLS LAST"
+		}
+		terms = append(terms, col.expr+" "+dir+nulls)
 	}
-	col, ok := keySortColumns[sort]
-	if !ok {
-		return "", keyward.Errorf(keyward.EINVALID, "cannot sort api keys by %q", sort)
-	}
-	nulls := ""
-	if col.nullable {
-		nulls = " NULLS LAST"
-	}
-	return " ORDER BY " + col.expr + " " + dir + nulls + ", k.id ASC", nil
+	return " ORDER BY " + strings.Join(terms, ", ") + ", k.id ASC", nil
 }
 
 // ListAPIKeys returns one page of the keys of tenantID that match f, with
@@ -84,6 +136,11 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	}
 	if f.OwnerID != "" {
 		w.add("k.owner_id = ?", f.OwnerID)
+	}
+	for _, c := range f.Conditions {
+		if err := s.addCondition(&w, c); err != nil {
+			return list, err
+		}
 	}
 
 	err = s.read.QueryRowContext(ctx, `SELECT count(*) FROM api_keys k`+w.String(), w.args...).Scan(&list.TotalCount)

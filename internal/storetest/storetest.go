@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"APIKeys", testAPIKeys},
 		{"APIKeyUpdates", testAPIKeyUpdates},
 		{"APIKeyList", testAPIKeyList},
+		{"APIKeyConditions", testAPIKeyConditions},
 		{"Audit", testAudit},
 		{"Tx", testTx},
 		{"SigningKeys", testSigningKeys},
