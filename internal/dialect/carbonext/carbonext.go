@@ -91,12 +91,11 @@ func (d *api) create(w http.ResponseWriter, r *http.Request) {
 	dialect.WriteJSON(w, http.StatusCreated, created{ID: k.ID, ClientID: k.ClientID, ClientSecret: k.ClientSecret})
 }
 
-// application is a list item; with permissions, the fetched application.
+// application is a list item.
 type application struct {
-	ID          string               `json:"id"`
-	ClientID    string               `json:"clientId"`
-	DisplayName string               `json:"displayName"`
-	Permissions []keyward.Permission `json:"permissions,omitempty"`
+	ID          string `json:"id"`
+	ClientID    string `json:"clientId"`
+	DisplayName string `json:"displayName"`
 }
 
 // page is Carbonext's paginated list.
@@ -154,14 +153,26 @@ func (d *api) get(w http.ResponseWriter, r *http.Request) {
 		d.host.WriteError(w, r, err)
 		return
 	}
-	perms := k.Permissions
-	if perms == nil {
-		perms = []keyward.Permission{}
+	roles := []role{}
+	for _, p := range k.Permissions {
+		roles = append(roles, role{ID: p.ID, Name: p.Name, Description: p.Description, Composite: p.Composite,
+			ClientRole: p.ClientRole, ContainerID: p.ContainerID, Attributes: p.Attributes})
 	}
 	dialect.WriteJSON(w, http.StatusOK, struct {
 		application
-		Permissions []keyward.Permission `json:"permissions"`
-	}{application{ID: k.ID, ClientID: k.ClientID, DisplayName: k.Name}, perms})
+		Permissions []role `json:"permissions"`
+	}{application{ID: k.ID, ClientID: k.ClientID, DisplayName: k.Name}, roles})
+}
+
+// role is a Keycloak role object, the shape of an application's permissions.
+type role struct {
+	ID          string              `json:"id"`
+	Name        string              `json:"name"`
+	Description *string             `json:"description"`
+	Composite   bool                `json:"composite"`
+	ClientRole  bool                `json:"clientRole"`
+	ContainerID string              `json:"containerId"`
+	Attributes  map[string][]string `json:"attributes"`
 }
 
 // token is Keycloak's client credentials endpoint of realm {tenant}.

@@ -69,7 +69,7 @@ func TestSeedRequestsWithAxios(t *testing.T) {
 		t.Fatalf("fetch: %d %v", f.Status, f.Data)
 	}
 	role := perms[0].(map[string]any)
-	if keys(role) != "attributes,builtIn,clientRole,composite,containerId,createdAt,description,id,name" || role["name"] != "default-roles-co2free" {
+	if keys(role) != "attributes,clientRole,composite,containerId,description,id,name" || role["name"] != "default-roles-co2free" {
 		t.Errorf("role object %v", role)
 	}
 }

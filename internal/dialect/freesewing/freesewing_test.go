@@ -136,6 +136,17 @@ func TestFreeSewing(t *testing.T) {
 		if code, _ := call(t, s, "GET", "/apikeys/"+admins.ID+"/key", k4auth, nil); code != 404 {
 			t.Errorf("another owner's key: %d, want 404", code)
 		}
+		// A key of another tenant sees nothing of this one.
+		s.Do("POST", "/v1/tenants", s.Admin, map[string]any{"name": "other"}, 201, nil)
+		var foreign keyward.IssuedKey
+		s.Do("POST", "/v1/apikeys?tenant=other", s.Admin, map[string]any{"name": "foreign", "level": 8}, 201, &foreign)
+		fauth := basic(foreign.ClientID, foreign.ClientSecret)
+		if code, _ := call(t, s, "GET", "/apikeys/"+k4.APIKey.ID+"/key", fauth, nil); code != 404 {
+			t.Errorf("another tenant's key: %d, want 404", code)
+		}
+		if code, _ := call(t, s, "DELETE", "/apikeys/"+k4.APIKey.ID+"/key", fauth, nil); code != 404 {
+			t.Errorf("deleting another tenant's key: %d, want 404", code)
+		}
 	})
 }
 
