@@ -1,13 +1,7 @@
 package carbonext_test
 
 import (
-	"context"
-	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect/carbonext"
@@ -18,13 +12,6 @@ import (
 // TestSeedRequestsWithAxios replays the seed document's axios requests
 // against a real server and checks every documented response field.
 func TestSeedRequestsWithAxios(t *testing.T) {
-	dir, _ := filepath.Abs("../../../test/node")
-	if _, err := exec.LookPath("node"); err != nil || !exists(filepath.Join(dir, "node_modules", "axios")) {
-		if os.Getenv("KEYWARD_TEST_NODE") != "" {
-			t.Fatal("KEYWARD_TEST_NODE is set but node or test/node/node_modules/axios is missing (npm ci in test/node)")
-		}
-		t.Skip("node or test/node/node_modules missing (npm ci in test/node): skipping the axios seed replay")
-	}
 	s := dialecttest.Start(t, sqltest.SQLite(t), carbonext.Mount)
 	var tn keyward.Tenant
 	s.Do("POST", "/v1/tenants", s.Admin, map[string]any{"name": "co2free", "prefix": "cbx_b2b"}, 201, &tn)
@@ -35,21 +22,11 @@ func TestSeedRequestsWithAxios(t *testing.T) {
 	s.Do("POST", "/v1/apikeys?tenant=co2free", s.Admin, map[string]any{"name": "integration", "level": 8,
 		"permissions": []map[string]string{{"name": "customer_applications_write"}, {"name": "default-roles-co2free"}, {"name": "orders_read"}}}, 201, &k)
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "carbonext.cjs", s.URL, k.ClientSecret, tn.ID, p1.ID, p2.ID)
-	cmd.Dir = dir
-	b, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v: %s", err, b)
-	}
 	var got map[string]struct {
 		Status int            `json:"status"`
 		Data   map[string]any `json:"data"`
 	}
-	if err := json.Unmarshal(b, &got); err != nil {
-		t.Fatalf("node printed %s", b)
-	}
+	dialecttest.RunNode(t, "carbonext.cjs", &got, s.URL, k.ClientSecret, tn.ID, p1.ID, p2.ID)
 	c := got["create"]
 	if c.Status != 201 || keys(c.Data) != "clientId,clientSecret,id" || c.Data["clientId"] != "cbx_b2b_myapp_name" {
 		t.Errorf("create: %d %v", c.Status, c.Data)
@@ -73,5 +50,3 @@ func TestSeedRequestsWithAxios(t *testing.T) {
 		t.Errorf("role object %v", role)
 	}
 }
-
-func exists(path string) bool { _, err := os.Stat(path); return err == nil }

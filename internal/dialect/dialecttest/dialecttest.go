@@ -10,7 +10,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
@@ -116,4 +120,35 @@ func (s *Server) Do(method, path, token string, in any, want int, out any) Respo
 		}
 	}
 	return res
+}
+
+// RunNode runs a script of the npm harness in test/node (from a dialect's
+// package directory) with args, and decodes the JSON it prints into out.
+// Without node or the harness's packages it skips, unless
+// KEYWARD_TEST_NODE is set (as in CI): then it fails.
+func RunNode(t *testing.T, script string, out any, args ...string) {
+	t.Helper()
+	dir, err := filepath.Abs("../../../test/node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nodeErr := exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "axios"))
+	if nodeErr != nil || modErr != nil {
+		if os.Getenv("KEYWARD_TEST_NODE") != "" {
+			t.Fatalf("KEYWARD_TEST_NODE is set but node or test/node/node_modules is missing (npm ci in test/node): %v %v", nodeErr, modErr)
+		}
+		t.Skip("node or test/node/node_modules missing (npm ci in test/node): skipping the npm client replay")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{script}, args...)...)
+	cmd.Dir = dir
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node %s: %v: %s", script, err, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("node %s printed %s: %v", script, b, err)
+	}
 }
