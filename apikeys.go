@@ -498,8 +498,14 @@ func (s *Service) ReplaceAPIKey(ctx context.Context, p *Principal, id string, in
 	case version == nil && ifMatch == nil:
 		return nil, false, Errorf(EVERSIONCONFLICT, "give the key's current version (version or If-Match) to replace it")
 	}
-	if in.ClientID != nil && existing.ClientID != "" && !strings.HasSuffix(existing.ClientID, "_"+*in.ClientID) {
-		return nil, false, Invalid(FieldError{Field: "clientId", Message: "is immutable"})
+	if in.ClientID != nil {
+		t, err := s.store.GetTenant(ctx, p.TenantID)
+		if err != nil {
+			return nil, false, err
+		}
+		if existing.ClientID != t.Prefix+"_"+*in.ClientID {
+			return nil, false, Invalid(FieldError{Field: "clientId", Message: "is immutable"})
+		}
 	}
 	// Replace: every field not given takes its default.
 	full := in

@@ -416,6 +416,8 @@ func TestUpdateAndReplaceVersions(t *testing.T) {
 		wantCode(t, err, keyward.EVERSIONCONFLICT)
 		_, _, err = e.svc.ReplaceAPIKey(e.ctx, e.admin, id, keyward.APIKeyInput{Name: ptr("put2")}, nil, ptr(5))
 		wantCode(t, err, keyward.EPRECONDITION)
+		_, _, err = e.svc.ReplaceAPIKey(e.ctx, e.admin, id, keyward.APIKeyInput{Name: ptr("put2"), ClientID: ptr("renamed")}, ptr(1), nil)
+		wantCode(t, err, keyward.EINVALID) // clientId is immutable
 		rep, isNew, err := e.svc.ReplaceAPIKey(e.ctx, e.admin, id, keyward.APIKeyInput{Name: ptr("put2")}, ptr(1), nil)
 		if err != nil || isNew || rep.Name != "put2" || rep.Version != 2 || rep.ClientSecret != "" {
 			t.Fatalf("PUT replace: got new=%v name=%q version=%d secret=%v err=%v", isNew, rep.Name, rep.Version, rep.ClientSecret != "", err)
