@@ -39,10 +39,14 @@ type Credentials struct {
 	HasBasic  bool
 	IP        string
 	UserAgent string
+	// Signed is set when the request carries a keyward-v1 or NWS4 signature.
+	Signed *SignedRequest
 }
 
 // Empty reports whether no credentials were presented.
-func (c Credentials) Empty() bool { return c.Bearer == "" && c.APIKey == "" && !c.HasBasic }
+func (c Credentials) Empty() bool {
+	return c.Bearer == "" && c.APIKey == "" && !c.HasBasic && c.Signed == nil
+}
 
 // Authenticate turns credentials into a Principal. Every failure is
 // EUNAUTHORIZED with a message that never echoes the credentials.
@@ -50,6 +54,8 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	var p *Principal
 	var err error
 	switch {
+	case c.Signed != nil:
+		p, err = s.authenticateSigned(ctx, c.Signed)
 	case c.HasBasic:
 		p, err = s.authenticateKey(ctx, c.BasicPass, c.BasicUser)
 	case c.APIKey != "":
@@ -160,6 +166,12 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now,
+	}
+	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
+		snap.sealed = append(snap.sealed, k.SecretCiphertext)
+		if len(k.PrevSecretCiphertext) > 0 {
+			snap.sealed = append(snap.sealed, k.PrevSecretCiphertext)
+		}
 	}
 	t, err := s.store.GetTenant(ctx, k.TenantID)
 	if err != nil {

@@ -37,6 +37,9 @@ type keySnapshot struct {
 	// effective lists every permission name the key holds, explicit and by
 	// level: what an access token's scope may ask for.
 	effective []string
+	// sealed holds the AES-GCM sealed secrets of an HMAC key: the current
+	// one, then the previous during a rotation's grace period.
+	sealed [][]byte
 
 	cachedAt time.Time
 	lastUsed atomic.Int64 // unix microseconds of the last successful use

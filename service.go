@@ -46,6 +46,8 @@ type Config struct {
 	TokenAudience string
 	// TokenAlgorithm signs access tokens: AlgEdDSA (default) or AlgES256.
 	TokenAlgorithm string
+	// NonceStore guards signed requests against replay (default: in memory).
+	NonceStore NonceStore
 	// SigningKeyRotation is how long one signing key signs tokens before the
 	// next one takes over (default 30 days, at least 1 hour).
 	SigningKeyRotation time.Duration
@@ -74,6 +76,7 @@ type Service struct {
 	ring      keyring
 	revoked   revocations
 	verified  tokenCache
+	nonces    NonceStore
 
 	flushMu   sync.Mutex
 	stopFlush chan struct{}
@@ -144,6 +147,10 @@ func NewService(cfg Config) (*Service, error) {
 		s.tokenAlg = AlgES256
 	default:
 		return nil, fmt.Errorf("keyward: token algorithm %q: want EdDSA or ES256", cfg.TokenAlgorithm)
+	}
+	s.nonces = cfg.NonceStore
+	if s.nonces == nil {
+		s.nonces = NewMemoryNonceStore(s.now)
 	}
 	s.rotation = cfg.SigningKeyRotation
 	if s.rotation == 0 {

@@ -29,6 +29,25 @@ var statusOf = map[string]int{
 	keyward.ERATELIMITED:     http.StatusTooManyRequests,
 	keyward.EUNAVAILABLE:     http.StatusServiceUnavailable,
 	keyward.EINTERNAL:        http.StatusInternalServerError,
+
+	keyward.ESIGMISSING:     http.StatusUnauthorized,
+	keyward.ESIGMALFORMED:   http.StatusBadRequest,
+	keyward.ESIGTAG:         http.StatusUnauthorized,
+	keyward.ESIGCOMPONENT:   http.StatusUnauthorized,
+	keyward.ESIGINVALID:     http.StatusUnauthorized,
+	keyward.EDIGESTMISMATCH: http.StatusUnauthorized,
+	keyward.EREPLAY:         http.StatusUnauthorized,
+	keyward.ESIGTOOOLD:      http.StatusUnauthorized,
+	keyward.ESIGFUTURE:      http.StatusUnauthorized,
+	keyward.ESIGEXPIRED:     http.StatusUnauthorized,
+	keyward.ESIGWINDOW:      http.StatusUnauthorized,
+	keyward.EKEYUNKNOWN:     http.StatusUnauthorized,
+	keyward.EKEYDISABLED:    http.StatusUnauthorized,
+	keyward.EKEYEXPIRED:     http.StatusUnauthorized,
+	keyward.EHMACNOTENABLED: http.StatusUnauthorized,
+	keyward.EBODYTOOLARGE:   http.StatusRequestEntityTooLarge,
+	keyward.EINVALIDCLIENT:  http.StatusUnauthorized,
+	keyward.EINVALIDSCOPE:   http.StatusBadRequest,
 }
 
 // StatusOf returns the HTTP status for err's code.

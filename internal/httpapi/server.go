@@ -4,9 +4,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -141,6 +144,10 @@ func clientIP(r *http.Request) string {
 // schemes of SPEC §5.1, without judging them.
 func CredentialsFrom(r *http.Request) keyward.Credentials {
 	c := keyward.Credentials{IP: clientIP(r), UserAgent: r.UserAgent(), APIKey: r.Header.Get("X-API-Key")}
+	if keyward.IsSigned(r.Header) {
+		c.Signed = signedRequest(r)
+		return c
+	}
 	auth := strings.TrimSpace(r.Header.Get("Authorization"))
 	scheme, rest, _ := strings.Cut(auth, " ")
 	rest = strings.TrimSpace(rest)
@@ -165,6 +172,25 @@ func CredentialsFrom(r *http.Request) keyward.Credentials {
 		c.Bearer = "invalid"
 	}
 	return c
+}
+
+// signedRequest reads what a signature may cover, hashing the body (up to
+// keyward.MaxSignedBody) and putting it back for the handler.
+func signedRequest(r *http.Request) *keyward.SignedRequest {
+	sr := &keyward.SignedRequest{Method: r.Method, Authority: strings.ToLower(r.Host), Path: r.URL.EscapedPath(),
+		RawQuery: r.URL.RawQuery, Header: r.Header}
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, keyward.MaxSignedBody+1))
+		if err != nil || len(b) > keyward.MaxSignedBody {
+			sr.BodyTooLarge = len(b) > keyward.MaxSignedBody
+		}
+		body = b
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	sum := sha256.Sum256(body)
+	sr.BodySHA256, sr.HasBody = sum[:], len(body) > 0
+	return sr
 }
 
 // formDecode undoes application/x-www-form-urlencoded escaping, leaving a

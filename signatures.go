@@ -1,0 +1,324 @@
+package keyward
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward/internal/signature"
+)
+
+// Problem codes of signed-request authentication, one per reason.
+const (
+	ESIGMISSING      = "signature_missing"           // 401: no Signature-Input/Signature (or NWS4 Authorization)
+	ESIGMALFORMED    = "signature_malformed"         // 400: headers that do not parse
+	ESIGTAG          = "signature_tag"               // 401: no keyward-v1 signature
+	ESIGCOMPONENT    = "signature_component_missing" // 401: a required component is not covered
+	ESIGINVALID      = "signature_invalid"           // 401: the MAC does not match
+	EDIGESTMISMATCH  = "digest_mismatch"             // 401: the body is not the one signed
+	EREPLAY          = "replay_detected"             // 401: the nonce was used before
+	ESIGTOOOLD       = "signature_too_old"           // 401: created more than 300 s ago
+	ESIGFUTURE       = "signature_in_future"         // 401: created more than 60 s ahead
+	ESIGEXPIRED      = "signature_expired"           // 401: expires has passed
+	ESIGWINDOW       = "signature_window_too_long"   // 401: expires - created over 300 s
+	EKEYUNKNOWN      = "key_not_found"               // 401: no such key
+	EKEYDISABLED     = "key_disabled"                // 401: inactive key, owner or tenant
+	EKEYEXPIRED      = "key_expired"                 // 401: past the key's expiresAt
+	EHMACNOTENABLED  = "hmac_not_enabled"            // 401: the key may not sign requests
+	EBODYTOOLARGE    = "body_too_large"              // 413: over 10 MiB
+	MaxSignedBody    = 10 << 20
+	sigMaxAge        = 300 * time.Second
+	sigMaxFuture     = 60 * time.Second
+	nws4Window       = 150 * time.Second
+	minNonceLen      = 22 // base64url characters: 132 bits
+	headerSigInput   = "Signature-Input"
+	headerSignature  = "Signature"
+	headerNWS4Date   = "X-Nd-Date"
+	headerNWS4Digest = "X-Nd-Content-Sha256"
+)
+
+// SignedRequest is what the transport saw of a request that carries a
+// signature. The Service, not the transport, decides what it proves.
+type SignedRequest struct {
+	Method    string
+	Authority string // the Host, lower-case, with the port if any
+	Path      string // escaped path
+	RawQuery  string
+	Header    http.Header
+	// BodySHA256 is the SHA-256 the server computed over the body.
+	BodySHA256 []byte
+	HasBody    bool
+	// BodyTooLarge is set when the body exceeded MaxSignedBody.
+	BodyTooLarge bool
+}
+
+// NonceStore remembers (key, nonce) pairs until they expire. Remember
+// reports false when the pair was already there. It is the replay guard of
+// signed requests; a cluster-wide store replaces the in-memory one.
+type NonceStore interface {
+	Remember(ctx context.Context, key string, until time.Time) (fresh bool, err error)
+}
+
+// memoryNonces is the in-memory NonceStore: entries are dropped once they
+// expire, so it never grows past the nonces of one window.
+type memoryNonces struct {
+	mu      sync.Mutex
+	entries map[string]time.Time
+	now     func() time.Time
+	sweep   time.Time
+}
+
+// NewMemoryNonceStore returns an in-memory NonceStore.
+func NewMemoryNonceStore(now func() time.Time) NonceStore {
+	return &memoryNonces{entries: map[string]time.Time{}, now: now}
+}
+
+func (m *memoryNonces) Remember(_ context.Context, key string, until time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if now.Sub(m.sweep) > 10*time.Second {
+		for k, t := range m.entries {
+			if !now.Before(t) {
+				delete(m.entries, k)
+			}
+		}
+		m.sweep = now
+	}
+	if t, ok := m.entries[key]; ok && now.Before(t) {
+		return false, nil
+	}
+	m.entries[key] = until
+	return true, nil
+}
+
+// Len returns the number of nonces held (for tests).
+func (m *memoryNonces) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.entries)
+}
+
+// IsSigned reports whether header carries a request signature keyward
+// checks: keyward-v1 (Signature-Input) or NWS4 (Authorization).
+func IsSigned(header http.Header) bool {
+	return header.Get(headerSigInput) != "" || header.Get(headerSignature) != "" ||
+		strings.HasPrefix(header.Get("Authorization"), signature.NWS4Algorithm+" ")
+}
+
+// authenticateSigned checks a signed request and returns the key's
+// principal.
+func (s *Service) authenticateSigned(ctx context.Context, r *SignedRequest) (*Principal, error) {
+	snap, err := s.checkSigned(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.markUsed(snap, s.now())
+	return &Principal{
+		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
+		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant,
+	}, nil
+}
+
+// checkSigned verifies a keyward-v1 or NWS4 signature and returns the key.
+func (s *Service) checkSigned(ctx context.Context, r *SignedRequest) (*keySnapshot, error) {
+	if r.BodyTooLarge {
+		return nil, Errorf(EBODYTOOLARGE, "a signed body may be at most 10 MiB")
+	}
+	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
+		return s.checkNWS4(ctx, r, auth)
+	}
+	return s.checkKeywardV1(ctx, r)
+}
+
+// signingKey finds the HMAC key of clientID and the secrets it may sign
+// with now (the current one, and the previous during a grace period).
+func (s *Service) signingKey(ctx context.Context, clientID string) (*keySnapshot, [][]byte, error) {
+	snap, err := s.snapshotByClientID(ctx, clientID)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	switch {
+	case snap == nil:
+		return nil, nil, Errorf(EKEYUNKNOWN, "no key has this keyid")
+	case snap.disabled != "":
+		return nil, nil, Errorf(EKEYDISABLED, "the key is disabled")
+	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
+		return nil, nil, Errorf(EKEYEXPIRED, "the key has expired")
+	case !snap.HMACEnabled || len(snap.sealed) == 0:
+		return nil, nil, Errorf(EHMACNOTENABLED, "the key does not sign requests (hmacEnabled is off)")
+	}
+	var secrets [][]byte
+	for i, sealed := range snap.sealed {
+		if i > 0 && (snap.prevUntil == nil || !now.Before(*snap.prevUntil)) {
+			break
+		}
+		sec, err := s.sealer.Open(sealed, []byte(snap.ID))
+		if err != nil {
+			return nil, nil, err
+		}
+		secrets = append(secrets, sec)
+	}
+	return snap, secrets, nil
+}
+
+func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest) (*keySnapshot, error) {
+	rawInput, rawSig := r.Header.Get(headerSigInput), r.Header.Get(headerSignature)
+	if rawInput == "" || rawSig == "" {
+		return nil, Errorf(ESIGMISSING, "Signature-Input and Signature are required")
+	}
+	inputs, err := signature.ParseSignatureInput(rawInput)
+	if err != nil {
+		return nil, Errorf(ESIGMALFORMED, "Signature-Input: %s", err.Error())
+	}
+	sigs, err := signature.ParseSignature(rawSig)
+	if err != nil {
+		return nil, Errorf(ESIGMALFORMED, "Signature: %s", err.Error())
+	}
+	var in *signature.Input
+	for _, candidate := range inputs {
+		if tag, _ := candidate.String("tag"); tag == signature.Profile {
+			in = candidate
+			break
+		}
+	}
+	if in == nil {
+		return nil, Errorf(ESIGTAG, "no signature has tag=%q", signature.Profile)
+	}
+	mac, ok := sigs[in.Label]
+	if !ok {
+		return nil, Errorf(ESIGMALFORMED, "Signature has no %s", in.Label)
+	}
+	created, okC := in.Int("created")
+	expires, okE := in.Int("expires")
+	nonce, okN := in.String("nonce")
+	keyid, okK := in.String("keyid")
+	if !okC || !okE || !okN || !okK {
+		return nil, Errorf(ESIGMALFORMED, "created, expires, nonce and keyid are required")
+	}
+	if alg, ok := in.Param("alg"); ok && alg != "hmac-sha256" {
+		return nil, Errorf(ESIGMALFORMED, "alg must be hmac-sha256 (it is the key's)")
+	}
+	if len(nonce) < minNonceLen {
+		return nil, Errorf(ESIGMALFORMED, "nonce must hold at least 128 bits (22 base64 characters)")
+	}
+	required := signature.RequiredComponents
+	if r.HasBody {
+		required = append(slices.Clone(required), "content-type", "content-digest")
+	}
+	for _, c := range required {
+		if !in.Covers(c) {
+			return nil, Errorf(ESIGCOMPONENT, "the signature must cover %s", c)
+		}
+	}
+	now := s.now()
+	switch c, e := time.Unix(created, 0), time.Unix(expires, 0); {
+	case c.Sub(now) > sigMaxFuture:
+		return nil, Errorf(ESIGFUTURE, "created is more than 60 s in the future")
+	case now.Sub(c) > sigMaxAge:
+		return nil, Errorf(ESIGTOOOLD, "created is more than 300 s ago")
+	case e.Sub(c) > sigMaxAge:
+		return nil, Errorf(ESIGWINDOW, "expires - created is more than 300 s")
+	case !now.Before(e):
+		return nil, Errorf(ESIGEXPIRED, "the signature has expired")
+	}
+	snap, secrets, err := s.signingKey(ctx, keyid)
+	if err != nil {
+		return nil, err
+	}
+	base, err := signature.SignatureBase(in, signature.ComponentValues(r.Method, r.Authority, r.Path, r.RawQuery, r.Header))
+	if err != nil {
+		return nil, Errorf(ESIGCOMPONENT, "%s", err.Error())
+	}
+	matched := false
+	for _, sec := range secrets {
+		if hmac.Equal(signature.HMACSHA256(sec, base), mac) { // constant time
+			matched = true
+		}
+	}
+	if !matched {
+		return nil, Errorf(ESIGINVALID, "the signature does not match")
+	}
+	if in.Covers("content-digest") || r.HasBody {
+		want := "sha-256=:" + base64.StdEncoding.EncodeToString(r.BodySHA256) + ":"
+		if !digestListed(r.Header.Get("Content-Digest"), want) {
+			return nil, Errorf(EDIGESTMISMATCH, "Content-Digest does not match the body")
+		}
+	}
+	// Only now, with the MAC verified, is the nonce spent.
+	fresh, err := s.nonces.Remember(ctx, keyid+"\x00"+nonce, time.Unix(expires, 0))
+	if err != nil {
+		return nil, Errorf(EUNAVAILABLE, "the replay guard is unavailable")
+	}
+	if !fresh {
+		return nil, Errorf(EREPLAY, "this nonce was used before")
+	}
+	return snap, nil
+}
+
+// digestListed reports whether the Content-Digest field lists want.
+func digestListed(field, want string) bool {
+	for _, d := range strings.Split(field, ",") {
+		if strings.TrimSpace(d) == want {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth string) (*keySnapshot, error) {
+	a, err := signature.ParseNWS4Authorization(auth)
+	if err != nil {
+		return nil, Errorf(ESIGMALFORMED, "Authorization: %s", err.Error())
+	}
+	for _, h := range []string{"host", "x-nd-date", "x-nd-content-sha256"} {
+		if !slices.Contains(a.SignedHeaders, h) {
+			return nil, Errorf(ESIGCOMPONENT, "the signature must cover %s", h)
+		}
+	}
+	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
+	if err != nil || r.Header.Get(headerNWS4Date) != a.Timestamp {
+		return nil, Errorf(ESIGMALFORMED, "Timestamp must be an RFC 3339 time equal to x-nd-date")
+	}
+	now := s.now()
+	if ts.Sub(now) > nws4Window {
+		return nil, Errorf(ESIGFUTURE, "x-nd-date is more than 150 s in the future")
+	} else if now.Sub(ts) > nws4Window {
+		return nil, Errorf(ESIGTOOOLD, "x-nd-date is more than 150 s ago")
+	}
+	snap, secrets, err := s.signingKey(ctx, a.Credential)
+	if err != nil {
+		return nil, err
+	}
+	values := map[string]string{"host": r.Authority}
+	for _, h := range a.SignedHeaders {
+		if h != "host" {
+			values[h] = strings.TrimSpace(strings.Join(r.Header.Values(h), ", "))
+		}
+	}
+	declared := values["x-nd-content-sha256"]
+	cr := signature.NWS4CanonicalRequest(r.Method, r.Path, r.RawQuery, values, a.SignedHeaders, declared)
+	sts := signature.NWS4StringToSign(a.Timestamp, a.Credential, cr)
+	given, _ := hex.DecodeString(a.Signature)
+	matched := false
+	for _, sec := range secrets {
+		want, _ := hex.DecodeString(signature.NWS4Signature(string(sec), a.Timestamp[:10], sts))
+		if hmac.Equal(want, given) {
+			matched = true
+		}
+	}
+	if !matched {
+		return nil, Errorf(ESIGINVALID, "the signature does not match")
+	}
+	if declared != hex.EncodeToString(r.BodySHA256) {
+		return nil, Errorf(EDIGESTMISMATCH, "x-nd-content-sha256 does not match the body")
+	}
+	return snap, nil
+}
