@@ -24,6 +24,7 @@ const (
 	CodeExpired                 = "EXPIRED"
 	CodeInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
 	CodeRateLimited             = "RATE_LIMITED"
+	CodeInvalidSignature        = "INVALID_SIGNATURE" // reason names the refusal, e.g. replay_detected
 )
 
 // UserTokenLifetime is how long a login token is valid.
@@ -241,6 +242,8 @@ type VerifyResult struct {
 	ExpiresAt   *time.Time      `json:"expiresAt"`
 	Meta        json.RawMessage `json:"meta"`
 	RateLimit   any             `json:"ratelimit"`
+	// Reason is the problem code of a refused signature (INVALID_SIGNATURE).
+	Reason string `json:"reason,omitempty"`
 }
 
 // VerifyKey answers whether a key works, for a resource server. The caller

@@ -145,15 +145,17 @@ func (s *Service) signingKey(ctx context.Context, clientID string) (*keySnapshot
 		return nil, nil, err
 	}
 	now := s.now()
+	// A key that exists but may not sign comes back with the error, so that
+	// callers can keep other tenants' keys out of their answers.
 	switch {
 	case snap == nil:
 		return nil, nil, Errorf(EKEYUNKNOWN, "no key has this keyid")
 	case snap.disabled != "":
-		return nil, nil, Errorf(EKEYDISABLED, "the key is disabled")
+		return snap, nil, Errorf(EKEYDISABLED, "the key is disabled")
 	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
-		return nil, nil, Errorf(EKEYEXPIRED, "the key has expired")
+		return snap, nil, Errorf(EKEYEXPIRED, "the key has expired")
 	case !snap.HMACEnabled || len(snap.sealed) == 0:
-		return nil, nil, Errorf(EHMACNOTENABLED, "the key does not sign requests (hmacEnabled is off)")
+		return snap, nil, Errorf(EHMACNOTENABLED, "the key does not sign requests (hmacEnabled is off)")
 	}
 	var secrets [][]byte
 	for i, sealed := range snap.sealed {
@@ -231,11 +233,11 @@ func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest) (*keySna
 	}
 	snap, secrets, err := s.signingKey(ctx, keyid)
 	if err != nil {
-		return nil, err
+		return snap, err
 	}
 	base, err := signature.SignatureBase(in, signature.ComponentValues(r.Method, r.Authority, r.Path, r.RawQuery, r.Header))
 	if err != nil {
-		return nil, Errorf(ESIGCOMPONENT, "%s", err.Error())
+		return snap, Errorf(ESIGCOMPONENT, "%s", err.Error())
 	}
 	matched := false
 	for _, sec := range secrets {
@@ -244,21 +246,21 @@ func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest) (*keySna
 		}
 	}
 	if !matched {
-		return nil, Errorf(ESIGINVALID, "the signature does not match")
+		return snap, Errorf(ESIGINVALID, "the signature does not match")
 	}
 	if in.Covers("content-digest") || r.HasBody {
 		want := "sha-256=:" + base64.StdEncoding.EncodeToString(r.BodySHA256) + ":"
 		if !digestListed(r.Header.Get("Content-Digest"), want) {
-			return nil, Errorf(EDIGESTMISMATCH, "Content-Digest does not match the body")
+			return snap, Errorf(EDIGESTMISMATCH, "Content-Digest does not match the body")
 		}
 	}
 	// Only now, with the MAC verified, is the nonce spent.
 	fresh, err := s.nonces.Remember(ctx, keyid+"\x00"+nonce, time.Unix(expires, 0))
 	if err != nil {
-		return nil, Errorf(EUNAVAILABLE, "the replay guard is unavailable")
+		return snap, Errorf(EUNAVAILABLE, "the replay guard is unavailable")
 	}
 	if !fresh {
-		return nil, Errorf(EREPLAY, "this nonce was used before")
+		return snap, Errorf(EREPLAY, "this nonce was used before")
 	}
 	return snap, nil
 }
@@ -295,7 +297,7 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth string) 
 	}
 	snap, secrets, err := s.signingKey(ctx, a.Credential)
 	if err != nil {
-		return nil, err
+		return snap, err
 	}
 	values := map[string]string{"host": r.Authority}
 	for _, h := range a.SignedHeaders {
@@ -315,10 +317,44 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth string) 
 		}
 	}
 	if !matched {
-		return nil, Errorf(ESIGINVALID, "the signature does not match")
+		return snap, Errorf(ESIGINVALID, "the signature does not match")
 	}
 	if declared != hex.EncodeToString(r.BodySHA256) {
-		return nil, Errorf(EDIGESTMISMATCH, "x-nd-content-sha256 does not match the body")
+		return snap, Errorf(EDIGESTMISMATCH, "x-nd-content-sha256 does not match the body")
 	}
 	return snap, nil
+}
+
+// VerifySignature answers POST /v1/signatures/verify for a resource server
+// (caller needs keys:verify): whether the forwarded request was signed by a
+// key of the caller's tenant holding permissions. It spends the nonce like
+// a request to keyward itself would.
+func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRequest, permissions []string) (*VerifyResult, error) {
+	if !p.Has(PermKeysVerify) {
+		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
+	}
+	snap, err := s.checkSigned(ctx, r)
+	code := ErrorCode(err)
+	switch {
+	case snap != nil && snap.TenantID != p.TenantID, code == EKEYUNKNOWN:
+		return &VerifyResult{Code: CodeNotFound}, nil // never reveal another tenant's keys
+	case err == nil:
+	case code == EKEYDISABLED:
+		return snap.result(CodeDisabled, snap.Permissions), nil
+	case code == EKEYEXPIRED:
+		return snap.result(CodeExpired, snap.Permissions), nil
+	case code == EINTERNAL, code == EUNAVAILABLE:
+		return nil, err
+	default:
+		return &VerifyResult{Code: CodeInvalidSignature, Reason: code}, nil
+	}
+	result := CodeValid
+	for _, name := range permissions {
+		if !snap.perms[name] {
+			result = CodeInsufficientPermissions
+			break
+		}
+	}
+	s.cache.markUsed(snap, s.now())
+	return snap.result(result, snap.Permissions), nil
 }

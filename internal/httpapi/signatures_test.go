@@ -236,3 +236,70 @@ func TestNWS4Requests(t *testing.T) {
 	}
 
 }
+
+// TestSignatureVerifyEndpoint: a resource server forwards signed requests
+// it received and gets keyward's verdict.
+func TestSignatureVerifyEndpoint(t *testing.T) {
+	s := sqliteServer(t)
+	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders_read"}, 201, nil)
+	verifier := s.newKey(map[string]any{"name": "api", "permissions": []map[string]string{{"name": "keys:verify"}}})
+	client := s.newKey(map[string]any{"name": "client", "hmacEnabled": true, "permissions": []map[string]string{{"name": "orders_read"}}})
+	s.do("POST", "/v1/tenants", s.admin, map[string]any{"name": "other"}, 201, nil)
+	var foreign keyward.IssuedKey
+	s.do("POST", "/v1/apikeys?tenant=other", s.admin, map[string]any{"name": "foreign", "hmacEnabled": true}, 201, &foreign)
+
+	// forward signs a request to the resource server's own API and forwards it.
+	forward := func(keyid, sec string, body []byte, perms ...string) keyward.VerifyResult {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, _ := http.NewRequest("POST", "https://api.example.com/orders?page=2", rd)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		nonce := base64.RawURLEncoding.EncodeToString(secret.RandomBytes(18))
+		if err := signature.SignKeywardV1(req, keyid, []byte(sec), time.Now(), time.Minute, nonce); err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		if req.Body != nil {
+			got, _ = io.ReadAll(req.Body)
+		}
+		sum := sha256sum(got)
+		headers := map[string]string{}
+		for k := range req.Header {
+			headers[k] = req.Header.Get(k)
+		}
+		in := map[string]any{"method": "POST", "authority": "api.example.com", "path": "/orders", "query": "page=2",
+			"headers": headers, "permissions": perms}
+		if body != nil {
+			in["bodySha256"] = sum
+		}
+		var res keyward.VerifyResult
+		s.do("POST", "/v1/signatures/verify", verifier.ClientSecret, in, 200, &res)
+		return res
+	}
+	if r := forward(client.ClientID, client.ClientSecret, []byte(`{"n":1}`), "orders_read"); !r.Valid || *r.KeyID != client.ID {
+		t.Errorf("a genuine signed request: %+v", r)
+	}
+	if r := forward(client.ClientID, client.ClientSecret, nil, "orders_write"); r.Code != keyward.CodeInsufficientPermissions {
+		t.Errorf("missing permission: %+v", r)
+	}
+	if r := forward(client.ClientID, verifier.ClientSecret, nil); r.Code != keyward.CodeInvalidSignature || r.Reason != keyward.ESIGINVALID || r.KeyID != nil {
+		t.Errorf("a forged signature: %+v", r)
+	}
+	if r := forward(foreign.ClientID, foreign.ClientSecret, nil); r.Code != keyward.CodeNotFound {
+		t.Errorf("another tenant's key: %+v, want NOT_FOUND", r)
+	}
+	if r := forward(foreign.ClientID, client.ClientSecret, nil); r.Code != keyward.CodeNotFound {
+		t.Errorf("a forgery naming another tenant's key: %+v, want NOT_FOUND", r)
+	}
+	s.do("POST", "/v1/signatures/verify", client.ClientSecret, map[string]any{"method": "GET", "authority": "a", "path": "/"}, 403, nil)
+}
+
+func sha256sum(b []byte) string {
+	sum := signature.ContentDigest(b) // "sha-256=:<base64>:"
+	return strings.TrimSuffix(strings.TrimPrefix(sum, "sha-256=:"), ":")
+}

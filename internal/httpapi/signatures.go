@@ -1,0 +1,67 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+
+	"github.com/keyward/keyward"
+)
+
+// signatureVerifyBody is a signed request as a resource server forwards it.
+type signatureVerifyBody struct {
+	Method    string            `json:"method"`
+	Authority string            `json:"authority"`
+	Path      string            `json:"path"`
+	Query     string            `json:"query"` // the raw query, without "?"
+	Headers   map[string]string `json:"headers"`
+	// BodySHA256 is the base64 SHA-256 of the body the resource server
+	// received; empty when the request had no body.
+	BodySHA256  string   `json:"bodySha256"`
+	Permissions []string `json:"permissions"`
+}
+
+// verifySignature serves POST /v1/signatures/verify: always 200 with a
+// code (INVALID_SIGNATURE with the refusal's reason), unless the caller is
+// not allowed or the body is malformed.
+func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+	var in signatureVerifyBody
+	if _, err := decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var fe []keyward.FieldError
+	for field, v := range map[string]string{"method": in.Method, "authority": in.Authority, "path": in.Path} {
+		if v == "" {
+			fe = append(fe, keyward.FieldError{Field: field, Message: "is required"})
+		}
+	}
+	sum := sha256.Sum256(nil)
+	digest := sum[:]
+	if in.BodySHA256 != "" {
+		d, err := base64.StdEncoding.DecodeString(in.BodySHA256)
+		if err != nil || len(d) != sha256.Size {
+			fe = append(fe, keyward.FieldError{Field: "bodySha256", Message: "must be the base64 of a SHA-256"})
+		}
+		digest = d
+	}
+	if len(fe) > 0 {
+		s.writeError(w, r, keyward.Invalid(fe...))
+		return
+	}
+	header := http.Header{}
+	for k, v := range in.Headers {
+		header.Set(k, v)
+	}
+	res, err := s.svc.VerifySignature(r.Context(), p, &keyward.SignedRequest{
+		Method: in.Method, Authority: in.Authority, Path: in.Path, RawQuery: in.Query, Header: header,
+		BodySHA256: digest, HasBody: in.BodySHA256 != "",
+	}, in.Permissions)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.metrics.verifications.WithLabelValues(res.Code).Inc()
+	w.Header().Set("Cache-Control", "no-store")
+	encode(w, http.StatusOK, res)
+}
