@@ -93,6 +93,21 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Errorf("token with the old secret: exit %d, stderr %q; want 1 and invalid_client without the secret", code, errs)
 	}
 
+	// keyward curl signs with an hmacEnabled key.
+	code, out, errs = cli(t, env, "apikeys", "create", "--name", "signer", "--hmac", "--level", "4", "--json")
+	var h struct{ ClientID, ClientSecret string }
+	json.Unmarshal([]byte(out), &h)
+	henv := map[string]string{"KEYWARD_CLIENT_ID": h.ClientID, "KEYWARD_CLIENT_SECRET": h.ClientSecret}
+	if code, out, errs = cli(t, henv, "curl", s.URL+"/v1/whoami"); code != 0 || !strings.Contains(out, h.ClientID) {
+		t.Errorf("curl whoami: exit %d, %s %s", code, out, errs)
+	}
+	if code, out, errs = cli(t, henv, "curl", "-d", `{"name":"by curl"}`, s.URL+"/v1/apikeys"); code != 0 || !strings.Contains(out, `"clientSecret"`) {
+		t.Errorf("curl POST: exit %d, %s %s", code, out, errs)
+	}
+	if code, _, _ = cli(t, map[string]string{"KEYWARD_CLIENT_ID": h.ClientID, "KEYWARD_CLIENT_SECRET": k.ClientSecret}, "curl", s.URL+"/v1/whoami"); code != exitError {
+		t.Errorf("curl with a wrong secret: exit %d, want 1", code)
+	}
+
 	if code, _, errs = cli(t, env, "apikeys", "delete", k.ID); code != 0 {
 		t.Fatalf("delete: exit %d: %s", code, errs)
 	}

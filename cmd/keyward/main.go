@@ -34,6 +34,7 @@ Usage:
   keyward apikeys <command> [flags]      manage API keys on a running server:
                                          create, list, get, update, rotate, activate, deactivate, delete
   keyward token [flags]                  get an OAuth2 access token (client credentials)
+  keyward curl [flags] URL               send one request signed with an hmacEnabled key
   keyward version                        print the version
 
 Run "keyward <command> --help" for a command's flags.
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runAPIKeys(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "token":
 		return runToken(ctx, args[1:], getenv, stdout, stderr)
+	case "curl":
+		return runCurl(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "keyward", version)
 		return exitOK

@@ -2,8 +2,10 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signature"
@@ -303,3 +306,24 @@ func sha256sum(b []byte) string {
 	sum := signature.ContentDigest(b) // "sha-256=:<base64>:"
 	return strings.TrimSuffix(strings.TrimPrefix(sum, "sha-256=:"), ":")
 }
+
+// TestGoClientSigner: the public client's Signer authenticates every call.
+func TestGoClientSigner(t *testing.T) {
+	s := sqliteServer(t)
+	k := s.newKey(map[string]any{"name": "go signer", "hmacEnabled": true, "level": 4})
+	hc := &http.Client{Transport: client.NewSigner(k.ClientID, k.ClientSecret, nil)}
+	c := client.New(s.URL, client.WithHTTPClient(hc))
+	who, err := c.WhoAmI(context.Background())
+	if err != nil || who.ID != k.ID {
+		t.Fatalf("WhoAmI through the signer: %+v %v", who, err)
+	}
+	made, err := c.CreateAPIKey(context.Background(), keyward.APIKeyInput{Name: ptrTo("signed create")})
+	if err != nil || made.ClientSecret == "" {
+		t.Fatalf("a signed POST with a body: %v", err)
+	}
+	if fmt.Sprint(client.NewSigner(k.ClientID, k.ClientSecret, nil)) == "" || strings.Contains(fmt.Sprint(client.NewSigner(k.ClientID, k.ClientSecret, nil)), k.ClientSecret) {
+		t.Error("a Signer prints its secret")
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
