@@ -3,13 +3,17 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyward/keyward/internal/signature"
 )
 
 // nodeHarness returns the folder of the npm test harness, skipping the test
@@ -76,5 +80,52 @@ func TestOAuthWithNodeClients(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("npm clients saw (-want +got):\n%s", diff)
+	}
+}
+
+// TestSignaturesWithNodeLibrary: npm http-message-signatures signs and
+// keyward verifies, and keyward's signer verifies with that library.
+func TestSignaturesWithNodeLibrary(t *testing.T) {
+	dir := nodeHarness(t)
+	s := sqliteServer(t)
+	k := s.newKey(map[string]any{"name": "node signer", "hmacEnabled": true, "level": 4})
+
+	var got struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	}
+	runNode(t, dir, "signatures.mjs", &got, "sign", s.URL+"/v1/whoami?x=1", k.ClientID, k.ClientSecret)
+	if got.Status != 200 || !strings.Contains(got.Body, k.ID) {
+		t.Errorf("GET signed by the library: %d %s", got.Status, got.Body)
+	}
+	runNode(t, dir, "signatures.mjs", &got, "sign", s.URL+"/v1/apikeys", k.ClientID, k.ClientSecret, `{"name":"signed in node"}`)
+	if got.Status != 201 {
+		t.Errorf("POST signed by the library: %d %s", got.Status, got.Body)
+	}
+	runNode(t, dir, "signatures.mjs", &got, "sign", s.URL+"/v1/whoami", k.ClientID, "kw_sk_not-the-secret")
+	if got.Status != 401 || !strings.Contains(got.Body, "signature_invalid") {
+		t.Errorf("the library with a wrong secret: %d %s", got.Status, got.Body)
+	}
+
+	req, _ := http.NewRequest("POST", "http://api.example.com/orders?page=2", strings.NewReader(`{"n":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	if err := signature.SignKeywardV1(req, k.ClientID, []byte(k.ClientSecret), time.Now(), time.Minute, "abcdefghijklmnopqrstuvwxyz"); err != nil {
+		t.Fatal(err)
+	}
+	headers := map[string]string{}
+	for name := range req.Header {
+		headers[strings.ToLower(name)] = req.Header.Get(name)
+	}
+	msg, _ := json.Marshal(map[string]any{"method": "POST", "url": req.URL.String(), "headers": headers})
+	var v struct {
+		Verified bool `json:"verified"`
+	}
+	runNode(t, dir, "signatures.mjs", &v, "verify", string(msg), k.ClientSecret)
+	if !v.Verified {
+		t.Error("the library does not verify keyward's signature")
+	}
+	runNode(t, dir, "signatures.mjs", &v, "verify", string(msg), "another secret")
+	if v.Verified {
+		t.Error("the library verifies keyward's signature under another secret")
 	}
 }
