@@ -25,6 +25,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/keyward/keyward/client"
 )
 
 func main() {
@@ -47,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&c.password, "password", getenv("KEYWARD_PASSWORD"), "admin password (env KEYWARD_PASSWORD)")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario runs (at most 60s)")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "concurrent connections (1-256)")
-	fs.StringVar(&c.scenarios, "scenarios", "healthz,key,verify,token,introspect", "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect)")
+	fs.StringVar(&c.scenarios, "scenarios", "healthz,key,verify,token,introspect,signed", "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -104,6 +106,8 @@ type bench struct {
 	verifierID, verifier    string
 	verifierSecret          string
 	token                   string
+	hmacID, hmacClient      string
+	hmacSecret              string
 }
 
 func (b *bench) call(ctx context.Context, method, path string, hdr map[string]string, body io.Reader, out any) (int, error) {
@@ -138,14 +142,14 @@ func (b *bench) setup(ctx context.Context) error {
 		return fmt.Errorf("login: status %d %v", code, err)
 	}
 	b.admin = "Bearer " + login.AccessToken
-	mk := func(name string, perms []string) (id, clientID, sec string, err error) {
+	mk := func(name string, perms []string, hmac ...bool) (id, clientID, sec string, err error) {
 		refs := []map[string]string{}
 		for _, p := range perms {
 			refs = append(refs, map[string]string{"name": p})
 		}
 		var k struct{ ID, ClientID, ClientSecret string }
 		code, err := b.call(ctx, "POST", "/v1/apikeys", map[string]string{"Authorization": b.admin, "Content-Type": "application/json"},
-			jsonBody(map[string]any{"name": name, "level": 1, "permissions": refs}), &k)
+			jsonBody(map[string]any{"name": name, "level": 1, "permissions": refs, "hmacEnabled": len(hmac) > 0}), &k)
 		if err != nil || code != 201 {
 			return "", "", "", fmt.Errorf("creating a key: status %d %v", code, err)
 		}
@@ -156,6 +160,9 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	if b.verifierID, b.verifier, b.verifierSecret, err = mk("keyward-bench verifier", []string{"keys:verify"}); err != nil {
+		return err
+	}
+	if b.hmacID, b.hmacClient, b.hmacSecret, err = mk("keyward-bench signer", nil, true); err != nil {
 		return err
 	}
 	var tok struct {
@@ -177,7 +184,7 @@ func (b *bench) basicForm() map[string]string {
 }
 
 func (b *bench) teardown(ctx context.Context) {
-	for _, id := range []string{b.keyID, b.verifierID} {
+	for _, id := range []string{b.keyID, b.verifierID, b.hmacID} {
 		if id != "" {
 			b.call(ctx, "DELETE", "/v1/apikeys/"+id, map[string]string{"Authorization": b.admin}, nil, nil)
 		}
@@ -205,6 +212,21 @@ func (b *bench) scenario(name string) (func(ctx context.Context) bool, bool) {
 		h := b.basicForm()
 		return func(ctx context.Context) bool {
 			return ok(b.call(ctx, "POST", "/oauth2/token", h, strings.NewReader("grant_type=client_credentials"), nil))
+		}, true
+	case "signed":
+		signer := &http.Client{Transport: client.NewSigner(b.hmacClient, b.hmacSecret, b.http.Transport), Timeout: 10 * time.Second}
+		return func(ctx context.Context) bool {
+			req, err := http.NewRequestWithContext(ctx, "GET", b.cfg.server+"/v1/whoami", nil)
+			if err != nil {
+				return false
+			}
+			res, err := signer.Do(req)
+			if err != nil {
+				return false
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			return res.StatusCode == 200
 		}, true
 	case "introspect":
 		h := map[string]string{"Authorization": "Bearer " + b.verifierSecret, "Content-Type": "application/x-www-form-urlencoded"}

@@ -46,8 +46,8 @@ func TestBenchRuns(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 6 {
-		t.Fatalf("got %d lines, want a header and 5 scenarios:\n%s", len(lines), out.String())
+	if len(lines) != 7 {
+		t.Fatalf("got %d lines, want a header and 6 scenarios:\n%s", len(lines), out.String())
 	}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)

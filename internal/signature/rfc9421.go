@@ -69,9 +69,10 @@ func (in *Input) Serialize() string {
 	return b.String()
 }
 
-func quoteSF(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
-}
+// sfEscaper escapes an RFC 8941 string's backslashes and quotes.
+var sfEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+func quoteSF(s string) string { return `"` + sfEscaper.Replace(s) + `"` }
 
 // ParseSignatureInput parses a Signature-Input field: a dictionary of inner
 // lists of strings with parameters.
