@@ -40,13 +40,8 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprint(fs.Output(), adminUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args[1:], stdout); done {
+		return code
 	}
 	if err := errors.Join(envErr, c.validate()); err != nil {
 		fmt.Fprintf(stderr, "keyward admin: %v\n", err)

@@ -11,6 +11,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -79,4 +81,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintf(stderr, "keyward: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
+}
+
+// parseFlags parses args into fs. It reports done when the command should
+// return code at once: after --help (usage on stdout, exit 0) or a flag
+// error (already reported on fs's output, exit 2).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	return exitOK, false
 }

@@ -19,13 +19,8 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprint(fs.Output(), "Usage: keyward migrate [flags]\n\nApplies pending database migrations and exits.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if err := errors.Join(envErr, c.validate()); err != nil {
 		fmt.Fprintf(stderr, "keyward migrate: %v\n", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,13 +33,8 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprint(fs.Output(), tokenUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if *id == "" || *sec == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "keyward token: --client-id and --client-secret (or KEYWARD_CLIENT_ID and KEYWARD_CLIENT_SECRET) are required")
