@@ -4,7 +4,8 @@
 // offline against keyward's JWKS, fetched once and cached; an unknown key
 // id triggers a refetch, at most once per MinRefreshInterval. Plain API keys
 // (Authorization: Bearer <secret> or X-API-Key) are checked by asking
-// keyward's POST /v1/keys/verify with a verifier key that holds keys:verify.
+// keyward's POST /v1/keys/verify, and signed requests (keyward-v1 or NWS4)
+// by POST /v1/signatures/verify, with a verifier key that holds keys:verify.
 //
 //	v := verify.New(verify.Config{Issuer: "https://keys.example.com"})
 //	mux.Handle("GET /orders", v.Require("orders_read")(ordersHandler))
@@ -18,6 +19,8 @@ package verify
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,8 +217,13 @@ func (v *Verifier) VerifyKey(ctx context.Context, secret string, permissions ...
 	if v.cfg.VerifierSecret == "" {
 		return nil, ErrInvalid
 	}
-	body, _ := json.Marshal(map[string]any{"key": secret, "permissions": permissions})
-	req, err := http.NewRequestWithContext(ctx, "POST", v.cfg.Issuer+"/v1/keys/verify", bytes.NewReader(body))
+	return v.ask(ctx, "/v1/keys/verify", map[string]any{"key": secret, "permissions": permissions})
+}
+
+// ask posts a verification to keyward and turns its answer into a principal.
+func (v *Verifier) ask(ctx context.Context, path string, in any) (*Principal, error) {
+	body, _ := json.Marshal(in)
+	req, err := http.NewRequestWithContext(ctx, "POST", v.cfg.Issuer+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +265,36 @@ func (v *Verifier) VerifyKey(ctx context.Context, secret string, permissions ...
 
 var errInsufficient = errors.New("verify: insufficient scope")
 
+// VerifySigned checks a request signed with an hmacEnabled key (keyward-v1
+// or NWS4) by forwarding it to keyward's POST /v1/signatures/verify, and
+// requires the given permissions. It reads the body (at most 10 MiB) to
+// hash it and puts it back for the handler.
+func (v *Verifier) VerifySigned(r *http.Request, permissions ...string) (*Principal, error) {
+	if v.cfg.VerifierSecret == "" {
+		return nil, ErrInvalid
+	}
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 10<<20+1))
+		if err != nil || len(b) > 10<<20 {
+			return nil, ErrInvalid
+		}
+		body = b
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	headers := map[string]string{}
+	for name := range r.Header {
+		headers[name] = strings.Join(r.Header.Values(name), ", ")
+	}
+	in := map[string]any{"method": r.Method, "authority": r.Host, "path": r.URL.EscapedPath(), "query": r.URL.RawQuery,
+		"headers": headers, "permissions": permissions}
+	if len(body) > 0 {
+		sum := sha256.Sum256(body)
+		in["bodySha256"] = base64.StdEncoding.EncodeToString(sum[:])
+	}
+	return v.ask(r.Context(), "/v1/signatures/verify", in)
+}
+
 type ctxKey struct{}
 
 // FromContext returns the principal Require put in the request context.
@@ -297,6 +335,9 @@ func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
 }
 
 func (v *Verifier) authenticate(r *http.Request, scopes []string) (*Principal, error) {
+	if r.Header.Get("Signature-Input") != "" || strings.HasPrefix(r.Header.Get("Authorization"), "NWS4-HMAC-SHA256 ") {
+		return v.VerifySigned(r, scopes...)
+	}
 	if k := r.Header.Get("X-API-Key"); k != "" {
 		return v.VerifyKey(r.Context(), k, scopes...)
 	}

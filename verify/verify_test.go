@@ -15,10 +15,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signature"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/verify"
 )
@@ -217,6 +219,28 @@ func TestRequire(t *testing.T) {
 	}
 	if n := ct.jwks.Load(); n != 1 {
 		t.Errorf("fetched the JWKS %d times, want once (cached, refetch bounded)", n)
+	}
+
+	// Signed requests are forwarded to keyward; a replay is refused.
+	var signer struct{ ClientID, ClientSecret string }
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "signer", "hmacEnabled": true,
+		"permissions": []map[string]string{{"name": "orders_read"}}}, &signer)
+	sreq := httptest.NewRequest("POST", "http://api.example.com/orders?page=1", strings.NewReader(`{"n":1}`))
+	sreq.Header.Set("Content-Type", "application/json")
+	if err := signature.SignKeywardV1(sreq, signer.ClientID, []byte(signer.ClientSecret), time.Now(), time.Minute, "abcdefghijklmnopqrstuvwxyz0123"); err != nil {
+		t.Fatal(err)
+	}
+	replay := sreq.Clone(context.Background())
+	replay.Body = io.NopCloser(strings.NewReader(`{"n":1}`))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, sreq)
+	if rec.Code != 200 || rec.Body.String() != "apikey "+signer.ClientID {
+		t.Errorf("a signed request: %d %q", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, replay)
+	if rec.Code != 401 {
+		t.Errorf("its replay: %d, want 401", rec.Code)
 	}
 	// Tokens naming unknown key ids do not refetch within the interval.
 	for i := range 5 {
