@@ -440,7 +440,7 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		out, err = tx.GetAPIKey(ctx, p.TenantID, id)
 		return err
 	})
-	s.cache.invalidate(id)
+	s.invalidate(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -589,7 +589,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifM
 		out = k
 		return s.audit(ctx, tx, p, "apikey.delete", p.TenantID, id)
 	})
-	s.cache.invalidate(id)
+	s.invalidate(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -656,7 +656,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		out = &IssuedKey{APIKey: stored, ClientSecret: sec}
 		return nil
 	})
-	s.cache.invalidate(id)
+	s.invalidate(ctx, id)
 	if err != nil {
 		return nil, err
 	}

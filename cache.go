@@ -59,6 +59,9 @@ type keyCache struct {
 	max     int
 
 	hits, misses atomic.Uint64
+	// disabled is set while changes from other replicas may be missed:
+	// nothing is then served from or put into the cache.
+	disabled atomic.Bool
 
 	dirtyMu sync.Mutex
 	dirty   []*keySnapshot
@@ -74,6 +77,10 @@ func newKeyCache(ttl time.Duration, max int) *keyCache {
 }
 
 func (c *keyCache) get(h [32]byte, now time.Time) *keySnapshot {
+	if c.disabled.Load() {
+		c.misses.Add(1)
+		return nil
+	}
 	c.mu.RLock()
 	s := c.entries[h]
 	c.mu.RUnlock()
@@ -89,7 +96,7 @@ func (c *keyCache) get(h [32]byte, now time.Time) *keySnapshot {
 func (c *keyCache) put(h [32]byte, s *keySnapshot, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen.Load() != gen {
+	if c.gen.Load() != gen || c.disabled.Load() {
 		return
 	}
 	if len(c.entries) >= c.max {
@@ -115,6 +122,9 @@ func (c *keyCache) invalidate(ids ...string) {
 		delete(c.byKey, id)
 	}
 }
+
+// setEnabled turns caching on or off.
+func (c *keyCache) setEnabled(on bool) { c.disabled.Store(!on) }
 
 // clear drops every entry.
 func (c *keyCache) clear() {

@@ -66,7 +66,7 @@ func (s *Service) CreatePermission(ctx context.Context, p *Principal, in Permiss
 		out, err = tx.GetPermission(ctx, p.TenantID, perm.ID)
 		return err
 	})
-	s.catalogs.clear()
+	s.invalidateAll(ctx)
 	return out, err
 }
 
@@ -179,8 +179,7 @@ func (s *Service) UpdatePermission(ctx context.Context, p *Principal, id string,
 		out, err = tx.GetPermission(ctx, p.TenantID, id)
 		return err
 	})
-	s.cache.clear() // composites feed every cached key's permissions
-	s.catalogs.clear()
+	s.invalidateAll(ctx) // composites feed every cached key's permissions
 	return out, err
 }
 
@@ -213,7 +212,6 @@ func (s *Service) DeletePermission(ctx context.Context, p *Principal, id string)
 		out = perm
 		return s.audit(ctx, tx, p, "permission.delete", p.TenantID, id)
 	})
-	s.cache.clear()
-	s.catalogs.clear()
+	s.invalidateAll(ctx)
 	return out, err
 }

@@ -46,6 +46,9 @@ type Config struct {
 	TokenAudience string
 	// TokenAlgorithm signs access tokens: AlgEdDSA (default) or AlgES256.
 	TokenAlgorithm string
+	// Changes carries cache invalidations between replicas sharing the
+	// database (nil: this process is the only one).
+	Changes ChangeFeed
 	// NonceStore guards signed requests against replay (default: in memory).
 	NonceStore NonceStore
 	// SigningKeyRotation is how long one signing key signs tokens before the
@@ -77,6 +80,8 @@ type Service struct {
 	revoked   revocations
 	verified  tokenCache
 	nonces    NonceStore
+	changes   ChangeFeed
+	stopFeed  context.CancelFunc
 
 	flushMu   sync.Mutex
 	stopFlush chan struct{}
@@ -165,12 +170,21 @@ func NewService(cfg Config) (*Service, error) {
 	if err := s.loadRevocations(ctx); err != nil {
 		return nil, fmt.Errorf("loading token revocations: %w", err)
 	}
+	if s.changes = cfg.Changes; s.changes != nil {
+		s.cache.setEnabled(false) // until the feed listens
+		feedCtx, cancel := context.WithCancel(context.Background())
+		s.stopFeed = cancel
+		go s.subscribe(feedCtx)
+	}
 	go s.flushLoop()
 	return s, nil
 }
 
 // Close stops background work and writes pending last-use times.
 func (s *Service) Close() error {
+	if s.stopFeed != nil {
+		s.stopFeed()
+	}
 	select {
 	case <-s.stopFlush:
 	default:
@@ -315,7 +329,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenant, userName, password 
 	if err != nil {
 		return "", err
 	}
-	s.cache.clear()
+	s.invalidateAll(ctx)
 	return generated, nil
 }
 

@@ -132,8 +132,7 @@ func (s *Service) UpdateTenant(ctx context.Context, p *Principal, id string, in 
 		out = &t
 		return s.audit(ctx, tx, p, "tenant.update", id, id)
 	})
-	s.cache.clear()
-	s.catalogs.clear()
+	s.invalidateAll(ctx)
 	return out, err
 }
 

@@ -221,7 +221,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 	})
 	// The user's state feeds every cached key it owns, and its level and
 	// permissions feed its own principal: drop them all.
-	s.cache.clear()
+	s.invalidateAll(ctx)
 	return out, err
 }
 
@@ -262,6 +262,6 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (*Use
 		out = u
 		return s.audit(ctx, tx, p, "user.delete", p.TenantID, id)
 	})
-	s.cache.invalidate(keyIDs...)
+	s.invalidate(ctx, keyIDs...)
 	return out, err
 }

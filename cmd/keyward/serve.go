@@ -163,7 +163,7 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	}
 	defer db.Close()
 	svc, err := keyward.NewService(keyward.Config{
-		Store: db, MasterKey: master, Logger: logger, CacheTTL: c.CacheTTL,
+		Store: db, MasterKey: master, Logger: logger, CacheTTL: c.CacheTTL, Changes: db.ChangeFeed(),
 		PublicURL: c.PublicURL, TokenAlgorithm: c.TokenAlg, SigningKeyRotation: c.SigningKeyRotation,
 	})
 	if err != nil {

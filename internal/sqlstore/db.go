@@ -52,6 +52,7 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pra
 type DB struct {
 	*store
 	dialect string
+	dsn     string  // PostgreSQL: for the change feed's own connection
 	write   *sql.DB // SQLite: one connection; PostgreSQL: the pool
 	read    *sql.DB // SQLite: query-only pool; PostgreSQL: same as write
 }
@@ -81,7 +82,9 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connecting to postgres: %w", err)
 	}
-	return newDB(DialectPostgres, pool, pool), nil
+	db := newDB(DialectPostgres, pool, pool)
+	db.dsn = dsn
+	return db, nil
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {

@@ -1,0 +1,69 @@
+package keyward
+
+import (
+	"context"
+	"log/slog"
+)
+
+// ChangeFeed carries cache invalidations between replicas that share one
+// database, so that a key changed on one replica stops working on every
+// other at once (PostgreSQL LISTEN/NOTIFY; SQLite has one process and needs
+// none).
+type ChangeFeed interface {
+	// Publish tells every replica that the keys with these ids changed;
+	// no ids means anything may have changed (users, permissions, tenants).
+	Publish(ctx context.Context, keyIDs []string) error
+	// Subscribe delivers every published change to onChange until ctx ends.
+	// It calls onReset(false) as soon as it may miss changes (its
+	// connection broke) and onReset(true) once it listens again; the
+	// Service serves no cached key in between and drops its cache on both.
+	Subscribe(ctx context.Context, onChange func(keyIDs []string), onReset func(listening bool))
+}
+
+// invalidate drops the cached entries of keys, here and on every replica.
+func (s *Service) invalidate(ctx context.Context, keyIDs ...string) {
+	s.cache.invalidate(keyIDs...)
+	s.publish(ctx, keyIDs)
+}
+
+// invalidateAll drops every cached key and catalog, here and on every
+// replica: users, permissions or tenants changed.
+func (s *Service) invalidateAll(ctx context.Context) {
+	s.cache.clear()
+	s.catalogs.clear()
+	s.publish(ctx, nil)
+}
+
+func (s *Service) publish(ctx context.Context, keyIDs []string) {
+	if s.changes == nil {
+		return
+	}
+	// The change is committed: publish even if the request was cancelled.
+	if err := s.changes.Publish(context.WithoutCancel(ctx), keyIDs); err != nil {
+		// Other replicas will serve the old state until their cache TTL.
+		s.logger.Error("publishing a change to other replicas", slog.Any("error", err))
+	}
+}
+
+// subscribe applies other replicas' changes to the caches.
+func (s *Service) subscribe(ctx context.Context) {
+	s.changes.Subscribe(ctx, func(keyIDs []string) {
+		if len(keyIDs) == 0 {
+			s.cache.clear()
+			s.catalogs.clear()
+			return
+		}
+		s.cache.invalidate(keyIDs...)
+	}, func(listening bool) {
+		s.cache.setEnabled(listening)
+		s.cache.clear()
+		s.catalogs.clear()
+		if !listening {
+			s.logger.Warn("lost the change feed: serving keys from the database until it is back")
+		}
+	})
+}
+
+// Listening reports whether the Service serves keys from its cache: always
+// without a change feed, and with one only while it listens.
+func (s *Service) Listening() bool { return !s.cache.disabled.Load() }
