@@ -3,6 +3,9 @@ package keyward
 import (
 	"context"
 	"log/slog"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // ChangeFeed carries cache invalidations between replicas that share one
@@ -45,6 +48,14 @@ func (s *Service) publish(ctx context.Context, keyIDs []string) {
 	}
 }
 
+// revokedPrefix marks a revoked token id in a change: "jti:<id>:<unix exp>".
+const revokedPrefix = "jti:"
+
+// publishRevocation tells every replica a token was revoked.
+func (s *Service) publishRevocation(ctx context.Context, jti string, exp time.Time) {
+	s.publish(ctx, []string{revokedPrefix + jti + ":" + strconv.FormatInt(exp.Unix(), 10)})
+}
+
 // subscribe applies other replicas' changes to the caches.
 func (s *Service) subscribe(ctx context.Context) {
 	s.changes.Subscribe(ctx, func(keyIDs []string) {
@@ -53,7 +64,21 @@ func (s *Service) subscribe(ctx context.Context) {
 			s.catalogs.clear()
 			return
 		}
-		s.cache.invalidate(keyIDs...)
+		ids := keyIDs[:0:0]
+		for _, id := range keyIDs {
+			if rest, ok := strings.CutPrefix(id, revokedPrefix); ok {
+				if i := strings.LastIndexByte(rest, ':'); i > 0 {
+					if exp, err := strconv.ParseInt(rest[i+1:], 10, 64); err == nil {
+						s.revoked.add(rest[:i], time.Unix(exp, 0).UTC())
+					}
+				}
+				continue
+			}
+			ids = append(ids, id)
+		}
+		if len(ids) > 0 {
+			s.cache.invalidate(ids...)
+		}
 	}, func(listening bool) {
 		s.cache.setEnabled(listening)
 		s.cache.clear()

@@ -350,6 +350,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 		return err
 	}
 	s.revoked.add(c.ID, exp)
+	s.publishRevocation(ctx, c.ID, exp)
 	return nil
 }
 

@@ -140,3 +140,45 @@ func TestListenerLossDropsCache(t *testing.T) {
 	}
 	waitListening(t, b) // and it listens again
 }
+
+// TestRevocationReachesEveryReplica: a token revoked on A is inactive on B
+// at once.
+func TestRevocationReachesEveryReplica(t *testing.T) {
+	svcs := replicas(t, 2)
+	a, b := svcs[0], svcs[1]
+	ctx := context.Background()
+	if _, err := a.Bootstrap(ctx, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	login, _ := a.Login(ctx, "", "admin", adminPassword)
+	admin, err := a.Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitListening(t, b)
+	k, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("client")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := a.IssueToken(ctx, k.ClientID, k.ClientSecret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Authenticate(ctx, keyward.Credentials{Bearer: tok.AccessToken}); err != nil {
+		t.Fatalf("replica B before the revocation: %v", err)
+	}
+	start := time.Now()
+	if err := a.RevokeToken(ctx, admin, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := b.Authenticate(ctx, keyward.Credentials{Bearer: tok.AccessToken}); err != nil {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatal("replica B still accepts a token revoked on A after 1 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("revoked on A, refused on B after %v", time.Since(start))
+}
