@@ -662,3 +662,45 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 	}
 	return out, nil
 }
+
+// MaxUsageDays bounds how far back APIKeyUsage looks.
+const MaxUsageDays = 90
+
+// KeyUsage is a key's request counts per day (UTC), oldest first, one entry
+// for every day of the period including days without requests.
+type KeyUsage struct {
+	KeyID string       `json:"keyId"`
+	Days  []UsageCount `json:"days"`
+	Total int64        `json:"total"`
+}
+
+// APIKeyUsage returns how many requests the key made on each of the last
+// days days (1..90), today included. Needs read access to the key. Counts
+// reach the store every few seconds, so the latest requests may be missing.
+func (s *Service) APIKeyUsage(ctx context.Context, p *Principal, id string, days int) (*KeyUsage, error) {
+	if days < 1 || days > MaxUsageDays {
+		return nil, Invalid(FieldError{Field: "days", Message: "must be between 1 and 90"})
+	}
+	k, err := s.GetAPIKey(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	first := today.AddDate(0, 0, -(days - 1))
+	hours, err := s.store.KeyUsage(ctx, p.TenantID, k.ID, first)
+	if err != nil {
+		return nil, err
+	}
+	u := &KeyUsage{KeyID: k.ID, Days: make([]UsageCount, days)}
+	for i := range u.Days {
+		u.Days[i].Start = first.AddDate(0, 0, i)
+	}
+	for _, h := range hours {
+		i := int(h.Start.Sub(first) / (24 * time.Hour))
+		if i >= 0 && i < days {
+			u.Days[i].Count += h.Count
+			u.Total += h.Count
+		}
+	}
+	return u, nil
+}

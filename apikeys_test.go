@@ -481,3 +481,46 @@ func TestListAPIKeysScopes(t *testing.T) {
 		wantCode(t, err, keyward.EINVALID)
 	})
 }
+
+func TestAPIKeyUsageCountsRequestsPerDay(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		k := e.key(t, e.admin, keyward.APIKeyInput{Name: ptr("counted")})
+		other := e.key(t, e.admin, keyward.APIKeyInput{Name: ptr("quiet")})
+		use := func(n int) {
+			for range n {
+				if _, err := e.svc.Authenticate(e.ctx, keyward.Credentials{APIKey: k.ClientSecret}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := e.svc.FlushLastUsed(e.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		use(3)
+		e.clock.Add(24 * time.Hour)
+		use(2)
+		use(1) // a second flush in the same hour adds up
+		if _, err := e.svc.Authenticate(e.ctx, keyward.Credentials{APIKey: "kw_sk_wrong"}); err == nil {
+			t.Fatal("a wrong secret authenticated")
+		}
+		got, err := e.svc.APIKeyUsage(e.ctx, e.admin, k.ID, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		today := e.clock.Now().UTC().Truncate(24 * time.Hour)
+		want := []keyward.UsageCount{{Start: today.AddDate(0, 0, -2)}, {Start: today.AddDate(0, 0, -1), Count: 3}, {Start: today, Count: 3}}
+		if fmt.Sprint(got.Days) != fmt.Sprint(want) || got.Total != 6 {
+			t.Errorf("usage: got %v total %d, want %v total 6", got.Days, got.Total, want)
+		}
+		if q, _ := e.svc.APIKeyUsage(e.ctx, e.admin, other.ID, 3); q.Total != 0 {
+			t.Errorf("an unused key: got total %d, want 0", q.Total)
+		}
+		for _, days := range []int{0, 91} {
+			_, err := e.svc.APIKeyUsage(e.ctx, e.admin, k.ID, days)
+			wantCode(t, err, keyward.EINVALID)
+		}
+		reader := e.user(t, e.admin, "reader", 2) // reads only its own keys
+		_, err = e.svc.APIKeyUsage(e.ctx, reader, k.ID, 3)
+		wantCode(t, err, keyward.ENOTFOUND)
+	})
+}

@@ -387,6 +387,9 @@ func (s *Service) authenticateUserToken(ctx context.Context, raw string) (*Princ
 	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, AnyAudience: jwt.Audience{s.issuer}, Time: s.now()}, 0); err != nil || c.Kind != KindUser {
 		return nil, fail
 	}
+	if s.revoked.has(c.ID) {
+		return nil, fail // signed out
+	}
 	t, err := s.store.GetTenant(ctx, c.Tenant)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, fail
@@ -410,6 +413,43 @@ func (s *Service) authenticateUserToken(ctx context.Context, raw string) (*Princ
 		Kind: KindUser, ID: u.ID, TenantID: t.ID, Name: u.UserName, OwnerID: u.ID, Level: u.Level,
 		perms: expand(catalog, u.Permissions), rootTenant: t.IsRoot,
 	}, nil
+}
+
+// AuthenticateUser accepts a login token and nothing else: the console's
+// session cookie is one, and an API key placed there must not work.
+func (s *Service) AuthenticateUser(ctx context.Context, raw, ip, userAgent string) (*Principal, error) {
+	if strings.Count(raw, ".") != 2 || isAccessToken(raw) {
+		return nil, Errorf(EUNAUTHORIZED, "invalid or expired token")
+	}
+	p, err := s.authenticateUserToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	p.IP, p.UserAgent = ip, userAgent
+	return p, nil
+}
+
+// Logout ends a login token before it expires, on every replica. An invalid
+// or expired token is not an error: there is nothing to end.
+func (s *Service) Logout(ctx context.Context, raw string) error {
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		return nil
+	}
+	var c userClaims
+	if err := tok.Claims(s.tokenKey.Public(), &c); err != nil || c.Kind != KindUser || c.Expiry == nil || c.ID == "" {
+		return nil
+	}
+	exp := c.Expiry.Time().UTC()
+	if !exp.After(s.now()) {
+		return nil
+	}
+	if err := s.store.Tx(ctx, func(tx StoreTx) error { return tx.RevokeToken(ctx, c.ID, c.Tenant, exp) }); err != nil {
+		return err
+	}
+	s.revoked.add(c.ID, exp)
+	s.publishRevocation(ctx, c.ID, exp)
+	return nil
 }
 
 // findTenant looks a tenant up by id or name; "" is the root tenant.

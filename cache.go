@@ -44,6 +44,7 @@ type keySnapshot struct {
 	cachedAt time.Time
 	lastUsed atomic.Int64 // unix microseconds of the last successful use
 	dirty    atomic.Bool  // lastUsed not yet flushed to the store
+	uses     atomic.Int64 // successful uses since the last flush
 }
 
 // keyCache maps SHA-256(secret) to a snapshot of the key. Every change made
@@ -145,6 +146,7 @@ func (c *keyCache) len() int {
 // queues the snapshot for flushing.
 func (c *keyCache) markUsed(s *keySnapshot, now time.Time) {
 	s.lastUsed.Store(now.UnixMicro())
+	s.uses.Add(1)
 	if s.dirty.CompareAndSwap(false, true) {
 		c.dirtyMu.Lock()
 		c.dirty = append(c.dirty, s)
@@ -152,24 +154,27 @@ func (c *keyCache) markUsed(s *keySnapshot, now time.Time) {
 	}
 }
 
-// takeUsed returns the last-use times queued since the previous call.
-func (c *keyCache) takeUsed() map[string]time.Time {
+// takeUsed returns the last-use times and use counts queued since the
+// previous call.
+func (c *keyCache) takeUsed() (map[string]time.Time, map[string]int64) {
 	c.dirtyMu.Lock()
 	list := c.dirty
 	c.dirty = nil
 	c.dirtyMu.Unlock()
 	if len(list) == 0 {
-		return nil
+		return nil, nil
 	}
 	out := make(map[string]time.Time, len(list))
+	counts := make(map[string]int64, len(list))
 	for _, s := range list {
 		s.dirty.Store(false)
 		t := time.UnixMicro(s.lastUsed.Load()).UTC()
 		if prev, ok := out[s.ID]; !ok || t.After(prev) {
 			out[s.ID] = t
 		}
+		counts[s.ID] += s.uses.Swap(0)
 	}
-	return out
+	return out, counts
 }
 
 // catalogCache holds each tenant's permission catalog for the read paths

@@ -107,6 +107,13 @@ type SigningKey struct {
 	ExpiresAt time.Time `json:"-"` // leaves the JWKS then: every token it signed has expired
 }
 
+// UsageCount is how many requests a key made in one period (an hour in
+// storage, a day in answers) starting at Start.
+type UsageCount struct {
+	Start time.Time `json:"start"`
+	Count int64     `json:"count"`
+}
+
 // AuditEntry records one management change. It never holds a secret.
 type AuditEntry struct {
 	ID        string    `json:"id"`

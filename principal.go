@@ -147,6 +147,15 @@ func (p *Principal) canKey(perm, ownerID string) bool {
 	return p.Has(perm) || (ownerID != "" && ownerID == p.OwnerID && p.hasOnOwn(perm))
 }
 
+// CanKey reports whether the principal may use perm (apikeys:read, :write
+// or :delete) on a key owned by ownerID. The console asks it to decide which
+// buttons to show; the Service decides again on every call.
+func (p *Principal) CanKey(perm, ownerID string) bool { return p.canKey(perm, ownerID) }
+
+// CanSomeKeys reports whether the principal may use perm on any key at all:
+// tenant-wide, or on keys it owns.
+func (p *Principal) CanSomeKeys(perm string) bool { return p.Has(perm) || p.hasOnOwn(perm) }
+
 // canGrant reports whether the principal holds permission name itself and so
 // may give it to a key or user it creates or changes. Level 8 holds every
 // permission of its tenant's catalog (built-in and custom); others hold what

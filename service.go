@@ -220,15 +220,16 @@ func (s *Service) flushLoop() {
 	}
 }
 
-// FlushLastUsed writes the last-use times recorded since the previous flush.
+// FlushLastUsed writes the last-use times and request counts recorded
+// since the previous flush.
 func (s *Service) FlushLastUsed(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
-	used := s.cache.takeUsed()
+	used, counts := s.cache.takeUsed()
 	if len(used) == 0 {
 		return nil
 	}
-	return s.store.TouchAPIKeys(ctx, used)
+	return errors.Join(s.store.TouchAPIKeys(ctx, used), s.store.AddKeyUsage(ctx, s.now(), counts))
 }
 
 // PublicURL is the URL clients reach keyward at, the issuer of its tokens.

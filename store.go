@@ -77,6 +77,11 @@ type StoreTx interface {
 	// TouchAPIKeys records last-use times (id → time); unknown ids are ignored
 	// and a later stored time is never moved back. It does not bump versions.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
+	// AddKeyUsage adds request counts (id → count) to each key's count for
+	// the hour that contains at. Unknown ids are ignored.
+	AddKeyUsage(ctx context.Context, at time.Time, counts map[string]int64) error
+	// KeyUsage returns the key's hourly counts from since on, oldest first.
+	KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]UsageCount, error)
 
 	// OAuth2 signing keys.
 	// CreateSigningKey stores a key; a key with the same Slot (or ID) is ECONFLICT.

@@ -33,6 +33,7 @@ type serverConfig struct {
 	PublicURL          string
 	TokenAlg           string
 	SigningKeyRotation time.Duration
+	NoConsole          bool
 }
 
 // env reads KEYWARD_<name>, or the contents of the file named by

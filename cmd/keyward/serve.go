@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/console"
 	"github.com/keyward/keyward/internal/dialect"
 	"github.com/keyward/keyward/internal/dialect/carbonext"
 	"github.com/keyward/keyward/internal/dialect/freesewing"
@@ -69,6 +70,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		dialects = strings.Join(dialectNames(), ",")
 	}
 	fs.StringVar(&c.Dialects, "dialects", dialects, "compatibility dialects to serve, comma-separated, or \"none\" (env KEYWARD_DIALECTS)")
+	fs.BoolVar(&c.NoConsole, "no-console", false, "do not serve the web console at /console")
 	fs.DurationVar(&c.SigningKeyRotation, "signing-key-rotation", 30*24*time.Hour, "how long one token signing key signs before the next takes over (at least 1h)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
@@ -183,6 +185,9 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	for _, name := range c.dialectList() {
 		dialectMounts[name](api.Mux(), svc, api)
 	}
+	if !c.NoConsole {
+		console.Mount(api.Mux(), svc, logger)
+	}
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -193,6 +198,9 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(stdout, "keyward listening on http://%s\n", ln.Addr())
+	if !c.NoConsole {
+		fmt.Fprintf(stdout, "Console: %s/console\n", strings.TrimSuffix(c.PublicURL, "/"))
+	}
 	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("database", db.Dialect()))
 
 	errc := make(chan error, 1)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/keyward/keyward"
 )
@@ -53,6 +54,25 @@ func (s *Server) getAPIKey(w http.ResponseWriter, r *http.Request, p *keyward.Pr
 	}
 	w.Header().Set("ETag", etag(k.Version))
 	encode(w, http.StatusOK, k)
+}
+
+// apiKeyUsage serves GET /v1/apikeys/{id}/usage?days=N (default 14).
+func (s *Server) apiKeyUsage(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+	days := 14
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.writeError(w, r, keyward.Invalid(keyward.FieldError{Field: "days", Message: "must be a whole number"}))
+			return
+		}
+		days = n
+	}
+	u, err := s.svc.APIKeyUsage(r.Context(), p, r.PathValue("id"), days)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	encode(w, http.StatusOK, u)
 }
 
 // updateAPIKey serves PATCH /v1/apikeys/{id}. "expiresAt": null clears the

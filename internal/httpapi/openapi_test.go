@@ -168,6 +168,15 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	s.do("POST", "/v1/signatures/verify", rot.ClientSecret, map[string]any{"method": "GET", "authority": "api.example.com",
 		"path": "/orders", "headers": map[string]string{"Signature-Input": "x", "Signature": "y"}}, 200, nil)
 	s.do("POST", "/v1/signatures/verify", rot.ClientSecret, map[string]any{"method": "GET"}, 400, nil)
+	if err := s.svc.FlushLastUsed(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var usage keyward.KeyUsage
+	s.do("GET", "/v1/apikeys/"+k.ID+"/usage?days=7", admin, nil, 200, &usage)
+	if len(usage.Days) != 7 || usage.Total < 2 {
+		t.Errorf("usage after two verifications: got %d days, total %d", len(usage.Days), usage.Total)
+	}
+	s.do("GET", "/v1/apikeys/"+k.ID+"/usage?days=91", admin, nil, 400, nil)
 
 	var u keyward.User
 	s.do("POST", "/v1/users", admin, map[string]any{"userName": "docs", "password": "docs-password", "level": 2}, 201, &u)

@@ -36,6 +36,7 @@ func (s *Server) table() []route {
 		h("PUT /v1/apikeys/{id}", s.authed(s.replaceAPIKey)),
 		h("DELETE /v1/apikeys/{id}", s.authed(s.deleteAPIKey)),
 		h("POST /v1/apikeys/{id}/rotate", s.authed(s.rotateAPIKey)),
+		h("GET /v1/apikeys/{id}/usage", s.authed(s.apiKeyUsage)),
 
 		h("GET /v1/permissions", s.authed(s.listPermissions)),
 		h("POST /v1/permissions", s.authed(s.createPermission)),

@@ -225,3 +225,50 @@ func (s *store) TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time)
 		return nil
 	})
 }
+
+// AddKeyUsage adds counts to each key's row for the hour of at, in one
+// transaction, in id order (no deadlocks between replicas).
+func (s *store) AddKeyUsage(ctx context.Context, at time.Time, counts map[string]int64) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	hour := s.ts(at.UTC().Truncate(time.Hour))
+	return s.atomic(ctx, func(q querier) error {
+		for _, id := range ids {
+			if counts[id] <= 0 {
+				continue
+			}
+			_, err := q.ExecContext(ctx, `INSERT INTO key_usage (key_id, hour, count)
+				SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = $1)
+				ON CONFLICT (key_id, hour) DO UPDATE SET count = key_usage.count + excluded.count`, id, hour, counts[id])
+			if err != nil {
+				return fmt.Errorf("recording the usage of an api key: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// KeyUsage returns the hourly counts of a key of the tenant since since.
+func (s *store) KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]keyward.UsageCount, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT u.hour, u.count FROM key_usage u JOIN api_keys k ON k.id = u.key_id
+		WHERE k.tenant_id = $1 AND u.key_id = $2 AND u.hour >= $3 ORDER BY u.hour`, tenantID, keyID, s.ts(since))
+	if err != nil {
+		return nil, fmt.Errorf("reading the usage of an api key: %w", err)
+	}
+	defer rows.Close()
+	out := []keyward.UsageCount{}
+	for rows.Next() {
+		var c keyward.UsageCount
+		if err := rows.Scan(timeCol{&c.Start}, &c.Count); err != nil {
+			return nil, fmt.Errorf("reading the usage of an api key: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

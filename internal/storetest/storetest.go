@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Revocations", testRevocations},
 		{"SecretGeneration", testSecretGeneration},
+		{"KeyUsage", testKeyUsage},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

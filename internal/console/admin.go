@@ -1,0 +1,264 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/keyward/keyward"
+)
+
+const listPageSize = 25
+
+// userForm is the add-user form.
+type userForm struct {
+	UserName string
+	Level    int
+	Scopes   []string
+	Errors   map[string]string
+	Error    string
+}
+
+type usersView struct {
+	Query   string
+	Users   []*keyward.User
+	Pager   pager
+	Form    userForm
+	Catalog []*keyward.Permission
+	Levels  []int
+	Self    string
+}
+
+func (c *Console) usersView(r *http.Request, s *session, v *usersView) error {
+	v.Query = strings.TrimSpace(r.URL.Query().Get("q"))
+	number := pageNumber(r)
+	list, err := c.svc.ListUsers(r.Context(), s.p, keyward.UserFilter{Page: keyward.Page{Number: number, Size: listPageSize}, Query: v.Query})
+	if err != nil {
+		return err
+	}
+	v.Users = list.Items
+	v.Pager = newPager(number, listPageSize, list.TotalCount, func(n int) string {
+		q := url.Values{"page": {strconv.Itoa(n)}}
+		if v.Query != "" {
+			q.Set("q", v.Query)
+		}
+		return Prefix + "/users?" + q.Encode()
+	})
+	v.Catalog = c.catalog(r, s)
+	for l := 0; l <= s.p.Level; l++ {
+		v.Levels = append(v.Levels, l)
+	}
+	v.Self = s.p.ID
+	return nil
+}
+
+func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) {
+	v := usersView{Form: userForm{Level: 1}}
+	if err := c.usersView(r, s, &v); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, http.StatusOK, "users", "Users", v)
+}
+
+func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session) {
+	f := userForm{UserName: strings.TrimSpace(r.PostFormValue("userName")), Scopes: r.PostForm["scopes"], Errors: map[string]string{}}
+	level, err := strconv.Atoi(r.PostFormValue("level"))
+	if err != nil {
+		f.Errors["level"] = "Choose a level."
+	}
+	f.Level = level
+	password := r.PostFormValue("password")
+	if f.UserName == "" {
+		f.Errors["userName"] = "Enter a user name."
+	}
+	if len(f.Errors) == 0 {
+		refs := make([]keyward.PermissionRef, 0, len(f.Scopes))
+		for _, sc := range f.Scopes {
+			refs = append(refs, keyward.PermissionRef{Name: sc})
+		}
+		_, err = c.svc.CreateUser(r.Context(), s.p, keyward.UserInput{UserName: &f.UserName, Password: &password, Level: &level, Permissions: &refs})
+		if err == nil {
+			http.Redirect(w, r, Prefix+"/users?done=user-added", http.StatusSeeOther)
+			return
+		}
+		e, ok := err.(*keyward.Error)
+		if !ok || (e.Code != keyward.EINVALID && e.Code != keyward.EFORBIDDEN && e.Code != keyward.ECONFLICT) {
+			c.fail(w, r, s, err)
+			return
+		}
+		for _, fe := range e.Fields {
+			name := strings.SplitN(fe.Field, "[", 2)[0]
+			if name == "permissions" {
+				name = "scopes"
+			}
+			f.Errors[name] = fe.Message
+		}
+		if len(e.Fields) == 0 {
+			f.Error = e.Message
+		}
+	}
+	v := usersView{Form: f}
+	if err := c.usersView(r, s, &v); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	status := http.StatusBadRequest
+	if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
+		status = http.StatusForbidden
+	}
+	c.render(w, r, s, status, "users", "Users", v)
+}
+
+func (c *Console) setUserActive(w http.ResponseWriter, r *http.Request, s *session) {
+	active := r.PostFormValue("active") == "true"
+	if _, err := c.svc.UpdateUser(r.Context(), s.p, r.PathValue("id"), keyward.UserInput{IsActive: &active}); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	done := "user-off"
+	if active {
+		done = "user-on"
+	}
+	http.Redirect(w, r, Prefix+"/users?done="+done, http.StatusSeeOther)
+}
+
+func (c *Console) confirmUserDelete(w http.ResponseWriter, r *http.Request, s *session) {
+	u, err := c.svc.GetUser(r.Context(), s.p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	v := confirmView{Heading: "Delete this user?", Button: "Delete user", Danger: true, Back: Prefix + "/users",
+		Action:  Prefix + "/users/" + u.ID + "/delete",
+		Message: "“" + u.UserName + "” can no longer sign in, and the keys they own stop working."}
+	c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+}
+
+func (c *Console) deleteUser(w http.ResponseWriter, r *http.Request, s *session) {
+	if _, err := c.svc.DeleteUser(r.Context(), s.p, r.PathValue("id")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/users?done=user-gone", http.StatusSeeOther)
+}
+
+// permForm is the add-permission form.
+type permForm struct {
+	Name, Description string
+	Children          []string
+	Errors            map[string]string
+	Error             string
+}
+
+type permissionsView struct {
+	Catalog []*keyward.Permission
+	Names   map[string]string // id → name, to show a composite's members
+	Form    permForm
+}
+
+func (c *Console) permissionsView(r *http.Request, s *session, f permForm) (permissionsView, error) {
+	perms, err := c.svc.ListPermissions(r.Context(), s.p)
+	if err != nil {
+		return permissionsView{}, err
+	}
+	v := permissionsView{Catalog: perms, Names: map[string]string{}, Form: f}
+	for _, p := range perms {
+		v.Names[p.ID] = p.Name
+	}
+	return v, nil
+}
+
+func (c *Console) permissionsPage(w http.ResponseWriter, r *http.Request, s *session) {
+	v, err := c.permissionsView(r, s, permForm{})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, http.StatusOK, "permissions", "Permissions", v)
+}
+
+func (c *Console) createPermission(w http.ResponseWriter, r *http.Request, s *session) {
+	f := permForm{Name: strings.TrimSpace(r.PostFormValue("name")), Description: strings.TrimSpace(r.PostFormValue("description")),
+		Children: r.PostForm["children"], Errors: map[string]string{}}
+	in := keyward.PermissionInput{Name: &f.Name, Description: &f.Description}
+	if len(f.Children) > 0 {
+		refs := make([]keyward.PermissionRef, 0, len(f.Children))
+		for _, ch := range f.Children {
+			refs = append(refs, keyward.PermissionRef{Name: ch})
+		}
+		in.Children = &refs
+	}
+	_, err := c.svc.CreatePermission(r.Context(), s.p, in)
+	if err == nil {
+		http.Redirect(w, r, Prefix+"/permissions?done=perm-added", http.StatusSeeOther)
+		return
+	}
+	e, ok := err.(*keyward.Error)
+	if !ok || (e.Code != keyward.EINVALID && e.Code != keyward.ECONFLICT && e.Code != keyward.EFORBIDDEN) {
+		c.fail(w, r, s, err)
+		return
+	}
+	for _, fe := range e.Fields {
+		f.Errors[strings.SplitN(fe.Field, "[", 2)[0]] = fe.Message
+	}
+	if len(e.Fields) == 0 {
+		f.Error = e.Message
+	}
+	v, verr := c.permissionsView(r, s, f)
+	if verr != nil {
+		c.fail(w, r, s, verr)
+		return
+	}
+	status := http.StatusBadRequest
+	if e.Code == keyward.EFORBIDDEN {
+		status = http.StatusForbidden
+	}
+	c.render(w, r, s, status, "permissions", "Permissions", v)
+}
+
+func (c *Console) confirmPermissionDelete(w http.ResponseWriter, r *http.Request, s *session) {
+	p, err := c.svc.GetPermission(r.Context(), s.p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	v := confirmView{Heading: "Delete this permission?", Button: "Delete permission", Danger: true, Back: Prefix + "/permissions",
+		Action:  Prefix + "/permissions/" + p.ID + "/delete",
+		Message: "“" + p.Name + "” is removed from the catalog and from every key and user that holds it."}
+	c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+}
+
+func (c *Console) deletePermission(w http.ResponseWriter, r *http.Request, s *session) {
+	if _, err := c.svc.DeletePermission(r.Context(), s.p, r.PathValue("id")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/permissions?done=perm-gone", http.StatusSeeOther)
+}
+
+type auditView struct {
+	Action  string
+	Entries []*keyward.AuditEntry
+	Pager   pager
+}
+
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
+	v := auditView{Action: strings.TrimSpace(r.URL.Query().Get("action"))}
+	number := pageNumber(r)
+	list, err := c.svc.ListAudit(r.Context(), s.p, keyward.AuditFilter{Page: keyward.Page{Number: number, Size: listPageSize}, Action: v.Action})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	v.Entries = list.Items
+	v.Pager = newPager(number, listPageSize, list.TotalCount, func(n int) string {
+		q := url.Values{"page": {strconv.Itoa(n)}}
+		if v.Action != "" {
+			q.Set("action", v.Action)
+		}
+		return Prefix + "/audit?" + q.Encode()
+	})
+	c.render(w, r, s, http.StatusOK, "audit", "Audit log", v)
+}

@@ -1,0 +1,268 @@
+// Package console serves keyward's web console at /console: server-rendered
+// pages over the same Service as the API, so every rule (levels,
+// permissions, tenants, secrets shown once) holds here as it does there.
+//
+// Sessions are login tokens kept in an HttpOnly, SameSite=Lax cookie (Secure
+// over TLS) that expire with the token; signing out revokes the token.
+// Every form is protected twice against cross-site requests: the stdlib's
+// cross-origin protection (Sec-Fetch-Site / Origin) and a per-session token.
+package console
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/httpapi"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// Prefix is where the console is served.
+const Prefix = "/console"
+
+const sessionCookie = "keyward_session"
+
+// Console is the web console of one Service.
+type Console struct {
+	svc    *keyward.Service
+	logger *slog.Logger
+	pages  map[string]*template.Template
+	csrf   *http.CrossOriginProtection
+	secure bool // mark cookies Secure even without TLS (the public URL is https)
+}
+
+// Mount adds the console's routes to mux.
+func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Console {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Console{svc: svc, logger: logger, pages: parsePages(), csrf: http.NewCrossOriginProtection(),
+		secure: strings.HasPrefix(svc.PublicURL(), "https://")}
+	c.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.renderStatus(w, r, nil, http.StatusForbidden, "This request came from another site and was refused. Reload the console and try again.")
+	}))
+	static, _ := fs.Sub(files, "static")
+	mux.Handle("GET "+Prefix+"/static/", http.StripPrefix(Prefix+"/static/", cacheStatic(http.FileServerFS(static))))
+	mux.Handle("GET "+Prefix, http.RedirectHandler(Prefix+"/keys", http.StatusSeeOther))
+	mux.Handle("GET "+Prefix+"/{$}", http.RedirectHandler(Prefix+"/keys", http.StatusSeeOther))
+	mux.Handle("GET "+Prefix+"/login", c.protect(c.loginPage))
+	mux.Handle("POST "+Prefix+"/login", c.protect(c.login))
+	mux.Handle("POST "+Prefix+"/logout", c.session(c.logout))
+
+	mux.Handle("GET "+Prefix+"/keys", c.session(c.keysPage))
+	mux.Handle("GET "+Prefix+"/keys/new", c.session(c.newKeyPage))
+	mux.Handle("POST "+Prefix+"/keys", c.session(c.createKey))
+	mux.Handle("GET "+Prefix+"/keys/{id}", c.session(c.keyPage))
+	mux.Handle("GET "+Prefix+"/keys/{id}/edit", c.session(c.editKeyPage))
+	mux.Handle("POST "+Prefix+"/keys/{id}/edit", c.session(c.updateKey))
+	mux.Handle("POST "+Prefix+"/keys/{id}/active", c.session(c.setKeyActive))
+	mux.Handle("GET "+Prefix+"/keys/{id}/rotate", c.session(c.confirmPage("rotate")))
+	mux.Handle("POST "+Prefix+"/keys/{id}/rotate", c.session(c.rotateKey))
+	mux.Handle("GET "+Prefix+"/keys/{id}/delete", c.session(c.confirmPage("delete")))
+	mux.Handle("POST "+Prefix+"/keys/{id}/delete", c.session(c.deleteKey))
+
+	mux.Handle("GET "+Prefix+"/users", c.session(c.usersPage))
+	mux.Handle("POST "+Prefix+"/users", c.session(c.createUser))
+	mux.Handle("POST "+Prefix+"/users/{id}/active", c.session(c.setUserActive))
+	mux.Handle("GET "+Prefix+"/users/{id}/delete", c.session(c.confirmUserDelete))
+	mux.Handle("POST "+Prefix+"/users/{id}/delete", c.session(c.deleteUser))
+
+	mux.Handle("GET "+Prefix+"/permissions", c.session(c.permissionsPage))
+	mux.Handle("POST "+Prefix+"/permissions", c.session(c.createPermission))
+	mux.Handle("GET "+Prefix+"/permissions/{id}/delete", c.session(c.confirmPermissionDelete))
+	mux.Handle("POST "+Prefix+"/permissions/{id}/delete", c.session(c.deletePermission))
+
+	mux.Handle("GET "+Prefix+"/audit", c.session(c.auditPage))
+	mux.Handle(Prefix+"/", c.protect(func(w http.ResponseWriter, r *http.Request) {
+		c.renderStatus(w, r, nil, http.StatusNotFound, "There is no such page in the console.")
+	}))
+	return c
+}
+
+func cacheStatic(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// protect sets the headers every console answer carries and refuses
+// cross-origin form posts.
+func (c *Console) protect(h http.HandlerFunc) http.Handler {
+	return c.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("Cache-Control", "no-store")
+		h(w, r)
+	}))
+}
+
+// session is a console request of a signed-in user.
+type session struct {
+	p     *keyward.Principal
+	token string
+	csrf  string
+	who   *keyward.WhoAmI
+}
+
+type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session)
+
+// session authenticates the session cookie (a login token), checks the
+// form token on every POST, and hands the user to h. Without a valid
+// session a page load goes to the login form.
+func (c *Console) session(h sessionHandler) http.Handler {
+	return c.protect(func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(sessionCookie)
+		var p *keyward.Principal
+		if err == nil {
+			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, clientIP(r), r.UserAgent())
+		}
+		if err != nil || p == nil {
+			if ck != nil {
+				c.clearSession(w, r)
+			}
+			next := ""
+			if r.Method == http.MethodGet {
+				next = r.URL.RequestURI()
+			}
+			http.Redirect(w, r, loginURL(next), http.StatusSeeOther)
+			return
+		}
+		s := &session{p: p, token: ck.Value, csrf: csrfToken(ck.Value)}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
+			got := r.PostFormValue("csrf")
+			if subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) != 1 {
+				c.renderStatus(w, r, s, http.StatusForbidden, "The form was out of date or did not come from this console. Reload the page and try again.")
+				return
+			}
+		}
+		if s.who, err = c.svc.WhoAmI(r.Context(), p); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		h(w, r, s)
+	})
+}
+
+// csrfToken derives the form token from the session token, which scripts
+// cannot read (HttpOnly) and other sites cannot send (SameSite, origin
+// checks).
+func csrfToken(sessionToken string) string {
+	sum := sha256.Sum256([]byte("keyward-console-form\x00" + sessionToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+func loginURL(next string) string {
+	if next == "" || !strings.HasPrefix(next, Prefix+"/") || strings.HasPrefix(next, Prefix+"/login") {
+		return Prefix + "/login"
+	}
+	return Prefix + "/login?next=" + url.QueryEscape(next)
+}
+
+func (c *Console) setSession(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: Prefix, MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure || r.TLS != nil})
+}
+
+func (c *Console) clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure || r.TLS != nil})
+}
+
+type loginForm struct {
+	Tenant, UserName, Next, Error string
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, clientIP(r), r.UserAgent()); err == nil {
+			http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
+			return
+		}
+	}
+	c.render(w, r, nil, http.StatusOK, "login", "Sign in", loginForm{Next: r.URL.Query().Get("next"), Tenant: r.URL.Query().Get("tenant")})
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	f := loginForm{Tenant: strings.TrimSpace(r.PostFormValue("tenant")), UserName: strings.TrimSpace(r.PostFormValue("userName")), Next: r.PostFormValue("next")}
+	res, err := c.svc.Login(r.Context(), f.Tenant, f.UserName, r.PostFormValue("password"))
+	if err != nil {
+		status := httpapi.StatusOf(err)
+		switch keyward.ErrorCode(err) {
+		case keyward.EUNAUTHORIZED, keyward.EINVALID:
+			f.Error = "The user name or password is not right."
+		default:
+			c.logError(r, err)
+			f.Error = "Signing in failed. Try again in a moment."
+		}
+		c.render(w, r, nil, status, "login", "Sign in", f)
+		return
+	}
+	c.setSession(w, r, res.AccessToken, res.ExpiresIn)
+	next := Prefix + "/keys"
+	if u := loginURL(f.Next); u != Prefix+"/login" {
+		next = f.Next
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := c.svc.Logout(r.Context(), s.token); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.clearSession(w, r)
+	http.Redirect(w, r, Prefix+"/login?signedOut=1", http.StatusSeeOther)
+}
+
+// fail answers a Service error as a page. Internal errors are logged and
+// shown without detail.
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	status := httpapi.StatusOf(err)
+	msg := keyward.ErrorMessage(err)
+	switch {
+	case status == http.StatusUnauthorized:
+		c.clearSession(w, r)
+		http.Redirect(w, r, loginURL(""), http.StatusSeeOther)
+		return
+	case status == http.StatusForbidden:
+		msg = "You do not have permission to do this (" + msg + "). Ask an administrator of your tenant."
+	case status >= 500:
+		c.logError(r, err)
+		msg = "Something went wrong on our side. Try again in a moment."
+	}
+	c.renderStatus(w, r, s, status, msg)
+}
+
+func (c *Console) logError(r *http.Request, err error) {
+	var e *keyward.Error
+	if errors.As(err, &e) && e.Code != keyward.EINTERNAL {
+		return
+	}
+	c.logger.ErrorContext(r.Context(), "console", slog.String("path", r.URL.Path), slog.Any("error", err))
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

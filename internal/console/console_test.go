@@ -1,0 +1,623 @@
+package console_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/console"
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+)
+
+const adminPassword = "console-admin-password"
+
+// clock is a settable time source for session expiry.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type server struct {
+	URL   string
+	svc   *keyward.Service
+	clock *clock
+	admin *keyward.Principal
+	t     *testing.T
+}
+
+// start runs the native API and the console on loopback over a fresh
+// SQLite database; tls serves it over HTTPS.
+func start(t *testing.T, useTLS bool) *server {
+	t.Helper()
+	db := sqltest.SQLite(t)
+	ts := httptest.NewUnstartedServer(nil)
+	clk := &clock{t: time.Now().UTC()}
+	scheme := "http://"
+	if useTLS {
+		scheme = "https://"
+	}
+	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: clk.now,
+		PublicURL: scheme + ts.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if _, err := svc.Bootstrap(context.Background(), adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(svc, nil, nil)
+	console.Mount(api.Mux(), svc, nil)
+	ts.Config.Handler = api
+	if useTLS {
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	t.Cleanup(ts.Close)
+	res, err := svc.Login(context.Background(), "", "admin", adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := svc.AuthenticateUser(context.Background(), res.AccessToken, "127.0.0.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &server{URL: ts.URL, svc: svc, clock: clk, admin: admin, t: t}
+}
+
+// browser is a cookie-keeping client that does not follow redirects.
+type browser struct {
+	s      *server
+	c      *http.Client
+	origin string
+}
+
+type page struct {
+	Status   int
+	Location string
+	Header   http.Header
+	Body     string
+}
+
+func (s *server) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{s: s, origin: s.URL, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values, header ...string) page {
+	b.s.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.s.URL+path, body)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Origin", b.origin)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return page{Status: res.StatusCode, Location: res.Header.Get("Location"), Header: res.Header, Body: string(out)}
+}
+
+func (b *browser) get(path string) page { return b.do(http.MethodGet, path, nil) }
+
+// post sends a form with the page's form token.
+func (b *browser) post(path string, form url.Values) page {
+	b.s.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", b.csrf())
+	return b.do(http.MethodPost, path, form)
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) csrf() string {
+	b.s.t.Helper()
+	p := b.get("/console/keys")
+	m := csrfRe.FindStringSubmatch(p.Body)
+	if m == nil {
+		b.s.t.Fatalf("no form token on the keys page (status %d)", p.Status)
+	}
+	return m[1]
+}
+
+func (b *browser) login(user, password string) page {
+	b.s.t.Helper()
+	return b.do(http.MethodPost, "/console/login", url.Values{"userName": {user}, "password": {password}})
+}
+
+func (b *browser) mustLogin(user, password string) {
+	b.s.t.Helper()
+	if p := b.login(user, password); p.Status != http.StatusSeeOther || p.Location != "/console/keys" {
+		b.s.t.Fatalf("login as %s: got %d → %q, want 303 → /console/keys: %s", user, p.Status, p.Location, p.Body)
+	}
+}
+
+func (b *browser) sessionCookie() *http.Cookie {
+	u, _ := url.Parse(b.s.URL + "/console/")
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "keyward_session" {
+			return c
+		}
+	}
+	return nil
+}
+
+func (s *server) createUser(name string, level int) {
+	s.t.Helper()
+	pw := "password-of-" + name
+	if _, err := s.svc.CreateUser(context.Background(), s.admin, keyward.UserInput{UserName: &name, Password: &pw, Level: &level}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *server) createKey(name string) *keyward.IssuedKey {
+	s.t.Helper()
+	k, err := s.svc.CreateAPIKey(context.Background(), s.admin, keyward.APIKeyInput{Name: &name})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return k
+}
+
+func TestSignInSetsASafeSessionCookie(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		s := start(t, useTLS)
+		b := s.browser()
+		res := b.login("admin", adminPassword)
+		if res.Status != http.StatusSeeOther {
+			t.Fatalf("tls=%v: login got %d, want 303", useTLS, res.Status)
+		}
+		sc := res.Header.Get("Set-Cookie")
+		for _, want := range []string{"keyward_session=", "Path=/console", "HttpOnly", "SameSite=Lax", "Max-Age=3600"} {
+			if !strings.Contains(sc, want) {
+				t.Errorf("tls=%v: Set-Cookie %q lacks %q", useTLS, sc, want)
+			}
+		}
+		if got := strings.Contains(sc, "Secure"); got != useTLS {
+			t.Errorf("tls=%v: Set-Cookie %q: Secure got %v, want %v", useTLS, sc, got, useTLS)
+		}
+	}
+}
+
+func TestSignInFailures(t *testing.T) {
+	s := start(t, false)
+	s.createUser("inactive-user", 3)
+	tests := []struct{ name, user, password string }{
+		{"wrong password", "admin", "not-the-password"},
+		{"unknown user", "nobody", adminPassword},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := s.browser()
+			res := b.login(tt.user, tt.password)
+			if res.Status != http.StatusUnauthorized && res.Status != http.StatusBadRequest {
+				t.Errorf("got %d, want 401 or 400", res.Status)
+			}
+			if !strings.Contains(res.Body, "The user name or password is not right.") {
+				t.Errorf("the page does not explain the failure: %s", res.Body)
+			}
+			if b.sessionCookie() != nil || res.Header.Get("Set-Cookie") != "" {
+				t.Errorf("a failed sign-in set a cookie: %q", res.Header.Get("Set-Cookie"))
+			}
+		})
+	}
+}
+
+func TestPagesNeedASession(t *testing.T) {
+	s := start(t, false)
+	key := s.createKey("k")
+	for _, path := range []string{"/console/keys", "/console/keys/new", "/console/keys/" + key.ID, "/console/users", "/console/permissions", "/console/audit"} {
+		b := s.browser()
+		res := b.get(path)
+		if want := "/console/login?next=" + url.QueryEscape(path); res.Status != http.StatusSeeOther || res.Location != want {
+			t.Errorf("GET %s without a session: got %d → %q, want 303 → %q", path, res.Status, res.Location, want)
+		}
+	}
+	// An API key (or a login token of another kind) in the cookie is no session.
+	for name, value := range map[string]string{"api key": key.ClientSecret, "garbage": "a.b.c"} {
+		b := s.browser()
+		u, _ := url.Parse(s.URL + "/console/")
+		b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "keyward_session", Value: value, Path: "/console"}})
+		if res := b.get("/console/keys"); res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/console/login") {
+			t.Errorf("%s as the session: got %d → %q, want a redirect to the login", name, res.Status, res.Location)
+		}
+	}
+	// After login, ?next= brings the user back; an outside URL is ignored.
+	b := s.browser()
+	res := b.do(http.MethodPost, "/console/login", url.Values{"userName": {"admin"}, "password": {adminPassword}, "next": {"/console/audit"}})
+	if res.Location != "/console/audit" {
+		t.Errorf("next=/console/audit: got %q", res.Location)
+	}
+	res = s.browser().do(http.MethodPost, "/console/login", url.Values{"userName": {"admin"}, "password": {adminPassword}, "next": {"//evil.example/x"}})
+	if res.Location != "/console/keys" {
+		t.Errorf("next=//evil.example/x: got %q, want /console/keys", res.Location)
+	}
+}
+
+func TestSessionsExpireAndSignOutEndsThem(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	if res := b.get("/console/keys"); res.Status != http.StatusOK {
+		t.Fatalf("signed in: got %d", res.Status)
+	}
+	s.clock.add(keyward.UserTokenLifetime + time.Second)
+	if res := b.get("/console/keys"); res.Status != http.StatusSeeOther {
+		t.Errorf("after the session lifetime: got %d, want 303 to the login", res.Status)
+	}
+
+	b = s.browser()
+	b.mustLogin("admin", adminPassword)
+	stolen := b.sessionCookie().Value
+	res := b.post("/console/logout", nil)
+	if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/console/login") {
+		t.Fatalf("sign out: got %d → %q", res.Status, res.Location)
+	}
+	if !strings.Contains(res.Header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("sign out does not clear the cookie: %q", res.Header.Get("Set-Cookie"))
+	}
+	// The token of the ended session no longer works, anywhere.
+	replay := s.browser()
+	u, _ := url.Parse(s.URL + "/console/")
+	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: "keyward_session", Value: stolen, Path: "/console"}})
+	if res := replay.get("/console/keys"); res.Status != http.StatusSeeOther {
+		t.Errorf("the signed-out session: got %d, want 303 to the login", res.Status)
+	}
+	if _, err := s.svc.AuthenticateUser(context.Background(), stolen, "", ""); keyward.ErrorCode(err) != keyward.EUNAUTHORIZED {
+		t.Errorf("the signed-out token authenticates: %v", err)
+	}
+}
+
+func TestFormsRefuseCrossSiteRequests(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	token := b.csrf()
+	form := func(withToken bool) url.Values {
+		v := url.Values{"name": {"forged"}, "lifespanValue": {"1"}, "lifespanUnit": {"hours"}}
+		if withToken {
+			v.Set("csrf", token)
+		}
+		return v
+	}
+	tests := []struct {
+		name   string
+		token  bool
+		header []string
+		want   int
+	}{
+		{"no form token", false, nil, http.StatusForbidden},
+		{"wrong form token", false, []string{"X-Ignored", "1"}, http.StatusForbidden},
+		{"another site (Sec-Fetch-Site)", true, []string{"Sec-Fetch-Site", "cross-site", "Origin", "http://evil.example"}, http.StatusForbidden},
+		{"another port of this host", true, []string{"Sec-Fetch-Site", "same-site", "Origin", "http://127.0.0.1:1"}, http.StatusForbidden},
+		{"an old browser from another origin", true, []string{"Sec-Fetch-Site", "", "Origin", "http://evil.example"}, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := form(tt.token)
+			if tt.name == "wrong form token" {
+				f.Set("csrf", "AAAAAAAAAAAAAAAAAAAAAAAA")
+			}
+			res := b.do(http.MethodPost, "/console/keys", f, tt.header...)
+			if res.Status != tt.want {
+				t.Errorf("got %d, want %d", res.Status, tt.want)
+			}
+		})
+	}
+	list, err := s.svc.ListAPIKeys(context.Background(), s.admin, keyward.APIKeyFilter{Page: keyward.Page{Number: 1, Size: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list.TotalCount != 0 {
+		t.Errorf("refused requests created %d keys", list.TotalCount)
+	}
+	if res := b.do(http.MethodPost, "/console/keys", form(true)); res.Status != http.StatusOK {
+		t.Errorf("the genuine form: got %d, want 200 (the secret dialog)", res.Status)
+	}
+}
+
+var secretRe = regexp.MustCompile(`id="issued-secret" value="([^"]+)"`)
+
+func TestSecretIsShownOnceAndNeverStored(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	res := b.post("/console/keys", url.Values{"name": {"Billing"}, "description": {"billing service"}, "scopes": {"apikeys:read"},
+		"lifespanValue": {"2"}, "lifespanUnit": {"hours"}})
+	m := secretRe.FindStringSubmatch(res.Body)
+	if res.Status != http.StatusOK || m == nil {
+		t.Fatalf("create: got %d without a secret dialog: %s", res.Status, res.Body)
+	}
+	sec := m[1]
+	if !strings.Contains(res.Body, "It will not be shown again") {
+		t.Error("the dialog does not warn that the secret is shown once")
+	}
+	if got := res.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control of the secret page: got %q, want no-store", got)
+	}
+	p, err := s.svc.Authenticate(context.Background(), keyward.Credentials{APIKey: sec})
+	if err != nil {
+		t.Fatalf("the shown secret does not authenticate: %v", err)
+	}
+	k, err := s.svc.GetAPIKey(context.Background(), s.admin, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Name != "Billing" || k.TokenLifespanSeconds != 7200 || len(k.Permissions) != 1 || k.Permissions[0].Name != "apikeys:read" {
+		t.Errorf("created key: got %+v", k)
+	}
+	for _, path := range []string{"/console/keys", "/console/keys/" + k.ID, "/console/keys/" + k.ID + "/edit", "/console/audit"} {
+		if body := b.get(path).Body; strings.Contains(body, sec) || strings.Contains(body, sec[len(sec)-12:]) {
+			t.Errorf("GET %s shows the secret", path)
+		}
+	}
+	// Rotation shows a new secret once; the old one stops.
+	res = b.post("/console/keys/"+k.ID+"/rotate", nil)
+	m = secretRe.FindStringSubmatch(res.Body)
+	if m == nil || m[1] == sec {
+		t.Fatalf("rotate: got %d without a new secret", res.Status)
+	}
+	if _, err := s.svc.Authenticate(context.Background(), keyward.Credentials{APIKey: sec}); err == nil {
+		t.Error("the old secret still works after a new one was generated")
+	}
+	if _, err := s.svc.Authenticate(context.Background(), keyward.Credentials{APIKey: m[1]}); err != nil {
+		t.Errorf("the new secret does not work: %v", err)
+	}
+}
+
+func TestKeyFormBounds(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	tests := []struct {
+		value, unit string
+		wantSeconds int    // 0: refused
+		wantMessage string // next to the field
+	}{
+		{"1", "hours", 3600, ""},
+		{"24", "hours", 86400, ""},
+		{"25", "hours", 0, "In hours, the token lifespan is 1 to 24."},
+		{"0", "hours", 0, "In hours, the token lifespan is 1 to 24."},
+		{"1", "minutes", 60, ""},
+		{"55", "minutes", 3300, ""},
+		{"56", "minutes", 0, "In minutes, the token lifespan is 1 to 55."},
+		{"1.5", "hours", 0, "Enter a whole number."},
+		{"1", "days", 0, "Choose hours or minutes."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value+" "+tt.unit, func(t *testing.T) {
+			res := b.post("/console/keys", url.Values{"name": {"k " + tt.value + tt.unit}, "lifespanValue": {tt.value}, "lifespanUnit": {tt.unit}})
+			m := secretRe.FindStringSubmatch(res.Body)
+			if tt.wantSeconds == 0 {
+				if res.Status != http.StatusBadRequest || m != nil {
+					t.Fatalf("got %d (secret shown: %v), want 400", res.Status, m != nil)
+				}
+				if !strings.Contains(res.Body, `<p class="error" id="lifespan-error">`+tt.wantMessage) {
+					t.Errorf("the message %q is not next to the field", tt.wantMessage)
+				}
+				return
+			}
+			if m == nil {
+				t.Fatalf("got %d without a secret: %s", res.Status, res.Body)
+			}
+			p, err := s.svc.Authenticate(context.Background(), keyward.Credentials{APIKey: m[1]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, _ := s.svc.GetAPIKey(context.Background(), s.admin, p.ID)
+			if k.TokenLifespanSeconds != tt.wantSeconds {
+				t.Errorf("tokenLifespanSeconds: got %d, want %d", k.TokenLifespanSeconds, tt.wantSeconds)
+			}
+		})
+	}
+	res := b.post("/console/keys", url.Values{"name": {""}, "lifespanValue": {"1"}, "lifespanUnit": {"hours"}, "expiresOn": {"2001-01-01"}})
+	if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, "Enter a name.") || !strings.Contains(res.Body, "Choose today or a later day.") {
+		t.Errorf("empty name and past expiry: got %d: %s", res.Status, res.Body)
+	}
+}
+
+func TestEditKeepsClientIDAndDetectsConcurrentChanges(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	k := s.createKey("Before")
+	page := b.get("/console/keys/" + k.ID + "/edit")
+	if !strings.Contains(page.Body, `value="`+k.ClientID+`" readonly`) {
+		t.Errorf("the edit form does not show the client ID read-only")
+	}
+	res := b.post("/console/keys/"+k.ID+"/edit", url.Values{"version": {"1"}, "name": {"After"}, "description": {"d"},
+		"lifespanValue": {"30"}, "lifespanUnit": {"minutes"}, "expiresOn": {time.Now().AddDate(0, 1, 0).Format("2006-01-02")}, "clientId": {"changed"}})
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("edit: got %d: %s", res.Status, res.Body)
+	}
+	got, _ := s.svc.GetAPIKey(context.Background(), s.admin, k.ID)
+	if got.Name != "After" || got.TokenLifespanSeconds != 1800 || got.ClientID != k.ClientID || got.ExpiresAt == nil {
+		t.Errorf("after edit: got name %q lifespan %d clientId %q expiresAt %v", got.Name, got.TokenLifespanSeconds, got.ClientID, got.ExpiresAt)
+	}
+	// A form loaded before that change must not overwrite it.
+	res = b.post("/console/keys/"+k.ID+"/edit", url.Values{"version": {"1"}, "name": {"Stale"}, "lifespanValue": {"1"}, "lifespanUnit": {"hours"}})
+	if res.Status != http.StatusConflict || !strings.Contains(res.Body, "Someone changed this key") {
+		t.Errorf("stale edit: got %d, want 409 with an explanation", res.Status)
+	}
+	if got, _ := s.svc.GetAPIKey(context.Background(), s.admin, k.ID); got.Name != "After" {
+		t.Errorf("the stale edit overwrote the name: %q", got.Name)
+	}
+}
+
+func TestLowLevelUserSeesNoWriteButtonsAndIsRefused(t *testing.T) {
+	s := start(t, false)
+	s.createUser("viewer", 2)
+	other := s.createKey("admin's key")
+	b := s.browser()
+	b.mustLogin("viewer", "password-of-viewer")
+	keys := b.get("/console/keys")
+	if keys.Status != http.StatusOK {
+		t.Fatalf("keys page: got %d", keys.Status)
+	}
+	for _, button := range []string{`href="/console/keys/new"`, "/active", "/edit", "/rotate", "/delete", "admin&#39;s key"} {
+		if strings.Contains(keys.Body, button) {
+			t.Errorf("a level-2 user's keys page contains %q", button)
+		}
+	}
+	for _, nav := range []string{`href="/console/users"`, `href="/console/audit"`} {
+		if strings.Contains(keys.Body, nav) {
+			t.Errorf("a level-2 user sees the menu entry %s", nav)
+		}
+	}
+	tests := []struct {
+		method, path string
+		form         url.Values
+		want         int
+	}{
+		{"GET", "/console/keys/new", nil, http.StatusForbidden},
+		{"POST", "/console/keys", url.Values{"name": {"mine"}, "lifespanValue": {"1"}, "lifespanUnit": {"hours"}}, http.StatusForbidden},
+		{"POST", "/console/keys/" + other.ID + "/active", url.Values{"active": {"false"}}, http.StatusNotFound},
+		{"POST", "/console/keys/" + other.ID + "/delete", nil, http.StatusNotFound},
+		{"POST", "/console/keys/" + other.ID + "/rotate", nil, http.StatusNotFound},
+		{"GET", "/console/users", nil, http.StatusForbidden},
+		{"POST", "/console/users", url.Values{"userName": {"x"}, "password": {"password-12345"}, "level": {"1"}}, http.StatusForbidden},
+		{"POST", "/console/permissions", url.Values{"name": {"x:y"}}, http.StatusForbidden},
+		{"GET", "/console/audit", nil, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		var res page
+		if tt.method == "GET" {
+			res = b.get(tt.path)
+		} else {
+			res = b.post(tt.path, tt.form)
+		}
+		if res.Status != tt.want {
+			t.Errorf("%s %s: got %d, want %d", tt.method, tt.path, res.Status, tt.want)
+		}
+	}
+	if k, _ := s.svc.GetAPIKey(context.Background(), s.admin, other.ID); !k.IsActive {
+		t.Error("the refused request deactivated the key")
+	}
+	list, _ := s.svc.ListAPIKeys(context.Background(), s.admin, keyward.APIKeyFilter{Page: keyward.Page{Number: 1, Size: 10}})
+	if list.TotalCount != 1 {
+		t.Errorf("keys after the refused create: got %d, want 1", list.TotalCount)
+	}
+}
+
+func TestTenantsDoNotSeeEachOther(t *testing.T) {
+	s := start(t, false)
+	ctx := context.Background()
+	name := "acme"
+	tenant, err := s.svc.CreateTenant(ctx, s.admin, keyward.TenantInput{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inAcme, err := s.svc.InTenant(ctx, s.admin, tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pw, level := "acme-admin", "password-of-acme-admin", 8
+	if _, err := s.svc.CreateUser(ctx, inAcme, keyward.UserInput{UserName: &user, Password: &pw, Level: &level}); err != nil {
+		t.Fatal(err)
+	}
+	rootKey := s.createKey("root tenant key")
+	b := s.browser()
+	if res := b.do(http.MethodPost, "/console/login", url.Values{"tenant": {"acme"}, "userName": {user}, "password": {pw}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("login to acme: got %d", res.Status)
+	}
+	if body := b.get("/console/keys").Body; strings.Contains(body, "root tenant key") {
+		t.Error("acme's admin sees the root tenant's key")
+	}
+	for _, path := range []string{"/console/keys/" + rootKey.ID, "/console/keys/" + rootKey.ID + "/edit"} {
+		if res := b.get(path); res.Status != http.StatusNotFound {
+			t.Errorf("GET %s from acme: got %d, want 404", path, res.Status)
+		}
+	}
+	if res := b.post("/console/keys/"+rootKey.ID+"/delete", nil); res.Status != http.StatusNotFound {
+		t.Errorf("delete from acme: got %d, want 404", res.Status)
+	}
+	if _, err := s.svc.GetAPIKey(ctx, s.admin, rootKey.ID); err != nil {
+		t.Errorf("the root tenant's key is gone: %v", err)
+	}
+}
+
+func TestKeysListFiltersAndPages(t *testing.T) {
+	s := start(t, false)
+	ctx := context.Background()
+	for i := range 25 {
+		k := s.createKey("Batch " + string(rune('A'+i)))
+		if i%5 == 0 {
+			off := false
+			if _, err := s.svc.UpdateAPIKey(ctx, s.admin, k.ID, keyward.APIKeyInput{IsActive: &off}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s.createKey("Other")
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	rows := regexp.MustCompile(`<tr data-client-id=`)
+	tests := []struct {
+		query    string
+		wantRows int
+		want     []string
+		notWant  []string
+	}{
+		{"", 20, []string{"1–20 of 26", `href="/console/keys?page=2"`}, nil},
+		{"?page=2", 6, []string{"21–26 of 26", `rel="prev"`}, nil},
+		{"?q=batch+c", 1, []string{"Batch C"}, []string{"Batch D", "Other"}},
+		{"?status=inactive", 5, []string{"Batch A", "Batch F"}, []string{"Batch B", `state-Active`}},
+		{"?status=active&q=Other", 1, []string{"Other"}, nil},
+		{"?q=nothing-matches", 0, []string{"No API keys match"}, nil},
+	}
+	for _, tt := range tests {
+		res := b.get("/console/keys" + tt.query)
+		if got := len(rows.FindAllString(res.Body, -1)); got != tt.wantRows {
+			t.Errorf("%s: got %d rows, want %d", tt.query, got, tt.wantRows)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(res.Body, w) {
+				t.Errorf("%s: the page lacks %q", tt.query, w)
+			}
+		}
+		for _, w := range tt.notWant {
+			if strings.Contains(res.Body, w) {
+				t.Errorf("%s: the page contains %q", tt.query, w)
+			}
+		}
+	}
+}

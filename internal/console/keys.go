@@ -1,0 +1,479 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+const keysPageSize = 20
+
+// Token lifespan bounds of the key form (Pier Cloud's): 1-24 hours or 1-55
+// minutes.
+const (
+	maxLifespanHours   = 24
+	maxLifespanMinutes = 55
+)
+
+type keysView struct {
+	Query, Status string
+	Keys          []keyRow
+	Pager         pager
+	Filtered      bool
+	Catalog       []*keyward.Permission
+	Issued        *issuedView // the secret dialog, shown once
+	Close         string      // where closing the dialog goes
+	Back          string      // this list, for the row forms to return to
+}
+
+type keyRow struct {
+	*keyward.APIKey
+	State               string // Active, Inactive, Expired
+	CanWrite, CanDelete bool
+	ScopeNames          []string
+}
+
+type issuedView struct {
+	Heading, ClientID, Secret, Name string
+}
+
+func keyState(k *keyward.APIKey, now time.Time) string {
+	switch {
+	case !k.IsActive:
+		return "Inactive"
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
+		return "Expired"
+	}
+	return "Active"
+}
+
+func (c *Console) row(s *session, k *keyward.APIKey, now time.Time) keyRow {
+	names := make([]string, 0, len(k.Permissions))
+	for _, p := range k.Permissions {
+		names = append(names, p.Name)
+	}
+	return keyRow{APIKey: k, State: keyState(k, now), ScopeNames: names,
+		CanWrite:  s.p.CanKey(keyward.PermAPIKeysWrite, k.OwnerID),
+		CanDelete: s.p.CanKey(keyward.PermAPIKeysDelete, k.OwnerID)}
+}
+
+// listKeys fills the list part of the keys page from the request's filters.
+func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
+	q := r.URL.Query()
+	v.Query = strings.TrimSpace(q.Get("q"))
+	v.Status = q.Get("status")
+	switch v.Status {
+	case keyward.StatusActive, keyward.StatusInactive:
+	default:
+		v.Status = keyward.StatusAll
+	}
+	v.Filtered = v.Query != "" || v.Status != keyward.StatusAll
+	number := pageNumber(r)
+	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{
+		Page: keyward.Page{Number: number, Size: keysPageSize}, Query: v.Query, Status: v.Status, Sort: "-createdAt",
+	})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, k := range list.Items {
+		v.Keys = append(v.Keys, c.row(s, k, now))
+	}
+	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, n) })
+	v.Back = keysURL(v.Query, v.Status, number)
+	return nil
+}
+
+func keysURL(query, status string, page int) string {
+	q := url.Values{}
+	if query != "" {
+		q.Set("q", query)
+	}
+	if status != "" && status != keyward.StatusAll {
+		q.Set("status", status)
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if len(q) == 0 {
+		return Prefix + "/keys"
+	}
+	return Prefix + "/keys?" + q.Encode()
+}
+
+func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
+	var v keysView
+	if err := c.listKeys(r, s, &v); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, http.StatusOK, "keys", "API Keys", v)
+}
+
+// showIssued answers a create or rotate with the keys page and the dialog
+// that shows the secret this once. The answer is never stored (no-store),
+// and closing the dialog replaces it in the history with the plain list.
+func (c *Console) showIssued(w http.ResponseWriter, r *http.Request, s *session, heading string, k *keyward.IssuedKey) {
+	r.URL.RawQuery = ""
+	v := keysView{Issued: &issuedView{Heading: heading, ClientID: k.ClientID, Secret: k.ClientSecret, Name: k.Name}, Close: Prefix + "/keys"}
+	if err := c.listKeys(r, s, &v); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, http.StatusOK, "keys", "API Keys", v)
+}
+
+// keyForm is the add and edit form.
+type keyForm struct {
+	Edit          bool
+	ID, ClientID  string
+	Version       int
+	Name          string
+	Description   string
+	Scopes        []string
+	LifespanValue string
+	LifespanUnit  string
+	ExpiresOn     string // yyyy-mm-dd, the key expires at the end of that day (UTC)
+	HMAC          bool
+	Catalog       []*keyward.Permission
+	Errors        map[string]string
+	Error         string
+}
+
+func (c *Console) catalog(r *http.Request, s *session) []*keyward.Permission {
+	perms, err := c.svc.ListPermissions(r.Context(), s.p)
+	if err != nil {
+		return nil // without permissions:read the form offers no scopes
+	}
+	return perms
+}
+
+func (c *Console) newKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
+	if !s.p.CanSomeKeys(keyward.PermAPIKeysWrite) {
+		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot create API keys. Ask an administrator of your tenant.")
+		return
+	}
+	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", Catalog: c.catalog(r, s)}
+	c.render(w, r, s, http.StatusOK, "keyform", "Add API key", f)
+}
+
+// readKeyForm reads the posted form into f and the Service input. prev is
+// the key being edited (nil when adding).
+func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIKeyInput {
+	f.Errors = map[string]string{}
+	f.Name = strings.TrimSpace(r.PostFormValue("name"))
+	f.Description = strings.TrimSpace(r.PostFormValue("description"))
+	f.Scopes = r.PostForm["scopes"]
+	f.LifespanValue = strings.TrimSpace(r.PostFormValue("lifespanValue"))
+	f.LifespanUnit = r.PostFormValue("lifespanUnit")
+	f.ExpiresOn = strings.TrimSpace(r.PostFormValue("expiresOn"))
+	f.HMAC = r.PostFormValue("hmac") == "on"
+
+	in := keyward.APIKeyInput{Name: &f.Name, Description: &f.Description}
+	refs := make([]keyward.PermissionRef, 0, len(f.Scopes))
+	for _, sc := range f.Scopes {
+		refs = append(refs, keyward.PermissionRef{Name: sc})
+	}
+	in.Permissions = &refs
+
+	n, err := strconv.Atoi(f.LifespanValue)
+	seconds := 0
+	switch f.LifespanUnit {
+	case "hours":
+		seconds = n * 3600
+	case "minutes":
+		seconds = n * 60
+	default:
+		f.Errors["lifespan"] = "Choose hours or minutes."
+	}
+	unchanged := prev != nil && err == nil && seconds == prev.TokenLifespanSeconds
+	switch {
+	case f.Errors["lifespan"] != "":
+	case err != nil:
+		f.Errors["lifespan"] = "Enter a whole number."
+	case unchanged:
+		// a lifespan set through the API may lie outside the form's bounds; keep it
+	case f.LifespanUnit == "hours" && (n < 1 || n > maxLifespanHours):
+		f.Errors["lifespan"] = "In hours, the token lifespan is 1 to 24."
+	case f.LifespanUnit == "minutes" && (n < 1 || n > maxLifespanMinutes):
+		f.Errors["lifespan"] = "In minutes, the token lifespan is 1 to 55. For longer, use hours."
+	default:
+		in.TokenLifespanSeconds = &seconds
+	}
+
+	switch {
+	case f.ExpiresOn == "":
+		if prev != nil && prev.ExpiresAt != nil {
+			in.ClearExpiry = true
+		}
+	default:
+		d, err := time.Parse("2006-01-02", f.ExpiresOn)
+		if err != nil {
+			f.Errors["expiresOn"] = "Enter a date as YYYY-MM-DD."
+			break
+		}
+		end := d.Add(24*time.Hour - time.Second).UTC()
+		if prev != nil && prev.ExpiresAt != nil && prev.ExpiresAt.Equal(end) {
+			break
+		}
+		if !end.After(time.Now()) {
+			f.Errors["expiresOn"] = "Choose today or a later day."
+			break
+		}
+		in.ExpiresAt = &end
+	}
+	if prev == nil {
+		in.HMACEnabled = &f.HMAC
+	}
+	if f.Name == "" {
+		f.Errors["name"] = "Enter a name."
+	}
+	return in
+}
+
+// formErrors puts a Service validation error next to the fields it names.
+func formErrors(f *keyForm, err error) bool {
+	e, ok := err.(*keyward.Error)
+	if !ok || (e.Code != keyward.EINVALID && e.Code != keyward.EFORBIDDEN) {
+		return false
+	}
+	field := map[string]string{"name": "name", "description": "description", "permissions": "scopes",
+		"tokenLifespanSeconds": "lifespan", "expiresAt": "expiresOn", "hmacEnabled": "hmac"}
+	for _, fe := range e.Fields {
+		name := field[strings.SplitN(fe.Field, "[", 2)[0]]
+		if name == "" {
+			f.Error = fe.Field + ": " + fe.Message
+			continue
+		}
+		f.Errors[name] = fe.Message
+	}
+	if len(e.Fields) == 0 {
+		f.Error = e.Message
+	}
+	return true
+}
+
+func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) {
+	var f keyForm
+	in := readKeyForm(r, &f, nil)
+	f.Catalog = c.catalog(r, s)
+	if len(f.Errors) > 0 {
+		c.render(w, r, s, http.StatusBadRequest, "keyform", "Add API key", f)
+		return
+	}
+	k, err := c.svc.CreateAPIKey(r.Context(), s.p, in)
+	if err != nil {
+		if formErrors(&f, err) {
+			c.render(w, r, s, httpStatus(err), "keyform", "Add API key", f)
+			return
+		}
+		c.fail(w, r, s, err)
+		return
+	}
+	c.showIssued(w, r, s, "API key created", k)
+}
+
+func httpStatus(err error) int {
+	if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
+		return http.StatusForbidden
+	}
+	return http.StatusBadRequest
+}
+
+func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
+	k, err := c.svc.GetAPIKey(r.Context(), s.p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	if !s.p.CanKey(keyward.PermAPIKeysWrite, k.OwnerID) {
+		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot change this key. Ask an administrator of your tenant.")
+		return
+	}
+	v, unit := lifespanParts(k.TokenLifespanSeconds)
+	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, Version: k.Version, Name: k.Name, Description: k.Description,
+		LifespanValue: strconv.Itoa(v), LifespanUnit: unit, HMAC: k.HMACEnabled, Catalog: c.catalog(r, s)}
+	for _, p := range k.Permissions {
+		f.Scopes = append(f.Scopes, p.Name)
+	}
+	if k.ExpiresAt != nil {
+		f.ExpiresOn = k.ExpiresAt.UTC().Format("2006-01-02")
+	}
+	c.render(w, r, s, http.StatusOK, "keyform", "Edit API key", f)
+}
+
+func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	k, err := c.svc.GetAPIKey(r.Context(), s.p, id)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, HMAC: k.HMACEnabled}
+	f.Version, _ = strconv.Atoi(r.PostFormValue("version"))
+	in := readKeyForm(r, &f, k)
+	f.HMAC = k.HMACEnabled
+	f.Catalog = c.catalog(r, s)
+	if len(f.Errors) > 0 {
+		c.render(w, r, s, http.StatusBadRequest, "keyform", "Edit API key", f)
+		return
+	}
+	version := f.Version
+	if _, err := c.svc.UpdateAPIKey(r.Context(), s.p, id, in, &version); err != nil {
+		if keyward.ErrorCode(err) == keyward.EPRECONDITION {
+			f.Error = "Someone changed this key while you were editing it. Reload the page to see their changes, then edit again."
+			c.render(w, r, s, http.StatusConflict, "keyform", "Edit API key", f)
+			return
+		}
+		if formErrors(&f, err) {
+			c.render(w, r, s, httpStatus(err), "keyform", "Edit API key", f)
+			return
+		}
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, back(r, Prefix+"/keys")+doneParam(r, "updated"), http.StatusSeeOther)
+}
+
+// back returns the list URL a form posted from (its "back" field, a
+// console path), or def.
+func back(r *http.Request, def string) string {
+	b := r.PostFormValue("back")
+	if strings.HasPrefix(b, Prefix+"/") && !strings.HasPrefix(b, "//") && !strings.Contains(b, "done=") {
+		return b
+	}
+	return def
+}
+
+func doneParam(r *http.Request, code string) string {
+	if strings.Contains(back(r, Prefix+"/keys"), "?") {
+		return "&done=" + code
+	}
+	return "?done=" + code
+}
+
+func (c *Console) setKeyActive(w http.ResponseWriter, r *http.Request, s *session) {
+	active := r.PostFormValue("active") == "true"
+	if _, err := c.svc.UpdateAPIKey(r.Context(), s.p, r.PathValue("id"), keyward.APIKeyInput{IsActive: &active}, nil); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	done := "deactivated"
+	if active {
+		done = "activated"
+	}
+	http.Redirect(w, r, back(r, Prefix+"/keys")+doneParam(r, done), http.StatusSeeOther)
+}
+
+func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, s *session) {
+	k, err := c.svc.RotateAPIKey(r.Context(), s.p, r.PathValue("id"), keyward.RotateInput{})
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.showIssued(w, r, s, "New client secret", k)
+}
+
+func (c *Console) deleteKey(w http.ResponseWriter, r *http.Request, s *session) {
+	if _, err := c.svc.DeleteAPIKey(r.Context(), s.p, r.PathValue("id"), nil); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	b := back(r, Prefix+"/keys")
+	if strings.HasPrefix(b, Prefix+"/keys/") {
+		b = Prefix + "/keys" // the key's own page is gone
+	}
+	sep := "?"
+	if strings.Contains(b, "?") {
+		sep = "&"
+	}
+	http.Redirect(w, r, b+sep+"done=deleted", http.StatusSeeOther)
+}
+
+// confirmView is a confirmation page, used without script (with script
+// the same form opens in a dialog).
+type confirmView struct {
+	Heading, Message, Action, Button, Back string
+	Danger                                 bool
+}
+
+func (c *Console) confirmPage(what string) sessionHandler {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		k, err := c.svc.GetAPIKey(r.Context(), s.p, r.PathValue("id"))
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		v := confirmView{Action: Prefix + "/keys/" + k.ID + "/" + what, Back: Prefix + "/keys"}
+		switch what {
+		case "rotate":
+			v.Heading, v.Button = "Generate a new client secret?", "Generate new client secret"
+			v.Message = "The current secret of “" + k.Name + "” stops working at once, and so do the tokens issued with it. The new secret is shown once."
+		case "delete":
+			v.Heading, v.Button, v.Danger = "Delete this API key?", "Delete", true
+			v.Message = "“" + k.Name + "” (" + k.ClientID + ") stops working at once and cannot be restored."
+		}
+		c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+	}
+}
+
+type keyView struct {
+	Key   keyRow
+	Usage usageChart
+}
+
+func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
+	k, err := c.svc.GetAPIKey(r.Context(), s.p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	u, err := c.svc.APIKeyUsage(r.Context(), s.p, k.ID, usageDays)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	v := keyView{Key: c.row(s, k, time.Now()), Usage: newUsageChart(u)}
+	c.render(w, r, s, http.StatusOK, "key", k.Name, v)
+}
+
+const usageDays = 14
+
+// usageChart is a key's request counts per day, drawn as SVG bars (and
+// given as a table to screen readers).
+type usageChart struct {
+	Bars        []usageBar
+	Total, Max  int64
+	Width, Base int
+}
+
+type usageBar struct {
+	X, Y, W, H int
+	Day, Label string
+	Count      int64
+	Tick       bool // label this bar on the axis
+}
+
+func newUsageChart(u *keyward.KeyUsage) usageChart {
+	const barW, gap, height = 26, 8, 120
+	ch := usageChart{Total: u.Total, Width: len(u.Days) * (barW + gap), Base: height}
+	for _, d := range u.Days {
+		ch.Max = max(ch.Max, d.Count)
+	}
+	for i, d := range u.Days {
+		h := 0
+		if ch.Max > 0 {
+			h = int(d.Count * (height - 10) / ch.Max)
+		}
+		if d.Count > 0 && h < 2 {
+			h = 2
+		}
+		ch.Bars = append(ch.Bars, usageBar{X: i*(barW+gap) + gap/2, Y: height - h, W: barW, H: h, Count: d.Count,
+			Day: d.Start.Format("2006-01-02"), Label: d.Start.Format("Jan 2"), Tick: (len(u.Days)-1-i)%2 == 0})
+	}
+	return ch
+}

@@ -1,0 +1,204 @@
+package console
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// pageNames are the templates under templates/, each rendered inside
+// layout.html.
+var pageNames = []string{"login", "status", "keys", "keyform", "key", "confirm", "users", "permissions", "audit"}
+
+var funcs = template.FuncMap{
+	"date": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return v.UTC().Format("2006-01-02 15:04 UTC")
+		case *time.Time:
+			if v == nil {
+				return ""
+			}
+			return v.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return ""
+	},
+	"isodate":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"ago":      ago,
+	"lifespan": lifespanText,
+	"join":     strings.Join,
+	"add":      func(a, b int) int { return a + b },
+	"permNames": func(ps []keyward.Permission) []string {
+		out := make([]string, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, p.Name)
+		}
+		return out
+	},
+	"contains": func(list []string, s string) bool {
+		for _, v := range list {
+			if v == s {
+				return true
+			}
+		}
+		return false
+	},
+}
+
+func parsePages() map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for _, n := range pageNames {
+		out[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/icons.html", "templates/"+n+".html"))
+	}
+	return out
+}
+
+// view is what every page template receives.
+type view struct {
+	Title  string
+	Nav    string // the menu entry to mark current
+	User   *keyward.WhoAmI
+	CSRF   string
+	Can    map[string]bool // which menu entries and buttons to show
+	Notice string
+	Data   any
+}
+
+// notices are the messages a redirect may ask the next page to show, by
+// code, so no text travels in URLs.
+var notices = map[string]string{
+	"activated":   "The key is active again.",
+	"deactivated": "The key is deactivated: its secret and tokens stop working now.",
+	"deleted":     "The key is deleted.",
+	"updated":     "Your changes are saved.",
+	"user-added":  "The user is added.",
+	"user-on":     "The user is active again.",
+	"user-off":    "The user is deactivated, and so are their keys.",
+	"user-gone":   "The user is deleted.",
+	"perm-added":  "The permission is added.",
+	"perm-gone":   "The permission is deleted.",
+	"signed-out":  "You are signed out.",
+}
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, status int, page, title string, data any) {
+	v := view{Title: title, Data: data, Notice: notices[r.URL.Query().Get("done")]}
+	if r.URL.Query().Get("signedOut") != "" {
+		v.Notice = notices["signed-out"]
+	}
+	if s != nil {
+		v.User, v.CSRF = s.who, s.csrf
+		p := s.p
+		v.Can = map[string]bool{
+			"keysRead":   p.CanSomeKeys(keyward.PermAPIKeysRead),
+			"keysWrite":  p.CanSomeKeys(keyward.PermAPIKeysWrite),
+			"usersRead":  p.Has(keyward.PermUsersRead),
+			"usersWrite": p.Has(keyward.PermUsersWrite),
+			"permsRead":  p.Has(keyward.PermPermissionsRead),
+			"permsWrite": p.Has(keyward.PermPermissionsWrite),
+			"auditRead":  p.Has(keyward.PermAuditRead),
+		}
+		v.Nav = page
+	}
+	var buf bytes.Buffer
+	if err := c.pages[page].Execute(&buf, v); err != nil {
+		c.logError(r, fmt.Errorf("rendering %s: %w", page, err))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+type statusView struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+func (c *Console) renderStatus(w http.ResponseWriter, r *http.Request, s *session, status int, msg string) {
+	heading := map[int]string{
+		http.StatusForbidden: "Not allowed", http.StatusNotFound: "Not found", http.StatusConflict: "Changed meanwhile",
+	}[status]
+	if heading == "" {
+		heading = http.StatusText(status)
+	}
+	c.render(w, r, s, status, "status", heading, statusView{Status: status, Heading: heading, Message: msg})
+}
+
+// ago says how long ago t was, roughly.
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	}
+	return plural(int(d/(24*time.Hour)), "day") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// lifespanText shows a token lifespan in the unit the console edits it in.
+func lifespanText(seconds int) string {
+	v, unit := lifespanParts(seconds)
+	if v == 1 {
+		unit = strings.TrimSuffix(unit, "s")
+	}
+	return strconv.Itoa(v) + " " + unit
+}
+
+// lifespanParts splits seconds into the console's value and unit: whole
+// hours in hours, anything else in minutes.
+func lifespanParts(seconds int) (int, string) {
+	if seconds%3600 == 0 {
+		return seconds / 3600, "hours"
+	}
+	return seconds / 60, "minutes"
+}
+
+// pager is what the paging controls need.
+type pager struct {
+	Number, Size, Total, Pages, From, To int
+	Prev, Next                           string
+}
+
+func newPager(number, size, total int, link func(page int) string) pager {
+	pages := (total + size - 1) / size
+	p := pager{Number: number, Size: size, Total: total, Pages: pages}
+	if total > 0 {
+		p.From = (number-1)*size + 1
+		p.To = min(number*size, total)
+	}
+	if number > 1 {
+		p.Prev = link(number - 1)
+	}
+	if number < pages {
+		p.Next = link(number + 1)
+	}
+	return p
+}
+
+// pageNumber reads ?page=, 1 when missing or wrong.
+func pageNumber(r *http.Request) int {
+	n, err := strconv.Atoi(r.URL.Query().Get("page"))
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 1
+	}
+	return n
+}

@@ -1,0 +1,52 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+func testKeyUsage(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	tn := createTenant(t, s, "usage")
+	other := createTenant(t, s, "usage-other")
+	a := createKey(t, s, tn.ID)
+	b := createKey(t, s, tn.ID)
+	hour := t0.Truncate(time.Hour)
+
+	must(t, "AddKeyUsage", s.AddKeyUsage(ctx, hour.Add(5*time.Minute), map[string]int64{a.ID: 3, b.ID: 1, secret.NewID(): 9}))
+	must(t, "AddKeyUsage same hour", s.AddKeyUsage(ctx, hour.Add(59*time.Minute), map[string]int64{a.ID: 4, b.ID: 0}))
+	must(t, "AddKeyUsage next hour", s.AddKeyUsage(ctx, hour.Add(time.Hour), map[string]int64{a.ID: 2}))
+	must(t, "AddKeyUsage two hours back", s.AddKeyUsage(ctx, hour.Add(-2*time.Hour), map[string]int64{a.ID: 100}))
+	must(t, "AddKeyUsage with nothing", s.AddKeyUsage(ctx, hour, nil))
+
+	tests := []struct {
+		name        string
+		tenant, key string
+		since       time.Time
+		want        []keyward.UsageCount
+	}{
+		{"counts add up per hour", tn.ID, a.ID, hour, []keyward.UsageCount{{Start: hour, Count: 7}, {Start: hour.Add(time.Hour), Count: 2}}},
+		{"since includes earlier hours", tn.ID, a.ID, hour.Add(-3 * time.Hour), []keyward.UsageCount{{Start: hour.Add(-2 * time.Hour), Count: 100}, {Start: hour, Count: 7}, {Start: hour.Add(time.Hour), Count: 2}}},
+		{"another key", tn.ID, b.ID, hour, []keyward.UsageCount{{Start: hour, Count: 1}}},
+		{"another tenant sees nothing", other.ID, a.ID, hour, []keyward.UsageCount{}},
+		{"unknown key", tn.ID, secret.NewID(), hour, []keyward.UsageCount{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.KeyUsage(ctx, tt.tenant, tt.key, tt.since)
+			must(t, "KeyUsage", err)
+			check(t, "KeyUsage", got, tt.want)
+		})
+	}
+
+	t.Run("deleting the key deletes its usage", func(t *testing.T) {
+		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, tn.ID, b.ID, b.Version))
+		must(t, "AddKeyUsage for a deleted key", s.AddKeyUsage(ctx, hour, map[string]int64{b.ID: 5}))
+		got, err := s.KeyUsage(ctx, tn.ID, b.ID, hour.Add(-24*time.Hour))
+		must(t, "KeyUsage", err)
+		check(t, "usage of a deleted key", got, []keyward.UsageCount{})
+	})
+}

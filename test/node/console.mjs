@@ -1,0 +1,360 @@
+// Drives keyward's console in Debian's Chromium (playwright-core) through
+// Pier Cloud's API-key script and the console's other screens, checking
+// each page with axe-core. Usage:
+//
+//	node console.mjs '{"base":"http://127.0.0.1:P","attack":"http://127.0.0.1:Q/attack",
+//	                   "adminPassword":"…","artifacts":"/abs/dir"}'
+//
+// Every check throws on failure; at the end it prints one JSON object of
+// what it observed, which the Go test asserts again.
+import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const cfg = JSON.parse(process.argv[2]);
+const base = cfg.base;
+fs.mkdirSync(cfg.artifacts, { recursive: true });
+
+const out = { steps: [], axe: {}, screenshots: [] };
+function check(cond, msg) {
+  if (!cond) throw new Error('check failed: ' + msg);
+}
+function step(name) { out.steps.push(name); }
+
+async function shot(page, name) {
+  const file = path.join(cfg.artifacts, name + '.png');
+  await page.screenshot({ path: file, fullPage: true });
+  out.screenshots.push(file);
+}
+
+// axe reports serious or critical violations of the page as it is now.
+async function axe(page, name) {
+  await page.evaluate(axeSource);
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5) }));
+  });
+  const bad = res.filter(v => v.impact === 'serious' || v.impact === 'critical');
+  out.axe[name] = bad;
+  check(bad.length === 0, `axe on ${name}: ${JSON.stringify(bad)}`);
+}
+
+async function api(method, p, auth, body) {
+  const headers = {};
+  if (auth) headers.Authorization = auth;
+  if (body) headers['Content-Type'] = 'application/json';
+  const res = await fetch(base + p, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  let json = null;
+  try { json = await res.json(); } catch { /* not JSON */ }
+  return { status: res.status, json };
+}
+const whoami = secret => api('GET', '/v1/whoami', 'Bearer ' + secret).then(r => r.status);
+
+async function row(page, name) {
+  return page.locator('tr', { has: page.locator('a.strong', { hasText: new RegExp('^' + name + '$') }) });
+}
+
+// launch() gives Chromium a fresh, temporary user-data dir of its own.
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+  timeout: 30000,
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10000);
+  const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+
+  // 1. Sign in, by keyboard only; a wrong password is explained first.
+  await page.goto(base + '/console');
+  check(page.url().startsWith(base + '/console/login'), 'the console starts at the login: ' + page.url());
+  await shot(page, '01-login');
+  await axe(page, 'login');
+  const focus = () => page.evaluate(() => ({ id: document.activeElement.id, cls: document.activeElement.className,
+    outline: getComputedStyle(document.activeElement).outlineStyle }));
+  check((await focus()).id === 'userName', 'the login form starts focused on the user name');
+  await page.keyboard.type('admin');
+  await page.keyboard.press('Tab');
+  const f = await focus();
+  check(f.id === 'password' && f.outline !== 'none', 'Tab reaches the password, visibly focused: ' + JSON.stringify(f));
+  await page.keyboard.type('wrong password');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.alert');
+  check((await page.textContent('.alert')).includes('not right'), 'a wrong password is explained');
+  await page.locator('#password').fill(cfg.adminPassword);
+  await page.locator('#password').press('Enter');
+  await page.waitForURL(base + '/console/keys');
+  step('login');
+
+  await page.keyboard.press('Tab'); // the skip link comes first on every page
+  const sk = await focus();
+  check(sk.cls === 'skip' && sk.outline !== 'none', 'the first Tab reaches a visibly focused skip link: ' + JSON.stringify(sk));
+
+  // 2. The empty list says what to do.
+  check((await page.textContent('.empty')).includes('Click Add'), 'the empty state says what to do');
+  await shot(page, '02-keys-empty');
+  await axe(page, 'keys-empty');
+
+  // 3. Add: out-of-range lifespans are explained next to the field.
+  await page.click('text=Add');
+  await page.waitForURL(base + '/console/keys/new');
+  check(await page.inputValue('#lifespanValue') === '1' && await page.inputValue('#lifespanUnit') === 'hours', 'the default lifespan is 1 hour');
+  await page.fill('#name', 'Billing service');
+  await page.fill('#description', 'Invoices and payments');
+  await page.check('input[name=scopes][value="apikeys:read"]');
+  await page.fill('#lifespanValue', '30');
+  await page.click('button:has-text("Save")');
+  await page.waitForSelector('#lifespan-error');
+  check((await page.textContent('#lifespan-error')).includes('1 to 24'), 'hours above 24 are explained');
+  await page.selectOption('#lifespanUnit', 'minutes');
+  await page.fill('#lifespanValue', '56');
+  await page.click('button:has-text("Save")');
+  await page.waitForSelector('#lifespan-error');
+  check((await page.textContent('#lifespan-error')).includes('1 to 55'), 'minutes above 55 are explained');
+  check(await page.inputValue('#name') === 'Billing service', 'the form keeps what was typed');
+  await shot(page, '03-add-key-errors');
+  await axe(page, 'add-key-errors');
+  await page.selectOption('#lifespanUnit', 'hours');
+  await page.fill('#lifespanValue', '2');
+  await page.click('button:has-text("Save")');
+
+  // 4. The secret, once, with a warning and copy buttons.
+  const dialog = page.locator('#secret-dialog');
+  await dialog.waitFor({ state: 'visible' });
+  check(await dialog.evaluate(d => d.matches(':modal')), 'the secret dialog is modal');
+  check((await dialog.textContent()).includes('will not be shown again'), 'the dialog warns the secret is shown once');
+  const clientId = await page.inputValue('#issued-client-id');
+  const secret1 = await page.inputValue('#issued-secret');
+  check(page.url() === base + '/console/keys', 'the URL while the dialog is open is the list: ' + page.url());
+  await shot(page, '04-secret-dialog');
+  await axe(page, 'secret-dialog');
+  await page.click('button[aria-label="Copy client secret"]');
+  await page.waitForFunction(() => document.getElementById('live').textContent.includes('Copied'));
+  const copied = await clipboard();
+  check(copied === secret1, 'the copy button puts the secret on the clipboard');
+  check(await whoami(copied) === 200, 'the copied secret works against /v1/whoami');
+  step('add');
+
+  // Close: the secret is nowhere in the page, the history or the URL.
+  await page.click('[data-close-secret]');
+  await page.waitForSelector('#secret-dialog', { state: 'detached' });
+  check(!(await page.content()).includes(secret1), 'the secret is gone from the page');
+  check(!page.url().includes(secret1), 'the secret is not in the URL');
+  const r = await row(page, 'Billing service');
+  check((await r.textContent()).includes('2 hours'), 'the new key is listed with its lifespan');
+  // Back leads to the form's earlier answers, which Chromium does not keep
+  // (no-store: "confirm form resubmission"), never to the secret.
+  const nav = async fn => {
+    try { await fn(); } catch (e) { if (!String(e).includes('ERR_CACHE_MISS')) throw e; }
+    await page.waitForLoadState('load');
+  };
+  const settled = async () => {
+    for (let i = 0; ; i++) {
+      try { return await page.content(); } catch (e) {
+        if (i > 50 || !String(e).includes('navigating')) throw e;
+        await new Promise(r => setTimeout(r, 100));
+      }
+    }
+  };
+  await nav(() => page.goBack());
+  check(!(await settled()).includes(secret1), 'going back does not show the secret: ' + page.url());
+  await nav(() => page.goForward());
+  check(!(await settled()).includes(secret1), 'going forward does not show the secret');
+  await page.goto(base + '/console/keys');
+  step('secret-gone');
+
+  // 5. Copy the client ID from the row.
+  await (await row(page, 'Billing service')).locator('button[data-copy]').click();
+  await page.waitForFunction(() => document.getElementById('live').textContent.includes('Copied'));
+  check(await clipboard() === clientId, 'the row copies the client ID');
+
+  // 6. Deactivate: the secret stops; activate: it works again.
+  await (await row(page, 'Billing service')).locator('button[aria-label="Deactivate Billing service"]').click();
+  await page.waitForSelector('.notice');
+  check((await (await row(page, 'Billing service')).textContent()).includes('Inactive'), 'the row shows Inactive');
+  check(await whoami(secret1) === 401, 'a deactivated key is refused');
+  await shot(page, '05-keys-deactivated');
+  await (await row(page, 'Billing service')).locator('button[aria-label="Activate Billing service"]').click();
+  await page.waitForSelector('.notice');
+  check(await whoami(secret1) === 200, 'an activated key works again');
+  step('deactivate-activate');
+
+  // 7. Generate a new client secret: confirm, shown once, the old one stops.
+  await (await row(page, 'Billing service')).locator('a[aria-label="Generate new client secret for Billing service"]').click();
+  const confirm = page.locator('#confirm-dialog');
+  await confirm.waitFor({ state: 'visible' });
+  await shot(page, '06-confirm-rotate');
+  await axe(page, 'confirm-rotate');
+  await confirm.locator('button[type=submit]').click();
+  await dialog.waitFor({ state: 'visible' });
+  const secret2 = await page.inputValue('#issued-secret');
+  check(secret2 !== secret1 && await page.inputValue('#issued-client-id') === clientId, 'a new secret for the same client ID');
+  await page.click('button[aria-label="Copy client secret"]');
+  check(await clipboard() === secret2, 'the new secret is copied');
+  check(await whoami(secret1) === 401, 'the old secret stops working');
+  check(await whoami(secret2) === 200, 'the new secret works');
+  await page.keyboard.press('Escape'); // closing by keyboard leaves as Close does
+  await page.waitForURL(base + '/console/keys');
+  await page.waitForSelector('#secret-dialog', { state: 'detached' });
+  check(!(await page.content()).includes(secret2), 'the new secret is gone after closing');
+  step('rotate');
+
+  // 8. Edit: the client ID is read-only.
+  await (await row(page, 'Billing service')).locator('a[aria-label="Edit Billing service"]').click();
+  await page.waitForSelector('#clientId');
+  check(await page.locator('#clientId').getAttribute('readonly') !== null && await page.inputValue('#clientId') === clientId, 'the client ID is read-only');
+  await page.fill('#name', 'Billing');
+  await page.selectOption('#lifespanUnit', 'minutes');
+  await page.fill('#lifespanValue', '45');
+  await shot(page, '07-edit-key');
+  await axe(page, 'edit-key');
+  await page.click('button:has-text("Save")');
+  await page.waitForSelector('.notice');
+  check((await (await row(page, 'Billing')).textContent()).includes('45 minutes'), 'the edit is listed');
+  step('edit');
+
+  // 9. Filters and paging over keys made through the API.
+  const login = await api('POST', '/v1/login', '', { userName: 'admin', password: cfg.adminPassword });
+  const admin = 'Bearer ' + login.json.accessToken;
+  for (let i = 1; i <= 24; i++) {
+    const k = await api('POST', '/v1/apikeys', admin, { name: `Partner ${String(i).padStart(2, '0')}`, isActive: i % 4 !== 0 });
+    check(k.status === 201, 'creating a key through the API: ' + k.status);
+  }
+  await page.goto(base + '/console/keys');
+  check(await page.locator('tbody tr').count() === 20, 'a page holds 20 keys');
+  await shot(page, '08-keys-list');
+  await axe(page, 'keys-list');
+  await page.click('a[rel=next]');
+  await page.waitForURL(/page=2/);
+  check(await page.locator('tbody tr').count() === 5, 'page 2 holds the other 5');
+  await page.fill('#q', 'partner 1');
+  await page.click('button:has-text("Search")');
+  await page.waitForURL(/q=partner/);
+  const names = await page.locator('tbody a.strong').allTextContents();
+  check(names.length === 10 && names.every(n => n.startsWith('Partner 1')), 'search by name: ' + names.join(', '));
+  await page.selectOption('#status', 'inactive'); // submits by itself
+  await page.waitForURL(/status=inactive/);
+  const states = await page.locator('tbody .state').allTextContents();
+  check(states.length === 2 && states.every(s => s === 'Inactive'), 'status filter Inactive within the search: ' + states.join(','));
+  await shot(page, '09-keys-filtered');
+  await page.selectOption('#status', 'active');
+  await page.waitForURL(/status=active/);
+  check((await page.locator('tbody .state').allTextContents()).every(s => s === 'Active'), 'status filter Active');
+  step('filters-paging');
+
+  // 10. A key's page with its usage.
+  await page.goto(base + '/console/keys?q=billing');
+  await (await row(page, 'Billing')).locator('a.strong').click();
+  await page.waitForSelector('#usage-h');
+  check((await page.textContent('.details')).includes(clientId), 'the key page shows the client ID');
+  await shot(page, '10-key-detail');
+  await axe(page, 'key-detail');
+  step('detail');
+
+  // 11. Users (add a level-2 user), permissions (add a composite), audit.
+  await page.click('nav.side >> text=Users');
+  await page.fill('#userName', 'viewer');
+  await page.fill('#password', 'viewer-password-123');
+  await page.selectOption('#level', '2');
+  await page.click('button:has-text("Add user")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('table')).includes('viewer'), 'the new user is listed');
+  await shot(page, '11-users');
+  await axe(page, 'users');
+  await page.click('nav.side >> text=Permissions');
+  await page.fill('#perm-name', 'orders:read');
+  await page.fill('#perm-description', 'Read orders');
+  await page.click('button:has-text("Add permission")');
+  await page.waitForSelector('.notice');
+  await page.fill('#perm-name', 'orders:all');
+  await page.check('input[name=children][value="orders:read"]');
+  await page.click('button:has-text("Add permission")');
+  await page.waitForSelector('.notice');
+  const composite = page.locator('tr', { has: page.locator('code', { hasText: /^orders:all$/ }) });
+  check((await composite.textContent()).includes('orders:read'), 'the composite lists its member');
+  await shot(page, '12-permissions');
+  await axe(page, 'permissions');
+  await page.click('nav.side >> text=Audit log');
+  check((await page.textContent('table')).includes('permission.create'), 'the audit log lists the newest changes');
+  await page.fill('#action', 'apikey.rotate');
+  await page.click('button:has-text("Filter")');
+  await page.waitForURL(/action=apikey.rotate/);
+  check(await page.locator('tbody tr').count() === 1, 'the audit log filtered by action shows the one rotation');
+  await shot(page, '13-audit');
+  await axe(page, 'audit');
+  step('users-permissions-audit');
+
+  // 12. Delete after a confirmation; cancelling keeps the key.
+  await page.goto(base + '/console/keys?q=Billing');
+  await (await row(page, 'Billing')).locator('a[aria-label="Delete Billing"]').click();
+  await confirm.waitFor({ state: 'visible' });
+  check((await confirm.textContent()).includes('cannot be restored'), 'the confirmation says what deleting means');
+  await shot(page, '14-confirm-delete');
+  await confirm.locator('button:has-text("Cancel")').click();
+  await confirm.waitFor({ state: 'hidden' });
+  check(await whoami(secret2) === 200, 'cancelling keeps the key');
+  await (await row(page, 'Billing')).locator('a[aria-label="Delete Billing"]').click();
+  await confirm.locator('button[type=submit]').click();
+  await page.waitForSelector('.notice');
+  check(!(await page.content()).includes(clientId), 'the deleted key is gone from the list');
+  check(await whoami(secret2) === 401, 'a deleted key is refused');
+  step('delete');
+
+  // 13. CSRF: a page on another origin posting to the console is refused.
+  const before = (await api('GET', '/v1/apikeys', admin)).json;
+  const attack = await context.newPage();
+  const resp = await Promise.all([
+    attack.waitForResponse(r => r.url().startsWith(base + '/console/keys') && r.request().method() === 'POST'),
+    attack.goto(cfg.attack),
+  ]).then(([r]) => r);
+  out.csrfStatus = resp.status();
+  check(resp.status() === 403, 'the cross-origin form post is refused: ' + resp.status());
+  const after = (await api('GET', '/v1/apikeys', admin)).json;
+  check(JSON.stringify(after.totalCount) === JSON.stringify(before.totalCount), 'the cross-origin post created nothing');
+  await attack.close();
+  // A same-origin post without the form token is refused too.
+  out.noTokenStatus = await page.evaluate(async () => (await fetch('/console/keys', { method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'name=x&lifespanValue=1&lifespanUnit=hours' })).status);
+  check(out.noTokenStatus === 403, 'a post without the form token is refused');
+  step('csrf');
+
+  // 14. Sign out.
+  await page.click('button:has-text("Sign out")');
+  await page.waitForURL(/\/console\/login/);
+  check((await page.textContent('.notice')).includes('signed out'), 'signing out is confirmed');
+  await page.goto(base + '/console/keys');
+  check(page.url().startsWith(base + '/console/login'), 'after signing out the console asks to sign in');
+  step('logout');
+
+  // 15. A level-2 user: no write buttons, and a forced post is refused.
+  const viewer = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await viewer.goto(base + '/console/login');
+  await viewer.fill('#userName', 'viewer');
+  await viewer.fill('#password', 'viewer-password-123');
+  await viewer.click('button:has-text("Sign in")');
+  await viewer.waitForURL(base + '/console/keys');
+  check(await viewer.locator('a:has-text("Add")').count() === 0, 'no Add button for level 2');
+  check(await viewer.locator('nav.side >> text=Users').count() === 0, 'no Users menu for level 2');
+  check((await viewer.textContent('.empty')).includes('does not let you create'), 'the empty state explains the level');
+  await shot(viewer, '15-viewer-keys');
+  await axe(viewer, 'viewer-keys');
+  out.viewerPostStatus = await viewer.evaluate(async () => {
+    const csrf = document.querySelector('input[name=csrf]').value;
+    const body = new URLSearchParams({ csrf, name: 'forced', lifespanValue: '1', lifespanUnit: 'hours' });
+    return (await fetch('/console/keys', { method: 'POST', body })).status;
+  });
+  check(out.viewerPostStatus === 403, 'a level-2 user posting a key gets 403: ' + out.viewerPostStatus);
+  await viewer.goto(base + '/console/keys/new');
+  check((await viewer.textContent('h1')).includes('Not allowed'), 'the add form is refused with a page that says so');
+  await shot(viewer, '16-viewer-forbidden');
+  step('permission-denied');
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(out));
