@@ -29,7 +29,8 @@ const serveUsage = `Usage: keyward serve [flags]
 Runs the keyward server. With no flags it listens on 127.0.0.1:8080 and keeps
 everything in SQLite under ./keyward-data. On an empty database it creates the
 root tenant "default" and a level-8 user "admin", and prints the admin password
-once (or uses KEYWARD_ADMIN_PASSWORD, and then prints nothing).
+once (or uses KEYWARD_ADMIN_PASSWORD, and then prints nothing). The web console
+is at /console (sign in as admin); --no-console turns it off.
 
 Environment:
   KEYWARD_ADDR, KEYWARD_DATA_DIR, KEYWARD_DATABASE_URL   defaults for the flags below

@@ -270,3 +270,25 @@ func TestServeDialects(t *testing.T) {
 		})
 	}
 }
+
+func TestServeConsole(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{{nil, http.StatusOK}, {[]string{"--no-console"}, http.StatusNotFound}} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			s := startServer(t, map[string]string{"KEYWARD_ADMIN_PASSWORD": "console-password"}, append([]string{"--data-dir", t.TempDir()}, tt.args...)...)
+			res, err := http.Get(s.URL + "/console/login")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tt.want {
+				t.Errorf("GET /console/login: got %d, want %d", res.StatusCode, tt.want)
+			}
+			if got := strings.Contains(s.stdout.String(), "Console: "+s.URL+"/console"); got != (tt.want == http.StatusOK) {
+				t.Errorf("the start message names the console: got %v: %s", got, s.stdout.String())
+			}
+		})
+	}
+}
