@@ -28,6 +28,7 @@ type usersView struct {
 	Catalog []*keyward.Permission
 	Levels  []int
 	Self    string
+	MinPass int
 }
 
 func (c *Console) usersView(r *http.Request, s *session, v *usersView) error {
@@ -49,7 +50,7 @@ func (c *Console) usersView(r *http.Request, s *session, v *usersView) error {
 	for l := 0; l <= s.p.Level; l++ {
 		v.Levels = append(v.Levels, l)
 	}
-	v.Self = s.p.ID
+	v.Self, v.MinPass = s.p.ID, keyward.MinPasswordLen
 	return nil
 }
 
