@@ -30,6 +30,8 @@ type APIKeyInput struct {
 	ClearExpiry          bool             `json:"-"`                   // PATCH expiresAt: null
 	TokenLifespanSeconds *int             `json:"tokenLifespanSeconds,omitempty"`
 	HMACEnabled          *bool            `json:"hmacEnabled,omitempty"`
+	RateLimit            *RateLimit       `json:"rateLimit,omitempty"`
+	ClearRateLimit       bool             `json:"-"` // PATCH rateLimit: null
 	DeviceName           *string          `json:"deviceName,omitempty"`
 	OwnerID              *string          `json:"ownerId,omitempty"`
 	Meta                 json.RawMessage  `json:"meta,omitempty"`
@@ -209,6 +211,16 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 			f.add("tokenLifespanSeconds", "must be between 60 and 86400")
 		}
 		k.TokenLifespanSeconds = *in.TokenLifespanSeconds
+	}
+	switch {
+	case in.RateLimit != nil && in.ClearRateLimit:
+		f.add("rateLimit", "give a rate limit or null, not both")
+	case in.RateLimit != nil:
+		checkRateLimit(&f, "rateLimit", *in.RateLimit)
+		l := *in.RateLimit
+		k.RateLimit = &l
+	case in.ClearRateLimit:
+		k.RateLimit = nil
 	}
 	if in.HMACEnabled != nil {
 		if *in.HMACEnabled && !create && prev != nil && !prev.HMACEnabled {
@@ -451,7 +463,7 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	in.IsActive = nil
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
-		in.DeviceName == nil && in.OwnerID == nil && in.Meta == nil
+		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.Meta == nil
 }
 
 // visibleKey reads a key the caller may read, else ENOTFOUND.
@@ -531,6 +543,9 @@ func (s *Service) ReplaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	if full.ExpiresAt == nil && full.ExpiresIn == nil {
 		full.ClearExpiry = true
+	}
+	if full.RateLimit == nil {
+		full.ClearRateLimit = true
 	}
 	if full.TokenLifespanSeconds == nil {
 		d := DefaultTokenLifespan

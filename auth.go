@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,6 +53,9 @@ func (c Credentials) Empty() bool {
 // Authenticate turns credentials into a Principal. Every failure is
 // EUNAUTHORIZED with a message that never echoes the credentials.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, error) {
+	if err := s.checkBlocked(c.IP); err != nil {
+		return nil, err
+	}
 	var p *Principal
 	var err error
 	switch {
@@ -68,11 +72,16 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	case strings.Count(c.Bearer, ".") == 2:
 		p, err = s.authenticateUserToken(ctx, c.Bearer)
 	case c.Bearer != "":
-		return nil, Errorf(EUNAUTHORIZED, "invalid credentials")
+		err = Errorf(EUNAUTHORIZED, "invalid credentials")
 	default:
 		return nil, Errorf(EUNAUTHORIZED, "credentials required")
 	}
 	if err != nil {
+		if ErrorCode(err) == EUNAUTHORIZED || ErrorCode(err) == ESIGINVALID || ErrorCode(err) == EKEYUNKNOWN {
+			if ferr := s.recordFailure(ctx, c.IP); ferr != nil {
+				return nil, ferr
+			}
+		}
 		return nil, err
 	}
 	p.IP, p.UserAgent = c.IP, c.UserAgent
@@ -93,9 +102,20 @@ func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*P
 	default:
 		return nil, Errorf(EUNAUTHORIZED, "invalid credentials")
 	}
+	return s.keyPrincipal(ctx, snap, nil)
+}
+
+// keyPrincipal is the principal of a key that authenticated, once its rate
+// limits allow the request. scope limits an access token's rights.
+func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map[string]bool) (*Principal, error) {
+	rate, err := s.limitKey(ctx, snap)
+	if err != nil {
+		return nil, err
+	}
 	return &Principal{
 		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
-		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant,
+		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant, scope: scope,
+		Rate: rate,
 	}, nil
 }
 
@@ -166,7 +186,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 	snap := &keySnapshot{
 		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
-		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now,
+		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
 	}
 	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
 		snap.sealed = append(snap.sealed, k.SecretCiphertext)
@@ -241,7 +261,7 @@ type VerifyResult struct {
 	Permissions []string        `json:"permissions"`
 	ExpiresAt   *time.Time      `json:"expiresAt"`
 	Meta        json.RawMessage `json:"meta"`
-	RateLimit   any             `json:"ratelimit"`
+	RateLimit   *RateStatus     `json:"ratelimit"`
 	// Reason is the problem code of a refused signature (INVALID_SIGNATURE).
 	Reason string `json:"reason,omitempty"`
 }
@@ -289,7 +309,32 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 			}
 		}
 	}
-	return snap.result(code, snap.Permissions), nil
+	return s.limitedResult(ctx, snap, code, snap.Permissions)
+}
+
+// limitedResult is the verify answer for a key, counting the verification
+// against the key's rate limit (and its tenant's) when the key is valid:
+// past the limit the answer is RATE_LIMITED. A limiter that cannot count
+// fails the call.
+func (s *Service) limitedResult(ctx context.Context, snap *keySnapshot, code string, perms []string) (*VerifyResult, error) {
+	if code != CodeValid {
+		return snap.result(code, perms), nil
+	}
+	rate, err := s.limitKey(ctx, snap)
+	if ErrorCode(err) == ERATELIMITED {
+		code = CodeRateLimited
+		var e *Error
+		if errors.As(err, &e) && e.Rate != nil && snap.RateLimit != nil && rate == nil {
+			rate = e.Rate
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	res := snap.result(code, perms)
+	if rate != nil {
+		res.RateLimit = rate
+	}
+	return res, nil
 }
 
 // isAccessToken reports whether a JWT says it is an OAuth2 access token

@@ -23,6 +23,7 @@ type keySnapshot struct {
 	Meta                 json.RawMessage
 	TokenLifespanSeconds int
 	HMACEnabled          bool
+	RateLimit            *RateLimit
 	// Why the key fails, if it does regardless of time: "" (it works),
 	// or a VerifyCode such as CodeDisabled.
 	disabled string

@@ -69,6 +69,7 @@ type APIKey struct {
 	ExpiresAt            *time.Time      `json:"expiresAt"`
 	TokenLifespanSeconds int             `json:"tokenLifespanSeconds"`
 	HMACEnabled          bool            `json:"hmacEnabled"`
+	RateLimit            *RateLimit      `json:"rateLimit"` // nil: none of its own
 	Meta                 json.RawMessage `json:"meta"`
 	SecretHint           string          `json:"secretHint"`
 	CreatedAt            time.Time       `json:"createdAt"`

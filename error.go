@@ -13,17 +13,18 @@ import (
 
 // Error codes. Each maps to exactly one HTTP status in internal/httpapi.
 const (
-	EINVALID         = "invalid"          // 400: malformed or invalid input
-	EUNAUTHORIZED    = "unauthorized"     // 401: no or bad credentials
-	EFORBIDDEN       = "forbidden"        // 403: authenticated but not allowed
-	ENOTFOUND        = "not_found"        // 404: missing or not visible to the caller
-	ECONFLICT        = "conflict"         // 409: version conflict or duplicate
-	EPRECONDITION    = "precondition"     // 412: If-Match did not match
-	ETOOLARGE        = "too_large"        // 413: request body too large
-	ERATELIMITED     = "rate_limited"     // 429: rate limited
-	EUNAVAILABLE     = "unavailable"      // 503: a dependency is down
-	EINTERNAL        = "internal"         // 500: never shown to clients in detail
-	EVERSIONCONFLICT = "version_conflict" // 409: stored version differs from the one given
+	EINVALID         = "invalid"                  // 400: malformed or invalid input
+	EUNAUTHORIZED    = "unauthorized"             // 401: no or bad credentials
+	EFORBIDDEN       = "forbidden"                // 403: authenticated but not allowed
+	ENOTFOUND        = "not_found"                // 404: missing or not visible to the caller
+	ECONFLICT        = "conflict"                 // 409: version conflict or duplicate
+	EPRECONDITION    = "precondition"             // 412: If-Match did not match
+	ETOOLARGE        = "too_large"                // 413: request body too large
+	ERATELIMITED     = "rate_limited"             // 429: rate limited
+	EUNAVAILABLE     = "unavailable"              // 503: a dependency is down
+	ELIMITERDOWN     = "rate_limiter_unavailable" // 503: the rate limiter cannot count; the request is refused
+	EINTERNAL        = "internal"                 // 500: never shown to clients in detail
+	EVERSIONCONFLICT = "version_conflict"         // 409: stored version differs from the one given
 )
 
 // Error is the one error type that crosses package boundaries with a meaning
@@ -34,6 +35,9 @@ type Error struct {
 	Message string
 	// Fields lists validation problems, one per offending input field.
 	Fields []FieldError
+	// Rate is where the caller stands against the limit it exceeded
+	// (ERATELIMITED): the source of Retry-After and RateLimit-* headers.
+	Rate *RateStatus
 }
 
 // FieldError names one invalid input field.

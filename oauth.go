@@ -88,6 +88,9 @@ func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope 
 	if code != CodeValid {
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
+	if _, err := s.limitKey(ctx, snap); err != nil {
+		return nil, err
+	}
 	granted := snap.effective
 	if scope = strings.TrimSpace(scope); scope != "" {
 		granted = nil
@@ -280,10 +283,7 @@ func (s *Service) authenticateAccessToken(ctx context.Context, raw string) (*Pri
 		scope[name] = true
 	}
 	s.cache.markUsed(snap, s.now())
-	return &Principal{
-		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
-		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant, scope: scope,
-	}, nil
+	return s.keyPrincipal(ctx, snap, scope)
 }
 
 // Introspection is an RFC 7662 answer.
@@ -371,5 +371,5 @@ func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, req
 			break
 		}
 	}
-	return snap.result(code, scope), nil
+	return s.limitedResult(ctx, snap, code, scope)
 }

@@ -100,6 +100,10 @@ type Principal struct {
 	// Request context, for the audit log.
 	IP        string
 	UserAgent string
+
+	// Rate is where a key stands against its own rate limit (nil without
+	// one), for the RateLimit-* response headers.
+	Rate *RateStatus
 }
 
 func (p *Principal) inScope(perm string) bool {

@@ -48,7 +48,7 @@ func TestDeactivationReachesEveryReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitListening(t, b)
-	const n = 20
+	const n = 100
 	var keys []*keyward.IssuedKey
 	for range n {
 		k, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("replicated")})

@@ -54,6 +54,14 @@ type Config struct {
 	// SigningKeyRotation is how long one signing key signs tokens before the
 	// next one takes over (default 30 days, at least 1 hour).
 	SigningKeyRotation time.Duration
+	// Limiter counts requests for rate limits (default: in memory).
+	Limiter Limiter
+	// TenantRateLimit, when set, limits the requests of each tenant's keys
+	// together.
+	TenantRateLimit *RateLimit
+	// FailedAuthLimit, when set, refuses a client address for the rest of
+	// the window once it failed to authenticate this often.
+	FailedAuthLimit *RateLimit
 }
 
 // Service holds every business rule of keyward: who may do what, what is
@@ -81,7 +89,14 @@ type Service struct {
 	verified  tokenCache
 	nonces    NonceStore
 	changes   ChangeFeed
-	stopFeed  context.CancelFunc
+
+	// Rate limits.
+	limiter     Limiter
+	tenantLimit *RateLimit
+	failLimit   *RateLimit
+	failed      failures
+
+	stopFeed context.CancelFunc
 
 	flushMu   sync.Mutex
 	stopFlush chan struct{}
@@ -157,6 +172,19 @@ func NewService(cfg Config) (*Service, error) {
 	if s.nonces == nil {
 		s.nonces = NewMemoryNonceStore(s.now)
 	}
+	s.limiter = cfg.Limiter
+	if s.limiter == nil {
+		s.limiter = NewMemoryLimiter(s.now)
+	}
+	for _, l := range []*RateLimit{cfg.TenantRateLimit, cfg.FailedAuthLimit} {
+		if l != nil {
+			var f fieldErrors
+			if checkRateLimit(&f, "limit", *l); len(f) > 0 {
+				return nil, fmt.Errorf("keyward: rate limit %+v: %s %s", *l, f[0].Field, f[0].Message)
+			}
+		}
+	}
+	s.tenantLimit, s.failLimit = cfg.TenantRateLimit, cfg.FailedAuthLimit
 	s.rotation = cfg.SigningKeyRotation
 	if s.rotation == 0 {
 		s.rotation = 30 * 24 * time.Hour

@@ -50,10 +50,14 @@ func eachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	})
 }
 
-func newEnv(t testing.TB, db *sqlstore.DB) *env {
+func newEnv(t testing.TB, db *sqlstore.DB, opts ...func(*keyward.Config)) *env {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: c.Now, CacheTTL: time.Hour})
+	cfg := keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: c.Now, CacheTTL: time.Hour}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := keyward.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

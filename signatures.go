@@ -120,10 +120,7 @@ func (s *Service) authenticateSigned(ctx context.Context, r *SignedRequest) (*Pr
 		return nil, err
 	}
 	s.cache.markUsed(snap, s.now())
-	return &Principal{
-		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
-		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant,
-	}, nil
+	return s.keyPrincipal(ctx, snap, nil)
 }
 
 // checkSigned verifies a keyward-v1 or NWS4 signature and returns the key.
@@ -356,5 +353,5 @@ func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRe
 		}
 	}
 	s.cache.markUsed(snap, s.now())
-	return snap.result(result, snap.Permissions), nil
+	return s.limitedResult(ctx, snap, result, snap.Permissions)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -34,6 +35,22 @@ type serverConfig struct {
 	TokenAlg           string
 	SigningKeyRotation time.Duration
 	NoConsole          bool
+
+	RedisURL        string
+	TenantRateLimit string // "N/window" or "off"
+	FailedAuthLimit string // "N/window" or "off"
+}
+
+// rateLimit parses a limit flag; "off" (or "") is nil.
+func rateLimit(flagName, v string) (*keyward.RateLimit, error) {
+	if v == "" || v == "off" {
+		return nil, nil
+	}
+	l, err := keyward.ParseRateLimit(v)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flagName, err)
+	}
+	return &l, nil
 }
 
 // env reads KEYWARD_<name>, or the contents of the file named by
@@ -119,6 +136,15 @@ func (c *serverConfig) validate() error {
 		if _, ok := dialectMounts[d]; !ok {
 			errs = append(errs, fmt.Errorf("--dialects: unknown dialect %q (known: %s)", d, strings.Join(dialectNames(), ", ")))
 		}
+	}
+	if _, err := rateLimit("tenant-rate-limit", c.TenantRateLimit); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := rateLimit("failed-auth-limit", c.FailedAuthLimit); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, errors.New("--redis-url must be a redis:// or rediss:// URL"))
 	}
 	if c.ShutdownTimeout < 0 || c.CacheTTL < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))

@@ -21,6 +21,7 @@ import (
 	"github.com/keyward/keyward/internal/dialect/piercloud"
 	"github.com/keyward/keyward/internal/dialect/portos"
 	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/redisstore"
 	"github.com/keyward/keyward/internal/sqlstore"
 )
 
@@ -39,8 +40,22 @@ Environment:
                         one. Unset: a key file <data-dir>/master.key (mode 0600) is
                         created on first start.
   KEYWARD_ADMIN_PASSWORD  password of the first admin user
-  Each of KEYWARD_DATABASE_URL, KEYWARD_MASTER_KEY and KEYWARD_ADMIN_PASSWORD may be
-  given as KEYWARD_<NAME>_FILE naming a file that holds it.
+  KEYWARD_REDIS_URL     default for --redis-url
+  Each of KEYWARD_DATABASE_URL, KEYWARD_MASTER_KEY, KEYWARD_ADMIN_PASSWORD and
+  KEYWARD_REDIS_URL may be given as KEYWARD_<NAME>_FILE naming a file that holds it.
+
+Several replicas: start any number of "keyward serve" processes with the same
+--database-url postgres://... and the same KEYWARD_MASTER_KEY behind a load
+balancer. They share keys, users and token signing keys; a change on one
+replica reaches every other within milliseconds (PostgreSQL LISTEN/NOTIFY; a
+replica that loses its listener serves no cached key until it listens again).
+Signed-request nonces are then kept in PostgreSQL. Add the same --redis-url to
+every replica to make rate limits cluster-wide too; when Redis does not
+answer, rate-limited requests are refused (503), never let through. Example:
+
+  export KEYWARD_MASTER_KEY=$(openssl rand -hex 32)
+  keyward serve --addr 127.0.0.1:8081 --database-url postgres://keyward@db/keyward --redis-url redis://cache:6379/0 &
+  keyward serve --addr 127.0.0.1:8082 --database-url postgres://keyward@db/keyward --redis-url redis://cache:6379/0 &
 
 Flags:
 `
@@ -72,6 +87,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fs.StringVar(&c.Dialects, "dialects", dialects, "compatibility dialects to serve, comma-separated, or \"none\" (env KEYWARD_DIALECTS)")
 	fs.BoolVar(&c.NoConsole, "no-console", false, "do not serve the web console at /console")
+	redisURL, rerr := env(getenv, "REDIS_URL")
+	envErr = errors.Join(envErr, rerr)
+	fs.StringVar(&c.RedisURL, "redis-url", redisURL, "Redis for cluster-wide rate limits and signed-request nonces, redis://[user:password@]host:6379/0 (env KEYWARD_REDIS_URL or KEYWARD_REDIS_URL_FILE; empty: in memory, nonces in PostgreSQL when it is the database)")
+	fs.StringVar(&c.TenantRateLimit, "tenant-rate-limit", "off", "requests per window for all keys of a tenant together, e.g. 1000/1s, or off")
+	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", "20/1m", "failed authentications per client address and window before the address is refused until the window ends, or off")
 	fs.DurationVar(&c.SigningKeyRotation, "signing-key-rotation", 30*24*time.Hour, "how long one token signing key signs before the next takes over (at least 1h)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
@@ -165,10 +185,25 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		return err
 	}
 	defer db.Close()
-	svc, err := keyward.NewService(keyward.Config{
+	cfg := keyward.Config{
 		Store: db, MasterKey: master, Logger: logger, CacheTTL: c.CacheTTL, Changes: db.ChangeFeed(),
 		PublicURL: c.PublicURL, TokenAlgorithm: c.TokenAlg, SigningKeyRotation: c.SigningKeyRotation,
-	})
+	}
+	cfg.TenantRateLimit, _ = rateLimit("tenant-rate-limit", c.TenantRateLimit)
+	cfg.FailedAuthLimit, _ = rateLimit("failed-auth-limit", c.FailedAuthLimit)
+	shared := "in memory"
+	switch {
+	case c.RedisURL != "":
+		rs, err := redisstore.Open(ctx, c.RedisURL)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		cfg.Limiter, cfg.NonceStore, shared = rs, rs, "redis"
+	case db.Dialect() == "postgres":
+		cfg.NonceStore = db.NonceStore(nil) // rate limits stay per replica
+	}
+	svc, err := keyward.NewService(cfg)
 	if err != nil {
 		return err
 	}
@@ -202,7 +237,8 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	if !c.NoConsole {
 		fmt.Fprintf(stdout, "Console: %s/console\n", strings.TrimSuffix(c.PublicURL, "/"))
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("database", db.Dialect()))
+	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("database", db.Dialect()),
+		slog.String("rate_limits", shared))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

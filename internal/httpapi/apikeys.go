@@ -98,6 +98,9 @@ func (s *Server) updateAPIKey(w http.ResponseWriter, r *http.Request, p *keyward
 		s.writeError(w, r, keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is immutable"}))
 		return
 	}
+	if v, ok := raw["rateLimit"]; ok && string(v) == "null" {
+		in.ClearRateLimit = true
+	}
 	if v, ok := raw["expiresAt"]; ok && string(v) == "null" {
 		in.ClearExpiry = true
 	}

@@ -28,6 +28,7 @@ var statusOf = map[string]int{
 	keyward.ETOOLARGE:        http.StatusRequestEntityTooLarge,
 	keyward.ERATELIMITED:     http.StatusTooManyRequests,
 	keyward.EUNAVAILABLE:     http.StatusServiceUnavailable,
+	keyward.ELIMITERDOWN:     http.StatusServiceUnavailable,
 	keyward.EINTERNAL:        http.StatusInternalServerError,
 
 	keyward.ESIGMISSING:     http.StatusUnauthorized,
@@ -101,10 +102,27 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward", Basic realm="keyward"`)
 	}
+	var e *keyward.Error
+	if errors.As(err, &e) && e.Rate != nil {
+		setRateHeaders(w.Header(), e.Rate)
+		if p.Status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(e.Rate.Reset))
+		}
+	}
+	if p.Code == keyward.ELIMITERDOWN {
+		w.Header().Set("Retry-After", "1")
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)
+}
+
+// setRateHeaders reports a rate limit status (draft RFC RateLimit fields).
+func setRateHeaders(h http.Header, st *keyward.RateStatus) {
+	h.Set("RateLimit-Limit", strconv.Itoa(st.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(st.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(st.Reset))
 }
 
 // encode writes v as JSON with status.

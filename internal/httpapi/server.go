@@ -233,6 +233,9 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keywar
 			s.writeError(w, r, err)
 			return
 		}
+		if p.Rate != nil {
+			setRateHeaders(w.Header(), p.Rate)
+		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
 	}
 }

@@ -50,3 +50,23 @@ func testKeyUsage(t *testing.T, s keyward.Store) {
 		check(t, "usage of a deleted key", got, []keyward.UsageCount{})
 	})
 }
+
+func testRateLimits(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	tn := createTenant(t, s, "ratelimits")
+	limited := createKey(t, s, tn.ID, func(k *keyward.APIKey) {
+		k.RateLimit = &keyward.RateLimit{Limit: 1_000_000_000, WindowSeconds: 86400}
+	})
+	plain := createKey(t, s, tn.ID)
+	check(t, "key with a rate limit", mustGetKey(t, s, tn.ID, limited.ID), limited)
+	check(t, "key without one", mustGetKey(t, s, tn.ID, plain.ID), plain)
+
+	changed := *limited
+	changed.RateLimit, changed.Version = &keyward.RateLimit{Limit: 5, WindowSeconds: 1}, limited.Version+1
+	must(t, "UpdateAPIKey", s.UpdateAPIKey(ctx, &changed, limited.Version))
+	check(t, "changed rate limit", mustGetKey(t, s, tn.ID, limited.ID), &changed)
+	cleared := changed
+	cleared.RateLimit, cleared.Version = nil, changed.Version+1
+	must(t, "UpdateAPIKey", s.UpdateAPIKey(ctx, &cleared, changed.Version))
+	check(t, "cleared rate limit", mustGetKey(t, s, tn.ID, limited.ID), &cleared)
+}

@@ -1,0 +1,101 @@
+// Package redisstore backs keyward's rate limits and the replay guard of
+// signed requests with Redis, so that every replica counts and remembers
+// together. Any Redis error is returned, and keyward then refuses the
+// request (fails closed); it recovers by itself when Redis answers again.
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keyward/keyward"
+)
+
+// Store is a Redis connection serving as keyward.Limiter and
+// keyward.NonceStore.
+type Store struct {
+	rdb    *redis.Client
+	prefix string
+	now    func() time.Time
+}
+
+// Open connects to the Redis at url (redis://[user:password@]host:port/db
+// or rediss:// for TLS) and checks that it answers.
+func Open(ctx context.Context, url string) (*Store, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	// Short timeouts: a request waits at most this long before it is refused.
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, time.Second, time.Second
+	opt.MaxRetries, opt.DialerRetries = 1, 1
+	quiet.Do(func() { redis.SetLogger(discard{}) }) // keyward logs the failures it acts on
+	s := &Store{rdb: redis.NewClient(opt), prefix: "keyward:", now: time.Now}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.rdb.Ping(pctx).Err(); err != nil {
+		s.rdb.Close()
+		return nil, fmt.Errorf("redis at %s does not answer: %w", opt.Addr, err)
+	}
+	return s, nil
+}
+
+// WithPrefix returns a Store whose keys start with prefix (tests use one per
+// test so that they do not see each other's counters).
+func (s *Store) WithPrefix(prefix string) *Store {
+	c := *s
+	c.prefix = prefix
+	return &c
+}
+
+var quiet sync.Once
+
+// discard drops the Redis client's own log lines.
+type discard struct{}
+
+func (discard) Printf(context.Context, string, ...any) {}
+
+// Close closes the connection.
+func (s *Store) Close() error { return s.rdb.Close() }
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// incr counts one request in a window and sets the counter to expire with
+// the window, atomically.
+var incr = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`)
+
+// Allow counts one request under key in the current window of l, shared by
+// every replica using this Redis. Windows are aligned to the Unix epoch.
+func (s *Store) Allow(ctx context.Context, key string, l keyward.RateLimit) (bool, keyward.RateStatus, error) {
+	wk, reset := keyward.WindowKey(key, l, s.now())
+	n, err := incr.Run(ctx, s.rdb, []string{s.prefix + "rl:" + wk}, (reset + time.Second).Milliseconds()).Int64()
+	if err != nil {
+		return false, keyward.RateStatus{}, fmt.Errorf("redis rate limit: %w", err)
+	}
+	return n <= int64(l.Limit), keyward.Status(l, n, reset), nil
+}
+
+// Remember records a signed request's (key, nonce) until it expires; false
+// means another request, on any replica, already used it.
+func (s *Store) Remember(ctx context.Context, key string, until time.Time) (bool, error) {
+	ttl := until.Sub(s.now())
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	sum := sha256.Sum256([]byte(key))
+	ok, err := s.rdb.SetNX(ctx, s.prefix+"nonce:"+hex.EncodeToString(sum[:]), 1, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis nonce: %w", err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,257 @@
+package keyward
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RateLimit is at most Limit requests per WindowSeconds.
+type RateLimit struct {
+	Limit         int `json:"limit"`
+	WindowSeconds int `json:"windowSeconds"`
+}
+
+// Bounds of a rate limit.
+const (
+	MaxRateLimit       = 1_000_000_000
+	MaxRateLimitWindow = 86400
+)
+
+func (l RateLimit) window() time.Duration { return time.Duration(l.WindowSeconds) * time.Second }
+
+func checkRateLimit(f *fieldErrors, field string, l RateLimit) {
+	if l.Limit < 1 || l.Limit > MaxRateLimit {
+		f.add(field+".limit", "must be between 1 and 1000000000")
+	}
+	if l.WindowSeconds < 1 || l.WindowSeconds > MaxRateLimitWindow {
+		f.add(field+".windowSeconds", "must be between 1 and 86400")
+	}
+}
+
+// ParseRateLimit reads "N/window", e.g. "1000/1s" or "20/1m", as used by
+// the server's flags.
+func ParseRateLimit(s string) (RateLimit, error) {
+	n, w, ok := strings.Cut(s, "/")
+	limit, err := strconv.Atoi(n)
+	if !ok || err != nil {
+		return RateLimit{}, fmt.Errorf("rate limit %q: want N/window, e.g. 1000/1s", s)
+	}
+	d, err := time.ParseDuration(w)
+	if err != nil || d < time.Second || d%time.Second != 0 {
+		return RateLimit{}, fmt.Errorf("rate limit %q: the window must be whole seconds, at least 1s", s)
+	}
+	l := RateLimit{Limit: limit, WindowSeconds: int(d / time.Second)}
+	var f fieldErrors
+	checkRateLimit(&f, "rateLimit", l)
+	if len(f) > 0 {
+		return RateLimit{}, fmt.Errorf("rate limit %q: %s %s", s, f[0].Field, f[0].Message)
+	}
+	return l, nil
+}
+
+// RateStatus is where a caller stands against a limit, as the RateLimit-*
+// headers and the verify answer report it.
+type RateStatus struct {
+	Limit     int `json:"limit"`
+	Remaining int `json:"remaining"`
+	// Reset is the number of seconds until the window ends (at least 1).
+	Reset int `json:"reset"`
+}
+
+// Limiter counts requests in fixed windows: Allow counts one request under
+// key and says whether it is within limit for the current window.
+// Implementations: in memory (one replica) and Redis (cluster-wide). An
+// error means the count is unknown: callers refuse the request.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit RateLimit) (allowed bool, st RateStatus, err error)
+}
+
+// windowOf returns the start of the window that holds now, and when it ends.
+// Windows are aligned to the Unix epoch so that replicas agree on them.
+func windowOf(now time.Time, l RateLimit) (index int64, reset time.Duration) {
+	w := l.window()
+	index = now.UnixNano() / int64(w)
+	end := time.Unix(0, (index+1)*int64(w))
+	return index, end.Sub(now)
+}
+
+// Status builds the RateStatus of a count in the window ending in reset.
+func Status(l RateLimit, count int64, reset time.Duration) RateStatus {
+	rem := int64(l.Limit) - count
+	if rem < 0 {
+		rem = 0
+	}
+	secs := int((reset + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return RateStatus{Limit: l.Limit, Remaining: int(rem), Reset: secs}
+}
+
+// WindowKey names the counter of key in the current window of l.
+func WindowKey(key string, l RateLimit, now time.Time) (string, time.Duration) {
+	i, reset := windowOf(now, l)
+	return key + ":" + strconv.Itoa(l.WindowSeconds) + ":" + strconv.FormatInt(i, 10), reset
+}
+
+// memoryLimiter is the in-memory Limiter. Counters of past windows are
+// dropped as new windows begin, so memory holds only the current ones.
+type memoryLimiter struct {
+	now   func() time.Time
+	mu    sync.Mutex
+	count map[string]*windowCount
+	sweep time.Time
+}
+
+type windowCount struct {
+	n   int64
+	end time.Time
+}
+
+// NewMemoryLimiter returns a Limiter that counts in this process.
+func NewMemoryLimiter(now func() time.Time) Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &memoryLimiter{now: now, count: map[string]*windowCount{}}
+}
+
+func (m *memoryLimiter) Allow(_ context.Context, key string, l RateLimit) (bool, RateStatus, error) {
+	now := m.now()
+	k, reset := WindowKey(key, l, now)
+	m.mu.Lock()
+	if now.After(m.sweep) {
+		for k, c := range m.count {
+			if !now.Before(c.end) {
+				delete(m.count, k)
+			}
+		}
+		m.sweep = now.Add(time.Second)
+	}
+	c := m.count[k]
+	if c == nil {
+		c = &windowCount{end: now.Add(reset)}
+		m.count[k] = c
+	}
+	c.n++
+	n := c.n
+	m.mu.Unlock()
+	return n <= int64(l.Limit), Status(l, n, reset), nil
+}
+
+// errLimiterDown is the answer when the Limiter fails: the request is refused.
+var errLimiterDown = Errorf(ELIMITERDOWN, "the rate limiter is unavailable; the request was refused, try again shortly")
+
+// allow counts one request of key against l and returns a client error
+// when it is over the limit or the limiter cannot tell (fail closed).
+func (s *Service) allow(ctx context.Context, key string, l RateLimit, what string) (RateStatus, error) {
+	ok, st, err := s.limiter.Allow(ctx, key, l)
+	if err != nil {
+		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
+		return st, errLimiterDown
+	}
+	if !ok {
+		return st, &Error{Code: ERATELIMITED, Message: what + " rate limit exceeded: " + strconv.Itoa(l.Limit) +
+			" requests per " + strconv.Itoa(l.WindowSeconds) + "s", Rate: &st}
+	}
+	return st, nil
+}
+
+// limitKey applies the key's own limit and its tenant's to one request
+// authenticated by the key. It returns the key's status (nil without a
+// key limit).
+func (s *Service) limitKey(ctx context.Context, snap *keySnapshot) (*RateStatus, error) {
+	if s.tenantLimit != nil {
+		if _, err := s.allow(ctx, "tenant:"+snap.TenantID, *s.tenantLimit, "tenant"); err != nil {
+			return nil, err
+		}
+	}
+	if snap.RateLimit == nil {
+		return nil, nil
+	}
+	st, err := s.allow(ctx, "key:"+snap.ID, *snap.RateLimit, "key")
+	return &st, err
+}
+
+// failures remembers, per client address, until when it is refused after
+// too many failed authentications. The count itself is the Limiter's
+// (cluster-wide with Redis); this map only spares the limiter a call on
+// every request.
+type failures struct {
+	n       atomic.Int64 // len(blocked): with none, no lock is taken
+	mu      sync.RWMutex
+	blocked map[string]time.Time
+}
+
+func (f *failures) until(ip string, now time.Time) (time.Time, bool) {
+	if f.n.Load() == 0 {
+		return time.Time{}, false
+	}
+	f.mu.RLock()
+	t, ok := f.blocked[ip]
+	f.mu.RUnlock()
+	if ok && !now.Before(t) {
+		f.mu.Lock()
+		if t2, still := f.blocked[ip]; still && !now.Before(t2) {
+			delete(f.blocked, ip)
+			f.n.Store(int64(len(f.blocked)))
+		}
+		f.mu.Unlock()
+		return t, false
+	}
+	return t, ok
+}
+
+func (f *failures) block(ip string, until, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.blocked == nil {
+		f.blocked = map[string]time.Time{}
+	}
+	if len(f.blocked) >= 100_000 { // bounded: drop expired entries first
+		for k, t := range f.blocked {
+			if !now.Before(t) {
+				delete(f.blocked, k)
+			}
+		}
+	}
+	f.blocked[ip] = until
+	f.n.Store(int64(len(f.blocked)))
+}
+
+// checkBlocked refuses a client address that failed too often.
+func (s *Service) checkBlocked(ip string) error {
+	if s.failLimit == nil || ip == "" {
+		return nil
+	}
+	now := s.now()
+	until, blocked := s.failed.until(ip, now)
+	if !blocked {
+		return nil
+	}
+	st := Status(*s.failLimit, int64(s.failLimit.Limit)+1, until.Sub(now))
+	return &Error{Code: ERATELIMITED, Message: "too many failed authentications from this address; try again later", Rate: &st}
+}
+
+// recordFailure counts a failed authentication of ip; past the limit the
+// address is refused until the window ends.
+func (s *Service) recordFailure(ctx context.Context, ip string) error {
+	if s.failLimit == nil || ip == "" {
+		return nil
+	}
+	ok, st, err := s.limiter.Allow(ctx, "fail:"+ip, *s.failLimit)
+	if err != nil {
+		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
+		return errLimiterDown
+	}
+	if !ok {
+		now := s.now()
+		s.failed.block(ip, now.Add(time.Duration(st.Reset)*time.Second), now)
+	}
+	return nil
+}
