@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -196,6 +197,9 @@ func TestServeConfigErrors(t *testing.T) {
 		{"unknown flag", nil, []string{"--nope"}, "flag provided but not defined"},
 		{"unknown dialect", nil, []string{"--dialects", "carbonext,nope"}, "unknown dialect"},
 		{"both env and file", map[string]string{"KEYWARD_MASTER_KEY": "x", "KEYWARD_MASTER_KEY_FILE": "/x"}, nil, "not both"},
+		{"bad tenant rate limit", nil, []string{"--tenant-rate-limit", "fast"}, "--tenant-rate-limit"},
+		{"bad failed-auth limit", nil, []string{"--failed-auth-limit", "20/100ms"}, "whole seconds"},
+		{"bad redis url", nil, []string{"--redis-url", "http://cache:6379"}, "redis://"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,7 +218,8 @@ func TestServeHelp(t *testing.T) {
 	if code := run(context.Background(), []string{"serve", "--help"}, func(string) string { return "" }, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("serve --help: exit %d", code)
 	}
-	for _, want := range []string{"-addr", "-data-dir", "-database-url", "-public-url", "KEYWARD_MASTER_KEY", "KEYWARD_ADMIN_PASSWORD"} {
+	for _, want := range []string{"-addr", "-data-dir", "-database-url", "-public-url", "KEYWARD_MASTER_KEY", "KEYWARD_ADMIN_PASSWORD",
+		"-redis-url", "-tenant-rate-limit", "-failed-auth-limit", "Several replicas"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("serve --help does not mention %s", want)
 		}
@@ -290,5 +295,31 @@ func TestServeConsole(t *testing.T) {
 				t.Errorf("the start message names the console: got %v: %s", got, s.stdout.String())
 			}
 		})
+	}
+}
+
+func TestServeRedis(t *testing.T) {
+	// Redis that does not answer stops the start with a clear message.
+	var stdout, stderr bytes.Buffer
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--redis-url", "redis://" + dead + "/0"},
+		func(k string) string { return map[string]string{"KEYWARD_ADMIN_PASSWORD": "redis-password"}[k] }, nil, &stdout, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "does not answer") {
+		t.Errorf("unreachable Redis: got exit %d, stderr %q", code, stderr.String())
+	}
+
+	url := os.Getenv("KEYWARD_TEST_REDIS_URL")
+	if url == "" {
+		t.Skip("KEYWARD_TEST_REDIS_URL is not set: skipping the serve test with Redis")
+	}
+	s := startServer(t, map[string]string{"KEYWARD_ADMIN_PASSWORD": "redis-password", "KEYWARD_REDIS_URL": url},
+		"--data-dir", t.TempDir(), "--log-format", "text")
+	if !strings.Contains(s.stderr.String(), "rate_limits=redis") {
+		t.Errorf("the start log does not say rate limits are in Redis: %s", s.stderr.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -619,5 +620,51 @@ func TestKeysListFiltersAndPages(t *testing.T) {
 				t.Errorf("%s: the page contains %q", tt.query, w)
 			}
 		}
+	}
+}
+
+func TestKeyFormRateLimit(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	base := url.Values{"name": {"limited"}, "lifespanValue": {"1"}, "lifespanUnit": {"hours"}}
+	with := func(limit, window string) url.Values {
+		v := url.Values{}
+		for k, vs := range base {
+			v[k] = vs
+		}
+		v.Set("rateLimit", limit)
+		v.Set("rateWindow", window)
+		return v
+	}
+	for _, bad := range [][2]string{{"0", "60"}, {"ten", "60"}, {"10", "0"}, {"10", "86401"}} {
+		res := b.post("/console/keys", with(bad[0], bad[1]))
+		if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, `id="rateLimit-error"`) {
+			t.Errorf("rate limit %v: got %d without the error next to the field", bad, res.Status)
+		}
+	}
+	res := b.post("/console/keys", with("100", "60"))
+	m := secretRe.FindStringSubmatch(res.Body)
+	if m == nil {
+		t.Fatalf("create with a rate limit: got %d", res.Status)
+	}
+	p, err := s.svc.Authenticate(context.Background(), keyward.Credentials{APIKey: m[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := s.svc.GetAPIKey(context.Background(), s.admin, p.ID)
+	if k.RateLimit == nil || *k.RateLimit != (keyward.RateLimit{Limit: 100, WindowSeconds: 60}) {
+		t.Fatalf("stored rate limit: got %+v", k.RateLimit)
+	}
+	if body := b.get("/console/keys/" + k.ID).Body; !strings.Contains(body, "100 per minute") {
+		t.Error("the key page does not show the rate limit")
+	}
+	edit := with("", "60")
+	edit.Set("version", strconv.Itoa(k.Version))
+	if res := b.post("/console/keys/"+k.ID+"/edit", edit); res.Status != http.StatusSeeOther {
+		t.Fatalf("clearing the limit: got %d", res.Status)
+	}
+	if k, _ := s.svc.GetAPIKey(context.Background(), s.admin, p.ID); k.RateLimit != nil {
+		t.Errorf("after clearing: got %+v", k.RateLimit)
 	}
 }

@@ -138,6 +138,8 @@ type keyForm struct {
 	LifespanValue string
 	LifespanUnit  string
 	ExpiresOn     string // yyyy-mm-dd, the key expires at the end of that day (UTC)
+	RateLimit     string // requests per window; "" is none
+	RateWindow    int    // seconds
 	HMAC          bool
 	Catalog       []*keyward.Permission
 	Errors        map[string]string
@@ -157,7 +159,7 @@ func (c *Console) newKeyPage(w http.ResponseWriter, r *http.Request, s *session)
 		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot create API keys. Ask an administrator of your tenant.")
 		return
 	}
-	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", Catalog: c.catalog(r, s)}
+	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", RateWindow: 60, Catalog: c.catalog(r, s)}
 	c.render(w, r, s, http.StatusOK, "keyform", "Add API key", f)
 }
 
@@ -172,6 +174,8 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	f.LifespanUnit = r.PostFormValue("lifespanUnit")
 	f.ExpiresOn = strings.TrimSpace(r.PostFormValue("expiresOn"))
 	f.HMAC = r.PostFormValue("hmac") == "on"
+	f.RateLimit = strings.TrimSpace(r.PostFormValue("rateLimit"))
+	f.RateWindow, _ = strconv.Atoi(r.PostFormValue("rateWindow"))
 
 	in := keyward.APIKeyInput{Name: &f.Name, Description: &f.Description}
 	refs := make([]keyward.PermissionRef, 0, len(f.Scopes))
@@ -226,6 +230,18 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 		}
 		in.ExpiresAt = &end
 	}
+	switch n, err := strconv.Atoi(f.RateLimit); {
+	case f.RateLimit == "":
+		if prev != nil && prev.RateLimit != nil {
+			in.ClearRateLimit = true
+		}
+	case err != nil || n < 1 || n > keyward.MaxRateLimit:
+		f.Errors["rateLimit"] = "Enter a whole number of requests, at least 1, or leave it empty for no limit."
+	case f.RateWindow < 1 || f.RateWindow > keyward.MaxRateLimitWindow:
+		f.Errors["rateLimit"] = "Choose a window."
+	default:
+		in.RateLimit = &keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow}
+	}
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC
 	}
@@ -242,7 +258,8 @@ func formErrors(f *keyForm, err error) bool {
 		return false
 	}
 	field := map[string]string{"name": "name", "description": "description", "permissions": "scopes",
-		"tokenLifespanSeconds": "lifespan", "expiresAt": "expiresOn", "hmacEnabled": "hmac"}
+		"tokenLifespanSeconds": "lifespan", "expiresAt": "expiresOn", "hmacEnabled": "hmac", "rateLimit.limit": "rateLimit",
+		"rateLimit.windowSeconds": "rateLimit"}
 	for _, fe := range e.Fields {
 		name := field[strings.SplitN(fe.Field, "[", 2)[0]]
 		if name == "" {
@@ -302,6 +319,10 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	if k.ExpiresAt != nil {
 		f.ExpiresOn = k.ExpiresAt.UTC().Format("2006-01-02")
+	}
+	f.RateWindow = 60
+	if k.RateLimit != nil {
+		f.RateLimit, f.RateWindow = strconv.Itoa(k.RateLimit.Limit), k.RateLimit.WindowSeconds
 	}
 	c.render(w, r, s, http.StatusOK, "keyform", "Edit API key", f)
 }

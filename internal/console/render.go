@@ -42,6 +42,8 @@ var funcs = template.FuncMap{
 		}
 		return out
 	},
+	"windows":   rateWindows,
+	"ratelimit": rateLimitText,
 	"contains": func(list []string, s string) bool {
 		for _, v := range list {
 			if v == s {
@@ -152,6 +154,42 @@ func plural(n int, unit string) string {
 		return "1 " + unit
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// window is an option of the rate limit window select.
+type window struct {
+	Seconds  int
+	Label    string
+	Selected bool
+}
+
+// rateWindows lists the windows the key form offers, and the key's own
+// when it is another (set through the API).
+func rateWindows(selected int) []window {
+	out := []window{{1, "per second", false}, {60, "per minute", false}, {3600, "per hour", false}, {86400, "per day", false}}
+	found := false
+	for i := range out {
+		if out[i].Seconds == selected {
+			out[i].Selected, found = true, true
+		}
+	}
+	if !found && selected > 0 {
+		out = append(out, window{selected, "per " + strconv.Itoa(selected) + " seconds", true})
+	}
+	return out
+}
+
+// rateLimitText shows a rate limit as "100 per minute".
+func rateLimitText(l *keyward.RateLimit) string {
+	if l == nil {
+		return ""
+	}
+	for _, w := range rateWindows(l.WindowSeconds) {
+		if w.Selected {
+			return strconv.Itoa(l.Limit) + " " + w.Label
+		}
+	}
+	return ""
 }
 
 // lifespanText shows a token lifespan in the unit the console edits it in.

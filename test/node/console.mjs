@@ -212,6 +212,8 @@ try {
   await page.fill('#name', 'Billing');
   await page.selectOption('#lifespanUnit', 'minutes');
   await page.fill('#lifespanValue', '45');
+  await page.fill('#rateLimit', '600');
+  await page.selectOption('#rateWindow', '60');
   await shot(page, '07-edit-key');
   await axe(page, 'edit-key');
   await page.click('button:has-text("Save")');
@@ -253,6 +255,7 @@ try {
   await (await row(page, 'Billing')).locator('a.strong').click();
   await page.waitForSelector('#usage-h');
   check((await page.textContent('.details')).includes(clientId), 'the key page shows the client ID');
+  check((await page.textContent('.details')).includes('600 per minute'), 'the key page shows the rate limit');
   await shot(page, '10-key-detail');
   await axe(page, 'key-detail');
   step('detail');
