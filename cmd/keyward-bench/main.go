@@ -4,6 +4,9 @@
 //
 //	keyward-bench --server http://127.0.0.1:8080 --user admin --password … [--duration 5s] [--concurrency 16]
 //
+// --server may list several replicas, comma-separated: requests are spread
+// over them in turn, as a round-robin load balancer would.
+//
 // It creates the keys it needs (and deletes them afterwards) with the admin
 // credentials. Every scenario is bounded in time; the tool stops by itself.
 package main
@@ -23,6 +26,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -44,7 +48,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("keyward-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	fs.StringVar(&c.server, "server", "http://127.0.0.1:8080", "keyward server URL (loopback only)")
+	fs.StringVar(&c.server, "server", "http://127.0.0.1:8080", "keyward server URL, or several replicas' URLs comma-separated to spread requests over in turn (loopback only)")
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", getenv("KEYWARD_PASSWORD"), "admin password (env KEYWARD_PASSWORD)")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario runs (at most 60s)")
@@ -56,16 +60,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 2
 	}
-	u, err := url.Parse(c.server)
-	if err != nil || !isLoopback(u.Hostname()) {
-		fmt.Fprintln(stderr, "keyward-bench: --server must be a loopback URL (127.0.0.0/8, ::1 or localhost)")
-		return 2
+	var servers []string
+	for _, s := range strings.Split(c.server, ",") {
+		s = strings.TrimRight(strings.TrimSpace(s), "/")
+		u, err := url.Parse(s)
+		if err != nil || !isLoopback(u.Hostname()) {
+			fmt.Fprintln(stderr, "keyward-bench: --server must be loopback URLs (127.0.0.0/8, ::1 or localhost)")
+			return 2
+		}
+		servers = append(servers, s)
 	}
 	if c.duration <= 0 || c.duration > time.Minute || c.concurrency < 1 || c.concurrency > 256 || c.password == "" {
 		fmt.Fprintln(stderr, "keyward-bench: need --password, --duration in (0, 60s] and --concurrency in [1, 256]")
 		return 2
 	}
-	b := &bench{cfg: c, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency, MaxConnsPerHost: c.concurrency}, Timeout: 10 * time.Second}}
+	b := &bench{cfg: c, servers: servers, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency, MaxConnsPerHost: c.concurrency}, Timeout: 10 * time.Second}}
 	if err := b.setup(ctx); err != nil {
 		fmt.Fprintf(stderr, "keyward-bench: setup: %v\n", err)
 		return 1
@@ -100,6 +109,8 @@ func isLoopback(host string) bool {
 
 type bench struct {
 	cfg                     config
+	servers                 []string
+	next                    atomic.Uint64
 	http                    *http.Client
 	admin                   string
 	keyID, clientID, secret string
@@ -111,7 +122,7 @@ type bench struct {
 }
 
 func (b *bench) call(ctx context.Context, method, path string, hdr map[string]string, body io.Reader, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, method, b.cfg.server+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, b.server()+path, body)
 	if err != nil {
 		return 0, err
 	}
@@ -131,6 +142,11 @@ func (b *bench) call(ctx context.Context, method, path string, hdr map[string]st
 		io.Copy(io.Discard, res.Body)
 	}
 	return res.StatusCode, nil
+}
+
+// server returns the replica for the next request, in turn.
+func (b *bench) server() string {
+	return b.servers[int(b.next.Add(1)-1)%len(b.servers)]
 }
 
 func jsonBody(v any) io.Reader { b, _ := json.Marshal(v); return bytes.NewReader(b) }
@@ -216,7 +232,7 @@ func (b *bench) scenario(name string) (func(ctx context.Context) bool, bool) {
 	case "signed":
 		signer := &http.Client{Transport: client.NewSigner(b.hmacClient, b.hmacSecret, b.http.Transport), Timeout: 10 * time.Second}
 		return func(ctx context.Context) bool {
-			req, err := http.NewRequestWithContext(ctx, "GET", b.cfg.server+"/v1/whoami", nil)
+			req, err := http.NewRequestWithContext(ctx, "GET", b.server()+"/v1/whoami", nil)
 			if err != nil {
 				return false
 			}

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -54,6 +56,32 @@ func TestBenchRuns(t *testing.T) {
 		if len(f) != 7 || f[1] == "0" || f[2] != "0" {
 			t.Errorf("scenario line %q: want requests > 0 and 0 errors", l)
 		}
+	}
+	// Several replicas: requests are spread over all of them.
+	var hits [2]atomic.Int64
+	api := httpapi.New(svc, nil, nil)
+	var urls []string
+	for i := range hits {
+		rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			api.ServeHTTP(w, r)
+		}))
+		defer rs.Close()
+		urls = append(urls, rs.URL)
+	}
+	out.Reset()
+	code = run(ctx, []string{"--server", strings.Join(urls, ","), "--duration", "100ms", "--concurrency", "2", "--scenarios", "healthz,key,signed"},
+		func(k string) string { return map[string]string{"KEYWARD_PASSWORD": "bench-password"}[k] }, &out, &errb)
+	if code != 0 || strings.Count(out.String(), "\n") != 4 {
+		t.Fatalf("two replicas: exit %d: %s %s", code, out.String(), errb.String())
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n")[1:] {
+		if f := strings.Fields(l); f[2] != "0" {
+			t.Errorf("two replicas, %q: want 0 errors", l)
+		}
+	}
+	if hits[0].Load() < 10 || hits[1].Load() < 10 {
+		t.Errorf("requests per replica: %d and %d, want both busy", hits[0].Load(), hits[1].Load())
 	}
 	if code := run(ctx, []string{"--server", "http://10.0.0.1:8080", "--password", "x"}, func(string) string { return "" }, &out, &errb); code != 2 {
 		t.Errorf("a non-loopback server: exit %d, want 2", code)
