@@ -76,8 +76,11 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres: %w", err)
 	}
-	pool.SetMaxOpenConns(max(16, 4*runtime.GOMAXPROCS(0)))
-	pool.SetMaxIdleConns(8)
+	// As many idle connections as open ones: under load, closing and
+	// reopening connections costs more than the queries.
+	n := max(16, 4*runtime.GOMAXPROCS(0))
+	pool.SetMaxOpenConns(n)
+	pool.SetMaxIdleConns(n)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connecting to postgres: %w", err)
