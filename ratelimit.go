@@ -255,3 +255,20 @@ func (s *Service) recordFailure(ctx context.Context, ip string) error {
 	}
 	return nil
 }
+
+// Attempt runs fn, an authentication by password or client secret that
+// arrived from ip, under the failed-authentication limit: while ip is
+// refused fn does not run, and fn's failure (EUNAUTHORIZED,
+// EINVALIDCLIENT) counts against ip. Authenticate does the same itself.
+func (s *Service) Attempt(ctx context.Context, ip string, fn func() error) error {
+	if err := s.checkBlocked(ip); err != nil {
+		return err
+	}
+	err := fn()
+	if code := ErrorCode(err); code == EUNAUTHORIZED || code == EINVALIDCLIENT {
+		if ferr := s.recordFailure(ctx, ip); ferr != nil {
+			return ferr
+		}
+	}
+	return err
+}

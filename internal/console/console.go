@@ -17,7 +17,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -130,7 +129,7 @@ func (c *Console) session(h sessionHandler) http.Handler {
 		ck, err := r.Cookie(sessionCookie)
 		var p *keyward.Principal
 		if err == nil {
-			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, clientIP(r), r.UserAgent())
+			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent())
 		}
 		if err != nil || p == nil {
 			if ck != nil {
@@ -191,7 +190,7 @@ type loginForm struct {
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
-		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, clientIP(r), r.UserAgent()); err == nil {
+		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent()); err == nil {
 			http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
 			return
 		}
@@ -202,12 +201,18 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	f := loginForm{Tenant: strings.TrimSpace(r.PostFormValue("tenant")), UserName: strings.TrimSpace(r.PostFormValue("userName")), Next: r.PostFormValue("next")}
-	res, err := c.svc.Login(r.Context(), f.Tenant, f.UserName, r.PostFormValue("password"))
+	var res *keyward.LoginResult
+	err := c.svc.Attempt(r.Context(), httpapi.ClientIP(r), func() (err error) {
+		res, err = c.svc.Login(r.Context(), f.Tenant, f.UserName, r.PostFormValue("password"))
+		return err
+	})
 	if err != nil {
 		status := httpapi.StatusOf(err)
 		switch keyward.ErrorCode(err) {
 		case keyward.EUNAUTHORIZED, keyward.EINVALID:
 			f.Error = "The user name or password is not right."
+		case keyward.ERATELIMITED:
+			f.Error = "Too many failed sign-ins from your address. Wait a few minutes, then try again."
 		default:
 			c.logError(r, err)
 			f.Error = "Signing in failed. Try again in a moment."
@@ -257,12 +262,4 @@ func (c *Console) logError(r *http.Request, err error) {
 		return
 	}
 	c.logger.ErrorContext(r.Context(), "console", slog.String("path", r.URL.Path), slog.Any("error", err))
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -20,6 +20,8 @@ import (
 type Host interface {
 	Authenticate(r *http.Request) (*keyward.Principal, error)
 	WriteError(w http.ResponseWriter, r *http.Request, err error)
+	// ClientIP is the caller's address, for the failed-authentication limit.
+	ClientIP(r *http.Request) string
 }
 
 // MaxBody bounds every dialect request body, as on the native API.

@@ -21,7 +21,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.svc.Login(r.Context(), in.Tenant, in.UserName, in.Password)
+	var res *keyward.LoginResult
+	err := s.svc.Attempt(r.Context(), ClientIP(r), func() (err error) {
+		res, err = s.svc.Login(r.Context(), in.Tenant, in.UserName, in.Password)
+		return err
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -129,7 +129,11 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err, basic)
 		return
 	}
-	res, err := s.svc.IssueToken(r.Context(), id, sec, form.Get("scope"))
+	var res *keyward.TokenResponse
+	err = s.svc.Attempt(r.Context(), ClientIP(r), func() (err error) {
+		res, err = s.svc.IssueToken(r.Context(), id, sec, form.Get("scope"))
+		return err
+	})
 	if err != nil {
 		s.writeOAuthError(w, r, err, basic)
 		return

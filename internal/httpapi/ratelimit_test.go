@@ -2,7 +2,9 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -47,5 +49,34 @@ func TestRateLimitedAnswers(t *testing.T) {
 	res = s.do("GET", "/v1/whoami", k.ClientSecret, nil, 429, nil)
 	if res.Header.Get("Retry-After") == "" {
 		t.Error("the refused address gets no Retry-After")
+	}
+}
+
+// TestFailedPasswordsAndClientSecretsCount: wrong passwords at login and
+// wrong client secrets at the token endpoint count against the address too.
+func TestFailedPasswordsAndClientSecretsCount(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		fail func(s *server)
+	}{
+		{"login", func(s *server) {
+			s.do("POST", "/v1/login", "", map[string]string{"userName": "admin", "password": "wrong-password"}, 401, nil)
+		}},
+		{"token", func(s *server) {
+			if res := s.form("/oauth2/token", basic("kw_id_unknown", "wrong"), url.Values{"grant_type": {"client_credentials"}}); res.Status != 401 {
+				t.Fatalf("wrong client secret: got %d", res.Status)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, sqltest.SQLite(t), func(c *keyward.Config) { c.FailedAuthLimit = &keyward.RateLimit{Limit: 2, WindowSeconds: 86400} })
+			for range 3 {
+				tt.fail(s)
+			}
+			res := s.raw("POST", "/v1/login", "", strings.NewReader(`{"userName":"admin","password":"`+adminPassword+`"}`))
+			if res.Status != 429 || res.Header.Get("Retry-After") == "" {
+				t.Errorf("the right password after three failures: got %d, Retry-After %q; want 429", res.Status, res.Header.Get("Retry-After"))
+			}
+		})
 	}
 }

@@ -125,14 +125,14 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			s.logger.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
 				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d),
-				slog.String("remote", clientIP(r)))
+				slog.String("remote", ClientIP(r)))
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
 
-// clientIP returns the caller's address without the port.
-func clientIP(r *http.Request) string {
+// ClientIP returns the caller's address without the port.
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -140,10 +140,13 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
+// ClientIP returns the caller's address, for the dialects (dialect.Host).
+func (s *Server) ClientIP(r *http.Request) string { return ClientIP(r) }
+
 // CredentialsFrom extracts the credentials a request presents, in the
 // schemes of SPEC §5.1, without judging them.
 func CredentialsFrom(r *http.Request) keyward.Credentials {
-	c := keyward.Credentials{IP: clientIP(r), UserAgent: r.UserAgent(), APIKey: r.Header.Get("X-API-Key")}
+	c := keyward.Credentials{IP: ClientIP(r), UserAgent: r.UserAgent(), APIKey: r.Header.Get("X-API-Key")}
 	if keyward.IsSigned(r.Header) {
 		c.Signed = signedRequest(r)
 		return c

@@ -196,7 +196,11 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 	if u, pw, ok := r.BasicAuth(); ok {
 		id, sec = dialect.FormDecode(u), dialect.FormDecode(pw)
 	}
-	res, err := d.svc.IssueTokenInTenant(r.Context(), r.PathValue("tenant"), id, sec, form.Get("scope"))
+	var res *keyward.TokenResponse
+	err = d.svc.Attempt(r.Context(), d.host.ClientIP(r), func() (err error) {
+		res, err = d.svc.IssueTokenInTenant(r.Context(), r.PathValue("tenant"), id, sec, form.Get("scope"))
+		return err
+	})
 	switch keyward.ErrorCode(err) {
 	case "":
 	case keyward.EINVALIDCLIENT:

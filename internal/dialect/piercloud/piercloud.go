@@ -58,7 +58,11 @@ func (d *api) auth(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "invalid_request", "client_id and client_secret are required")
 		return
 	}
-	res, err := d.svc.IssueToken(r.Context(), in.ClientID, in.ClientSecret, "")
+	var res *keyward.TokenResponse
+	err := d.svc.Attempt(r.Context(), d.host.ClientIP(r), func() (err error) {
+		res, err = d.svc.IssueToken(r.Context(), in.ClientID, in.ClientSecret, "")
+		return err
+	})
 	switch keyward.ErrorCode(err) {
 	case "":
 	case keyward.EINVALIDCLIENT:
