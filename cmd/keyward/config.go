@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,6 +40,27 @@ type serverConfig struct {
 	RedisURL        string
 	TenantRateLimit string // "N/window" or "off"
 	FailedAuthLimit string // "N/window" or "off"
+	TrustedProxies  string // comma-separated addresses or CIDR prefixes
+}
+
+// proxies parses --trusted-proxies: addresses (a single host) or prefixes.
+func (c *serverConfig) proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a prefix such as 10.0.0.0/8", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // rateLimit parses a limit flag; "off" (or "") is nil.
@@ -141,6 +163,9 @@ func (c *serverConfig) validate() error {
 		errs = append(errs, err)
 	}
 	if _, err := rateLimit("failed-auth-limit", c.FailedAuthLimit); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.proxies(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {

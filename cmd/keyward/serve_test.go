@@ -200,6 +200,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad tenant rate limit", nil, []string{"--tenant-rate-limit", "fast"}, "--tenant-rate-limit"},
 		{"bad failed-auth limit", nil, []string{"--failed-auth-limit", "20/100ms"}, "whole seconds"},
 		{"bad redis url", nil, []string{"--redis-url", "http://cache:6379"}, "redis://"},
+		{"bad trusted proxy", nil, []string{"--trusted-proxies", "10.0.0.0/8,lb.internal"}, "--trusted-proxies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -30,6 +31,47 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	handler http.Handler
+	// proxies are the load balancers whose X-Forwarded-For is believed.
+	proxies []netip.Prefix
+}
+
+// TrustProxies makes the server take the client's address from
+// X-Forwarded-For when the request comes from one of prefixes (the load
+// balancers in front of keyward): the right-most address not itself a
+// trusted proxy. Call it before serving.
+func (s *Server) TrustProxies(prefixes []netip.Prefix) { s.proxies = prefixes }
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveClient replaces r.RemoteAddr with the client's address when a
+// trusted proxy forwarded the request, so that everything downstream (rate
+// limits, audit, logs) sees the client.
+func (s *Server) resolveClient(r *http.Request) {
+	if len(s.proxies) == 0 {
+		return
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !s.trusted(peer.Addr()) {
+		return
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return // a malformed chain: keep the proxy's address
+		}
+		if !s.trusted(a) {
+			r.RemoteAddr = netip.AddrPortFrom(a.Unmap(), 0).String()
+			return
+		}
+	}
 }
 
 // New returns a Server for svc. reg receives the server's metrics; a new
@@ -102,6 +144,7 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), ctxRequestID, id)
 		r = r.WithContext(ctx)
+		s.resolveClient(r)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
