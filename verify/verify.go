@@ -27,6 +27,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,17 @@ type Principal struct {
 	Scopes    []string  // token scope, or the key's permissions
 	ExpiresAt time.Time // token expiry (zero for keys that never expire)
 	TokenID   string    // the token's jti
+}
+
+// RateLimitError is Verify's answer for a key over its rate limit (or its
+// tenant's): Require turns it into 429 with Retry-After.
+type RateLimitError struct {
+	Limit, Remaining int
+	Reset            int // seconds until the window ends
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("verify: rate limited (limit %d, reset in %ds)", e.Limit, e.Reset)
 }
 
 // HasScope reports whether the principal holds scope.
@@ -246,12 +258,22 @@ func (v *Verifier) ask(ctx context.Context, path string, in any) (*Principal, er
 		Level       int        `json:"level"`
 		Permissions []string   `json:"permissions"`
 		ExpiresAt   *time.Time `json:"expiresAt"`
+		RateLimit   *struct {
+			Limit, Remaining, Reset int
+		} `json:"ratelimit"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&r); err != nil {
 		return nil, fmt.Errorf("verify: decoding keyward's answer: %w", err)
 	}
-	if r.Code == "INSUFFICIENT_PERMISSIONS" {
+	switch r.Code {
+	case "INSUFFICIENT_PERMISSIONS":
 		return nil, errInsufficient
+	case "RATE_LIMITED":
+		e := &RateLimitError{Reset: 1}
+		if r.RateLimit != nil {
+			e.Limit, e.Remaining, e.Reset = r.RateLimit.Limit, r.RateLimit.Remaining, max(r.RateLimit.Reset, 1)
+		}
+		return nil, e
 	}
 	if !r.Valid {
 		return nil, ErrInvalid
@@ -307,12 +329,23 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 // keyward credential holding every one of scopes. It answers 401 with
 // WWW-Authenticate: Bearer error="invalid_token" for missing or invalid
 // credentials, 403 error="insufficient_scope" when a scope is missing, and
-// 503 when keyward cannot be reached to check a credential.
+// 429 with Retry-After for a key over its rate limit, and 503 when keyward
+// cannot be reached to check a credential.
 func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, err := v.authenticate(r, scopes)
+			var limited *RateLimitError
 			switch {
+			case errors.As(err, &limited):
+				w.Header().Set("Retry-After", strconv.Itoa(limited.Reset))
+				if limited.Limit > 0 {
+					w.Header().Set("RateLimit-Limit", strconv.Itoa(limited.Limit))
+					w.Header().Set("RateLimit-Remaining", strconv.Itoa(limited.Remaining))
+					w.Header().Set("RateLimit-Reset", strconv.Itoa(limited.Reset))
+				}
+				http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
+				return
 			case errors.Is(err, errInsufficient):
 				deny(w, http.StatusForbidden, "insufficient_scope", scopes)
 				return

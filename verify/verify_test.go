@@ -221,6 +221,20 @@ func TestRequire(t *testing.T) {
 		t.Errorf("fetched the JWKS %d times, want once (cached, refetch bounded)", n)
 	}
 
+	// A key over its rate limit gets 429 with Retry-After.
+	var limited struct{ ClientID, ClientSecret string }
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "limited", "rateLimit": map[string]int{"limit": 1, "windowSeconds": 86400},
+		"permissions": []map[string]string{{"name": "orders_read"}}}, &limited)
+	for i, want := range []int{200, 429} {
+		req := httptest.NewRequest("GET", "/orders", nil)
+		req.Header.Set("X-API-Key", limited.ClientSecret)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want || (want == 429 && (rec.Header().Get("Retry-After") == "" || rec.Header().Get("RateLimit-Remaining") != "0")) {
+			t.Errorf("rate-limited key, request %d: got %d (Retry-After %q), want %d", i+1, rec.Code, rec.Header().Get("Retry-After"), want)
+		}
+	}
+
 	// Signed requests are forwarded to keyward; a replay is refused.
 	var signer struct{ ClientID, ClientSecret string }
 	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "signer", "hmacEnabled": true,
