@@ -241,8 +241,59 @@ func (c *Console) deletePermission(w http.ResponseWriter, r *http.Request, s *se
 
 type auditView struct {
 	Action  string
-	Entries []*keyward.AuditEntry
+	Actions []string
+	Entries []auditRow
 	Pager   pager
+}
+
+// auditRow is an entry with its actor and target named where the viewer
+// may read them.
+type auditRow struct {
+	*keyward.AuditEntry
+	Actor, Target, TargetLink string
+}
+
+// auditActions are the actions the audit log records, for the filter.
+var auditActions = []string{"apikey.create", "apikey.update", "apikey.activate", "apikey.deactivate", "apikey.rotate",
+	"apikey.delete", "token.revoke", "user.create", "user.update", "user.delete", "permission.create",
+	"permission.update", "permission.delete", "tenant.create", "tenant.update"}
+
+// namer looks up the names of audit actors and targets, once each per page.
+type namer struct {
+	c     *Console
+	r     *http.Request
+	s     *session
+	names map[string]string
+}
+
+func (n *namer) name(kind, id string) string {
+	if id == "" {
+		return ""
+	}
+	if v, ok := n.names[kind+id]; ok {
+		return v
+	}
+	ctx, name := n.r.Context(), ""
+	switch kind {
+	case "apikey":
+		if k, err := n.c.svc.GetAPIKey(ctx, n.s.p, id); err == nil {
+			name = k.Name
+		}
+	case "user":
+		if u, err := n.c.svc.GetUser(ctx, n.s.p, id); err == nil {
+			name = u.UserName
+		}
+	case "permission":
+		if p, err := n.c.svc.GetPermission(ctx, n.s.p, id); err == nil {
+			name = p.Name
+		}
+	case "tenant":
+		if t, err := n.c.svc.GetTenant(ctx, n.s.p, id); err == nil {
+			name = t.Name
+		}
+	}
+	n.names[kind+id] = name
+	return name
 }
 
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -253,7 +304,20 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
-	v.Entries = list.Items
+	names := &namer{c: c, r: r, s: s, names: map[string]string{}}
+	for _, e := range list.Items {
+		row := auditRow{AuditEntry: e, Actor: names.name(e.ActorKind, e.ActorID)}
+		kind, _, _ := strings.Cut(e.Action, ".")
+		if kind == "token" {
+			kind = "apikey" // a revoked token's target is its key
+		}
+		row.Target = names.name(kind, e.TargetID)
+		if kind == "apikey" && row.Target != "" {
+			row.TargetLink = Prefix + "/keys/" + e.TargetID
+		}
+		v.Entries = append(v.Entries, row)
+	}
+	v.Actions = auditActions
 	v.Pager = newPager(number, listPageSize, list.TotalCount, func(n int) string {
 		q := url.Values{"page": {strconv.Itoa(n)}}
 		if v.Action != "" {

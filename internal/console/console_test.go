@@ -668,3 +668,22 @@ func TestKeyFormRateLimit(t *testing.T) {
 		t.Errorf("after clearing: got %+v", k.RateLimit)
 	}
 }
+
+func TestAuditNamesActorsAndTargets(t *testing.T) {
+	s := start(t, false)
+	k := s.createKey("Named in the audit")
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	body := b.get("/console/audit?action=apikey.create").Body
+	for _, want := range []string{`<a href="/console/keys/` + k.ID + `">Named in the audit</a>`, `<span class="strong">admin</span>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the audit page lacks %s", want)
+		}
+	}
+	if _, err := s.svc.DeleteAPIKey(context.Background(), s.admin, k.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if body := b.get("/console/audit?action=apikey.create").Body; !strings.Contains(body, "(gone, or not visible to you)") {
+		t.Error("a deleted key's entry does not say so")
+	}
+}

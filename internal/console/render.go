@@ -42,7 +42,13 @@ var funcs = template.FuncMap{
 		}
 		return out
 	},
-	"windows":   rateWindows,
+	"windows": rateWindows,
+	"short": func(id string) string {
+		if len(id) > 8 {
+			return id[:8] + "…"
+		}
+		return id
+	},
 	"ratelimit": rateLimitText,
 	"contains": func(list []string, s string) bool {
 		for _, v := range list {
