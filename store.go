@@ -82,6 +82,8 @@ type StoreTx interface {
 	AddKeyUsage(ctx context.Context, at time.Time, counts map[string]int64) error
 	// KeyUsage returns the key's hourly counts from since on, oldest first.
 	KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]UsageCount, error)
+	// DeleteKeyUsage removes the counts of hours before before.
+	DeleteKeyUsage(ctx context.Context, before time.Time) (int, error)
 
 	// OAuth2 signing keys.
 	// CreateSigningKey stores a key; a key with the same Slot (or ID) is ECONFLICT.

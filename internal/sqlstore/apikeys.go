@@ -290,3 +290,17 @@ func rateLimitCol(l *keyward.RateLimit, window bool) any {
 	}
 	return int64(l.Limit)
 }
+
+// DeleteKeyUsage removes hourly counts older than before.
+func (s *store) DeleteKeyUsage(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.atomic(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `DELETE FROM key_usage WHERE hour < $1`, s.ts(before.UTC()))
+		if err != nil {
+			return fmt.Errorf("deleting old usage counts: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

@@ -42,6 +42,17 @@ func testKeyUsage(t *testing.T, s keyward.Store) {
 		})
 	}
 
+	t.Run("old counts are deleted", func(t *testing.T) {
+		n, err := s.DeleteKeyUsage(ctx, hour.Add(-time.Hour))
+		must(t, "DeleteKeyUsage", err)
+		if n != 1 {
+			t.Errorf("DeleteKeyUsage: got %d rows, want 1", n)
+		}
+		got, err := s.KeyUsage(ctx, tn.ID, a.ID, hour.Add(-3*time.Hour))
+		must(t, "KeyUsage", err)
+		check(t, "usage after deleting old counts", got, []keyward.UsageCount{{Start: hour, Count: 7}, {Start: hour.Add(time.Hour), Count: 2}})
+	})
+
 	t.Run("deleting the key deletes its usage", func(t *testing.T) {
 		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, tn.ID, b.ID, b.Version))
 		must(t, "AddKeyUsage for a deleted key", s.AddKeyUsage(ctx, hour, map[string]int64{b.ID: 5}))
