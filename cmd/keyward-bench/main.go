@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&c.password, "password", getenv("KEYWARD_PASSWORD"), "admin password (env KEYWARD_PASSWORD)")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario runs (at most 60s)")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "concurrent connections (1-256)")
-	fs.StringVar(&c.scenarios, "scenarios", "healthz,key,verify,token,introspect,signed", "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1)")
+	fs.StringVar(&c.scenarios, "scenarios", "healthz,key,verify,token,introspect,signed", "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), limited (the same with a key that has a rate limit it never reaches: the limiter's cost), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -119,6 +119,7 @@ type bench struct {
 	token                   string
 	hmacID, hmacClient      string
 	hmacSecret              string
+	limitedID, limited      string
 }
 
 func (b *bench) call(ctx context.Context, method, path string, hdr map[string]string, body io.Reader, out any) (int, error) {
@@ -158,27 +159,35 @@ func (b *bench) setup(ctx context.Context) error {
 		return fmt.Errorf("login: status %d %v", code, err)
 	}
 	b.admin = "Bearer " + login.AccessToken
-	mk := func(name string, perms []string, hmac ...bool) (id, clientID, sec string, err error) {
+	mk := func(name string, perms []string, extra map[string]any) (id, clientID, sec string, err error) {
 		refs := []map[string]string{}
 		for _, p := range perms {
 			refs = append(refs, map[string]string{"name": p})
 		}
 		var k struct{ ID, ClientID, ClientSecret string }
+		body := map[string]any{"name": name, "level": 1, "permissions": refs}
+		for f, v := range extra {
+			body[f] = v
+		}
 		code, err := b.call(ctx, "POST", "/v1/apikeys", map[string]string{"Authorization": b.admin, "Content-Type": "application/json"},
-			jsonBody(map[string]any{"name": name, "level": 1, "permissions": refs, "hmacEnabled": len(hmac) > 0}), &k)
+			jsonBody(body), &k)
 		if err != nil || code != 201 {
 			return "", "", "", fmt.Errorf("creating a key: status %d %v", code, err)
 		}
 		return k.ID, k.ClientID, k.ClientSecret, nil
 	}
 	var err error
-	if b.keyID, b.clientID, b.secret, err = mk("keyward-bench client", nil); err != nil {
+	if b.keyID, b.clientID, b.secret, err = mk("keyward-bench client", nil, nil); err != nil {
 		return err
 	}
-	if b.verifierID, b.verifier, b.verifierSecret, err = mk("keyward-bench verifier", []string{"keys:verify"}); err != nil {
+	if b.verifierID, b.verifier, b.verifierSecret, err = mk("keyward-bench verifier", []string{"keys:verify"}, nil); err != nil {
 		return err
 	}
-	if b.hmacID, b.hmacClient, b.hmacSecret, err = mk("keyward-bench signer", nil, true); err != nil {
+	if b.hmacID, b.hmacClient, b.hmacSecret, err = mk("keyward-bench signer", nil, map[string]any{"hmacEnabled": true}); err != nil {
+		return err
+	}
+	limit := map[string]any{"rateLimit": map[string]int{"limit": 1_000_000_000, "windowSeconds": 86400}}
+	if b.limitedID, _, b.limited, err = mk("keyward-bench limited", nil, limit); err != nil {
 		return err
 	}
 	var tok struct {
@@ -200,7 +209,7 @@ func (b *bench) basicForm() map[string]string {
 }
 
 func (b *bench) teardown(ctx context.Context) {
-	for _, id := range []string{b.keyID, b.verifierID, b.hmacID} {
+	for _, id := range []string{b.keyID, b.verifierID, b.hmacID, b.limitedID} {
 		if id != "" {
 			b.call(ctx, "DELETE", "/v1/apikeys/"+id, map[string]string{"Authorization": b.admin}, nil, nil)
 		}
@@ -215,6 +224,9 @@ func (b *bench) scenario(name string) (func(ctx context.Context) bool, bool) {
 		return func(ctx context.Context) bool { return ok(b.call(ctx, "GET", "/healthz", nil, nil, nil)) }, true
 	case "key":
 		h := map[string]string{"Authorization": "Bearer " + b.secret}
+		return func(ctx context.Context) bool { return ok(b.call(ctx, "GET", "/v1/whoami", h, nil, nil)) }, true
+	case "limited":
+		h := map[string]string{"Authorization": "Bearer " + b.limited}
 		return func(ctx context.Context) bool { return ok(b.call(ctx, "GET", "/v1/whoami", h, nil, nil)) }, true
 	case "verify":
 		h := map[string]string{"Authorization": "Bearer " + b.verifierSecret, "Content-Type": "application/json"}

@@ -70,9 +70,9 @@ func TestBenchRuns(t *testing.T) {
 		urls = append(urls, rs.URL)
 	}
 	out.Reset()
-	code = run(ctx, []string{"--server", strings.Join(urls, ","), "--duration", "100ms", "--concurrency", "2", "--scenarios", "healthz,key,signed"},
+	code = run(ctx, []string{"--server", strings.Join(urls, ","), "--duration", "100ms", "--concurrency", "2", "--scenarios", "healthz,key,limited,signed"},
 		func(k string) string { return map[string]string{"KEYWARD_PASSWORD": "bench-password"}[k] }, &out, &errb)
-	if code != 0 || strings.Count(out.String(), "\n") != 4 {
+	if code != 0 || strings.Count(out.String(), "\n") != 5 {
 		t.Fatalf("two replicas: exit %d: %s %s", code, out.String(), errb.String())
 	}
 	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n")[1:] {
