@@ -17,8 +17,18 @@ import (
 //
 //	go test -run '^$' -bench AuthenticateCachedKey -cpu 1,2 .
 func BenchmarkAuthenticateCachedKey(b *testing.B) {
+	benchAuthenticate(b, keyward.APIKeyInput{Name: ptr("bench")})
+}
+
+// BenchmarkAuthenticateLimitedKey is the same with a key that has a rate
+// limit it never reaches: the in-memory limiter's cost.
+func BenchmarkAuthenticateLimitedKey(b *testing.B) {
+	benchAuthenticate(b, keyward.APIKeyInput{Name: ptr("bench"), RateLimit: &keyward.RateLimit{Limit: 1_000_000_000, WindowSeconds: 86400}})
+}
+
+func benchAuthenticate(b *testing.B, in keyward.APIKeyInput) {
 	e := benchEnv(b)
-	k, err := e.svc.CreateAPIKey(e.ctx, e.admin, keyward.APIKeyInput{Name: ptr("bench")})
+	k, err := e.svc.CreateAPIKey(e.ctx, e.admin, in)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -104,8 +104,15 @@ func WindowKey(key string, l RateLimit, now time.Time) (string, time.Duration) {
 type memoryLimiter struct {
 	now   func() time.Time
 	mu    sync.Mutex
-	count map[string]*windowCount
+	count map[windowID]*windowCount
 	sweep time.Time
+}
+
+// windowID names one counter: a key in one window of a limit.
+type windowID struct {
+	key   string
+	secs  int
+	index int64
 }
 
 type windowCount struct {
@@ -118,12 +125,13 @@ func NewMemoryLimiter(now func() time.Time) Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &memoryLimiter{now: now, count: map[string]*windowCount{}}
+	return &memoryLimiter{now: now, count: map[windowID]*windowCount{}}
 }
 
 func (m *memoryLimiter) Allow(_ context.Context, key string, l RateLimit) (bool, RateStatus, error) {
 	now := m.now()
-	k, reset := WindowKey(key, l, now)
+	index, reset := windowOf(now, l)
+	id := windowID{key, l.WindowSeconds, index}
 	m.mu.Lock()
 	if now.After(m.sweep) {
 		for k, c := range m.count {
@@ -133,10 +141,10 @@ func (m *memoryLimiter) Allow(_ context.Context, key string, l RateLimit) (bool,
 		}
 		m.sweep = now.Add(time.Second)
 	}
-	c := m.count[k]
+	c := m.count[id]
 	if c == nil {
 		c = &windowCount{end: now.Add(reset)}
-		m.count[k] = c
+		m.count[id] = c
 	}
 	c.n++
 	n := c.n
@@ -167,14 +175,14 @@ func (s *Service) allow(ctx context.Context, key string, l RateLimit, what strin
 // key limit).
 func (s *Service) limitKey(ctx context.Context, snap *keySnapshot) (*RateStatus, error) {
 	if s.tenantLimit != nil {
-		if _, err := s.allow(ctx, "tenant:"+snap.TenantID, *s.tenantLimit, "tenant"); err != nil {
+		if _, err := s.allow(ctx, snap.tenantCounter, *s.tenantLimit, "tenant"); err != nil {
 			return nil, err
 		}
 	}
 	if snap.RateLimit == nil {
 		return nil, nil
 	}
-	st, err := s.allow(ctx, "key:"+snap.ID, *snap.RateLimit, "key")
+	st, err := s.allow(ctx, snap.keyCounter, *snap.RateLimit, "key")
 	return &st, err
 }
 
