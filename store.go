@@ -42,6 +42,9 @@ type StoreTx interface {
 
 	// Permissions. Permission.Children holds the ids of a composite's members.
 	CreatePermission(ctx context.Context, p *Permission) error
+	// UpdatePermission stores p. Read it with GetPermission in the same Tx:
+	// there, GetPermission holds the permission until the Tx ends, so that
+	// concurrent read-modify-writes lose nothing.
 	UpdatePermission(ctx context.Context, p *Permission) error
 	DeletePermission(ctx context.Context, tenantID, id string) error
 	GetPermission(ctx context.Context, tenantID, id string) (*Permission, error)

@@ -122,9 +122,17 @@ func (s *store) DeletePermission(ctx context.Context, tenantID, id string) error
 }
 
 // GetPermission returns the permission id of tenantID, or ENOTFOUND.
+//
+// Inside a transaction on PostgreSQL it also locks the permission until the
+// transaction ends, so that a read-modify-write of it in one transaction
+// loses no concurrent change (SQLite runs write transactions one at a time).
 func (s *store) GetPermission(ctx context.Context, tenantID, id string) (*keyward.Permission, error) {
+	lock := ""
+	if s.tx != nil && s.pg {
+		lock = " FOR UPDATE OF p"
+	}
 	p, err := scanPermission(s.read.QueryRowContext(ctx, `SELECT `+permissionColumns+`
-		FROM permissions p WHERE p.id = $1 AND p.tenant_id = $2`, id, tenantID))
+		FROM permissions p WHERE p.id = $1 AND p.tenant_id = $2`+lock, id, tenantID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("permission")
 	} else if err != nil {
