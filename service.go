@@ -291,7 +291,7 @@ func (s *Service) Bootstrap(ctx context.Context, adminPassword string) (generate
 		return "", nil
 	}
 	if adminPassword == "" {
-		generated = secret.NewSecret("pw")[len("pw_sk_"):][:24]
+		generated = secret.NewPassword()
 		adminPassword = generated
 	} else if err := validatePassword(adminPassword); err != nil {
 		return "", fmt.Errorf("KEYWARD_ADMIN_PASSWORD: %w", err)
@@ -335,7 +335,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenant, userName, password 
 		tenant = RootTenantName
 	}
 	if password == "" {
-		generated = secret.NewSecret("pw")[len("pw_sk_"):][:24]
+		generated = secret.NewPassword()
 		password = generated
 	} else if err := validatePassword(password); err != nil {
 		return "", err

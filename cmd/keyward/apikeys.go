@@ -47,47 +47,62 @@ Exit status: 0 on success, 1 when the server refused or failed, 2 on bad usage.
 Run "keyward apikeys <command> --help" for a command's flags.
 `
 
+// group is a command with subcommands: "keyward apikeys", "keyward users", ...
+type group struct {
+	name     string // "apikeys"
+	usage    string
+	noun     string // what the positional argument is: "key id"
+	commands map[string]command
+}
+
+var apikeysGroup = group{name: "apikeys", usage: apikeysUsage, noun: "key id", commands: apikeysCommands}
+
 // runAPIKeys implements "keyward apikeys <command>".
 func runAPIKeys(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runGroup(ctx, apikeysGroup, args, getenv, stdin, stdout, stderr)
+}
+
+// runGroup runs "keyward <group> <command>".
+func runGroup(ctx context.Context, g group, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, apikeysUsage)
+		fmt.Fprint(stderr, g.usage)
 		return exitUsage
 	}
 	name, rest := args[0], args[1:]
 	switch name {
 	case "help", "-h", "-help", "--help":
 		if len(rest) == 0 {
-			fmt.Fprint(stdout, apikeysUsage)
+			fmt.Fprint(stdout, g.usage)
 			return exitOK
 		}
 		name, rest = rest[0], []string{"--help"}
 	}
-	cmd, ok := apikeysCommands[name]
+	cmd, ok := g.commands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "keyward apikeys: unknown command %q\n\n%s", name, apikeysUsage)
+		fmt.Fprintf(stderr, "keyward %s: unknown command %q\n\n%s", g.name, name, g.usage)
 		return exitUsage
 	}
-	cli := &apikeysCLI{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
-	return cli.exec(ctx, name, cmd, rest)
+	cli := &runner{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr, now: time.Now}
+	return cli.exec(ctx, g, name, cmd, rest)
 }
 
-// apikeysCommand is one subcommand of "keyward apikeys".
-type apikeysCommand struct {
+// command is one subcommand of a group.
+type command struct {
 	args  string // positional arguments, for the usage line: "" or "ID"
 	about string // what it does, for --help
 	// flags registers the command's own flags on fs and returns the
 	// function that checks them once parsed.
-	flags func(fs *flag.FlagSet) apikeysPrepare
+	flags func(fs *flag.FlagSet) commandPrepare
 }
 
-// apikeysPrepare checks a command's flags and key id; a non-nil error is a
+// commandPrepare checks a command's flags and key id; a non-nil error is a
 // usage error. The action it returns does the work, given a connection.
-type apikeysPrepare func(cli *apikeysCLI, id string) (apikeysAction, error)
+type commandPrepare func(cli *runner, id string) (commandAction, error)
 
-// apikeysAction runs a command against the server and returns the exit code.
-type apikeysAction func(ctx context.Context, c *client.Client) int
+// commandAction runs a command against the server and returns the exit code.
+type commandAction func(ctx context.Context, c *client.Client) int
 
-var apikeysCommands = map[string]apikeysCommand{
+var apikeysCommands = map[string]command{
 	"create": {about: `Creates an API key. Its client secret goes to standard output, alone on one
 line, so it can be piped; everything else goes to standard error. The secret
 is shown only this once: store it now. With --json the whole answer (secret
@@ -105,8 +120,8 @@ working at once, or after --grace.`, flags: apikeysRotateFlags},
 	"delete":     {args: "ID", about: `Deletes an API key for good. It asks no question: check the id first.`, flags: apikeysDeleteFlags},
 }
 
-// apikeysCLI carries the process's I/O through a subcommand.
-type apikeysCLI struct {
+// runner carries the process's I/O through a subcommand.
+type runner struct {
 	getenv         func(string) string
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -137,9 +152,9 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.loginTenant, "login-tenant", "", "the `tenant` --user belongs to, by id or name (env KEYWARD_LOGIN_TENANT; default: the root tenant)")
 }
 
-// exec parses the flags and the key id of one command, connects and runs it.
-func (cli *apikeysCLI) exec(ctx context.Context, name string, cmd apikeysCommand, args []string) int {
-	prog := "keyward apikeys " + name
+// exec parses the flags and the argument of one command, connects and runs it.
+func (cli *runner) exec(ctx context.Context, g group, name string, cmd command, args []string) int {
+	prog := "keyward " + g.name + " " + name
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(cli.stderr)
 	fs.Usage = func() {} // printed below: to stdout for --help, not on errors
@@ -165,13 +180,13 @@ func (cli *apikeysCLI) exec(ctx context.Context, name string, cmd apikeysCommand
 		if want == 0 {
 			return cli.usageError(prog, "unexpected argument %q", pos[0])
 		}
-		return cli.usageError(prog, "expected one key id, got %d arguments", len(pos))
+		return cli.usageError(prog, "expected one %s, got %d arguments", g.noun, len(pos))
 	}
 	id := ""
 	if want == 1 {
 		id = pos[0]
 		if strings.TrimSpace(id) == "" {
-			return cli.usageError(prog, "the key id is empty")
+			return cli.usageError(prog, "the %s is empty", g.noun)
 		}
 	}
 	action, err := prepare(cli, id)
@@ -205,7 +220,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func printCommandUsage(w io.Writer, fs *flag.FlagSet, prog string, cmd apikeysCommand) {
+func printCommandUsage(w io.Writer, fs *flag.FlagSet, prog string, cmd command) {
 	line := prog + " [flags]"
 	if cmd.args != "" {
 		line = prog + " " + cmd.args + " [flags]"
@@ -234,7 +249,7 @@ func printFlags(w io.Writer, fs *flag.FlagSet, keep func(string) bool) {
 	})
 }
 
-func (cli *apikeysCLI) usageError(prog, format string, args ...any) int {
+func (cli *runner) usageError(prog, format string, args ...any) int {
 	fmt.Fprintf(cli.stderr, "%s: %s\nRun %q for usage.\n", prog, fmt.Sprintf(format, args...), prog+" --help")
 	return exitUsage
 }
@@ -242,7 +257,7 @@ func (cli *apikeysCLI) usageError(prog, format string, args ...any) int {
 // connect resolves the server and the credentials (flags first, then the
 // environment) and logs in when given a user instead of a token. It returns
 // a nil client and the exit code on failure.
-func (cli *apikeysCLI) connect(ctx context.Context, prog string, f *connFlags, visited map[string]bool) (*client.Client, int) {
+func (cli *runner) connect(ctx context.Context, prog string, f *connFlags, visited map[string]bool) (*client.Client, int) {
 	server := f.server
 	if !visited["server"] {
 		if v := cli.getenv("KEYWARD_SERVER"); v != "" {
@@ -318,7 +333,7 @@ func (cli *apikeysCLI) connect(ctx context.Context, prog string, f *connFlags, v
 // fail prints err as "keyward: <message>" and returns exitError. Messages
 // come from the server's problem details or the transport; neither ever
 // holds a secret.
-func (cli *apikeysCLI) fail(server string, err error) int {
+func (cli *runner) fail(server string, err error) int {
 	var ue *url.Error
 	var ce *client.Error
 	if !errors.As(err, &ce) && errors.As(err, &ue) {
@@ -337,10 +352,10 @@ func (cli *apikeysCLI) fail(server string, err error) int {
 }
 
 // failc is fail for a request made with c.
-func (cli *apikeysCLI) failc(c *client.Client, err error) int { return cli.fail(c.BaseURL(), err) }
+func (cli *runner) failc(c *client.Client, err error) int { return cli.fail(c.BaseURL(), err) }
 
 // printJSON writes v, indented, to standard output.
-func (cli *apikeysCLI) printJSON(v any) int {
+func (cli *runner) printJSON(v any) int {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		fmt.Fprintf(cli.stderr, "keyward: encoding JSON: %v\n", err)
@@ -525,10 +540,10 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2030-01-02T15:04:05Z) nor a date (2030-01-02)", s)
 }
 
-func apikeysCreateFlags(fs *flag.FlagSet) apikeysPrepare {
+func apikeysCreateFlags(fs *flag.FlagSet) commandPrepare {
 	var k keyFlags
 	k.register(fs, true)
-	return func(cli *apikeysCLI, _ string) (apikeysAction, error) {
+	return func(cli *runner, _ string) (commandAction, error) {
 		in, err := k.input(visitedOf(fs), true, cli.now())
 		if err != nil {
 			return nil, err
@@ -549,7 +564,7 @@ func apikeysCreateFlags(fs *flag.FlagSet) apikeysPrepare {
 // printIssued prints a key with its secret: the secret alone to stdout, the
 // rest to stderr (or, with --json, everything to stdout), and a warning that
 // it is shown only once.
-func (cli *apikeysCLI) printIssued(key *keyward.IssuedKey, what string) int {
+func (cli *runner) printIssued(key *keyward.IssuedKey, what string) int {
 	const warn = "Store the client secret now: it is shown only once and cannot be retrieved later."
 	if cli.json {
 		code := cli.printJSON(key)
@@ -568,7 +583,7 @@ func visitedOf(fs *flag.FlagSet) map[string]bool {
 	return m
 }
 
-func apikeysListFlags(fs *flag.FlagSet) apikeysPrepare {
+func apikeysListFlags(fs *flag.FlagSet) commandPrepare {
 	var o client.ListAPIKeysOptions
 	fs.IntVar(&o.Page, "page", 1, "page `number`, from 1")
 	fs.IntVar(&o.PageSize, "page-size", keyward.DefaultPageSize, "keys per page, 1-500")
@@ -577,7 +592,7 @@ func apikeysListFlags(fs *flag.FlagSet) apikeysPrepare {
 	fs.StringVar(&o.Permission, "permission", "", "only keys holding this permission `name`")
 	fs.StringVar(&o.OwnerID, "owner", "", "only keys of the user with this `id`")
 	fs.StringVar(&o.Sort, "sort", "", "sort by `field`: name, createdAt, lastUsedAt or expiresAt; prefix - for descending")
-	return func(cli *apikeysCLI, _ string) (apikeysAction, error) {
+	return func(cli *runner, _ string) (commandAction, error) {
 		switch {
 		case o.Page < 1:
 			return nil, errors.New("--page must be 1 or more")
@@ -604,7 +619,7 @@ func apikeysListFlags(fs *flag.FlagSet) apikeysPrepare {
 }
 
 // printTable prints one page of keys and a footer.
-func (cli *apikeysCLI) printTable(page *client.Page[keyward.APIKey]) {
+func (cli *runner) printTable(page *client.Page[keyward.APIKey]) {
 	now := cli.now()
 	tw := tabwriter.NewWriter(cli.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCLIENT ID\tNAME\tSTATUS\tLEVEL\tEXPIRES\tLAST USED")
@@ -620,8 +635,8 @@ func (cli *apikeysCLI) printTable(page *client.Page[keyward.APIKey]) {
 	fmt.Fprintf(cli.stdout, "page %d of %d, %d %s\n", page.PageIndex, max(page.TotalPages, 1), page.TotalCount, noun)
 }
 
-func apikeysGetFlags(fs *flag.FlagSet) apikeysPrepare {
-	return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+func apikeysGetFlags(fs *flag.FlagSet) commandPrepare {
+	return func(cli *runner, id string) (commandAction, error) {
 		return func(ctx context.Context, c *client.Client) int {
 			k, err := c.GetAPIKey(ctx, id)
 			if err != nil {
@@ -632,10 +647,10 @@ func apikeysGetFlags(fs *flag.FlagSet) apikeysPrepare {
 	}
 }
 
-func apikeysUpdateFlags(fs *flag.FlagSet) apikeysPrepare {
+func apikeysUpdateFlags(fs *flag.FlagSet) commandPrepare {
 	var k keyFlags
 	k.register(fs, false)
-	return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+	return func(cli *runner, id string) (commandAction, error) {
 		visited := visitedOf(fs)
 		in, err := k.input(visited, false, cli.now())
 		if err != nil {
@@ -679,10 +694,10 @@ func emptyInput(in keyward.APIKeyInput) bool {
 		in.Meta == nil
 }
 
-func apikeysRotateFlags(fs *flag.FlagSet) apikeysPrepare {
+func apikeysRotateFlags(fs *flag.FlagSet) commandPrepare {
 	grace := fs.String("grace", "0", "keep the old secret working for this `duration`: seconds or e.g. 1h, at most 24h")
 	hmac := fs.Bool("hmac", false, "also turn HMAC request signatures on (or off with --hmac=false)")
-	return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+	return func(cli *runner, id string) (commandAction, error) {
 		s, err := parseSeconds(*grace)
 		if err != nil {
 			return nil, fmt.Errorf("--grace: %w", err)
@@ -710,10 +725,10 @@ func apikeysRotateFlags(fs *flag.FlagSet) apikeysPrepare {
 	}
 }
 
-func apikeysActiveFlags(active bool) func(fs *flag.FlagSet) apikeysPrepare {
-	return func(fs *flag.FlagSet) apikeysPrepare {
+func apikeysActiveFlags(active bool) func(fs *flag.FlagSet) commandPrepare {
+	return func(fs *flag.FlagSet) commandPrepare {
 		ifMatch := fs.String("if-match", "", "change the key only if its version is still this `version`")
-		return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+		return func(cli *runner, id string) (commandAction, error) {
 			match, err := ifMatchFlag(visitedOf(fs), *ifMatch)
 			if err != nil {
 				return nil, err
@@ -733,9 +748,9 @@ func apikeysActiveFlags(active bool) func(fs *flag.FlagSet) apikeysPrepare {
 	}
 }
 
-func apikeysDeleteFlags(fs *flag.FlagSet) apikeysPrepare {
+func apikeysDeleteFlags(fs *flag.FlagSet) commandPrepare {
 	ifMatch := fs.String("if-match", "", "delete the key only if its version is still this `version`")
-	return func(cli *apikeysCLI, id string) (apikeysAction, error) {
+	return func(cli *runner, id string) (commandAction, error) {
 		match, err := ifMatchFlag(visitedOf(fs), *ifMatch)
 		if err != nil {
 			return nil, err
@@ -756,7 +771,7 @@ func apikeysDeleteFlags(fs *flag.FlagSet) apikeysPrepare {
 
 // printKey prints one key (never a secret: an APIKey holds none), preceded
 // by a line saying what happened when what is not empty.
-func (cli *apikeysCLI) printKey(k *keyward.APIKey, what string) int {
+func (cli *runner) printKey(k *keyward.APIKey, what string) int {
 	if cli.json {
 		return cli.printJSON(k)
 	}

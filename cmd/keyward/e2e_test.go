@@ -118,3 +118,80 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Errorf("create without --name: exit %d, want %d", code, exitUsage)
 	}
 }
+
+func TestUsersAndPermissionsCLI(t *testing.T) {
+	s := startServer(t, map[string]string{"KEYWARD_ADMIN_PASSWORD": "cli-admin-password"}, "--data-dir", t.TempDir())
+	env := map[string]string{"KEYWARD_SERVER": s.URL, "KEYWARD_USER": "admin", "KEYWARD_PASSWORD": "cli-admin-password"}
+
+	// Permissions: a custom one and a composite holding it.
+	code, out, errs := cli(t, env, "permissions", "create", "--name", "orders:read", "--description", "Read orders", "--json")
+	var perm struct{ ID, Name string }
+	if code != 0 || json.Unmarshal([]byte(out), &perm) != nil || perm.Name != "orders:read" {
+		t.Fatalf("permissions create: exit %d, %s %s", code, out, errs)
+	}
+	code, out, errs = cli(t, env, "permissions", "create", "--name", "orders:all", "--child", "orders:read")
+	if code != 0 || !strings.Contains(out, "custom composite") || !strings.Contains(out, "orders:read") {
+		t.Errorf("permissions create --child: exit %d: %s %s", code, out, errs)
+	}
+	code, out, _ = cli(t, env, "permissions", "list")
+	if code != 0 || !strings.Contains(out, "apikeys:read") || !strings.Contains(out, "orders:all") {
+		t.Errorf("permissions list: exit %d: %s", code, out)
+	}
+	if code, out, _ = cli(t, env, "permissions", "update", perm.ID, "--description", "Read every order"); code != 0 || !strings.Contains(out, "Read every order") {
+		t.Errorf("permissions update: exit %d: %s", code, out)
+	}
+	if code, _, errs = cli(t, env, "permissions", "delete", perm.ID); code != exitError || !strings.Contains(errs, "keyward:") {
+		t.Errorf("deleting a permission a composite holds: exit %d, %q; want 1 with the server's reason", code, errs)
+	}
+	if code, _, _ = cli(t, env, "permissions", "update", perm.ID); code != exitUsage {
+		t.Errorf("update with nothing to change: exit %d, want 2", code)
+	}
+
+	// Users: a generated password, printed once, signs in.
+	code, out, errs = cli(t, env, "users", "create", "--name", "ops", "--level", "5", "--permission", "orders:read")
+	password := strings.TrimSpace(out)
+	if code != 0 || len(password) != 24 || !strings.Contains(errs, "shown only this once") {
+		t.Fatalf("users create: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	opsEnv := map[string]string{"KEYWARD_SERVER": s.URL, "KEYWARD_USER": "ops", "KEYWARD_PASSWORD": password}
+	if code, _, errs = cli(t, opsEnv, "apikeys", "list"); code != 0 {
+		t.Errorf("the new user cannot list keys: exit %d: %s", code, errs)
+	}
+	code, out, _ = cli(t, env, "users", "list", "--q", "op", "--json")
+	var page struct {
+		Items []struct{ ID, UserName string }
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &page) != nil || len(page.Items) != 1 || page.Items[0].UserName != "ops" {
+		t.Fatalf("users list --q op: exit %d: %s", code, out)
+	}
+	id := page.Items[0].ID
+	if code, out, _ = cli(t, env, "users", "get", id); code != 0 || !strings.Contains(out, "orders:read") {
+		t.Errorf("users get: exit %d: %s", code, out)
+	}
+	code, out, _ = cli(t, env, "users", "update", id, "--level", "2", "--permission", "", "--json")
+	var updated struct {
+		Level       int
+		Permissions []any
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &updated) != nil || updated.Level != 2 || len(updated.Permissions) != 0 {
+		t.Errorf("users update --level 2 --permission \"\": exit %d: %s", code, out)
+	}
+	if code, _, errs = cli(t, env, "users", "deactivate", id); code != 0 {
+		t.Fatalf("users deactivate: exit %d: %s", code, errs)
+	}
+	if code, _, _ = cli(t, opsEnv, "apikeys", "list"); code != exitError {
+		t.Errorf("a deactivated user still signs in: exit %d", code)
+	}
+	if code, _, errs = cli(t, env, "users", "activate", id); code != 0 {
+		t.Errorf("users activate: exit %d: %s", code, errs)
+	}
+	if code, _, errs = cli(t, env, "users", "create", "--level", "9", "--name", "x"); code != exitUsage {
+		t.Errorf("--level 9: exit %d, want 2: %s", code, errs)
+	}
+	if code, _, errs = cli(t, env, "users", "delete", id); code != 0 {
+		t.Errorf("users delete: exit %d: %s", code, errs)
+	}
+	if code, _, errs = cli(t, env, "users", "get", id); code != exitError || !strings.Contains(errs, "not found") {
+		t.Errorf("a deleted user: exit %d, %q", code, errs)
+	}
+}

@@ -35,6 +35,8 @@ Usage:
   keyward admin reset-password [flags]   set a user's password (prints a generated one)
   keyward apikeys <command> [flags]      manage API keys on a running server:
                                          create, list, get, update, rotate, activate, deactivate, delete
+  keyward users <command> [flags]        manage users: create, list, get, update, activate, deactivate, delete
+  keyward permissions <command> [flags]  manage the permission catalog: create, list, get, update, delete
   keyward token [flags]                  get an OAuth2 access token (client credentials)
   keyward curl [flags] URL               send one request signed with an hmacEnabled key
   keyward version                        print the version
@@ -67,6 +69,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runAdmin(ctx, args[1:], getenv, stdout, stderr)
 	case "apikeys":
 		return runAPIKeys(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "users":
+		return runUsers(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "permissions":
+		return runPermissions(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "token":
 		return runToken(ctx, args[1:], getenv, stdout, stderr)
 	case "curl":

@@ -86,6 +86,12 @@ func NewSecret(prefix string) string {
 	return prefix + "_sk_" + r + checksum(r)
 }
 
+// NewPassword returns a generated user password: 24 base62 characters
+// (about 142 random bits).
+func NewPassword() string {
+	return random62(18, 24)
+}
+
 // WellFormed reports whether s has the secret format and a valid checksum.
 // It lets the server reject typos without a database lookup; it is not a
 // security control.

@@ -212,3 +212,14 @@ func BenchmarkHash(b *testing.B) {
 		Hash(s)
 	}
 }
+
+func TestNewPassword(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		p := NewPassword()
+		if len(p) != 24 || strings.IndexFunc(p, func(r rune) bool { return !is62(byte(r)) }) >= 0 || seen[p] {
+			t.Fatalf("NewPassword() = %q: want 24 fresh base62 characters", p)
+		}
+		seen[p] = true
+	}
+}
