@@ -84,30 +84,23 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session)
 			http.Redirect(w, r, Prefix+"/users?done=user-added", http.StatusSeeOther)
 			return
 		}
-		e, ok := err.(*keyward.Error)
-		if !ok || (e.Code != keyward.EINVALID && e.Code != keyward.EFORBIDDEN && e.Code != keyward.ECONFLICT) {
+		fields, msg, status, ok := formProblem(err, map[string]string{"permissions": "scopes"})
+		if !ok {
 			c.fail(w, r, s, err)
 			return
 		}
-		for _, fe := range e.Fields {
-			name := strings.SplitN(fe.Field, "[", 2)[0]
-			if name == "permissions" {
-				name = "scopes"
-			}
-			f.Errors[name] = fe.Message
-		}
-		if len(e.Fields) == 0 {
-			f.Error = e.Message
-		}
+		f.Errors, f.Error = fields, msg
+		c.renderUsers(w, r, s, status, f)
+		return
 	}
+	c.renderUsers(w, r, s, http.StatusBadRequest, f)
+}
+
+func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, s *session, status int, f userForm) {
 	v := usersView{Form: f}
 	if err := c.usersView(r, s, &v); err != nil {
 		c.fail(w, r, s, err)
 		return
-	}
-	status := http.StatusBadRequest
-	if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
-		status = http.StatusForbidden
 	}
 	c.render(w, r, s, status, "users", "Users", v)
 }
@@ -196,25 +189,16 @@ func (c *Console) createPermission(w http.ResponseWriter, r *http.Request, s *se
 		http.Redirect(w, r, Prefix+"/permissions?done=perm-added", http.StatusSeeOther)
 		return
 	}
-	e, ok := err.(*keyward.Error)
-	if !ok || (e.Code != keyward.EINVALID && e.Code != keyward.ECONFLICT && e.Code != keyward.EFORBIDDEN) {
+	fields, msg, status, ok := formProblem(err, nil)
+	if !ok {
 		c.fail(w, r, s, err)
 		return
 	}
-	for _, fe := range e.Fields {
-		f.Errors[strings.SplitN(fe.Field, "[", 2)[0]] = fe.Message
-	}
-	if len(e.Fields) == 0 {
-		f.Error = e.Message
-	}
+	f.Errors, f.Error = fields, msg
 	v, verr := c.permissionsView(r, s, f)
 	if verr != nil {
 		c.fail(w, r, s, verr)
 		return
-	}
-	status := http.StatusBadRequest
-	if e.Code == keyward.EFORBIDDEN {
-		status = http.StatusForbidden
 	}
 	c.render(w, r, s, status, "permissions", "Permissions", v)
 }
@@ -227,7 +211,7 @@ func (c *Console) confirmPermissionDelete(w http.ResponseWriter, r *http.Request
 	}
 	v := confirmView{Heading: "Delete this permission?", Button: "Delete permission", Danger: true, Back: Prefix + "/permissions",
 		Action:  Prefix + "/permissions/" + p.ID + "/delete",
-		Message: "“" + p.Name + "” is removed from the catalog and from every key and user that holds it."}
+		Message: "“" + p.Name + "” leaves the catalog. Take it from every key, user and composite that holds it first: keyward refuses to delete a permission in use."}
 	c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
 }
 

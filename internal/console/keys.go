@@ -251,27 +251,24 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	return in
 }
 
-// formErrors puts a Service validation error next to the fields it names.
-func formErrors(f *keyForm, err error) bool {
-	e, ok := err.(*keyward.Error)
-	if !ok || (e.Code != keyward.EINVALID && e.Code != keyward.EFORBIDDEN) {
-		return false
-	}
-	field := map[string]string{"name": "name", "description": "description", "permissions": "scopes",
-		"tokenLifespanSeconds": "lifespan", "expiresAt": "expiresOn", "hmacEnabled": "hmac", "rateLimit.limit": "rateLimit",
-		"rateLimit.windowSeconds": "rateLimit"}
-	for _, fe := range e.Fields {
-		name := field[strings.SplitN(fe.Field, "[", 2)[0]]
-		if name == "" {
-			f.Error = fe.Field + ": " + fe.Message
-			continue
+// keyFields names the key form's fields after the Service's.
+var keyFields = map[string]string{"permissions": "scopes", "tokenLifespanSeconds": "lifespan", "expiresAt": "expiresOn",
+	"hmacEnabled": "hmac", "rateLimit.limit": "rateLimit", "rateLimit.windowSeconds": "rateLimit"}
+
+// explain puts a Service error next to the key form's fields; false when
+// the form cannot explain it.
+func (f *keyForm) explain(err error) (int, bool) {
+	fields, msg, status, ok := formProblem(err, keyFields)
+	f.Error = msg
+	for name, m := range fields {
+		switch name {
+		case "name", "description", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit":
+			f.Errors[name] = m
+		default: // a field the form does not show
+			f.Error = name + ": " + m
 		}
-		f.Errors[name] = fe.Message
 	}
-	if len(e.Fields) == 0 {
-		f.Error = e.Message
-	}
-	return true
+	return status, ok
 }
 
 func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) {
@@ -284,21 +281,14 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	k, err := c.svc.CreateAPIKey(r.Context(), s.p, in)
 	if err != nil {
-		if formErrors(&f, err) {
-			c.render(w, r, s, httpStatus(err), "keyform", "Add API key", f)
+		if status, ok := f.explain(err); ok {
+			c.render(w, r, s, status, "keyform", "Add API key", f)
 			return
 		}
 		c.fail(w, r, s, err)
 		return
 	}
 	c.showIssued(w, r, s, "API key created", k)
-}
-
-func httpStatus(err error) int {
-	if keyward.ErrorCode(err) == keyward.EFORBIDDEN {
-		return http.StatusForbidden
-	}
-	return http.StatusBadRequest
 }
 
 func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -350,8 +340,8 @@ func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) 
 			c.render(w, r, s, http.StatusConflict, "keyform", "Edit API key", f)
 			return
 		}
-		if formErrors(&f, err) {
-			c.render(w, r, s, httpStatus(err), "keyform", "Edit API key", f)
+		if status, ok := f.explain(err); ok {
+			c.render(w, r, s, status, "keyform", "Edit API key", f)
 			return
 		}
 		c.fail(w, r, s, err)

@@ -246,3 +246,37 @@ func pageNumber(r *http.Request) int {
 	}
 	return n
 }
+
+// formProblem turns a Service error a form can explain (invalid input, not
+// allowed, a duplicate) into messages by form field, renamed by names
+// (fields not named there keep their own name), a message for the form as
+// a whole, and the status to answer with. ok is false for other errors,
+// which the caller answers as a page (fail).
+func formProblem(err error, names map[string]string) (fields map[string]string, msg string, status int, ok bool) {
+	e, isErr := err.(*keyward.Error)
+	if !isErr {
+		return nil, "", 0, false
+	}
+	switch e.Code {
+	case keyward.EINVALID:
+		status = http.StatusBadRequest
+	case keyward.ECONFLICT:
+		status = http.StatusConflict
+	case keyward.EFORBIDDEN:
+		status = http.StatusForbidden
+	default:
+		return nil, "", 0, false
+	}
+	fields = map[string]string{}
+	for _, fe := range e.Fields {
+		name := strings.SplitN(fe.Field, "[", 2)[0]
+		if n, renamed := names[name]; renamed {
+			name = n
+		}
+		fields[name] = fe.Message
+	}
+	if len(e.Fields) == 0 {
+		msg = e.Message
+	}
+	return fields, msg, status, true
+}
