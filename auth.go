@@ -315,26 +315,23 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 
 // limitedResult is the verify answer for a key, counting the verification
 // against the key's rate limit (and its tenant's) when the key is valid:
-// past the limit the answer is RATE_LIMITED. A limiter that cannot count
+// past a limit the answer is RATE_LIMITED. RateLimit reports the key's own
+// limit, or the tenant's when that one refused. A limiter that cannot count
 // fails the call.
 func (s *Service) limitedResult(ctx context.Context, snap *keySnapshot, code string, perms []string) (*VerifyResult, error) {
 	if code != CodeValid {
 		return snap.result(code, perms), nil
 	}
 	rate, err := s.limitKey(ctx, snap)
-	if ErrorCode(err) == ERATELIMITED {
-		code = CodeRateLimited
-		var e *Error
-		if errors.As(err, &e) && e.Rate != nil && snap.RateLimit != nil && rate == nil {
-			rate = e.Rate
-		}
-	} else if err != nil {
+	var e *Error
+	switch {
+	case errors.As(err, &e) && e.Code == ERATELIMITED:
+		code, rate = CodeRateLimited, e.Rate
+	case err != nil:
 		return nil, err
 	}
 	res := snap.result(code, perms)
-	if rate != nil {
-		res.RateLimit = rate
-	}
+	res.RateLimit = rate
 	return res, nil
 }
 

@@ -139,6 +139,10 @@ func TestTenantRateLimit(t *testing.T) {
 	if allowed != 5 {
 		t.Errorf("two keys of one tenant: got %d allowed, want 5", allowed)
 	}
+	v, err := e.svc.VerifyKey(e.ctx, e.admin, keyward.VerifyRequest{Key: a.ClientSecret})
+	if err != nil || v.Code != keyward.CodeRateLimited || v.RateLimit == nil || v.RateLimit.Limit != 5 || v.RateLimit.Remaining != 0 {
+		t.Errorf("verify over the tenant's limit: got %+v, %v; want RATE_LIMITED with the tenant's status", v, err)
+	}
 	// Users (the console, management) are not held by the keys' tenant limit.
 	if _, err := e.svc.ListAPIKeys(e.ctx, e.admin, keyward.APIKeyFilter{Page: keyward.Page{Number: 1, Size: 10}}); err != nil {
 		t.Error(err)
