@@ -80,8 +80,8 @@ func windowOf(now time.Time, l RateLimit) (index int64, reset time.Duration) {
 	return index, end.Sub(now)
 }
 
-// Status builds the RateStatus of a count in the window ending in reset.
-func Status(l RateLimit, count int64, reset time.Duration) RateStatus {
+// NewRateStatus builds the RateStatus of a count in the window ending in reset.
+func NewRateStatus(l RateLimit, count int64, reset time.Duration) RateStatus {
 	rem := int64(l.Limit) - count
 	if rem < 0 {
 		rem = 0
@@ -149,7 +149,7 @@ func (m *memoryLimiter) Allow(_ context.Context, key string, l RateLimit) (bool,
 	c.n++
 	n := c.n
 	m.mu.Unlock()
-	return n <= int64(l.Limit), Status(l, n, reset), nil
+	return n <= int64(l.Limit), NewRateStatus(l, n, reset), nil
 }
 
 // errLimiterDown is the answer when the Limiter fails: the request is refused.
@@ -242,7 +242,7 @@ func (s *Service) checkBlocked(ip string) error {
 	if !blocked {
 		return nil
 	}
-	st := Status(*s.failLimit, int64(s.failLimit.Limit)+1, until.Sub(now))
+	st := NewRateStatus(*s.failLimit, int64(s.failLimit.Limit)+1, until.Sub(now))
 	return &Error{Code: ERATELIMITED, Message: "too many failed authentications from this address; try again later", Rate: &st}
 }
 

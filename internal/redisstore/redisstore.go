@@ -82,7 +82,7 @@ func (s *Store) Allow(ctx context.Context, key string, l keyward.RateLimit) (boo
 	if err != nil {
 		return false, keyward.RateStatus{}, fmt.Errorf("redis rate limit: %w", err)
 	}
-	return n <= int64(l.Limit), keyward.Status(l, n, reset), nil
+	return n <= int64(l.Limit), keyward.NewRateStatus(l, n, reset), nil
 }
 
 // Remember records a signed request's (key, nonce) until it expires; false
