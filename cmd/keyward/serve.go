@@ -90,7 +90,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	redisURL, rerr := env(getenv, "REDIS_URL")
 	envErr = errors.Join(envErr, rerr)
 	fs.StringVar(&c.RedisURL, "redis-url", redisURL, "Redis for cluster-wide rate limits and signed-request nonces, redis://[user:password@]host:6379/0 (env KEYWARD_REDIS_URL or KEYWARD_REDIS_URL_FILE; empty: in memory, nonces in PostgreSQL when it is the database)")
-	proxies, _ := env(getenv, "TRUSTED_PROXIES")
+	proxies, perr := env(getenv, "TRUSTED_PROXIES")
+	envErr = errors.Join(envErr, perr)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", proxies, "load balancers whose X-Forwarded-For gives the client's address (for rate limits, audit and logs): addresses or prefixes, comma-separated, e.g. 10.0.0.0/8 (env KEYWARD_TRUSTED_PROXIES)")
 	fs.StringVar(&c.TenantRateLimit, "tenant-rate-limit", "off", "requests per window for all keys of a tenant together, e.g. 1000/1s, or off")
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", "20/1m", "failed authentications per client address and window before the address is refused until the window ends, or off")
@@ -202,7 +203,7 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		}
 		defer rs.Close()
 		cfg.Limiter, cfg.NonceStore, shared = rs, rs, "redis"
-	case db.Dialect() == "postgres":
+	case db.Dialect() == sqlstore.DialectPostgres:
 		cfg.NonceStore = db.NonceStore(nil) // rate limits stay per replica
 	}
 	svc, err := keyward.NewService(cfg)
