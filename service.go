@@ -276,6 +276,11 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return Errorf(EUNAVAILABLE, "database unavailable")
 	}
+	if p, ok := s.limiter.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return Errorf(EUNAVAILABLE, "rate limiter unavailable")
+		}
+	}
 	return nil
 }
 

@@ -232,12 +232,20 @@ func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
 		t.Fatalf("with Redis: got %d, want 200", got)
 	}
 	p.stop()
+	if err := svc.Ready(ctx); keyward.ErrorCode(err) != keyward.EUNAVAILABLE {
+		t.Errorf("Ready with Redis gone: got %v, want unavailable", err)
+	}
 	for i := range 3 {
 		if got, code := whoami(); got != http.StatusServiceUnavailable || code != keyward.ELIMITERDOWN {
 			t.Errorf("Redis gone, request %d: got %d %q, want 503 %q", i, got, code, keyward.ELIMITERDOWN)
 		}
 	}
 	p.start(t) // the same address again
+	defer func() {
+		if err := svc.Ready(ctx); err != nil {
+			t.Errorf("Ready with Redis back: %v", err)
+		}
+	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got, _ := whoami()
