@@ -75,7 +75,8 @@ func (c *Client) GetAPIKey(ctx context.Context, id string) (*keyward.APIKey, err
 }
 
 // UpdateAPIKey changes the non-nil fields of in (PATCH /v1/apikeys/{id});
-// set in.ClearExpiry to remove the expiry ("expiresAt": null). ClientID and
+// set in.ClearExpiry to remove the expiry ("expiresAt": null) and
+// in.ClearRateLimit to remove the key's rate limit ("rateLimit": null). ClientID and
 // ExpiresIn cannot be changed this way: the server rejects them (invalid).
 // With ifMatch, the server changes the key only at that version, else
 // answers precondition (HTTP 412).
@@ -95,24 +96,32 @@ func (c *Client) UpdateAPIKey(ctx context.Context, id string, in keyward.APIKeyI
 	return &out, nil
 }
 
-// patchBody encodes in with its nil fields left out, and "expiresAt": null
-// when in.ClearExpiry is set.
+// patchBody encodes in with its nil fields left out, "expiresAt": null when
+// in.ClearExpiry is set and "rateLimit": null when in.ClearRateLimit is.
 func patchBody(in keyward.APIKeyInput) (json.RawMessage, error) {
 	if in.ClearExpiry && in.ExpiresAt != nil {
 		return nil, errors.New("keyward client: set ExpiresAt or ClearExpiry, not both")
+	}
+	if in.ClearRateLimit && in.RateLimit != nil {
+		return nil, errors.New("keyward client: set RateLimit or ClearRateLimit, not both")
 	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("keyward client: encoding the update: %w", err)
 	}
-	if !in.ClearExpiry {
+	if !in.ClearExpiry && !in.ClearRateLimit {
 		return b, nil
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("keyward client: encoding the update: %w", err)
 	}
-	m["expiresAt"] = json.RawMessage("null")
+	if in.ClearExpiry {
+		m["expiresAt"] = json.RawMessage("null")
+	}
+	if in.ClearRateLimit {
+		m["rateLimit"] = json.RawMessage("null")
+	}
 	return json.Marshal(m)
 }
 

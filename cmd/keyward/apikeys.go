@@ -376,8 +376,8 @@ type keyFlags struct {
 	name, description, clientID, deviceName, owner string
 	permissions                                    multiFlag
 	level                                          int
-	expiresIn, expiresAt, tokenLifespan            string
-	hmac, noExpiry                                 bool
+	expiresIn, expiresAt, tokenLifespan, rateLimit string
+	hmac, noExpiry, noRateLimit                    bool
 	meta                                           string
 	ifMatch                                        string
 }
@@ -391,6 +391,7 @@ func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
 	fs.StringVar(&k.expiresAt, "expires-at", "", "expire at this `time`: RFC 3339 (2030-01-02T15:04:05Z) or a date (2030-01-02, UTC)")
 	fs.StringVar(&k.tokenLifespan, "token-lifespan", "", "lifetime of its OAuth2 access tokens: `seconds` (60-86400) or a duration such as 1h")
 	fs.BoolVar(&k.hmac, "hmac", false, "allow HMAC request signatures with this key")
+	fs.StringVar(&k.rateLimit, "rate-limit", "", "at most this many requests per window: `N/window`, e.g. 100/1m or 10/1s")
 	fs.StringVar(&k.deviceName, "device-name", "", "free-text device or context")
 	fs.StringVar(&k.owner, "owner", "", "`id` of the user the key acts for (default: you)")
 	fs.StringVar(&k.meta, "meta", "", "free `JSON` object stored with the key (at most 8 KiB)")
@@ -398,6 +399,7 @@ func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
 		fs.StringVar(&k.clientID, "client-id", "", "a `slug` for the client ID (default: generated); it becomes <prefix>_<slug>")
 	} else {
 		fs.BoolVar(&k.noExpiry, "no-expiry", false, "remove the expiry: the key never expires")
+		fs.BoolVar(&k.noRateLimit, "no-rate-limit", false, "remove the key's rate limit")
 		fs.StringVar(&k.ifMatch, "if-match", "", "change the key only if its version is still this `version`")
 	}
 }
@@ -438,6 +440,17 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 	if visited["hmac"] {
 		in.HMACEnabled = &k.hmac
 	}
+	if visited["rate-limit"] && k.noRateLimit {
+		return in, errors.New("give --rate-limit or --no-rate-limit, not both")
+	}
+	if visited["rate-limit"] {
+		l, err := keyward.ParseRateLimit(k.rateLimit)
+		if err != nil {
+			return in, fmt.Errorf("--rate-limit: %w", err)
+		}
+		in.RateLimit = &l
+	}
+	in.ClearRateLimit = k.noRateLimit
 	if visited["token-lifespan"] {
 		s, err := parseSeconds(k.tokenLifespan)
 		if err != nil {
@@ -686,12 +699,20 @@ func ifMatchFlag(visited map[string]bool, v string) (*int, error) {
 	return &n, nil
 }
 
+// rateLimitText shows a key's rate limit, "none" without one.
+func rateLimitText(l *keyward.RateLimit) string {
+	if l == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d per %ds", l.Limit, l.WindowSeconds)
+}
+
 // emptyInput reports whether in changes nothing.
 func emptyInput(in keyward.APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.ClientID == nil && in.Permissions == nil &&
 		in.Level == nil && in.IsActive == nil && in.ExpiresAt == nil && in.ExpiresIn == nil && !in.ClearExpiry &&
 		in.TokenLifespanSeconds == nil && in.HMACEnabled == nil && in.DeviceName == nil && in.OwnerID == nil &&
-		in.Meta == nil
+		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit
 }
 
 func apikeysRotateFlags(fs *flag.FlagSet) commandPrepare {
@@ -812,6 +833,7 @@ func (cli *runner) printKey(k *keyward.APIKey, what string) int {
 		{"Expires", fmtTime(k.ExpiresAt, "never")},
 		{"Token lifespan", fmt.Sprintf("%ds", k.TokenLifespanSeconds)},
 		{"HMAC", map[bool]string{true: "enabled", false: "disabled"}[k.HMACEnabled]},
+		{"Rate limit", rateLimitText(k.RateLimit)},
 		{"Secret", hint},
 		{"Meta", meta},
 		{"Created", fmtTime(&k.CreatedAt, "") + byText(k.CreatedBy)},

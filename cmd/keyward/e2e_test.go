@@ -63,6 +63,15 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code, _, errs = cli(t, env, "apikeys", "update", k.ID, "--name", "renamed"); code != 0 {
 		t.Errorf("update: exit %d: %s", code, errs)
 	}
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--rate-limit", "100/1m"); code != 0 || !strings.Contains(out, "100 per 60s") {
+		t.Errorf("update --rate-limit: exit %d: %s %s", code, out, errs)
+	}
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--no-rate-limit", "--json"); code != 0 || !strings.Contains(out, `"rateLimit": null`) {
+		t.Errorf("update --no-rate-limit: exit %d: %s %s", code, out, errs)
+	}
+	if code, _, _ = cli(t, env, "apikeys", "update", k.ID, "--rate-limit", "fast"); code != exitUsage {
+		t.Errorf("update --rate-limit fast: exit %d, want 2", code)
+	}
 	if code, _, errs = cli(t, env, "apikeys", "deactivate", k.ID); code != 0 {
 		t.Fatalf("deactivate: exit %d: %s", code, errs)
 	}
