@@ -687,3 +687,25 @@ func TestAuditNamesActorsAndTargets(t *testing.T) {
 		t.Error("a deleted key's entry does not say so")
 	}
 }
+
+// TestConfirmationPagesWithoutScript: without script the row buttons lead
+// to confirmation pages whose forms do the work.
+func TestConfirmationPagesWithoutScript(t *testing.T) {
+	s := start(t, false)
+	k := s.createKey("confirm me")
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	for _, what := range []string{"rotate", "delete"} {
+		page := b.get("/console/keys/" + k.ID + "/" + what)
+		if page.Status != http.StatusOK || !strings.Contains(page.Body, `<form method="post" action="/console/keys/`+k.ID+`/`+what+`">`) ||
+			!strings.Contains(page.Body, "confirm me") {
+			t.Errorf("GET %s confirmation: got %d without its form", what, page.Status)
+		}
+	}
+	if res := b.post("/console/keys/"+k.ID+"/delete", nil); res.Status != http.StatusSeeOther || !strings.Contains(res.Location, "done=deleted") {
+		t.Errorf("confirmed delete: got %d → %q", res.Status, res.Location)
+	}
+	if _, err := s.svc.GetAPIKey(context.Background(), s.admin, k.ID); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+		t.Errorf("the key survived its deletion: %v", err)
+	}
+}
