@@ -135,8 +135,9 @@ func TestSignedRequests(t *testing.T) {
 			setParam("expires", now.Add(-1*time.Second).Unix())(in)
 		}), 401, keyward.ESIGTOOOLD},
 		{"created in the future", signed(t, s, "GET", "/v1/whoami", nil, k.ClientID, k.ClientSecret, func(in *signature.Input) {
-			setParam("created", now.Add(61*time.Second).Unix())(in)
-			setParam("expires", now.Add(120*time.Second).Unix())(in)
+			// Well past the 60 s allowed: whole seconds and a slow run must not bring it back in.
+			setParam("created", now.Add(90*time.Second).Unix())(in)
+			setParam("expires", now.Add(150*time.Second).Unix())(in)
 		}), 401, keyward.ESIGFUTURE},
 		{"expired", signed(t, s, "GET", "/v1/whoami", nil, k.ClientID, k.ClientSecret, func(in *signature.Input) {
 			setParam("created", now.Add(-20*time.Second).Unix())(in)
@@ -222,8 +223,8 @@ func TestNWS4Requests(t *testing.T) {
 		wantCode string
 	}{
 		{"body changed", tampered, keyward.EDIGESTMISMATCH},
-		{"outside the 150 s window", mk(body, time.Now().Add(-151*time.Second), ""), keyward.ESIGTOOOLD},
-		{"ahead of the window", mk(body, time.Now().Add(151*time.Second), ""), keyward.ESIGFUTURE},
+		{"outside the 150 s window", mk(body, time.Now().Add(-200*time.Second), ""), keyward.ESIGTOOOLD},
+		{"ahead of the window", mk(body, time.Now().Add(200*time.Second), ""), keyward.ESIGFUTURE},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
