@@ -90,9 +90,16 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	return c
 }
 
+// cacheStatic serves the assets with a short cache lifetime, and no
+// directory listings.
 func cacheStatic(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		h.ServeHTTP(w, r)
 	})
 }

@@ -709,3 +709,14 @@ func TestConfirmationPagesWithoutScript(t *testing.T) {
 		t.Errorf("the key survived its deletion: %v", err)
 	}
 }
+
+func TestStaticAssets(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	for path, want := range map[string]int{"/console/static/console.css": 200, "/console/static/console.js": 200,
+		"/console/static/": 404, "/console/static/nope.js": 404} {
+		if got := b.get(path).Status; got != want {
+			t.Errorf("GET %s: got %d, want %d", path, got, want)
+		}
+	}
+}
