@@ -105,6 +105,81 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, s *session
 	c.render(w, r, s, status, "users", "Users", v)
 }
 
+// userEdit is the form that changes a user: level, permissions, password.
+type userEdit struct {
+	User    *keyward.User
+	Level   int
+	Scopes  []string
+	Catalog []*keyward.Permission
+	Levels  []int
+	MinPass int
+	Errors  map[string]string
+	Error   string
+}
+
+func (c *Console) userEdit(r *http.Request, s *session, u *keyward.User) userEdit {
+	e := userEdit{User: u, Level: u.Level, Catalog: c.catalog(r, s), MinPass: keyward.MinPasswordLen, Errors: map[string]string{}}
+	for l := 0; l <= s.p.Level; l++ {
+		e.Levels = append(e.Levels, l)
+	}
+	for _, p := range u.Permissions {
+		e.Scopes = append(e.Scopes, p.Name)
+	}
+	return e
+}
+
+func (c *Console) editUserPage(w http.ResponseWriter, r *http.Request, s *session) {
+	if !s.p.Has(keyward.PermUsersWrite) {
+		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot change users. Ask an administrator of your tenant.")
+		return
+	}
+	u, err := c.svc.GetUser(r.Context(), s.p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, http.StatusOK, "useredit", "Edit user", c.userEdit(r, s, u))
+}
+
+func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, s *session) {
+	u, err := c.svc.GetUser(r.Context(), s.p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	e := c.userEdit(r, s, u)
+	e.Scopes = r.PostForm["scopes"]
+	level, err := strconv.Atoi(r.PostFormValue("level"))
+	if err != nil {
+		e.Errors["level"] = "Choose a level."
+	}
+	e.Level = level
+	if len(e.Errors) == 0 {
+		refs := make([]keyward.PermissionRef, 0, len(e.Scopes))
+		for _, sc := range e.Scopes {
+			refs = append(refs, keyward.PermissionRef{Name: sc})
+		}
+		in := keyward.UserInput{Level: &level, Permissions: &refs}
+		if pw := r.PostFormValue("password"); pw != "" {
+			in.Password = &pw
+		}
+		_, err = c.svc.UpdateUser(r.Context(), s.p, u.ID, in)
+		if err == nil {
+			http.Redirect(w, r, Prefix+"/users?done=user-changed", http.StatusSeeOther)
+			return
+		}
+		fields, msg, status, ok := formProblem(err, map[string]string{"permissions": "scopes"})
+		if !ok {
+			c.fail(w, r, s, err)
+			return
+		}
+		e.Errors, e.Error = fields, msg
+		c.render(w, r, s, status, "useredit", "Edit user", e)
+		return
+	}
+	c.render(w, r, s, http.StatusBadRequest, "useredit", "Edit user", e)
+}
+
 func (c *Console) setUserActive(w http.ResponseWriter, r *http.Request, s *session) {
 	active := r.PostFormValue("active") == "true"
 	if _, err := c.svc.UpdateUser(r.Context(), s.p, r.PathValue("id"), keyward.UserInput{IsActive: &active}); err != nil {

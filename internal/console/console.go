@@ -74,6 +74,8 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 
 	mux.Handle("GET "+Prefix+"/users", c.session(c.usersPage))
 	mux.Handle("POST "+Prefix+"/users", c.session(c.createUser))
+	mux.Handle("GET "+Prefix+"/users/{id}/edit", c.session(c.editUserPage))
+	mux.Handle("POST "+Prefix+"/users/{id}/edit", c.session(c.updateUser))
 	mux.Handle("POST "+Prefix+"/users/{id}/active", c.session(c.setUserActive))
 	mux.Handle("GET "+Prefix+"/users/{id}/delete", c.session(c.confirmUserDelete))
 	mux.Handle("POST "+Prefix+"/users/{id}/delete", c.session(c.deleteUser))

@@ -720,3 +720,53 @@ func TestStaticAssets(t *testing.T) {
 		}
 	}
 }
+
+func TestEditUser(t *testing.T) {
+	s := start(t, false)
+	s.createUser("editable", 2)
+	list, err := s.svc.ListUsers(context.Background(), s.admin, keyward.UserFilter{Page: keyward.Page{Number: 1, Size: 10}, Query: "editable"})
+	if err != nil || len(list.Items) != 1 {
+		t.Fatal(list, err)
+	}
+	id := list.Items[0].ID
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	if page := b.get("/console/users/" + id + "/edit"); page.Status != http.StatusOK || !strings.Contains(page.Body, `value="editable" readonly`) {
+		t.Fatalf("edit form: got %d", page.Status)
+	}
+	tests := []struct {
+		name string
+		form url.Values
+		want int
+		msg  string
+	}{
+		{"short password", url.Values{"level": {"4"}, "password": {"short"}}, http.StatusBadRequest, `id="password-error"`},
+		{"unknown permission", url.Values{"level": {"4"}, "scopes": {"no:such"}}, http.StatusBadRequest, "no such permission in this tenant"},
+		{"level and permission and password", url.Values{"level": {"4"}, "scopes": {"audit:read"}, "password": {"a-new-password-1"}}, http.StatusSeeOther, ""},
+	}
+	for _, tt := range tests {
+		res := b.post("/console/users/"+id+"/edit", tt.form)
+		if res.Status != tt.want || !strings.Contains(res.Body, tt.msg) {
+			t.Errorf("%s: got %d, want %d with %q", tt.name, res.Status, tt.want, tt.msg)
+		}
+	}
+	u, _ := s.svc.GetUser(context.Background(), s.admin, id)
+	if u.Level != 4 || len(u.Permissions) != 1 || u.Permissions[0].Name != "audit:read" {
+		t.Errorf("after the edit: level %d, permissions %v", u.Level, u.Permissions)
+	}
+	if _, err := s.svc.Login(context.Background(), "", "editable", "a-new-password-1"); err != nil {
+		t.Errorf("the new password does not sign in: %v", err)
+	}
+	// A user without users:write cannot edit anyone.
+	viewer := s.browser()
+	viewer.mustLogin("editable", "a-new-password-1")
+	if res := viewer.get("/console/users/" + id + "/edit"); res.Status != http.StatusForbidden {
+		t.Errorf("edit form for a level-4 user: got %d, want 403", res.Status)
+	}
+	if res := viewer.post("/console/users/"+id+"/edit", url.Values{"level": {"8"}}); res.Status != http.StatusForbidden && res.Status != http.StatusNotFound {
+		t.Errorf("a level-4 user raising their own level: got %d, want 403", res.Status)
+	}
+	if u, _ := s.svc.GetUser(context.Background(), s.admin, id); u.Level != 4 {
+		t.Errorf("the refused edit changed the level to %d", u.Level)
+	}
+}

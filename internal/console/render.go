@@ -14,7 +14,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "status", "keys", "keyform", "key", "confirm", "users", "permissions", "audit"}
+var pageNames = []string{"login", "status", "keys", "keyform", "key", "confirm", "users", "useredit", "permissions", "audit"}
 
 var funcs = template.FuncMap{
 	"date": func(t any) string {
@@ -82,17 +82,18 @@ type view struct {
 // notices are the messages a redirect may ask the next page to show, by
 // code, so no text travels in URLs.
 var notices = map[string]string{
-	"activated":   "The key is active again.",
-	"deactivated": "The key is deactivated: its secret and tokens stop working now.",
-	"deleted":     "The key is deleted.",
-	"updated":     "Your changes are saved.",
-	"user-added":  "The user is added.",
-	"user-on":     "The user is active again.",
-	"user-off":    "The user is deactivated, and so are their keys.",
-	"user-gone":   "The user is deleted.",
-	"perm-added":  "The permission is added.",
-	"perm-gone":   "The permission is deleted.",
-	"signed-out":  "You are signed out.",
+	"activated":    "The key is active again.",
+	"deactivated":  "The key is deactivated: its secret and tokens stop working now.",
+	"deleted":      "The key is deleted.",
+	"updated":      "Your changes are saved.",
+	"user-added":   "The user is added.",
+	"user-changed": "The user is changed.",
+	"user-on":      "The user is active again.",
+	"user-off":     "The user is deactivated, and so are their keys.",
+	"user-gone":    "The user is deleted.",
+	"perm-added":   "The permission is added.",
+	"perm-gone":    "The permission is deleted.",
+	"signed-out":   "You are signed out.",
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, status int, page, title string, data any) {

@@ -270,6 +270,13 @@ try {
   check((await page.textContent('table')).includes('viewer'), 'the new user is listed');
   await shot(page, '11-users');
   await axe(page, 'users');
+  await page.click('a[aria-label="Edit viewer"]');
+  await page.waitForSelector('#level');
+  check(await page.inputValue('#level') === '2', 'the user edit form shows the level');
+  await shot(page, '11b-user-edit');
+  await axe(page, 'user-edit');
+  await page.click('a:has-text("Cancel")');
+  await page.waitForURL(base + '/console/users');
   await page.click('nav.side >> text=Permissions');
   await page.fill('#perm-name', 'orders:read');
   await page.fill('#perm-description', 'Read orders');
