@@ -34,6 +34,7 @@ type APIKeyInput struct {
 	ClearRateLimit       bool             `json:"-"` // PATCH rateLimit: null
 	DeviceName           *string          `json:"deviceName,omitempty"`
 	OwnerID              *string          `json:"ownerId,omitempty"`
+	ActsAsOwner          *bool            `json:"actsAsOwner,omitempty"`
 	Meta                 json.RawMessage  `json:"meta,omitempty"`
 }
 
@@ -94,7 +95,8 @@ func checkCondition(c Condition) string {
 // Needs apikeys:write on the owner's keys; level and permissions may not
 // exceed the caller's (EFORBIDDEN).
 func (s *Service) CreateAPIKey(ctx context.Context, p *Principal, in APIKeyInput) (*IssuedKey, error) {
-	return s.createAPIKey(ctx, p, secret.NewID(), in)
+	k, err := s.createAPIKey(ctx, p, secret.NewID(), in)
+	return k, s.denied(ctx, p, "apikey.create", "", err)
 }
 
 func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in APIKeyInput) (*IssuedKey, error) {
@@ -127,6 +129,7 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		sec := secret.NewSecret(t.Prefix)
 		s.setSecret(k, sec)
+		k.SecretHolderID = p.ID // p was shown this secret
 		if err := tx.CreateAPIKey(ctx, k); err != nil {
 			if ErrorCode(err) == ECONFLICT {
 				return Errorf(ECONFLICT, "clientId %s is already taken", k.ClientID)
@@ -231,6 +234,9 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 			k.SecretCiphertext, k.PrevSecretCiphertext = nil, nil
 		}
 	}
+	if in.ActsAsOwner != nil {
+		k.ActsAsOwner = *in.ActsAsOwner
+	}
 	if in.Meta != nil && string(in.Meta) != "null" {
 		checkMeta(&f, in.Meta)
 		k.Meta = in.Meta
@@ -252,46 +258,92 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 		return err
 	}
 
-	// Who may do this. The caller needs apikeys:write on the key's owner, both
-	// before (prev) and after the change.
-	if prev != nil && !p.canKey(PermAPIKeysWrite, prev.OwnerID) {
-		return Errorf(EFORBIDDEN, "apikeys:write is required on this key")
+	if k.ActsAsOwner && k.OwnerID == "" {
+		return Invalid(FieldError{Field: "actsAsOwner", Message: "needs an owner (ownerId)"})
 	}
-	if !p.canKey(PermAPIKeysWrite, k.OwnerID) {
-		if create && k.OwnerID != p.OwnerID {
-			return Errorf(EFORBIDDEN, "apikeys:write on every key of the tenant is required to create keys for another owner")
-		}
-		return Errorf(EFORBIDDEN, "apikeys:write is required")
+	return s.authorizeKey(ctx, tx, p, k, prev)
+}
+
+// authorizeKey asks the policy whether p may turn prev (nil on create) into
+// k, after reading the facts it needs: the catalog, the owners' rights.
+func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey) error {
+	t, err := tx.GetTenant(ctx, k.TenantID)
+	if err != nil {
+		return err
 	}
-	if prev != nil && prev.Level > p.Level {
-		return Errorf(EFORBIDDEN, "the key's level %d is above yours (%d)", prev.Level, p.Level)
+	catalog, err := tx.ListPermissions(ctx, k.TenantID)
+	if err != nil {
+		return err
 	}
-	if k.Level > p.Level {
-		return Errorf(EFORBIDDEN, "level %d is above your own level %d", k.Level, p.Level)
+	next, owner, err := s.keyFacts(ctx, tx, k, t.IsRoot, catalog)
+	if err != nil {
+		return err
 	}
-	had := map[string]bool{}
+	c := keyChange{next: next, rights: prev == nil}
+	ownerChanged := prev == nil || prev.OwnerID != k.OwnerID
 	if prev != nil {
-		for _, pp := range prev.Permissions {
-			had[pp.ID] = true
-		}
-	}
-	for _, pp := range k.Permissions {
-		if !had[pp.ID] && !p.canGrant(pp.Name) {
-			return Errorf(EFORBIDDEN, "you cannot grant permission %s: you do not hold it", pp.Name)
-		}
-	}
-	if k.OwnerID != "" && (prev == nil || prev.OwnerID != k.OwnerID || prev.Level != k.Level) {
-		owner, err := tx.GetUser(ctx, k.TenantID, k.OwnerID)
-		if ErrorCode(err) == ENOTFOUND {
-			return Invalid(FieldError{Field: "ownerId", Message: "no such user in this tenant"})
-		} else if err != nil {
+		pf, _, err := s.keyFacts(ctx, tx, prev, t.IsRoot, catalog)
+		if err != nil {
 			return err
 		}
-		if k.Level > owner.Level {
-			return Errorf(EFORBIDDEN, "level %d is above the owner's level %d", k.Level, owner.Level)
-		}
+		c.prev = &pf
+		c.rights = ownerChanged || prev.ActsAsOwner != k.ActsAsOwner || prev.Level != k.Level ||
+			!samePermissions(prev.Permissions, k.Permissions)
+	}
+	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
+		r := s.userRights(owner, t.IsRoot, catalog)
+		c.owner = &r
+	}
+	if err := p.authorizeKeyChange(c); err != nil {
+		return err
+	}
+	if owner != nil && (ownerChanged || prev.Level != k.Level) && !k.ActsAsOwner && k.Level > owner.Level {
+		return Errorf(EFORBIDDEN, "level %d is above the owner's level %d", k.Level, owner.Level)
 	}
 	return nil
+}
+
+// keyFacts returns what the policy needs of k, and its owner (nil without
+// one). An owner that does not exist is a validation error.
+func (s *Service) keyFacts(ctx context.Context, tx StoreTx, k *APIKey, root bool, catalog []*Permission) (keyFacts, *User, error) {
+	f := keyFacts{ID: k.ID, OwnerID: k.OwnerID}
+	var owner *User
+	if k.OwnerID != "" {
+		var err error
+		owner, err = tx.GetUser(ctx, k.TenantID, k.OwnerID)
+		if ErrorCode(err) == ENOTFOUND {
+			return f, nil, Invalid(FieldError{Field: "ownerId", Message: "no such user in this tenant"})
+		} else if err != nil {
+			return f, nil, err
+		}
+	}
+	if k.ActsAsOwner && owner != nil {
+		f.Rights = s.userRights(owner, root, catalog)
+	} else {
+		f.Rights = grantRights(k.Level, expand(catalog, k.Permissions), root, catalog)
+	}
+	return f, owner, nil
+}
+
+// userRights returns the rights of u.
+func (s *Service) userRights(u *User, root bool, catalog []*Permission) Rights {
+	return grantRights(u.Level, expand(catalog, u.Permissions), root, catalog)
+}
+
+// samePermissions reports whether a and b hold the same permissions.
+func samePermissions(a, b []Permission) bool {
+	ids := map[string]bool{}
+	for _, p := range a {
+		ids[p.ID] = true
+	}
+	n := 0
+	for _, p := range b {
+		if !ids[p.ID] {
+			return false
+		}
+		n++
+	}
+	return n == len(ids)
 }
 
 // resolvePermissions turns references into catalog permissions, recording
@@ -419,12 +471,13 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if ErrorCode(err) == EVERSIONCONFLICT && ifMatch == nil && attempt < 20 {
 			continue
 		}
-		return k, err
+		return k, s.denied(ctx, p, "apikey.update", id, err)
 	}
 }
 
 func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string, in APIKeyInput, ifMatch *int) (*APIKey, error) {
 	var out *APIKey
+	var revoked []string
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
 		prev, err := s.visibleKey(ctx, tx, p, id)
 		if err != nil {
@@ -449,10 +502,16 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		if err := s.audit(ctx, tx, p, action, p.TenantID, k.ID); err != nil {
 			return err
 		}
+		if prev.IsActive && !k.IsActive {
+			// Keys this key made or rotated die with it.
+			if revoked, err = s.offboard(ctx, tx, p, k.ID); err != nil {
+				return err
+			}
+		}
 		out, err = tx.GetAPIKey(ctx, p.TenantID, id)
 		return err
 	})
-	s.invalidate(ctx, id)
+	s.invalidate(ctx, append(revoked, id)...)
 	if err != nil {
 		return nil, err
 	}
@@ -463,7 +522,8 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	in.IsActive = nil
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
-		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.Meta == nil
+		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.Meta == nil &&
+		in.ActsAsOwner == nil
 }
 
 // visibleKey reads a key the caller may read, else ENOTFOUND.
@@ -472,7 +532,8 @@ func (s *Service) visibleKey(ctx context.Context, tx StoreTx, p *Principal, id s
 	if err != nil {
 		return nil, err
 	}
-	if !p.canKey(PermAPIKeysRead, k.OwnerID) && !p.canKey(PermAPIKeysWrite, k.OwnerID) {
+	self := p.Kind == KindAPIKey && p.ID == k.ID // a key may always rotate itself
+	if !self && !p.canKey(PermAPIKeysRead, k.OwnerID) && !p.canKey(PermAPIKeysWrite, k.OwnerID) {
 		return nil, Errorf(ENOTFOUND, "api key not found")
 	}
 	return k, nil
@@ -483,6 +544,11 @@ func (s *Service) visibleKey(ctx context.Context, tx StoreTx, p *Principal, id s
 // ECONFLICT) or ifMatch (else EPRECONDITION) to equal the stored version.
 // created tells which happened; only a created key carries its secret.
 func (s *Service) ReplaceAPIKey(ctx context.Context, p *Principal, id string, in APIKeyInput, version, ifMatch *int) (key *IssuedKey, created bool, err error) {
+	key, created, err = s.replaceAPIKey(ctx, p, id, in, version, ifMatch)
+	return key, created, s.denied(ctx, p, "apikey.replace", id, err)
+}
+
+func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in APIKeyInput, version, ifMatch *int) (key *IssuedKey, created bool, err error) {
 	if err := checkID("key", id); err != nil {
 		return nil, false, err
 	}
@@ -557,6 +623,9 @@ func (s *Service) ReplaceAPIKey(ctx context.Context, p *Principal, id string, in
 	if full.Meta == nil {
 		full.Meta = json.RawMessage("{}")
 	}
+	if full.ActsAsOwner == nil {
+		full.ActsAsOwner = new(bool)
+	}
 	expiresIn := full.ExpiresIn
 	full.ExpiresIn = nil
 	if expiresIn != nil {
@@ -584,16 +653,22 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifM
 		return nil, err
 	}
 	var out *APIKey
+	var revoked []string
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
 		k, err := s.visibleKey(ctx, tx, p, id)
 		if err != nil {
 			return err
 		}
-		if !p.canKey(PermAPIKeysDelete, k.OwnerID) {
-			return Errorf(EFORBIDDEN, "apikeys:delete is required on this key")
+		level := k.Level
+		if k.ActsAsOwner && k.OwnerID != "" {
+			owner, err := tx.GetUser(ctx, p.TenantID, k.OwnerID)
+			if err != nil {
+				return err
+			}
+			level = owner.Level
 		}
-		if k.Level > p.Level {
-			return Errorf(EFORBIDDEN, "the key's level %d is above yours (%d)", k.Level, p.Level)
+		if err := p.authorizeKeyDelete(keyFacts{ID: k.ID, OwnerID: k.OwnerID, Rights: Rights{Level: level}}); err != nil {
+			return err
 		}
 		if ifMatch != nil && *ifMatch != k.Version {
 			return Errorf(EPRECONDITION, "the key's version is %d, not %d", k.Version, *ifMatch)
@@ -602,11 +677,14 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifM
 			return err
 		}
 		out = k
+		if revoked, err = s.offboard(ctx, tx, p, id); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, p, "apikey.delete", p.TenantID, id)
 	})
-	s.invalidate(ctx, id)
+	s.invalidate(ctx, append(revoked, id)...)
 	if err != nil {
-		return nil, err
+		return nil, s.denied(ctx, p, "apikey.delete", id, err)
 	}
 	return out, nil
 }
@@ -632,14 +710,19 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if err != nil {
 			return err
 		}
-		if !p.canKey(PermAPIKeysWrite, prev.OwnerID) {
-			return Errorf(EFORBIDDEN, "apikeys:write is required on this key")
-		}
-		if prev.Level > p.Level {
-			return Errorf(EFORBIDDEN, "the key's level %d is above yours (%d)", prev.Level, p.Level)
-		}
 		t, err := tx.GetTenant(ctx, p.TenantID)
 		if err != nil {
+			return err
+		}
+		catalog, err := tx.ListPermissions(ctx, p.TenantID)
+		if err != nil {
+			return err
+		}
+		facts, _, err := s.keyFacts(ctx, tx, prev, t.IsRoot, catalog)
+		if err != nil {
+			return err
+		}
+		if err := p.authorizeKeyRotate(facts); err != nil {
 			return err
 		}
 		now := s.now()
@@ -657,6 +740,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		sec := secret.NewSecret(t.Prefix)
 		s.setSecret(&k, sec)
+		k.SecretHolderID, k.SecretRevoked = p.ID, false // p was shown the new secret
 		k.UpdatedAt, k.Version, k.SecretGeneration = now, prev.Version+1, prev.SecretGeneration+1
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
 			return err
@@ -673,7 +757,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 	})
 	s.invalidate(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, s.denied(ctx, p, "apikey.rotate", id, err)
 	}
 	return out, nil
 }

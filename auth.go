@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,30 +201,52 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		return nil, err
 	}
 	snap.rootTenant = t.IsRoot
-	if !k.IsActive || !t.IsActive {
+	if !k.IsActive || !t.IsActive || k.SecretRevoked {
 		snap.disabled = CodeDisabled
 	}
+	var owner *User
 	if k.OwnerID != "" {
-		u, err := s.store.GetUser(ctx, k.TenantID, k.OwnerID)
+		owner, err = s.store.GetUser(ctx, k.TenantID, k.OwnerID)
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return nil, err
-		} else if err != nil || !u.IsActive {
+		} else if err != nil || !owner.IsActive {
 			snap.disabled = CodeDisabled
+			owner = nil
 		}
 	}
 	catalog, err := s.catalog(ctx, k.TenantID)
 	if err != nil {
 		return nil, err
 	}
-	snap.perms = expand(catalog, k.Permissions)
-	for name := range snap.perms {
+	// A key acts with its grant intersected with its owner's rights now
+	// (SPEC §3): demoting the owner narrows the key at once.
+	explicit := expand(catalog, k.Permissions)
+	eff := grantRights(k.Level, explicit, t.IsRoot, catalog)
+	if owner != nil {
+		or := s.userRights(owner, t.IsRoot, catalog)
+		if k.ActsAsOwner {
+			eff, explicit = or, or.Perms
+		} else {
+			eff = eff.intersect(or)
+			for name := range explicit {
+				if !or.Perms[name] {
+					delete(explicit, name)
+				}
+			}
+		}
+	}
+	snap.Level, snap.perms, snap.explicit = eff.Level, eff.Perms, explicit
+	for name := range explicit {
 		snap.Permissions = append(snap.Permissions, name)
 	}
 	slices.Sort(snap.Permissions)
-	p := &Principal{Level: k.Level, perms: snap.perms, rootTenant: t.IsRoot}
-	wide, own := p.EffectivePermissions(catalog)
-	snap.effective = append(wide, own...)
-	slices.Sort(snap.effective)
+	// A token may carry whatever the key holds, on every key or on its own.
+	_, own := (&Principal{Level: eff.Level}).EffectivePermissions(nil)
+	snap.scopable = maps.Clone(eff.Perms)
+	for _, name := range own {
+		snap.scopable[name] = true
+	}
+	snap.effective = slices.Sorted(maps.Keys(snap.scopable))
 	return snap, nil
 }
 
@@ -304,7 +327,7 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 	}
 	if code == CodeValid {
 		for _, name := range req.Permissions {
-			if !snap.perms[name] {
+			if !snap.explicit[name] {
 				code = CodeInsufficientPermissions
 				break
 			}
@@ -354,6 +377,9 @@ type userClaims struct {
 	jwt.Claims
 	Tenant string `json:"tenant"`
 	Kind   string `json:"kind"`
+	// Generation is the user's session generation at login: a password
+	// change or deactivation ends every token of an older one.
+	Generation int `json:"sgen"`
 }
 
 // LoginResult is a user access token.
@@ -408,7 +434,7 @@ func (s *Service) Login(ctx context.Context, tenant, userName, password string) 
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
 			Expiry: jwt.NewNumericDate(now.Add(UserTokenLifetime)),
 		},
-		Tenant: t.ID, Kind: KindUser,
+		Tenant: t.ID, Kind: KindUser, Generation: u.SessionGeneration,
 	}
 	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
 	if err != nil {
@@ -447,6 +473,9 @@ func (s *Service) authenticateUserToken(ctx context.Context, raw string) (*Princ
 	}
 	if !u.IsActive || !t.IsActive {
 		return nil, Errorf(EUNAUTHORIZED, "the user is disabled")
+	}
+	if c.Generation != u.SessionGeneration {
+		return nil, fail // the password changed, or the user was deactivated, since
 	}
 	catalog, err := s.catalog(ctx, t.ID)
 	if err != nil {

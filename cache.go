@@ -11,13 +11,18 @@ import (
 // keySnapshot is what the verify path needs of a key, resolved once and
 // cached by secret hash. It holds no secret material.
 type keySnapshot struct {
-	ID                   string
-	TenantID             string
-	ClientID             string
-	Name                 string
-	OwnerID              string
-	Level                int
-	Permissions          []string // explicit, composites expanded, sorted
+	ID          string
+	TenantID    string
+	ClientID    string
+	Name        string
+	OwnerID     string
+	Level       int
+	Permissions []string // explicit, composites expanded, sorted
+	// explicit holds Permissions as a set: what verify's required
+	// permissions are checked against.
+	explicit map[string]bool
+	// perms holds every permission the key acts with (level-implied
+	// included), its grant intersected with its owner's current rights.
 	perms                map[string]bool
 	ExpiresAt            *time.Time
 	Meta                 json.RawMessage
@@ -38,8 +43,10 @@ type keySnapshot struct {
 	generation int
 	prevUntil  *time.Time
 	// effective lists every permission name the key holds, explicit and by
-	// level: what an access token's scope may ask for.
+	// level, on every key or on its own: what an access token's scope may
+	// ask for. scopable holds the same as a set.
 	effective []string
+	scopable  map[string]bool
 	// sealed holds the AES-GCM sealed secrets of an HMAC key: the current
 	// one, then the previous during a rotation's grace period.
 	sealed [][]byte

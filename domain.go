@@ -32,6 +32,13 @@ type User struct {
 	CreatedAt    time.Time    `json:"createdAt"`
 	UpdatedAt    time.Time    `json:"updatedAt"`
 	Version      int          `json:"version"`
+	// SessionGeneration is carried by the user's login tokens; a password
+	// change or deactivation increments it and so ends every session.
+	SessionGeneration int `json:"-"`
+	// DisabledKeys lists, in the answer to a deactivation or deletion, the
+	// keys that stopped working with it: the user's own keys and those whose
+	// current secret it was shown. Never stored.
+	DisabledKeys []string `json:"disabledKeys,omitempty"`
 }
 
 // Permission is a named right in a tenant's catalog, in the shape of a
@@ -77,6 +84,16 @@ type APIKey struct {
 	LastUsedAt           *time.Time      `json:"lastUsedAt"`
 	CreatedBy            string          `json:"createdBy"`
 	Version              int             `json:"version"`
+	// ActsAsOwner makes the key act with its owner's current rights instead
+	// of a grant of its own (Portos keys "act within the context of" their
+	// user). It needs an owner.
+	ActsAsOwner bool `json:"actsAsOwner"`
+	// SecretHolderID is the principal (user or key) that was shown the
+	// current secret: its creator or last rotator.
+	SecretHolderID string `json:"secretHolderId,omitempty"`
+	// SecretRevoked is set when the secret holder lost its access: the key
+	// is refused until someone who covers it rotates the secret.
+	SecretRevoked bool `json:"secretRevoked"`
 
 	// SecretGeneration counts the key's secrets: 1 at creation, +1 on every
 	// rotation. OAuth2 access tokens carry it, so a rotation retires the
@@ -126,8 +143,18 @@ type AuditEntry struct {
 	TargetID  string    `json:"targetId"`
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"userAgent"`
-	Result    string    `json:"result"` // "success"
+	Result    string    `json:"result"` // AuditSuccess, AuditDenied or AuditFailure
+	// Details says more where the action alone does not: the keys a user's
+	// off-boarding disabled, why a change was denied, how many logins failed.
+	Details json.RawMessage `json:"details,omitempty"`
 }
+
+// Audit results.
+const (
+	AuditSuccess = "success"
+	AuditDenied  = "denied"  // the principal was not allowed (403)
+	AuditFailure = "failure" // failed authentications, counted per window
+)
 
 // Page selects one page of a list: Number is 1-based. With Number 0 the
 // page starts after Skip rows instead (NData's $skip/$take).

@@ -81,11 +81,17 @@ func (s *Service) loadRevocations(ctx context.Context) error {
 // (space-separated permission names, each held by the key; all of them when
 // empty). Errors: EINVALIDCLIENT for any credential problem, EINVALIDSCOPE.
 func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope string) (*TokenResponse, error) {
+	return s.issueToken(ctx, "", clientID, clientSecret, scope)
+}
+
+// issueToken is IssueToken for a client of tenantID ("": any tenant). The
+// secret is checked, and the request counted, once.
+func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecret, scope string) (*TokenResponse, error) {
 	snap, code, err := s.checkSecret(ctx, clientSecret, clientID)
 	if err != nil {
 		return nil, err
 	}
-	if code != CodeValid {
+	if code != CodeValid || (tenantID != "" && snap.TenantID != tenantID) {
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
 	if _, err := s.limitKey(ctx, snap); err != nil {
@@ -94,11 +100,13 @@ func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope 
 	granted := snap.effective
 	if scope = strings.TrimSpace(scope); scope != "" {
 		granted = nil
+		seen := map[string]bool{}
 		for _, name := range strings.Fields(scope) {
-			if !slices.Contains(snap.effective, name) {
+			if !snap.scopable[name] {
 				return nil, Errorf(EINVALIDSCOPE, "the client does not hold %q", name)
 			}
-			if !slices.Contains(granted, name) {
+			if !seen[name] {
+				seen[name] = true
 				granted = append(granted, name)
 			}
 		}
@@ -138,14 +146,7 @@ func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clie
 	} else if err != nil {
 		return nil, err
 	}
-	snap, code, err := s.checkSecret(ctx, clientSecret, clientID)
-	if err != nil {
-		return nil, err
-	}
-	if code != CodeValid || snap.TenantID != t.ID {
-		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
-	}
-	return s.IssueToken(ctx, clientID, clientSecret, scope)
+	return s.issueToken(ctx, t.ID, clientID, clientSecret, scope)
 }
 
 // accessTokenAlgorithms are the only algorithms a token may claim: never
@@ -286,6 +287,18 @@ func (s *Service) authenticateAccessToken(ctx context.Context, raw string) (*Pri
 	return s.keyPrincipal(ctx, snap, scope)
 }
 
+// currentScope returns the names of scope (a token's) that the key still
+// holds, in the token's order.
+func (snap *keySnapshot) currentScope(scope string) []string {
+	out := []string{}
+	for _, name := range strings.Fields(scope) {
+		if snap.scopable[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // Introspection is an RFC 7662 answer.
 type Introspection struct {
 	Active    bool   `json:"active"`
@@ -309,16 +322,18 @@ func (s *Service) IntrospectToken(ctx context.Context, p *Principal, raw string)
 	if !p.Has(PermKeysVerify) {
 		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
 	}
-	c, _, ok, err := s.checkAccessToken(ctx, raw)
+	c, snap, ok, err := s.checkAccessToken(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || c.Tenant != p.TenantID {
 		return &Introspection{Active: false}, nil
 	}
-	level := c.Level
+	// What the token may do now: its scope within its key's current rights,
+	// at the key's current level.
+	level := snap.Level
 	return &Introspection{
-		Active: true, Scope: c.Scope, ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry.Time().Unix(),
+		Active: true, Scope: strings.Join(snap.currentScope(c.Scope), " "), ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry.Time().Unix(),
 		Iat: c.IssuedAt.Time().Unix(), Nbf: c.NotBefore.Time().Unix(), Sub: c.Subject, Aud: s.audience,
 		Iss: c.Issuer, Jti: c.ID, Tenant: c.Tenant, Level: &level,
 	}, nil
@@ -364,7 +379,7 @@ func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, req
 		return &VerifyResult{Code: CodeNotFound}, nil
 	}
 	code := CodeValid
-	scope := strings.Fields(c.Scope)
+	scope := snap.currentScope(c.Scope)
 	for _, name := range required {
 		if !slices.Contains(scope, name) {
 			code = CodeInsufficientPermissions

@@ -114,6 +114,17 @@ func (s *Service) applyPermissionInput(ctx context.Context, tx StoreTx, p *Princ
 			perm.Children = append(perm.Children, c.ID)
 		}
 		perm.Composite = len(perm.Children) > 0
+		// The catalog as it would be: refuse nesting that could not be
+		// expanded fully.
+		after := make([]*Permission, 0, len(catalog)+1)
+		for _, c := range catalog {
+			if c.ID != perm.ID {
+				after = append(after, c)
+			}
+		}
+		if compositeDepth(append(after, perm)) > MaxCompositeDepth {
+			f = append(f, depthError())
+		}
 	}
 	return f.err()
 }

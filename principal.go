@@ -217,26 +217,29 @@ func (p *Principal) EffectivePermissions(catalog []*Permission) (tenantWide, own
 }
 
 // expand returns the names of perms and, recursively, of the members of the
-// composites among them, using the tenant catalog.
+// composites among them, using the tenant catalog. Nesting is bounded when
+// composites are made (MaxCompositeDepth), so expansion is always complete.
 func expand(catalog []*Permission, perms []Permission) map[string]bool {
 	byID := make(map[string]*Permission, len(catalog))
 	for _, c := range catalog {
 		byID[c.ID] = c
 	}
 	out := map[string]bool{}
-	var walk func(id string, depth int)
-	walk = func(id string, depth int) {
+	seen := map[string]bool{}
+	var walk func(id string)
+	walk = func(id string) {
 		c, ok := byID[id]
-		if !ok || depth > 32 || out[c.Name] {
+		if !ok || seen[id] {
 			return
 		}
+		seen[id] = true
 		out[c.Name] = true
 		for _, child := range c.Children {
-			walk(child, depth+1)
+			walk(child)
 		}
 	}
 	for _, p := range perms {
-		walk(p.ID, 0)
+		walk(p.ID)
 	}
 	return out
 }

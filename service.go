@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -313,7 +314,7 @@ func (s *Service) Bootstrap(ctx context.Context, adminPassword string) (generate
 			return err
 		}
 		u := &User{ID: secret.NewID(), TenantID: t.ID, UserName: "admin", PasswordHash: secret.HashPassword(adminPassword),
-			Level: maxLevel, IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+			Level: maxLevel, IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1, SessionGeneration: 1}
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
@@ -358,6 +359,7 @@ func (s *Service) ResetPassword(ctx context.Context, tenant, userName, password 
 		}
 		prev := u.Version
 		u.PasswordHash, u.IsActive, u.UpdatedAt, u.Version = hash, true, s.now(), u.Version+1
+		u.SessionGeneration++ // ends every session of the user
 		if err := tx.UpdateUser(ctx, u, prev); err != nil {
 			return err
 		}
@@ -401,11 +403,38 @@ func (s *Service) seedCatalog(ctx context.Context, tx StoreTx, t *Tenant, now ti
 
 // audit writes one audit entry for a change made by p, inside tx.
 func (s *Service) audit(ctx context.Context, tx StoreTx, p *Principal, action, tenantID, targetID string) error {
+	return s.auditDetails(ctx, tx, p, action, tenantID, targetID, nil)
+}
+
+// auditDetails is audit with details (nil: none).
+func (s *Service) auditDetails(ctx context.Context, tx StoreTx, p *Principal, action, tenantID, targetID string, details map[string]any) error {
+	return tx.InsertAudit(ctx, s.auditEntry(p, action, tenantID, targetID, AuditSuccess, details))
+}
+
+func (s *Service) auditEntry(p *Principal, action, tenantID, targetID, result string, details map[string]any) *AuditEntry {
 	e := &AuditEntry{
 		ID: secret.NewID(), At: s.now(), TenantID: tenantID, ActorKind: p.Kind, ActorID: p.ID,
-		Action: action, TargetID: targetID, IP: p.IP, UserAgent: truncate(p.UserAgent, 512), Result: "success",
+		Action: action, TargetID: targetID, IP: p.IP, UserAgent: truncate(p.UserAgent, 512), Result: result,
 	}
-	return tx.InsertAudit(ctx, e)
+	if details != nil {
+		e.Details, _ = json.Marshal(details)
+	}
+	return e
+}
+
+// denied records a refused change (EFORBIDDEN) in the audit log, in a
+// transaction of its own since the change's rolled back, and returns err
+// unchanged. Other errors are returned as they are.
+func (s *Service) denied(ctx context.Context, p *Principal, action, targetID string, err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != EFORBIDDEN || p == nil {
+		return err
+	}
+	entry := s.auditEntry(p, action, p.TenantID, targetID, AuditDenied, map[string]any{"reason": e.Message})
+	if aerr := s.store.InsertAudit(context.WithoutCancel(ctx), entry); aerr != nil {
+		s.logger.Warn("recording a denied change", slog.Any("error", aerr))
+	}
+	return err
 }
 
 func truncate(s string, n int) string {

@@ -347,7 +347,7 @@ func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRe
 	}
 	result := CodeValid
 	for _, name := range permissions {
-		if !snap.perms[name] {
+		if !snap.explicit[name] {
 			result = CodeInsufficientPermissions
 			break
 		}

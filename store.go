@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -77,6 +78,10 @@ type StoreTx interface {
 	ListAPIKeys(ctx context.Context, tenantID string, f APIKeyFilter) (List[*APIKey], error)
 	// ListAPIKeyIDsByOwner returns the ids of every key that ownerID owns.
 	ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID string) ([]string, error)
+	// ListAPIKeysBySecretHolder returns the keys, in any tenant, whose
+	// current secret was shown to holderID (SecretHolderID) and that are not
+	// SecretRevoked yet.
+	ListAPIKeysBySecretHolder(ctx context.Context, holderID string) ([]*APIKey, error)
 	// TouchAPIKeys records last-use times (id → time); unknown ids are ignored
 	// and a later stored time is never moved back. It does not bump versions.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
@@ -110,4 +115,7 @@ type StoreTx interface {
 	// Audit log.
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	ListAudit(ctx context.Context, tenantID string, f AuditFilter) (List[*AuditEntry], error)
+	// UpdateAuditDetails replaces the details of one entry (the count of a
+	// window's failed logins); entries are otherwise never changed.
+	UpdateAuditDetails(ctx context.Context, tenantID, id string, details json.RawMessage) error
 }

@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/keyward/keyward/internal/secret"
@@ -21,7 +22,7 @@ type UserInput struct {
 // not exceed the caller's.
 func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*User, error) {
 	if !p.Has(PermUsersWrite) {
-		return nil, Errorf(EFORBIDDEN, "users:write is required")
+		return nil, s.denied(ctx, p, "user.create", "", Errorf(EFORBIDDEN, "users:write is required"))
 	}
 	var f fieldErrors
 	name := ""
@@ -38,7 +39,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 	}
 	now := s.now()
 	u := &User{ID: secret.NewID(), TenantID: p.TenantID, UserName: name, IsActive: true, CreatedAt: now, UpdatedAt: now,
-		Version: 1, Permissions: []Permission{}}
+		Version: 1, SessionGeneration: 1, Permissions: []Permission{}}
 	if in.Level != nil {
 		checkLevel(&f, "level", *in.Level)
 		u.Level = *in.Level
@@ -58,7 +59,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 		if err := f.err(); err != nil {
 			return err
 		}
-		if err := checkUserGrant(p, u, nil); err != nil {
+		if err := s.authorizeUser(ctx, tx, p, nil, u); err != nil {
 			return err
 		}
 		u.PasswordHash = secret.HashPassword(*in.Password)
@@ -75,30 +76,61 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 		out, err = tx.GetUser(ctx, p.TenantID, u.ID)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, s.denied(ctx, p, "user.create", "", err)
+	}
+	return out, nil
 }
 
-// checkUserGrant enforces no escalation on users: the caller may not create
-// or change a user above its own level, nor give a permission it lacks.
-func checkUserGrant(p *Principal, u, prev *User) error {
-	if prev != nil && prev.Level > p.Level {
-		return Errorf(EFORBIDDEN, "the user's level %d is above yours (%d)", prev.Level, p.Level)
+// authorizeUser asks the policy whether p may turn prev into next (either
+// nil for a create or a delete), after reading the catalog.
+func (s *Service) authorizeUser(ctx context.Context, tx StoreTx, p *Principal, prev, next *User) error {
+	if !p.Has(PermUsersWrite) {
+		return Errorf(EFORBIDDEN, "users:write is required")
 	}
-	if u.Level > p.Level {
-		return Errorf(EFORBIDDEN, "level %d is above your own level %d", u.Level, p.Level)
+	t, err := tx.GetTenant(ctx, p.TenantID)
+	if err != nil {
+		return err
 	}
-	had := map[string]bool{}
+	catalog, err := tx.ListPermissions(ctx, p.TenantID)
+	if err != nil {
+		return err
+	}
+	var before, after *Rights
 	if prev != nil {
-		for _, pp := range prev.Permissions {
-			had[pp.ID] = true
-		}
+		r := s.userRights(prev, t.IsRoot, catalog)
+		before = &r
 	}
-	for _, pp := range u.Permissions {
-		if !had[pp.ID] && !p.canGrant(pp.Name) {
-			return Errorf(EFORBIDDEN, "you cannot grant permission %s: you do not hold it", pp.Name)
-		}
+	if next != nil {
+		r := s.userRights(next, t.IsRoot, catalog)
+		after = &r
 	}
-	return nil
+	return p.authorizeUserChange(before, after)
+}
+
+// offboard runs inside tx when a principal (a user, or a key) loses its
+// access: every key whose current secret it was shown stops working until
+// someone who covers the key rotates it. It returns those keys' ids.
+func (s *Service) offboard(ctx context.Context, tx StoreTx, p *Principal, holderID string) ([]string, error) {
+	keys, err := tx.ListAPIKeysBySecretHolder(ctx, holderID)
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	now := s.now()
+	for _, k := range keys {
+		v := k.Version
+		k.SecretRevoked, k.UpdatedAt, k.Version = true, now, v+1
+		if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
+			return nil, err
+		}
+		err := s.auditDetails(ctx, tx, p, "apikey.secret_revoked", k.TenantID, k.ID, map[string]any{"holderId": holderID})
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, k.ID)
+	}
+	return ids, nil
 }
 
 // GetUser returns a user. Needs users:read, except for one's own user.
@@ -141,7 +173,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 		f.add("userName", "is immutable")
 	}
 	var hash string
-	if in.Password != nil {
+	if in.Password != nil && len(*in.Password) > 1024 {
+		f.add("password", "must be at most 1024 bytes")
+	} else if in.Password != nil {
 		if err := validatePassword(*in.Password); err != nil {
 			f.add("password", err.(*Error).Fields[0].Message)
 		} else {
@@ -181,24 +215,31 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 		if hash != "" {
 			u.PasswordHash = hash
 		}
-		if err := checkUserGrant(p, &u, prev); err != nil {
+		if err := s.authorizeUser(ctx, tx, p, prev, &u); err != nil {
 			return err
 		}
 		now := s.now()
 		u.UpdatedAt, u.Version = now, prev.Version+1
+		deactivated := prev.IsActive && !u.IsActive
+		if hash != "" || deactivated {
+			u.SessionGeneration = prev.SessionGeneration + 1 // ends every session of the user
+		}
 		if err := tx.UpdateUser(ctx, &u, prev.Version); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, p, "user.update", p.TenantID, id); err != nil {
-			return err
-		}
-		if prev.IsActive && !u.IsActive {
-			// A key cannot outlive its owner's rights.
-			keyIDs, err = tx.ListAPIKeyIDsByOwner(ctx, p.TenantID, id)
+		if deactivated {
+			// A key cannot outlive its owner's rights, nor a secret the
+			// access of whoever was shown it.
+			owned, err := tx.ListAPIKeyIDsByOwner(ctx, p.TenantID, id)
 			if err != nil {
 				return err
 			}
-			for _, kid := range keyIDs {
+			shown, err := s.offboard(ctx, tx, p, id)
+			if err != nil {
+				return err
+			}
+			keyIDs = append(shown, owned...)
+			for _, kid := range owned {
 				k, err := tx.GetAPIKey(ctx, p.TenantID, kid)
 				if err != nil {
 					return err
@@ -215,6 +256,15 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 					return err
 				}
 			}
+			slices.Sort(keyIDs)
+			keyIDs = slices.Compact(keyIDs)
+		}
+		var details map[string]any
+		if deactivated {
+			details = map[string]any{"disabledKeys": keyIDs}
+		}
+		if err := s.auditDetails(ctx, tx, p, "user.update", p.TenantID, id, details); err != nil {
+			return err
 		}
 		out, err = tx.GetUser(ctx, p.TenantID, id)
 		return err
@@ -222,7 +272,11 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 	// The user's state feeds every cached key it owns, and its level and
 	// permissions feed its own principal: drop them all.
 	s.invalidateAll(ctx)
-	return out, err
+	if err != nil {
+		return nil, s.denied(ctx, p, "user.update", id, err)
+	}
+	out.DisabledKeys = keyIDs
+	return out, nil
 }
 
 // DeleteUser deletes a user and every key it owns. Needs users:write and a
@@ -244,24 +298,35 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (*Use
 		if err != nil {
 			return err
 		}
-		if u.Level > p.Level {
-			return Errorf(EFORBIDDEN, "the user's level %d is above yours (%d)", u.Level, p.Level)
+		if err := s.authorizeUser(ctx, tx, p, u, nil); err != nil {
+			return err
 		}
-		keyIDs, err = tx.ListAPIKeyIDsByOwner(ctx, p.TenantID, id)
+		owned, err := tx.ListAPIKeyIDsByOwner(ctx, p.TenantID, id)
 		if err != nil {
 			return err
 		}
-		for _, kid := range keyIDs {
+		for _, kid := range owned {
 			if err := s.audit(ctx, tx, p, "apikey.delete", p.TenantID, kid); err != nil {
 				return err
 			}
 		}
+		shown, err := s.offboard(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteUser(ctx, p.TenantID, id); err != nil {
 			return err
 		}
+		keyIDs = append(shown, owned...)
+		slices.Sort(keyIDs)
+		keyIDs = slices.Compact(keyIDs)
 		out = u
-		return s.audit(ctx, tx, p, "user.delete", p.TenantID, id)
+		return s.auditDetails(ctx, tx, p, "user.delete", p.TenantID, id, map[string]any{"disabledKeys": keyIDs})
 	})
 	s.invalidate(ctx, keyIDs...)
-	return out, err
+	if err != nil {
+		return nil, s.denied(ctx, p, "user.delete", id, err)
+	}
+	out.DisabledKeys = keyIDs
+	return out, nil
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/keyward/keyward"
@@ -12,13 +13,28 @@ import (
 func (s *store) InsertAudit(ctx context.Context, e *keyward.AuditEntry) error {
 	return s.writeOne(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `
-			INSERT INTO audit (id, at, tenant_id, actor_kind, actor_id, action, target_id, ip, user_agent, result)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			e.ID, s.ts(e.At), e.TenantID, e.ActorKind, e.ActorID, e.Action, e.TargetID, e.IP, e.UserAgent, e.Result)
+			INSERT INTO audit (id, at, tenant_id, actor_kind, actor_id, action, target_id, ip, user_agent, result, details)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			e.ID, s.ts(e.At), e.TenantID, e.ActorKind, e.ActorID, e.Action, e.TargetID, e.IP, e.UserAgent, e.Result,
+			rawJSON(e.Details))
 		if err != nil {
 			return writeError(err, "writing an audit entry", "an audit entry with this id already exists")
 		}
 		return nil
+	})
+}
+
+// UpdateAuditDetails replaces the details of entry id of tenantID: the one
+// change the log allows, so that repeated failures of one window are counted
+// in one entry. A missing entry is ENOTFOUND.
+func (s *store) UpdateAuditDetails(ctx context.Context, tenantID, id string, details json.RawMessage) error {
+	return s.writeOne(ctx, func(q querier) error {
+		res, err := q.ExecContext(ctx, `UPDATE audit SET details = $1 WHERE id = $2 AND tenant_id = $3`,
+			rawJSON(details), id, tenantID)
+		if err != nil {
+			return fmt.Errorf("updating an audit entry: %w", err)
+		}
+		return checkDeleted(res, "audit entry")
 	})
 }
 
@@ -51,7 +67,7 @@ func (s *store) ListAudit(ctx context.Context, tenantID string, f keyward.AuditF
 	n := len(w.args)
 	args := append(w.args, f.Page.Size, f.Page.Offset())
 	rows, err := s.read.QueryContext(ctx, `
-		SELECT id, at, tenant_id, actor_kind, actor_id, action, target_id, ip, user_agent, result
+		SELECT id, at, tenant_id, actor_kind, actor_id, action, target_id, ip, user_agent, result, details
 		FROM audit`+w.String()+fmt.Sprintf(` ORDER BY seq DESC LIMIT $%d OFFSET $%d`, n+1, n+2), args...)
 	if err != nil {
 		return list, fmt.Errorf("listing audit entries: %w", err)
@@ -60,7 +76,7 @@ func (s *store) ListAudit(ctx context.Context, tenantID string, f keyward.AuditF
 	for rows.Next() {
 		var e keyward.AuditEntry
 		err := rows.Scan(&e.ID, timeCol{&e.At}, &e.TenantID, &e.ActorKind, &e.ActorID, &e.Action, &e.TargetID,
-			&e.IP, &e.UserAgent, &e.Result)
+			&e.IP, &e.UserAgent, &e.Result, rawJSONCol{&e.Details})
 		if err != nil {
 			return list, fmt.Errorf("listing audit entries: %w", err)
 		}

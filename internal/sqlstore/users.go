@@ -7,12 +7,12 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const userColumns = `u.id, u.tenant_id, u.user_name, u.password_hash, u.level, u.is_active, u.created_at, u.updated_at, u.version`
+const userColumns = `u.id, u.tenant_id, u.user_name, u.password_hash, u.level, u.is_active, u.created_at, u.updated_at, u.version, u.session_generation`
 
 func scanUser(row interface{ Scan(...any) error }) (*keyward.User, error) {
 	var u keyward.User
 	err := row.Scan(&u.ID, &u.TenantID, &u.UserName, &u.PasswordHash, &u.Level, &u.IsActive,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &u.Version)
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, &u.Version, &u.SessionGeneration)
 	if err != nil {
 		return nil, err
 	}
@@ -27,9 +27,11 @@ const userConflict = "a user with this userName already exists"
 func (s *store) CreateUser(ctx context.Context, u *keyward.User) error {
 	return s.atomic(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `
-			INSERT INTO users (id, tenant_id, user_name, password_hash, level, is_active, created_at, updated_at, version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			u.ID, u.TenantID, u.UserName, u.PasswordHash, u.Level, u.IsActive, s.ts(u.CreatedAt), s.ts(u.UpdatedAt), u.Version)
+			INSERT INTO users (id, tenant_id, user_name, password_hash, level, is_active, created_at, updated_at, version,
+				session_generation)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			u.ID, u.TenantID, u.UserName, u.PasswordHash, u.Level, u.IsActive, s.ts(u.CreatedAt), s.ts(u.UpdatedAt), u.Version,
+			u.SessionGeneration)
 		if err != nil {
 			return writeError(err, "creating a user", userConflict)
 		}
@@ -44,9 +46,11 @@ func (s *store) CreateUser(ctx context.Context, u *keyward.User) error {
 func (s *store) UpdateUser(ctx context.Context, u *keyward.User, expectVersion int) error {
 	return s.atomic(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `
-			UPDATE users SET user_name = $1, password_hash = $2, level = $3, is_active = $4, updated_at = $5, version = $6
+			UPDATE users SET user_name = $1, password_hash = $2, level = $3, is_active = $4, updated_at = $5, version = $6,
+				session_generation = $10
 			WHERE id = $7 AND tenant_id = $8 AND version = $9`,
-			u.UserName, u.PasswordHash, u.Level, u.IsActive, s.ts(u.UpdatedAt), u.Version, u.ID, u.TenantID, expectVersion)
+			u.UserName, u.PasswordHash, u.Level, u.IsActive, s.ts(u.UpdatedAt), u.Version, u.ID, u.TenantID, expectVersion,
+			u.SessionGeneration)
 		if err != nil {
 			return writeError(err, "updating a user", userConflict)
 		}

@@ -1,0 +1,22 @@
+-- Authorization (SPEC §3): who was shown each key's current secret, keys
+-- whose secret died with that principal's access, keys that act with their
+-- owner's rights (Portos), a per-user session generation that ends every
+-- login token when it changes, and the details of audit entries.
+
+-- +goose Up
+ALTER TABLE api_keys ADD COLUMN secret_holder_id TEXT;
+ALTER TABLE api_keys ADD COLUMN secret_revoked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN acts_as_owner INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX api_keys_secret_holder ON api_keys (secret_holder_id);
+
+ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 1;
+
+ALTER TABLE audit ADD COLUMN details TEXT;
+
+-- +goose Down
+ALTER TABLE audit DROP COLUMN details;
+ALTER TABLE users DROP COLUMN session_generation;
+DROP INDEX api_keys_secret_holder;
+ALTER TABLE api_keys DROP COLUMN acts_as_owner;
+ALTER TABLE api_keys DROP COLUMN secret_revoked;
+ALTER TABLE api_keys DROP COLUMN secret_holder_id;

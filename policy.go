@@ -1,0 +1,222 @@
+package keyward
+
+import "strconv"
+
+// The authorization policy (SPEC §3). Every decision "may this principal do
+// this to that target" that gives someone a credential or changes anyone's
+// rights is made here, from facts the Service has already read: nothing in
+// this file does I/O, so the rules can be read, and tested, on their own.
+//
+// The rule: nobody obtains rights they do not hold. A principal's rights are
+// its level and its effective permissions; P covers T when P's level is at
+// least T's and P holds every permission T holds. Any action that hands the
+// caller a secret or changes rights needs the caller to cover the target as
+// it will be (and, for a change, as it was).
+
+// Rights are a level and every permission name held tenant-wide: explicit
+// ones with composites expanded, and the built-ins the level implies.
+type Rights struct {
+	Level int
+	Perms map[string]bool
+}
+
+// grantRights returns the rights of a grant: a level and explicit
+// permissions (expanded) in a tenant whose catalog is given.
+func grantRights(level int, explicit map[string]bool, root bool, catalog []*Permission) Rights {
+	p := &Principal{Level: level, perms: explicit, rootTenant: root}
+	wide, _ := p.EffectivePermissions(catalog)
+	r := Rights{Level: level, Perms: make(map[string]bool, len(wide))}
+	for _, name := range wide {
+		r.Perms[name] = true
+	}
+	return r
+}
+
+// intersect returns the rights held by both r and o: a key never holds more
+// than its owner holds now.
+func (r Rights) intersect(o Rights) Rights {
+	out := Rights{Level: min(r.Level, o.Level), Perms: map[string]bool{}}
+	for name := range r.Perms {
+		if o.Perms[name] {
+			out.Perms[name] = true
+		}
+	}
+	return out
+}
+
+// Covers reports whether the principal holds every right of t.
+func (p *Principal) Covers(t Rights) bool { return p.uncovered(t) == nil }
+
+// uncovered explains why the principal does not cover t, or returns nil.
+func (p *Principal) uncovered(t Rights) *Error {
+	if t.Level > p.Level {
+		return Errorf(EFORBIDDEN, "level %d is above your own level %d", t.Level, p.Level)
+	}
+	var missing string
+	for name := range t.Perms {
+		if !p.canGrant(name) && (missing == "" || name < missing) {
+			missing = name // the first in name order, so the answer is stable
+		}
+	}
+	if missing != "" {
+		return Errorf(EFORBIDDEN, "you cannot grant permission %s: you do not hold it", missing)
+	}
+	return nil
+}
+
+// keyFacts is what the policy needs to know of a key.
+type keyFacts struct {
+	ID      string
+	OwnerID string // "" for an ownerless key
+	// Rights are the key's grant: what its secret may do at most, whatever
+	// its owner holds later. For a key that acts as its owner, the owner's.
+	Rights Rights
+}
+
+// keyChange describes a create or an update of a key for the policy.
+type keyChange struct {
+	prev *keyFacts // nil on create
+	next keyFacts
+	// rights is set when the change gives the key rights: a create, or a
+	// change of level, permissions, owner or acting as the owner.
+	rights bool
+	// owner holds the rights of next's owner when the owner is set or
+	// changed to a user other than the caller's own.
+	owner *Rights
+}
+
+// authorizeKeyChange decides a create, replace or update of a key.
+func (p *Principal) authorizeKeyChange(c keyChange) error {
+	if c.prev != nil {
+		if !p.canKey(PermAPIKeysWrite, c.prev.OwnerID) {
+			return Errorf(EFORBIDDEN, "apikeys:write is required on this key")
+		}
+		if c.prev.Rights.Level > p.Level {
+			return Errorf(EFORBIDDEN, "the key's level %d is above yours (%d)", c.prev.Rights.Level, p.Level)
+		}
+	}
+	if !p.canKey(PermAPIKeysWrite, c.next.OwnerID) {
+		if c.prev == nil && c.next.OwnerID != p.OwnerID {
+			return Errorf(EFORBIDDEN, "apikeys:write on every key of the tenant is required to create keys for another owner")
+		}
+		return Errorf(EFORBIDDEN, "apikeys:write is required")
+	}
+	if !c.rights {
+		return nil
+	}
+	if c.next.OwnerID == "" && !p.mayManageOwnerless() {
+		return Errorf(EFORBIDDEN, "keys without an owner need level 8")
+	}
+	if err := p.uncovered(c.next.Rights); err != nil {
+		return err
+	}
+	if c.owner != nil {
+		if err := p.uncovered(*c.owner); err != nil {
+			return Errorf(EFORBIDDEN, "you may only give keys to users you cover: %s", err.Message)
+		}
+	}
+	return nil
+}
+
+// mayManageOwnerless reports whether the principal may give out keys
+// without an owner, which outlive every user: level 8, or an ownerless key
+// itself (a tenant's integration key), whose keys die with it.
+func (p *Principal) mayManageOwnerless() bool {
+	return p.Level >= minLevelAllPermission || (p.Kind == KindAPIKey && p.OwnerID == "")
+}
+
+// authorizeKeyRotate decides a rotation: the caller receives the new
+// secret, so it must cover the key. A key may always rotate itself.
+func (p *Principal) authorizeKeyRotate(k keyFacts) error {
+	if p.Kind == KindAPIKey && p.ID == k.ID {
+		return nil
+	}
+	if !p.canKey(PermAPIKeysWrite, k.OwnerID) {
+		return Errorf(EFORBIDDEN, "apikeys:write is required on this key")
+	}
+	if k.OwnerID == "" && !p.mayManageOwnerless() {
+		return Errorf(EFORBIDDEN, "keys without an owner need level 8")
+	}
+	if err := p.uncovered(k.Rights); err != nil {
+		return Errorf(EFORBIDDEN, "rotating hands you the key's secret, so you must hold its rights: %s", err.Message)
+	}
+	return nil
+}
+
+// authorizeKeyDelete decides a deletion: it takes rights away, so the
+// caller needs apikeys:delete on the key and a level at least the key's.
+func (p *Principal) authorizeKeyDelete(k keyFacts) error {
+	if !p.canKey(PermAPIKeysDelete, k.OwnerID) {
+		return Errorf(EFORBIDDEN, "apikeys:delete is required on this key")
+	}
+	if k.Rights.Level > p.Level {
+		return Errorf(EFORBIDDEN, "the key's level %d is above yours (%d)", k.Rights.Level, p.Level)
+	}
+	return nil
+}
+
+// authorizeUserChange decides a create (prev nil), update or delete (next
+// nil) of a user: users:write, and covering the user as it was and as it
+// will be. A password, level, permission or activation change of someone
+// with more rights than the caller would hand the caller those rights.
+func (p *Principal) authorizeUserChange(prev, next *Rights) error {
+	if !p.Has(PermUsersWrite) {
+		return Errorf(EFORBIDDEN, "users:write is required")
+	}
+	if prev != nil {
+		if prev.Level > p.Level {
+			return Errorf(EFORBIDDEN, "the user's level %d is above yours (%d)", prev.Level, p.Level)
+		}
+		if err := p.uncovered(*prev); err != nil {
+			return Errorf(EFORBIDDEN, "the user holds rights you do not: %s", err.Message)
+		}
+	}
+	if next != nil {
+		if err := p.uncovered(*next); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxCompositeDepth bounds how deeply composites may nest, so that every
+// grant expands fully and the same way everywhere.
+const MaxCompositeDepth = 16
+
+// compositeDepth returns the longest chain of nested composites in catalog
+// (1 for a plain permission), or MaxCompositeDepth+1 as soon as it is
+// deeper. The catalog has no cycles: the Service refuses them.
+func compositeDepth(catalog []*Permission) int {
+	byID := make(map[string]*Permission, len(catalog))
+	for _, c := range catalog {
+		byID[c.ID] = c
+	}
+	depth := map[string]int{}
+	var walk func(id string, onPath int) int
+	walk = func(id string, onPath int) int {
+		if d, ok := depth[id]; ok {
+			return d
+		}
+		if onPath > MaxCompositeDepth {
+			return MaxCompositeDepth + 1
+		}
+		d := 1
+		if c := byID[id]; c != nil {
+			for _, ch := range c.Children {
+				d = max(d, 1+walk(ch, onPath+1))
+			}
+		}
+		depth[id] = d
+		return d
+	}
+	deepest := 0
+	for _, c := range catalog {
+		deepest = max(deepest, walk(c.ID, 1))
+	}
+	return deepest
+}
+
+// depthError is the field error of a composite that nests too deeply.
+func depthError() FieldError {
+	return FieldError{Field: "children", Message: "composites may nest at most " + strconv.Itoa(MaxCompositeDepth) + " deep"}
+}
