@@ -382,67 +382,6 @@ type userClaims struct {
 	Generation int `json:"sgen"`
 }
 
-// LoginResult is a user access token.
-type LoginResult struct {
-	AccessToken string `json:"accessToken"`
-	TokenType   string `json:"tokenType"`
-	ExpiresIn   int    `json:"expiresIn"`
-}
-
-// Login checks a user's password and returns a login token (a JWT valid for
-// one hour). tenant is a tenant name or id; "" means the root tenant. Every
-// failure is the same EUNAUTHORIZED and costs the same argon2id work.
-func (s *Service) Login(ctx context.Context, tenant, userName, password string) (*LoginResult, error) {
-	fail := Errorf(EUNAUTHORIZED, "invalid user name or password")
-	if userName == "" || password == "" || len(password) > 1024 {
-		return nil, Invalid(FieldError{Field: "userName", Message: "userName and password are required"})
-	}
-	select {
-	case s.loginSlots <- struct{}{}:
-		defer func() { <-s.loginSlots }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	t, err := s.findTenant(ctx, tenant)
-	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return nil, err
-	}
-	var u *User
-	if t != nil {
-		u, err = s.store.GetUserByName(ctx, t.ID, userName)
-		if err != nil && ErrorCode(err) != ENOTFOUND {
-			return nil, err
-		}
-	}
-	hash := ""
-	if u != nil {
-		hash = u.PasswordHash
-	}
-	ok := secret.CheckPassword(hash, password) // always runs, so unknown users cost the same
-	if u == nil || !ok || !u.IsActive || !t.IsActive {
-		return nil, fail
-	}
-	now := s.now()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.tokenKey},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return nil, err
-	}
-	claims := userClaims{
-		Claims: jwt.Claims{
-			Issuer: s.issuer, Subject: u.ID, Audience: jwt.Audience{s.issuer}, ID: secret.NewID(),
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			Expiry: jwt.NewNumericDate(now.Add(UserTokenLifetime)),
-		},
-		Tenant: t.ID, Kind: KindUser, Generation: u.SessionGeneration,
-	}
-	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
-	if err != nil {
-		return nil, err
-	}
-	return &LoginResult{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(UserTokenLifetime / time.Second)}, nil
-}
-
 func (s *Service) authenticateUserToken(ctx context.Context, raw string) (*Principal, error) {
 	fail := Errorf(EUNAUTHORIZED, "invalid or expired token")
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})

@@ -71,6 +71,8 @@ const (
 	KindUser   = "user"
 	KindAPIKey = "apikey"
 	KindSystem = "system"
+	// KindAnonymous is the actor of failed logins in the audit log.
+	KindAnonymous = "anonymous"
 )
 
 // Principal is whoever calls: a user or an API key, as the Service

@@ -69,6 +69,9 @@ type RateStatus struct {
 // error means the count is unknown: callers refuse the request.
 type Limiter interface {
 	Allow(ctx context.Context, key string, limit RateLimit) (allowed bool, st RateStatus, err error)
+	// Refund gives back one request counted by Allow in the current window
+	// (an attempt reserved before it was evaluated, that succeeded).
+	Refund(ctx context.Context, key string, limit RateLimit) error
 }
 
 // windowOf returns the start of the window that holds now, and when it ends.
@@ -152,6 +155,16 @@ func (m *memoryLimiter) Allow(_ context.Context, key string, l RateLimit) (bool,
 	return n <= int64(l.Limit), NewRateStatus(l, n, reset), nil
 }
 
+func (m *memoryLimiter) Refund(_ context.Context, key string, l RateLimit) error {
+	index, _ := windowOf(m.now(), l)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.count[windowID{key, l.WindowSeconds, index}]; c != nil && c.n > 0 {
+		c.n--
+	}
+	return nil
+}
+
 // errLimiterDown is the answer when the Limiter fails: the request is refused.
 var errLimiterDown = Errorf(ELIMITERDOWN, "the rate limiter is unavailable; the request was refused, try again shortly")
 
@@ -170,20 +183,25 @@ func (s *Service) allow(ctx context.Context, key string, l RateLimit, what strin
 	return st, nil
 }
 
-// limitKey applies the key's own limit and its tenant's to one request
-// authenticated by the key. It returns the key's status (nil without a
-// key limit).
+// limitKey applies the key's own limit and then its tenant's to one
+// request authenticated by the key: a request the key's own limit refuses
+// never spends the tenant's budget. It returns the key's status (nil
+// without a key limit).
 func (s *Service) limitKey(ctx context.Context, snap *keySnapshot) (*RateStatus, error) {
+	var rate *RateStatus
+	if snap.RateLimit != nil {
+		st, err := s.allow(ctx, snap.keyCounter, *snap.RateLimit, "key")
+		if err != nil {
+			return &st, err
+		}
+		rate = &st
+	}
 	if s.tenantLimit != nil {
 		if _, err := s.allow(ctx, snap.tenantCounter, *s.tenantLimit, "tenant"); err != nil {
-			return nil, err
+			return rate, err
 		}
 	}
-	if snap.RateLimit == nil {
-		return nil, nil
-	}
-	st, err := s.allow(ctx, snap.keyCounter, *snap.RateLimit, "key")
-	return &st, err
+	return rate, nil
 }
 
 // failures remembers, per client address, until when it is refused after
@@ -262,6 +280,35 @@ func (s *Service) recordFailure(ctx context.Context, ip string) error {
 		s.failed.block(ip, now.Add(time.Duration(st.Reset)*time.Second), now)
 	}
 	return nil
+}
+
+// reserveAttempt counts an authentication attempt from ip before it is
+// evaluated; past the limit the address is refused and so is the attempt.
+func (s *Service) reserveAttempt(ctx context.Context, ip string) error {
+	if s.failLimit == nil || ip == "" {
+		return nil
+	}
+	ok, st, err := s.limiter.Allow(ctx, "fail:"+ip, *s.failLimit)
+	if err != nil {
+		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
+		return errLimiterDown
+	}
+	if !ok {
+		now := s.now()
+		s.failed.block(ip, now.Add(time.Duration(st.Reset)*time.Second), now)
+		return s.checkBlocked(ip)
+	}
+	return nil
+}
+
+// refundAttempt gives back an attempt reserved by reserveAttempt.
+func (s *Service) refundAttempt(ctx context.Context, ip string) {
+	if s.failLimit == nil || ip == "" {
+		return
+	}
+	if err := s.limiter.Refund(context.WithoutCancel(ctx), "fail:"+ip, *s.failLimit); err != nil {
+		s.logger.Warn("rate limiter: refunding an attempt", "error", err)
+	}
 }
 
 // Attempt runs fn, an authentication by password or client secret that

@@ -74,11 +74,12 @@ type Service struct {
 	now    func() time.Time
 	issuer string
 
-	sealer     *secret.Sealer
-	tokenKey   ed25519.PrivateKey
-	cache      *keyCache
-	catalogs   catalogCache
-	loginSlots chan struct{}
+	sealer       *secret.Sealer
+	tokenKey     ed25519.PrivateKey
+	cache        *keyCache
+	catalogs     catalogCache
+	loginQueue   *loginQueue
+	failedLogins failedLogins
 
 	// OAuth2.
 	publicURL string
@@ -152,7 +153,7 @@ func NewService(cfg Config) (*Service, error) {
 	if logins <= 0 {
 		logins = 2
 	}
-	s.loginSlots = make(chan struct{}, logins)
+	s.loginQueue = newLoginQueue(logins)
 	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if s.publicURL == "" {
 		s.publicURL = "http://127.0.0.1:8080"

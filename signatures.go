@@ -115,7 +115,7 @@ func IsSigned(header http.Header) bool {
 // authenticateSigned checks a signed request and returns the key's
 // principal.
 func (s *Service) authenticateSigned(ctx context.Context, r *SignedRequest) (*Principal, error) {
-	snap, err := s.checkSigned(ctx, r)
+	snap, err := s.checkSigned(ctx, r, "")
 	if err != nil {
 		return nil, err
 	}
@@ -124,22 +124,27 @@ func (s *Service) authenticateSigned(ctx context.Context, r *SignedRequest) (*Pr
 }
 
 // checkSigned verifies a keyward-v1 or NWS4 signature and returns the key.
-func (s *Service) checkSigned(ctx context.Context, r *SignedRequest) (*keySnapshot, error) {
+// A key outside tenantID (when not "") is EKEYUNKNOWN before anything is
+// checked or spent: another tenant's verifier cannot burn a nonce.
+func (s *Service) checkSigned(ctx context.Context, r *SignedRequest, tenantID string) (*keySnapshot, error) {
 	if r.BodyTooLarge {
 		return nil, Errorf(EBODYTOOLARGE, "a signed body may be at most 10 MiB")
 	}
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
-		return s.checkNWS4(ctx, r, auth)
+		return s.checkNWS4(ctx, r, auth, tenantID)
 	}
-	return s.checkKeywardV1(ctx, r)
+	return s.checkKeywardV1(ctx, r, tenantID)
 }
 
 // signingKey finds the HMAC key of clientID and the secrets it may sign
 // with now (the current one, and the previous during a grace period).
-func (s *Service) signingKey(ctx context.Context, clientID string) (*keySnapshot, [][]byte, error) {
+func (s *Service) signingKey(ctx context.Context, clientID, tenantID string) (*keySnapshot, [][]byte, error) {
 	snap, err := s.snapshotByClientID(ctx, clientID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if snap != nil && tenantID != "" && snap.TenantID != tenantID {
+		return nil, nil, Errorf(EKEYUNKNOWN, "no key has this keyid")
 	}
 	now := s.now()
 	// A key that exists but may not sign comes back with the error, so that
@@ -168,7 +173,7 @@ func (s *Service) signingKey(ctx context.Context, clientID string) (*keySnapshot
 	return snap, secrets, nil
 }
 
-func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest) (*keySnapshot, error) {
+func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest, tenantID string) (*keySnapshot, error) {
 	rawInput, rawSig := r.Header.Get(headerSigInput), r.Header.Get(headerSignature)
 	if rawInput == "" || rawSig == "" {
 		return nil, Errorf(ESIGMISSING, "Signature-Input and Signature are required")
@@ -228,7 +233,7 @@ func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest) (*keySna
 	case !now.Before(e):
 		return nil, Errorf(ESIGEXPIRED, "the signature has expired")
 	}
-	snap, secrets, err := s.signingKey(ctx, keyid)
+	snap, secrets, err := s.signingKey(ctx, keyid, tenantID)
 	if err != nil {
 		return snap, err
 	}
@@ -272,7 +277,7 @@ func digestListed(field, want string) bool {
 	return false
 }
 
-func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth string) (*keySnapshot, error) {
+func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth, tenantID string) (*keySnapshot, error) {
 	a, err := signature.ParseNWS4Authorization(auth)
 	if err != nil {
 		return nil, Errorf(ESIGMALFORMED, "Authorization: %s", err.Error())
@@ -292,7 +297,7 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth string) 
 	} else if now.Sub(ts) > nws4Window {
 		return nil, Errorf(ESIGTOOOLD, "x-nd-date is more than 150 s ago")
 	}
-	snap, secrets, err := s.signingKey(ctx, a.Credential)
+	snap, secrets, err := s.signingKey(ctx, a.Credential, tenantID)
 	if err != nil {
 		return snap, err
 	}
@@ -330,7 +335,7 @@ func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRe
 	if !p.Has(PermKeysVerify) {
 		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
 	}
-	snap, err := s.checkSigned(ctx, r)
+	snap, err := s.checkSigned(ctx, r, p.TenantID)
 	code := ErrorCode(err)
 	switch {
 	case snap != nil && snap.TenantID != p.TenantID, code == EKEYUNKNOWN:

@@ -7,13 +7,20 @@
 // keyward's POST /v1/keys/verify, and signed requests (keyward-v1 or NWS4)
 // by POST /v1/signatures/verify, with a verifier key that holds keys:verify.
 //
-//	v := verify.New(verify.Config{Issuer: "https://keys.example.com"})
+//	v := verify.New(verify.Config{Issuer: "https://keys.example.com", VerifierSecret: secret})
 //	mux.Handle("GET /orders", v.Require("orders_read")(ordersHandler))
 //
 // Inside the handler, verify.FromContext(r.Context()) returns the caller.
 //
-// An offline check cannot see a revocation before the token's exp; use
-// short token lifespans, or Config.Introspect, where that matters.
+// A Verifier serves one tenant: every tenant's tokens share keyward's
+// issuer and signing keys, so tokens are accepted only when their tenant
+// claim is Config.Tenant, or the verifier key's own tenant (learned once
+// from GET /v1/whoami) when Tenant is empty. Keys and signed requests are
+// checked by keyward itself, which answers only for the verifier's tenant.
+//
+// An offline check cannot see a revocation, nor a narrowing of the key's
+// rights, before the token's exp; use short token lifespans where that
+// matters, or check tokens online with POST /oauth2/introspect.
 package verify
 
 import (
@@ -47,6 +54,10 @@ type Config struct {
 	// VerifierSecret is the secret of a keyward key holding keys:verify. With
 	// it, plain API keys are accepted too, checked by POST /v1/keys/verify.
 	VerifierSecret string
+	// Tenant is the id of the tenant this resource server belongs to; tokens
+	// of every other tenant are refused. Empty: the verifier key's tenant.
+	// Without either, no token is accepted (ErrNoTenant).
+	Tenant string
 	// HTTPClient talks to keyward (default: a client with a 10 s timeout).
 	HTTPClient *http.Client
 	// MinRefreshInterval bounds how often an unknown key id refetches the
@@ -88,6 +99,9 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 var (
 	ErrNoCredentials = errors.New("verify: no credentials")
 	ErrInvalid       = errors.New("verify: invalid credentials")
+	// ErrNoTenant: tokens cannot be checked without knowing which tenant's
+	// to accept (Config.Tenant or Config.VerifierSecret).
+	ErrNoTenant = errors.New("verify: Config.Tenant or Config.VerifierSecret is required to accept access tokens")
 )
 
 // Verifier checks keyward credentials.
@@ -98,6 +112,9 @@ type Verifier struct {
 	keys      jose.JSONWebKeySet
 	lastFetch time.Time
 	fetchMu   sync.Mutex
+
+	tenantMu sync.Mutex
+	tenant   string // Config.Tenant, or the verifier key's, once learned
 }
 
 // New returns a Verifier for cfg.
@@ -121,7 +138,41 @@ func New(cfg Config) *Verifier {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{cfg: cfg}
+	return &Verifier{cfg: cfg, tenant: cfg.Tenant}
+}
+
+// servedTenant returns the tenant whose tokens are accepted, learning it
+// from the verifier key's GET /v1/whoami the first time it is needed.
+func (v *Verifier) servedTenant(ctx context.Context) (string, error) {
+	v.tenantMu.Lock()
+	defer v.tenantMu.Unlock()
+	if v.tenant != "" {
+		return v.tenant, nil
+	}
+	if v.cfg.VerifierSecret == "" {
+		return "", ErrNoTenant
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", v.cfg.Issuer+"/v1/whoami", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+v.cfg.VerifierSecret)
+	res, err := v.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("verify: asking keyward for the verifier's tenant: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("verify: keyward answered %d to the verifier key's whoami", res.StatusCode)
+	}
+	var who struct {
+		TenantID string `json:"tenantId"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&who); err != nil || who.TenantID == "" {
+		return "", fmt.Errorf("verify: reading the verifier key's tenant: %v", err)
+	}
+	v.tenant = who.TenantID
+	return v.tenant, nil
 }
 
 type claims struct {
@@ -133,8 +184,13 @@ type claims struct {
 }
 
 // VerifyToken checks an access token offline: signature by a key in the
-// JWKS (EdDSA or ES256 only), type at+jwt, issuer, audience and time.
+// JWKS (EdDSA or ES256 only), type at+jwt, issuer, audience, time and
+// tenant.
 func (v *Verifier) VerifyToken(ctx context.Context, raw string) (*Principal, error) {
+	tenant, err := v.servedTenant(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, ErrInvalid
@@ -157,6 +213,9 @@ func (v *Verifier) VerifyToken(ctx context.Context, raw string) (*Principal, err
 	exp := jwt.Expected{Issuer: v.cfg.Issuer, AnyAudience: jwt.Audience{v.cfg.Audience}, Time: v.cfg.Now()}
 	if err := c.ValidateWithLeeway(exp, v.cfg.Leeway); err != nil || c.Expiry == nil || c.ClientID == "" {
 		return nil, ErrInvalid
+	}
+	if c.Tenant != tenant {
+		return nil, ErrInvalid // another tenant's token: same issuer, same keys, not ours
 	}
 	return &Principal{
 		Kind: "token", ClientID: c.ClientID, TenantID: c.Tenant, Level: c.Level, Scopes: strings.Fields(c.Scope),
@@ -275,7 +334,7 @@ func (v *Verifier) ask(ctx context.Context, path string, in any) (*Principal, er
 		}
 		return nil, e
 	}
-	if !r.Valid {
+	if !r.Valid || (v.cfg.Tenant != "" && r.TenantID != v.cfg.Tenant) {
 		return nil, ErrInvalid
 	}
 	p := &Principal{Kind: "apikey", KeyID: r.KeyID, ClientID: r.ClientID, TenantID: r.TenantID, Level: r.Level, Scopes: r.Permissions}

@@ -97,12 +97,12 @@ func Example() {
 
 	// In keyward: a permission for our API and a client holding it.
 	call("POST", keywardURL+"/v1/permissions", "Bearer "+admin, map[string]any{"name": "orders_read"}, nil)
-	var client struct{ ClientID, ClientSecret string }
+	var client struct{ ClientID, ClientSecret, TenantID string }
 	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{
 		"name": "shop", "permissions": []map[string]string{{"name": "orders_read"}}}, &client)
 
-	// The resource server: a route that needs orders_read.
-	v := verify.New(verify.Config{Issuer: keywardURL})
+	// The resource server: a route of our tenant that needs orders_read.
+	v := verify.New(verify.Config{Issuer: keywardURL, Tenant: client.TenantID})
 	mux := http.NewServeMux()
 	mux.Handle("GET /orders", v.Require("orders_read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := verify.FromContext(r.Context())
@@ -267,5 +267,88 @@ func TestRequire(t *testing.T) {
 	}
 	if n := ct.jwks.Load(); n != 1 {
 		t.Errorf("unknown kids fetched the JWKS %d times in all, want no refetch within MinRefreshInterval", n)
+	}
+}
+
+// TestTokensOfAnotherTenantAreRefused: every tenant's tokens share keyward's
+// issuer, audience and signing keys, so a resource server must refuse the
+// tokens (and keys) of tenants other than its own, offline and online.
+func TestTokensOfAnotherTenantAreRefused(t *testing.T) {
+	keywardURL, admin, stop, err := keywardServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	newKey := func(tenant string, perms ...string) (id, sec, tenantID string) {
+		refs := []map[string]string{}
+		for _, p := range perms {
+			refs = append(refs, map[string]string{"name": p})
+		}
+		var k struct{ ClientID, ClientSecret, TenantID string }
+		if code, err := call("POST", keywardURL+"/v1/apikeys?tenant="+tenant, "Bearer "+admin, map[string]any{"name": "k", "permissions": refs}, &k); code != 201 {
+			t.Fatalf("create key in %q: %d %v", tenant, code, err)
+		}
+		return k.ClientID, k.ClientSecret, k.TenantID
+	}
+	token := func(id, sec string) string {
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		call("POST", keywardURL+"/oauth2/token", basic(id, sec), url.Values{"grant_type": {"client_credentials"}}, &tok)
+		return tok.AccessToken
+	}
+	if code, _ := call("POST", keywardURL+"/v1/tenants", "Bearer "+admin, map[string]any{"name": "beta"}, nil); code != 201 {
+		t.Fatalf("create tenant: %d", code)
+	}
+	for _, tenant := range []string{"", "beta"} { // the same permission name in both
+		if code, _ := call("POST", keywardURL+"/v1/permissions?tenant="+tenant, "Bearer "+admin, map[string]any{"name": "orders_read"}, nil); code != 201 {
+			t.Fatalf("create permission in %q: %d", tenant, code)
+		}
+	}
+	_, verifierSecret, ownTenant := newKey("", "keys:verify")
+	ownID, ownSecret, _ := newKey("", "orders_read")
+	betaID, betaSecret, betaTenant := newKey("beta", "orders_read")
+	if ownTenant == betaTenant {
+		t.Fatal("both keys in one tenant")
+	}
+	ownToken, betaToken := token(ownID, ownSecret), token(betaID, betaSecret)
+
+	for _, cfg := range []struct {
+		name string
+		cfg  verify.Config
+	}{
+		{"tenant learned from the verifier key", verify.Config{Issuer: keywardURL, VerifierSecret: verifierSecret}},
+		{"tenant configured, offline only", verify.Config{Issuer: keywardURL, Tenant: ownTenant}},
+		{"tenant configured and verifier key", verify.Config{Issuer: keywardURL, Tenant: ownTenant, VerifierSecret: verifierSecret}},
+	} {
+		t.Run(cfg.name, func(t *testing.T) {
+			h := verify.New(cfg.cfg).Require("orders_read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			tests := []struct {
+				name, auth string
+				want       int
+			}{
+				{"own tenant's token", "Bearer " + ownToken, 200},
+				{"other tenant's token", "Bearer " + betaToken, 401},
+				{"other tenant's key", "Bearer " + betaSecret, 401},
+			}
+			for _, tt := range tests {
+				req := httptest.NewRequest("GET", "/orders", nil)
+				req.Header.Set("Authorization", tt.auth)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != tt.want {
+					t.Errorf("%s: got %d, want %d", tt.name, rec.Code, tt.want)
+				}
+			}
+		})
+	}
+	// Without a tenant to serve, tokens are not guessed at: refused.
+	h := verify.New(verify.Config{Issuer: keywardURL}).Require("orders_read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	req := httptest.NewRequest("GET", "/orders", nil)
+	req.Header.Set("Authorization", "Bearer "+ownToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code == 200 {
+		t.Errorf("a verifier without a tenant accepted a token: got %d", rec.Code)
 	}
 }

@@ -210,11 +210,8 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	f := loginForm{Tenant: strings.TrimSpace(r.PostFormValue("tenant")), UserName: strings.TrimSpace(r.PostFormValue("userName")), Next: r.PostFormValue("next")}
-	var res *keyward.LoginResult
-	err := c.svc.Attempt(r.Context(), httpapi.ClientIP(r), func() (err error) {
-		res, err = c.svc.Login(r.Context(), f.Tenant, f.UserName, r.PostFormValue("password"))
-		return err
-	})
+	res, err := c.svc.LoginFrom(r.Context(), keyward.LoginRequest{Tenant: f.Tenant, UserName: f.UserName,
+		Password: r.PostFormValue("password"), IP: httpapi.ClientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		status := httpapi.StatusOf(err)
 		switch keyward.ErrorCode(err) {

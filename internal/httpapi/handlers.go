@@ -21,11 +21,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var res *keyward.LoginResult
-	err := s.svc.Attempt(r.Context(), ClientIP(r), func() (err error) {
-		res, err = s.svc.Login(r.Context(), in.Tenant, in.UserName, in.Password)
-		return err
-	})
+	res, err := s.svc.LoginFrom(r.Context(), keyward.LoginRequest{Tenant: in.Tenant, UserName: in.UserName,
+		Password: in.Password, IP: ClientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

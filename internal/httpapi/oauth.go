@@ -185,7 +185,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		creds.BasicUser, creds.BasicPass = id, sec
 	}
 	p, err := s.svc.Authenticate(r.Context(), creds)
-	if err != nil {
+	if code := keyward.ErrorCode(err); code == keyward.ERATELIMITED || code == keyward.ELIMITERDOWN || code == keyward.EUNAVAILABLE {
+		s.writeOAuthError(w, r, err, false) // a refused address learns when to come back
+		return
+	} else if err != nil {
 		s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALIDCLIENT, "client authentication failed"), creds.HasBasic)
 		return
 	}

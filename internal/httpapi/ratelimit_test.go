@@ -54,15 +54,19 @@ func TestRateLimitedAnswers(t *testing.T) {
 
 // TestFailedPasswordsAndClientSecretsCount: wrong passwords at login and
 // wrong client secrets at the token endpoint count against the address too.
+// A login counts before the password is checked, so with a limit of 2 the
+// third login is refused whatever its password; a client secret counts once
+// it failed, so the third failure closes the address.
 func TestFailedPasswordsAndClientSecretsCount(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		fail func(s *server)
+		name     string
+		failures int
+		fail     func(s *server)
 	}{
-		{"login", func(s *server) {
+		{"login", 2, func(s *server) {
 			s.do("POST", "/v1/login", "", map[string]string{"userName": "admin", "password": "wrong-password"}, 401, nil)
 		}},
-		{"token", func(s *server) {
+		{"token", 3, func(s *server) {
 			if res := s.form("/oauth2/token", basic("kw_id_unknown", "wrong"), url.Values{"grant_type": {"client_credentials"}}); res.Status != 401 {
 				t.Fatalf("wrong client secret: got %d", res.Status)
 			}
@@ -70,7 +74,7 @@ func TestFailedPasswordsAndClientSecretsCount(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newServer(t, sqltest.SQLite(t), func(c *keyward.Config) { c.FailedAuthLimit = &keyward.RateLimit{Limit: 2, WindowSeconds: 86400} })
-			for range 3 {
+			for range tt.failures {
 				tt.fail(s)
 			}
 			res := s.raw("POST", "/v1/login", "", strings.NewReader(`{"userName":"admin","password":"`+adminPassword+`"}`))

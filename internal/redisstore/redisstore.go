@@ -85,6 +85,20 @@ func (s *Store) Allow(ctx context.Context, key string, l keyward.RateLimit) (boo
 	return n <= int64(l.Limit), keyward.NewRateStatus(l, n, reset), nil
 }
 
+// decr gives one request back, if the window's counter still exists.
+var decr = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0`)
+
+// Refund gives back one request counted by Allow in the current window.
+func (s *Store) Refund(ctx context.Context, key string, l keyward.RateLimit) error {
+	wk, _ := keyward.WindowKey(key, l, s.now())
+	if err := decr.Run(ctx, s.rdb, []string{s.prefix + "rl:" + wk}).Err(); err != nil {
+		return fmt.Errorf("redis rate limit refund: %w", err)
+	}
+	return nil
+}
+
 // Remember records a signed request's (key, nonce) until it expires; false
 // means another request, on any replica, already used it.
 func (s *Store) Remember(ctx context.Context, key string, until time.Time) (bool, error) {

@@ -1,0 +1,247 @@
+package keyward
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// LoginResult is a user access token.
+type LoginResult struct {
+	AccessToken string `json:"accessToken"`
+	TokenType   string `json:"tokenType"`
+	ExpiresIn   int    `json:"expiresIn"`
+}
+
+// Login checks a user's password and returns a login token, with no client
+// address to count failures against: for tools and tests. Surfaces that
+// serve clients call LoginFrom.
+func (s *Service) Login(ctx context.Context, tenant, userName, password string) (*LoginResult, error) {
+	return s.LoginFrom(ctx, LoginRequest{Tenant: tenant, UserName: userName, Password: password})
+}
+
+// LoginRequest is a password login as a surface received it.
+type LoginRequest struct {
+	Tenant    string // a tenant name or id; "" means the root tenant
+	UserName  string
+	Password  string
+	IP        string // the client address, for the failed-authentication limit
+	UserAgent string
+}
+
+// Login queue bounds: logins waiting for a hashing slot, in all and per
+// client address. Past them a login is refused at once (ERATELIMITED), so a
+// flood from one address cannot starve the others.
+const (
+	maxLoginQueue      = 64
+	maxLoginsPerClient = 4
+)
+
+// LoginFrom checks a user's password and returns a login token (a JWT valid
+// for one hour). Every failure is the same EUNAUTHORIZED and costs the same
+// argon2id work. The attempt counts against the client address's
+// failed-authentication limit before the password is checked, and is given
+// back when it succeeds, so concurrent guesses cannot slip past the limit.
+func (s *Service) LoginFrom(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+	if req.UserName == "" || req.Password == "" || len(req.Password) > 1024 {
+		return nil, Invalid(FieldError{Field: "userName", Message: "userName and password are required"})
+	}
+	if err := s.checkBlocked(req.IP); err != nil {
+		return nil, err
+	}
+	if err := s.reserveAttempt(ctx, req.IP); err != nil {
+		return nil, err
+	}
+	release, err := s.loginQueue.enter(ctx, req.IP)
+	if err != nil {
+		s.refundAttempt(ctx, req.IP)
+		return nil, err
+	}
+	defer release()
+	// The address may have been refused while this login waited.
+	if err := s.checkBlocked(req.IP); err != nil {
+		s.refundAttempt(ctx, req.IP)
+		return nil, err
+	}
+	res, t, u, err := s.login(ctx, req.Tenant, req.UserName, req.Password)
+	switch {
+	case err == nil:
+		s.refundAttempt(ctx, req.IP)
+	case ErrorCode(err) == EUNAUTHORIZED:
+		s.failedLogins.record(ctx, s, req, t, u)
+	}
+	return res, err
+}
+
+// login checks the password; it returns the tenant and user it found, if
+// any, for the audit of a failure.
+func (s *Service) login(ctx context.Context, tenant, userName, password string) (*LoginResult, *Tenant, *User, error) {
+	fail := Errorf(EUNAUTHORIZED, "invalid user name or password")
+	t, err := s.findTenant(ctx, tenant)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return nil, nil, nil, err
+	}
+	var u *User
+	if t != nil {
+		u, err = s.store.GetUserByName(ctx, t.ID, userName)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, t, nil, err
+		}
+	}
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok := secret.CheckPassword(hash, password) // always runs, so unknown users cost the same
+	if u == nil || !ok || !u.IsActive || !t.IsActive {
+		return nil, t, u, fail
+	}
+	now := s.now()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.tokenKey},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, t, u, err
+	}
+	claims := userClaims{
+		Claims: jwt.Claims{
+			Issuer: s.issuer, Subject: u.ID, Audience: jwt.Audience{s.issuer}, ID: secret.NewID(),
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+			Expiry: jwt.NewNumericDate(now.Add(UserTokenLifetime)),
+		},
+		Tenant: t.ID, Kind: KindUser, Generation: u.SessionGeneration,
+	}
+	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
+	if err != nil {
+		return nil, t, u, err
+	}
+	return &LoginResult{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(UserTokenLifetime / time.Second)}, t, u, nil
+}
+
+// loginQueue bounds the logins waiting for one of the hashing slots.
+type loginQueue struct {
+	slots   chan struct{}
+	mu      sync.Mutex
+	waiting int
+	byIP    map[string]int
+}
+
+func newLoginQueue(slots int) *loginQueue {
+	return &loginQueue{slots: make(chan struct{}, slots), byIP: map[string]int{}}
+}
+
+// enter waits for a hashing slot and returns the function that frees it.
+// A full queue, or too many logins of one address, is ERATELIMITED at once.
+func (q *loginQueue) enter(ctx context.Context, ip string) (func(), error) {
+	q.mu.Lock()
+	if q.waiting >= maxLoginQueue || (ip != "" && q.byIP[ip] >= maxLoginsPerClient) {
+		q.mu.Unlock()
+		st := RateStatus{Limit: maxLoginsPerClient, Remaining: 0, Reset: 1}
+		return nil, &Error{Code: ERATELIMITED, Message: "too many logins in progress; try again in a moment", Rate: &st}
+	}
+	q.waiting++
+	q.byIP[ip]++
+	q.mu.Unlock()
+	leave := func() {
+		q.mu.Lock()
+		q.waiting--
+		if q.byIP[ip]--; q.byIP[ip] <= 0 {
+			delete(q.byIP, ip)
+		}
+		q.mu.Unlock()
+	}
+	select {
+	case q.slots <- struct{}{}:
+		return func() { <-q.slots; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
+}
+
+// failedLogins counts failed logins per tenant and client address in
+// windows of the failed-authentication limit: the first failure of a
+// window writes an audit entry, later ones update its count, so a guessing
+// run is one entry, not one per guess.
+type failedLogins struct {
+	mu      sync.Mutex
+	windows map[string]*failedWindow
+}
+
+type failedWindow struct {
+	entryID  string
+	tenantID string
+	until    time.Time
+	count    int
+	names    []string
+}
+
+const maxFailedNames = 10
+
+// record audits one failed login of req (t and u are what was found of the
+// tenant and user, possibly nil). A login to an unknown tenant is audited
+// in no tenant: there is nobody to tell.
+func (f *failedLogins) record(ctx context.Context, s *Service, req LoginRequest, t *Tenant, u *User) {
+	if t == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := s.now()
+	window := time.Minute
+	if s.failLimit != nil {
+		window = s.failLimit.window()
+	}
+	key := t.ID + "\x00" + req.IP
+	f.mu.Lock()
+	if f.windows == nil {
+		f.windows = map[string]*failedWindow{}
+	}
+	for k, w := range f.windows { // bounded: drop ended windows
+		if len(f.windows) > 10_000 && !now.Before(w.until) {
+			delete(f.windows, k)
+		}
+	}
+	w := f.windows[key]
+	fresh := w == nil || !now.Before(w.until)
+	if fresh {
+		w = &failedWindow{entryID: secret.NewID(), tenantID: t.ID, until: now.Add(window)}
+		f.windows[key] = w
+	}
+	w.count++
+	if len(w.names) < maxFailedNames && !containsString(w.names, req.UserName) {
+		w.names = append(w.names, req.UserName)
+	}
+	details, _ := json.Marshal(map[string]any{"count": w.count, "userNames": w.names})
+	entryID := w.entryID
+	f.mu.Unlock()
+
+	var err error
+	if fresh {
+		target := ""
+		if u != nil {
+			target = u.ID
+		}
+		e := &AuditEntry{ID: entryID, At: now, TenantID: t.ID, ActorKind: KindAnonymous, Action: "login.failed",
+			TargetID: target, IP: req.IP, UserAgent: truncate(req.UserAgent, 512), Result: AuditFailure, Details: details}
+		err = s.store.InsertAudit(ctx, e)
+	} else {
+		err = s.store.UpdateAuditDetails(ctx, t.ID, entryID, details)
+	}
+	if err != nil {
+		s.logger.Warn("auditing a failed login", "error", err)
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
