@@ -255,6 +255,11 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 				if err := s.audit(ctx, tx, p, "apikey.deactivate", p.TenantID, kid); err != nil {
 					return err
 				}
+				made, err := s.offboard(ctx, tx, p, kid) // and the secrets that key was shown
+				if err != nil {
+					return err
+				}
+				keyIDs = append(keyIDs, made...)
 			}
 			slices.Sort(keyIDs)
 			keyIDs = slices.Compact(keyIDs)
@@ -305,14 +310,19 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (*Use
 		if err != nil {
 			return err
 		}
+		shown, err := s.offboard(ctx, tx, p, id)
+		if err != nil {
+			return err
+		}
 		for _, kid := range owned {
 			if err := s.audit(ctx, tx, p, "apikey.delete", p.TenantID, kid); err != nil {
 				return err
 			}
-		}
-		shown, err := s.offboard(ctx, tx, p, id)
-		if err != nil {
-			return err
+			made, err := s.offboard(ctx, tx, p, kid) // the secrets the deleted key was shown
+			if err != nil {
+				return err
+			}
+			shown = append(shown, made...)
 		}
 		if err := tx.DeleteUser(ctx, p.TenantID, id); err != nil {
 			return err

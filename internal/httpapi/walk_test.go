@@ -1,0 +1,644 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+)
+
+// The model-based test of the rights model: a reference model of SPEC §3,
+// written as plainly as the rules read (sets and levels, no shortcuts), and
+// a seeded random walk of operations by random principals through the real
+// server. After every step the server's answer must equal the model's
+// (allowed or refused), and every credential must act with exactly the
+// rights the model gives it — never more than an active principal covering
+// it holds.
+
+var (
+	walkSteps = flag.Int("walk.steps", 0, "steps of the authorization random walk (default 250, 150 with -short)")
+	walkSeed  = flag.Uint64("walk.seed", 0, "seed of the authorization random walk (default: a few fixed seeds)")
+)
+
+// The catalog of the walk's tenant: built-ins, the dialect aliases, two
+// custom permissions and a composite of them.
+var (
+	walkBuiltins = []string{"apikeys:read", "apikeys:write", "apikeys:delete", "permissions:read", "permissions:write",
+		"users:read", "users:write", "audit:read", "keys:verify", "tenants:admin"}
+	walkComposites = map[string][]string{
+		"customer_applications_read": {"apikeys:read"}, "customer_applications_write": {"apikeys:write", "apikeys:delete"},
+		"apiKeyCreate": {"apikeys:write"}, "apiKeyUpdate": {"apikeys:write"}, "apiKeyDelete": {"apikeys:delete"},
+		"orders": {"orders_read", "orders_write"},
+	}
+	walkCustom = []string{"orders_read", "orders_write"}
+	// walkGrantable are the names a walk step may put in a grant.
+	walkGrantable = []string{"orders_read", "orders_write", "orders", "apikeys:read", "apikeys:write", "apikeys:delete",
+		"apiKeyCreate", "users:write", "users:read", "audit:read", "keys:verify"}
+)
+
+func walkUniverse() []string {
+	u := slices.Clone(walkBuiltins)
+	u = append(u, walkCustom...)
+	for name := range walkComposites {
+		u = append(u, name)
+	}
+	slices.Sort(u)
+	return u
+}
+
+type set map[string]bool
+
+// expandNames returns names with the members of composites, recursively.
+func expandNames(names []string) set {
+	out := set{}
+	var add func(string)
+	add = func(n string) {
+		if out[n] {
+			return
+		}
+		out[n] = true
+		for _, m := range walkComposites[n] {
+			add(m)
+		}
+	}
+	for _, n := range names {
+		add(n)
+	}
+	return out
+}
+
+// rights are a level and the permission names held tenant-wide.
+type rights struct {
+	level int
+	perms set
+}
+
+// grant returns the rights of a level and explicit permissions in the root
+// tenant: the explicit ones expanded; everything at level 8; apikeys:read
+// from level 5; apikeys:write and :delete from level 7.
+func grant(level int, explicit []string) rights {
+	e := expandNames(explicit)
+	r := rights{level: level, perms: set{}}
+	for _, n := range walkUniverse() {
+		switch {
+		case e[n], level >= 8:
+			r.perms[n] = true
+		case n == "apikeys:read" && level >= 5:
+			r.perms[n] = true
+		case (n == "apikeys:write" || n == "apikeys:delete") && level >= 7:
+			r.perms[n] = true
+		}
+	}
+	return r
+}
+
+func (r rights) and(o rights) rights {
+	out := rights{level: min(r.level, o.level), perms: set{}}
+	for n := range r.perms {
+		if o.perms[n] {
+			out.perms[n] = true
+		}
+	}
+	return out
+}
+
+func (r rights) covers(t rights) bool {
+	if r.level < t.level {
+		return false
+	}
+	for n := range t.perms {
+		if !r.perms[n] {
+			return false
+		}
+	}
+	return true
+}
+
+func (r rights) names() []string {
+	out := []string{}
+	for n := range r.perms {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+type mUser struct {
+	id, name, password string
+	level              int
+	perms              []string
+	active             bool
+	token              string // "" once the session ended
+}
+
+type mKey struct {
+	id, clientID, secret string
+	owner                string // user id, "" for none
+	level                int
+	perms                []string
+	active               bool
+	holder               string // the principal shown the current secret
+	revoked              bool
+}
+
+type walkModel struct {
+	users map[string]*mUser
+	keys  map[string]*mKey
+	order []string // ids, to pick deterministically
+}
+
+// principal is who acts in a step: a user or a key.
+type principal struct {
+	user *mUser
+	key  *mKey
+}
+
+func (p principal) id() string {
+	if p.user != nil {
+		return p.user.id
+	}
+	return p.key.id
+}
+
+// ownerID is the user whose keys count as the principal's own.
+func (p principal) ownerID() string {
+	if p.user != nil {
+		return p.user.id
+	}
+	return p.key.owner
+}
+
+func (p principal) String() string {
+	if p.user != nil {
+		return fmt.Sprintf("user %s (level %d, %v)", p.user.name, p.user.level, p.user.perms)
+	}
+	return fmt.Sprintf("key %s (level %d, %v, owner %s)", p.key.id[:8], p.key.level, p.key.perms, p.key.owner)
+}
+
+func (m *walkModel) userRights(u *mUser) rights { return grant(u.level, u.perms) }
+
+// keyGrant is what the key's secret may do at most.
+func (m *walkModel) keyGrant(k *mKey) rights { return grant(k.level, k.perms) }
+
+// works reports whether a key's secret authenticates now.
+func (m *walkModel) works(k *mKey) bool {
+	if !k.active || k.revoked {
+		return false
+	}
+	if k.owner != "" {
+		o := m.users[k.owner]
+		return o != nil && o.active
+	}
+	return true
+}
+
+// keyRights are what a working key acts with: its grant within its owner's
+// current rights.
+func (m *walkModel) keyRights(k *mKey) rights {
+	r := m.keyGrant(k)
+	if k.owner != "" {
+		r = r.and(m.userRights(m.users[k.owner]))
+	}
+	return r
+}
+
+func (m *walkModel) rightsOf(p principal) rights {
+	if p.user != nil {
+		return m.userRights(p.user)
+	}
+	return m.keyRights(p.key)
+}
+
+// canKey: perm tenant-wide, or on the principal's own keys by level
+// (read from 1, write and delete from 4).
+func (m *walkModel) canKey(p principal, perm, owner string) bool {
+	r := m.rightsOf(p)
+	if r.perms[perm] {
+		return true
+	}
+	if owner == "" || owner != p.ownerID() {
+		return false
+	}
+	if perm == "apikeys:read" {
+		return r.level >= 1
+	}
+	return r.level >= 4
+}
+
+func (m *walkModel) visible(p principal, k *mKey) bool {
+	if p.key != nil && p.key.id == k.id {
+		return true
+	}
+	return m.canKey(p, "apikeys:read", k.owner) || m.canKey(p, "apikeys:write", k.owner)
+}
+
+func (m *walkModel) mayOwnerless(p principal) bool {
+	return m.rightsOf(p).level >= 8 || (p.key != nil && p.key.owner == "")
+}
+
+// mayCreateKey decides a key create by p.
+func (m *walkModel) mayCreateKey(p principal, owner string, level int, perms []string) bool {
+	r := m.rightsOf(p)
+	next := grant(level, perms)
+	if !m.canKey(p, "apikeys:write", owner) {
+		return false
+	}
+	if owner == "" && !m.mayOwnerless(p) {
+		return false
+	}
+	if !r.covers(next) {
+		return false
+	}
+	if owner != "" && owner != p.ownerID() && !r.covers(m.userRights(m.users[owner])) {
+		return false
+	}
+	return owner == "" || level <= m.users[owner].level
+}
+
+func (m *walkModel) mayPatchKey(p principal, k *mKey, level int, perms []string) bool {
+	r := m.rightsOf(p)
+	if !m.visible(p, k) || !m.canKey(p, "apikeys:write", k.owner) || k.level > r.level {
+		return false
+	}
+	changed := level != k.level || !sameNames(perms, k.perms)
+	if !changed {
+		return true
+	}
+	if k.owner == "" && !m.mayOwnerless(p) {
+		return false
+	}
+	if !r.covers(grant(level, perms)) {
+		return false
+	}
+	return k.owner == "" || level == k.level || level <= m.users[k.owner].level
+}
+
+func (m *walkModel) mayRotate(p principal, k *mKey) bool {
+	if p.key != nil && p.key.id == k.id {
+		return true
+	}
+	if !m.visible(p, k) || !m.canKey(p, "apikeys:write", k.owner) {
+		return false
+	}
+	if k.owner == "" && !m.mayOwnerless(p) {
+		return false
+	}
+	return m.rightsOf(p).covers(m.keyGrant(k))
+}
+
+func (m *walkModel) mayDeleteKey(p principal, k *mKey) bool {
+	return m.visible(p, k) && m.canKey(p, "apikeys:delete", k.owner) && k.level <= m.rightsOf(p).level
+}
+
+func (m *walkModel) mayChangeUser(p principal, prev, next *rights) bool {
+	r := m.rightsOf(p)
+	if !r.perms["users:write"] {
+		return false
+	}
+	if prev != nil && (prev.level > r.level || !r.covers(*prev)) {
+		return false
+	}
+	return next == nil || r.covers(*next)
+}
+
+func sameNames(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
+
+// offboard is the model of a principal losing its access: the secrets it
+// was shown die.
+func (m *walkModel) offboard(holder string) {
+	for _, k := range m.keys {
+		if k.holder == holder {
+			k.revoked = true
+		}
+	}
+}
+
+func TestAuthorizationWalk(t *testing.T) {
+	steps := *walkSteps
+	if steps == 0 {
+		steps = 250
+		if testing.Short() {
+			steps = 150
+		}
+	}
+	seeds := []uint64{1, 2, 3}
+	if *walkSeed != 0 {
+		seeds = []uint64{*walkSeed}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+				walk(t, newServer(t, db), seed, steps)
+			})
+		})
+	}
+}
+
+func walk(t *testing.T, s *server, seed uint64, steps int) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	m := &walkModel{users: map[string]*mUser{}, keys: map[string]*mKey{}}
+	for _, name := range walkCustom {
+		s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": name}, 201, nil)
+	}
+	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders", "children": refs(walkCustom...)}, 201, nil)
+	var who keyward.WhoAmI
+	s.do("GET", "/v1/whoami", s.admin, nil, 200, &who)
+	admin := &mUser{id: who.ID, name: "admin", password: adminPassword, level: 8, active: true, token: s.admin}
+	m.users[admin.id] = admin
+	m.order = append(m.order, admin.id)
+
+	var trace []string
+	tally := map[string]int{} // allowed and refused steps, by operation
+	defer func() { t.Logf("seed %d: %d steps: %v", seed, len(trace), tally) }()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("seed %d, step %d: %s\nreproduce with: go test ./internal/httpapi -run TestAuthorizationWalk -walk.seed %d -walk.steps %d\nsteps:\n  %s",
+			seed, len(trace), fmt.Sprintf(format, args...), seed, len(trace), strings.Join(trace, "\n  "))
+	}
+	randomPerms := func() []string {
+		var out []string
+		for _, n := range walkGrantable {
+			if rng.IntN(5) == 0 {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	randomLevel := func() int { return []int{0, 1, 2, 4, 5, 6, 7, 8}[rng.IntN(8)] }
+	// pick returns a random principal that can act now, logging users in
+	// whose session ended.
+	pick := func() (principal, bool) {
+		var cands []principal
+		for _, id := range m.order {
+			if u := m.users[id]; u != nil && u.active {
+				cands = append(cands, principal{user: u})
+			} else if k := m.keys[id]; k != nil && m.works(k) {
+				cands = append(cands, principal{key: k})
+			}
+		}
+		if len(cands) == 0 {
+			return principal{}, false
+		}
+		p := cands[rng.IntN(len(cands))]
+		if p.user != nil && p.user.token == "" {
+			p.user.token = s.login("", p.user.name, p.user.password)
+		}
+		return p, true
+	}
+	cred := func(p principal) string {
+		if p.user != nil {
+			return "Bearer " + p.user.token
+		}
+		return "Bearer " + p.key.secret
+	}
+	randomUser := func() *mUser {
+		var us []*mUser
+		for _, id := range m.order {
+			if u := m.users[id]; u != nil {
+				us = append(us, u)
+			}
+		}
+		return us[rng.IntN(len(us))]
+	}
+	randomKey := func() *mKey {
+		var ks []*mKey
+		for _, id := range m.order {
+			if k := m.keys[id]; k != nil {
+				ks = append(ks, k)
+			}
+		}
+		if len(ks) == 0 {
+			return nil
+		}
+		return ks[rng.IntN(len(ks))]
+	}
+	call := func(p principal, method, path string, body any, out any) int {
+		b, _ := json.Marshal(body)
+		var rd *strings.Reader
+		if body != nil {
+			rd = strings.NewReader(string(b))
+		}
+		var res response
+		if rd != nil {
+			res = s.raw(method, path, cred(p), rd)
+		} else {
+			res = s.raw(method, path, cred(p), nil)
+		}
+		if res.Status >= 500 {
+			fail("%s %s by %v: %d %s", method, path, p, res.Status, res.Body)
+		}
+		if out != nil && res.Status < 300 {
+			json.Unmarshal(res.Body, out)
+		}
+		return res.Status
+	}
+	expect := func(desc string, allowed bool, status int) bool {
+		t.Helper()
+		trace = append(trace, fmt.Sprintf("%s → %d", desc, status))
+		ok := status >= 200 && status < 300
+		verb := strings.Fields(strings.SplitN(desc, ") ", 2)[len(strings.SplitN(desc, ") ", 2))-1])[0]
+		tally[fmt.Sprintf("%s:%v", verb, ok)]++
+		if ok != allowed {
+			fail("%s: got %d, the model says allowed=%v", desc, status, allowed)
+		}
+		return ok
+	}
+
+	for step := 0; step < steps; step++ {
+		p, ok := pick()
+		if !ok {
+			break // nobody left who can act
+		}
+		switch op := rng.IntN(10); {
+		case op == 0: // create a user
+			name := fmt.Sprintf("u%d", step)
+			level, perms := randomLevel(), randomPerms()
+			allowed := m.mayChangeUser(p, nil, ptrTo(grant(level, perms)))
+			var u keyward.User
+			st := call(p, "POST", "/v1/users", map[string]any{"userName": name, "password": "password-" + name, "level": level, "permissions": refs(perms...)}, &u)
+			if expect(fmt.Sprintf("%v creates user %s level %d %v", p, name, level, perms), allowed, st) {
+				m.users[u.ID] = &mUser{id: u.ID, name: name, password: "password-" + name, level: level, perms: perms, active: true}
+				m.order = append(m.order, u.ID)
+			}
+		case op == 1: // change a user
+			u := randomUser()
+			prev := m.userRights(u)
+			body := map[string]any{}
+			nu := *u
+			switch rng.IntN(4) {
+			case 0:
+				nu.level = randomLevel()
+				body["level"] = nu.level
+			case 1:
+				nu.perms = randomPerms()
+				body["permissions"] = refs(nu.perms...)
+			case 2:
+				nu.active = !u.active
+				body["isActive"] = nu.active
+			case 3:
+				nu.password = "changed-" + fmt.Sprint(step)
+				body["password"] = nu.password
+			}
+			allowed := m.mayChangeUser(p, &prev, ptrTo(m.userRights(&nu)))
+			if p.user != nil && p.user.id == u.id && u.active && !nu.active {
+				allowed = false // nobody deactivates themselves
+			}
+			st := call(p, "PATCH", "/v1/users/"+u.id, body, nil)
+			if expect(fmt.Sprintf("%v changes user %s: %v", p, u.name, body), allowed, st) {
+				deactivated := u.active && !nu.active
+				if nu.password != u.password || deactivated {
+					nu.token = ""
+				}
+				*u = nu
+				if deactivated {
+					for _, k := range m.keys {
+						if k.owner == u.id {
+							if k.active {
+								m.offboard(k.id) // a deactivated key's secrets die too
+							}
+							k.active = false
+						}
+					}
+					m.offboard(u.id)
+				}
+			}
+		case op == 2: // delete a user
+			u := randomUser()
+			prev := m.userRights(u)
+			allowed := m.mayChangeUser(p, &prev, nil) && !(p.user != nil && p.user.id == u.id)
+			st := call(p, "DELETE", "/v1/users/"+u.id, nil, nil)
+			if expect(fmt.Sprintf("%v deletes user %s", p, u.name), allowed, st) {
+				delete(m.users, u.id)
+				m.offboard(u.id)
+				for id, k := range m.keys {
+					if k.owner == u.id {
+						delete(m.keys, id)
+						m.offboard(id)
+					}
+				}
+			}
+		case op <= 5: // create a key
+			owner := p.ownerID()
+			body := map[string]any{"name": fmt.Sprint("k", step)}
+			switch rng.IntN(4) {
+			case 0:
+				owner = randomUser().id
+				body["ownerId"] = owner
+			case 1:
+				owner = ""
+				body["ownerId"] = ""
+			}
+			level, perms := randomLevel(), randomPerms()
+			body["level"], body["permissions"] = level, refs(perms...)
+			allowed := m.mayCreateKey(p, owner, level, perms)
+			var k keyward.IssuedKey
+			st := call(p, "POST", "/v1/apikeys", body, &k)
+			if expect(fmt.Sprintf("%v creates a key owned by %q level %d %v", p, owner, level, perms), allowed, st) {
+				m.keys[k.ID] = &mKey{id: k.ID, clientID: k.ClientID, secret: k.ClientSecret, owner: owner, level: level, perms: perms,
+					active: true, holder: p.id()}
+				m.order = append(m.order, k.ID)
+			}
+		case op == 6: // change a key
+			k := randomKey()
+			if k == nil {
+				continue
+			}
+			level, perms, active := k.level, k.perms, k.active
+			body := map[string]any{}
+			switch rng.IntN(3) {
+			case 0:
+				level = randomLevel()
+				body["level"] = level
+			case 1:
+				perms = randomPerms()
+				body["permissions"] = refs(perms...)
+			case 2:
+				active = !k.active
+				body["isActive"] = active
+			}
+			allowed := m.mayPatchKey(p, k, level, perms)
+			st := call(p, "PATCH", "/v1/apikeys/"+k.id, body, nil)
+			if expect(fmt.Sprintf("%v changes key %s: %v", p, k.id[:8], body), allowed, st) {
+				if k.active && !active {
+					m.offboard(k.id)
+				}
+				k.level, k.perms, k.active = level, perms, active
+			}
+		case op <= 8: // rotate a key
+			k := randomKey()
+			if k == nil {
+				continue
+			}
+			allowed := m.mayRotate(p, k)
+			var out keyward.IssuedKey
+			st := call(p, "POST", "/v1/apikeys/"+k.id+"/rotate", map[string]any{}, &out)
+			if expect(fmt.Sprintf("%v rotates key %s (level %d %v owner %q)", p, k.id[:8], k.level, k.perms, k.owner), allowed, st) {
+				k.secret, k.holder, k.revoked = out.ClientSecret, p.id(), false
+			}
+		default: // delete a key
+			k := randomKey()
+			if k == nil {
+				continue
+			}
+			allowed := m.mayDeleteKey(p, k)
+			st := call(p, "DELETE", "/v1/apikeys/"+k.id, nil, nil)
+			if expect(fmt.Sprintf("%v deletes key %s", p, k.id[:8]), allowed, st) {
+				delete(m.keys, k.id)
+				m.offboard(k.id)
+			}
+		}
+		checkCredentials(t, s, m, fail)
+	}
+}
+
+// checkCredentials asserts the invariant: every credential works exactly
+// when the model says so, with exactly the model's rights — within its
+// owner's current rights.
+func checkCredentials(t *testing.T, s *server, m *walkModel, fail func(string, ...any)) {
+	t.Helper()
+	for _, id := range m.order {
+		var cred string
+		var want rights
+		var works bool
+		if u := m.users[id]; u != nil {
+			if u.token == "" {
+				continue
+			}
+			cred, want, works = u.token, m.userRights(u), u.active
+		} else if k := m.keys[id]; k != nil {
+			cred, want, works = k.secret, m.keyRights(k), m.works(k)
+			if k.owner != "" && works && !m.userRights(m.users[k.owner]).covers(want) {
+				fail("the model lets key %s act beyond its owner", k.id)
+			}
+		} else {
+			continue
+		}
+		res := s.raw("GET", "/v1/whoami", "Bearer "+cred, nil)
+		if (res.Status == 200) != works {
+			fail("credential %s: whoami got %d, the model says works=%v", id[:8], res.Status, works)
+		}
+		if res.Status != 200 {
+			if u := m.users[id]; u != nil {
+				u.token = ""
+			}
+			continue
+		}
+		var who keyward.WhoAmI
+		json.Unmarshal(res.Body, &who)
+		if who.Level != want.level || strings.Join(who.Permissions, " ") != strings.Join(want.names(), " ") {
+			fail("credential %s acts with level %d %v; the model says level %d %v", id[:8], who.Level, who.Permissions, want.level, want.names())
+		}
+	}
+}
