@@ -58,7 +58,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		return exitError
 	}
 	defer db.Close()
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master})
+	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed()})
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
 		return exitError
