@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/dialect"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
@@ -51,6 +52,12 @@ type server struct {
 
 func newServer(t testing.TB, db *sqlstore.DB, configure ...func(*keyward.Config)) *server {
 	t.Helper()
+	return newServerWith(t, db, nil, configure...)
+}
+
+// newServerWith is newServer with the dialects that mount adds.
+func newServerWith(t testing.TB, db *sqlstore.DB, mount []func(*http.ServeMux, *keyward.Service, dialect.Host), configure ...func(*keyward.Config)) *server {
+	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ts := httptest.NewUnstartedServer(nil)
@@ -66,7 +73,11 @@ func newServer(t testing.TB, db *sqlstore.DB, configure ...func(*keyward.Config)
 	if _, err := svc.Bootstrap(context.Background(), adminPassword); err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = httpapi.New(svc, logger, nil)
+	api := httpapi.New(svc, logger, nil)
+	for _, m := range mount {
+		m(api.Mux(), svc, api)
+	}
+	ts.Config.Handler = api
 	ts.Start()
 	t.Cleanup(ts.Close)
 	s := &server{t: t, URL: ts.URL, svc: svc, logs: logs}

@@ -1,15 +1,20 @@
 package httpapi_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/dialect"
+	"github.com/keyward/keyward/internal/dialect/carbonext"
+	"github.com/keyward/keyward/internal/dialect/freesewing"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
@@ -182,6 +187,13 @@ func (p principal) String() string {
 	return fmt.Sprintf("key %s (level %d, %v, owner %s)", p.key.id[:8], p.key.level, p.key.perms, p.key.owner)
 }
 
+func (u *mUser) tokenOrEmpty() string {
+	if u == nil {
+		return ""
+	}
+	return u.token
+}
+
 func (m *walkModel) userRights(u *mUser) rights { return grant(u.level, u.perms) }
 
 // keyGrant is what the key's secret may do at most.
@@ -340,7 +352,8 @@ func TestAuthorizationWalk(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
-				walk(t, newServer(t, db), seed, steps)
+				mount := []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount}
+				walk(t, newServerWith(t, db, mount), seed, steps)
 			})
 		})
 	}
@@ -355,6 +368,12 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders", "children": refs(walkCustom...)}, 201, nil)
 	var who keyward.WhoAmI
 	s.do("GET", "/v1/whoami", s.admin, nil, 200, &who)
+	var catalog struct{ Items []keyward.Permission }
+	s.do("GET", "/v1/permissions?page-size=500", s.admin, nil, 200, &catalog)
+	permIDs := map[string]string{}
+	for _, c := range catalog.Items {
+		permIDs[c.Name] = c.ID
+	}
 	admin := &mUser{id: who.ID, name: "admin", password: adminPassword, level: 8, active: true, token: s.admin}
 	m.users[admin.id] = admin
 	m.order = append(m.order, admin.id)
@@ -485,6 +504,9 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 				nu.perms = randomPerms()
 				body["permissions"] = refs(nu.perms...)
 			case 2:
+				if u == admin {
+					continue
+				}
 				nu.active = !u.active
 				body["isActive"] = nu.active
 			case 3:
@@ -514,8 +536,11 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 					m.offboard(u.id)
 				}
 			}
-		case op == 2: // delete a user
+		case op == 2: // delete a user (not the admin: the walk needs someone left to act)
 			u := randomUser()
+			if u == admin {
+				continue
+			}
 			prev := m.userRights(u)
 			allowed := m.mayChangeUser(p, &prev, nil) && !(p.user != nil && p.user.id == u.id)
 			st := call(p, "DELETE", "/v1/users/"+u.id, nil, nil)
@@ -528,6 +553,45 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 						m.offboard(id)
 					}
 				}
+			}
+		case op == 3: // create a key through a dialect: owned by the caller's owner
+			level, perms := randomLevel(), randomPerms()
+			var st int
+			var id, clientID, sec, surface string
+			if rng.IntN(2) == 0 { // Carbonext: level 0, permissions by id
+				level, surface = 0, "Carbonext"
+				ids := []map[string]string{}
+				for _, n := range perms {
+					ids = append(ids, map[string]string{"id": permIDs[n]})
+				}
+				var out struct{ ID, ClientID, ClientSecret string }
+				st = call(p, "POST", "/v1/customers/applications?customer-id="+who.TenantID,
+					map[string]any{"clientId": fmt.Sprint("app", step), "displayName": fmt.Sprint("app ", step), "permissions": ids}, &out)
+				id, clientID, sec = out.ID, out.ClientID, out.ClientSecret
+			} else { // FreeSewing: a level, no permissions
+				perms, surface = nil, "FreeSewing"
+				via, auth := "jwt", "Bearer "+p.user.tokenOrEmpty()
+				if p.key != nil {
+					via, auth = "key", "Basic "+base64.StdEncoding.EncodeToString([]byte(p.key.clientID+":"+p.key.secret))
+				}
+				b, _ := json.Marshal(map[string]any{"name": fmt.Sprint("fs", step), "level": level, "expiresIn": 86400})
+				res := s.raw("POST", "/apikeys/"+via, auth, strings.NewReader(string(b)))
+				st = res.Status
+				if st >= 500 {
+					fail("FreeSewing create by %v: %d %s", p, st, res.Body)
+				}
+				var out struct {
+					Apikey struct{ ID, Key, Secret string }
+				}
+				json.Unmarshal(res.Body, &out)
+				id, clientID, sec = out.Apikey.ID, out.Apikey.Key, out.Apikey.Secret
+			}
+			owner := p.ownerID()
+			allowed := m.mayCreateKey(p, owner, level, perms)
+			if expect(fmt.Sprintf("%v creates a key through %s level %d %v", p, surface, level, perms), allowed, st) {
+				m.keys[id] = &mKey{id: id, clientID: clientID, secret: sec, owner: owner, level: level, perms: perms,
+					active: true, holder: p.id()}
+				m.order = append(m.order, id)
 			}
 		case op <= 5: // create a key
 			owner := p.ownerID()
