@@ -23,6 +23,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 //go:embed templates static
@@ -47,6 +48,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	logger = slog.New(secret.RedactHandler(logger.Handler()))
 	c := &Console{svc: svc, logger: logger, pages: parsePages(), csrf: http.NewCrossOriginProtection(),
 		secure: strings.HasPrefix(svc.PublicURL(), "https://")}
 	c.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

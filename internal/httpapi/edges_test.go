@@ -108,3 +108,33 @@ func TestPageNumbersBounded(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretInPathNotLogged: a secret a client puts in a URL path never
+// reaches the log, on any surface (issue 12 #8).
+func TestSecretInPathNotLogged(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		var k keyward.IssuedKey
+		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "pasted"}, 201, &k)
+		typo := k.ClientSecret[:len(k.ClientSecret)-1] + "0"
+		for _, path := range []string{
+			"/v1/apikeys/" + k.ClientSecret,
+			"/v1/apikeys/" + typo + "/rotate",
+			"/apikeys/" + k.ClientSecret,
+			"/v1/customers/applications/" + k.ClientSecret,
+			"/console/keys/" + k.ClientSecret,
+			"/nowhere/" + k.ClientSecret,
+		} {
+			s.raw("GET", path, "Bearer "+s.admin, nil)
+			s.raw("POST", path, "Bearer "+s.admin, strings.NewReader("{}"))
+		}
+		logs := s.logs.String()
+		if !strings.Contains(logs, "[redacted]") {
+			t.Fatalf("the log holds no redacted path: %s", logs)
+		}
+		for _, sec := range []string{k.ClientSecret, typo} {
+			if strings.Contains(logs, sec[6:]) {
+				t.Errorf("the log holds a secret (%.10s...)", sec)
+			}
+		}
+	})
+}

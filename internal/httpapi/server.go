@@ -80,6 +80,8 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// The request log names the path, where a client may have put a secret.
+	logger = slog.New(secret.RedactHandler(logger.Handler()))
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -133,7 +135,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withRequestContext gives every request an id (X-Request-Id), recovers
 // panics as 500s, logs one line per request and records metrics. It never
-// logs headers, bodies or query strings, which may carry secrets.
+// logs headers, bodies or query strings, which may carry secrets, and the
+// logger redacts any secret in the path.
 func (s *Server) withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
