@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +109,86 @@ func TestDataFilesPrivate(t *testing.T) {
 			t.Errorf("%s: got mode %v, want 0600", name, got)
 		}
 	}
+}
+
+// tokenAlg gets a client-credentials token and returns it with the alg
+// and kid of its header.
+func tokenAlg(t *testing.T, url, clientID, clientSecret string) (token, alg, kid string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, clientSecret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 200 {
+		t.Fatalf("token: got %d %v", res.StatusCode, err)
+	}
+	head, _, _ := strings.Cut(out.AccessToken, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(head)
+	var h struct{ Alg, Kid string }
+	json.Unmarshal(b, &h)
+	return out.AccessToken, h.Alg, h.Kid
+}
+
+// jwksKids returns the kids /.well-known/jwks.json publishes.
+func jwksKids(t *testing.T, url string) []string {
+	t.Helper()
+	res, err := http.Get(url + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var set struct{ Keys []struct{ Kid, Alg string } }
+	json.NewDecoder(res.Body).Decode(&set)
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
+// TestTokenAlgChangeTakesEffectAtStart: restarting with another
+// --token-alg signs the next token with it at once, while the old key
+// stays published and its tokens keep working (issue 12 #15).
+func TestTokenAlgChangeTakesEffectAtStart(t *testing.T) {
+	backendArgs(t, func(t *testing.T, args []string) {
+		env := map[string]string{"KEYWARD_ADMIN_PASSWORD": "alg-admin-password", "KEYWARD_PUBLIC_URL": "http://keyward.test"}
+		s := startServer(t, env, args...)
+		code, k := postJSON(t, s.URL+"/v1/apikeys", adminToken(t, s.URL, "alg-admin-password"), map[string]any{"name": "tokens", "level": 1})
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, k)
+		}
+		id, sec := k["clientId"].(string), k["clientSecret"].(string)
+		oldToken, alg, oldKid := tokenAlg(t, s.URL, id, sec)
+		if alg != "EdDSA" {
+			t.Fatalf("default alg: got %s, want EdDSA", alg)
+		}
+		s.stop()
+
+		steps := []struct {
+			alg      string
+			wantKids int
+		}{{"ES256", 2}, {"ES256", 2}, {"EdDSA", 3}}
+		for _, st := range steps {
+			s := startServer(t, env, append([]string{"--token-alg", st.alg}, args...)...)
+			_, alg, kid := tokenAlg(t, s.URL, id, sec)
+			if alg != st.alg {
+				t.Errorf("after a restart with --token-alg %s: got a token signed %s", st.alg, alg)
+			}
+			kids := jwksKids(t, s.URL)
+			if len(kids) != st.wantKids || !slices.Contains(kids, oldKid) || !slices.Contains(kids, kid) {
+				t.Errorf("--token-alg %s: got JWKS kids %v, want %d including the old %s and the new %s", st.alg, kids, st.wantKids, oldKid, kid)
+			}
+			if got := statusWith(t, s.URL, oldToken); got != 200 {
+				t.Errorf("--token-alg %s: the EdDSA token made before: got %d, want 200", st.alg, got)
+			}
+			s.stop()
+		}
+	})
 }
