@@ -3,11 +3,14 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/console"
@@ -18,6 +21,7 @@ import (
 	"github.com/keyward/keyward/internal/dialect/portos"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signature"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
@@ -135,6 +139,124 @@ func TestSecretInPathNotLogged(t *testing.T) {
 			if strings.Contains(logs, sec[6:]) {
 				t.Errorf("the log holds a secret (%.10s...)", sec)
 			}
+		}
+	})
+}
+
+// nws4Request builds a GET of path?query signed with NWS4 over signedQuery
+// (normally the same query); doubleEncode percent-encodes each member of
+// the Authorization value before the whole value, as some clients do.
+func nws4Request(t *testing.T, s *server, k keyward.IssuedKey, path, query, signedQuery string, doubleEncode bool) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest("GET", s.URL+path+"?"+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.RawQuery = query
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	bh := signature.BodySHA256(nil)
+	req.Header.Set("X-Nd-Date", ts)
+	req.Header.Set("X-Nd-Content-Sha256", bh)
+	signedHeaders := []string{"host", "x-nd-content-sha256", "x-nd-date"}
+	values := map[string]string{"host": req.URL.Host, "x-nd-content-sha256": bh, "x-nd-date": ts}
+	cr := signature.NWS4CanonicalRequest("GET", path, signedQuery, values, signedHeaders, bh)
+	sig := signature.NWS4Signature(k.ClientSecret, ts[:10], signature.NWS4StringToSign(ts, k.ClientID, cr))
+	a := signature.NWS4Auth{Credential: k.ClientID, SignedHeaders: signedHeaders, Timestamp: ts, Signature: sig}
+	auth := a.Format()
+	if doubleEncode {
+		e := url.QueryEscape
+		auth = signature.NWS4Algorithm + " " + e("Credential="+e(a.Credential)+",SignedHeaders="+e(strings.Join(signedHeaders, ";"))+
+			",Timestamp="+e(ts)+",Signature="+e(sig))
+	}
+	req.Header.Set("Authorization", auth)
+	return req
+}
+
+// sendFor sends req and returns the status, the problem code and the body.
+func sendFor(t *testing.T, req *http.Request) (int, string, []byte) {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var p httpapi.Problem
+	json.Unmarshal(b, &p)
+	return res.StatusCode, p.Code, b
+}
+
+// keyNames lists the names in a native or Portos list answer.
+func keyNames(b []byte) string {
+	var l struct{ Items []struct{ Name string } }
+	json.Unmarshal(b, &l)
+	var names []string
+	for _, k := range l.Items {
+		names = append(names, k.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+// TestNWS4HeaderEncodings: an Authorization whose members were encoded
+// before the whole value is accepted like the singly encoded one (issue 12
+// #10).
+func TestNWS4HeaderEncodings(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		k := s.newKey(map[string]any{"name": "portos client", "hmacEnabled": true, "level": 4})
+		for _, double := range []bool{false, true} {
+			for _, path := range []string{"/v1/whoami", "/apikeys"} {
+				code, p, b := sendFor(t, nws4Request(t, s, k, path, "", "", double))
+				if code != 200 {
+					t.Errorf("%s, members encoded twice %v: got %d %s %s, want 200", path, double, code, p, b)
+				}
+			}
+		}
+	})
+}
+
+// TestNWS4UnsignedQueryNeverReachesHandler: NWS4 signs a value only up to
+// a second '=', and not the order of repeated members; neither an unsigned
+// tail nor a reordering may change what the handler acts on (issue 12 #11).
+func TestNWS4UnsignedQueryNeverReachesHandler(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		k := s.newKey(map[string]any{"name": "portos client", "hmacEnabled": true, "level": 4})
+		s.newKey(map[string]any{"name": "aa=secret", "level": 1})
+		s.newKey(map[string]any{"name": "bb", "level": 1})
+		s.newKey(map[string]any{"name": "zz=target", "level": 1})
+
+		// A tail after a second '=' is refused, signed or swapped.
+		for _, path := range []string{"/v1/apikeys", "/apikeys"} {
+			for _, query := range []string{"q=zz=nothing", "q=zz=target"} {
+				code, p, b := sendFor(t, nws4Request(t, s, k, path, query, "q=zz=nothing", false))
+				if code != 401 || p != keyward.ESIGCOMPONENT {
+					t.Errorf("%s?%s signed as q=zz=nothing: got %d %q %s, want 401 %s", path, query, code, p, b, keyward.ESIGCOMPONENT)
+				}
+			}
+		}
+		if code, _, b := sendFor(t, nws4Request(t, s, k, "/v1/apikeys", "q=zz%3Dtarget", "q=zz%3Dtarget", false)); code != 200 || keyNames(b) != "zz=target" {
+			t.Errorf("q=zz%%3Dtarget signed: got %d %s, want 200 with the key zz=target", code, b)
+		}
+
+		// Repeated members: the order is not signed, so the handler sees one
+		// order whatever the client sent.
+		_, _, first := sendFor(t, nws4Request(t, s, k, "/v1/apikeys", "q=bb&q=aa&sort=name", "q=bb&q=aa&sort=name", false))
+		_, _, swapped := sendFor(t, nws4Request(t, s, k, "/v1/apikeys", "q=aa&q=bb&sort=name", "q=bb&q=aa&sort=name", false))
+		if keyNames(first) == "" || keyNames(first) != keyNames(swapped) {
+			t.Errorf("a reordered signed query: got %q, then %q; want the same answer", keyNames(first), keyNames(swapped))
+		}
+
+		// The verifier endpoint refuses such a signature too.
+		verifier := s.newKey(map[string]any{"name": "verifier", "permissions": []map[string]string{{"name": "keys:verify"}}})
+		req := nws4Request(t, s, k, "/orders", "q=zz=target", "q=zz=nothing", false)
+		headers := map[string]string{}
+		for name := range req.Header {
+			headers[name] = req.Header.Get(name)
+		}
+		var res keyward.VerifyResult
+		s.do("POST", "/v1/signatures/verify", verifier.ClientSecret, map[string]any{"method": "GET", "authority": req.URL.Host,
+			"path": "/orders", "query": "q=zz=target", "headers": headers}, 200, &res)
+		if res.Valid || res.Reason != keyward.ESIGCOMPONENT {
+			t.Errorf("verify q=zz=target signed as q=zz=nothing: got valid=%v %s %s, want invalid %s", res.Valid, res.Code, res.Reason, keyward.ESIGCOMPONENT)
 		}
 	})
 }

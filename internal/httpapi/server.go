@@ -22,6 +22,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signature"
 )
 
 // Server is the HTTP face of a Service.
@@ -242,6 +243,11 @@ func signedRequest(r *http.Request) *keyward.SignedRequest {
 	return sr
 }
 
+// isNWS4 reports whether r is signed with Portos' NWS4 scheme.
+func isNWS4(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Authorization"), signature.NWS4Algorithm+" ")
+}
+
 // formDecode undoes application/x-www-form-urlencoded escaping, leaving a
 // value that is not validly escaped as it is.
 func formDecode(s string) string {
@@ -258,9 +264,19 @@ func formDecode(s string) string {
 // tenant by ?tenant= for a root admin. Dialects mounted on Mux use it so that
 // every scheme and rule of the native API applies to them too.
 func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
+	nws4 := isNWS4(r)
+	if nws4 && !signature.NWS4QueryFullySigned(r.URL.RawQuery) {
+		return nil, keyward.Errorf(keyward.ESIGCOMPONENT, "NWS4 signs a query value only up to a second '=': send '=' inside a value as %%3D")
+	}
 	p, err := s.svc.Authenticate(r.Context(), CredentialsFrom(r))
 	if err != nil {
 		return nil, err
+	}
+	if nws4 {
+		// The handler sees the query exactly as it was signed (sorted,
+		// re-escaped), never a part the signature does not cover.
+		r.URL.RawQuery = signature.NWS4CanonicalQuery(r.URL.RawQuery)
+		r.Form, r.PostForm = nil, nil
 	}
 	if t := r.URL.Query().Get("tenant"); t != "" {
 		return s.svc.InTenant(r.Context(), p, t)
