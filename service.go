@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/secret"
 )
@@ -409,8 +410,11 @@ func (s *Service) audit(ctx context.Context, tx StoreTx, p *Principal, action, t
 }
 
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) { // never cut a character in two
+		n--
+	}
+	return s[:n]
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/console"
@@ -257,6 +258,90 @@ func TestNWS4UnsignedQueryNeverReachesHandler(t *testing.T) {
 			"path": "/orders", "query": "q=zz=target", "headers": headers}, 200, &res)
 		if res.Valid || res.Reason != keyward.ESIGCOMPONENT {
 			t.Errorf("verify q=zz=target signed as q=zz=nothing: got valid=%v %s %s, want invalid %s", res.Valid, res.Code, res.Reason, keyward.ESIGCOMPONENT)
+		}
+	})
+}
+
+// TestBadBytesRefusedEverywhere: a string that is not valid UTF-8, or holds
+// NUL, is refused with a 400 naming the field, in each surface's own
+// shape, before it reaches either database (issue 12 #1, #2).
+func TestBadBytesRefusedEverywhere(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		k := s.newKey(map[string]any{"name": "client", "level": 4})
+		keyAuth := basic(k.ClientID, k.ClientSecret)
+		admin := "Bearer " + s.admin
+		form := "application/x-www-form-urlencoded"
+		tests := []struct {
+			name, method, path, auth, body, contentType string
+			header                                      []string
+			want                                        string // a field name or error text the answer must hold
+		}{
+			{"native query NUL", "GET", "/v1/apikeys?q=%00", admin, "", "", nil, `"field":"q"`},
+			{"native tenant", "GET", "/v1/apikeys?tenant=%FF", admin, "", "", nil, `"field":"tenant"`},
+			{"native audit action", "GET", "/v1/audit?action=%FF", admin, "", "", nil, `"field":"action"`},
+			{"native users q", "GET", "/v1/users?q=%FF", admin, "", "", nil, `"field":"q"`},
+			{"native path value", "GET", "/v1/tenants/%FF", admin, "", "", nil, `"field":"id"`},
+			{"login NUL escape", "POST", "/v1/login", "", `{"userName":"admin\u0000","password":"x"}`, "", nil, `"field":"userName"`},
+			{"login raw 0xFF", "POST", "/v1/login", "", "{\"userName\":\"adm\xffin\",\"password\":\"x\"}", "", nil, `"field":"userName"`},
+			{"login tenant", "POST", "/v1/login", "", "{\"userName\":\"admin\",\"password\":\"x\",\"tenant\":\"\xff\"}", "", nil, `"field":"tenant"`},
+			{"create name", "POST", "/v1/apikeys", admin, "{\"name\":\"bad\xff\"}", "", nil, `"field":"name"`},
+			{"create meta", "POST", "/v1/apikeys", admin, "{\"name\":\"x\",\"meta\":{\"team\":\"\xff\"}}", "", nil, `"field":"meta"`},
+			{"create meta NUL", "POST", "/v1/apikeys", admin, `{"name":"x","meta":{"team":"\u0000"}}`, "", nil, `"field":"meta"`},
+			{"user agent", "GET", "/v1/whoami", admin, "", "", []string{"User-Agent", "agent\xff"}, `"field":"User-Agent"`},
+			{"oauth form", "POST", "/oauth2/token", "", "grant_type=client_credentials&client_id=%FF&client_secret=x", form, nil, `"error_description":"client_id: must be valid UTF-8`},
+			{"keycloak realm", "POST", "/auth/realms/%FF/protocol/openid-connect/token", "", "grant_type=client_credentials&client_id=a&client_secret=b", form, nil, `"error":"invalid_request"`},
+			{"keycloak form", "POST", "/auth/realms/default/protocol/openid-connect/token", "", "grant_type=client_credentials&client_id=%00&client_secret=b", form, nil, `"error":"invalid_request"`},
+			{"carbonext customer-id", "GET", "/v1/customers/applications?customer-id=%FF", admin, "", "", nil, `"field":"customer-id"`},
+			{"carbonext body", "POST", "/v1/customers/applications", admin, "{\"displayName\":\"\xff\"}", "", nil, `"field":"displayName"`},
+			{"portos filter NUL", "GET", "/apikeys?name=contains:%00", admin, "", "", nil, `"field":"name"`},
+			{"portos body", "POST", "/apikeys", admin, "{\"name\":\"\xff\"}", "", nil, `"field":"name"`},
+			{"freesewing query", "GET", "/apikeys/key?x=%FF", keyAuth, "", "", nil, `"result":"error"`},
+			{"freesewing body", "POST", "/apikeys/key", keyAuth, "{\"name\":\"\xff\",\"level\":1,\"expiresIn\":60}", "", nil, `"result":"error"`},
+			{"piercloud body", "POST", "/auth", "", "{\"client_id\":\"\xff\",\"client_secret\":\"x\"}", "", nil, `"code":"invalid_request"`},
+			{"console query", "GET", "/console/keys?q=%FF", "", "", "", nil, "not valid UTF-8"},
+			{"console login form", "POST", "/console/login", "", "userName=%FF&password=x", form, nil, "not valid UTF-8"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var body io.Reader
+				if tt.body != "" {
+					body = strings.NewReader(tt.body)
+				}
+				header := tt.header
+				if tt.contentType != "" {
+					header = append([]string{"Content-Type", tt.contentType}, header...)
+				}
+				res := s.raw(tt.method, tt.path, tt.auth, body, header...)
+				if res.Status != 400 || !strings.Contains(string(res.Body), tt.want) {
+					t.Errorf("got %d %s, want 400 holding %s", res.Status, res.Body, tt.want)
+				}
+				if !utf8.Valid(res.Body) {
+					t.Errorf("the answer is not valid UTF-8: %q", res.Body)
+				}
+			})
+		}
+		var l httpapi.ListEnvelope[keyward.APIKey]
+		s.do("GET", "/v1/apikeys", s.admin, nil, 200, &l)
+		if l.TotalCount != 1 {
+			t.Errorf("after refused requests: got %d keys, want 1", l.TotalCount)
+		}
+	})
+}
+
+// TestLongUserAgentAudited: a User-Agent longer than the audit keeps, cut
+// in the middle of a character, still lets every change through, and the
+// audit keeps valid UTF-8 (issue 12 #1).
+func TestLongUserAgentAudited(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		ua := strings.Repeat("a", 511) + "é"
+		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "audited"}, 201, nil, "User-Agent", ua)
+		var l httpapi.ListEnvelope[keyward.AuditEntry]
+		s.do("GET", "/v1/audit?action=apikey.create", s.admin, nil, 200, &l)
+		if len(l.Items) == 0 {
+			s.do("GET", "/v1/audit", s.admin, nil, 200, &l)
+		}
+		if len(l.Items) == 0 || !utf8.ValidString(l.Items[0].UserAgent) || !strings.HasPrefix(ua, l.Items[0].UserAgent) || len(l.Items[0].UserAgent) < 500 {
+			t.Errorf("got audit entries %+v, want the newest with the user agent cut before the é", l.Items)
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/gate"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signature"
 )
@@ -264,6 +265,11 @@ func formDecode(s string) string {
 // tenant by ?tenant= for a root admin. Dialects mounted on Mux use it so that
 // every scheme and rule of the native API applies to them too.
 func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
+	// The dialects' routes are not gated: each answers this error in its
+	// own shape.
+	if err := gate.Request(r); err != nil {
+		return nil, err
+	}
 	nws4 := isNWS4(r)
 	if nws4 && !signature.NWS4QueryFullySigned(r.URL.RawQuery) {
 		return nil, keyward.Errorf(keyward.ESIGCOMPONENT, "NWS4 signs a query value only up to a second '=': send '=' inside a value as %%3D")
