@@ -410,6 +410,9 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter)
 	var fe fieldErrors
 	if f.Page.Number == 0 && f.Page.Skip >= 0 && f.Page.Size >= 1 && f.Page.Size <= MaxPageSize {
 		// skip/take paging
+		if f.Page.Skip > MaxSkip {
+			fe.add("skip", "must be at most "+strconv.Itoa(MaxSkip))
+		}
 	} else if _, err := ValidatePage(f.Page.Number, f.Page.Size); err != nil {
 		fe = append(fe, err.(*Error).Fields...)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/secret"
 )
@@ -439,8 +440,11 @@ func (s *Service) denied(ctx context.Context, p *Principal, action, targetID str
 }
 
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) { // never cut a character in two
+		n--
+	}
+	return s[:n]
 }

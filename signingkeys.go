@@ -38,6 +38,9 @@ type keyring struct {
 	all         []*SigningKey
 	lastRefresh time.Time
 	refreshMu   sync.Mutex // one refresh at a time
+	// algChecked is set once this process has made sure the key that signs
+	// has the configured algorithm (under refreshMu).
+	algChecked bool
 }
 
 // signingSlot returns the rotation period now falls in.
@@ -77,8 +80,14 @@ func (s *Service) refreshKeyring(ctx context.Context, ensure bool) error {
 		return err
 	}
 	slot := s.signingSlot(now)
-	if ensure && (len(keys) == 0 || keys[0].Slot < slot) {
-		k, err := s.newSigningKey(slot)
+	if ensure && s.needSigningKey(keys) {
+		// Slots only order keys and let one replica win; a key made early
+		// for a new algorithm takes the next free one.
+		next := slot
+		if len(keys) > 0 && keys[0].Slot >= next {
+			next = keys[0].Slot + 1
+		}
+		k, err := s.newSigningKey(next, slot)
 		if err != nil {
 			return err
 		}
@@ -122,6 +131,23 @@ func (s *Service) refreshKeyring(ctx context.Context, ensure bool) error {
 	s.ring.current, s.ring.signer, s.ring.public, s.ring.all, s.ring.lastRefresh = current, signer, public, keys, now
 	s.ring.mu.Unlock()
 	return nil
+}
+
+// needSigningKey reports whether a new signing key must be made: none signs
+// in the current period, or, the first time this process looks, the key
+// that signs has another algorithm than --token-alg (a changed algorithm
+// takes effect at start; the old key stays published until its tokens
+// expire). keys is newest first. Called under refreshMu.
+func (s *Service) needSigningKey(keys []*SigningKey) bool {
+	first := !s.ring.algChecked
+	s.ring.algChecked = true
+	now := s.now()
+	for _, k := range keys {
+		if now.Before(k.RetireAt) {
+			return first && k.Algorithm != s.tokenAlg
+		}
+	}
+	return true
 }
 
 // tokenSigner signs JWS compact serializations with one signing key. It
@@ -182,8 +208,9 @@ func (t *tokenSigner) sign(claims any) (string, error) {
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
-// newSigningKey makes a key for slot with the configured algorithm.
-func (s *Service) newSigningKey(slot int64) (*SigningKey, error) {
+// newSigningKey makes a key stored in slot with the configured algorithm,
+// signing until the rotation period period ends.
+func (s *Service) newSigningKey(slot, period int64) (*SigningKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch s.tokenAlg {
@@ -204,8 +231,7 @@ func (s *Service) newSigningKey(slot int64) (*SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	period := s.rotation
-	retire := time.Unix((slot+1)*int64(period/time.Second), 0).UTC()
+	retire := time.Unix((period+1)*int64(s.rotation/time.Second), 0).UTC()
 	return &SigningKey{
 		ID: id, Algorithm: s.tokenAlg, PublicJWK: pub, PrivateSealed: s.sealer.Seal(der, []byte("signing key "+id)),
 		Slot: slot, CreatedAt: s.now(), RetireAt: retire,

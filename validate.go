@@ -97,11 +97,19 @@ func checkID(kind, id string) error {
 	return nil
 }
 
-// ValidatePage checks a page request: number from 1, size 1..MaxPageSize.
+// MaxPageNumber bounds page numbers, and MaxSkip the rows a skip/take page
+// may skip, so that an offset always fits the databases' 64-bit integers.
+const (
+	MaxPageNumber = 10_000_000
+	MaxSkip       = MaxPageNumber * MaxPageSize
+)
+
+// ValidatePage checks a page request: number 1..MaxPageNumber, size
+// 1..MaxPageSize.
 func ValidatePage(number, size int) (Page, error) {
 	var f fieldErrors
-	if number < 1 {
-		f.add("page", "must be 1 or more")
+	if number < 1 || number > MaxPageNumber {
+		f.add("page", "must be between 1 and "+strconv.Itoa(MaxPageNumber))
 	}
 	if size < 1 || size > MaxPageSize {
 		f.add("page-size", "must be between 1 and "+strconv.Itoa(MaxPageSize))

@@ -188,10 +188,12 @@ func parseLevel(s string) (slog.Level, error) {
 func (c *serverConfig) logger(w io.Writer) *slog.Logger {
 	level, _ := parseLevel(c.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
+	// Every line passes through secret.RedactHandler: a secret a client put
+	// in a URL path (or anywhere else that reaches a log) never shows.
 	if c.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(secret.RedactHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(secret.RedactHandler(slog.NewJSONHandler(w, opts)))
 }
 
 // masterKey returns KEYWARD_MASTER_KEY, or the key in <data-dir>/master.key,

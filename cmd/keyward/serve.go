@@ -49,7 +49,8 @@ Several replicas: start any number of "keyward serve" processes with the same
 balancer. They share keys, users and token signing keys; a change on one
 replica reaches every other within milliseconds (PostgreSQL LISTEN/NOTIFY; a
 replica that loses its listener serves no cached key until it listens again).
-Signed-request nonces are then kept in PostgreSQL. Add the same --redis-url to
+Signed-request nonces are kept in the database (SQLite or PostgreSQL), so a
+signed request is never accepted twice, across restarts too. Add the same --redis-url to
 every replica to make rate limits cluster-wide too; when Redis does not
 answer, rate-limited requests are refused (503), never let through. Example:
 
@@ -80,7 +81,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if alg == "" {
 		alg = keyward.AlgEdDSA
 	}
-	fs.StringVar(&c.TokenAlg, "token-alg", alg, "OAuth2 access token signature: EdDSA or ES256 (env KEYWARD_TOKEN_ALG)")
+	fs.StringVar(&c.TokenAlg, "token-alg", alg, "OAuth2 access token signature: EdDSA or ES256 (env KEYWARD_TOKEN_ALG); a change takes effect at start with a new signing key, the old one published until its tokens expire")
 	dialects, _ := env(getenv, "DIALECTS")
 	if dialects == "" {
 		dialects = strings.Join(dialectNames(), ",")
@@ -89,7 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&c.NoConsole, "no-console", false, "do not serve the web console at /console")
 	redisURL, rerr := env(getenv, "REDIS_URL")
 	envErr = errors.Join(envErr, rerr)
-	fs.StringVar(&c.RedisURL, "redis-url", redisURL, "Redis for cluster-wide rate limits and signed-request nonces, redis://[user:password@]host:6379/0 (env KEYWARD_REDIS_URL or KEYWARD_REDIS_URL_FILE; empty: in memory, nonces in PostgreSQL when it is the database)")
+	fs.StringVar(&c.RedisURL, "redis-url", redisURL, "Redis for cluster-wide rate limits and signed-request nonces, redis://[user:password@]host:6379/0 (env KEYWARD_REDIS_URL or KEYWARD_REDIS_URL_FILE; empty: rate limits in memory, nonces in the database)")
 	proxies, perr := env(getenv, "TRUSTED_PROXIES")
 	envErr = errors.Join(envErr, perr)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", proxies, "load balancers whose X-Forwarded-For gives the client's address (for rate limits, audit and logs): addresses or prefixes, comma-separated, e.g. 10.0.0.0/8 (env KEYWARD_TRUSTED_PROXIES)")
@@ -203,8 +204,11 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		}
 		defer rs.Close()
 		cfg.Limiter, cfg.NonceStore, shared = rs, rs, "redis"
-	case db.Dialect() == sqlstore.DialectPostgres:
-		cfg.NonceStore = db.NonceStore(nil) // rate limits stay per replica
+	default:
+		// Nonces live in the database (the nonces table) on SQLite and
+		// PostgreSQL alike, so a signed request is refused the second time
+		// after a restart too; rate limits stay per replica.
+		cfg.NonceStore = db.NonceStore(nil)
 	}
 	svc, err := keyward.NewService(cfg)
 	if err != nil {

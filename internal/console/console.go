@@ -22,7 +22,9 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/gate"
 	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 //go:embed templates static
@@ -47,6 +49,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	logger = slog.New(secret.RedactHandler(logger.Handler()))
 	c := &Console{svc: svc, logger: logger, pages: parsePages(), csrf: http.NewCrossOriginProtection(),
 		secure: strings.HasPrefix(svc.PublicURL(), "https://")}
 	c.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -116,9 +119,23 @@ func (c *Console) protect(h http.HandlerFunc) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
+		err := gate.Request(r)
+		if err == nil && r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if r.ParseForm() == nil { // a form that does not parse fails the form token
+				err = gate.Form(r.PostForm)
+			}
+		}
+		if err != nil {
+			c.renderStatus(w, r, nil, http.StatusBadRequest, "The request holds text that is not valid UTF-8, or a NUL character ("+keyward.ErrorMessage(err)+").")
+			return
+		}
 		h(w, r)
 	}))
 }
+
+// maxFormBytes bounds a console form.
+const maxFormBytes = 256 << 10
 
 // session is a console request of a signed-in user.
 type session struct {
@@ -153,7 +170,7 @@ func (c *Console) session(h sessionHandler) http.Handler {
 		}
 		s := &session{p: p, token: ck.Value, csrf: csrfToken(ck.Value)}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 256<<10)
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			got := r.PostFormValue("csrf")
 			if subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) != 1 {
 				c.renderStatus(w, r, s, http.StatusForbidden, "The form was out of date or did not come from this console. Reload the page and try again.")

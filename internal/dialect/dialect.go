@@ -13,6 +13,7 @@ import (
 	"net/url"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/gate"
 )
 
 // Host is what a dialect needs of the native API it is mounted beside:
@@ -36,6 +37,9 @@ func DecodeJSON(r *http.Request, v any, shape string) error {
 	}
 	if len(body) > MaxBody {
 		return keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than 1 MiB")
+	}
+	if err := gate.JSON(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

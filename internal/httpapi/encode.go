@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/gate"
 )
 
 // MaxBodyBytes bounds every JSON request body.
@@ -170,6 +171,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
 func decodeBytes(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return keyward.Errorf(keyward.EINVALID, "a JSON body is required")
+	}
+	if err := gate.JSON(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/gate"
 )
 
 // oauthError is an RFC 6749 §5.2 error body.
@@ -64,6 +65,9 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, keyward.Errorf(keyward.EINVALID, "the body is not a valid form")
+	}
+	if err := gate.Form(form); err != nil {
+		return nil, err
 	}
 	for name, vals := range form {
 		if len(vals) > 1 {

@@ -3,6 +3,8 @@ package httpapi
 import (
 	_ "embed"
 	"net/http"
+
+	"github.com/keyward/keyward/internal/gate"
 )
 
 //go:embed openapi.json
@@ -68,8 +70,20 @@ func (s *Server) table() []route {
 
 func (s *Server) routes() {
 	for _, r := range s.table() {
-		s.mux.Handle(r.pattern, r.handler)
+		s.mux.Handle(r.pattern, s.gated(r.handler))
 	}
+}
+
+// gated refuses, before h runs, a request whose path, query or kept
+// headers hold bytes that are not valid UTF-8, or NUL (see package gate).
+func (s *Server) gated(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := gate.Request(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Patterns returns the pattern of every native route, in table order.

@@ -21,7 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/gate"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signature"
 )
 
 // Server is the HTTP face of a Service.
@@ -80,6 +82,8 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// The request log names the path, where a client may have put a secret.
+	logger = slog.New(secret.RedactHandler(logger.Handler()))
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -133,7 +137,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withRequestContext gives every request an id (X-Request-Id), recovers
 // panics as 500s, logs one line per request and records metrics. It never
-// logs headers, bodies or query strings, which may carry secrets.
+// logs headers, bodies or query strings, which may carry secrets, and the
+// logger redacts any secret in the path.
 func (s *Server) withRequestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -239,6 +244,11 @@ func signedRequest(r *http.Request) *keyward.SignedRequest {
 	return sr
 }
 
+// isNWS4 reports whether r is signed with Portos' NWS4 scheme.
+func isNWS4(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Authorization"), signature.NWS4Algorithm+" ")
+}
+
 // formDecode undoes application/x-www-form-urlencoded escaping, leaving a
 // value that is not validly escaped as it is.
 func formDecode(s string) string {
@@ -255,9 +265,24 @@ func formDecode(s string) string {
 // tenant by ?tenant= for a root admin. Dialects mounted on Mux use it so that
 // every scheme and rule of the native API applies to them too.
 func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
+	// The dialects' routes are not gated: each answers this error in its
+	// own shape.
+	if err := gate.Request(r); err != nil {
+		return nil, err
+	}
+	nws4 := isNWS4(r)
+	if nws4 && !signature.NWS4QueryFullySigned(r.URL.RawQuery) {
+		return nil, keyward.Errorf(keyward.ESIGCOMPONENT, "NWS4 signs a query value only up to a second '=': send '=' inside a value as %%3D")
+	}
 	p, err := s.svc.Authenticate(r.Context(), CredentialsFrom(r))
 	if err != nil {
 		return nil, err
+	}
+	if nws4 {
+		// The handler sees the query exactly as it was signed (sorted,
+		// re-escaped), never a part the signature does not cover.
+		r.URL.RawQuery = signature.NWS4CanonicalQuery(r.URL.RawQuery)
+		r.Form, r.PostForm = nil, nil
 	}
 	if t := r.URL.Query().Get("tenant"); t != "" {
 		return s.svc.InTenant(r.Context(), p, t)

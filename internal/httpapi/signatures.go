@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/signature"
 )
 
 // signatureVerifyBody is a signed request as a resource server forwards it.
@@ -60,6 +62,11 @@ func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyw
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if res.Valid && strings.HasPrefix(header.Get("Authorization"), signature.NWS4Algorithm+" ") && !signature.NWS4QueryFullySigned(in.Query) {
+		// The signature holds, but not over all of the query: the resource
+		// server would act on text nobody signed.
+		res = &keyward.VerifyResult{Code: keyward.CodeInvalidSignature, Reason: keyward.ESIGCOMPONENT}
 	}
 	s.metrics.verifications.WithLabelValues(res.Code).Inc()
 	w.Header().Set("Cache-Control", "no-store")

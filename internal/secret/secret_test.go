@@ -223,3 +223,31 @@ func TestNewPassword(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+func TestRedact(t *testing.T) {
+	sec := NewSecret("kw")
+	other := NewSecret("cbx_b2b")
+	typo := sec[:len(sec)-1] + "x"
+	tests := []struct{ in, want string }{
+		{"/v1/apikeys/" + sec, "/v1/apikeys/" + Redacted},
+		{"/v1/apikeys/" + sec + "/rotate", "/v1/apikeys/" + Redacted + "/rotate"},
+		{other + " and " + sec, Redacted + " and " + Redacted},
+		{"typo " + typo, "typo " + Redacted},
+		{"kw_sk_short", "kw_sk_short"},
+		{"no secret here", "no secret here"},
+		{"_sk_" + sec[6:], Redacted},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+		if !strings.Contains(tt.want, Redacted) {
+			continue
+		}
+		for _, s := range []string{sec, other, typo} {
+			if strings.Contains(Redact(tt.in), s) {
+				t.Errorf("Redact(%q) still holds a secret", tt.in)
+			}
+		}
+	}
+}

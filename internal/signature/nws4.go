@@ -39,6 +39,14 @@ func ParseNWS4Authorization(h string) (*NWS4Auth, error) {
 		if !ok || v == "" || seen[k] {
 			return nil, errors.New("malformed authorization parameter")
 		}
+		// Some clients percent-encode each member's value and then the whole
+		// value again (SignedHeaders=host%253Bx-nd-date). No member holds a
+		// '%' of its own, so a value still escaped is decoded once more.
+		if strings.Contains(v, "%") {
+			if v, err = url.PathUnescape(v); err != nil {
+				return nil, errors.New("the authorization parameters are not validly escaped")
+			}
+		}
 		seen[k] = true
 		switch k {
 		case "Credential":
@@ -100,6 +108,20 @@ func NWS4CanonicalQuery(raw string) string {
 		out[i] = p[0] + "=" + p[1]
 	}
 	return strings.Join(out, "&")
+}
+
+// NWS4QueryFullySigned reports whether NWS4CanonicalQuery covers all of
+// raw. It does not when a value holds a second raw "=": the reference
+// clients (and the published test vector) sign a value only up to it, so
+// "q=a=b" and "q=a=c" carry the same signature. A '=' inside a value must be
+// sent as %3D.
+func NWS4QueryFullySigned(raw string) bool {
+	for _, part := range strings.Split(raw, "&") {
+		if strings.Count(part, "=") > 1 {
+			return false
+		}
+	}
+	return true
 }
 
 func unescape(s string) string {

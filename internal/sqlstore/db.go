@@ -97,6 +97,14 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("opening sqlite: creating the directory: %w", err)
 	}
+	// The database holds password hashes and sealed secrets: create it 0600
+	// whatever the directory's mode or the umask. SQLite gives its -wal and
+	// -shm files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite: creating %s: %w", path, err)
+	}
+	f.Close()
 	uri := "file:" + escapeURIPath(path) + "?" + sqlitePragmas
 
 	// The writer connects first so that it switches the file to WAL before

@@ -13,6 +13,7 @@
 package carbonext
 
 import (
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
+	"github.com/keyward/keyward/internal/gate"
 )
 
 // Mount adds the Carbonext routes to mux.
@@ -186,6 +188,10 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 	form, perr := url.ParseQuery(string(body))
 	if mt != "application/x-www-form-urlencoded" || err != nil || perr != nil {
 		oauthErr(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+		return
+	}
+	if err := errors.Join(gate.Request(r), gate.Form(form)); err != nil {
+		oauthErr(http.StatusBadRequest, "invalid_request", keyward.ErrorMessage(err))
 		return
 	}
 	if form.Get("grant_type") != "client_credentials" {

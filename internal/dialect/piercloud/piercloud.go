@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
+	"github.com/keyward/keyward/internal/gate"
 )
 
 // Mount adds the Pier Cloud routes to mux.
@@ -46,7 +47,11 @@ func fail(w http.ResponseWriter, status int, code, message string) {
 
 func (d *api) auth(w http.ResponseWriter, r *http.Request) {
 	var in authBody
-	if err := dialect.DecodeJSON(r, &in, "the body must be {client_id, client_secret}"); err != nil {
+	err := gate.Request(r)
+	if err == nil {
+		err = dialect.DecodeJSON(r, &in, "the body must be {client_id, client_secret}")
+	}
+	if err != nil {
 		status := http.StatusBadRequest
 		if keyward.ErrorCode(err) == keyward.ETOOLARGE {
 			status = http.StatusRequestEntityTooLarge
@@ -59,7 +64,7 @@ func (d *api) auth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var res *keyward.TokenResponse
-	err := d.svc.Attempt(r.Context(), d.host.ClientIP(r), func() (err error) {
+	err = d.svc.Attempt(r.Context(), d.host.ClientIP(r), func() (err error) {
 		res, err = d.svc.IssueToken(r.Context(), in.ClientID, in.ClientSecret, "")
 		return err
 	})

@@ -69,8 +69,8 @@ func ParseQuery(raw string) (*Query, error) {
 		switch member {
 		case "$skip", "$take":
 			n, err := strconv.Atoi(q.Get(member))
-			if err != nil || len(values) > 1 || n < 0 || (member == "$take" && (n < 1 || n > keyward.MaxPageSize)) {
-				return nil, bad(member, "must be an integer ("+map[string]string{"$skip": "0 or more", "$take": "1 to 500"}[member]+"), given once")
+			if err != nil || len(values) > 1 || n < 0 || (member == "$skip" && n > keyward.MaxSkip) || (member == "$take" && (n < 1 || n > keyward.MaxPageSize)) {
+				return nil, bad(member, "must be an integer ("+map[string]string{"$skip": "0 to " + strconv.Itoa(keyward.MaxSkip), "$take": "1 to 500"}[member]+"), given once")
 			}
 			if member == "$skip" {
 				out.Skip = n

@@ -1,0 +1,57 @@
+package gate
+
+import (
+	"testing"
+
+	"github.com/keyward/keyward"
+)
+
+func TestJSON(t *testing.T) {
+	tests := []struct {
+		body, field string
+	}{
+		{`{"name":"ok","meta":{"a":[1,"é"]}}`, ""},
+		{"{\"name\":\"bad\xff\"}", "name"},
+		{`{"name":"nul\u0000"}`, "name"},
+		{"{\"name\":\"raw\x00\"}", "name"},
+		{`{"name":"x","meta":{"team":"a\u0000"}}`, "meta"},
+		{"{\"name\":\"x\",\"meta\":{\"te\xffam\":1}}", "meta"},
+		{"{\"na\xffme\":\"x\"}", "body"},
+		{`{"permissions":[{"name":"ok"},{"name":"b\u0000"}]}`, "permissions"},
+		{`{"name":"escaped backslash \\u0000 is text"}`, ""},
+		{"\"top\xff\"", "body"},
+		{"{\"name\":\"x\" garbage \xff", "name"},
+		{`not json`, ""},
+	}
+	for _, tt := range tests {
+		err := JSON([]byte(tt.body))
+		if tt.field == "" {
+			if err != nil {
+				t.Errorf("JSON(%q): got %v, want nil", tt.body, err)
+			}
+			continue
+		}
+		e, ok := err.(*keyward.Error)
+		if !ok || len(e.Fields) != 1 || e.Fields[0].Field != tt.field {
+			t.Errorf("JSON(%q): got %v, want an error naming %s", tt.body, err, tt.field)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"abc", 5, "abc"},
+		{"abcé", 4, "abc"},
+		{"abcé", 5, "abcé"},
+		{"日本", 4, "日"},
+	}
+	for _, tt := range tests {
+		if got := Truncate(tt.in, tt.n); got != tt.want {
+			t.Errorf("Truncate(%q, %d): got %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
