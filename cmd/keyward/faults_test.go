@@ -48,6 +48,12 @@ func newFaultClient(t *testing.T, base string) *faultClient {
 // database timeout plus faultSlack, or cannot be sent at all.
 func (c *faultClient) do(method, path, auth string, body any) faultAnswer {
 	c.t.Helper()
+	return c.doHeader(method, path, auth, body)
+}
+
+// doHeader is do with extra headers, given as name, value pairs.
+func (c *faultClient) doHeader(method, path, auth string, body any, header ...string) faultAnswer {
+	c.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -59,6 +65,9 @@ func (c *faultClient) do(method, path, auth string, body any) faultAnswer {
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	start := time.Now()
 	res, err := c.hc.Do(req)

@@ -34,7 +34,7 @@ type Limits struct {
 	MaxInFlight int
 	// Retries is how many times a transaction that failed on a concurrent
 	// change (EVERSIONCONFLICT, a serialization failure or a deadlock) is run
-	// again from the start (default 4; -1 for none).
+	// again from the start (default 10; -1 for none).
 	Retries int
 }
 
@@ -42,7 +42,7 @@ type Limits struct {
 const (
 	DefaultTimeout     = 5 * time.Second
 	DefaultMaxInFlight = 256
-	DefaultRetries     = 4
+	DefaultRetries     = 10
 )
 
 // Guard wraps store with Limits: every call and transaction gets a
