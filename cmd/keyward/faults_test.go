@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/client"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
 
@@ -27,9 +28,12 @@ const (
 
 // faultClient calls a server under fault and checks the time bound.
 type faultClient struct {
-	t    *testing.T
-	base string
-	hc   *http.Client
+	t      *testing.T
+	base   string
+	hc     *http.Client
+	signed *http.Client // signs keyward-v1 as the caller key
+	// clientID and secret are the caller key's.
+	clientID, secret string
 }
 
 type faultAnswer struct {
@@ -63,14 +67,24 @@ func (c *faultClient) doHeader(method, path, auth string, body any, header ...st
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if auth != "" {
+	hc := c.hc
+	switch {
+	case auth == "signed":
+		hc = c.signed
+	case auth == "basic":
+		req.SetBasicAuth(c.clientID, c.secret)
+	case strings.HasPrefix(auth, "form:"):
+		req.Body = io.NopCloser(strings.NewReader(strings.TrimPrefix(auth, "form:")))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(c.clientID, c.secret)
+	case auth != "":
 		req.Header.Set("Authorization", "Bearer "+auth)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
 	start := time.Now()
-	res, err := c.hc.Do(req)
+	res, err := hc.Do(req)
 	took := time.Since(start)
 	if err != nil {
 		c.t.Errorf("%s %s: %v after %s", method, path, err, took)
@@ -94,6 +108,14 @@ func (c *faultClient) doHeader(method, path, auth string, body any, header ...st
 func faultLoad(t *testing.T, c *faultClient, token, keySecret string, d time.Duration, allowed map[int]bool) (created []string, unavailable int) {
 	t.Helper()
 	var mu sync.Mutex
+	byOp := map[string][]int{}
+	defer func() {
+		var parts []string
+		for _, op := range []string{"create", "list", "whoami", "signed whoami", "token", "readyz"} {
+			parts = append(parts, op+" "+tally(byOp[op]))
+		}
+		t.Logf("answers: %s", strings.Join(parts, "; "))
+	}()
 	var wg sync.WaitGroup
 	stop := time.Now().Add(d)
 	for w := 0; w < 6; w++ {
@@ -103,7 +125,7 @@ func faultLoad(t *testing.T, c *faultClient, token, keySecret string, d time.Dur
 			for i := 0; time.Now().Before(stop); i++ {
 				var a faultAnswer
 				what := ""
-				switch (w + i) % 4 {
+				switch (w + i) % 6 {
 				case 0:
 					what = "create"
 					a = c.do("POST", "/v1/apikeys", token, map[string]any{"name": fmt.Sprintf("fault %d-%d", w, i)})
@@ -116,6 +138,12 @@ func faultLoad(t *testing.T, c *faultClient, token, keySecret string, d time.Dur
 				case 3:
 					what = "readyz"
 					a = c.do("GET", "/readyz", "", nil)
+				case 4:
+					what = "signed whoami"
+					a = c.do("GET", "/v1/whoami", "signed", nil)
+				case 5:
+					what = "token"
+					a = c.do("POST", "/oauth2/token", "form:grant_type=client_credentials", nil)
 				}
 				if a.status == 0 {
 					continue
@@ -124,6 +152,7 @@ func faultLoad(t *testing.T, c *faultClient, token, keySecret string, d time.Dur
 					t.Errorf("%s: got %d %v, want one of %v", what, a.status, a.body, allowed)
 				}
 				mu.Lock()
+				byOp[what] = append(byOp[what], a.status)
 				if a.status == http.StatusCreated {
 					created = append(created, a.body["id"].(string))
 				}
@@ -189,11 +218,14 @@ func faultServer(t *testing.T, args ...string) (c *faultClient, token, keySecret
 	if token == "" {
 		t.Fatalf("login: %d %v", a.status, a.body)
 	}
-	a = c.do("POST", "/v1/apikeys", token, map[string]any{"name": "caller", "level": 2, "rateLimit": map[string]int{"limit": 1000000, "windowSeconds": 60}})
+	a = c.do("POST", "/v1/apikeys", token, map[string]any{"name": "caller", "level": 2, "hmacEnabled": true,
+		"rateLimit": map[string]int{"limit": 1000000, "windowSeconds": 60}})
 	keySecret, _ = a.body["clientSecret"].(string)
 	if keySecret == "" {
 		t.Fatalf("creating the caller key: %d %v", a.status, a.body)
 	}
+	c.clientID, c.secret = a.body["clientId"].(string), keySecret
+	c.signed = &http.Client{Timeout: c.hc.Timeout, Transport: client.NewSigner(c.clientID, c.secret, nil)}
 	return c, token, keySecret
 }
 
@@ -290,9 +322,10 @@ func TestPostgresFaults(t *testing.T) {
 }
 
 // TestRedisFaults puts a proxy between keyward and Redis (rate limits and
-// nonces): while Redis is paused, dropped, slowed or reset, rate-limited
-// requests answer 503 with Retry-After within the timeout plus 1 s (never
-// let through uncounted), /readyz says so, and service comes back by itself.
+// nonces): while Redis is paused, dropped, slowed or reset, requests of a
+// rate-limited key, plain and signed, answer 503 with Retry-After within
+// the timeout plus 1 s (never let through uncounted or unchecked), /readyz
+// says so, and service comes back by itself.
 func TestRedisFaults(t *testing.T) {
 	redisURL := os.Getenv("KEYWARD_TEST_REDIS_URL")
 	if redisURL == "" {
@@ -316,11 +349,12 @@ func TestRedisFaults(t *testing.T) {
 			}
 			var statuses []int
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			for ctx.Err() == nil {
-				a := c.do("GET", "/v1/whoami", keySecret, nil)
+			for i := 0; ctx.Err() == nil; i++ {
+				auth := map[bool]string{true: keySecret, false: "signed"}[i%2 == 0]
+				a := c.do("GET", "/v1/whoami", auth, nil)
 				statuses = append(statuses, a.status)
 				if a.status != http.StatusOK && a.status != http.StatusServiceUnavailable {
-					t.Errorf("whoami with a rate-limited key: got %d %v, want 200 or 503", a.status, a.body)
+					t.Errorf("whoami with a rate-limited key (%s): got %d %v, want 200 or 503", auth[:6], a.status, a.body)
 				}
 				if mode == "reset" {
 					break

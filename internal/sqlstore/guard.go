@@ -48,9 +48,9 @@ const (
 // Guard wraps store with Limits: every call and transaction gets a
 // deadline, at most MaxInFlight run at once, and failures that mean the
 // database is unreachable become EDBUNAVAILABLE (503 with Retry-After). After
-// such a failure only one call at a time probes the database; the others
-// fail at once until one succeeds, so a hung database is noticed in one
-// timeout and recovered from by itself.
+// such a failure only a few calls at a time (MaxInFlight/16, at least one)
+// probe the database; the others fail at once until one succeeds, so a hung
+// database costs most callers no wait, and is recovered from by itself.
 //
 // Transactions that lose a race on a version they read themselves are run
 // again (a version the caller gave is re-checked on the fresh read, so a
@@ -67,8 +67,9 @@ type guard struct {
 	timeout time.Duration
 	retries int
 	slots   chan struct{}
-	down    atomic.Bool // the last call found the database unreachable
-	probing atomic.Bool // one call is checking whether it is back
+	down    atomic.Bool  // the last call found the database unreachable
+	probing atomic.Int32 // calls checking whether it is back (at most probes)
+	probes  int32
 }
 
 func newGuard(l Limits) *guard {
@@ -83,7 +84,8 @@ func newGuard(l Limits) *guard {
 	} else if l.Retries < 0 {
 		l.Retries = 0
 	}
-	return &guard{timeout: l.Timeout, retries: l.Retries, slots: make(chan struct{}, l.MaxInFlight)}
+	return &guard{timeout: l.Timeout, retries: l.Retries, slots: make(chan struct{}, l.MaxInFlight),
+		probes: int32(max(1, l.MaxInFlight/16))}
 }
 
 var (
@@ -101,7 +103,8 @@ func (g *guard) acquire() (release func(), err error) {
 	}
 	probe := false
 	if g.down.Load() {
-		if !g.probing.CompareAndSwap(false, true) {
+		if g.probing.Add(1) > g.probes {
+			g.probing.Add(-1)
 			<-g.slots
 			return nil, errDown
 		}
@@ -109,7 +112,7 @@ func (g *guard) acquire() (release func(), err error) {
 	}
 	return func() {
 		if probe {
-			g.probing.Store(false)
+			g.probing.Add(-1)
 		}
 		<-g.slots
 	}, nil
