@@ -557,15 +557,21 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	existing, err := s.store.GetAPIKey(ctx, p.TenantID, id)
 	if ErrorCode(err) == ENOTFOUND {
-		k, err := s.createAPIKey(ctx, p, id, in)
-		if ErrorCode(err) == ECONFLICT {
+		k, cerr := s.createAPIKey(ctx, p, id, in)
+		if ErrorCode(cerr) != ECONFLICT {
+			return k, cerr == nil, cerr
+		}
+		// A concurrent PUT may have created this id in the caller's tenant
+		// first: this one then lost a race and answers as a replace would.
+		if existing, err = s.store.GetAPIKey(ctx, p.TenantID, id); ErrorCode(err) == ENOTFOUND {
 			// The id may belong to another tenant's key: never say so.
 			if in.ClientID == nil {
 				return nil, false, Errorf(ENOTFOUND, "api key not found")
 			}
+			return nil, false, cerr
 		}
-		return k, err == nil, err
-	} else if err != nil {
+	}
+	if err != nil {
 		return nil, false, err
 	}
 	if !p.canKey(PermAPIKeysRead, existing.OwnerID) && !p.canKey(PermAPIKeysWrite, existing.OwnerID) {
@@ -640,7 +646,7 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	v := existing.Version
 	k, err := s.updateAPIKeyOnce(ctx, p, id, full, &v)
-	if ErrorCode(err) == EPRECONDITION {
+	if ErrorCode(err) == EPRECONDITION && ifMatch == nil {
 		err = Errorf(EVERSIONCONFLICT, "the key was changed concurrently; read it again")
 	}
 	if err != nil {

@@ -23,6 +23,7 @@ const (
 	ERATELIMITED     = "rate_limited"             // 429: rate limited
 	EUNAVAILABLE     = "unavailable"              // 503: a dependency is down
 	ELIMITERDOWN     = "rate_limiter_unavailable" // 503: the rate limiter cannot count; the request is refused
+	EDBUNAVAILABLE   = "database_unavailable"     // 503: the database did not answer in time, or is saturated
 	EINTERNAL        = "internal"                 // 500: never shown to clients in detail
 	EVERSIONCONFLICT = "version_conflict"         // 409: stored version differs from the one given
 )

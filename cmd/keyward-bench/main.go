@@ -42,6 +42,7 @@ type config struct {
 	duration               time.Duration
 	concurrency            int
 	scenarios              string
+	soak                   time.Duration
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -54,6 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario runs (at most 60s)")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "concurrent connections (1-256)")
 	fs.StringVar(&c.scenarios, "scenarios", "healthz,key,verify,token,introspect,signed", "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), limited (the same with a key that has a rate limit it never reaches: the limiter's cost), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1)")
+	fs.DurationVar(&c.soak, "soak", 0, "instead of the scenarios, run a mixed workload (verify, key, token, create, list, rotate, signed) this long against one server, reporting every 10s, and fail on any 5xx or unexpected answer, or when the server's memory or goroutines grow 10% or more after the warm-up (a third of the run, at most 5m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -74,12 +76,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "keyward-bench: need --password, --duration in (0, 60s] and --concurrency in [1, 256]")
 		return 2
 	}
+	if c.soak < 0 || c.soak > 7*24*time.Hour {
+		fmt.Fprintln(stderr, "keyward-bench: --soak must be at most 168h")
+		return 2
+	}
 	b := &bench{cfg: c, servers: servers, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency, MaxConnsPerHost: c.concurrency}, Timeout: 10 * time.Second}}
 	if err := b.setup(ctx); err != nil {
 		fmt.Fprintf(stderr, "keyward-bench: setup: %v\n", err)
 		return 1
 	}
 	defer b.teardown(ctx)
+	if c.soak > 0 {
+		if !b.soak(ctx, c.soak, stdout) {
+			return 1
+		}
+		return 0
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "scenario\trequests\terrors\treq/s\tp50\tp99\tof floor\n")
 	var floor float64

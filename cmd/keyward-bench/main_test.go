@@ -87,3 +87,54 @@ func TestBenchRuns(t *testing.T) {
 		t.Errorf("a non-loopback server: exit %d, want 2", code)
 	}
 }
+
+// TestSoakShort runs the soak briefly against a real server: the mixed
+// workload answers no 5xx and nothing unexpected, and the report judges
+// memory and goroutines. (Whether they stay flat is judged by the 60 s run
+// in .ci/run, against a server process of its own; here the server shares
+// the test's process.)
+func TestSoakShort(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.Bootstrap(ctx, "bench-password"); err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = httpapi.New(svc, nil, nil)
+	ts.Start()
+	defer ts.Close()
+
+	tests := []struct {
+		args     []string
+		wantCode int
+		want     []string
+	}{
+		{[]string{"--soak", "2s", "--concurrency", "4"}, -1, []string{"soak: 2s with 4 connections", " 0 answered 5xx, 0 unexpected", "soak: rss after warm-up", "soak: goroutines after warm-up"}},
+		{[]string{"--soak", "200h"}, 2, nil},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		code := run(ctx, append([]string{"--server", ts.URL}, tt.args...),
+			func(k string) string { return map[string]string{"KEYWARD_PASSWORD": "bench-password"}[k] }, &out, &errb)
+		if tt.wantCode >= 0 && code != tt.wantCode {
+			t.Errorf("%v: got exit %d, want %d: %s", tt.args, code, tt.wantCode, errb.String())
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v: got output\n%s\nwant it to contain %q", tt.args, out.String(), w)
+			}
+		}
+	}
+}

@@ -30,6 +30,7 @@ type serverConfig struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	CacheTTL        time.Duration
+	DBTimeout       time.Duration // each store call and transaction; 0 in migrate
 
 	Dialects           string
 	PublicURL          string
@@ -170,6 +171,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, errors.New("--redis-url must be a redis:// or rediss:// URL"))
+	}
+	if c.DBTimeout < 0 || (c.DBTimeout > 0 && c.DBTimeout < 100*time.Millisecond) {
+		errs = append(errs, errors.New("--db-timeout must be at least 100ms"))
 	}
 	if c.ShutdownTimeout < 0 || c.CacheTTL < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))

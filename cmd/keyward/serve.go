@@ -74,6 +74,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.Addr, "addr", addr, "address to listen on (env KEYWARD_ADDR)")
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply pending migrations to an existing database before serving (a new database is always migrated)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on shutdown")
+	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "longest a database call or transaction may take; past it the request answers 503 database_unavailable with Retry-After")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 30*time.Second, "longest time a verified key is served from memory without a database read")
 	publicURL, _ := env(getenv, "PUBLIC_URL")
 	fs.StringVar(&c.PublicURL, "public-url", publicURL, "URL clients reach keyward at: the issuer of OAuth2 tokens and the base of discovery (env KEYWARD_PUBLIC_URL; default http://<addr>)")
@@ -189,8 +190,10 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		return err
 	}
 	defer db.Close()
+	limits := sqlstore.Limits{Timeout: c.DBTimeout}
 	cfg := keyward.Config{
-		Store: db, MasterKey: master, Logger: logger, CacheTTL: c.CacheTTL, Changes: db.ChangeFeed(),
+		Store: sqlstore.Guard(db, limits), Changes: sqlstore.GuardChanges(db.ChangeFeed(), limits),
+		MasterKey: master, Logger: logger, CacheTTL: c.CacheTTL,
 		PublicURL: c.PublicURL, TokenAlgorithm: c.TokenAlg, SigningKeyRotation: c.SigningKeyRotation,
 	}
 	cfg.TenantRateLimit, _ = rateLimit("tenant-rate-limit", c.TenantRateLimit)
@@ -203,12 +206,16 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 			return err
 		}
 		defer rs.Close()
+		rs = rs.WithTimeout(c.DBTimeout)
 		cfg.Limiter, cfg.NonceStore, shared = rs, rs, "redis"
 	default:
 		// Nonces live in the database (the nonces table) on SQLite and
 		// PostgreSQL alike, so a signed request is refused the second time
 		// after a restart too; rate limits stay per replica.
 		cfg.NonceStore = db.NonceStore(nil)
+	}
+	if cfg.NonceStore != nil {
+		cfg.NonceStore = sqlstore.GuardNonces(cfg.NonceStore, limits)
 	}
 	svc, err := keyward.NewService(cfg)
 	if err != nil {
@@ -234,7 +241,7 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		console.Mount(api.Mux(), svc, logger)
 	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           storeBudget(api, c.DBTimeout),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -263,4 +270,13 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// storeBudget gives every request one database budget of d: all the store
+// calls it makes together end within d, so that it answers in about d even
+// when the database hangs.
+func storeBudget(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(keyward.WithStoreBudget(r.Context(), time.Now().Add(d))))
+	})
 }

@@ -30,6 +30,7 @@ var statusOf = map[string]int{
 	keyward.ERATELIMITED:     http.StatusTooManyRequests,
 	keyward.EUNAVAILABLE:     http.StatusServiceUnavailable,
 	keyward.ELIMITERDOWN:     http.StatusServiceUnavailable,
+	keyward.EDBUNAVAILABLE:   http.StatusServiceUnavailable,
 	keyward.EINTERNAL:        http.StatusInternalServerError,
 
 	keyward.ESIGMISSING:     http.StatusUnauthorized,
@@ -110,7 +111,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(e.Rate.Reset))
 		}
 	}
-	if p.Code == keyward.ELIMITERDOWN {
+	if p.Status == http.StatusServiceUnavailable {
+		// A dependency is down or saturated: worth trying again shortly.
 		w.Header().Set("Retry-After", "1")
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

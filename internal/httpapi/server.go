@@ -90,7 +90,7 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux()}
 	s.metrics = newMetrics(reg, svc)
 	s.routes()
-	s.handler = s.withRequestContext(s.mux)
+	s.handler = s.withRequestContext(s.unmatched(s.mux))
 	return s
 }
 

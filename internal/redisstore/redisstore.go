@@ -20,10 +20,14 @@ import (
 // Store is a Redis connection serving as keyward.Limiter and
 // keyward.NonceStore.
 type Store struct {
-	rdb    *redis.Client
-	prefix string
-	now    func() time.Time
+	rdb     *redis.Client
+	prefix  string
+	now     func() time.Time
+	timeout time.Duration // each call, waiting for a pooled connection included
 }
+
+// DefaultTimeout bounds each call unless WithTimeout says otherwise.
+const DefaultTimeout = 5 * time.Second
 
 // Open connects to the Redis at url (redis://[user:password@]host:port/db
 // or rediss:// for TLS) and checks that it answers.
@@ -35,8 +39,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	// Short timeouts: a request waits at most this long before it is refused.
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, time.Second, time.Second
 	opt.MaxRetries, opt.DialerRetries = 1, 1
+	// The caller's deadline (see WithTimeout) bounds dialing, waiting for a
+	// pooled connection and each command, whichever ends first.
+	opt.ContextTimeoutEnabled = true
 	quiet.Do(func() { redis.SetLogger(discard{}) }) // keyward logs the failures it acts on
-	s := &Store{rdb: redis.NewClient(opt), prefix: "keyward:", now: time.Now}
+	s := &Store{rdb: redis.NewClient(opt), prefix: "keyward:", now: time.Now, timeout: DefaultTimeout}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.rdb.Ping(pctx).Err(); err != nil {
@@ -54,6 +61,21 @@ func (s *Store) WithPrefix(prefix string) *Store {
 	return &c
 }
 
+// WithTimeout returns a Store whose calls each give up after d (keyward
+// serve passes --db-timeout), so that a Redis that hangs costs a request at
+// most d before it is refused.
+func (s *Store) WithTimeout(d time.Duration) *Store {
+	c := *s
+	if d > 0 {
+		c.timeout = d
+	}
+	return &c
+}
+
+func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
 var quiet sync.Once
 
 // discard drops the Redis client's own log lines.
@@ -65,7 +87,11 @@ func (discard) Printf(context.Context, string, ...any) {}
 func (s *Store) Close() error { return s.rdb.Close() }
 
 // Ping reports whether Redis answers.
-func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	return s.rdb.Ping(ctx).Err()
+}
 
 // incr counts one request in a window and sets the counter to expire with
 // the window, atomically.
@@ -77,6 +103,8 @@ return n`)
 // Allow counts one request under key in the current window of l, shared by
 // every replica using this Redis. Windows are aligned to the Unix epoch.
 func (s *Store) Allow(ctx context.Context, key string, l keyward.RateLimit) (bool, keyward.RateStatus, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	wk, reset := keyward.WindowKey(key, l, s.now())
 	n, err := incr.Run(ctx, s.rdb, []string{s.prefix + "rl:" + wk}, (reset + time.Second).Milliseconds()).Int64()
 	if err != nil {
@@ -107,6 +135,8 @@ func (s *Store) Remember(ctx context.Context, key string, until time.Time) (bool
 		ttl = time.Millisecond
 	}
 	sum := sha256.Sum256([]byte(key))
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
 	ok, err := s.rdb.SetNX(ctx, s.prefix+"nonce:"+hex.EncodeToString(sum[:]), 1, ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("redis nonce: %w", err)

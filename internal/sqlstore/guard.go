@@ -1,0 +1,320 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/keyward/keyward"
+)
+
+// Limits bound the work a store takes on, so that a database that hangs or
+// drops connections costs callers a bounded wait and the process a bounded
+// number of goroutines, never an unbounded queue.
+type Limits struct {
+	// Timeout bounds each store call, and each transaction as a whole
+	// (default 5 s), and all the calls made with one context marked by
+	// keyward.WithStoreBudget together. Past it the call fails with
+	// EDBUNAVAILABLE.
+	Timeout time.Duration
+	// MaxInFlight bounds the store calls and transactions running or waiting
+	// for a connection at once (default 256); one more fails at once with
+	// EDBUNAVAILABLE instead of queueing.
+	MaxInFlight int
+	// Retries is how many times a transaction that failed on a concurrent
+	// change (EVERSIONCONFLICT, a serialization failure or a deadlock) is run
+	// again from the start (default 10; -1 for none).
+	Retries int
+}
+
+// Default limits.
+const (
+	DefaultTimeout     = 5 * time.Second
+	DefaultMaxInFlight = 256
+	DefaultRetries     = 10
+)
+
+// Guard wraps store with Limits: every call and transaction gets a
+// deadline, at most MaxInFlight run at once, and failures that mean the
+// database is unreachable become EDBUNAVAILABLE (503 with Retry-After). After
+// such a failure only a few calls at a time (MaxInFlight/16, at least one)
+// probe the database; the others fail at once until one succeeds, so a hung
+// database costs most callers no wait, and is recovered from by itself.
+//
+// Transactions that lose a race on a version they read themselves are run
+// again (a version the caller gave is re-checked on the fresh read, so a
+// stale one still ends in EPRECONDITION or EVERSIONCONFLICT). Their
+// callbacks must therefore have no effect outside the transaction other than
+// assigning results.
+func Guard(store keyward.Store, l Limits) keyward.Store {
+	g := newGuard(l)
+	return &guardedStore{guardTx: &guardTx{StoreTx: store, g: g}, inner: store}
+}
+
+// guard is the shared state of a guarded store.
+type guard struct {
+	timeout time.Duration
+	retries int
+	slots   chan struct{}
+	down    atomic.Bool  // the last call found the database unreachable
+	probing atomic.Int32 // calls checking whether it is back (at most probes)
+	probes  int32
+}
+
+func newGuard(l Limits) *guard {
+	if l.Timeout <= 0 {
+		l.Timeout = DefaultTimeout
+	}
+	if l.MaxInFlight <= 0 {
+		l.MaxInFlight = DefaultMaxInFlight
+	}
+	if l.Retries == 0 {
+		l.Retries = DefaultRetries
+	} else if l.Retries < 0 {
+		l.Retries = 0
+	}
+	return &guard{timeout: l.Timeout, retries: l.Retries, slots: make(chan struct{}, l.MaxInFlight),
+		probes: int32(max(1, l.MaxInFlight/16))}
+}
+
+var (
+	errSaturated = keyward.Errorf(keyward.EDBUNAVAILABLE, "the database is busy; try again shortly")
+	errDown      = keyward.Errorf(keyward.EDBUNAVAILABLE, "the database is unavailable; try again shortly")
+)
+
+// acquire takes a slot, or fails at once when none is free or when the
+// database is down and another call is already probing it.
+func (g *guard) acquire() (release func(), err error) {
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		return nil, errSaturated
+	}
+	probe := false
+	if g.down.Load() {
+		if g.probing.Add(1) > g.probes {
+			g.probing.Add(-1)
+			<-g.slots
+			return nil, errDown
+		}
+		probe = true
+	}
+	return func() {
+		if probe {
+			g.probing.Add(-1)
+		}
+		<-g.slots
+	}, nil
+}
+
+// run runs f with a slot and the deadline, classifying its error.
+func (g *guard) run(ctx context.Context, f func(ctx context.Context) error) error {
+	release, err := g.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	deadline := time.Now().Add(g.timeout)
+	if b, ok := keyward.StoreBudget(ctx); ok && b.Before(deadline) {
+		deadline = b
+	}
+	cctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	err = g.classify(ctx, cctx, f(cctx))
+	g.record(err)
+	return err
+}
+
+// record notes whether the database answered.
+func (g *guard) record(err error) {
+	switch {
+	case err == nil:
+		g.down.Store(false)
+	case keyward.ErrorCode(err) == keyward.EDBUNAVAILABLE:
+		g.down.Store(true)
+	default:
+		var e *keyward.Error
+		if errors.As(err, &e) { // the database answered, with a refusal
+			g.down.Store(false)
+		}
+	}
+}
+
+// classify turns a failure that means "the database did not answer" into
+// EDBUNAVAILABLE, wrapping the driver's error for the log. parent is the
+// caller's context: when it ended first (the client went away), the error
+// is the caller's, not the database's.
+func (g *guard) classify(parent, cctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *keyward.Error
+	if errors.As(err, &e) || parent.Err() != nil {
+		return err
+	}
+	if cctx.Err() != nil {
+		return &unavailable{msg: fmt.Sprintf("the database did not answer in time (%s); try again shortly", g.timeout), cause: err}
+	}
+	if unreachable(err) {
+		return &unavailable{msg: "the database connection failed; try again shortly", cause: err}
+	}
+	return err
+}
+
+// unavailable is EDBUNAVAILABLE carrying the driver's error for the log.
+type unavailable struct {
+	msg   string
+	cause error
+}
+
+func (u *unavailable) Error() string { return u.msg + ": " + u.cause.Error() }
+func (u *unavailable) Unwrap() []error {
+	return []error{&keyward.Error{Code: keyward.EDBUNAVAILABLE, Message: u.msg}, u.cause}
+}
+
+// unreachable reports whether err means the connection to the database
+// failed (rather than the database refusing a statement).
+func unreachable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P0x: the server is shutting
+		// down or starting; 53300: too many connections.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P0") || pe.Code == "53300"
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &ne), errors.As(err, &ce), pgconn.Timeout(err):
+		return true
+	}
+	// pgconn reports a connection it closed after a failure this way.
+	return strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "connection reset")
+}
+
+// retryable reports whether a transaction that failed with err may be run
+// again: it lost a race with a concurrent change.
+func retryable(err error) bool {
+	if keyward.ErrorCode(err) == keyward.EVERSIONCONFLICT {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// guardTx guards each call of a StoreTx. Outside a transaction (deadline
+// zero) each call takes a slot and the timeout; inside one, calls share the
+// transaction's slot and deadline. StoreTx is embedded so that a method
+// added to keyward.StoreTx still compiles (unguarded) until guard_calls.go
+// lists it.
+type guardTx struct {
+	keyward.StoreTx
+	g        *guard
+	deadline time.Time // inside a Tx: the Tx's; zero outside
+}
+
+func (t *guardTx) do(ctx context.Context, f func(ctx context.Context) error) error {
+	if t.deadline.IsZero() {
+		return t.g.run(ctx, f)
+	}
+	cctx, cancel := context.WithDeadline(ctx, t.deadline)
+	defer cancel()
+	return t.g.classify(ctx, cctx, f(cctx))
+}
+
+func call[T any](t *guardTx, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
+	var out T
+	err := t.do(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = f(ctx)
+		return err
+	})
+	return out, err
+}
+
+// guardedStore is the keyward.Store that Guard returns.
+type guardedStore struct {
+	*guardTx
+	inner keyward.Store
+}
+
+// Tx runs fn in one transaction under one slot and one deadline, and runs
+// it again (up to Retries times, after a short random pause) when it lost a
+// race with a concurrent change.
+func (s *guardedStore) Tx(ctx context.Context, fn func(tx keyward.StoreTx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.g.run(ctx, func(cctx context.Context) error {
+			deadline, _ := cctx.Deadline()
+			return s.inner.Tx(cctx, func(tx keyward.StoreTx) error {
+				return fn(&guardTx{StoreTx: tx, g: s.g, deadline: deadline})
+			})
+		})
+		if err == nil || attempt >= s.g.retries || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(1+rand.IntN(5*(attempt+1))) * time.Millisecond)
+	}
+}
+
+// Ping checks the database under the same limits as any call, so that a
+// saturated or hung database makes /readyz say so.
+func (s *guardedStore) Ping(ctx context.Context) error {
+	return s.g.run(ctx, s.inner.Ping)
+}
+
+// Close closes the wrapped store.
+func (s *guardedStore) Close() error { return s.inner.Close() }
+
+// Unwrap returns the wrapped store.
+func (s *guardedStore) Unwrap() keyward.Store { return s.inner }
+
+// GuardNonces puts the replay guard of signed requests that the database
+// keeps (NonceStore) under the same limits as the store guarded by l.
+func GuardNonces(ns keyward.NonceStore, l Limits) keyward.NonceStore {
+	return &guardedNonces{ns: ns, g: newGuard(l)}
+}
+
+type guardedNonces struct {
+	ns keyward.NonceStore
+	g  *guard
+}
+
+func (n *guardedNonces) Remember(ctx context.Context, key string, until time.Time) (fresh bool, err error) {
+	err = n.g.run(ctx, func(ctx context.Context) error {
+		var err error
+		fresh, err = n.ns.Remember(ctx, key, until)
+		return err
+	})
+	return fresh, err
+}
+
+// GuardChanges gives each Publish of a change feed the timeout of l.
+func GuardChanges(c keyward.ChangeFeed, l Limits) keyward.ChangeFeed {
+	if c == nil {
+		return nil
+	}
+	return &guardedChanges{ChangeFeed: c, g: newGuard(l)}
+}
+
+type guardedChanges struct {
+	keyward.ChangeFeed
+	g *guard
+}
+
+func (c *guardedChanges) Publish(ctx context.Context, keyIDs []string) error {
+	return c.g.run(ctx, func(ctx context.Context) error { return c.ChangeFeed.Publish(ctx, keyIDs) })
+}
