@@ -45,10 +45,14 @@ type IssuedKey struct {
 }
 
 // sortFields are the fields API key lists may be sorted by.
-var sortFields = map[string]bool{"name": true, "createdAt": true, "lastUsedAt": true, "expiresAt": true, "id": true, "isActive": true}
+var sortFields = map[string]bool{"name": true, "createdAt": true, "lastUsedAt": true, "expiresAt": true, "id": true, "isActive": true,
+	"clientId": true, "description": true, "deviceName": true, "userName": true, "version": true}
 
 // conditionTypes gives the value type of each field a Condition may test.
-var conditionTypes = map[string]string{"id": "string", "name": "string", "isActive": "bool", "createdAt": "time"}
+// "permissions" tests the names of the key's explicit permissions.
+var conditionTypes = map[string]string{"id": "string", "name": "string", "isActive": "bool", "createdAt": "time",
+	"clientId": "string", "description": "string", "deviceName": "string", "userName": "string", "version": "int",
+	"permissions": "string"}
 
 // checkCondition returns what is wrong with c, or "".
 func checkCondition(c Condition) string {
@@ -64,6 +68,9 @@ func checkCondition(c Condition) string {
 	case "gt", "gte", "lt", "lte":
 		if typ == "bool" {
 			return "operator " + c.Op + " does not apply to a boolean"
+		}
+		if c.Field == "permissions" {
+			return "operator " + c.Op + " does not apply to a set"
 		}
 	case "contains":
 		if typ != "string" {
@@ -81,9 +88,11 @@ func checkCondition(c Condition) string {
 			good = typ == "bool"
 		case time.Time:
 			good = typ == "time"
+		case int:
+			good = typ == "int"
 		}
 		if !good {
-			return "must be a " + map[string]string{"string": "text", "bool": "boolean", "time": "time"}[typ]
+			return "must be a " + map[string]string{"string": "text", "bool": "boolean", "time": "time", "int": "whole number"}[typ]
 		}
 	}
 	return ""
@@ -369,7 +378,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter)
 	if f.Sort != "" {
 		for _, field := range strings.Split(f.Sort, ",") {
 			if !sortFields[strings.TrimPrefix(field, "-")] {
-				fe.add("sort", "must be fields among name, createdAt, lastUsedAt, expiresAt, id, isActive, each optionally prefixed with -")
+				fe.add("sort", "must be fields among name, createdAt, lastUsedAt, expiresAt, id, isActive, clientId, description, deviceName, userName, version, each optionally prefixed with -")
 				break
 			}
 		}

@@ -162,17 +162,21 @@ type APIKeyFilter struct {
 	OwnerID    string // only keys of this owner
 	// Sort is a comma-separated list of fields, each optionally prefixed
 	// with "-" for descending: name, createdAt, lastUsedAt, expiresAt, id,
-	// isActive. "" is "-createdAt".
+	// isActive, clientId, description, deviceName, userName, version (text
+	// ignores ASCII case). "" is "-createdAt".
 	Sort string
 	// Conditions are further comparisons, all of which must hold.
 	Conditions []Condition
 	Now        time.Time // reference time for the active/expired statuses
 }
 
-// Condition compares one key field (NData): Field is "id", "isActive",
-// "name" or "createdAt"; Op is eq, neq, gt, gte, lt, lte, in or contains;
-// Values are typed (string, bool, time.Time) and hold one value except for
-// "in". contains is case-insensitive, on id and name only.
+// Condition compares one key field (NData): Field is "id", "clientId",
+// "isActive", "name", "description", "userName" (the owner's), "deviceName",
+// "createdAt", "version" or "permissions" (the names of the key's explicit
+// permissions: eq, in and contains hold when one of them does, neq when none
+// equals); Op is eq, neq, gt, gte, lt, lte, in or contains; Values are typed
+// (string, bool, time.Time, int) and hold one value except for "in".
+// contains is case-insensitive, on text fields only.
 type Condition struct {
 	Field  string
 	Op     string
