@@ -34,7 +34,11 @@ type APIKeyInput struct {
 	ClearRateLimit       bool             `json:"-"` // PATCH rateLimit: null
 	DeviceName           *string          `json:"deviceName,omitempty"`
 	OwnerID              *string          `json:"ownerId,omitempty"`
-	Meta                 json.RawMessage  `json:"meta,omitempty"`
+	// OwnerUserName names the owner by userName instead of OwnerID (Portos'
+	// userName); an unknown name is EINVALID naming "userName". The owner
+	// changes under the same rules as with OwnerID.
+	OwnerUserName *string         `json:"-"`
+	Meta          json.RawMessage `json:"meta,omitempty"`
 }
 
 // IssuedKey is a key together with its secret, returned only by create,
@@ -248,6 +252,16 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 		k.OwnerID = *in.OwnerID
 		if k.OwnerID != "" && !secret.ValidID(k.OwnerID) {
 			f.add("ownerId", "must be a user id")
+		}
+	}
+	if in.OwnerUserName != nil {
+		switch u, err := tx.GetUserByName(ctx, k.TenantID, *in.OwnerUserName); {
+		case err == nil:
+			k.OwnerID = u.ID
+		case ErrorCode(err) == ENOTFOUND:
+			f.add("userName", "no user "+strconv.Quote(*in.OwnerUserName)+" in this tenant")
+		default:
+			return err
 		}
 	}
 	if in.Permissions != nil {
@@ -472,7 +486,7 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	in.IsActive = nil
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
-		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.Meta == nil
+		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil && in.Meta == nil
 }
 
 // visibleKey reads a key the caller may read, else ENOTFOUND.
