@@ -9,14 +9,18 @@ import (
 // exactly one tenant. The root tenant (created on first start as "default")
 // is the only one whose level-8 users hold tenants:admin.
 type Tenant struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`   // unique slug, e.g. "default"
-	Prefix    string    `json:"prefix"` // key prefix, 1-16 of [a-z0-9_], e.g. "kw"
-	IsActive  bool      `json:"isActive"`
-	IsRoot    bool      `json:"isRoot"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
-	Version   int       `json:"version"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`   // unique slug, e.g. "default"
+	Prefix   string `json:"prefix"` // key prefix, 1-16 of [a-z0-9_], e.g. "kw"
+	IsActive bool   `json:"isActive"`
+	IsRoot   bool   `json:"isRoot"`
+	// PortosReadableSecrets lets Portos answers carry the clientSecret of
+	// HMAC keys the caller covers, read from the sealed copy and audited
+	// (SPEC §7). Off by default: a secret is shown once.
+	PortosReadableSecrets bool      `json:"portosReadableSecrets"`
+	CreatedAt             time.Time `json:"createdAt"`
+	UpdatedAt             time.Time `json:"updatedAt"`
+	Version               int       `json:"version"`
 }
 
 // User is a human in a tenant. PasswordHash is an argon2id PHC string and

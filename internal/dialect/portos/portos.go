@@ -18,7 +18,9 @@
 // status}.
 //
 // Unlike the original, clientSecret appears only when a key is created,
-// unless the tenant turned on readable HMAC secrets (see secrets.go). The
+// unless the tenant turned on portosReadableSecrets: then every answer
+// carries it for the keys the caller covers, read from the sealed copy and
+// audited (Service.ReadableSecrets). The
 // rights ApiKeyCreate/ApiKeyUpdate (= apikeys:write) and ApiKeyDelete
 // (= apikeys:delete) are built-in aliases, in any case.
 package portos
@@ -181,9 +183,17 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 		dialect.WriteJSON(w, http.StatusOK, map[string]int{"count": n, "totalCount": l.TotalCount})
 		return
 	}
+	secrets, err := d.svc.ReadableSecrets(r.Context(), p, l.Items)
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
 	items := []apiKey{}
 	for _, k := range l.Items {
-		items = append(items, toAPIKey(k, ""))
+		items = append(items, toAPIKey(k, secrets[k.ID]))
+	}
+	if len(secrets) > 0 {
+		w.Header().Set("Cache-Control", "no-store")
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "count": len(items), "totalCount": l.TotalCount})
 }
@@ -193,7 +203,7 @@ func (d *api) get(w http.ResponseWriter, r *http.Request, p *keyward.Principal) 
 	if err == nil {
 		var k *keyward.APIKey
 		if k, err = d.svc.GetAPIKey(r.Context(), p, id); err == nil {
-			dialect.WriteJSON(w, http.StatusOK, toAPIKey(k, ""))
+			d.answer(w, r, p, http.StatusOK, k)
 			return
 		}
 	}
@@ -270,7 +280,7 @@ func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) 
 		d.host.WriteError(w, r, dialect.RenameField(err, "version", "_v"))
 		return
 	}
-	dialect.WriteJSON(w, http.StatusOK, toAPIKey(k, ""))
+	d.answer(w, r, p, http.StatusOK, k)
 }
 
 func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
@@ -284,5 +294,18 @@ func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principa
 		d.host.WriteError(w, r, err)
 		return
 	}
-	dialect.WriteJSON(w, http.StatusOK, toAPIKey(k, ""))
+	d.answer(w, r, p, http.StatusOK, k)
+}
+
+// answer writes k with its secret when the tenant lets the caller read it.
+func (d *api) answer(w http.ResponseWriter, r *http.Request, p *keyward.Principal, status int, k *keyward.APIKey) {
+	secrets, err := d.svc.ReadableSecrets(r.Context(), p, []*keyward.APIKey{k})
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
+	if secrets[k.ID] != "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	dialect.WriteJSON(w, status, toAPIKey(k, secrets[k.ID]))
 }

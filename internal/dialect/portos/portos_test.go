@@ -326,3 +326,73 @@ func TestNWS4SignerReproducesVector(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", dec, want)
 	}
 }
+
+// TestPortosReadableSecrets: with the tenant setting off (the default) a
+// secret is shown once; on, Portos answers carry it for the HMAC keys the
+// caller covers, each read audited.
+func TestPortosReadableSecrets(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := dialecttest.Start(t, db, portos.Mount)
+		s.Do("POST", "/v1/permissions", s.Admin, map[string]any{"name": "orders_read"}, 201, nil)
+		var jane keyward.User
+		s.Do("POST", "/v1/users", s.Admin, map[string]any{"userName": "jane.ro", "password": "jane-password-1", "level": 4}, 201, &jane)
+		var login keyward.LoginResult
+		s.Do("POST", "/v1/login", "", map[string]string{"userName": "jane.ro", "password": "jane-password-1"}, 200, &login)
+
+		var k, janes, beyond map[string]any
+		s.Do("POST", "/apikeys", s.Admin, map[string]any{"name": "signer"}, 201, &k)
+		s.Do("POST", "/apikeys", login.AccessToken, map[string]any{"name": "jane's"}, 201, &janes)
+		s.Do("POST", "/apikeys", s.Admin, map[string]any{"name": "beyond jane", "userName": "jane.ro", "permissions": []string{"orders_read"}}, 201, &beyond)
+		var plain keyward.IssuedKey
+		s.Do("POST", "/v1/apikeys", s.Admin, map[string]any{"name": "plain"}, 201, &plain)
+
+		read := func(token, id string) map[string]any {
+			t.Helper()
+			var got map[string]any
+			s.Do("GET", "/apikeys/"+id, token, nil, 200, &got)
+			return got
+		}
+		if got := read(s.Admin, k["id"].(string)); got["clientSecret"] != nil {
+			t.Fatalf("setting off: got clientSecret in a read: %v", got)
+		}
+
+		var who keyward.WhoAmI
+		s.Do("GET", "/v1/whoami", s.Admin, nil, 200, &who)
+		var tn keyward.Tenant
+		s.Do("PATCH", "/v1/tenants/"+who.TenantID, s.Admin, map[string]any{"portosReadableSecrets": true}, 200, &tn)
+		if !tn.PortosReadableSecrets {
+			t.Fatalf("got tenant %+v, want portosReadableSecrets on", tn)
+		}
+		tests := []struct {
+			name, token string
+			key         map[string]any
+			want        any // the secret, or nil
+		}{
+			{"admin reads a key it covers", s.Admin, k, k["clientSecret"]},
+			{"jane reads her own key", login.AccessToken, janes, janes["clientSecret"]},
+			{"admin reads jane's key", s.Admin, janes, janes["clientSecret"]},
+			{"jane does not cover a key holding orders_read", login.AccessToken, beyond, nil},
+			{"a key without HMAC has no sealed copy", s.Admin, map[string]any{"id": plain.ID}, nil},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got := read(tt.token, tt.key["id"].(string))
+				if got["clientSecret"] != tt.want {
+					t.Errorf("got clientSecret %v, want %v", got["clientSecret"], tt.want)
+				}
+			})
+		}
+		var list struct{ Items []map[string]any }
+		s.Do("GET", "/apikeys?id=in:"+k["id"].(string)+":"+beyond["id"].(string)+"&$sort=name", s.Admin, nil, 200, &list)
+		if len(list.Items) != 2 || list.Items[0]["clientSecret"] != beyond["clientSecret"] || list.Items[1]["clientSecret"] != k["clientSecret"] {
+			t.Errorf("list: got %v, want both secrets", list.Items)
+		}
+		var audit struct {
+			Items []keyward.AuditEntry `json:"items"`
+		}
+		s.Do("GET", "/v1/audit?action=apikey.secret.read&page-size=100", s.Admin, nil, 200, &audit)
+		if len(audit.Items) != 5 {
+			t.Errorf("got %d apikey.secret.read audit entries, want 5 (one per secret shown)", len(audit.Items))
+		}
+	})
+}
