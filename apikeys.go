@@ -129,7 +129,7 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		if in.ClientID != nil {
 			if !slugRE.MatchString(*in.ClientID) {
-				return Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit"})
+				return Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of A-Z, a-z, 0-9, '.', '_', '~' and '-', starting with a letter or digit"})
 			}
 			k.ClientID = t.Prefix + "_" + *in.ClientID
 		} else {

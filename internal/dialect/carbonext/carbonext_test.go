@@ -95,6 +95,47 @@ func TestCarbonextApplications(t *testing.T) {
 			t.Error("fetch shows a secret")
 		}
 
+		// Fidelity beyond the examples (issue 18 #5).
+		var writeOnly keyward.IssuedKey
+		s.Do("POST", "/v1/apikeys?tenant=co2free", s.Admin, map[string]any{"name": "write only",
+			"permissions": []map[string]string{{"name": "customer_applications_write"}, {"name": "orders_read"}}}, 201, &writeOnly)
+		s.Do("GET", "/v1/customers/applications", writeOnly.ClientSecret, nil, 200, nil)
+		s.Do("GET", "/v1/customers/applications/"+created["id"].(string), writeOnly.ClientSecret, nil, 200, nil)
+		// Full role objects, as Fetch returns them, name the roles by id.
+		roleObjects := app["permissions"]
+		var mixed map[string]any
+		s.Do("POST", "/v1/customers/applications?customer-id="+tn.ID, writer.ClientSecret, map[string]any{
+			"clientId": "MyApp.Name", "displayName": "Case kept", "permissions": roleObjects, "color": "ignored"}, 201, &mixed)
+		if mixed["clientId"] != "cbx_b2b_MyApp.Name" {
+			t.Errorf("got clientId %v, want cbx_b2b_MyApp.Name (case kept)", mixed["clientId"])
+		}
+		var fetched map[string]any
+		s.Do("GET", "/v1/customers/applications/"+mixed["id"].(string), reader.ClientSecret, nil, 200, &fetched)
+		if ps := fetched["permissions"].([]any); len(ps) != 1 || ps[0].(map[string]any)["id"] != p1.ID {
+			t.Errorf("role objects as permissions: got %v, want orders_read", fetched["permissions"])
+		}
+		s.Do("POST", "/v1/customers/applications?customer-id="+tn.ID, writer.ClientSecret, map[string]any{
+			"clientId": "by_name", "displayName": "by name", "permissions": []map[string]string{{"name": "orders_read"}}}, 201, nil)
+		// A clientId taken in another tenant with the same prefix: 409, and
+		// nothing of the other tenant is named.
+		var other keyward.Tenant
+		s.Do("POST", "/v1/tenants", s.Admin, map[string]any{"name": "twin", "prefix": "cbx_b2b"}, 201, &other)
+		var twin keyward.IssuedKey
+		s.Do("POST", "/v1/apikeys?tenant=twin", s.Admin, map[string]any{"name": "twin", "clientId": "taken"}, 201, &twin)
+		res = s.Raw("POST", "/v1/customers/applications?customer-id="+tn.ID, "Bearer "+writer.ClientSecret,
+			map[string]any{"clientId": "taken", "displayName": "x", "permissions": []any{}})
+		if res.Status != 409 || strings.Contains(string(res.Body), other.ID) || strings.Contains(string(res.Body), "twin") || strings.Contains(string(res.Body), twin.ID) {
+			t.Errorf("taken clientId: got %d %s, want 409 naming no other tenant", res.Status, res.Body)
+		}
+		for _, bad := range []string{"not-a-uuid", "00000000-0000-4000-8000-000000000000", twin.ID} {
+			res = s.Raw("GET", "/v1/customers/applications/"+bad, "Bearer "+reader.ClientSecret, nil)
+			var p map[string]any
+			json.Unmarshal(res.Body, &p)
+			if res.Status != 404 || p["status"] != float64(404) || res.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("GET %s: got %d %s, want a 404 problem", bad, res.Status, res.Body)
+			}
+		}
+
 		// The Keycloak-style token endpoint of the customer's realm.
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"cbx_b2b_myapp_name"}, "client_secret": {created["clientSecret"].(string)}}
 		res = s.Raw("POST", "/auth/realms/co2free/protocol/openid-connect/token", "", form.Encode(), "Content-Type", "application/x-www-form-urlencoded")
