@@ -235,7 +235,7 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 		oauthErr(http.StatusBadRequest, "invalid_scope", keyward.ErrorMessage(err))
 		return
 	default:
-		d.host.WriteError(w, r, err)
+		d.tokenError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -243,4 +243,24 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 		"access_token": res.AccessToken, "expires_in": res.ExpiresIn, "refresh_expires_in": 0,
 		"token_type": res.TokenType, "not-before-policy": 0, "scope": res.Scope,
 	})
+}
+
+// tokenError answers err from the token endpoint in Keycloak's shape
+// {error, error_description} with the native status and headers: a refused
+// address or a limited key is 429 and a dependency down 503, both
+// "temporarily_unavailable" with Retry-After; internal errors are
+// "server_error" without detail.
+func (d *api) tokenError(w http.ResponseWriter, r *http.Request, err error) {
+	status := d.host.ErrorStatus(w, r, err)
+	code, msg := "invalid_request", keyward.ErrorMessage(err)
+	switch status {
+	case http.StatusUnauthorized:
+		code = "unauthorized_client"
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		code = "temporarily_unavailable"
+	case http.StatusInternalServerError:
+		code, msg = "server_error", "internal error"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	dialect.WriteJSON(w, status, map[string]string{"error": code, "error_description": msg})
 }
