@@ -37,7 +37,9 @@ func TestBlockedAddressEveryDialect(t *testing.T) {
 			func(m map[string]any) bool { return m["status"] == float64(429) && m["title"] != nil }},
 		{"carbonext token", "POST", "/auth/realms/default/protocol/openid-connect/token", "", form,
 			[]string{"Content-Type", "application/x-www-form-urlencoded"},
-			func(m map[string]any) bool { return m["error"] == "temporarily_unavailable" && m["error_description"] != "" }},
+			func(m map[string]any) bool {
+				return m["error"] == "temporarily_unavailable" && m["error_description"] != ""
+			}},
 		{"freesewing", "GET", "/whoami/key", "Basic eDp5", nil, nil,
 			func(m map[string]any) bool { return m["result"] == "error" && m["error"] != "" }},
 		{"piercloud", "POST", "/auth", "", map[string]string{"client_id": "x", "client_secret": "y"}, nil,
