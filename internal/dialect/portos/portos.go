@@ -248,23 +248,29 @@ func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) 
 	}
 	existing, err := d.svc.GetAPIKey(r.Context(), p, id)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		if b.ClientID != nil {
+		if b.ClientID != nil && *b.ClientID != "" {
 			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is assigned by the server"}))
 			return
 		}
-		k, created, err := d.svc.ReplaceAPIKey(r.Context(), p, id, b.creation(), nil, nil)
-		if err != nil {
-			d.host.WriteError(w, r, err)
+		var k *keyward.IssuedKey
+		var created bool
+		k, created, err = d.svc.ReplaceAPIKey(r.Context(), p, id, b.creation(), nil, nil)
+		if code := keyward.ErrorCode(err); code == keyward.EVERSIONCONFLICT || code == keyward.ENOTFOUND {
+			// Maybe created concurrently since we looked (the Service
+			// answers a taken id 404, lest it be another tenant's): if the
+			// caller now sees the key, this PUT updates it.
+			existing, err = d.svc.GetAPIKey(r.Context(), p, id)
+		} else if err == nil {
+			out := toAPIKey(k.APIKey, "")
+			if created {
+				w.Header().Set("Cache-Control", "no-store")
+				out.ClientSecret = k.ClientSecret
+			}
+			dialect.WriteJSON(w, http.StatusOK, out)
 			return
 		}
-		out := toAPIKey(k.APIKey, "")
-		if created {
-			w.Header().Set("Cache-Control", "no-store")
-			out.ClientSecret = k.ClientSecret
-		}
-		dialect.WriteJSON(w, http.StatusOK, out)
-		return
-	} else if err != nil {
+	}
+	if err != nil {
 		d.host.WriteError(w, r, err)
 		return
 	}

@@ -396,3 +396,50 @@ func TestPortosReadableSecrets(t *testing.T) {
 		}
 	})
 }
+
+// TestPortosConcurrentPutCreate: PUTs racing to create one id all succeed
+// (without _v the losers update); exactly one answer carries the secret.
+func TestPortosConcurrentPutCreate(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := dialecttest.Start(t, db, portos.Mount)
+		const id = "3f1c9a2e-8b7d-4e6f-a5c4-1d2e3f4a5b6c"
+		const n = 8
+		type result struct {
+			status int
+			secret bool
+		}
+		results := make(chan result, n)
+		for i := range n {
+			go func() {
+				req, _ := http.NewRequest("PUT", s.URL+"/apikeys/"+id, strings.NewReader(`{"name":"racer `+string(rune('a'+i))+`"}`))
+				req.Header.Set("Authorization", "Bearer "+s.Admin)
+				req.Header.Set("Content-Type", "application/json")
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					results <- result{}
+					return
+				}
+				var m map[string]any
+				json.NewDecoder(res.Body).Decode(&m)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					t.Logf("%d %v", res.StatusCode, m)
+				}
+				results <- result{res.StatusCode, m["clientSecret"] != nil}
+			}()
+		}
+		secrets := 0
+		for range n {
+			r := <-results
+			if r.status != 200 {
+				t.Errorf("a racing PUT: got %d, want 200", r.status)
+			}
+			if r.secret {
+				secrets++
+			}
+		}
+		if secrets != 1 {
+			t.Errorf("got %d answers with the secret, want exactly 1 (the creator's)", secrets)
+		}
+	})
+}
