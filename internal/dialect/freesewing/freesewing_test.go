@@ -42,8 +42,13 @@ func call(t *testing.T, s *dialecttest.Server, method, path, auth string, body a
 	if err := json.Unmarshal(res.Body, &out); err != nil {
 		t.Fatalf("%s %s: %d %s", method, path, res.Status, res.Body)
 	}
-	if res.Status >= 400 && (out.Result != "error" || out.Error == "") {
-		t.Errorf("%s %s: %d %s, want {result: error, error}", method, path, res.Status, res.Body)
+	if res.Status >= 400 {
+		var m map[string]any
+		json.Unmarshal(res.Body, &m)
+		dialecttest.CheckMembers(t, method+" "+path+" error", m, map[string]string{"result": "string", "error": "string"})
+		if out.Result != "error" || out.Error == "" {
+			t.Errorf("%s %s: %d %s, want {result: error, error}", method, path, res.Status, res.Body)
+		}
 	}
 	return res.Status, out
 }
