@@ -240,6 +240,9 @@ func parseCondition(m member, part string) (keyward.Condition, string) {
 			}
 			c.Values = append(c.Values, t.UTC())
 		default:
+			if m.name == "permissions" && op != "contains" {
+				a = catalogName(a)
+			}
 			c.Values = append(c.Values, a)
 		}
 	}

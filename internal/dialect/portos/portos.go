@@ -22,7 +22,8 @@
 // carries it for the keys the caller covers, read from the sealed copy and
 // audited (Service.ReadableSecrets). The
 // rights ApiKeyCreate/ApiKeyUpdate (= apikeys:write) and ApiKeyDelete
-// (= apikeys:delete) are built-in aliases, in any case.
+// (= apikeys:delete) are built-in aliases, accepted in any case and
+// answered as the document spells them.
 package portos
 
 import (
@@ -79,7 +80,7 @@ type apiKey struct {
 func toAPIKey(k *keyward.APIKey, secret string) apiKey {
 	perms := []string{}
 	for _, p := range k.Permissions {
-		perms = append(perms, p.Name)
+		perms = append(perms, portosName(p.Name))
 	}
 	return apiKey{ID: k.ID, ClientID: k.ClientID, ClientSecret: secret, IsActive: k.IsActive, CreatedAt: k.CreatedAt,
 		Name: k.Name, Description: k.Description, UserName: k.UserName, DeviceName: k.DeviceName, Permissions: perms, V: k.Version}
@@ -106,6 +107,23 @@ type body struct {
 // catalog's built-in aliases, whatever their case.
 var rightAliases = map[string]string{"apikeycreate": "apiKeyCreate", "apikeyupdate": "apiKeyUpdate", "apikeydelete": "apiKeyDelete"}
 
+// catalogName is the catalog's name for a right a Portos client names.
+func catalogName(n string) string {
+	if a, ok := rightAliases[strings.ToLower(n)]; ok {
+		return a
+	}
+	return n
+}
+
+// portosName is the document's spelling of a catalog name: the built-in
+// aliases as Portos writes its rights (ApiKeyCreate), others as they are.
+func portosName(n string) string {
+	if a, ok := rightAliases[strings.ToLower(n)]; ok && a == n {
+		return strings.ToUpper(n[:1]) + n[1:]
+	}
+	return n
+}
+
 // input is the change b asks for: only the members Portos models, so that
 // an update leaves everything else (expiry, rate limit, level, token
 // lifespan, meta) as it was. An empty userName (what a read of an ownerless
@@ -118,10 +136,7 @@ func (b body) input() keyward.APIKeyInput {
 	if b.Permissions != nil {
 		refs := []keyward.PermissionRef{}
 		for _, n := range *b.Permissions {
-			if a, ok := rightAliases[strings.ToLower(n)]; ok {
-				n = a
-			}
-			refs = append(refs, keyward.PermissionRef{Name: n})
+			refs = append(refs, keyward.PermissionRef{Name: catalogName(n)})
 		}
 		in.Permissions = &refs
 	}

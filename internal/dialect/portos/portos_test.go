@@ -147,8 +147,13 @@ func TestPortos(t *testing.T) {
 		var extra map[string]any
 		s.Do("POST", "/apikeys", s.Admin, map[string]any{"name": "extra", "isActive": true, "color": "blue",
 			"permissions": []string{"ApiKeyCreate", "APIKEYDELETE"}}, 201, &extra)
-		if p := extra["permissions"].([]any); len(p) != 2 {
-			t.Errorf("PascalCase rights: got %v, want apiKeyCreate and apiKeyDelete", p)
+		if p := extra["permissions"].([]any); len(p) != 2 || p[0] != "ApiKeyCreate" || p[1] != "ApiKeyDelete" {
+			t.Errorf("PascalCase rights: got %v, want [ApiKeyCreate ApiKeyDelete], as the document spells them", p)
+		}
+		var withRight struct{ Items []map[string]any }
+		s.Do("GET", "/apikeys?permissions=eq:ApiKeyDelete", s.Admin, nil, 200, &withRight)
+		if len(withRight.Items) != 2 { // deleter and extra
+			t.Errorf("permissions=eq:ApiKeyDelete: got %d keys, want 2", len(withRight.Items))
 		}
 		s.Do("POST", "/apikeys", janeLogin.AccessToken, map[string]any{"name": "x", "permissions": []string{"orders_read"}}, 403, nil)
 		s.Do("POST", "/apikeys", deleter.ClientSecret, map[string]any{"name": "x"}, 403, nil)
