@@ -202,6 +202,22 @@ func TestPortos(t *testing.T) {
 			t.Errorf("stale _v: got %d %s, want 409 naming _v", res.Status, res.Body)
 		}
 
+		// PUT's userName moves the key under the domain's owner rules.
+		got["userName"], got["_v"] = "jane.ro", float64(3)
+		s.Do("PUT", "/apikeys/"+id, creator.ClientSecret, got, 200, &updated)
+		s.Do("GET", "/v1/apikeys/"+id, s.Admin, nil, 200, &native)
+		if updated["userName"] != "jane.ro" || native.OwnerID != jane.ID {
+			t.Errorf("PUT userName: got %v (owner %s), want jane's", updated, native.OwnerID)
+		}
+		delete(got, "_v")
+		got["userName"] = "nobody"
+		if res := s.Raw("PUT", "/apikeys/"+id, "Bearer "+creator.ClientSecret, got); res.Status != 400 || !strings.Contains(string(res.Body), `"field":"userName"`) {
+			t.Errorf("PUT unknown userName: got %d %s, want 400 naming userName", res.Status, res.Body)
+		}
+		got["userName"] = "admin"
+		s.Do("PUT", "/apikeys/"+id, janeLogin.AccessToken, got, 403, nil) // jane may not give her key to admin
+		got["userName"] = "jane.ro"
+
 		// PUT creates at an unused id, as POST does, with the secret.
 		newID := "7d9e2f5c-3b0a-4c1e-9f6d-2a8b4c6d8e0f"
 		var made map[string]any
