@@ -35,7 +35,11 @@ type APIKeyInput struct {
 	DeviceName           *string          `json:"deviceName,omitempty"`
 	OwnerID              *string          `json:"ownerId,omitempty"`
 	ActsAsOwner          *bool            `json:"actsAsOwner,omitempty"`
-	Meta                 json.RawMessage  `json:"meta,omitempty"`
+	// OwnerUserName names the owner by userName instead of OwnerID (Portos'
+	// userName); an unknown name is EINVALID naming "userName". The owner
+	// changes under the same rules as with OwnerID.
+	OwnerUserName *string         `json:"-"`
+	Meta          json.RawMessage `json:"meta,omitempty"`
 }
 
 // IssuedKey is a key together with its secret, returned only by create,
@@ -46,10 +50,14 @@ type IssuedKey struct {
 }
 
 // sortFields are the fields API key lists may be sorted by.
-var sortFields = map[string]bool{"name": true, "createdAt": true, "lastUsedAt": true, "expiresAt": true, "id": true, "isActive": true}
+var sortFields = map[string]bool{"name": true, "createdAt": true, "lastUsedAt": true, "expiresAt": true, "id": true, "isActive": true,
+	"clientId": true, "description": true, "deviceName": true, "userName": true, "version": true}
 
 // conditionTypes gives the value type of each field a Condition may test.
-var conditionTypes = map[string]string{"id": "string", "name": "string", "isActive": "bool", "createdAt": "time"}
+// "permissions" tests the names of the key's explicit permissions.
+var conditionTypes = map[string]string{"id": "string", "name": "string", "isActive": "bool", "createdAt": "time",
+	"clientId": "string", "description": "string", "deviceName": "string", "userName": "string", "version": "int",
+	"permissions": "string"}
 
 // checkCondition returns what is wrong with c, or "".
 func checkCondition(c Condition) string {
@@ -65,6 +73,9 @@ func checkCondition(c Condition) string {
 	case "gt", "gte", "lt", "lte":
 		if typ == "bool" {
 			return "operator " + c.Op + " does not apply to a boolean"
+		}
+		if c.Field == "permissions" {
+			return "operator " + c.Op + " does not apply to a set"
 		}
 	case "contains":
 		if typ != "string" {
@@ -82,9 +93,11 @@ func checkCondition(c Condition) string {
 			good = typ == "bool"
 		case time.Time:
 			good = typ == "time"
+		case int:
+			good = typ == "int"
 		}
 		if !good {
-			return "must be a " + map[string]string{"string": "text", "bool": "boolean", "time": "time"}[typ]
+			return "must be a " + map[string]string{"string": "text", "bool": "boolean", "time": "time", "int": "whole number"}[typ]
 		}
 	}
 	return ""
@@ -118,7 +131,7 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		if in.ClientID != nil {
 			if !slugRE.MatchString(*in.ClientID) {
-				return Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit"})
+				return Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of A-Z, a-z, 0-9, '.', '_', '~' and '-', starting with a letter or digit"})
 			}
 			k.ClientID = t.Prefix + "_" + *in.ClientID
 		} else {
@@ -247,6 +260,16 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 			f.add("ownerId", "must be a user id")
 		}
 	}
+	if in.OwnerUserName != nil {
+		switch u, err := tx.GetUserByName(ctx, k.TenantID, *in.OwnerUserName); {
+		case err == nil:
+			k.OwnerID = u.ID
+		case ErrorCode(err) == ENOTFOUND:
+			f.add("userName", "no user "+strconv.Quote(*in.OwnerUserName)+" in this tenant")
+		default:
+			return err
+		}
+	}
 	if in.Permissions != nil {
 		perms, err := resolvePermissions(ctx, tx, k.TenantID, *in.Permissions, &f)
 		if err != nil {
@@ -317,10 +340,11 @@ func (s *Service) keyFacts(ctx context.Context, tx StoreTx, k *APIKey, root bool
 			return f, nil, err
 		}
 	}
+	f.Rights = grantRights(k.Level, expand(catalog, k.Permissions), root, catalog)
 	if k.ActsAsOwner && owner != nil {
-		f.Rights = s.userRights(owner, root, catalog)
-	} else {
-		f.Rights = grantRights(k.Level, expand(catalog, k.Permissions), root, catalog)
+		// It acts with its owner's rights; what it lists as its own must be
+		// covered too, lest it claim what nobody gave it.
+		f.Rights = f.Rights.union(s.userRights(owner, root, catalog))
 	}
 	return f, owner, nil
 }
@@ -424,7 +448,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter)
 	if f.Sort != "" {
 		for _, field := range strings.Split(f.Sort, ",") {
 			if !sortFields[strings.TrimPrefix(field, "-")] {
-				fe.add("sort", "must be fields among name, createdAt, lastUsedAt, expiresAt, id, isActive, each optionally prefixed with -")
+				fe.add("sort", "must be fields among name, createdAt, lastUsedAt, expiresAt, id, isActive, clientId, description, deviceName, userName, version, each optionally prefixed with -")
 				break
 			}
 		}
@@ -525,8 +549,8 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	in.IsActive = nil
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
-		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.Meta == nil &&
-		in.ActsAsOwner == nil
+		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil &&
+		in.Meta == nil && in.ActsAsOwner == nil
 }
 
 // visibleKey reads a key the caller may read, else ENOTFOUND.
@@ -668,15 +692,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifM
 		if err != nil {
 			return err
 		}
-		level := k.Level
-		if k.ActsAsOwner && k.OwnerID != "" {
-			owner, err := tx.GetUser(ctx, p.TenantID, k.OwnerID)
-			if err != nil {
-				return err
-			}
-			level = owner.Level
-		}
-		if err := p.authorizeKeyDelete(keyFacts{ID: k.ID, OwnerID: k.OwnerID, Rights: Rights{Level: level}}); err != nil {
+		if err := p.authorizeKeyDelete(keyFacts{ID: k.ID, OwnerID: k.OwnerID, Rights: Rights{Level: k.Level}}); err != nil {
 			return err
 		}
 		if ifMatch != nil && *ifMatch != k.Version {

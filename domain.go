@@ -9,14 +9,18 @@ import (
 // exactly one tenant. The root tenant (created on first start as "default")
 // is the only one whose level-8 users hold tenants:admin.
 type Tenant struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`   // unique slug, e.g. "default"
-	Prefix    string    `json:"prefix"` // key prefix, 1-16 of [a-z0-9_], e.g. "kw"
-	IsActive  bool      `json:"isActive"`
-	IsRoot    bool      `json:"isRoot"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
-	Version   int       `json:"version"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`   // unique slug, e.g. "default"
+	Prefix   string `json:"prefix"` // key prefix, 1-16 of [a-z0-9_], e.g. "kw"
+	IsActive bool   `json:"isActive"`
+	IsRoot   bool   `json:"isRoot"`
+	// PortosReadableSecrets lets Portos answers carry the clientSecret of
+	// HMAC keys the caller covers, read from the sealed copy and audited
+	// (SPEC §7). Off by default: a secret is shown once.
+	PortosReadableSecrets bool      `json:"portosReadableSecrets"`
+	CreatedAt             time.Time `json:"createdAt"`
+	UpdatedAt             time.Time `json:"updatedAt"`
+	Version               int       `json:"version"`
 }
 
 // User is a human in a tenant. PasswordHash is an argon2id PHC string and
@@ -189,17 +193,21 @@ type APIKeyFilter struct {
 	OwnerID    string // only keys of this owner
 	// Sort is a comma-separated list of fields, each optionally prefixed
 	// with "-" for descending: name, createdAt, lastUsedAt, expiresAt, id,
-	// isActive. "" is "-createdAt".
+	// isActive, clientId, description, deviceName, userName, version (text
+	// ignores ASCII case). "" is "-createdAt".
 	Sort string
 	// Conditions are further comparisons, all of which must hold.
 	Conditions []Condition
 	Now        time.Time // reference time for the active/expired statuses
 }
 
-// Condition compares one key field (NData): Field is "id", "isActive",
-// "name" or "createdAt"; Op is eq, neq, gt, gte, lt, lte, in or contains;
-// Values are typed (string, bool, time.Time) and hold one value except for
-// "in". contains is case-insensitive, on id and name only.
+// Condition compares one key field (NData): Field is "id", "clientId",
+// "isActive", "name", "description", "userName" (the owner's), "deviceName",
+// "createdAt", "version" or "permissions" (the names of the key's explicit
+// permissions: eq, in and contains hold when one of them does, neq when none
+// equals); Op is eq, neq, gt, gte, lt, lte, in or contains; Values are typed
+// (string, bool, time.Time, int) and hold one value except for "in".
+// contains is case-insensitive, on text fields only.
 type Condition struct {
 	Field  string
 	Op     string

@@ -44,6 +44,18 @@ func (r Rights) intersect(o Rights) Rights {
 	return out
 }
 
+// union returns the rights of r and o together.
+func (r Rights) union(o Rights) Rights {
+	out := Rights{Level: max(r.Level, o.Level), Perms: map[string]bool{}}
+	for name := range r.Perms {
+		out.Perms[name] = true
+	}
+	for name := range o.Perms {
+		out.Perms[name] = true
+	}
+	return out
+}
+
 // Covers reports whether the principal holds every right of t.
 func (p *Principal) Covers(t Rights) bool { return p.uncovered(t) == nil }
 

@@ -46,7 +46,7 @@ var builtinAliases = []struct {
 	Members           []string
 }{
 	{"customer_applications_read", "Carbonext: read applications", []string{PermAPIKeysRead}},
-	{"customer_applications_write", "Carbonext: manage applications", []string{PermAPIKeysWrite, PermAPIKeysDelete}},
+	{"customer_applications_write", "Carbonext: manage applications", []string{PermAPIKeysRead, PermAPIKeysWrite, PermAPIKeysDelete}},
 	{"apiKeyCreate", "Portos: create API keys", []string{PermAPIKeysWrite}},
 	{"apiKeyUpdate", "Portos: update API keys", []string{PermAPIKeysWrite}},
 	{"apiKeyDelete", "Portos: delete API keys", []string{PermAPIKeysDelete}},

@@ -12,6 +12,9 @@ type TenantInput struct {
 	Name     *string `json:"name,omitempty"`
 	Prefix   *string `json:"prefix,omitempty"`
 	IsActive *bool   `json:"isActive,omitempty"`
+	// PortosReadableSecrets turns readable HMAC secrets on or off for the
+	// Portos dialect (see Tenant).
+	PortosReadableSecrets *bool `json:"portosReadableSecrets,omitempty"`
 }
 
 func requireTenantsAdmin(p *Principal) error {
@@ -73,6 +76,9 @@ func applyTenantInput(t *Tenant, in TenantInput) error {
 			f.add("isActive", "the root tenant cannot be deactivated")
 		}
 		t.IsActive = *in.IsActive
+	}
+	if in.PortosReadableSecrets != nil {
+		t.PortosReadableSecrets = *in.PortosReadableSecrets
 	}
 	return f.err()
 }

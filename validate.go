@@ -30,7 +30,10 @@ const (
 )
 
 var (
-	slugRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	// slugRE is a requested clientId: what Keycloak clients use in
+	// practice, case kept, limited to characters that need no escaping in
+	// a URL, a Basic credential or a signature's keyid.
+	slugRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$`)
 	userNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$`)
 	permNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 	tenantRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

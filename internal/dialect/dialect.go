@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/gate"
@@ -21,6 +23,12 @@ import (
 type Host interface {
 	Authenticate(r *http.Request) (*keyward.Principal, error)
 	WriteError(w http.ResponseWriter, r *http.Request, err error)
+	// ErrorStatus is the status of err from the native API's one table; it
+	// sets the headers that go with it (WWW-Authenticate, RateLimit-*,
+	// Retry-After on 429 and 503) and logs internal errors. Dialects that
+	// answer errors in their own shape use it, so a rate-limited or
+	// unavailable request is 429 or 503 with Retry-After everywhere.
+	ErrorStatus(w http.ResponseWriter, r *http.Request, err error) int
 	// ClientIP is the caller's address, for the failed-authentication limit.
 	ClientIP(r *http.Request) string
 }
@@ -28,8 +36,11 @@ type Host interface {
 // MaxBody bounds every dialect request body, as on the native API.
 const MaxBody = 1 << 20
 
-// DecodeJSON reads a JSON body of at most MaxBody into v, rejecting unknown
-// fields; shape is the message for a body that does not decode.
+// DecodeJSON reads a JSON body of at most MaxBody into v; shape is the
+// message for a body that does not decode. Unknown members are ignored, as
+// the original systems (Spring, ASP.NET, Express) ignore them: a client
+// that sends back a model it read, or a newer model, keeps working. The
+// native API stays strict.
 func DecodeJSON(r *http.Request, v any, shape string) error {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
@@ -42,7 +53,6 @@ func DecodeJSON(r *http.Request, v any, shape string) error {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil || dec.More() {
 		return keyward.Errorf(keyward.EINVALID, "%s", shape)
 	}
@@ -81,4 +91,16 @@ func FormDecode(s string) string {
 		return d
 	}
 	return s
+}
+
+// Whole reads a JSON number that must be a whole number between lo and hi:
+// 3600, 3600.0 (what Python's timedelta.total_seconds() gives) and 3.6e3 are
+// the same number; 2.5 is not whole. field names it in the error.
+func Whole(n json.Number, field string, lo, hi int64) (int64, error) {
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
+		return 0, keyward.Invalid(keyward.FieldError{Field: field,
+			Message: "must be a whole number from " + strconv.FormatInt(lo, 10) + " to " + strconv.FormatInt(hi, 10)})
+	}
+	return int64(f), nil
 }

@@ -297,7 +297,7 @@ func TestBadBytesRefusedEverywhere(t *testing.T) {
 			{"portos body", "POST", "/apikeys", admin, "{\"name\":\"\xff\"}", "", nil, `"field":"name"`},
 			{"freesewing query", "GET", "/apikeys/key?x=%FF", keyAuth, "", "", nil, `"result":"error"`},
 			{"freesewing body", "POST", "/apikeys/key", keyAuth, "{\"name\":\"\xff\",\"level\":1,\"expiresIn\":60}", "", nil, `"result":"error"`},
-			{"piercloud body", "POST", "/auth", "", "{\"client_id\":\"\xff\",\"client_secret\":\"x\"}", "", nil, `"code":"invalid_request"`},
+			{"piercloud body", "POST", "/auth", "", "{\"client_id\":\"\xff\",\"client_secret\":\"x\"}", "", nil, `"code":"bad-request/invalid-parameters"`},
 			{"console query", "GET", "/console/keys?q=%FF", "", "", "", nil, "not valid UTF-8"},
 			{"console login form", "POST", "/console/login", "", "userName=%FF&password=x", form, nil, "not valid UTF-8"},
 		}

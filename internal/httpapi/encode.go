@@ -97,28 +97,43 @@ func ProblemFor(err error) Problem {
 // request id.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := ProblemFor(err)
-	if p.Code == keyward.EINTERNAL {
+	s.ErrorStatus(w, r, err)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// ErrorStatus returns the HTTP status of err from the one table and sets
+// the headers that go with it whatever the body's shape: WWW-Authenticate
+// on 401, RateLimit-* and Retry-After on 429, Retry-After on 503. Internal
+// errors are logged with the request id. Dialects that answer errors in
+// their own shape call it (through dialect.Host) so that their statuses and
+// headers never drift from the native API's.
+func (s *Server) ErrorStatus(w http.ResponseWriter, r *http.Request, err error) int {
+	status := StatusOf(err)
+	code := keyward.ErrorCode(err)
+	if code == keyward.EINTERNAL {
 		s.logger.ErrorContext(r.Context(), "internal error", slog.String("request_id", requestID(r.Context())),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	}
-	if p.Status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward", Basic realm="keyward"`)
 	}
 	var e *keyward.Error
 	if errors.As(err, &e) && e.Rate != nil {
 		setRateHeaders(w.Header(), e.Rate)
-		if p.Status == http.StatusTooManyRequests {
-			w.Header().Set("Retry-After", strconv.Itoa(e.Rate.Reset))
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(max(e.Rate.Reset, 1)))
 		}
 	}
-	if p.Status == http.StatusServiceUnavailable {
-		// A dependency is down or saturated: worth trying again shortly.
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
-	json.NewEncoder(w).Encode(p)
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
+	}
+	return status
 }
 
 // setRateHeaders reports a rate limit status (draft RFC RateLimit fields).

@@ -16,25 +16,71 @@ var keySortColumns = map[string]struct {
 	expr     string
 	nullable bool
 }{
-	"name":       {"lower(k.name)", false},
-	"createdAt":  {"k.created_at", false},
-	"lastUsedAt": {"k.last_used_at", true},
-	"expiresAt":  {"k.expires_at", true},
-	"id":         {"k.id", false},
-	"isActive":   {"k.is_active", false},
+	"name":        {"lower(k.name)", false},
+	"createdAt":   {"k.created_at", false},
+	"lastUsedAt":  {"k.last_used_at", true},
+	"expiresAt":   {"k.expires_at", true},
+	"id":          {"k.id", false},
+	"isActive":    {"k.is_active", false},
+	"clientId":    {"lower(k.client_id)", false},
+	"description": {"lower(k.description)", false},
+	"deviceName":  {"lower(k.device_name)", false},
+	"userName":    {"lower(COALESCE(u.user_name, ''))", false},
+	"version":     {"k.version", false},
 }
 
-// keyConditionColumns maps Condition fields to columns.
+// keyConditionColumns maps Condition fields to the expressions they test.
+// userName is the owner's, read by a subquery so that the count needs no
+// join. "permissions" is not here: it tests membership (see addCondition).
 var keyConditionColumns = map[string]string{
 	"id": "k.id", "isActive": "k.is_active", "name": "k.name", "createdAt": "k.created_at",
+	"clientId": "k.client_id", "description": "k.description", "deviceName": "k.device_name",
+	"userName": "COALESCE((SELECT uc.user_name FROM users uc WHERE uc.id = k.owner_id), '')",
+	"version":  "k.version",
 }
+
+// keyPermissionExists tests, for the condition "permissions", whether the
+// key holds explicitly a permission whose name satisfies the test that %s
+// stands for.
+const keyPermissionExists = `EXISTS (SELECT 1 FROM api_key_permissions kpc JOIN permissions pc ON pc.id = kpc.permission_id
+	WHERE kpc.key_id = k.id AND %s)`
 
 var conditionOps = map[string]string{"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 // addCondition adds c to w. Values are bound as arguments, never spliced.
 func (s *store) addCondition(w *whereClause, c keyward.Condition) error {
+	if c.Field == "permissions" && len(c.Values) > 0 {
+		// A test on a set: eq, in and contains hold when some permission
+		// passes; neq when none equals the value.
+		inner := c
+		inner.Field = "pc.name"
+		negate := c.Op == "neq"
+		if negate {
+			inner.Op = "eq"
+		}
+		var sub whereClause
+		sub.args = w.args
+		if err := s.addConditionOn(&sub, "pc.name", inner); err != nil {
+			return err
+		}
+		w.args = sub.args
+		cond := fmt.Sprintf(keyPermissionExists, sub.conds[0])
+		if negate {
+			cond = "NOT " + cond
+		}
+		w.conds = append(w.conds, cond)
+		return nil
+	}
 	col, ok := keyConditionColumns[c.Field]
 	if !ok || len(c.Values) == 0 {
+		return keyward.Errorf(keyward.EINVALID, "cannot filter api keys by %q", c.Field)
+	}
+	return s.addConditionOn(w, col, c)
+}
+
+// addConditionOn adds c, testing the expression col.
+func (s *store) addConditionOn(w *whereClause, col string, c keyward.Condition) error {
+	if len(c.Values) == 0 {
 		return keyward.Errorf(keyward.EINVALID, "cannot filter api keys by %q", c.Field)
 	}
 	arg := func(v any) any {
@@ -53,7 +99,7 @@ func (s *store) addCondition(w *whereClause, c keyward.Condition) error {
 		w.conds = append(w.conds, col+" IN ("+strings.Join(ph, ", ")+")")
 	case "contains":
 		v, ok := c.Values[0].(string)
-		if !ok || (c.Field != "name" && c.Field != "id") {
+		if !ok {
 			return keyward.Errorf(keyward.EINVALID, "contains needs a text field")
 		}
 		w.add("lower("+col+`) LIKE ? ESCAPE '\'`, containsPattern(v))

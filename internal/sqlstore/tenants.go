@@ -9,12 +9,12 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const tenantColumns = `id, name, prefix, is_active, is_root, created_at, updated_at, version`
+const tenantColumns = `id, name, prefix, is_active, is_root, created_at, updated_at, version, portos_readable_secrets`
 
 func scanTenant(row interface{ Scan(...any) error }) (*keyward.Tenant, error) {
 	var t keyward.Tenant
 	err := row.Scan(&t.ID, &t.Name, &t.Prefix, &t.IsActive, &t.IsRoot,
-		timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt}, &t.Version)
+		timeCol{&t.CreatedAt}, timeCol{&t.UpdatedAt}, &t.Version, &t.PortosReadableSecrets)
 	if err != nil {
 		return nil, err
 	}
@@ -26,8 +26,8 @@ func (s *store) CreateTenant(ctx context.Context, t *keyward.Tenant) error {
 	return s.writeOne(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `
 			INSERT INTO tenants (`+tenantColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			t.ID, t.Name, t.Prefix, t.IsActive, t.IsRoot, s.ts(t.CreatedAt), s.ts(t.UpdatedAt), t.Version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			t.ID, t.Name, t.Prefix, t.IsActive, t.IsRoot, s.ts(t.CreatedAt), s.ts(t.UpdatedAt), t.Version, t.PortosReadableSecrets)
 		if err != nil {
 			return writeError(err, "creating a tenant", "a tenant with this name already exists")
 		}
@@ -42,9 +42,10 @@ func (s *store) CreateTenant(ctx context.Context, t *keyward.Tenant) error {
 func (s *store) UpdateTenant(ctx context.Context, t *keyward.Tenant, expectVersion int) error {
 	return s.writeOne(ctx, func(q querier) error {
 		res, err := q.ExecContext(ctx, `
-			UPDATE tenants SET name = $1, prefix = $2, is_active = $3, is_root = $4, updated_at = $5, version = $6
+			UPDATE tenants SET name = $1, prefix = $2, is_active = $3, is_root = $4, updated_at = $5, version = $6,
+				portos_readable_secrets = $9
 			WHERE id = $7 AND version = $8`,
-			t.Name, t.Prefix, t.IsActive, t.IsRoot, s.ts(t.UpdatedAt), t.Version, t.ID, expectVersion)
+			t.Name, t.Prefix, t.IsActive, t.IsRoot, s.ts(t.UpdatedAt), t.Version, t.ID, expectVersion, t.PortosReadableSecrets)
 		if err != nil {
 			return writeError(err, "updating a tenant", "a tenant with this name already exists")
 		}

@@ -9,7 +9,10 @@
 // GET /v1/permissions is the native route, whose items are already Keycloak
 // role objects. customer-id is the tenant (its id or name); the documented
 // rights customer_applications_write and customer_applications_read are
-// built-in aliases of apikeys:write + apikeys:delete and apikeys:read.
+// built-in aliases of apikeys:read + apikeys:write + apikeys:delete (the
+// document lists write for List and Fetch too) and apikeys:read. clientId
+// keeps its case; permissions may be [{id}], [{name}] or full role objects
+// (matched by id, then name); unknown body members are ignored.
 package carbonext
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
 	"github.com/keyward/keyward/internal/gate"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // Mount adds the Carbonext routes to mux.
@@ -54,11 +58,19 @@ func (d *api) principal(w http.ResponseWriter, r *http.Request) (*keyward.Princi
 	return p, true
 }
 
-// createBody is an application as Carbonext clients send it.
+// createBody is an application as Carbonext clients send it. permissions
+// may be [{id}], [{name}], or the full role objects a Fetch returns.
 type createBody struct {
-	ClientID    *string                 `json:"clientId"`
-	DisplayName *string                 `json:"displayName"`
-	Permissions []keyward.PermissionRef `json:"permissions"`
+	ClientID    *string   `json:"clientId"`
+	DisplayName *string   `json:"displayName"`
+	Permissions []roleRef `json:"permissions"`
+}
+
+// roleRef names a role by id, else by name; a role object's other members
+// (description, composite, ...) are ignored.
+type roleRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // created is the documented answer: the secret appears here only.
@@ -78,13 +90,21 @@ func (d *api) create(w http.ResponseWriter, r *http.Request) {
 		d.host.WriteError(w, r, err)
 		return
 	}
-	perms := in.Permissions
-	if perms == nil {
-		perms = []keyward.PermissionRef{}
+	perms := []keyward.PermissionRef{}
+	for _, r := range in.Permissions {
+		if r.ID != "" {
+			perms = append(perms, keyward.PermissionRef{ID: r.ID})
+		} else {
+			perms = append(perms, keyward.PermissionRef{Name: r.Name})
+		}
 	}
 	k, err := d.svc.CreateAPIKey(r.Context(), p, keyward.APIKeyInput{
 		Name: in.DisplayName, ClientID: in.ClientID, Permissions: &perms,
 	})
+	if keyward.ErrorCode(err) == keyward.ECONFLICT && in.ClientID != nil {
+		// Client ids are unique across tenants; never say whose it is.
+		err = keyward.Errorf(keyward.ECONFLICT, "clientId %s is not available: choose another", *in.ClientID)
+	}
 	if err != nil {
 		d.host.WriteError(w, r, dialect.RenameField(err, "name", "displayName"))
 		return
@@ -150,7 +170,12 @@ func (d *api) get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	k, err := d.svc.GetAPIKey(r.Context(), p, r.PathValue("id"))
+	id := r.PathValue("id")
+	if !secret.ValidID(id) {
+		d.host.WriteError(w, r, keyward.Errorf(keyward.ENOTFOUND, "application not found"))
+		return
+	}
+	k, err := d.svc.GetAPIKey(r.Context(), p, id)
 	if err != nil {
 		d.host.WriteError(w, r, err)
 		return
@@ -216,7 +241,7 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 		oauthErr(http.StatusBadRequest, "invalid_scope", keyward.ErrorMessage(err))
 		return
 	default:
-		d.host.WriteError(w, r, err)
+		d.tokenError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -224,4 +249,24 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 		"access_token": res.AccessToken, "expires_in": res.ExpiresIn, "refresh_expires_in": 0,
 		"token_type": res.TokenType, "not-before-policy": 0, "scope": res.Scope,
 	})
+}
+
+// tokenError answers err from the token endpoint in Keycloak's shape
+// {error, error_description} with the native status and headers: a refused
+// address or a limited key is 429 and a dependency down 503, both
+// "temporarily_unavailable" with Retry-After; internal errors are
+// "server_error" without detail.
+func (d *api) tokenError(w http.ResponseWriter, r *http.Request, err error) {
+	status := d.host.ErrorStatus(w, r, err)
+	code, msg := "invalid_request", keyward.ErrorMessage(err)
+	switch status {
+	case http.StatusUnauthorized:
+		code = "unauthorized_client"
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		code = "temporarily_unavailable"
+	case http.StatusInternalServerError:
+		code, msg = "server_error", "internal error"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	dialect.WriteJSON(w, status, map[string]string{"error": code, "error_description": msg})
 }

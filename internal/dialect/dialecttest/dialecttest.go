@@ -30,6 +30,7 @@ const AdminPassword = "dialect-admin-password"
 type Server struct {
 	URL   string
 	Svc   *keyward.Service
+	Host  dialect.Host // the native API the dialects are mounted beside
 	Admin string
 	t     testing.TB
 }
@@ -37,8 +38,19 @@ type Server struct {
 // Start runs keyward over db with the dialects that mount adds.
 func Start(t testing.TB, db *sqlstore.DB, mount ...func(mux *http.ServeMux, svc *keyward.Service, host dialect.Host)) *Server {
 	t.Helper()
+	return StartWith(t, db, nil, mount...)
+}
+
+// StartWith is Start with the Service's configuration changed by config
+// (e.g. a failed-authentication limit).
+func StartWith(t testing.TB, db *sqlstore.DB, config func(*keyward.Config), mount ...func(mux *http.ServeMux, svc *keyward.Service, host dialect.Host)) *Server {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
+	cfg := keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()}
+	if config != nil {
+		config(&cfg)
+	}
+	svc, err := keyward.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +65,7 @@ func Start(t testing.TB, db *sqlstore.DB, mount ...func(mux *http.ServeMux, svc 
 	ts.Config.Handler = api
 	ts.Start()
 	t.Cleanup(ts.Close)
-	s := &Server{URL: ts.URL, Svc: svc, t: t}
+	s := &Server{URL: ts.URL, Svc: svc, Host: api, t: t}
 	var login struct{ AccessToken string }
 	s.Do("POST", "/v1/login", "", map[string]string{"userName": "admin", "password": AdminPassword}, 200, &login)
 	s.Admin = login.AccessToken

@@ -5,23 +5,33 @@
 //
 //	POST   /apikeys/jwt|key        {name, level, expiresIn} → 201 {result: "success", apikey: {key, secret, level, expiresAt, name, userId}}
 //	GET    /apikeys/jwt|key        → {result, apikeys: [...]}   the caller's own keys
-//	GET    /apikeys/{id}/jwt|key   → {result, apikey}
+//	GET    /apikeys/{id}/jwt|key   → {result, apikey}           {id}: the key's id or its key (clientId)
 //	DELETE /apikeys/{id}/jwt|key   → {result}
 //	GET    /whoami/key             → {result, apikey}           the calling key
 //
-// Errors are 400/401/403/404 with {result: "error", error}. Unlike the
-// original, level 0 is a valid level, expiresIn is bounded (1 s to 1 year),
-// expired keys fail, and a key never mints a key above its own level or
-// with rights it lacks: those rules are the Service's.
+// Errors are {result: "error", error} with the document's statuses: 400 the
+// request was malformed, 401 the request lacks authentication (none, or not
+// the route's scheme), 403 authentication failed or the caller may not do
+// this, 404 no such key; 429 and 503 carry Retry-After. level and expiresIn
+// are numbers: 2.0 and 3600.0 are accepted as 2 and 3600. userId is a
+// number, as in the original: a stable per-tenant number for each user
+// (keyward's users have UUIDs; see UserNumber). Unlike the original, level
+// 0 is a valid level, expiresIn is bounded (1 s to 1 year), expired keys
+// fail, and a key never mints a key above its own level or with rights it
+// lacks: those rules are the Service's.
 package freesewing
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // MaxExpiresIn bounds expiresIn: one year, in seconds.
@@ -45,37 +55,47 @@ type api struct {
 }
 
 // apikey is FreeSewing's key object; Secret only in the create answer.
+// UserID is null for a key that no user owns (made on the native API).
 type apikey struct {
 	Key       string     `json:"key"`
 	Secret    string     `json:"secret,omitempty"`
 	Level     int        `json:"level"`
 	ExpiresAt *time.Time `json:"expiresAt"`
 	Name      string     `json:"name"`
-	UserID    string     `json:"userId"`
+	UserID    *int64     `json:"userId"`
 	ID        string     `json:"id"`
 }
 
-func toAPIKey(k *keyward.APIKey) apikey {
-	return apikey{Key: k.ClientID, Level: k.Level, ExpiresAt: k.ExpiresAt, Name: k.Name, UserID: k.OwnerID, ID: k.ID}
+// UserNumber is the number FreeSewing clients see as a user's userId:
+// derived from the tenant and user ids, so it is stable, needs no storage,
+// and is a positive integer below 2^53 (exact in JavaScript). Nil for no
+// user.
+func UserNumber(tenantID, userID string) *int64 {
+	if userID == "" {
+		return nil
+	}
+	h := sha256.Sum256([]byte(tenantID + "/" + userID))
+	n := int64(binary.BigEndian.Uint64(h[:8]) >> 11)
+	if n == 0 {
+		n = 1
+	}
+	return &n
 }
 
-// fail answers FreeSewing's error shape with the status of err's code.
-func fail(w http.ResponseWriter, err error) {
-	status := http.StatusInternalServerError
-	msg := "internal error"
-	switch keyward.ErrorCode(err) {
-	case keyward.EINVALID:
-		status, msg = http.StatusBadRequest, keyward.ErrorMessage(err)
-	case keyward.EUNAUTHORIZED:
-		status, msg = http.StatusUnauthorized, keyward.ErrorMessage(err)
-	case keyward.EFORBIDDEN:
-		status, msg = http.StatusForbidden, keyward.ErrorMessage(err)
-	case keyward.ENOTFOUND:
-		status, msg = http.StatusNotFound, keyward.ErrorMessage(err)
-	case keyward.ETOOLARGE:
-		status, msg = http.StatusRequestEntityTooLarge, keyward.ErrorMessage(err)
-	case keyward.ECONFLICT, keyward.EVERSIONCONFLICT:
-		status, msg = http.StatusConflict, keyward.ErrorMessage(err)
+func toAPIKey(k *keyward.APIKey) apikey {
+	return apikey{Key: k.ClientID, Level: k.Level, ExpiresAt: k.ExpiresAt, Name: k.Name,
+		UserID: UserNumber(k.TenantID, k.OwnerID), ID: k.ID}
+}
+
+// fail answers FreeSewing's error shape with the native API's status and
+// headers for err (Retry-After on 429 and 503), except that credentials
+// that do not authenticate are 403 ("authentication failed"), as the
+// document lists them; 401 is kept for a request without authentication.
+func (d *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := d.host.ErrorStatus(w, r, err)
+	msg := keyward.ErrorMessage(err)
+	if status == http.StatusInternalServerError {
+		msg = "internal error"
 	}
 	dialect.WriteJSON(w, status, map[string]string{"result": "error", "error": msg})
 }
@@ -86,45 +106,77 @@ func (d *api) authed(via string, h func(w http.ResponseWriter, r *http.Request, 
 	return func(w http.ResponseWriter, r *http.Request) {
 		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if (via == "jwt" && !strings.EqualFold(scheme, "bearer")) || (via == "key" && !strings.EqualFold(scheme, "basic")) {
-			fail(w, keyward.Errorf(keyward.EUNAUTHORIZED, "this endpoint needs %s authentication", map[string]string{"jwt": "JSON Web Token (Bearer)", "key": "API key and secret (Basic)"}[via]))
+			d.fail(w, r, keyward.Errorf(keyward.EUNAUTHORIZED, "this endpoint needs %s authentication", map[string]string{"jwt": "JSON Web Token (Bearer)", "key": "API key and secret (Basic)"}[via]))
 			return
 		}
 		p, err := d.host.Authenticate(r)
-		if err != nil {
-			fail(w, err)
-			return
+		if err == nil && via == "jwt" && p.Kind != keyward.KindUser {
+			err = keyward.Errorf(keyward.EUNAUTHORIZED, "a user's JSON Web Token is required")
 		}
-		if via == "jwt" && p.Kind != keyward.KindUser {
-			fail(w, keyward.Errorf(keyward.EUNAUTHORIZED, "a user's JSON Web Token is required"))
+		if err != nil {
+			switch keyward.ErrorCode(err) {
+			case keyward.EINVALID, keyward.ESIGMALFORMED, keyward.ETOOLARGE, keyward.EBODYTOOLARGE, keyward.ERATELIMITED,
+				keyward.EUNAVAILABLE, keyward.ELIMITERDOWN, keyward.EDBUNAVAILABLE, keyward.EINTERNAL:
+				// Bad input, or a refusal that is not about the credentials.
+			default:
+				// Credentials were given and failed: the document's 403.
+				err = keyward.Errorf(keyward.EFORBIDDEN, "authentication failed: %s", keyward.ErrorMessage(err))
+			}
+			d.fail(w, r, err)
 			return
 		}
 		h(w, r, p)
 	}
 }
 
+// keyID returns the id of the key that ref names: its id, or its key
+// (clientId), which FreeSewing clients hold. A key the caller cannot see
+// is ENOTFOUND, as is anything else.
+func (d *api) keyID(r *http.Request, p *keyward.Principal, ref string) (string, error) {
+	if secret.ValidID(ref) {
+		return ref, nil
+	}
+	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{Page: keyward.Page{Size: 1},
+		Conditions: []keyward.Condition{{Field: "clientId", Op: "eq", Values: []any{ref}}}})
+	switch {
+	case err == nil && len(l.Items) == 1:
+		return l.Items[0].ID, nil
+	case err == nil, keyward.ErrorCode(err) == keyward.EFORBIDDEN, keyward.ErrorCode(err) == keyward.EINVALID:
+		return "", keyward.Errorf(keyward.ENOTFOUND, "api key not found")
+	}
+	return "", err
+}
+
 type createBody struct {
-	Name      *string `json:"name"`
-	Level     *int    `json:"level"`
-	ExpiresIn *int64  `json:"expiresIn"`
+	Name      *string      `json:"name"`
+	Level     *json.Number `json:"level"`
+	ExpiresIn *json.Number `json:"expiresIn"`
 }
 
 func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
 	var in createBody
 	if err := dialect.DecodeJSON(r, &in, "the body must be {name, level, expiresIn}"); err != nil {
-		fail(w, err)
+		d.fail(w, r, err)
 		return
 	}
-	switch {
-	case in.Name == nil || in.Level == nil || in.ExpiresIn == nil:
-		fail(w, keyward.Errorf(keyward.EINVALID, "name, level and expiresIn are required"))
-		return
-	case *in.ExpiresIn < 1 || *in.ExpiresIn > MaxExpiresIn:
-		fail(w, keyward.Errorf(keyward.EINVALID, "expiresIn must be between 1 and %d seconds (one year)", MaxExpiresIn))
+	if in.Name == nil || in.Level == nil || in.ExpiresIn == nil {
+		d.fail(w, r, keyward.Errorf(keyward.EINVALID, "name, level and expiresIn are required"))
 		return
 	}
-	k, err := d.svc.CreateAPIKey(r.Context(), p, keyward.APIKeyInput{Name: in.Name, Level: in.Level, ExpiresIn: in.ExpiresIn})
+	level, err := dialect.Whole(*in.Level, "level", 0, 8)
 	if err != nil {
-		fail(w, err)
+		d.fail(w, r, err)
+		return
+	}
+	expiresIn, err := dialect.Whole(*in.ExpiresIn, "expiresIn", 1, MaxExpiresIn)
+	if err != nil {
+		d.fail(w, r, keyward.Errorf(keyward.EINVALID, "expiresIn must be a whole number of seconds from 1 to %d (one year)", MaxExpiresIn))
+		return
+	}
+	lv := int(level)
+	k, err := d.svc.CreateAPIKey(r.Context(), p, keyward.APIKeyInput{Name: in.Name, Level: &lv, ExpiresIn: &expiresIn})
+	if err != nil {
+		d.fail(w, r, err)
 		return
 	}
 	out := toAPIKey(k.APIKey)
@@ -140,7 +192,7 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 		l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
 			Page: keyward.Page{Number: page, Size: keyward.MaxPageSize}, OwnerID: p.OwnerID, Sort: "createdAt"})
 		if err != nil {
-			fail(w, err)
+			d.fail(w, r, err)
 			return
 		}
 		for _, k := range l.Items {
@@ -154,17 +206,27 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 }
 
 func (d *api) get(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
-	k, err := d.svc.GetAPIKey(r.Context(), p, r.PathValue("id"))
+	id, err := d.keyID(r, p, r.PathValue("id"))
 	if err != nil {
-		fail(w, err)
+		d.fail(w, r, err)
+		return
+	}
+	k, err := d.svc.GetAPIKey(r.Context(), p, id)
+	if err != nil {
+		d.fail(w, r, err)
 		return
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"result": "success", "apikey": toAPIKey(k)})
 }
 
 func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
-	if _, err := d.svc.DeleteAPIKey(r.Context(), p, r.PathValue("id"), nil); err != nil {
-		fail(w, err)
+	id, err := d.keyID(r, p, r.PathValue("id"))
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	if _, err := d.svc.DeleteAPIKey(r.Context(), p, id, nil); err != nil {
+		d.fail(w, r, err)
 		return
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"result": "success"})
@@ -176,10 +238,10 @@ func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principa
 func (d *api) whoami(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
 	who, err := d.svc.WhoAmI(r.Context(), p)
 	if err != nil {
-		fail(w, err)
+		d.fail(w, r, err)
 		return
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"result": "success", "apikey": map[string]any{
-		"key": who.ClientID, "level": who.Level, "name": who.Name, "userId": who.OwnerID, "id": who.ID,
+		"key": who.ClientID, "level": who.Level, "name": who.Name, "userId": UserNumber(who.TenantID, who.OwnerID), "id": who.ID,
 	}})
 }

@@ -3,6 +3,7 @@ package freesewing_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"regexp"
 	"testing"
 	"time"
@@ -23,10 +24,12 @@ type created struct {
 		Level     int        `json:"level"`
 		ExpiresAt *time.Time `json:"expiresAt"`
 		Name      string     `json:"name"`
-		UserID    string     `json:"userId"`
+		UserID    *int64     `json:"userId"`
 		ID        string     `json:"id"`
 	} `json:"apikey"`
 }
+
+func sameNumber(a, b *int64) bool { return a != nil && b != nil && *a == *b }
 
 func basic(key, secret string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":"+secret))
@@ -39,8 +42,13 @@ func call(t *testing.T, s *dialecttest.Server, method, path, auth string, body a
 	if err := json.Unmarshal(res.Body, &out); err != nil {
 		t.Fatalf("%s %s: %d %s", method, path, res.Status, res.Body)
 	}
-	if res.Status >= 400 && (out.Result != "error" || out.Error == "") {
-		t.Errorf("%s %s: %d %s, want {result: error, error}", method, path, res.Status, res.Body)
+	if res.Status >= 400 {
+		var m map[string]any
+		json.Unmarshal(res.Body, &m)
+		dialecttest.CheckMembers(t, method+" "+path+" error", m, map[string]string{"result": "string", "error": "string"})
+		if out.Result != "error" || out.Error == "" {
+			t.Errorf("%s %s: %d %s, want {result: error, error}", method, path, res.Status, res.Body)
+		}
 	}
 	return res.Status, out
 }
@@ -57,7 +65,7 @@ func TestFreeSewing(t *testing.T) {
 		// The seed's example request.
 		code, k2 := call(t, s, "POST", "/apikeys/jwt", jwt, map[string]any{"name": "My first API key", "level": 2, "expiresIn": 3600})
 		if code != 201 || k2.Result != "success" || k2.APIKey.Level != 2 || k2.APIKey.Name != "My first API key" ||
-			k2.APIKey.UserID != alice.ID || !regexp.MustCompile(`^kw_sk_`).MatchString(k2.APIKey.Secret) || k2.APIKey.Key == "" {
+			!sameNumber(k2.APIKey.UserID, freesewing.UserNumber(alice.TenantID, alice.ID)) || !regexp.MustCompile(`^kw_sk_`).MatchString(k2.APIKey.Secret) || k2.APIKey.Key == "" {
 			t.Fatalf("create: %d %+v", code, k2)
 		}
 		if d := time.Until(*k2.APIKey.ExpiresAt); d < 3590*time.Second || d > 3601*time.Second {
@@ -83,7 +91,12 @@ func TestFreeSewing(t *testing.T) {
 			{"missing level", k4auth, map[string]any{"name": "k", "expiresIn": 60}, 400},
 			{"level out of range", k4auth, map[string]any{"name": "k", "level": 9, "expiresIn": 60}, 400},
 			{"malformed", k4auth, `{"name":`, 400},
-			{"wrong secret", basic(k4.APIKey.Key, k2.APIKey.Secret), map[string]any{"name": "k", "level": 0, "expiresIn": 60}, 401},
+			{"wrong secret: authentication failed", basic(k4.APIKey.Key, k2.APIKey.Secret), map[string]any{"name": "k", "level": 0, "expiresIn": 60}, 403},
+			{"level 2.0 and expiresIn 3600.0 (Python floats)", k4auth, `{"name":"k","level":2.0,"expiresIn":3600.0}`, 201},
+			{"expiresIn 1e3", k4auth, `{"name":"k","level":1,"expiresIn":1e3}`, 201},
+			{"level 2.5", k4auth, `{"name":"k","level":2.5,"expiresIn":60}`, 400},
+			{"expiresIn 0.5", k4auth, `{"name":"k","level":1,"expiresIn":0.5}`, 400},
+			{"unknown members are ignored", k4auth, map[string]any{"name": "k", "level": 0, "expiresIn": 60, "color": "blue"}, 201},
 			{"no credentials", "", map[string]any{"name": "k", "level": 0, "expiresIn": 60}, 401},
 		}
 		for _, tt := range tests {
@@ -105,20 +118,27 @@ func TestFreeSewing(t *testing.T) {
 			APIKeys []map[string]any `json:"apikeys"`
 		}
 		s.Do("GET", "/apikeys/jwt", login.AccessToken, nil, 200, &list)
-		if list.Result != "success" || len(list.APIKeys) != 4 {
-			t.Errorf("alice lists %d keys, want her 4", len(list.APIKeys))
+		if list.Result != "success" || len(list.APIKeys) != 7 {
+			t.Errorf("alice lists %d keys, want her 7", len(list.APIKeys))
 		}
 		for _, k := range list.APIKeys {
-			if _, ok := k["secret"]; ok {
-				t.Errorf("list shows a secret: %v", k)
-			}
+			// The secret never again; the rest as in the create answer.
+			dialecttest.CheckMembers(t, "listed apikey", k, map[string]string{"key": "string", "level": "int",
+				"expiresAt": "time", "name": "string", "userId": "int", "id": "uuid"})
 		}
+		var raw map[string]any
+		s.Do("GET", "/whoami/key", "", nil, 401, nil)
+		res := s.Raw("GET", "/whoami/key", basic(k2.APIKey.Key, k2.APIKey.Secret), nil)
+		json.Unmarshal(res.Body, &raw)
+		dialecttest.CheckMembers(t, "whoami", raw, map[string]string{"result": "string", "apikey": "object"})
+		dialecttest.CheckMembers(t, "whoami apikey", raw["apikey"].(map[string]any), map[string]string{"key": "string", "level": "int",
+			"name": "string", "userId": "int", "id": "uuid"})
 		code, got := call(t, s, "GET", "/apikeys/"+k2.APIKey.ID+"/key", k4auth, nil)
 		if code != 200 || got.APIKey.Key != k2.APIKey.Key || got.APIKey.Secret != "" {
 			t.Errorf("read: %d %+v", code, got)
 		}
 		code, who := call(t, s, "GET", "/whoami/key", basic(k2.APIKey.Key, k2.APIKey.Secret), nil)
-		if code != 200 || who.APIKey.Key != k2.APIKey.Key || who.APIKey.Level != 2 || who.APIKey.UserID != alice.ID {
+		if code != 200 || who.APIKey.Key != k2.APIKey.Key || who.APIKey.Level != 2 || !sameNumber(who.APIKey.UserID, freesewing.UserNumber(alice.TenantID, alice.ID)) {
 			t.Errorf("whoami: %d %+v", code, who)
 		}
 		if code, _ := call(t, s, "DELETE", "/apikeys/"+k2.APIKey.ID+"/jwt", jwt, nil); code != 200 {
@@ -127,8 +147,18 @@ func TestFreeSewing(t *testing.T) {
 		if code, _ := call(t, s, "GET", "/apikeys/"+k2.APIKey.ID+"/jwt", jwt, nil); code != 404 {
 			t.Errorf("read after delete: %d, want 404", code)
 		}
-		if code, _ := call(t, s, "GET", "/whoami/key", basic(k2.APIKey.Key, k2.APIKey.Secret), nil); code != 401 {
-			t.Errorf("a deleted key: %d, want 401", code)
+		if code, _ := call(t, s, "GET", "/whoami/key", basic(k2.APIKey.Key, k2.APIKey.Secret), nil); code != 403 {
+			t.Errorf("a deleted key: %d, want 403 (authentication failed)", code)
+		}
+		// The key (clientId) FreeSewing clients hold works as the id.
+		code, byKey := call(t, s, "GET", "/apikeys/"+k4.APIKey.Key+"/jwt", jwt, nil)
+		if code != 200 || byKey.APIKey.ID != k4.APIKey.ID {
+			t.Errorf("GET by key: got %d %+v, want the key", code, byKey)
+		}
+		for _, bad := range []string{"kw_id_unknown", "not a key", "00000000-0000-4000-8000-000000000000"} {
+			if code, _ := call(t, s, "GET", "/apikeys/"+url.PathEscape(bad)+"/jwt", jwt, nil); code != 404 {
+				t.Errorf("GET %q: got %d, want 404", bad, code)
+			}
 		}
 		// Another user's key is invisible to alice's level-4 key.
 		var admins keyward.IssuedKey
@@ -147,6 +177,12 @@ func TestFreeSewing(t *testing.T) {
 		if code, _ := call(t, s, "DELETE", "/apikeys/"+k4.APIKey.ID+"/key", fauth, nil); code != 404 {
 			t.Errorf("deleting another tenant's key: %d, want 404", code)
 		}
+		if code, _ := call(t, s, "DELETE", "/apikeys/"+k4.APIKey.Key+"/key", fauth, nil); code != 404 {
+			t.Errorf("deleting another tenant's key by its key: %d, want 404", code)
+		}
+		if code, _ := call(t, s, "DELETE", "/apikeys/"+k4.APIKey.Key+"/jwt", jwt, nil); code != 200 {
+			t.Errorf("DELETE by key: %d, want 200", code)
+		}
 	})
 }
 
@@ -159,7 +195,27 @@ func TestExpiredKeyRejected(t *testing.T) {
 		t.Fatalf("fresh key: %d", code)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	if code, out := call(t, s, "GET", "/whoami/key", basic(k.ClientID, k.ClientSecret), nil); code != 401 {
-		t.Errorf("expired key: %d %+v, want 401", code, out)
+	if code, out := call(t, s, "GET", "/whoami/key", basic(k.ClientID, k.ClientSecret), nil); code != 403 {
+		t.Errorf("expired key: %d %+v, want 403 (authentication failed)", code, out)
+	}
+}
+
+// TestRateLimitedAndUnavailable: a rate-limited key is 429 with
+// Retry-After in FreeSewing's shape, never 500.
+func TestRateLimited(t *testing.T) {
+	s := dialecttest.Start(t, sqltest.SQLite(t), freesewing.Mount)
+	var k keyward.IssuedKey
+	s.Do("POST", "/v1/apikeys", s.Admin, map[string]any{"name": "limited", "level": 4,
+		"rateLimit": map[string]int{"limit": 1, "windowSeconds": 60}}, 201, &k)
+	auth := basic(k.ClientID, k.ClientSecret)
+	if code, _ := call(t, s, "GET", "/whoami/key", auth, nil); code != 200 {
+		t.Fatalf("first request: %d", code)
+	}
+	res := s.Raw("GET", "/whoami/key", auth, nil)
+	var e map[string]any
+	json.Unmarshal(res.Body, &e)
+	if res.Status != 429 || res.Header.Get("Retry-After") == "" || e["result"] != "error" || e["error"] == "" {
+		t.Errorf("over the limit: got %d Retry-After %q %s, want 429 with Retry-After and {result: error, error}",
+			res.Status, res.Header.Get("Retry-After"), res.Body)
 	}
 }

@@ -27,12 +27,9 @@ func TestSeedRequestWithAxios(t *testing.T) {
 	}
 	dialecttest.RunNode(t, "freesewing.cjs", &got, s.URL, login.AccessToken)
 	k := got.Data.APIKey
-	if got.Status != 201 || got.Data.Result != "success" || k["level"] != float64(2) || k["name"] != "My first API key" || k["userId"] != u.ID {
+	if got.Status != 201 || got.Data.Result != "success" || k["level"] != float64(2) || k["name"] != "My first API key" || k["userId"] != float64(*freesewing.UserNumber(u.TenantID, u.ID)) {
 		t.Fatalf("got %d %+v", got.Status, got.Data)
 	}
-	for _, f := range []string{"key", "secret", "level", "expiresAt", "name", "userId"} {
-		if v, ok := k[f]; !ok || v == "" {
-			t.Errorf("apikey.%s missing", f)
-		}
-	}
+	dialecttest.CheckMembers(t, "apikey", k, map[string]string{"key": "string", "secret": "string", "level": "int",
+		"expiresAt": "time", "name": "string", "userId": "int", "id": "uuid"})
 }

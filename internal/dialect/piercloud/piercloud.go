@@ -1,11 +1,14 @@
 // Package piercloud speaks Pier Cloud's token endpoint on keyward's Service:
 //
-//	POST /auth {client_id, client_secret} → 201 {code: "success", data: {access_token, expires_in, refresh_expires_in, token_type, scope}}
+//	POST /auth {client_id, client_secret} → 201 {code: "success", data: {access_token, expires_in,
+//	    refresh_expires_in, token_type, not-before-policy, session_state, scope}}
 //
-// Bad input answers 400 and bad credentials 401, each as {code, message}.
-// The token lives for the key's tokenLifespanSeconds, which Pier Cloud's
-// console sets as 1-24 hours or 1-55 minutes. Its API-key screens are
-// keyward's console.
+// Errors are {code, message}: 400 "bad-request/invalid-parameters" for bad
+// input, 401 "failed" for credentials that do not authenticate, and the
+// native API's status for the rest (429 and 503 with Retry-After), coded
+// "too-many-requests", "unavailable" or "internal". The token lives for the
+// key's tokenLifespanSeconds, which Pier Cloud's console sets as 1-24 hours
+// or 1-55 minutes. Its API-key screens are keyward's console.
 package piercloud
 
 import (
@@ -14,6 +17,14 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
 	"github.com/keyward/keyward/internal/gate"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// Error codes, as Pier Cloud's public routes answer them.
+const (
+	CodeSuccess    = "success"
+	CodeBadRequest = "bad-request/invalid-parameters"
+	CodeFailed     = "failed"
 )
 
 // Mount adds the Pier Cloud routes to mux.
@@ -32,17 +43,38 @@ type authBody struct {
 	ClientSecret string `json:"client_secret"`
 }
 
+// tokenData is the data member of a successful answer: Keycloak's token
+// response, which Pier Cloud passes on. session_state identifies this
+// issuance (client credentials have no session to refer to).
 type tokenData struct {
 	AccessToken      string `json:"access_token"`
 	ExpiresIn        int    `json:"expires_in"`
 	RefreshExpiresIn int    `json:"refresh_expires_in"`
 	TokenType        string `json:"token_type"`
+	NotBeforePolicy  int    `json:"not-before-policy"`
+	SessionState     string `json:"session_state"`
 	Scope            string `json:"scope"`
 }
 
-// fail answers Pier Cloud's error shape.
-func fail(w http.ResponseWriter, status int, code, message string) {
-	dialect.WriteJSON(w, status, map[string]string{"code": code, "message": message})
+// fail answers err in Pier Cloud's shape, with the native API's status and
+// headers (Retry-After on 429 and 503).
+func (d *api) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := d.host.ErrorStatus(w, r, err)
+	code, msg := "internal", "internal error"
+	switch status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		code, msg = CodeBadRequest, keyward.ErrorMessage(err)
+	case http.StatusUnauthorized:
+		code, msg = CodeFailed, "invalid client credentials"
+	case http.StatusTooManyRequests:
+		code, msg = "too-many-requests", keyward.ErrorMessage(err)
+	case http.StatusServiceUnavailable:
+		code, msg = "unavailable", keyward.ErrorMessage(err)
+	case http.StatusInternalServerError:
+	default:
+		code, msg = keyward.ErrorCode(err), keyward.ErrorMessage(err)
+	}
+	dialect.WriteJSON(w, status, map[string]string{"code": code, "message": msg})
 }
 
 func (d *api) auth(w http.ResponseWriter, r *http.Request) {
@@ -52,15 +84,11 @@ func (d *api) auth(w http.ResponseWriter, r *http.Request) {
 		err = dialect.DecodeJSON(r, &in, "the body must be {client_id, client_secret}")
 	}
 	if err != nil {
-		status := http.StatusBadRequest
-		if keyward.ErrorCode(err) == keyward.ETOOLARGE {
-			status = http.StatusRequestEntityTooLarge
-		}
-		fail(w, status, "invalid_request", keyward.ErrorMessage(err))
+		d.fail(w, r, err)
 		return
 	}
 	if in.ClientID == "" || in.ClientSecret == "" {
-		fail(w, http.StatusBadRequest, "invalid_request", "client_id and client_secret are required")
+		d.fail(w, r, keyward.Errorf(keyward.EINVALID, "client_id and client_secret are required"))
 		return
 	}
 	var res *keyward.TokenResponse
@@ -68,17 +96,16 @@ func (d *api) auth(w http.ResponseWriter, r *http.Request) {
 		res, err = d.svc.IssueToken(r.Context(), in.ClientID, in.ClientSecret, "")
 		return err
 	})
-	switch keyward.ErrorCode(err) {
-	case "":
-	case keyward.EINVALIDCLIENT:
-		fail(w, http.StatusUnauthorized, "invalid_client", "invalid client credentials")
-		return
-	default:
-		d.host.WriteError(w, r, err)
+	if keyward.ErrorCode(err) == keyward.EINVALIDCLIENT {
+		err = keyward.Errorf(keyward.EUNAUTHORIZED, "invalid client credentials")
+	}
+	if err != nil {
+		d.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	dialect.WriteJSON(w, http.StatusCreated, map[string]any{"code": "success", "data": tokenData{
+	dialect.WriteJSON(w, http.StatusCreated, map[string]any{"code": CodeSuccess, "data": tokenData{
 		AccessToken: res.AccessToken, ExpiresIn: res.ExpiresIn, TokenType: res.TokenType, Scope: res.Scope,
+		SessionState: secret.NewID(),
 	}})
 }

@@ -24,10 +24,22 @@ func TestPierCloudAuth(t *testing.T) {
 	if ok.Code != "success" || ok.Data["expires_in"] != float64(3300) || ok.Data["token_type"] != "Bearer" {
 		t.Fatalf("got %+v, want success with expires_in 3300 (55 minutes)", ok)
 	}
-	for _, f := range []string{"access_token", "expires_in", "refresh_expires_in", "token_type", "scope"} {
-		if _, present := ok.Data[f]; !present {
-			t.Errorf("data lacks %s", f)
+	types := map[string]string{"access_token": "string", "expires_in": "number", "refresh_expires_in": "number",
+		"token_type": "string", "not-before-policy": "number", "session_state": "string", "scope": "string"}
+	for f, typ := range types {
+		var got string
+		switch ok.Data[f].(type) {
+		case string:
+			got = "string"
+		case float64:
+			got = "number"
 		}
+		if got != typ {
+			t.Errorf("data.%s: got %#v, want a %s", f, ok.Data[f], typ)
+		}
+	}
+	if len(ok.Data) != len(types) {
+		t.Errorf("data: got %v, want exactly %d members", ok.Data, len(types))
 	}
 	s.Do("GET", "/v1/whoami", ok.Data["access_token"].(string), nil, 200, nil)
 
@@ -37,12 +49,13 @@ func TestPierCloudAuth(t *testing.T) {
 		want int
 		code string
 	}{
-		{"malformed", `{"client_id":`, 400, "invalid_request"},
-		{"missing secret", map[string]string{"client_id": k.ClientID}, 400, "invalid_request"},
-		{"unknown field", map[string]string{"client_id": k.ClientID, "client_secret": k.ClientSecret, "grant": "x"}, 400, "invalid_request"},
-		{"wrong secret", map[string]string{"client_id": k.ClientID, "client_secret": off.ClientSecret}, 401, "invalid_client"},
-		{"inactive key", map[string]string{"client_id": off.ClientID, "client_secret": off.ClientSecret}, 401, "invalid_client"},
+		{"malformed", `{"client_id":`, 400, piercloud.CodeBadRequest},
+		{"missing secret", map[string]string{"client_id": k.ClientID}, 400, piercloud.CodeBadRequest},
+		{"wrong secret", map[string]string{"client_id": k.ClientID, "client_secret": off.ClientSecret}, 401, piercloud.CodeFailed},
+		{"inactive key", map[string]string{"client_id": off.ClientID, "client_secret": off.ClientSecret}, 401, piercloud.CodeFailed},
 	}
+	// Unknown members are ignored, as the original does.
+	s.Do("POST", "/auth", "", map[string]string{"client_id": k.ClientID, "client_secret": k.ClientSecret, "grant_type": "x"}, 201, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res := s.Raw("POST", "/auth", "", tt.body)

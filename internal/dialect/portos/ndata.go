@@ -13,18 +13,48 @@ import (
 type Query struct {
 	Conditions []keyward.Condition
 	Skip, Take int
-	Sort       string // keyward's form: "a,-b"
-	CountOnly  bool
+	// TakeGiven tells whether $take was in the query: without it a list
+	// answers the rest of the matches, up to MaxTake.
+	TakeGiven bool
+	Sort      string // keyward's form: "a,-b"
+	CountOnly bool
 }
 
-// DefaultTake is $take when it is not given.
-const DefaultTake = 100
+// MaxTake is the most items one answer carries: $take above it is refused,
+// and a query without $take answers at most this many (totalCount still
+// counts every match, so a client sees that it must page).
+const MaxTake = keyward.MaxPageSize
 
-// members are the fields NData may filter and sort on, with their types.
-var members = map[string]string{"id": "string", "isActive": "bool", "name": "string", "createdAt": "time"}
+// DefaultTake is the page size used when $take is absent.
+const DefaultTake = MaxTake
 
-// sortable are the fields $sort accepts.
-var sortable = map[string]bool{"id": true, "isActive": true, "name": true, "createdAt": true}
+// MaxSortTerms bounds $sort: more terms than members cannot order anything
+// further.
+const MaxSortTerms = 20
+
+// member is an ApiKey member NData may filter and sort on.
+type member struct {
+	name  string // as Portos spells it
+	field string // keyward's Condition and sort field
+	typ   string // string, bool, time, int
+}
+
+// members are the ApiKey members, by lower-cased name: NData member names
+// are case-insensitive. clientSecret is not a member anyone may query.
+var members = map[string]member{}
+
+func init() {
+	for _, m := range []member{
+		{"id", "id", "string"}, {"clientId", "clientId", "string"}, {"isActive", "isActive", "bool"},
+		{"createdAt", "createdAt", "time"}, {"name", "name", "string"}, {"description", "description", "string"},
+		{"userName", "userName", "string"}, {"deviceName", "deviceName", "string"},
+		{"permissions", "permissions", "string"}, {"_v", "version", "int"},
+	} {
+		members[strings.ToLower(m.name)] = m
+	}
+}
+
+const memberList = "id, clientId, isActive, createdAt, name, description, userName, deviceName, permissions, _v"
 
 var ops = map[string]bool{"eq": true, "neq": true, "gt": true, "gte": true, "lt": true, "lte": true, "in": true, "contains": true}
 
@@ -51,10 +81,24 @@ func splitQuery(raw string) (url.Values, error) {
 	return out, nil
 }
 
-// ParseQuery reads NData from a raw query string: filters written
-// member=op:arg;op:arg (repeated members and ;-separated operations are
-// ANDed; a bare value means eq; in takes a comma-separated list), $skip,
-// $take, $sort=a,-b or a:desc, and $count=true. Every problem is EINVALID
+// parseBool reads an NData boolean: true or false in any case (C# writes
+// True and False).
+func parseBool(s string) (bool, bool) {
+	switch {
+	case strings.EqualFold(s, "true"):
+		return true, true
+	case strings.EqualFold(s, "false"):
+		return false, true
+	}
+	return false, false
+}
+
+// ParseQuery reads NData from a raw query string: filters on any member,
+// written member=op:arg;op:arg (repeated members and ;-separated operations
+// are ANDed; a bare value means eq; in takes its values separated by ":",
+// or by "," — the only separator for times, whose own colons would be
+// ambiguous), $skip, $take, $sort=a,-b or a:desc, and $count=true. Member
+// names, operators and booleans ignore case. Every problem is EINVALID
 // naming the offending member.
 func ParseQuery(raw string) (*Query, error) {
 	q, err := splitQuery(raw)
@@ -65,44 +109,43 @@ func ParseQuery(raw string) (*Query, error) {
 	bad := func(member, msg string) error {
 		return keyward.Invalid(keyward.FieldError{Field: member, Message: msg})
 	}
-	for member, values := range q {
-		switch member {
+	for name, values := range q {
+		switch strings.ToLower(name) {
 		case "$skip", "$take":
-			n, err := strconv.Atoi(q.Get(member))
-			if err != nil || len(values) > 1 || n < 0 || (member == "$skip" && n > keyward.MaxSkip) || (member == "$take" && (n < 1 || n > keyward.MaxPageSize)) {
-				return nil, bad(member, "must be an integer ("+map[string]string{"$skip": "0 to " + strconv.Itoa(keyward.MaxSkip), "$take": "1 to 500"}[member]+"), given once")
+			n, err := strconv.Atoi(values[0])
+			isTake := strings.EqualFold(name, "$take")
+			if err != nil || len(values) > 1 || n < 0 || (!isTake && n > keyward.MaxSkip) || (isTake && (n < 1 || n > MaxTake)) {
+				return nil, bad(name, "must be an integer ("+map[bool]string{false: "0 to " + strconv.Itoa(keyward.MaxSkip), true: "1 to 500"}[isTake]+"), given once")
 			}
-			if member == "$skip" {
-				out.Skip = n
+			if isTake {
+				out.Take, out.TakeGiven = n, true
 			} else {
-				out.Take = n
+				out.Skip = n
 			}
 		case "$count":
-			switch q.Get(member) {
-			case "true":
-				out.CountOnly = true
-			case "false":
-			default:
-				return nil, bad(member, "must be true or false")
+			b, ok := parseBool(values[0])
+			if !ok || len(values) > 1 {
+				return nil, bad(name, "must be true or false")
 			}
+			out.CountOnly = b
 		case "$sort":
 			sort, err := parseSort(strings.Join(values, ","))
 			if err != "" {
-				return nil, bad(member, err)
+				return nil, bad(name, err)
 			}
 			out.Sort = sort
 		case "tenant":
 			// keyward's own ?tenant= for root admins; not NData.
 		default:
-			typ, ok := members[member]
+			m, ok := members[strings.ToLower(name)]
 			if !ok {
-				return nil, bad(member, "is not a filterable member (id, isActive, name, createdAt)")
+				return nil, bad(name, "is not a member of ApiKey ("+memberList+")")
 			}
 			for _, v := range values {
 				for _, part := range strings.Split(v, ";") {
-					c, err := parseCondition(member, typ, part)
+					c, err := parseCondition(m, part)
 					if err != "" {
-						return nil, bad(member, err)
+						return nil, bad(name, err)
 					}
 					out.Conditions = append(out.Conditions, c)
 				}
@@ -114,7 +157,12 @@ func ParseQuery(raw string) (*Query, error) {
 
 func parseSort(s string) (string, string) {
 	var fields []string
-	for _, f := range strings.Split(s, ",") {
+	seen := map[string]bool{}
+	terms := strings.Split(s, ",")
+	if len(terms) > MaxSortTerms {
+		return "", "takes at most " + strconv.Itoa(MaxSortTerms) + " members"
+	}
+	for _, f := range terms {
 		f = strings.TrimSpace(f)
 		desc := false
 		if name, dir, ok := strings.Cut(f, ":"); ok {
@@ -130,20 +178,27 @@ func parseSort(s string) (string, string) {
 		if name, ok := strings.CutPrefix(f, "-"); ok {
 			f, desc = name, true
 		}
-		if !sortable[f] {
-			return "", "cannot sort by " + strconv.Quote(f) + " (id, isActive, name, createdAt)"
+		m, ok := members[strings.ToLower(f)]
+		if !ok || m.name == "permissions" {
+			return "", "cannot sort by " + strconv.Quote(f) + " (" + strings.Replace(memberList, ", permissions", "", 1) + ")"
 		}
+		if seen[m.field] {
+			continue // a later term on the same member orders nothing
+		}
+		seen[m.field] = true
 		if desc {
-			f = "-" + f
+			fields = append(fields, "-"+m.field)
+		} else {
+			fields = append(fields, m.field)
 		}
-		fields = append(fields, f)
 	}
 	return strings.Join(fields, ","), ""
 }
 
 // parseCondition reads "op:arg" (or a bare "arg", meaning eq).
-func parseCondition(member, typ, part string) (keyward.Condition, string) {
+func parseCondition(m member, part string) (keyward.Condition, string) {
 	op, arg, ok := strings.Cut(part, ":")
+	op = strings.ToLower(op)
 	switch {
 	case ok && ops[op]:
 	case ok && isWord(op):
@@ -154,20 +209,30 @@ func parseCondition(member, typ, part string) (keyward.Condition, string) {
 	}
 	args := []string{arg}
 	if op == "in" {
-		args = strings.Split(arg, ",")
+		if m.typ == "time" || !strings.Contains(arg, ":") {
+			args = strings.Split(arg, ",")
+		} else {
+			args = strings.Split(arg, ":")
+		}
 		if len(args) > 100 {
 			return keyward.Condition{}, "in takes at most 100 values"
 		}
 	}
-	c := keyward.Condition{Field: member, Op: op}
+	c := keyward.Condition{Field: m.field, Op: op}
 	for _, a := range args {
-		switch typ {
+		switch m.typ {
 		case "bool":
-			b, err := strconv.ParseBool(a)
-			if err != nil {
+			b, ok := parseBool(a)
+			if !ok {
 				return c, "must be true or false, not " + strconv.Quote(a)
 			}
 			c.Values = append(c.Values, b)
+		case "int":
+			n, err := strconv.Atoi(a)
+			if err != nil {
+				return c, "must be a whole number, not " + strconv.Quote(a)
+			}
+			c.Values = append(c.Values, n)
 		case "time":
 			t, err := time.Parse(time.RFC3339Nano, a)
 			if err != nil {
@@ -175,14 +240,22 @@ func parseCondition(member, typ, part string) (keyward.Condition, string) {
 			}
 			c.Values = append(c.Values, t.UTC())
 		default:
+			if m.name == "permissions" && op != "contains" {
+				a = catalogName(a)
+			}
 			c.Values = append(c.Values, a)
 		}
 	}
-	if op == "contains" && typ != "string" {
+	if op == "contains" && m.typ != "string" {
 		return c, "contains applies to text members only"
 	}
-	if (op == "gt" || op == "gte" || op == "lt" || op == "lte") && typ == "bool" {
-		return c, op + " does not apply to a boolean"
+	if op == "gt" || op == "gte" || op == "lt" || op == "lte" {
+		if m.typ == "bool" {
+			return c, op + " does not apply to a boolean"
+		}
+		if m.name == "permissions" {
+			return c, op + " does not apply to a set"
+		}
 	}
 	return c, ""
 }

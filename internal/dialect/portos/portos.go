@@ -1,24 +1,39 @@
 // Package portos speaks Portos' ApiKey API on keyward's Service:
 //
-//	GET    /apikeys       NData filters (id, isActive, name, createdAt), $skip, $take, $sort, $count → {items, count, totalCount}
+//	GET    /apikeys       NData on every member, $skip, $take, $sort, $count → {items, count, totalCount}
 //	GET    /apikeys/{id}  → ApiKey
-//	POST   /apikeys       → 201 ApiKey with clientSecret (shown only here)
-//	PUT    /apikeys/{id}  create (with clientSecret) or update (_v must match) → 200 ApiKey
+//	POST   /apikeys       → 201 ApiKey with clientSecret
+//	PUT    /apikeys/{id}  create (with clientSecret) or update → 200 ApiKey
 //	DELETE /apikeys/{id}  → 200 the deleted ApiKey
 //
-// Unlike the original, clientSecret appears only when a key is created.
-// The rights ApiKeyCreate/ApiKeyUpdate (= apikeys:write) and ApiKeyDelete
-// (= apikeys:delete) are built-in aliases. A key runs in the context of its
-// owner (userName) and device (deviceName). Errors are problems with
-// title and status, as Portos answers them.
+// As the document says: a key is owned by userName (the caller when
+// absent; another user only if the caller covers that user), can sign NWS4
+// requests from creation (hmacEnabled), and starts inactive unless created
+// with isActive: true. PUT without _v updates (last writer wins); with _v it
+// must match (409). An update changes only the members Portos models (name,
+// description, isActive, userName, deviceName, permissions): expiry, rate
+// limit, level, token lifespan and meta stay as they were. Unknown body
+// members are ignored, as the original does. Any id that names no key the
+// caller sees — not a UUID, unknown, another tenant's — is 404 {title,
+// status}.
+//
+// Unlike the original, clientSecret appears only when a key is created,
+// unless the tenant turned on portosReadableSecrets: then every answer
+// carries it for the keys the caller covers, read from the sealed copy and
+// audited (Service.ReadableSecrets). The
+// rights ApiKeyCreate/ApiKeyUpdate (= apikeys:write) and ApiKeyDelete
+// (= apikeys:delete) are built-in aliases, accepted in any case and
+// answered as the document spells them.
 package portos
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
+	"github.com/keyward/keyward/internal/secret"
 )
 
 // Mount adds the Portos routes to mux.
@@ -65,15 +80,15 @@ type apiKey struct {
 func toAPIKey(k *keyward.APIKey, secret string) apiKey {
 	perms := []string{}
 	for _, p := range k.Permissions {
-		perms = append(perms, p.Name)
+		perms = append(perms, portosName(p.Name))
 	}
 	return apiKey{ID: k.ID, ClientID: k.ClientID, ClientSecret: secret, IsActive: k.IsActive, CreatedAt: k.CreatedAt,
 		Name: k.Name, Description: k.Description, UserName: k.UserName, DeviceName: k.DeviceName, Permissions: perms, V: k.Version}
 }
 
 // body is an ApiKey as clients send it. Read-only members (clientSecret,
-// createdAt, userName) are accepted so a fetched model can be sent back,
-// and ignored; id and clientId must match the key's.
+// createdAt) are accepted so a fetched model can be sent back, and
+// ignored; id and clientId must match the key's.
 type body struct {
 	ID           *string   `json:"id"`
 	ClientID     *string   `json:"clientId"`
@@ -88,19 +103,81 @@ type body struct {
 	V            *int      `json:"_v"`
 }
 
+// rightAliases spell the document's rights (ApiKeyCreate, ...) as the
+// catalog's built-in aliases, whatever their case.
+var rightAliases = map[string]string{"apikeycreate": "apiKeyCreate", "apikeyupdate": "apiKeyUpdate", "apikeydelete": "apiKeyDelete"}
+
+// catalogName is the catalog's name for a right a Portos client names.
+func catalogName(n string) string {
+	if a, ok := rightAliases[strings.ToLower(n)]; ok {
+		return a
+	}
+	return n
+}
+
+// portosName is the document's spelling of a catalog name: the built-in
+// aliases as Portos writes its rights (ApiKeyCreate), others as they are.
+func portosName(n string) string {
+	if a, ok := rightAliases[strings.ToLower(n)]; ok && a == n {
+		return strings.ToUpper(n[:1]) + n[1:]
+	}
+	return n
+}
+
+// input is the change b asks for: only the members Portos models, so that
+// an update leaves everything else (expiry, rate limit, level, token
+// lifespan, meta) as it was. An empty userName (what a read of an ownerless
+// key shows) leaves the owner as it is.
 func (b body) input() keyward.APIKeyInput {
 	in := keyward.APIKeyInput{Name: b.Name, Description: b.Description, IsActive: b.IsActive, DeviceName: b.DeviceName}
+	if b.UserName != nil && *b.UserName != "" {
+		in.OwnerUserName = b.UserName
+	}
 	if b.Permissions != nil {
 		refs := []keyward.PermissionRef{}
 		for _, n := range *b.Permissions {
-			refs = append(refs, keyward.PermissionRef{Name: n})
+			refs = append(refs, keyward.PermissionRef{Name: catalogName(n)})
 		}
 		in.Permissions = &refs
 	}
 	return in
 }
 
-const shape = "the body must be an ApiKey: {name, description, isActive, deviceName, permissions, _v}"
+// creation is what a key made through Portos starts as: signing NWS4
+// (hmacEnabled, so the sealed secret exists), inactive until the client
+// activates it, owned by userName or the caller.
+func (b body) creation() keyward.APIKeyInput {
+	in := b.input()
+	on, off := true, false
+	in.HMACEnabled = &on
+	if in.IsActive == nil {
+		in.IsActive = &off
+	}
+	actAsOwner(&in)
+	return in
+}
+
+// actAsOwner makes a Portos key act with its owner's current rights ("the
+// request will be executed within the context of the user specified by
+// their userName"): the caller must cover that user (policy.go).
+func actAsOwner(in *keyward.APIKeyInput) {
+	on := true
+	in.ActsAsOwner = &on
+}
+
+// notFound is the answer for any id that names no key the caller sees.
+var notFound = keyward.Errorf(keyward.ENOTFOUND, "api key not found")
+
+// keyID returns id, or ENOTFOUND when it cannot be a key's id.
+func keyID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !secret.ValidID(id) {
+		return "", notFound
+	}
+	return id, nil
+}
+
+const shape = "the body must be an ApiKey: {name, description, isActive, userName, deviceName, permissions, _v}"
 
 func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
 	q, err := ParseQuery(r.URL.RawQuery)
@@ -115,24 +192,39 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 		return
 	}
 	if q.CountOnly {
-		n := min(max(l.TotalCount-q.Skip, 0), q.Take)
+		// The number of items the query would answer, without MaxTake's cap.
+		n := max(l.TotalCount-q.Skip, 0)
+		if q.TakeGiven {
+			n = min(n, q.Take)
+		}
 		dialect.WriteJSON(w, http.StatusOK, map[string]int{"count": n, "totalCount": l.TotalCount})
+		return
+	}
+	secrets, err := d.svc.ReadableSecrets(r.Context(), p, l.Items)
+	if err != nil {
+		d.host.WriteError(w, r, err)
 		return
 	}
 	items := []apiKey{}
 	for _, k := range l.Items {
-		items = append(items, toAPIKey(k, ""))
+		items = append(items, toAPIKey(k, secrets[k.ID]))
+	}
+	if len(secrets) > 0 {
+		w.Header().Set("Cache-Control", "no-store")
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "count": len(items), "totalCount": l.TotalCount})
 }
 
 func (d *api) get(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
-	k, err := d.svc.GetAPIKey(r.Context(), p, r.PathValue("id"))
-	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+	id, err := keyID(r)
+	if err == nil {
+		var k *keyward.APIKey
+		if k, err = d.svc.GetAPIKey(r.Context(), p, id); err == nil {
+			d.answer(w, r, p, http.StatusOK, k)
+			return
+		}
 	}
-	dialect.WriteJSON(w, http.StatusOK, toAPIKey(k, ""))
+	d.host.WriteError(w, r, err)
 }
 
 func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
@@ -141,11 +233,11 @@ func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principa
 		d.host.WriteError(w, r, err)
 		return
 	}
-	if b.ID != nil || b.ClientID != nil {
+	if (b.ID != nil && *b.ID != "") || (b.ClientID != nil && *b.ClientID != "") {
 		d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "id", Message: "id and clientId are assigned by the server"}))
 		return
 	}
-	k, err := d.svc.CreateAPIKey(r.Context(), p, b.input())
+	k, err := d.svc.CreateAPIKey(r.Context(), p, b.creation())
 	if err != nil {
 		d.host.WriteError(w, r, err)
 		return
@@ -154,43 +246,89 @@ func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principa
 	dialect.WriteJSON(w, http.StatusCreated, toAPIKey(k.APIKey, k.ClientSecret))
 }
 
-// put creates the key with this id, or updates it when _v matches.
+// put creates the key with this id, or updates the members Portos models;
+// with _v, only if it is the key's version (else 409).
 func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
 	var b body
 	if err := dialect.DecodeJSON(r, &b, shape); err != nil {
 		d.host.WriteError(w, r, err)
 		return
 	}
-	id := r.PathValue("id")
-	if b.ID != nil && *b.ID != id {
-		d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "id", Message: "differs from the id in the path"}))
-		return
-	}
-	in := b.input()
-	if b.ClientID != nil {
-		if existing, err := d.svc.GetAPIKey(r.Context(), p, id); err == nil && existing.ClientID != *b.ClientID {
-			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is immutable"}))
-			return
-		}
-	}
-	k, created, err := d.svc.ReplaceAPIKey(r.Context(), p, id, in, b.V, nil)
-	if err != nil {
-		d.host.WriteError(w, r, dialect.RenameField(err, "version", "_v"))
-		return
-	}
-	out := toAPIKey(k.APIKey, "")
-	if created {
-		w.Header().Set("Cache-Control", "no-store")
-		out.ClientSecret = k.ClientSecret
-	}
-	dialect.WriteJSON(w, http.StatusOK, out)
-}
-
-func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
-	k, err := d.svc.DeleteAPIKey(r.Context(), p, r.PathValue("id"), nil)
+	id, err := keyID(r)
 	if err != nil {
 		d.host.WriteError(w, r, err)
 		return
 	}
-	dialect.WriteJSON(w, http.StatusOK, toAPIKey(k, ""))
+	if b.ID != nil && *b.ID != id {
+		d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "id", Message: "differs from the id in the path"}))
+		return
+	}
+	existing, err := d.svc.GetAPIKey(r.Context(), p, id)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		if b.ClientID != nil && *b.ClientID != "" {
+			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is assigned by the server"}))
+			return
+		}
+		var k *keyward.IssuedKey
+		var created bool
+		k, created, err = d.svc.ReplaceAPIKey(r.Context(), p, id, b.creation(), nil, nil)
+		if code := keyward.ErrorCode(err); code == keyward.EVERSIONCONFLICT || code == keyward.ENOTFOUND {
+			// Maybe created concurrently since we looked (the Service
+			// answers a taken id 404, lest it be another tenant's): if the
+			// caller now sees the key, this PUT updates it.
+			existing, err = d.svc.GetAPIKey(r.Context(), p, id)
+		} else if err == nil {
+			out := toAPIKey(k.APIKey, "")
+			if created {
+				w.Header().Set("Cache-Control", "no-store")
+				out.ClientSecret = k.ClientSecret
+			}
+			dialect.WriteJSON(w, http.StatusOK, out)
+			return
+		}
+	}
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
+	if b.ClientID != nil && *b.ClientID != existing.ClientID {
+		d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is immutable"}))
+		return
+	}
+	k, err := d.svc.UpdateAPIKey(r.Context(), p, id, b.input(), b.V)
+	if keyward.ErrorCode(err) == keyward.EPRECONDITION {
+		err = keyward.Errorf(keyward.EVERSIONCONFLICT, "_v is %d, not %d: read the key again", existing.Version, *b.V)
+	}
+	if err != nil {
+		d.host.WriteError(w, r, dialect.RenameField(err, "version", "_v"))
+		return
+	}
+	d.answer(w, r, p, http.StatusOK, k)
+}
+
+func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+	id, err := keyID(r)
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
+	k, err := d.svc.DeleteAPIKey(r.Context(), p, id, nil)
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
+	d.answer(w, r, p, http.StatusOK, k)
+}
+
+// answer writes k with its secret when the tenant lets the caller read it.
+func (d *api) answer(w http.ResponseWriter, r *http.Request, p *keyward.Principal, status int, k *keyward.APIKey) {
+	secrets, err := d.svc.ReadableSecrets(r.Context(), p, []*keyward.APIKey{k})
+	if err != nil {
+		d.host.WriteError(w, r, err)
+		return
+	}
+	if secrets[k.ID] != "" {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	dialect.WriteJSON(w, status, toAPIKey(k, secrets[k.ID]))
 }
