@@ -307,6 +307,10 @@ func resolvePermissions(ctx context.Context, tx StoreTx, tenantID string, refs [
 		byID[c.ID], byName[c.Name] = c, c
 	}
 	out := []Permission{}
+	if len(refs) > MaxPermissionRefs {
+		f.add("permissions", "must hold at most "+strconv.Itoa(MaxPermissionRefs)+" permissions")
+		return out, nil
+	}
 	seen := map[string]bool{}
 	for i, r := range refs {
 		field := "permissions[" + strconv.Itoa(i) + "]"
@@ -369,13 +373,19 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter)
 	default:
 		fe.add("status", "must be all, active, inactive or expired")
 	}
-	if f.Sort != "" {
+	if f.Sort != "" && strings.Count(f.Sort, ",") >= MaxSortTerms {
+		fe.add("sort", "must have at most "+strconv.Itoa(MaxSortTerms)+" terms")
+	} else if f.Sort != "" {
 		for _, field := range strings.Split(f.Sort, ",") {
 			if !sortFields[strings.TrimPrefix(field, "-")] {
 				fe.add("sort", "must be fields among name, createdAt, lastUsedAt, expiresAt, id, isActive, each optionally prefixed with -")
 				break
 			}
 		}
+	}
+	if len(f.Conditions) > MaxConditions {
+		fe.add("filter", "must have at most "+strconv.Itoa(MaxConditions)+" conditions")
+		f.Conditions = nil
 	}
 	for _, c := range f.Conditions {
 		if err := checkCondition(c); err != "" {

@@ -91,17 +91,9 @@ func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope 
 	if _, err := s.limitKey(ctx, snap); err != nil {
 		return nil, err
 	}
-	granted := snap.effective
-	if scope = strings.TrimSpace(scope); scope != "" {
-		granted = nil
-		for _, name := range strings.Fields(scope) {
-			if !slices.Contains(snap.effective, name) {
-				return nil, Errorf(EINVALIDSCOPE, "the client does not hold %q", name)
-			}
-			if !slices.Contains(granted, name) {
-				granted = append(granted, name)
-			}
-		}
+	granted, err := grantScope(snap.effective, scope)
+	if err != nil {
+		return nil, err
 	}
 	signer, _, err := s.currentSigner(ctx)
 	if err != nil {
@@ -133,16 +125,16 @@ func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope 
 // of another tenant, or an unknown tenant, is EINVALIDCLIENT.
 func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clientSecret, scope string) (*TokenResponse, error) {
 	t, err := s.findTenant(ctx, tenant)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
-	} else if err != nil {
+	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, err
 	}
+	// The secret is checked whether or not the realm exists, so that the
+	// time of the answer does not tell.
 	snap, code, err := s.checkSecret(ctx, clientSecret, clientID)
 	if err != nil {
 		return nil, err
 	}
-	if code != CodeValid || snap.TenantID != t.ID {
+	if t == nil || code != CodeValid || snap.TenantID != t.ID {
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
 	return s.IssueToken(ctx, clientID, clientSecret, scope)

@@ -105,6 +105,9 @@ func ParseQuery(raw string) (*Query, error) {
 						return nil, bad(member, err)
 					}
 					out.Conditions = append(out.Conditions, c)
+					if len(out.Conditions) > keyward.MaxConditions {
+						return nil, bad(member, "a query may hold at most "+strconv.Itoa(keyward.MaxConditions)+" conditions")
+					}
 				}
 			}
 		}
@@ -113,6 +116,9 @@ func ParseQuery(raw string) (*Query, error) {
 }
 
 func parseSort(s string) (string, string) {
+	if strings.Count(s, ",") >= keyward.MaxSortTerms {
+		return "", "must have at most " + strconv.Itoa(keyward.MaxSortTerms) + " terms"
+	}
 	var fields []string
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
