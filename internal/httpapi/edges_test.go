@@ -379,9 +379,9 @@ func TestSignedBodyNotBufferedBeforeIdentification(t *testing.T) {
 	backendsWith(t, func(c *keyward.Config) { c.FailedAuthLimit = &keyward.RateLimit{Limit: 2, WindowSeconds: 3600} }, func(t *testing.T, s *server) {
 		hmacKey := s.newKey(map[string]any{"name": "signer", "hmacEnabled": true, "level": 4})
 		client := &http.Client{Timeout: 5 * time.Second}
-		post := func(keyid string) (int, string) {
+		post := func(keyid, sec string) (int, string) {
 			t.Helper()
-			req := signed(t, s, "POST", "/v1/apikeys", []byte(`{"name":"x"}`), keyid, hmacKey.ClientSecret, nil)
+			req := signed(t, s, "POST", "/v1/apikeys", []byte(`{"name":"x"}`), keyid, sec, nil)
 			req.Body, req.ContentLength, req.GetBody = io.NopCloser(&slowBody{left: 10 << 20}), -1, nil
 			res, err := client.Do(req)
 			if err != nil {
@@ -393,16 +393,16 @@ func TestSignedBodyNotBufferedBeforeIdentification(t *testing.T) {
 			return res.StatusCode, p.Code
 		}
 		for _, tt := range []struct {
-			keyid      string
-			wantStatus int
-			wantCode   string
+			keyid, secret string
+			wantStatus    int
+			wantCode      string
 		}{
-			{"kw_id_nobodyHasThisId00", 401, keyward.ESIGINVALID},
-			{"kw_id_nobodyHasThisId01", 401, keyward.ESIGINVALID},
-			{"kw_id_nobodyHasThisId02", 401, keyward.ESIGINVALID},
-			{hmacKey.ClientID, 429, keyward.ERATELIMITED}, // the address is now blocked
+			{hmacKey.ClientID, secret.NewSecret("kw"), 401, keyward.ESIGINVALID}, // a known client id, not its secret
+			{"kw_id_nobodyHasThisId00", hmacKey.ClientSecret, 401, keyward.ESIGINVALID},
+			{"kw_id_nobodyHasThisId01", hmacKey.ClientSecret, 401, keyward.ESIGINVALID},
+			{hmacKey.ClientID, hmacKey.ClientSecret, 429, keyward.ERATELIMITED}, // the address is now blocked
 		} {
-			if status, code := post(tt.keyid); status != tt.wantStatus || code != tt.wantCode {
+			if status, code := post(tt.keyid, tt.secret); status != tt.wantStatus || code != tt.wantCode {
 				t.Errorf("keyid %s: got %d %s, want %d %s", tt.keyid, status, code, tt.wantStatus, tt.wantCode)
 			}
 		}

@@ -242,11 +242,16 @@ func CredentialsFrom(r *http.Request) keyward.Credentials {
 	return c
 }
 
+// signedHeaders is what a signature may cover but the body.
+func signedHeaders(r *http.Request) *keyward.SignedRequest {
+	return &keyward.SignedRequest{Method: r.Method, Authority: strings.ToLower(r.Host), Path: r.URL.EscapedPath(),
+		RawQuery: r.URL.RawQuery, Header: r.Header}
+}
+
 // signedRequest reads what a signature may cover, hashing the body (up to
 // keyward.MaxSignedBody) and putting it back for the handler.
 func signedRequest(r *http.Request) *keyward.SignedRequest {
-	sr := &keyward.SignedRequest{Method: r.Method, Authority: strings.ToLower(r.Host), Path: r.URL.EscapedPath(),
-		RawQuery: r.URL.RawQuery, Header: r.Header}
+	sr := signedHeaders(r)
 	var body []byte
 	if r.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(r.Body, keyward.MaxSignedBody+1))
@@ -295,7 +300,7 @@ func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
 	if signed {
 		// Before the body is buffered: a blocked address, or a keyid that
 		// names no HMAC key, costs no more than the headers.
-		if err := s.svc.IdentifySigner(r.Context(), ClientIP(r), r.Header); err != nil {
+		if err := s.svc.IdentifySigner(r.Context(), ClientIP(r), signedHeaders(r)); err != nil {
 			markUnreadBody(r)
 			return nil, err
 		}
