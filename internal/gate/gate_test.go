@@ -22,6 +22,9 @@ func TestJSON(t *testing.T) {
 		{"\"top\xff\"", "body"},
 		{"{\"name\":\"x\" garbage \xff", "name"},
 		{`not json`, ""},
+		{`{"name":"lone \ud800 surrogate"}`, "name"},
+		{`{"name":"pair \ud83d\ude00 is fine","meta":{"a":"\ufffd spelt"}}`, ""},
+		{"{\"name\":\"\xef\xbf\xbd raw replacement char\"}", ""},
 	}
 	for _, tt := range tests {
 		err := JSON([]byte(tt.body))

@@ -288,6 +288,8 @@ func TestBadBytesRefusedEverywhere(t *testing.T) {
 			{"login tenant", "POST", "/v1/login", "", "{\"userName\":\"admin\",\"password\":\"x\",\"tenant\":\"\xff\"}", "", nil, `"field":"tenant"`},
 			{"create name", "POST", "/v1/apikeys", admin, "{\"name\":\"bad\xff\"}", "", nil, `"field":"name"`},
 			{"create meta", "POST", "/v1/apikeys", admin, "{\"name\":\"x\",\"meta\":{\"team\":\"\xff\"}}", "", nil, `"field":"meta"`},
+			{"create lone surrogate", "POST", "/v1/apikeys", admin, `{"name":"x\ud800"}`, "", nil, `"field":"name"`},
+			{"oauth user agent", "POST", "/oauth2/token", "", "grant_type=client_credentials", form, []string{"User-Agent", "\xff"}, `"error_description":"User-Agent: must be valid UTF-8`},
 			{"create meta NUL", "POST", "/v1/apikeys", admin, `{"name":"x","meta":{"team":"\u0000"}}`, "", nil, `"field":"meta"`},
 			{"user agent", "GET", "/v1/whoami", admin, "", "", []string{"User-Agent", "agent\xff"}, `"field":"User-Agent"`},
 			{"oauth form", "POST", "/oauth2/token", "", "grant_type=client_credentials&client_id=%FF&client_secret=x", form, nil, `"error_description":"client_id: must be valid UTF-8`},
