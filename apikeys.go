@@ -297,6 +297,10 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 // resolvePermissions turns references into catalog permissions, recording
 // unknown ones as field errors.
 func resolvePermissions(ctx context.Context, tx StoreTx, tenantID string, refs []PermissionRef, f *fieldErrors) ([]Permission, error) {
+	if len(refs) > MaxPermissionRefs {
+		f.add("permissions", "must hold at most "+strconv.Itoa(MaxPermissionRefs)+" permissions")
+		return []Permission{}, nil
+	}
 	catalog, err := tx.ListPermissions(ctx, tenantID)
 	if err != nil {
 		return nil, err
@@ -307,10 +311,6 @@ func resolvePermissions(ctx context.Context, tx StoreTx, tenantID string, refs [
 		byID[c.ID], byName[c.Name] = c, c
 	}
 	out := []Permission{}
-	if len(refs) > MaxPermissionRefs {
-		f.add("permissions", "must hold at most "+strconv.Itoa(MaxPermissionRefs)+" permissions")
-		return out, nil
-	}
 	seen := map[string]bool{}
 	for i, r := range refs {
 		field := "permissions[" + strconv.Itoa(i) + "]"
