@@ -373,6 +373,10 @@ func samePermissions(a, b []Permission) bool {
 // resolvePermissions turns references into catalog permissions, recording
 // unknown ones as field errors.
 func resolvePermissions(ctx context.Context, tx StoreTx, tenantID string, refs []PermissionRef, f *fieldErrors) ([]Permission, error) {
+	if len(refs) > MaxPermissionRefs {
+		f.add("permissions", "must hold at most "+strconv.Itoa(MaxPermissionRefs)+" permissions")
+		return []Permission{}, nil
+	}
 	catalog, err := tx.ListPermissions(ctx, tenantID)
 	if err != nil {
 		return nil, err
@@ -445,13 +449,19 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter)
 	default:
 		fe.add("status", "must be all, active, inactive or expired")
 	}
-	if f.Sort != "" {
+	if f.Sort != "" && strings.Count(f.Sort, ",") >= MaxSortTerms {
+		fe.add("sort", "must have at most "+strconv.Itoa(MaxSortTerms)+" terms")
+	} else if f.Sort != "" {
 		for _, field := range strings.Split(f.Sort, ",") {
 			if !sortFields[strings.TrimPrefix(field, "-")] {
 				fe.add("sort", "must be fields among name, createdAt, lastUsedAt, expiresAt, id, isActive, clientId, description, deviceName, userName, version, each optionally prefixed with -")
 				break
 			}
 		}
+	}
+	if len(f.Conditions) > MaxConditions {
+		fe.add("filter", "must have at most "+strconv.Itoa(MaxConditions)+" conditions")
+		f.Conditions = nil
 	}
 	for _, c := range f.Conditions {
 		if err := checkCondition(c); err != "" {

@@ -97,19 +97,9 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 	if _, err := s.limitKey(ctx, snap); err != nil {
 		return nil, err
 	}
-	granted := snap.effective
-	if scope = strings.TrimSpace(scope); scope != "" {
-		granted = nil
-		seen := map[string]bool{}
-		for _, name := range strings.Fields(scope) {
-			if !snap.scopable[name] {
-				return nil, Errorf(EINVALIDSCOPE, "the client does not hold %q", name)
-			}
-			if !seen[name] {
-				seen[name] = true
-				granted = append(granted, name)
-			}
-		}
+	granted, err := grantScope(snap.effective, snap.scopable, scope)
+	if err != nil {
+		return nil, err
 	}
 	signer, _, err := s.currentSigner(ctx)
 	if err != nil {
@@ -141,12 +131,16 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 // of another tenant, or an unknown tenant, is EINVALIDCLIENT.
 func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clientSecret, scope string) (*TokenResponse, error) {
 	t, err := s.findTenant(ctx, tenant)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
-	} else if err != nil {
+	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, err
 	}
-	return s.issueToken(ctx, t.ID, clientID, clientSecret, scope)
+	// The secret is checked whether or not the realm exists, so that the
+	// time of the answer does not tell; no key belongs to a missing realm.
+	tenantID := "\x00no such tenant"
+	if t != nil {
+		tenantID = t.ID
+	}
+	return s.issueToken(ctx, tenantID, clientID, clientSecret, scope)
 }
 
 // accessTokenAlgorithms are the only algorithms a token may claim: never

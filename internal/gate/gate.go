@@ -121,7 +121,7 @@ func Form(form url.Values) error {
 // the top level). A body that is not JSON passes: the decoder says why.
 func JSON(body []byte) error {
 	valid := utf8.Valid(body)
-	if valid && bytes.IndexByte(body, 0) < 0 && !bytes.Contains(body, []byte(`\u0000`)) {
+	if valid && bytes.IndexByte(body, 0) < 0 && !bytes.Contains(body, []byte(`\u0000`)) && !mayHoldSurrogate(body) {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -175,6 +175,9 @@ func JSON(body []byte) error {
 			}
 			continue
 		case string:
+			if replaced(t, raw) {
+				return Text(field(), "\x00")
+			}
 			if top >= 0 && stack[top].object && stack[top].expectKey {
 				if !Clean(t) || !utf8.Valid(raw) {
 					return Text(field(), "\x00")
@@ -197,6 +200,32 @@ func JSON(body []byte) error {
 		return Text("body", "\x00")
 	}
 	return nil
+}
+
+// mayHoldSurrogate reports whether body has a \uD800-\uDFFF escape, which
+// the decoder turns into U+FFFD when it is not half of a pair.
+func mayHoldSurrogate(body []byte) bool {
+	for i := bytes.Index(body, []byte(`\u`)); i >= 0 && i+2 < len(body); {
+		if c := body[i+2] | 0x20; c == 'd' {
+			return true
+		}
+		j := bytes.Index(body[i+2:], []byte(`\u`))
+		if j < 0 {
+			return false
+		}
+		i += 2 + j
+	}
+	return false
+}
+
+// replaced reports whether decoding put a U+FFFD into s that the raw token
+// did not spell: an invalid byte or a lone surrogate was replaced.
+func replaced(s string, raw []byte) bool {
+	if !strings.ContainsRune(s, utf8.RuneError) {
+		return false
+	}
+	lower := bytes.ToLower(raw)
+	return strings.Count(s, string(utf8.RuneError)) > bytes.Count(raw, []byte(string(utf8.RuneError)))+bytes.Count(lower, []byte(`\ufffd`))
 }
 
 // Truncate returns at most n bytes of s, never cutting a character in two.

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -22,6 +23,9 @@ func TestJSON(t *testing.T) {
 		{"\"top\xff\"", "body"},
 		{"{\"name\":\"x\" garbage \xff", "name"},
 		{`not json`, ""},
+		{`{"name":"lone \ud800 surrogate"}`, "name"},
+		{`{"name":"pair \ud83d\ude00 is fine","meta":{"a":"\ufffd spelt"}}`, ""},
+		{"{\"name\":\"\xef\xbf\xbd raw replacement char\"}", ""},
 	}
 	for _, tt := range tests {
 		err := JSON([]byte(tt.body))
@@ -54,4 +58,40 @@ func TestTruncate(t *testing.T) {
 			t.Errorf("Truncate(%q, %d): got %q, want %q", tt.in, tt.n, got, tt.want)
 		}
 	}
+}
+
+// FuzzJSON: whatever JSON passes the gate decodes to clean strings only.
+func FuzzJSON(f *testing.F) {
+	for _, seed := range []string{`{"name":"x","meta":{"a":[1,"b"]}}`, "{\"n\":\"\xff\"}", `{"n":"\u0000"}`, `{"n":"\ud800"}`,
+		`{"n":"\ud83d\ude00"}`, `["a",{"b":"\ufffd"}]`, `"x"`, `{"a":{"b":{"c":"\\u0000"}}}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if JSON(body) != nil || !json.Valid(body) {
+			return
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case string:
+				if !Clean(x) {
+					t.Fatalf("JSON(%q) passed, but it decodes to %q", body, x)
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			case map[string]any:
+				for k, e := range x {
+					walk(k)
+					walk(e)
+				}
+			}
+		}
+		walk(v)
+	})
 }

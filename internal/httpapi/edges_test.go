@@ -3,11 +3,13 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -286,6 +288,8 @@ func TestBadBytesRefusedEverywhere(t *testing.T) {
 			{"login tenant", "POST", "/v1/login", "", "{\"userName\":\"admin\",\"password\":\"x\",\"tenant\":\"\xff\"}", "", nil, `"field":"tenant"`},
 			{"create name", "POST", "/v1/apikeys", admin, "{\"name\":\"bad\xff\"}", "", nil, `"field":"name"`},
 			{"create meta", "POST", "/v1/apikeys", admin, "{\"name\":\"x\",\"meta\":{\"team\":\"\xff\"}}", "", nil, `"field":"meta"`},
+			{"create lone surrogate", "POST", "/v1/apikeys", admin, `{"name":"x\ud800"}`, "", nil, `"field":"name"`},
+			{"oauth user agent", "POST", "/oauth2/token", "", "grant_type=client_credentials", form, []string{"User-Agent", "\xff"}, `"error_description":"User-Agent: must be valid UTF-8`},
 			{"create meta NUL", "POST", "/v1/apikeys", admin, `{"name":"x","meta":{"team":"\u0000"}}`, "", nil, `"field":"meta"`},
 			{"user agent", "GET", "/v1/whoami", admin, "", "", []string{"User-Agent", "agent\xff"}, `"field":"User-Agent"`},
 			{"oauth form", "POST", "/oauth2/token", "", "grant_type=client_credentials&client_id=%FF&client_secret=x", form, nil, `"error_description":"client_id: must be valid UTF-8`},
@@ -344,4 +348,214 @@ func TestLongUserAgentAudited(t *testing.T) {
 			t.Errorf("got audit entries %+v, want the newest with the user agent cut before the é", l.Items)
 		}
 	})
+}
+
+// backendsWith is backends with a Config change.
+func backendsWith(t *testing.T, configure func(*keyward.Config), fn func(t *testing.T, s *server)) {
+	t.Helper()
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) { fn(t, fullServer(t, db, configure)) })
+}
+
+// slowBody is a 10 MiB request body that trickles in 4 KiB every 5 ms
+// (about 13 s in all), as an attacker holding a server's memory would send.
+type slowBody struct{ left int }
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(5 * time.Millisecond)
+	n := min(len(p), 4096, b.left)
+	for i := range p[:n] {
+		p[i] = 'a'
+	}
+	b.left -= n
+	return n, nil
+}
+
+// TestSignedBodyNotBufferedBeforeIdentification: a signed request whose
+// keyid names no HMAC key, or that comes from a blocked address, is
+// answered from its headers, without waiting for (or buffering) its body
+// (issue 12 #13).
+func TestSignedBodyNotBufferedBeforeIdentification(t *testing.T) {
+	backendsWith(t, func(c *keyward.Config) { c.FailedAuthLimit = &keyward.RateLimit{Limit: 2, WindowSeconds: 3600} }, func(t *testing.T, s *server) {
+		hmacKey := s.newKey(map[string]any{"name": "signer", "hmacEnabled": true, "level": 4})
+		client := &http.Client{Timeout: 5 * time.Second}
+		post := func(keyid, sec string) (int, string) {
+			t.Helper()
+			req := signed(t, s, "POST", "/v1/apikeys", []byte(`{"name":"x"}`), keyid, sec, nil)
+			req.Body, req.ContentLength, req.GetBody = io.NopCloser(&slowBody{left: 10 << 20}), -1, nil
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("keyid %s: no answer before the body ended: %v", keyid, err)
+			}
+			defer res.Body.Close()
+			var p httpapi.Problem
+			json.NewDecoder(res.Body).Decode(&p)
+			return res.StatusCode, p.Code
+		}
+		for _, tt := range []struct {
+			keyid, secret string
+			wantStatus    int
+			wantCode      string
+		}{
+			{hmacKey.ClientID, secret.NewSecret("kw"), 401, keyward.ESIGINVALID}, // a known client id, not its secret
+			{"kw_id_nobodyHasThisId00", hmacKey.ClientSecret, 401, keyward.ESIGINVALID},
+			{"kw_id_nobodyHasThisId01", hmacKey.ClientSecret, 401, keyward.ESIGINVALID},
+			{hmacKey.ClientID, hmacKey.ClientSecret, 429, keyward.ERATELIMITED}, // the address is now blocked
+		} {
+			if status, code := post(tt.keyid, tt.secret); status != tt.wantStatus || code != tt.wantCode {
+				t.Errorf("keyid %s: got %d %s, want %d %s", tt.keyid, status, code, tt.wantStatus, tt.wantCode)
+			}
+		}
+	})
+}
+
+// TestSignedRequestsOneAnswer: an unauthenticated signed request learns
+// nothing about its keyid: unknown, disabled, expired and non-HMAC keys get
+// the answer of a wrong signature; the log and verifiers get the detail
+// (issue 12 #16).
+func TestSignedRequestsOneAnswer(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		hmacKey := s.newKey(map[string]any{"name": "signer", "hmacEnabled": true, "level": 4})
+		off := s.newKey(map[string]any{"name": "off", "hmacEnabled": true, "level": 4, "isActive": false})
+		plain := s.newKey(map[string]any{"name": "plain", "level": 4})
+		wrong := secret.NewSecret("kw")
+		tests := []struct {
+			name, keyid, secret, path string
+		}{
+			{"wrong signature", hmacKey.ClientID, wrong, "/v1/whoami"},
+			{"unknown key", "kw_id_nobodyHasThisId00", wrong, "/v1/whoami"},
+			{"disabled key", off.ClientID, off.ClientSecret, "/v1/whoami"},
+			{"key without hmac", plain.ClientID, plain.ClientSecret, "/v1/whoami"},
+			{"portos, disabled key", off.ClientID, off.ClientSecret, "/apikeys"},
+			{"carbonext, key without hmac", plain.ClientID, plain.ClientSecret, "/v1/customers/applications"},
+		}
+		var first string
+		for _, tt := range tests {
+			res, err := http.DefaultClient.Do(signed(t, s, "GET", tt.path, nil, tt.keyid, tt.secret, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var p httpapi.Problem
+			json.Unmarshal(b, &p)
+			got := fmt.Sprintf("%d %s %s %s", res.StatusCode, p.Code, p.Detail, res.Header.Get("WWW-Authenticate"))
+			if first == "" {
+				first = got
+			}
+			if got != first || p.Code != keyward.ESIGINVALID {
+				t.Errorf("%s: got %q, want the same answer as a wrong signature, %q", tt.name, got, first)
+			}
+		}
+		if logs := s.logs.String(); !strings.Contains(logs, keyward.EKEYDISABLED) || !strings.Contains(logs, keyward.EHMACNOTENABLED) {
+			t.Errorf("the log lacks the detail (key_disabled, hmac_not_enabled)")
+		}
+		verifier := s.newKey(map[string]any{"name": "verifier", "permissions": []map[string]string{{"name": "keys:verify"}}})
+		req := signed(t, s, "GET", "/orders", nil, off.ClientID, off.ClientSecret, nil)
+		headers := map[string]string{}
+		for name := range req.Header {
+			headers[name] = req.Header.Get(name)
+		}
+		var res keyward.VerifyResult
+		s.do("POST", "/v1/signatures/verify", verifier.ClientSecret, map[string]any{"method": "GET", "authority": req.URL.Host,
+			"path": "/orders", "headers": headers}, 200, &res)
+		if res.Code != keyward.CodeDisabled {
+			t.Errorf("a verifier asking about a disabled key's signature: got %s, want %s", res.Code, keyward.CodeDisabled)
+		}
+	})
+}
+
+// cacheLookups is the number of verify-path key lookups /metrics counts.
+func cacheLookups(t *testing.T, s *server) float64 {
+	t.Helper()
+	res := s.raw("GET", "/metrics", "", nil)
+	total := 0.0
+	for _, line := range strings.Split(string(res.Body), "\n") {
+		for _, name := range []string{"keyward_key_cache_hits_total ", "keyward_key_cache_misses_total "} {
+			if v, ok := strings.CutPrefix(line, name); ok {
+				f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				total += f
+			}
+		}
+	}
+	return total
+}
+
+// TestKeycloakRealmLookupSameWork: a token request to a realm that does
+// not exist does the same work (a key lookup) as one to a realm that does,
+// so its time does not tell which realms exist (issue 12 #16).
+func TestKeycloakRealmLookupSameWork(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		k := s.newKey(map[string]any{"name": "realm client", "level": 1})
+		for _, realm := range []string{"default", "no-such-realm"} {
+			before := cacheLookups(t, s)
+			res := s.form("/auth/realms/"+realm+"/protocol/openid-connect/token", "",
+				url.Values{"grant_type": {"client_credentials"}, "client_id": {k.ClientID}, "client_secret": {secret.NewSecret("kw")}})
+			if res.Status != 401 {
+				t.Errorf("realm %s, wrong secret: got %d %s, want 401", realm, res.Status, res.Body)
+			}
+			if got := cacheLookups(t, s) - before; got != 1 {
+				t.Errorf("realm %s: got %v key lookups, want 1", realm, got)
+			}
+		}
+	})
+}
+
+// TestRequestListsBounded: every list a request carries is bounded, with a
+// 400 naming the bound, so none costs more than a little and every token
+// fits a header (issue 12 #14).
+func TestRequestListsBounded(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		terms := func(n int, term, sep string) string {
+			out := make([]string, n)
+			for i := range out {
+				out[i] = term
+			}
+			return strings.Join(out, sep)
+		}
+		manyPerms := make([]map[string]string, keyward.MaxPermissionRefs+1)
+		for i := range manyPerms {
+			manyPerms[i] = map[string]string{"name": "apikeys:read"}
+		}
+		admin := "Bearer " + s.admin
+		k := s.newKey(map[string]any{"name": "token client", "level": 1, "permissions": []map[string]string{{"name": "apikeys:read"}}})
+		tests := []struct {
+			name, method, path, body, contentType, auth, want string
+		}{
+			{"native sort", "GET", "/v1/apikeys?sort=" + terms(2000, "name", ","), "", "", admin, `"field":"sort"`},
+			{"portos sort", "GET", "/apikeys?$sort=" + terms(2000, "name", ","), "", "", admin, `"field":"$sort"`},
+			{"portos filters", "GET", "/apikeys?name=" + terms(100, "contains:a", ";"), "", "", admin, `at most 32 conditions`},
+			{"key permissions", "POST", "/v1/apikeys", mustJSON(t, map[string]any{"name": "many", "permissions": manyPerms}), "", admin, `"field":"permissions"`},
+			{"user permissions", "POST", "/v1/users", mustJSON(t, map[string]any{"userName": "many", "password": "long-enough-1", "permissions": manyPerms}), "", admin, `"field":"permissions"`},
+			{"token scope terms", "POST", "/oauth2/token", "grant_type=client_credentials&scope=" + terms(10000, "apikeys:read", "+"), "application/x-www-form-urlencoded",
+				basic(k.ClientID, k.ClientSecret), `"error":"invalid_scope"`},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var body io.Reader
+				var header []string
+				if tt.body != "" {
+					body = strings.NewReader(tt.body)
+				}
+				if tt.contentType != "" {
+					header = []string{"Content-Type", tt.contentType}
+				}
+				res := s.raw(tt.method, tt.path, tt.auth, body, header...)
+				if res.Status != 400 || !strings.Contains(string(res.Body), tt.want) {
+					t.Errorf("got %d %.300s, want 400 holding %s", res.Status, res.Body, tt.want)
+				}
+			})
+		}
+	})
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

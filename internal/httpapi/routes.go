@@ -70,16 +70,21 @@ func (s *Server) table() []route {
 
 func (s *Server) routes() {
 	for _, r := range s.table() {
-		s.mux.Handle(r.pattern, s.gated(r.handler))
+		write := s.writeError
+		if r.pattern == "POST /oauth2/token" || r.pattern == "POST /oauth2/revoke" {
+			write = func(w http.ResponseWriter, r *http.Request, err error) { s.writeOAuthError(w, r, err, false) }
+		}
+		s.mux.Handle(r.pattern, gated(r.handler, write))
 	}
 }
 
 // gated refuses, before h runs, a request whose path, query or kept
-// headers hold bytes that are not valid UTF-8, or NUL (see package gate).
-func (s *Server) gated(h http.Handler) http.Handler {
+// headers hold bytes that are not valid UTF-8, or NUL (see package gate),
+// answering with write (the route's error shape).
+func gated(h http.Handler, write func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := gate.Request(r); err != nil {
-			s.writeError(w, r, err)
+			write(w, r, err)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -106,7 +106,19 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxPrincipal
+	ctxUnreadBody
 )
+
+// unreadBody is set when a request is refused before its body was read:
+// the answer then closes the connection rather than drain a body that may
+// be large, or never end.
+type unreadBody struct{ set bool }
+
+func markUnreadBody(r *http.Request) {
+	if u, ok := r.Context().Value(ctxUnreadBody).(*unreadBody); ok {
+		u.set = true
+	}
+}
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(ctxRequestID).(string)
@@ -117,18 +129,22 @@ func requestID(ctx context.Context) string {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	unread *unreadBody
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if w.unread.set {
+			w.Header().Set("Connection", "close")
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -147,10 +163,11 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			id = hex.EncodeToString(secret.RandomBytes(8))
 		}
 		w.Header().Set("X-Request-Id", id)
-		ctx := context.WithValue(r.Context(), ctxRequestID, id)
+		unread := &unreadBody{}
+		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxUnreadBody, unread)
 		r = r.WithContext(ctx)
 		s.resolveClient(r)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, unread: unread}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -225,11 +242,16 @@ func CredentialsFrom(r *http.Request) keyward.Credentials {
 	return c
 }
 
+// signedHeaders is what a signature may cover but the body.
+func signedHeaders(r *http.Request) *keyward.SignedRequest {
+	return &keyward.SignedRequest{Method: r.Method, Authority: strings.ToLower(r.Host), Path: r.URL.EscapedPath(),
+		RawQuery: r.URL.RawQuery, Header: r.Header}
+}
+
 // signedRequest reads what a signature may cover, hashing the body (up to
 // keyward.MaxSignedBody) and putting it back for the handler.
 func signedRequest(r *http.Request) *keyward.SignedRequest {
-	sr := &keyward.SignedRequest{Method: r.Method, Authority: strings.ToLower(r.Host), Path: r.URL.EscapedPath(),
-		RawQuery: r.URL.RawQuery, Header: r.Header}
+	sr := signedHeaders(r)
 	var body []byte
 	if r.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(r.Body, keyward.MaxSignedBody+1))
@@ -274,8 +296,20 @@ func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
 	if nws4 && !signature.NWS4QueryFullySigned(r.URL.RawQuery) {
 		return nil, keyward.Errorf(keyward.ESIGCOMPONENT, "NWS4 signs a query value only up to a second '=': send '=' inside a value as %%3D")
 	}
+	signed := keyward.IsSigned(r.Header)
+	if signed {
+		// Before the body is buffered: a blocked address, or a keyid that
+		// names no HMAC key, costs no more than the headers.
+		if err := s.svc.IdentifySigner(r.Context(), ClientIP(r), signedHeaders(r)); err != nil {
+			markUnreadBody(r)
+			return nil, err
+		}
+	}
 	p, err := s.svc.Authenticate(r.Context(), CredentialsFrom(r))
 	if err != nil {
+		if signed {
+			return nil, keyward.HideSigner(err)
+		}
 		return nil, err
 	}
 	if nws4 {

@@ -148,9 +148,10 @@ func TestSignedRequests(t *testing.T) {
 		{"alg from the request", signed(t, s, "GET", "/v1/whoami", nil, k.ClientID, k.ClientSecret, func(in *signature.Input) {
 			in.Params = append(in.Params, signature.Param{Name: "alg", Value: "rsa-pss-sha512"})
 		}), 400, keyward.ESIGMALFORMED},
-		{"key without hmacEnabled", signed(t, s, "GET", "/v1/whoami", nil, plain.ClientID, plain.ClientSecret, nil), 401, keyward.EHMACNOTENABLED},
-		{"inactive key", signed(t, s, "GET", "/v1/whoami", nil, off.ClientID, off.ClientSecret, nil), 401, keyward.EKEYDISABLED},
-		{"deleted key", signed(t, s, "GET", "/v1/whoami", nil, gone.ClientID, gone.ClientSecret, nil), 401, keyward.EKEYUNKNOWN},
+		// What the keyid names is not told: the answer of a wrong signature.
+		{"key without hmacEnabled", signed(t, s, "GET", "/v1/whoami", nil, plain.ClientID, plain.ClientSecret, nil), 401, keyward.ESIGINVALID},
+		{"inactive key", signed(t, s, "GET", "/v1/whoami", nil, off.ClientID, off.ClientSecret, nil), 401, keyward.ESIGINVALID},
+		{"deleted key", signed(t, s, "GET", "/v1/whoami", nil, gone.ClientID, gone.ClientSecret, nil), 401, keyward.ESIGINVALID},
 		{"body over 10 MiB", signed(t, s, "POST", "/v1/apikeys", bigBody, k.ClientID, k.ClientSecret, nil), 413, keyward.EBODYTOOLARGE},
 	}
 	for _, tt := range tests {

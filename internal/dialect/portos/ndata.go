@@ -28,10 +28,6 @@ const MaxTake = keyward.MaxPageSize
 // DefaultTake is the page size used when $take is absent.
 const DefaultTake = MaxTake
 
-// MaxSortTerms bounds $sort: more terms than members cannot order anything
-// further.
-const MaxSortTerms = 20
-
 // member is an ApiKey member NData may filter and sort on.
 type member struct {
 	name  string // as Portos spells it
@@ -148,6 +144,9 @@ func ParseQuery(raw string) (*Query, error) {
 						return nil, bad(name, err)
 					}
 					out.Conditions = append(out.Conditions, c)
+					if len(out.Conditions) > keyward.MaxConditions {
+						return nil, bad(name, "a query may hold at most "+strconv.Itoa(keyward.MaxConditions)+" conditions")
+					}
 				}
 			}
 		}
@@ -159,8 +158,8 @@ func parseSort(s string) (string, string) {
 	var fields []string
 	seen := map[string]bool{}
 	terms := strings.Split(s, ",")
-	if len(terms) > MaxSortTerms {
-		return "", "takes at most " + strconv.Itoa(MaxSortTerms) + " members"
+	if len(terms) > keyward.MaxSortTerms {
+		return "", "takes at most " + strconv.Itoa(keyward.MaxSortTerms) + " members"
 	}
 	for _, f := range terms {
 		f = strings.TrimSpace(f)
