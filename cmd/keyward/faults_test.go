@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -398,4 +400,58 @@ func count(xs []int, x int) int {
 		}
 	}
 	return n
+}
+
+// TestSQLiteLockedAnswers503 holds SQLite's write lock from another
+// connection (a stuck backup, a second process): a write through keyward
+// answers 503 database_unavailable with Retry-After within the database
+// timeout plus 1 s, reads keep working, and writes work again as soon as
+// the lock is gone.
+func TestSQLiteLockedAnswers503(t *testing.T) {
+	dir := t.TempDir()
+	c, token, _ := faultServer(t, time.Second, "--data-dir", dir)
+	ctx := context.Background()
+	other, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "keyward.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name, method, path string
+		body               any
+		want               int
+		wantCode           string
+	}{
+		{"a write", "POST", "/v1/apikeys", map[string]any{"name": "locked out"}, http.StatusServiceUnavailable, "database_unavailable"},
+		{"a read", "GET", "/v1/apikeys", nil, http.StatusOK, ""},
+	}
+	for _, tt := range tests {
+		c.t = t
+		a := c.do(tt.method, tt.path, token, tt.body)
+		if a.status != tt.want || a.code != tt.wantCode {
+			t.Errorf("%s while the lock is held: got %d %q, want %d %q", tt.name, a.status, a.code, tt.want, tt.wantCode)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	for tries := 1; ; tries++ {
+		a := c.do("POST", "/v1/apikeys", token, map[string]any{"name": "after the lock"})
+		if a.status == http.StatusCreated {
+			break
+		}
+		if tries == 5 {
+			t.Fatalf("a write after the lock is gone: got %d %v, want 201", a.status, a.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
