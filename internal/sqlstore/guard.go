@@ -365,9 +365,6 @@ func (s *guardedStore) Ping(ctx context.Context) error {
 // Close closes the wrapped store.
 func (s *guardedStore) Close() error { return s.inner.Close() }
 
-// Unwrap returns the wrapped store.
-func (s *guardedStore) Unwrap() keyward.Store { return s.inner }
-
 // GuardNonces puts the replay guard of signed requests that the database
 // keeps (NonceStore) under the same limits as the store guarded by l.
 func GuardNonces(ns keyward.NonceStore, l Limits) keyward.NonceStore {
