@@ -208,9 +208,9 @@ func allKeyIDs(t *testing.T, c *faultClient, token string) []string {
 	return ids
 }
 
-// faultServer starts keyward with its database (and Redis, when redisURL is
-// not empty) behind the given proxies, logs in and creates a key to call
-// with.
+// faultServer starts "keyward serve" with --db-timeout dbTimeout and args
+// (a --database-url or --redis-url behind a fault proxy), logs in as admin
+// and creates an hmacEnabled, rate-limited key to call with.
 func faultServer(t *testing.T, dbTimeout time.Duration, args ...string) (c *faultClient, token, keySecret string) {
 	t.Helper()
 	const password = "fault-admin-password"
