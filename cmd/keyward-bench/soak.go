@@ -220,7 +220,6 @@ func (b *bench) soak(ctx context.Context, d time.Duration, stdout io.Writer) boo
 	}
 
 	start := time.Now()
-	var baseRSS, baseG float64
 	var rssAfter, gAfter []float64
 	ok := true
 	sample := time.NewTicker(min(soakSample, d/10))
@@ -266,12 +265,8 @@ func (b *bench) soak(ctx context.Context, d time.Duration, stdout io.Writer) boo
 			continue
 		}
 		lastRSS, lastG = rss, g
-		if elapsed := now.Sub(start); elapsed >= warmUp {
-			if baseRSS == 0 {
-				baseRSS, baseG = rss, g
-			} else {
-				rssAfter, gAfter = append(rssAfter, rss), append(gAfter, g)
-			}
+		if now.Sub(start) >= warmUp {
+			rssAfter, gAfter = append(rssAfter, rss), append(gAfter, g)
 		}
 		if now.Sub(lastReport) >= soakReport-soakSample/2 {
 			report(now, rss, g)
@@ -287,25 +282,29 @@ func (b *bench) soak(ctx context.Context, d time.Duration, stdout io.Writer) boo
 	stats.mu.Lock()
 	n, s5, bad := stats.n, stats.serverErrs, stats.unexpected
 	stats.mu.Unlock()
-	// The end of the run is judged by the median of its last samples, so
-	// that one garbage collection cycle neither hides nor fakes growth.
-	tail := func(xs []float64) float64 {
-		xs = slices.Clone(xs[max(0, len(xs)-5):])
+	// The start and the end of the measured run are each the median of
+	// their first or last few samples, so that one garbage collection cycle
+	// or a burst of requests in flight neither hides nor fakes growth.
+	median := func(xs []float64) float64 {
+		xs = slices.Clone(xs)
 		slices.Sort(xs)
 		return xs[len(xs)/2]
 	}
+	k := max(1, min(5, len(rssAfter)/4))
+	head := func(xs []float64) float64 { return median(xs[:k]) }
+	tail := func(xs []float64) float64 { return median(xs[len(xs)-k:]) }
 	fmt.Fprintf(stdout, "soak: %d requests, %d answered 5xx, %d unexpected\n", n, s5, bad)
 	if s5 > 0 || bad > 0 {
 		ok = false
 	}
-	if len(rssAfter) == 0 {
+	if len(rssAfter) < 2 {
 		fmt.Fprintln(stdout, "soak: too short to judge memory and goroutines after the warm-up")
 		return false
 	}
 	for _, m := range []struct {
 		what      string
 		base, end float64
-	}{{"rss", baseRSS, tail(rssAfter)}, {"goroutines", baseG, tail(gAfter)}} {
+	}{{"rss", head(rssAfter), tail(rssAfter)}, {"goroutines", head(gAfter), tail(gAfter)}} {
 		growth := m.end/m.base - 1
 		verdict := "flat"
 		if growth >= soakMaxGrowth {

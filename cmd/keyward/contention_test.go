@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
@@ -73,7 +74,9 @@ func TestContention(t *testing.T) {
 			if db == "postgres" {
 				args = append(args, "--database-url", sqltest.PostgresDSN(t))
 			}
-			c, token, _ := faultServer(t, args...)
+			// The default database timeout: races retried under a loaded
+			// CI machine take their time, and still must not fail.
+			c, token, _ := faultServer(t, 5*time.Second, args...)
 			newKey := func() string {
 				a := c.do("POST", "/v1/apikeys", token, map[string]any{"name": "raced"})
 				if a.status != http.StatusCreated {

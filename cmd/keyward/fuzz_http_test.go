@@ -263,9 +263,9 @@ func checkRefusal(req *http.Request, res *http.Response, body []byte) string {
 
 // FuzzHTTPSurface sends random requests — a method, a route of any surface
 // with mutated segments, headers, query and body — to keyward in process on
-// SQLite: no request may answer 5xx (a panic is one), every 4xx is a valid
-// problem or the dialect's own error shape, and a refused request changes
-// nothing.
+// SQLite: no request may answer 5xx (a panic is one) or hang, every 4xx is
+// a valid problem or the dialect's own error shape, and a refused request
+// changes nothing.
 func FuzzHTTPSurface(f *testing.F) {
 	s := newFuzzSurface(f)
 	for i := range s.routes {
@@ -282,7 +282,14 @@ func FuzzHTTPSurface(f *testing.F) {
 		}
 		before := s.snapshot(t)
 		rec := httptest.NewRecorder()
+		start := time.Now()
 		s.h.ServeHTTP(rec, req)
+		// Past the store budget (5 s) plus slack, a request hung.
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("%s %s: answered after %s, want within 10s", req.Method, req.URL.RequestURI(), took)
+		} else if took > time.Second {
+			t.Logf("%s %s: slow: %s", req.Method, req.URL.RequestURI(), took)
+		}
 		res := rec.Result()
 		out, _ := io.ReadAll(res.Body)
 		what := req.Method + " " + req.URL.RequestURI()

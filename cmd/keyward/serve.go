@@ -74,7 +74,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.Addr, "addr", addr, "address to listen on (env KEYWARD_ADDR)")
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply pending migrations to an existing database before serving (a new database is always migrated)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on shutdown")
-	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "longest a database call or transaction may take; past it the request answers 503 database_unavailable with Retry-After")
+	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "longest the database and Redis calls of one request may take together; past it the request answers 503 database_unavailable with Retry-After, and at most 256 calls wait for the database at once (more answer 503 at once)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 30*time.Second, "longest time a verified key is served from memory without a database read")
 	publicURL, _ := env(getenv, "PUBLIC_URL")
 	fs.StringVar(&c.PublicURL, "public-url", publicURL, "URL clients reach keyward at: the issuer of OAuth2 tokens and the base of discovery (env KEYWARD_PUBLIC_URL; default http://<addr>)")

@@ -201,6 +201,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad failed-auth limit", nil, []string{"--failed-auth-limit", "20/100ms"}, "whole seconds"},
 		{"bad redis url", nil, []string{"--redis-url", "http://cache:6379"}, "redis://"},
 		{"bad trusted proxy", nil, []string{"--trusted-proxies", "10.0.0.0/8,lb.internal"}, "--trusted-proxies"},
+		{"too short a database timeout", nil, []string{"--db-timeout", "10ms"}, "--db-timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +221,7 @@ func TestServeHelp(t *testing.T) {
 		t.Fatalf("serve --help: exit %d", code)
 	}
 	for _, want := range []string{"-addr", "-data-dir", "-database-url", "-public-url", "KEYWARD_MASTER_KEY", "KEYWARD_ADMIN_PASSWORD",
-		"-redis-url", "-tenant-rate-limit", "-failed-auth-limit", "Several replicas"} {
+		"-redis-url", "-tenant-rate-limit", "-failed-auth-limit", "-db-timeout", "Several replicas"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("serve --help does not mention %s", want)
 		}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -118,21 +119,62 @@ func (g *guard) acquire() (release func(), err error) {
 	}, nil
 }
 
-// run runs f with a slot and the deadline, classifying its error.
-func (g *guard) run(ctx context.Context, f func(ctx context.Context) error) error {
+// deadline is when a call made now with ctx must end: the timeout, or the
+// request's store budget when that ends first.
+func (g *guard) deadline(ctx context.Context) time.Time {
+	d := time.Now().Add(g.timeout)
+	if b, ok := keyward.StoreBudget(ctx); ok && b.Before(d) {
+		d = b
+	}
+	return d
+}
+
+// outcome is what a call returned.
+type outcome[T any] struct {
+	v   T
+	err error
+}
+
+// run runs f with a slot and the deadline, classifying its error. A driver
+// that does not give up at the deadline (SQLite waiting for a lock another
+// process holds) does not hold the caller: the call is answered at the
+// deadline and finishes in the background, keeping its slot until then, so
+// that work in flight stays bounded.
+func run[T any](g *guard, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
 	release, err := g.acquire()
 	if err != nil {
-		return err
+		return zero, err
 	}
-	defer release()
-	deadline := time.Now().Add(g.timeout)
-	if b, ok := keyward.StoreBudget(ctx); ok && b.Before(deadline) {
-		deadline = b
+	cctx, cancel := context.WithDeadline(ctx, g.deadline(ctx))
+	done := make(chan outcome[T], 1)
+	go func() {
+		defer release()
+		defer cancel()
+		v, err := f(cctx)
+		done <- outcome[T]{v, err}
+	}()
+	var o outcome[T]
+	select {
+	case o = <-done:
+	case <-cctx.Done():
+		select {
+		case o = <-done:
+		default:
+			o.err = cctx.Err()
+		}
 	}
-	cctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	err = g.classify(ctx, cctx, f(cctx))
-	g.record(err)
+	o.err = g.classify(ctx, cctx, o.err)
+	g.record(o.err)
+	if o.err != nil {
+		return zero, o.err
+	}
+	return o.v, nil
+}
+
+// runErr is run for calls that return only an error.
+func (g *guard) runErr(ctx context.Context, f func(ctx context.Context) error) error {
+	_, err := run(g, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
 	return err
 }
 
@@ -228,22 +270,21 @@ type guardTx struct {
 }
 
 func (t *guardTx) do(ctx context.Context, f func(ctx context.Context) error) error {
+	_, err := call(t, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
+	return err
+}
+
+// call runs one store call: outside a transaction under its own slot and
+// deadline; inside one, in line under the transaction's deadline (the
+// transaction holds its connection, and its slot).
+func call[T any](t *guardTx, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
 	if t.deadline.IsZero() {
-		return t.g.run(ctx, f)
+		return run(t.g, ctx, f)
 	}
 	cctx, cancel := context.WithDeadline(ctx, t.deadline)
 	defer cancel()
-	return t.g.classify(ctx, cctx, f(cctx))
-}
-
-func call[T any](t *guardTx, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
-	var out T
-	err := t.do(ctx, func(ctx context.Context) error {
-		var err error
-		out, err = f(ctx)
-		return err
-	})
-	return out, err
+	v, err := f(cctx)
+	return v, t.g.classify(ctx, cctx, err)
 }
 
 // guardedStore is the keyward.Store that Guard returns.
@@ -257,12 +298,7 @@ type guardedStore struct {
 // race with a concurrent change.
 func (s *guardedStore) Tx(ctx context.Context, fn func(tx keyward.StoreTx) error) error {
 	for attempt := 0; ; attempt++ {
-		err := s.g.run(ctx, func(cctx context.Context) error {
-			deadline, _ := cctx.Deadline()
-			return s.inner.Tx(cctx, func(tx keyward.StoreTx) error {
-				return fn(&guardTx{StoreTx: tx, g: s.g, deadline: deadline})
-			})
-		})
+		err := s.txOnce(ctx, fn)
 		if err == nil || attempt >= s.g.retries || !retryable(err) || ctx.Err() != nil {
 			return err
 		}
@@ -270,17 +306,64 @@ func (s *guardedStore) Tx(ctx context.Context, fn func(tx keyward.StoreTx) error
 	}
 }
 
+// errAbandoned ends a transaction that began after its caller was answered.
+var errAbandoned = errors.New("the transaction began after its deadline")
+
+// txOnce runs fn in one transaction under one slot and deadline. When the
+// deadline passes before the transaction began (the connection or, on
+// SQLite, the write lock was not to be had), the caller is answered at once
+// and fn never runs; once fn runs, its calls end by the deadline and the
+// transaction is waited for, so that its outcome is the one reported.
+func (s *guardedStore) txOnce(ctx context.Context, fn func(tx keyward.StoreTx) error) error {
+	release, err := s.g.acquire()
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithDeadline(ctx, s.g.deadline(ctx))
+	var mu sync.Mutex
+	started, abandoned := false, false
+	done := make(chan error, 1)
+	go func() {
+		defer release()
+		defer cancel()
+		deadline, _ := cctx.Deadline()
+		done <- s.inner.Tx(cctx, func(tx keyward.StoreTx) error {
+			mu.Lock()
+			if abandoned {
+				mu.Unlock()
+				return errAbandoned
+			}
+			started = true
+			mu.Unlock()
+			return fn(&guardTx{StoreTx: tx, g: s.g, deadline: deadline})
+		})
+	}()
+	select {
+	case err = <-done:
+	case <-cctx.Done():
+		mu.Lock()
+		wait := started
+		abandoned = !started
+		mu.Unlock()
+		if wait {
+			err = <-done
+		} else {
+			err = cctx.Err()
+		}
+	}
+	err = s.g.classify(ctx, cctx, err)
+	s.g.record(err)
+	return err
+}
+
 // Ping checks the database under the same limits as any call, so that a
 // saturated or hung database makes /readyz say so.
 func (s *guardedStore) Ping(ctx context.Context) error {
-	return s.g.run(ctx, s.inner.Ping)
+	return s.g.runErr(ctx, s.inner.Ping)
 }
 
 // Close closes the wrapped store.
 func (s *guardedStore) Close() error { return s.inner.Close() }
-
-// Unwrap returns the wrapped store.
-func (s *guardedStore) Unwrap() keyward.Store { return s.inner }
 
 // GuardNonces puts the replay guard of signed requests that the database
 // keeps (NonceStore) under the same limits as the store guarded by l.
@@ -294,12 +377,7 @@ type guardedNonces struct {
 }
 
 func (n *guardedNonces) Remember(ctx context.Context, key string, until time.Time) (fresh bool, err error) {
-	err = n.g.run(ctx, func(ctx context.Context) error {
-		var err error
-		fresh, err = n.ns.Remember(ctx, key, until)
-		return err
-	})
-	return fresh, err
+	return run(n.g, ctx, func(ctx context.Context) (bool, error) { return n.ns.Remember(ctx, key, until) })
 }
 
 // GuardChanges gives each Publish of a change feed the timeout of l.
@@ -316,5 +394,5 @@ type guardedChanges struct {
 }
 
 func (c *guardedChanges) Publish(ctx context.Context, keyIDs []string) error {
-	return c.g.run(ctx, func(ctx context.Context) error { return c.ChangeFeed.Publish(ctx, keyIDs) })
+	return c.g.runErr(ctx, func(ctx context.Context) error { return c.ChangeFeed.Publish(ctx, keyIDs) })
 }

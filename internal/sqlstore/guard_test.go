@@ -11,21 +11,44 @@ import (
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
 
-// TestGuardBoundsWaiting holds SQLite's one writer in a transaction and
-// checks what the guard makes of the calls that must wait for it: a call
-// past the timeout is EDBUNAVAILABLE at the timeout; after a timeout other
-// calls fail at once while one probes; a call beyond MaxInFlight is
-// EDBUNAVAILABLE at once; and once the writer is free, everything works
-// again without help.
+// TestGuardBoundsWaiting holds SQLite's one writer in a transaction (as a
+// stuck process would) and checks what guards over that database make of
+// the calls that must wait for it.
 func TestGuardBoundsWaiting(t *testing.T) {
 	ctx := context.Background()
 	const timeout = 300 * time.Millisecond
+	const soon = 40 * time.Millisecond
 	db := sqltest.SQLite(t)
-	st := sqlstore.Guard(db, sqlstore.Limits{Timeout: timeout, MaxInFlight: 2})
+	guard := func(maxInFlight int) keyward.Store {
+		return sqlstore.Guard(db, sqlstore.Limits{Timeout: timeout, MaxInFlight: maxInFlight})
+	}
 	tenant := func() *keyward.Tenant {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		id := secret.NewID()
 		return &keyward.Tenant{ID: id, Name: "t" + id[:8], Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+	}
+	write := func(st keyward.Store) func() error {
+		return func() error { return st.CreateTenant(ctx, tenant()) }
+	}
+	read := func(st keyward.Store) func() error {
+		return func() error { _, err := st.CountTenants(ctx); return err }
+	}
+	// timed runs call and checks its error code and how long it took.
+	timed := func(t *testing.T, what string, call func() error, wantCode string, min, max time.Duration) {
+		t.Helper()
+		start := time.Now()
+		err := call()
+		took := time.Since(start)
+		if got := keyward.ErrorCode(err); got != wantCode {
+			t.Errorf("%s: got %v (code %q), want code %q", what, err, got, wantCode)
+		}
+		if took < min || took > max {
+			t.Errorf("%s: took %s, want between %s and %s", what, took, min, max)
+		}
+	}
+	inBackground := func(f func() error) {
+		go f()
+		time.Sleep(50 * time.Millisecond) // until it waits
 	}
 
 	hold := make(chan struct{})
@@ -41,54 +64,54 @@ func TestGuardBoundsWaiting(t *testing.T) {
 	}()
 	<-held
 
-	// timed runs call and checks its error code and how long it took.
-	timed := func(what string, call func() error, wantCode string, min, max time.Duration) {
-		t.Helper()
-		start := time.Now()
-		err := call()
-		took := time.Since(start)
-		if got := keyward.ErrorCode(err); got != wantCode {
-			t.Errorf("%s: got %v (code %q), want code %q", what, err, got, wantCode)
-		}
-		if took < min || took > max {
-			t.Errorf("%s: took %s, want between %s and %s", what, took, min, max)
-		}
+	tests := []struct {
+		name        string
+		maxInFlight int
+		run         func(t *testing.T, st keyward.Store)
+	}{
+		{"a call past the timeout answers at the timeout", 4, func(t *testing.T, st keyward.Store) {
+			timed(t, "a write", write(st), keyward.EDBUNAVAILABLE, timeout, timeout+200*time.Millisecond)
+		}},
+		{"a call beyond MaxInFlight answers at once", 1, func(t *testing.T, st keyward.Store) {
+			inBackground(write(st))
+			timed(t, "a read", read(st), keyward.EDBUNAVAILABLE, 0, soon)
+		}},
+		{"while a call probes a database marked down, others answer at once", 16, func(t *testing.T, st keyward.Store) {
+			timed(t, "a write", write(st), keyward.EDBUNAVAILABLE, timeout, timeout+200*time.Millisecond)
+			inBackground(write(st)) // the probe
+			timed(t, "a read", read(st), keyward.EDBUNAVAILABLE, 0, soon)
+		}},
+		{"a probe that gets through clears the mark", 32, func(t *testing.T, st keyward.Store) {
+			timed(t, "a write", write(st), keyward.EDBUNAVAILABLE, timeout, timeout+200*time.Millisecond)
+			timed(t, "a read (probing; readers are free)", read(st), "", 0, timeout)
+			timed(t, "another read", read(st), "", 0, timeout)
+		}},
 	}
-	write := func() error { return st.CreateTenant(ctx, tenant()) }
-	read := func() error { _, err := st.CountTenants(ctx); return err }
-	inBackground := func(f func() error) chan error {
-		c := make(chan error, 1)
-		go func() { c <- f() }()
-		time.Sleep(50 * time.Millisecond) // until it waits
-		return c
+	stores := map[string]keyward.Store{}
+	for _, tt := range tests {
+		st := guard(tt.maxInFlight)
+		stores[tt.name] = st
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, st) })
 	}
-	const soon = 40 * time.Millisecond
-
-	timed("a write waiting for the held writer", write, keyward.EDBUNAVAILABLE, timeout, timeout+200*time.Millisecond)
-	probe := inBackground(write) // the database is marked down: this call probes it
-	timed("a read while another call probes", read, keyward.EDBUNAVAILABLE, 0, soon)
-	if err := <-probe; keyward.ErrorCode(err) != keyward.EDBUNAVAILABLE {
-		t.Errorf("the probing write: got %v, want EDBUNAVAILABLE", err)
-	}
-	timed("a read probing on its own (the readers are free)", read, "", 0, timeout)
-	w1, w2 := inBackground(write), inBackground(write) // both slots
-	timed("a read beyond MaxInFlight", read, keyward.EDBUNAVAILABLE, 0, soon)
-	<-w1
-	<-w2
 
 	close(hold)
 	if err := <-done; err != nil {
 		t.Fatalf("the held transaction: %v", err)
 	}
-	t.Run("recovers by itself", func(t *testing.T) {
-		// The first call probes and succeeds; the ones after it run as usual.
-		for i := 0; i < 3; i++ {
-			if err := st.CreateTenant(ctx, tenant()); err != nil {
-				t.Fatalf("write %d after the writer was freed: %v", i, err)
+	// Once the writer is free, the calls still waiting finish, give their
+	// slots back, and every guard serves again by itself.
+	for name, st := range stores {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := write(st)()
+			if err == nil {
+				break
 			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: a write after the writer was freed: %v", name, err)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if err := st.Ping(ctx); err != nil {
-			t.Errorf("Ping: %v", err)
-		}
-	})
+	}
 }
