@@ -70,7 +70,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("console.mjs printed %s: %v", b, err)
 	}
 	wantSteps := []string{"login", "add", "secret-gone", "deactivate-activate", "rotate", "edit", "filters-paging", "detail",
-		"users-permissions-audit", "delete", "csrf", "logout", "permission-denied"}
+		"users-permissions-audit", "widths", "delete", "csrf", "logout", "permission-denied"}
 	if fmt.Sprint(got.Steps) != fmt.Sprint(wantSteps) {
 		t.Errorf("steps: got %v, want %v", got.Steps, wantSteps)
 	}

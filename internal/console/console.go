@@ -40,6 +40,7 @@ type Console struct {
 	pages  map[string]*template.Template
 	csrf   *http.CrossOriginProtection
 	secure bool // mark cookies Secure even without TLS (the public URL is https)
+	once   *onceTokens
 }
 
 // Mount adds the console's routes to mux.
@@ -47,7 +48,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{svc: svc, logger: logger, pages: parsePages(), csrf: http.NewCrossOriginProtection(),
+	c := &Console{svc: svc, logger: logger, pages: parsePages(), csrf: http.NewCrossOriginProtection(), once: newOnceTokens(),
 		secure: strings.HasPrefix(svc.PublicURL(), "https://")}
 	c.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.renderStatus(w, r, nil, http.StatusForbidden, "This request came from another site and was refused. Reload the console and try again.")
@@ -76,6 +77,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	mux.Handle("POST "+Prefix+"/users", c.session(c.createUser))
 	mux.Handle("GET "+Prefix+"/users/{id}/edit", c.session(c.editUserPage))
 	mux.Handle("POST "+Prefix+"/users/{id}/edit", c.session(c.updateUser))
+	mux.Handle("GET "+Prefix+"/users/{id}/active", c.session(c.confirmUserActive))
 	mux.Handle("POST "+Prefix+"/users/{id}/active", c.session(c.setUserActive))
 	mux.Handle("GET "+Prefix+"/users/{id}/delete", c.session(c.confirmUserDelete))
 	mux.Handle("POST "+Prefix+"/users/{id}/delete", c.session(c.deleteUser))
@@ -257,7 +259,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		http.Redirect(w, r, loginURL(""), http.StatusSeeOther)
 		return
 	case status == http.StatusForbidden:
-		msg = "You do not have permission to do this (" + msg + "). Ask an administrator of your tenant."
+		msg = forbiddenText(msg)
 	case status >= 500:
 		c.logError(r, err)
 		msg = "Something went wrong on our side. Try again in a moment."

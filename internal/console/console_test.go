@@ -740,8 +740,8 @@ func TestEditUser(t *testing.T) {
 		want int
 		msg  string
 	}{
-		{"short password", url.Values{"level": {"4"}, "password": {"short"}}, http.StatusBadRequest, `id="password-error"`},
-		{"unknown permission", url.Values{"level": {"4"}, "scopes": {"no:such"}}, http.StatusBadRequest, "no such permission in this tenant"},
+		{"short password", url.Values{"level": {"4"}, "password": {"short"}}, http.StatusBadRequest, `Use at least 8 characters`},
+		{"unknown permission", url.Values{"level": {"4"}, "scopes": {"no:such"}}, http.StatusBadRequest, "no longer in the catalog"},
 		{"level and permission and password", url.Values{"level": {"4"}, "scopes": {"audit:read"}, "password": {"a-new-password-1"}}, http.StatusSeeOther, ""},
 	}
 	for _, tt := range tests {

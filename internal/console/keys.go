@@ -12,6 +12,9 @@ import (
 
 const keysPageSize = 20
 
+// maxKeyLevel is the highest level there is (the root package's maxLevel).
+const maxKeyLevel = 8
+
 // Token lifespan bounds of the key form (Pier Cloud's): 1-24 hours or 1-55
 // minutes.
 const (
@@ -141,6 +144,12 @@ type keyForm struct {
 	RateLimit     string // requests per window; "" is none
 	RateWindow    int    // seconds
 	HMAC          bool
+	Level         int
+	OwnerID       string
+	OwnerName     string
+	Once          string          // the add form's one-time token
+	Levels        []int           // the levels the caller may give
+	Owners        []*keyward.User // who the caller may make the owner; nil: the owner is not theirs to choose
 	Catalog       []*keyward.Permission
 	Errors        map[string]string
 	Error         string
@@ -159,8 +168,34 @@ func (c *Console) newKeyPage(w http.ResponseWriter, r *http.Request, s *session)
 		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot create API keys. Ask an administrator of your tenant.")
 		return
 	}
-	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", RateWindow: 60, Catalog: c.catalog(r, s)}
+	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", RateWindow: 60, Once: newOnce(), OwnerID: s.p.OwnerID, OwnerName: s.who.Name}
+	c.formChoices(r, s, &f)
 	c.render(w, r, s, http.StatusOK, "keyform", "Add API key", f)
+}
+
+// formChoices fills what the key form offers: the catalog, the levels up to
+// the caller's own, and the owners the caller may choose (users of the
+// tenant, for a caller who manages every key and may read users).
+func (c *Console) formChoices(r *http.Request, s *session, f *keyForm) {
+	f.Catalog = c.catalog(r, s)
+	f.Levels = nil
+	for l := 0; l <= s.p.Level && l <= maxKeyLevel; l++ {
+		f.Levels = append(f.Levels, l)
+	}
+	f.Owners = nil
+	if s.p.Has(keyward.PermAPIKeysWrite) && s.p.Has(keyward.PermUsersRead) {
+		list, err := c.svc.ListUsers(r.Context(), s.p, keyward.UserFilter{Page: keyward.Page{Number: 1, Size: 500}})
+		if err == nil {
+			f.Owners = list.Items
+		}
+	}
+	if f.OwnerName == "" {
+		for _, u := range f.Owners {
+			if u.ID == f.OwnerID {
+				f.OwnerName = u.UserName
+			}
+		}
+	}
 }
 
 // readKeyForm reads the posted form into f and the Service input. prev is
@@ -245,6 +280,24 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC
 	}
+	if v := r.PostFormValue("level"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 0 || n > maxKeyLevel:
+			f.Errors["level"] = "Choose a level from the list."
+		default:
+			f.Level = n
+			if prev == nil || prev.Level != n {
+				in.Level = &f.Level
+			}
+		}
+	}
+	if _, sent := r.PostForm["ownerId"]; sent {
+		f.OwnerID = r.PostFormValue("ownerId")
+		if prev == nil || prev.OwnerID != f.OwnerID {
+			in.OwnerID = &f.OwnerID
+		}
+	}
 	if f.Name == "" {
 		f.Errors["name"] = "Enter a name."
 	}
@@ -253,7 +306,7 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 
 // keyFields names the key form's fields after the Service's.
 var keyFields = map[string]string{"permissions": "scopes", "tokenLifespanSeconds": "lifespan", "expiresAt": "expiresOn",
-	"hmacEnabled": "hmac", "rateLimit.limit": "rateLimit", "rateLimit.windowSeconds": "rateLimit"}
+	"hmacEnabled": "hmac", "rateLimit.limit": "rateLimit", "rateLimit.windowSeconds": "rateLimit", "ownerId": "owner"}
 
 // explain puts a Service error next to the key form's fields; false when
 // the form cannot explain it.
@@ -262,25 +315,35 @@ func (f *keyForm) explain(err error) (int, bool) {
 	f.Error = msg
 	for name, m := range fields {
 		switch name {
-		case "name", "description", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit":
+		case "name", "description", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner":
 			f.Errors[name] = m
 		default: // a field the form does not show
-			f.Error = name + ": " + m
+			f.Error = m
 		}
 	}
 	return status, ok
 }
 
 func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) {
-	var f keyForm
+	f := keyForm{OwnerID: s.p.OwnerID, OwnerName: s.who.Name}
 	in := readKeyForm(r, &f, nil)
-	f.Catalog = c.catalog(r, s)
+	f.Once = r.PostFormValue("once")
+	c.formChoices(r, s, &f)
 	if len(f.Errors) > 0 {
 		c.render(w, r, s, http.StatusBadRequest, "keyform", "Add API key", f)
 		return
 	}
+	if f.Once != "" {
+		if id, first := c.once.claim(s.csrf, f.Once, time.Now()); !first {
+			c.alreadyCreated(w, r, s, id)
+			return
+		}
+	}
 	k, err := c.svc.CreateAPIKey(r.Context(), s.p, in)
 	if err != nil {
+		if f.Once != "" {
+			c.once.release(s.csrf, f.Once)
+		}
 		if status, ok := f.explain(err); ok {
 			c.render(w, r, s, status, "keyform", "Add API key", f)
 			return
@@ -288,7 +351,20 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
+	if f.Once != "" {
+		c.once.done(s.csrf, f.Once, k.ID)
+	}
 	c.showIssued(w, r, s, "API key created", k)
+}
+
+// alreadyCreated answers an add form sent a second time: the key the first
+// sending made, never a second one.
+func (c *Console) alreadyCreated(w http.ResponseWriter, r *http.Request, s *session, id string) {
+	if id == "" {
+		c.renderStatus(w, r, s, http.StatusConflict, "This form was already sent and the key is being created. Open API Keys to see it.")
+		return
+	}
+	http.Redirect(w, r, Prefix+"/keys/"+id+"?done=already-created", http.StatusSeeOther)
 }
 
 func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -303,7 +379,8 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	v, unit := lifespanParts(k.TokenLifespanSeconds)
 	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, Version: k.Version, Name: k.Name, Description: k.Description,
-		LifespanValue: strconv.Itoa(v), LifespanUnit: unit, HMAC: k.HMACEnabled, Catalog: c.catalog(r, s)}
+		LifespanValue: strconv.Itoa(v), LifespanUnit: unit, HMAC: k.HMACEnabled, Level: k.Level, OwnerID: k.OwnerID, OwnerName: k.UserName}
+	c.formChoices(r, s, &f)
 	for _, p := range k.Permissions {
 		f.Scopes = append(f.Scopes, p.Name)
 	}
@@ -324,11 +401,11 @@ func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
-	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, HMAC: k.HMACEnabled}
+	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, HMAC: k.HMACEnabled, Level: k.Level, OwnerID: k.OwnerID, OwnerName: k.UserName}
 	f.Version, _ = strconv.Atoi(r.PostFormValue("version"))
 	in := readKeyForm(r, &f, k)
 	f.HMAC = k.HMACEnabled
-	f.Catalog = c.catalog(r, s)
+	c.formChoices(r, s, &f)
 	if len(f.Errors) > 0 {
 		c.render(w, r, s, http.StatusBadRequest, "keyform", "Edit API key", f)
 		return
@@ -347,7 +424,8 @@ func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
-	http.Redirect(w, r, back(r, Prefix+"/keys")+doneParam(r, "updated"), http.StatusSeeOther)
+	// Back to the key itself, where the change can be seen.
+	http.Redirect(w, r, Prefix+"/keys/"+k.ID+"?done=updated", http.StatusSeeOther)
 }
 
 // back returns the list URL a form posted from (its "back" field, a
@@ -380,13 +458,41 @@ func (c *Console) setKeyActive(w http.ResponseWriter, r *http.Request, s *sessio
 	http.Redirect(w, r, back(r, Prefix+"/keys")+doneParam(r, done), http.StatusSeeOther)
 }
 
+// gracePeriod reads the rotation's grace choice: "0", "3600", "86400", or
+// "custom" with graceMinutes (1 to 1440). No choice is no grace.
+func gracePeriod(r *http.Request) (int, bool) {
+	switch v := r.PostFormValue("grace"); v {
+	case "", "0":
+		return 0, true
+	case "3600", "86400":
+		n, _ := strconv.Atoi(v)
+		return n, true
+	case "custom":
+		m, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("graceMinutes")))
+		if err != nil || m < 1 || m > keyward.MaxGracePeriod/60 {
+			return 0, false
+		}
+		return m * 60, true
+	}
+	return 0, false
+}
+
 func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, s *session) {
-	k, err := c.svc.RotateAPIKey(r.Context(), s.p, r.PathValue("id"), keyward.RotateInput{})
+	grace, ok := gracePeriod(r)
+	if !ok {
+		c.renderStatus(w, r, s, http.StatusBadRequest, "Keep the old secret working for 1 to 1440 minutes (24 hours), or choose another option. Nothing was changed.")
+		return
+	}
+	k, err := c.svc.RotateAPIKey(r.Context(), s.p, r.PathValue("id"), keyward.RotateInput{GracePeriodSeconds: grace})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
-	c.showIssued(w, r, s, "New client secret", k)
+	heading := "New client secret"
+	if grace > 0 {
+		heading += ": the old one works until " + time.Now().Add(time.Duration(grace)*time.Second).UTC().Format("Jan 2, 15:04 UTC")
+	}
+	c.showIssued(w, r, s, heading, k)
 }
 
 func (c *Console) deleteKey(w http.ResponseWriter, r *http.Request, s *session) {
@@ -410,6 +516,21 @@ func (c *Console) deleteKey(w http.ResponseWriter, r *http.Request, s *session) 
 type confirmView struct {
 	Heading, Message, Action, Button, Back string
 	Danger                                 bool
+	Grace                                  bool           // offer a rotation's grace period
+	List                                   []string       // what the action affects
+	Checks                                 []confirmCheck // choices that go with it
+	Hidden                                 [][2]string    // fields the form sends as they are
+}
+
+// confirmCheck is a checkbox of a confirmation.
+type confirmCheck struct {
+	Name, Value, Label string
+	Checked            bool
+}
+
+// rotateText is what a rotation confirmation says.
+func rotateText(name string) string {
+	return "A new secret for “" + name + "” is generated and shown once. The current secret stops working now, or when the grace period you choose ends; tokens issued with it stop now."
 }
 
 func (c *Console) confirmPage(what string) sessionHandler {
@@ -422,8 +543,8 @@ func (c *Console) confirmPage(what string) sessionHandler {
 		v := confirmView{Action: Prefix + "/keys/" + k.ID + "/" + what, Back: Prefix + "/keys"}
 		switch what {
 		case "rotate":
-			v.Heading, v.Button = "Generate a new client secret?", "Generate new client secret"
-			v.Message = "The current secret of “" + k.Name + "” stops working at once, and so do the tokens issued with it. The new secret is shown once."
+			v.Heading, v.Button, v.Grace = "Generate a new client secret?", "Generate new client secret", true
+			v.Message = rotateText(k.Name)
 		case "delete":
 			v.Heading, v.Button, v.Danger = "Delete this API key?", "Delete", true
 			v.Message = "“" + k.Name + "” (" + k.ClientID + ") stops working at once and cannot be restored."
@@ -433,8 +554,10 @@ func (c *Console) confirmPage(what string) sessionHandler {
 }
 
 type keyView struct {
-	Key   keyRow
-	Usage usageChart
+	Key             keyRow
+	Usage           usageChart
+	Back            string     // this page, for its forms to return to
+	PrevSecretUntil *time.Time // the rotated-out secret works until then
 }
 
 func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -448,7 +571,10 @@ func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	v := keyView{Key: c.row(s, k, time.Now()), Usage: newUsageChart(u)}
+	v := keyView{Key: c.row(s, k, time.Now()), Usage: newUsageChart(u), Back: Prefix + "/keys/" + k.ID}
+	if k.PrevSecretExpiresAt != nil && k.PrevSecretExpiresAt.After(time.Now()) {
+		v.PrevSecretUntil = k.PrevSecretExpiresAt
+	}
 	c.render(w, r, s, http.StatusOK, "key", k.Name, v)
 }
 

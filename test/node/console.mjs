@@ -18,7 +18,7 @@ const cfg = JSON.parse(process.argv[2]);
 const base = cfg.base;
 fs.mkdirSync(cfg.artifacts, { recursive: true });
 
-const out = { steps: [], axe: {}, screenshots: [] };
+const out = { steps: [], axe: {}, screenshots: [], layout: {} };
 function check(cond, msg) {
   if (!cond) throw new Error('check failed: ' + msg);
 }
@@ -69,6 +69,8 @@ try {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   const page = await context.newPage();
   page.setDefaultTimeout(10000);
+  const scriptErrors = [];
+  page.on('pageerror', e => { scriptErrors.push(String(e)); console.error('page error:', e); });
   const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
 
   // 1. Sign in, by keyboard only; a wrong password is explained first.
@@ -112,6 +114,10 @@ try {
   await page.click('button:has-text("Save")');
   await page.waitForSelector('#lifespan-error');
   check((await page.textContent('#lifespan-error')).includes('1 to 24'), 'hours above 24 are explained');
+  check((await focus()).id === 'lifespanValue', 'the first invalid field has the focus');
+  await page.focus('#name');
+  await page.click('#error-summary a[href="#lifespanValue"]');
+  check((await focus()).id === 'lifespanValue', 'the error summary leads to the field');
   await page.selectOption('#lifespanUnit', 'minutes');
   await page.fill('#lifespanValue', '56');
   await page.click('button:has-text("Save")');
@@ -139,6 +145,16 @@ try {
   const copied = await clipboard();
   check(copied === secret1, 'the copy button puts the secret on the clipboard');
   check(await whoami(copied) === 200, 'the copied secret works against /v1/whoami');
+  // Esc asks before the secret goes; "Keep it open" keeps it.
+  await page.keyboard.press('Escape');
+  await page.locator('[data-ask-close]').waitFor({ state: 'visible' });
+  check(await dialog.isVisible() && await page.inputValue('#issued-secret') === secret1, 'Esc asks first: the secret is still there');
+  await shot(page, '04b-secret-ask-close');
+  await axe(page, 'secret-ask-close');
+  check((await focus()).cls.includes('btn') && await page.evaluate(() => document.activeElement.hasAttribute('data-keep-open')), 'the question focuses "Keep it open"');
+  await page.keyboard.press('Enter');
+  await page.locator('[data-ask-close]').waitFor({ state: 'hidden' });
+  check(await dialog.isVisible(), 'Keep it open keeps the dialog');
   step('add');
 
   // Close: the secret is nowhere in the page, the history or the URL.
@@ -166,7 +182,33 @@ try {
   check(!(await settled()).includes(secret1), 'going back does not show the secret: ' + page.url());
   await nav(() => page.goForward());
   check(!(await settled()).includes(secret1), 'going forward does not show the secret');
+  // Add, close the secret, Back to the add form, Save again: the key is
+  // not made twice.
   await page.goto(base + '/console/keys');
+  await page.click('text=Add');
+  await page.waitForURL(base + '/console/keys/new');
+  await page.fill('#name', 'Twice');
+  await page.click('button:has-text("Save")');
+  await dialog.waitFor({ state: 'visible' });
+  await page.click('[data-close-secret]'); // not copied: it asks
+  await page.click('[data-leave]');
+  await page.waitForSelector('#secret-dialog', { state: 'detached' });
+  await nav(() => page.goBack());
+  await settled();
+  check(page.url() === base + '/console/keys/new', 'Back leads to the add form: ' + page.url());
+  if (await page.inputValue('#name') === '') { // the browser did not restore the typed fields
+    await page.fill('#name', 'Twice');
+  }
+  await page.click('button:has-text("Save")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('.notice')).includes('already created'), 'Save after Back says the key was already created');
+  check((await page.textContent('h1')).includes('Twice'), 'and shows the key made the first time');
+  await shot(page, '04c-back-save-already-created');
+  await page.goto(base + '/console/keys');
+  check(await page.locator('tbody tr', { hasText: 'Twice' }).count() === 1, 'Back then Save made no second key');
+  await (await row(page, 'Twice')).locator('a[aria-label="Delete Twice"]').click();
+  await page.locator('#confirm-dialog button[type=submit]').click();
+  await page.waitForSelector('.notice');
   step('secret-gone');
 
   // 5. Copy the client ID from the row.
@@ -189,17 +231,23 @@ try {
   await (await row(page, 'Billing service')).locator('a[aria-label="Generate new client secret for Billing service"]').click();
   const confirm = page.locator('#confirm-dialog');
   await confirm.waitFor({ state: 'visible' });
+  check(await confirm.locator('#grace').isVisible(), 'the rotation offers a grace period');
+  await confirm.locator('#grace').selectOption('custom');
+  check(await confirm.locator('#graceMinutes').isVisible(), 'another time asks for minutes');
+  await confirm.locator('#grace').selectOption('3600');
   await shot(page, '06-confirm-rotate');
   await axe(page, 'confirm-rotate');
   await confirm.locator('button[type=submit]').click();
   await dialog.waitFor({ state: 'visible' });
   const secret2 = await page.inputValue('#issued-secret');
   check(secret2 !== secret1 && await page.inputValue('#issued-client-id') === clientId, 'a new secret for the same client ID');
+  check((await page.textContent('#secret-title')).includes('the old one works until'), 'the dialog says until when the old secret works');
   await page.click('button[aria-label="Copy client secret"]');
   check(await clipboard() === secret2, 'the new secret is copied');
-  check(await whoami(secret1) === 401, 'the old secret stops working');
+  check(await whoami(secret1) === 200, 'with a grace period of an hour the old secret still works');
   check(await whoami(secret2) === 200, 'the new secret works');
-  await page.keyboard.press('Escape'); // closing by keyboard leaves as Close does
+  await page.keyboard.press('Escape'); // Esc asks; "Close anyway" leaves as Close does
+  await page.click('[data-leave]');
   await page.waitForURL(base + '/console/keys');
   await page.waitForSelector('#secret-dialog', { state: 'detached' });
   check(!(await page.content()).includes(secret2), 'the new secret is gone after closing');
@@ -218,7 +266,16 @@ try {
   await axe(page, 'edit-key');
   await page.click('button:has-text("Save")');
   await page.waitForSelector('.notice');
-  check((await (await row(page, 'Billing')).textContent()).includes('45 minutes'), 'the edit is listed');
+  check(/\/console\/keys\/[0-9a-f-]{36}\?done=updated$/.test(page.url()), 'after editing you land on the key: ' + page.url());
+  check((await page.textContent('.details')).includes('45 minutes'), 'the edit shows on the key page');
+  // Deactivate and activate from the key's page.
+  await page.click('.head-actions button:has-text("Deactivate")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('h1')).includes('Inactive') && await whoami(secret2) === 401, 'deactivated from its page');
+  await page.click('.head-actions button:has-text("Activate")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('h1')).includes('Active') && await whoami(secret2) === 200, 'activated from its page');
+  check((await page.textContent('.details')).includes('previous secret also works until'), 'the key page says the old secret still works');
   step('edit');
 
   // 9. Filters and paging over keys made through the API.
@@ -300,6 +357,83 @@ try {
   await axe(page, 'audit');
   step('users-permissions-audit');
 
+  // 11b. Every width people use: a 1280 × 800 laptop, a 390 × 844 phone and
+  // a wide screen, with 30+ keys, a 200-character name and unicode names.
+  // No page scrolls sideways and every row action is in view, under the
+  // pointer and focusable.
+  const longName = 'Quarterly reconciliation exporter for the accounts payable team in the Frankfurt office, '
+    + 'running nightly against the ledger, the bank feeds and the card processor settlement files of every subsidiary.';
+  check(longName.length === 200 || (() => { throw new Error('long name is ' + longName.length); })(), 'a 200-character name');
+  const unbroken = 'x'.repeat(200);
+  const extra = [longName, unbroken, 'Zahlungsdienst für Kunden 🔑 Ünïcödé', '東京の請求サービス・本番環境', 'خدمة الفواتير للإنتاج', 'Ñandú — paiement / réconciliation'];
+  for (const [i, name] of extra.entries()) {
+    const k = await api('POST', '/v1/apikeys', admin, { name, description: i === 0 ? longName + ' ' + longName.slice(0, 100) : 'ünïcödé description ' + i,
+      permissions: [{ name: 'apikeys:read' }, { name: 'orders:read' }, { name: 'audit:read' }], expiresIn: 86400 * 30 });
+    check(k.status === 201, 'creating a long or unicode key: ' + k.status + JSON.stringify(k.json));
+  }
+  const longId = (await api('GET', '/v1/apikeys?q=' + encodeURIComponent('Quarterly'), admin)).json.items[0].id;
+  const layout = async (pg, name) => {
+    const r = await pg.evaluate(() => {
+      const bad = [];
+      const doc = document.documentElement;
+      if (doc.scrollWidth > window.innerWidth) bad.push(`page is ${doc.scrollWidth} px wide in a ${window.innerWidth} px window`);
+      document.querySelectorAll('.table-wrap').forEach(w => {
+        if (w.scrollWidth > w.clientWidth + 1) bad.push(`a table scrolls sideways: ${w.scrollWidth} > ${w.clientWidth}`);
+      });
+      const actions = [...document.querySelectorAll('td.row-actions a, td.row-actions button')];
+      for (const el of actions) {
+        el.scrollIntoView({ block: 'center', inline: 'nearest' });
+        const b = el.getBoundingClientRect();
+        const label = el.getAttribute('aria-label') || el.textContent.trim();
+        if (b.width < 24 || b.height < 24) { bad.push(`${label}: ${b.width}×${b.height} px`); continue; }
+        if (b.left < 0 || b.right > window.innerWidth) { bad.push(`${label}: off-screen (${Math.round(b.left)}..${Math.round(b.right)})`); continue; }
+        const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+        if (!hit || !(hit === el || el.contains(hit))) bad.push(`${label}: covered by ${hit && hit.outerHTML.slice(0, 80)}`);
+        el.focus();
+        if (document.activeElement !== el) bad.push(`${label}: not focusable`);
+      }
+      window.scrollTo(0, 0);
+      return { bad, actions: actions.length };
+    });
+    check(r.bad.length === 0, `layout of ${name}: ${r.bad.join('; ')}`);
+    out.layout[name] = r.actions;
+    return r.actions;
+  };
+  const widths = [{ w: 1280, h: 800, tag: '1280' }, { w: 390, h: 844, tag: '390' }, { w: 1920, h: 1080, tag: 'wide' }];
+  for (const { w, h, tag } of widths) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.goto(base + '/console/keys');
+    check(await page.locator('tbody tr').count() === 20, 'a full page of keys at ' + tag);
+    check(await layout(page, 'keys-' + tag) >= 20 * 5, 'five actions on each of 20 rows at ' + tag);
+    const nameBox = await (await row(page, 'Ñandú — paiement / réconciliation')).locator('a.strong').boundingBox();
+    check(nameBox && nameBox.width > 0, 'a unicode name is shown at ' + tag);
+    await shot(page, `20-keys-${tag}`);
+    await page.goto(base + '/console/keys?q=' + encodeURIComponent('x'.repeat(50)));
+    await layout(page, 'keys-unbroken-' + tag);
+    await page.goto(base + '/console/keys/' + longId);
+    await layout(page, 'key-long-' + tag);
+    await shot(page, `21-key-long-${tag}`);
+    await page.goto(base + '/console/keys/' + longId + '/edit');
+    await layout(page, 'key-edit-' + tag);
+    await page.goto(base + '/console/users');
+    await layout(page, 'users-' + tag);
+    await shot(page, `22-users-${tag}`);
+    await page.goto(base + '/console/permissions');
+    await layout(page, 'permissions-' + tag);
+    await page.goto(base + '/console/audit');
+    await layout(page, 'audit-' + tag);
+    await shot(page, `23-audit-${tag}`);
+    if (tag === '390') {
+      await page.goto(base + '/console/keys');
+      await axe(page, 'keys-phone');
+      await page.goto(base + '/console/keys/new');
+      await layout(page, 'key-new-390');
+      await shot(page, '24-key-new-390');
+    }
+  }
+  await page.setViewportSize({ width: 1440, height: 900 });
+  step('widths');
+
   // 12. Delete after a confirmation; cancelling keeps the key.
   await page.goto(base + '/console/keys?q=Billing');
   await (await row(page, 'Billing')).locator('a[aria-label="Delete Billing"]').click();
@@ -364,6 +498,7 @@ try {
   check((await viewer.textContent('h1')).includes('Not allowed'), 'the add form is refused with a page that says so');
   await shot(viewer, '16-viewer-forbidden');
   step('permission-denied');
+  check(scriptErrors.length === 0, 'no script errors: ' + scriptErrors.join('; '));
 } finally {
   await browser.close();
 }

@@ -39,6 +39,10 @@
       var ok = d.querySelector('[data-confirm-button]');
       ok.textContent = c.getAttribute('data-confirm-button') || 'Confirm';
       ok.className = 'btn ' + (c.hasAttribute('data-danger') ? 'btn-danger' : 'btn-primary');
+      var grace = d.querySelector('[data-grace]');
+      grace.hidden = !c.hasAttribute('data-confirm-grace');
+      grace.disabled = grace.hidden;
+      if (!grace.hidden) { graceSelect.value = '0'; showCustom(); }
       d.returnFocus = c;
       d.showModal();
       d.querySelector('[data-close]').focus();
@@ -63,13 +67,67 @@
       secret.querySelectorAll('input').forEach(function (i) { i.value = ''; });
       location.replace(to);
     };
+    // Closing asks first, unless the secret was copied with its button:
+    // Esc always asks, since it is so easily pressed by accident.
+    var copiedSecret = false;
+    var ask = secret.querySelector('[data-ask-close]');
+    var askClose = function () {
+      ask.hidden = false;
+      secret.querySelector('[data-close-row]').hidden = true;
+      ask.querySelector('[data-keep-open]').focus();
+    };
+    var keepOpen = function () {
+      ask.hidden = true;
+      secret.querySelector('[data-close-row]').hidden = false;
+      var f = document.getElementById('issued-secret');
+      if (f) { f.focus(); f.select(); }
+    };
     if (secret.showModal) { secret.close(); secret.showModal(); }
-    secret.querySelector('[data-close-secret]').addEventListener('click', function (e) { e.preventDefault(); leave(); });
-    secret.addEventListener('cancel', function (e) { e.preventDefault(); leave(); });
+    secret.querySelector('[data-copy-from="issued-secret"]').addEventListener('click', function () { copiedSecret = true; });
+    secret.querySelector('[data-close-secret]').addEventListener('click', function (e) {
+      e.preventDefault();
+      if (copiedSecret) { leave(); } else { askClose(); }
+    });
+    ask.querySelector('[data-leave]').addEventListener('click', function (e) { e.preventDefault(); leave(); });
+    ask.querySelector('[data-keep-open]').addEventListener('click', keepOpen);
+    secret.addEventListener('cancel', function (e) {
+      e.preventDefault();
+      if (ask.hidden) { askClose(); } else { keepOpen(); }
+    });
     history.replaceState(null, '', to);
     var field = document.getElementById('issued-secret');
     if (field) { field.focus(); field.select(); }
   }
+
+  // The add form's one-time token: Back after the secret dialog brings the
+  // form back (re-fetched, with a fresh token, and the typed fields
+  // restored). The token already sent goes with it again, so Save answers
+  // "already created" instead of making a second key.
+  var once = document.querySelector('input[name=once]');
+  if (once) {
+    var nav = performance.getEntriesByType && performance.getEntriesByType('navigation')[0];
+    var sent = sessionStorage.getItem('keyward-sent-once');
+    if (sent && nav && nav.type === 'back_forward') { once.value = sent; }
+    once.form.addEventListener('submit', function () { sessionStorage.setItem('keyward-sent-once', once.value); });
+  }
+
+  // A form sent back with errors: the first invalid field gets the focus,
+  // and each line of the error summary leads to its field.
+  var summary = document.getElementById('error-summary');
+  if (summary) {
+    var first = document.querySelector('[aria-invalid="true"]') || document.getElementById((summary.querySelector('[data-focus]') || {}).getAttribute ? summary.querySelector('[data-focus]').getAttribute('data-focus') : '');
+    if (first) { first.focus(); }
+    summary.addEventListener('click', function (e) {
+      var a = e.target.closest('[data-focus]');
+      var field = a && document.getElementById(a.getAttribute('data-focus'));
+      if (field) { e.preventDefault(); field.focus(); field.scrollIntoView({ block: 'center' }); }
+    });
+  }
+
+  var graceSelect = document.getElementById('grace');
+  var graceCustom = document.getElementById('grace-custom');
+  var showCustom = function () { if (graceSelect && graceCustom) { graceCustom.hidden = graceSelect.value !== 'custom'; } };
+  if (graceSelect) { graceSelect.addEventListener('change', showCustom); showCustom(); }
 
   document.querySelectorAll('select[data-autosubmit]').forEach(function (s) {
     s.addEventListener('change', function () { s.form.submit(); });
