@@ -2,7 +2,12 @@ package httpapi
 
 import (
 	_ "embed"
+	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/keyward/keyward"
 )
 
 //go:embed openapi.json
@@ -70,6 +75,43 @@ func (s *Server) routes() {
 	for _, r := range s.table() {
 		s.mux.Handle(r.pattern, r.handler)
 	}
+	// Paths under the API's prefixes that no route serves answer as every
+	// other API error does, in problem+json.
+	for _, prefix := range unknownPrefixes {
+		s.mux.HandleFunc(prefix, s.unknownRoute)
+	}
+}
+
+// unknownPrefixes are the path prefixes whose unknown routes answer in
+// problem+json; dialect routes elsewhere keep their own error shapes.
+var unknownPrefixes = []string{"/v1/", "/oauth2/", "/.well-known/"}
+
+// unknownRoute answers a path no route serves: 405 with Allow when the path
+// exists for other methods, else 404.
+func (s *Server) unknownRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		other := r.Clone(r.Context())
+		other.Method = m
+		if _, pattern := s.mux.Handler(other); pattern != "" && !slices.Contains(unknownPrefixes, pattern) {
+			allow = append(allow, m)
+		}
+	}
+	p := Problem{Type: "urn:keyward:problem:" + keyward.ENOTFOUND, Title: http.StatusText(http.StatusNotFound),
+		Status: http.StatusNotFound, Code: keyward.ENOTFOUND, Detail: "no route " + r.URL.Path + "; the API is described at /openapi.json"}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		p.Type, p.Title, p.Status, p.Code = "urn:keyward:problem:method_not_allowed", http.StatusText(http.StatusMethodNotAllowed),
+			http.StatusMethodNotAllowed, "method_not_allowed"
+		p.Detail = r.Method + " is not served on " + r.URL.Path + "; it answers " + strings.Join(allow, ", ")
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
 }
 
 // Patterns returns the pattern of every native route, in table order.
