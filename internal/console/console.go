@@ -88,6 +88,11 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	mux.Handle("POST "+Prefix+"/permissions/{id}/delete", c.session(c.deletePermission))
 
 	mux.Handle("GET "+Prefix+"/audit", c.session(c.auditPage))
+
+	mux.Handle("GET "+Prefix+"/tenants", c.session(c.tenantsPage))
+	mux.Handle("POST "+Prefix+"/tenants", c.session(c.createTenant))
+	mux.Handle("GET "+Prefix+"/tenants/{id}/active", c.session(c.confirmTenantActive))
+	mux.Handle("POST "+Prefix+"/tenants/{id}/active", c.session(c.setTenantActive))
 	mux.Handle(Prefix+"/", c.protect(func(w http.ResponseWriter, r *http.Request) {
 		c.renderStatus(w, r, nil, http.StatusNotFound, "There is no such page in the console.")
 	}))

@@ -248,3 +248,64 @@ func TestKeyFormLevelOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantsScreen: root admins list, add, deactivate and activate tenants;
+// others see neither the menu entry nor the page.
+func TestTenantsScreen(t *testing.T) {
+	s := start(t, false)
+	s.createUser("ops", 7)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	if p := b.get("/console/keys"); !strings.Contains(p.Body, `href="/console/tenants"`) {
+		t.Error("a root admin has no Tenants menu entry")
+	}
+	tests := []struct {
+		name   string
+		form   url.Values
+		status int
+		msg    string
+	}{
+		{"no name", url.Values{"prefix": {"kw"}}, http.StatusBadRequest, "Enter a name."},
+		{"a bad name", url.Values{"name": {"Not OK"}}, http.StatusBadRequest, "Use up to 63 lowercase letters"},
+		{"a bad prefix", url.Values{"name": {"acme"}, "prefix": {"A-B"}}, http.StatusBadRequest, "Use up to 16 lowercase letters"},
+		{"added", url.Values{"name": {"acme"}, "prefix": {"acme"}}, http.StatusSeeOther, ""},
+		{"taken", url.Values{"name": {"acme"}}, http.StatusConflict, "Tenant acme already exists."},
+	}
+	for _, tt := range tests {
+		p := b.post("/console/tenants", tt.form)
+		if p.Status != tt.status || !strings.Contains(p.Body, tt.msg) {
+			t.Errorf("%s: got %d, want %d with %q", tt.name, p.Status, tt.status, tt.msg)
+		}
+	}
+	list, _ := s.svc.ListTenants(context.Background(), s.admin, keyward.Page{Number: 1, Size: 10})
+	var acme, root string
+	for _, tn := range list.Items {
+		if tn.Name == "acme" {
+			acme = tn.ID
+		} else {
+			root = tn.ID
+		}
+	}
+	if p := b.get("/console/tenants/" + acme + "/active"); !strings.Contains(p.Body, "stops working now") {
+		t.Errorf("deactivation asks nothing: %d", p.Status)
+	}
+	for _, step := range []struct {
+		id, active string
+		status     int
+		want       bool
+	}{{acme, "false", http.StatusSeeOther, false}, {acme, "true", http.StatusSeeOther, true}, {root, "false", http.StatusBadRequest, true}} {
+		p := b.post("/console/tenants/"+step.id+"/active", url.Values{"active": {step.active}})
+		tn, _ := s.svc.GetTenant(context.Background(), s.admin, step.id)
+		if p.Status != step.status || tn.IsActive != step.want {
+			t.Errorf("active=%s on %s: got %d, active %v; want %d, %v", step.active, tn.Name, p.Status, tn.IsActive, step.status, step.want)
+		}
+	}
+	ops := s.browser()
+	ops.mustLogin("ops", "password-of-ops")
+	if p := ops.get("/console/keys"); strings.Contains(p.Body, `href="/console/tenants"`) {
+		t.Error("a level-7 user sees the Tenants menu entry")
+	}
+	if p := ops.get("/console/tenants"); p.Status != http.StatusForbidden {
+		t.Errorf("a level-7 user opening tenants: got %d, want 403", p.Status)
+	}
+}

@@ -14,7 +14,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "status", "keys", "keyform", "key", "confirm", "users", "useredit", "permissions", "audit"}
+var pageNames = []string{"login", "status", "keys", "keyform", "key", "confirm", "users", "useredit", "permissions", "audit", "tenants"}
 
 var funcs = template.FuncMap{
 	"date": func(t any) string {
@@ -96,6 +96,9 @@ var notices = map[string]string{
 	"user-on-keys": "The user is active again, and so are the keys you chose.",
 	"user-gone":    "The user is deleted.",
 	"perm-added":   "The permission is added.",
+	"tenant-added": "The tenant is added, with the built-in permissions. Create its first user through the API or CLI (keyward users create --tenant NAME).",
+	"tenant-on":    "The tenant is active again.",
+	"tenant-off":   "The tenant is deactivated: its keys and users stop working.",
 	"perm-gone":    "The permission is deleted.",
 	"signed-out":   "You are signed out.",
 }
@@ -116,6 +119,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, sta
 			"permsRead":  p.Has(keyward.PermPermissionsRead),
 			"permsWrite": p.Has(keyward.PermPermissionsWrite),
 			"auditRead":  p.Has(keyward.PermAuditRead),
+			"tenants":    p.Has(keyward.PermTenantsAdmin),
 		}
 		v.Nav = page
 	}

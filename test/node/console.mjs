@@ -334,6 +334,23 @@ try {
   await axe(page, 'user-edit');
   await page.click('a:has-text("Cancel")');
   await page.waitForURL(base + '/console/users');
+  // Deactivating a user asks first and says what happens to their keys.
+  await page.click('a[aria-label="Deactivate viewer"]');
+  await page.waitForSelector('h1:has-text("Deactivate")');
+  check((await page.textContent('main')).includes('can no longer sign in'), 'the user deactivation says what happens');
+  await shot(page, '11c-user-deactivate');
+  await axe(page, 'user-deactivate');
+  await page.click('a:has-text("Cancel")');
+  await page.waitForURL(base + '/console/users');
+  // Tenants, for root admins.
+  await page.click('nav.side >> text=Tenants');
+  await page.fill('#tenant-name', 'acme');
+  await page.fill('#tenant-prefix', 'acme');
+  await page.click('button:has-text("Add tenant")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('table')).includes('acme_id_'), 'the new tenant is listed with its prefix');
+  await shot(page, '11d-tenants');
+  await axe(page, 'tenants');
   await page.click('nav.side >> text=Permissions');
   await page.fill('#perm-name', 'orders:read');
   await page.fill('#perm-description', 'Read orders');
@@ -423,6 +440,9 @@ try {
     await page.goto(base + '/console/audit');
     await layout(page, 'audit-' + tag);
     await shot(page, `23-audit-${tag}`);
+    await page.goto(base + '/console/tenants');
+    await layout(page, 'tenants-' + tag);
+    await shot(page, `25-tenants-${tag}`);
     if (tag === '390') {
       await page.goto(base + '/console/keys');
       await axe(page, 'keys-phone');
