@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -31,7 +32,13 @@ var files embed.FS
 // Prefix is where the console is served.
 const Prefix = "/console"
 
-const sessionCookie = "keyward_session"
+// The session cookie. Over TLS it carries the __Host- prefix: Secure, for
+// the whole host and no domain, so a sibling subdomain cannot plant one
+// that the browser would send instead.
+const (
+	sessionCookie       = "keyward_session"
+	sessionCookieSecure = "__Host-keyward_session"
+)
 
 // Console is the web console of one Service.
 type Console struct {
@@ -51,6 +58,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	c := &Console{svc: svc, logger: logger, pages: parsePages(), csrf: http.NewCrossOriginProtection(), once: newOnceTokens(),
 		secure: strings.HasPrefix(svc.PublicURL(), "https://")}
 	c.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
 		c.renderStatus(w, r, nil, http.StatusForbidden, "This request came from another site and was refused. Reload the console and try again.")
 	}))
 	static, _ := fs.Sub(files, "static")
@@ -117,14 +125,19 @@ func cacheStatic(h http.Handler) http.Handler {
 // cross-origin form posts.
 func (c *Console) protect(h http.HandlerFunc) http.Handler {
 	return c.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Cache-Control", "no-store")
+		securityHeaders(w)
 		h(w, r)
 	}))
+}
+
+// securityHeaders are on every console answer, refusals included.
+func securityHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cache-Control", "no-store")
 }
 
 // session is a console request of a signed-in user.
@@ -142,7 +155,7 @@ type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session)
 // session a page load goes to the login form.
 func (c *Console) session(h sessionHandler) http.Handler {
 	return c.protect(func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(sessionCookie)
+		ck, err := r.Cookie(c.cookieName(r))
 		var p *keyward.Principal
 		if err == nil {
 			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent())
@@ -184,20 +197,63 @@ func csrfToken(sessionToken string) string {
 }
 
 func loginURL(next string) string {
-	if next == "" || !strings.HasPrefix(next, Prefix+"/") || strings.HasPrefix(next, Prefix+"/login") {
+	next, ok := consolePath(next)
+	if !ok || strings.HasPrefix(next, Prefix+"/login") {
 		return Prefix + "/login"
 	}
 	return Prefix + "/login?next=" + url.QueryEscape(next)
 }
 
+// consolePath normalizes a redirect target that must stay in the console:
+// a path (no scheme, host or backslash) that, cleaned of dot segments, is
+// still under /console/. "/console/../\evil.example" is refused: browsers
+// read the "/\evil.example" it cleans to as another site.
+func consolePath(target string) (string, bool) {
+	if target == "" || strings.ContainsAny(target, "\\\x00\r\n\t") || strings.HasPrefix(target, "//") {
+		return "", false
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+		return "", false
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, Prefix+"/") || strings.HasPrefix(clean, "//") {
+		return "", false
+	}
+	out := clean
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out, true
+}
+
+// secureCookies tells whether the session cookie is Secure (and __Host-).
+func (c *Console) secureCookies(r *http.Request) bool { return c.secure || r.TLS != nil }
+
+func (c *Console) cookieName(r *http.Request) string {
+	if c.secureCookies(r) {
+		return sessionCookieSecure
+	}
+	return sessionCookie
+}
+
+func (c *Console) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	ck := &http.Cookie{Name: sessionCookie, Value: value, Path: Prefix, MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if c.secureCookies(r) {
+		ck.Name, ck.Path, ck.Secure = sessionCookieSecure, "/", true
+	}
+	return ck
+}
+
 func (c *Console) setSession(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: Prefix, MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure || r.TLS != nil})
+	http.SetCookie(w, c.sessionCookie(r, token, maxAge))
 }
 
 func (c *Console) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure || r.TLS != nil})
+	http.SetCookie(w, c.sessionCookie(r, "", -1))
 }
 
 type loginForm struct {
@@ -205,7 +261,7 @@ type loginForm struct {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(sessionCookie); err == nil {
+	if ck, err := r.Cookie(c.cookieName(r)); err == nil {
 		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent()); err == nil {
 			http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
 			return
@@ -238,8 +294,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	c.setSession(w, r, res.AccessToken, res.ExpiresIn)
 	next := Prefix + "/keys"
-	if u := loginURL(f.Next); u != Prefix+"/login" {
-		next = f.Next
+	if p, ok := consolePath(f.Next); ok && !strings.HasPrefix(p, Prefix+"/login") {
+		next = p
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

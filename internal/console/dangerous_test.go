@@ -309,3 +309,51 @@ func TestTenantsScreen(t *testing.T) {
 		t.Errorf("a level-7 user opening tenants: got %d, want 403", p.Status)
 	}
 }
+
+// TestRedirectsStayInTheConsole: login's next and the row forms' back are
+// normalized and must stay under /console.
+func TestRedirectsStayInTheConsole(t *testing.T) {
+	s := start(t, false)
+	k := s.createKey("redirects")
+	tests := []struct{ target, want string }{
+		{"/console/keys?q=a", "/console/keys?q=a"},
+		{"/console/users", "/console/users"},
+		{"/console/../\\evil.example", "/console/keys"},
+		{"/console/..\\evil.example", "/console/keys"},
+		{"/console/../../evil.example", "/console/keys"},
+		{"/console/./keys/../audit", "/console/audit"},
+		{"//evil.example/console/", "/console/keys"},
+		{"https://evil.example/console/keys", "/console/keys"},
+		{"/console\\@evil.example", "/console/keys"},
+		{"/consolex", "/console/keys"},
+		{"/console/%2e%2e/evil", "/console/keys"},
+	}
+	for _, tt := range tests {
+		b := s.browser()
+		res := b.do(http.MethodPost, "/console/login", url.Values{"userName": {"admin"}, "password": {adminPassword}, "next": {tt.target}})
+		if res.Status != http.StatusSeeOther || res.Location != tt.want {
+			t.Errorf("login next=%q: got %d → %q, want → %q", tt.target, res.Status, res.Location, tt.want)
+		}
+		res = b.post("/console/keys/"+k.ID+"/active", url.Values{"active": {"true"}, "back": {tt.target}})
+		if want := tt.want; res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, want) {
+			t.Errorf("back=%q: got %d → %q, want → %q…", tt.target, res.Status, res.Location, want)
+		}
+	}
+}
+
+// TestRefusalsCarrySecurityHeaders: a cross-origin post is refused with the
+// console's headers, so the refusal cannot be framed either.
+func TestRefusalsCarrySecurityHeaders(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	res := b.do(http.MethodPost, "/console/keys", url.Values{"name": {"x"}}, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site")
+	if res.Status != http.StatusForbidden {
+		t.Fatalf("cross-site post: got %d, want 403", res.Status)
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Cache-Control"} {
+		if res.Header.Get(h) == "" {
+			t.Errorf("the 403 lacks %s", h)
+		}
+	}
+}

@@ -431,8 +431,8 @@ func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) 
 // back returns the list URL a form posted from (its "back" field, a
 // console path), or def.
 func back(r *http.Request, def string) string {
-	b := r.PostFormValue("back")
-	if strings.HasPrefix(b, Prefix+"/") && !strings.HasPrefix(b, "//") && !strings.Contains(b, "done=") {
+	b, ok := consolePath(r.PostFormValue("back"))
+	if ok && !strings.Contains(b, "done=") {
 		return b
 	}
 	return def
