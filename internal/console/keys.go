@@ -24,6 +24,8 @@ const (
 
 type keysView struct {
 	Query, Status string
+	Sort          string    // one of keySorts
+	Sorts         []keySort // the choices
 	Keys          []keyRow
 	Pager         pager
 	Filtered      bool
@@ -42,6 +44,7 @@ type keyRow struct {
 
 type issuedView struct {
 	Heading, ClientID, Secret, Name string
+	Server                          string // the public URL, for the snippets
 }
 
 func keyState(k *keyward.APIKey, now time.Time) string {
@@ -64,6 +67,24 @@ func (c *Console) row(s *session, k *keyward.APIKey, now time.Time) keyRow {
 		CanDelete: s.p.CanKey(keyward.PermAPIKeysDelete, k.OwnerID)}
 }
 
+// keySort is an order the keys list offers.
+type keySort struct{ Value, Label string }
+
+// keySorts are the list's orders; the first is the default.
+var keySorts = []keySort{
+	{"-createdAt", "Newest first"}, {"createdAt", "Oldest first"}, {"name", "Name A–Z"}, {"-name", "Name Z–A"},
+	{"-lastUsedAt", "Recently used"}, {"lastUsedAt", "Least recently used"}, {"expiresAt", "Expiring soonest"},
+}
+
+func validSort(v string) string {
+	for _, s := range keySorts {
+		if s.Value == v {
+			return v
+		}
+	}
+	return keySorts[0].Value
+}
+
 // listKeys fills the list part of the keys page from the request's filters.
 func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	q := r.URL.Query()
@@ -75,9 +96,10 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 		v.Status = keyward.StatusAll
 	}
 	v.Filtered = v.Query != "" || v.Status != keyward.StatusAll
+	v.Sort, v.Sorts = validSort(q.Get("sort")), keySorts
 	number := pageNumber(r)
 	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{
-		Page: keyward.Page{Number: number, Size: keysPageSize}, Query: v.Query, Status: v.Status, Sort: "-createdAt",
+		Page: keyward.Page{Number: number, Size: keysPageSize}, Query: v.Query, Status: v.Status, Sort: v.Sort + ",-id",
 	})
 	if err != nil {
 		return err
@@ -86,13 +108,16 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	for _, k := range list.Items {
 		v.Keys = append(v.Keys, c.row(s, k, now))
 	}
-	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, n) })
-	v.Back = keysURL(v.Query, v.Status, number)
+	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, v.Sort, n) })
+	v.Back = keysURL(v.Query, v.Status, v.Sort, number)
 	return nil
 }
 
-func keysURL(query, status string, page int) string {
+func keysURL(query, status, sort string, page int) string {
 	q := url.Values{}
+	if sort != "" && sort != keySorts[0].Value {
+		q.Set("sort", sort)
+	}
 	if query != "" {
 		q.Set("q", query)
 	}
@@ -122,7 +147,8 @@ func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 // and closing the dialog replaces it in the history with the plain list.
 func (c *Console) showIssued(w http.ResponseWriter, r *http.Request, s *session, heading string, k *keyward.IssuedKey) {
 	r.URL.RawQuery = ""
-	v := keysView{Issued: &issuedView{Heading: heading, ClientID: k.ClientID, Secret: k.ClientSecret, Name: k.Name}, Close: Prefix + "/keys"}
+	v := keysView{Issued: &issuedView{Heading: heading, ClientID: k.ClientID, Secret: k.ClientSecret, Name: k.Name,
+		Server: strings.TrimSuffix(c.svc.PublicURL(), "/")}, Close: Prefix + "/keys"}
 	if err := c.listKeys(r, s, &v); err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -141,6 +167,7 @@ type keyForm struct {
 	LifespanValue string
 	LifespanUnit  string
 	ExpiresOn     string // yyyy-mm-dd, the key expires at the end of that day (UTC)
+	Expires       string // the expiry choice: never, 30, 90, 365 (days from now) or date
 	RateLimit     string // requests per window; "" is none
 	RateWindow    int    // seconds
 	HMAC          bool
@@ -168,7 +195,7 @@ func (c *Console) newKeyPage(w http.ResponseWriter, r *http.Request, s *session)
 		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot create API keys. Ask an administrator of your tenant.")
 		return
 	}
-	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", RateWindow: 60, Once: newOnce(), OwnerID: s.p.OwnerID, OwnerName: s.who.Name}
+	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", RateWindow: 60, Once: newOnce(), OwnerID: s.p.OwnerID, OwnerName: s.who.Name, Expires: "never"}
 	c.formChoices(r, s, &f)
 	c.render(w, r, s, http.StatusOK, "keyform", "Add API key", f)
 }
@@ -208,6 +235,21 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	f.LifespanValue = strings.TrimSpace(r.PostFormValue("lifespanValue"))
 	f.LifespanUnit = r.PostFormValue("lifespanUnit")
 	f.ExpiresOn = strings.TrimSpace(r.PostFormValue("expiresOn"))
+	// The expiry choice; a form without one (an older page) sends the day.
+	switch f.Expires = r.PostFormValue("expires"); f.Expires {
+	case "never":
+		f.ExpiresOn = ""
+	case "30", "90", "365":
+		days, _ := strconv.Atoi(f.Expires)
+		f.ExpiresOn = time.Now().UTC().AddDate(0, 0, days).Format("2006-01-02")
+		f.Expires = "date" // shown again as the day it became
+	case "date":
+	default:
+		f.Expires = "date"
+		if f.ExpiresOn == "" {
+			f.Expires = "never"
+		}
+	}
 	f.HMAC = r.PostFormValue("hmac") == "on"
 	f.RateLimit = strings.TrimSpace(r.PostFormValue("rateLimit"))
 	f.RateWindow, _ = strconv.Atoi(r.PostFormValue("rateWindow"))
@@ -379,13 +421,14 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	v, unit := lifespanParts(k.TokenLifespanSeconds)
 	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, Version: k.Version, Name: k.Name, Description: k.Description,
-		LifespanValue: strconv.Itoa(v), LifespanUnit: unit, HMAC: k.HMACEnabled, Level: k.Level, OwnerID: k.OwnerID, OwnerName: k.UserName}
+		LifespanValue: strconv.Itoa(v), LifespanUnit: unit, HMAC: k.HMACEnabled, Level: k.Level, OwnerID: k.OwnerID, OwnerName: k.UserName,
+		Expires: "never"}
 	c.formChoices(r, s, &f)
 	for _, p := range k.Permissions {
 		f.Scopes = append(f.Scopes, p.Name)
 	}
 	if k.ExpiresAt != nil {
-		f.ExpiresOn = k.ExpiresAt.UTC().Format("2006-01-02")
+		f.ExpiresOn, f.Expires = k.ExpiresAt.UTC().Format("2006-01-02"), "date"
 	}
 	f.RateWindow = 60
 	if k.RateLimit != nil {

@@ -49,8 +49,9 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
-	"ratelimit": rateLimitText,
-	"errs":      errs,
+	"ratelimit":   rateLimitText,
+	"errs":        errs,
+	"scopeGroups": scopeGroups,
 	"contains": func(list []string, s string) bool {
 		for _, v := range list {
 			if v == s {

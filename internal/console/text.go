@@ -136,3 +136,45 @@ type errSummary struct {
 func errs(fieldErrs map[string]string, form, msg string) errSummary {
 	return errSummary{List: errorList(fieldErrs, form), Message: msg}
 }
+
+// scopeGroup is the permissions of one resource in the key form: the part
+// of their names before ":" ("orders" for orders:read, orders:write).
+type scopeGroup struct {
+	Name    string
+	Entries []scopeEntry
+}
+
+type scopeEntry struct {
+	Index       int // for the checkbox id, in catalog order
+	Name        string
+	Description string
+}
+
+// scopeGroups groups the catalog by resource, in catalog order; names
+// without a resource (the dialects' apiKeyCreate, …) come last as "other".
+func scopeGroups(catalog []*keyward.Permission) []scopeGroup {
+	var out []scopeGroup
+	at := map[string]int{}
+	var other []scopeEntry
+	for i, p := range catalog {
+		e := scopeEntry{Index: i, Name: p.Name}
+		if p.Description != nil {
+			e.Description = *p.Description
+		}
+		res, _, found := strings.Cut(p.Name, ":")
+		if !found {
+			other = append(other, e)
+			continue
+		}
+		if j, ok := at[res]; ok {
+			out[j].Entries = append(out[j].Entries, e)
+			continue
+		}
+		at[res] = len(out)
+		out = append(out, scopeGroup{Name: res, Entries: []scopeEntry{e}})
+	}
+	if len(other) > 0 {
+		out = append(out, scopeGroup{Name: "other", Entries: other})
+	}
+	return out
+}

@@ -140,6 +140,10 @@ try {
   check(page.url() === base + '/console/keys', 'the URL while the dialog is open is the list: ' + page.url());
   await shot(page, '04-secret-dialog');
   await axe(page, 'secret-dialog');
+  await page.click('.snippet summary');
+  check((await page.textContent('#snippet-curl')).includes(clientId + ':$KEYWARD_CLIENT_SECRET'), 'the curl example has the real client ID');
+  check((await page.textContent('#snippet-go')).includes('"' + clientId + '"') && !(await page.textContent('.snippet')).includes(secret1), 'the Go example has the client ID and never the secret');
+  await shot(page, '04a-secret-dialog-snippets');
   await page.click('button[aria-label="Copy client secret"]');
   await page.waitForFunction(() => document.getElementById('live').textContent.includes('Copied'));
   const copied = await clipboard();
@@ -262,12 +266,16 @@ try {
   await page.fill('#lifespanValue', '45');
   await page.fill('#rateLimit', '600');
   await page.selectOption('#rateWindow', '60');
+  check(await page.locator('#expiresOn').isHidden(), 'the day field is hidden until "On a day…"');
+  await page.selectOption('#expires', '90');
   await shot(page, '07-edit-key');
   await axe(page, 'edit-key');
   await page.click('button:has-text("Save")');
   await page.waitForSelector('.notice');
   check(/\/console\/keys\/[0-9a-f-]{36}\?done=updated$/.test(page.url()), 'after editing you land on the key: ' + page.url());
   check((await page.textContent('.details')).includes('45 minutes'), 'the edit shows on the key page');
+  const in90 = new Date(Date.now() + 90 * 86400e3).toISOString().slice(0, 10);
+  check((await page.textContent('.details')).includes(in90), 'the expiry preset of 90 days is the day in 90 days: ' + in90);
   // Deactivate and activate from the key's page.
   await page.click('.head-actions button:has-text("Deactivate")');
   await page.waitForSelector('.notice');
@@ -305,6 +313,10 @@ try {
   await page.selectOption('#status', 'active');
   await page.waitForURL(/status=active/);
   check((await page.locator('tbody .state').allTextContents()).every(s => s === 'Active'), 'status filter Active');
+  await page.selectOption('#sort', '-name'); // submits by itself, keeping the filters
+  await page.waitForURL(/sort=-name/);
+  const sorted = await page.locator('tbody a.strong').allTextContents();
+  check(page.url().includes('status=active') && sorted.join() === [...sorted].sort().reverse().join() && sorted.length > 1, 'ordered by name, descending: ' + sorted.join(', '));
   step('filters-paging');
 
   // 10. A key's page with its usage.
@@ -432,11 +444,13 @@ try {
     await shot(page, `21-key-long-${tag}`);
     await page.goto(base + '/console/keys/' + longId + '/edit');
     await layout(page, 'key-edit-' + tag);
+    await shot(page, `27-key-edit-${tag}`);
     await page.goto(base + '/console/users');
     await layout(page, 'users-' + tag);
     await shot(page, `22-users-${tag}`);
     await page.goto(base + '/console/permissions');
     await layout(page, 'permissions-' + tag);
+    await shot(page, `26-permissions-${tag}`);
     await page.goto(base + '/console/audit');
     await layout(page, 'audit-' + tag);
     await shot(page, `23-audit-${tag}`);
@@ -444,6 +458,12 @@ try {
     await layout(page, 'tenants-' + tag);
     await shot(page, `25-tenants-${tag}`);
     if (tag === '390') {
+      for (const [screen, p] of [['key-phone', '/console/keys/' + longId], ['key-edit-phone', '/console/keys/' + longId + '/edit'],
+        ['users-phone', '/console/users'], ['permissions-phone', '/console/permissions'], ['audit-phone', '/console/audit'],
+        ['tenants-phone', '/console/tenants']]) {
+        await page.goto(base + p);
+        await axe(page, screen);
+      }
       await page.goto(base + '/console/keys');
       await axe(page, 'keys-phone');
       await page.goto(base + '/console/keys/new');

@@ -22,7 +22,8 @@
     var b = e.target.closest('[data-copy],[data-copy-from]');
     if (b) {
       e.preventDefault();
-      var text = b.hasAttribute('data-copy') ? b.getAttribute('data-copy') : document.getElementById(b.getAttribute('data-copy-from')).value;
+      var from = b.hasAttribute('data-copy') ? null : document.getElementById(b.getAttribute('data-copy-from'));
+      var text = from ? (from.value !== undefined ? from.value : from.textContent) : b.getAttribute('data-copy');
       copy(text, b);
       return;
     }
@@ -132,6 +133,18 @@
   document.querySelectorAll('select[data-autosubmit]').forEach(function (s) {
     s.addEventListener('change', function () { s.form.submit(); });
   });
+
+  // The expiry choice: the day field is for "On a day…" only.
+  var expires = document.getElementById('expires');
+  var expiresOn = document.getElementById('expiresOn-field');
+  if (expires && expiresOn) {
+    var showDay = function () { expiresOn.hidden = expires.value !== 'date'; };
+    expires.addEventListener('change', function () {
+      showDay();
+      if (expires.value === 'date') { document.getElementById('expiresOn').focus(); }
+    });
+    showDay();
+  }
 
   var unit = document.getElementById('lifespanUnit');
   var value = document.getElementById('lifespanValue');
