@@ -72,6 +72,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	mux.Handle("GET "+Prefix+"/keys", c.session(c.keysPage))
 	mux.Handle("GET "+Prefix+"/keys/new", c.session(c.newKeyPage))
 	mux.Handle("POST "+Prefix+"/keys", c.session(c.createKey))
+	mux.Handle("POST "+Prefix+"/keys/bulk", c.session(c.bulkKeys))
 	mux.Handle("GET "+Prefix+"/keys/{id}", c.session(c.keyPage))
 	mux.Handle("GET "+Prefix+"/keys/{id}/edit", c.session(c.editKeyPage))
 	mux.Handle("POST "+Prefix+"/keys/{id}/edit", c.session(c.updateKey))

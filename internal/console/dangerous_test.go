@@ -357,3 +357,66 @@ func TestRefusalsCarrySecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkActions: keys chosen in the list are deactivated, activated or
+// deleted after one confirmation that names them all.
+func TestBulkActions(t *testing.T) {
+	s := start(t, false)
+	a, b2, keep := s.createKey("bulk a"), s.createKey("bulk b"), s.createKey("bulk keep")
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	ids := []string{a.ID, b2.ID}
+	tests := []struct {
+		action     string
+		wantActive map[string]bool // nil: deleted
+	}{
+		{"deactivate", map[string]bool{a.ID: false, b2.ID: false}},
+		{"activate", map[string]bool{a.ID: true, b2.ID: true}},
+		{"delete", nil},
+	}
+	for _, tt := range tests {
+		form := url.Values{"action": {tt.action}, "ids": ids, "back": {"/console/keys?q=bulk"}}
+		p := b.post("/console/keys/bulk", form)
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "bulk a (") || !strings.Contains(p.Body, "bulk b (") || strings.Contains(p.Body, "bulk keep") {
+			t.Fatalf("%s: the confirmation does not name exactly the chosen keys (%d)", tt.action, p.Status)
+		}
+		for _, id := range ids {
+			if k, err := s.svc.GetAPIKey(context.Background(), s.admin, id); err != nil || tt.action == "deactivate" && !k.IsActive {
+				t.Fatalf("%s: changed before the confirmation", tt.action)
+			}
+		}
+		form.Set("confirm", "1")
+		if p = b.post("/console/keys/bulk", form); p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/console/keys?q=bulk&done=bulk-") {
+			t.Fatalf("%s: got %d → %q", tt.action, p.Status, p.Location)
+		}
+		if !strings.Contains(b.get(p.Location).Body, "The chosen keys") {
+			t.Errorf("%s: the list does not say what was done", tt.action)
+		}
+		for _, id := range ids {
+			k, err := s.svc.GetAPIKey(context.Background(), s.admin, id)
+			switch {
+			case tt.wantActive == nil && err == nil:
+				t.Errorf("%s: %s still exists", tt.action, k.Name)
+			case tt.wantActive != nil && (err != nil || k.IsActive != tt.wantActive[id]):
+				t.Errorf("%s: %s: got %v, want active %v", tt.action, id, err, tt.wantActive[id])
+			}
+		}
+	}
+	if k, err := s.svc.GetAPIKey(context.Background(), s.admin, keep.ID); err != nil || !k.IsActive {
+		t.Error("a key not chosen was changed")
+	}
+	for _, form := range []url.Values{{"action": {"delete"}}, {"action": {"explode"}, "ids": {keep.ID}}} {
+		if p := b.post("/console/keys/bulk", form); p.Status != http.StatusBadRequest {
+			t.Errorf("%v: got %d, want 400", form, p.Status)
+		}
+	}
+	s.createUser("viewer", 2)
+	v := s.browser()
+	v.mustLogin("viewer", "password-of-viewer")
+	if p := v.post("/console/keys/bulk", url.Values{"action": {"delete"}, "ids": {keep.ID}, "confirm": {"1"}}); p.Status != http.StatusNotFound && p.Status != http.StatusForbidden {
+		t.Errorf("a level-2 user deleting another's key in bulk: got %d, want 403 or 404", p.Status)
+	}
+	if _, err := s.svc.GetAPIKey(context.Background(), s.admin, keep.ID); err != nil {
+		t.Error("the level-2 user's bulk delete went through")
+	}
+}

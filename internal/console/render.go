@@ -87,6 +87,9 @@ var notices = map[string]string{
 	"activated":   "The key is active again.",
 	"deactivated": "The key is deactivated: its secret and tokens stop working now.",
 	"deleted":     "The key is deleted.",
+	"bulk-off":    "The chosen keys are deactivated.",
+	"bulk-on":     "The chosen keys are active again.",
+	"bulk-gone":   "The chosen keys are deleted.",
 	"updated":     "Your changes are saved.",
 	"already-created": "This key was already created when the form was first sent, so no second key was made. " +
 		"Its secret was shown then; if nobody copied it, generate a new one.",

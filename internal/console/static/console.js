@@ -130,6 +130,26 @@
   var showCustom = function () { if (graceSelect && graceCustom) { graceCustom.hidden = graceSelect.value !== 'custom'; } };
   if (graceSelect) { graceSelect.addEventListener('change', showCustom); showCustom(); }
 
+  // Bulk actions: the checkboxes of the rows belong to the bulk form.
+  var bulk = document.getElementById('bulk');
+  if (bulk) {
+    var picks = function () { return Array.prototype.slice.call(document.querySelectorAll('input.pick[form=bulk]')); };
+    var all = bulk.querySelector('[data-select-all]');
+    var chosen = bulk.querySelector('[data-chosen]');
+    var update = function () {
+      var n = picks().filter(function (p) { return p.checked; }).length;
+      chosen.textContent = n ? n + ' chosen' : '';
+      all.checked = n > 0 && n === picks().length;
+      all.indeterminate = n > 0 && n < picks().length;
+    };
+    all.addEventListener('change', function () { picks().forEach(function (p) { p.checked = all.checked; }); update(); });
+    picks().forEach(function (p) { p.addEventListener('change', update); });
+    bulk.addEventListener('submit', function (e) {
+      if (!picks().some(function (p) { return p.checked; })) { e.preventDefault(); say('Choose keys in the list first'); chosen.textContent = 'Choose keys in the list first'; }
+    });
+    update();
+  }
+
   document.querySelectorAll('select[data-autosubmit]').forEach(function (s) {
     s.addEventListener('change', function () { s.form.submit(); });
   });
