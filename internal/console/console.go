@@ -156,6 +156,13 @@ type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session)
 // session a page load goes to the login form.
 func (c *Console) session(h sessionHandler) http.Handler {
 	return c.protect(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.CookiesNamed(c.cookieName(r))) > 1 {
+			// Two sessions: one was planted by another site sharing the
+			// domain (on a longer path, so the browser sends it first).
+			// Use neither, rather than let it replace the user's.
+			c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
+			return
+		}
 		ck, err := r.Cookie(c.cookieName(r))
 		var p *keyward.Principal
 		if err == nil {
@@ -262,6 +269,10 @@ type loginForm struct {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	if len(r.CookiesNamed(c.cookieName(r))) > 1 {
+		c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
+		return
+	}
 	if ck, err := r.Cookie(c.cookieName(r)); err == nil {
 		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent()); err == nil {
 			http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
@@ -271,7 +282,15 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, nil, http.StatusOK, "login", "Sign in", loginForm{Next: r.URL.Query().Get("next"), Tenant: r.URL.Query().Get("tenant")})
 }
 
+// plantedCookie explains why a request with two session cookies is refused.
+const plantedCookie = "Your browser sent two console sessions. One was set by another site that shares this domain, so keyward uses neither. " +
+	"Delete this site's cookies in your browser and sign in again; serving the console over HTTPS prevents this."
+
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if len(r.CookiesNamed(c.cookieName(r))) > 1 {
+		c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	f := loginForm{Tenant: strings.TrimSpace(r.PostFormValue("tenant")), UserName: strings.TrimSpace(r.PostFormValue("userName")), Next: r.PostFormValue("next")}
 	var res *keyward.LoginResult

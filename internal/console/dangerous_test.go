@@ -420,3 +420,37 @@ func TestBulkActions(t *testing.T) {
 		t.Error("the level-2 user's bulk delete went through")
 	}
 }
+
+// TestPlantedSessionCookie: a sibling subdomain plants its own session on a
+// longer path, which the browser sends first. The console uses neither
+// session, so the victim's key cannot land in the attacker's account.
+func TestPlantedSessionCookie(t *testing.T) {
+	s := start(t, false)
+	s.createUser("attacker", 4)
+	attacker := s.browser()
+	attacker.mustLogin("attacker", "password-of-attacker")
+	planted := attacker.sessionCookie().Value
+
+	victim := s.browser()
+	victim.mustLogin("admin", adminPassword)
+	form := url.Values{"csrf": {victim.csrf()}, "name": {"victim key"}, "lifespanValue": {"1"}, "lifespanUnit": {"hours"}}
+	u, _ := url.Parse(s.URL + "/console/keys/")
+	victim.c.Jar.SetCookies(u, []*http.Cookie{{Name: "keyward_session", Value: planted, Path: "/console/keys"}})
+	for _, tt := range []struct {
+		method, path string
+	}{{http.MethodGet, "/console/keys/new"}, {http.MethodPost, "/console/keys"}, {http.MethodGet, "/console/keys"}} {
+		var res page
+		if tt.method == http.MethodPost {
+			res = victim.do(tt.method, tt.path, form)
+		} else {
+			res = victim.get(tt.path)
+		}
+		if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, "two console sessions") {
+			t.Errorf("%s %s with a planted cookie: got %d, want 400 explaining it", tt.method, tt.path, res.Status)
+		}
+	}
+	list, _ := s.svc.ListAPIKeys(context.Background(), s.admin, keyward.APIKeyFilter{Page: keyward.Page{Number: 1, Size: 10}})
+	if list.TotalCount != 0 {
+		t.Errorf("a key was made with a planted session: %d keys", list.TotalCount)
+	}
+}
