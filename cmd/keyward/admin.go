@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/sqlstore"
 )
 
 const adminUsage = `Usage: keyward admin reset-password [flags]
@@ -47,6 +50,12 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
 		return exitUsage
 	}
+	// Refuse a place without a keyward database rather than make a new,
+	// empty one (and a new master key) there.
+	if err := existingDatabase(ctx, &c); err != nil {
+		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
+		return exitError
+	}
 	master, _, err := c.masterKey()
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward admin: master key: %v\n", err)
@@ -75,4 +84,30 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "Password of %s changed.\n", *user)
 	}
 	return exitOK
+}
+
+// existingDatabase checks that the configured database already holds
+// keyward's schema: an SQLite file in the data directory, or a migrated
+// PostgreSQL database.
+func existingDatabase(ctx context.Context, c *serverConfig) error {
+	if c.DatabaseURL == "" {
+		dir, _ := filepath.Abs(c.DataDir)
+		if _, err := os.Stat(c.databaseDSN()); err != nil {
+			return fmt.Errorf("no keyward database in %s: run this where the server keeps its data, or give --data-dir (KEYWARD_DATA_DIR)", dir)
+		}
+		return nil
+	}
+	db, err := sqlstore.Open(ctx, c.databaseDSN())
+	if err != nil {
+		return fmt.Errorf("opening the database: %w", err)
+	}
+	defer db.Close()
+	current, _, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the schema version: %w", err)
+	}
+	if current == 0 {
+		return errors.New("the database at --database-url holds no keyward data: check the URL")
+	}
+	return nil
 }

@@ -127,6 +127,9 @@ type runner struct {
 	stdout, stderr io.Writer
 	now            func() time.Time
 	json           bool // --json
+	// repeated holds the values of repeatable flags (--permission, --child)
+	// in order, so a refusal of permissions[1] can name the flag and value.
+	repeated map[string][]string
 }
 
 // connFlags are the flags every command that talks to a server takes.
@@ -344,11 +347,55 @@ func (cli *runner) fail(server string, err error) int {
 		return exitError
 	}
 	msg := strings.TrimPrefix(err.Error(), "keyward client: ")
+	if ce != nil && len(ce.Fields) > 0 {
+		msg = cli.fieldsByFlag(ce)
+	}
 	if ce != nil && ce.Code == keyward.EUNAUTHORIZED && !strings.HasPrefix(msg, "logging in") {
 		msg += "; check --token (or KEYWARD_TOKEN)"
 	}
 	fmt.Fprintf(cli.stderr, "keyward: %s\n", msg)
 	return exitError
+}
+
+// fieldFlags name the flag that sets each field of the API.
+var fieldFlags = map[string]string{
+	"name": "--name", "userName": "--name", "description": "--description", "level": "--level",
+	"permissions": "--permission", "children": "--child", "expiresIn": "--expires-in", "expiresAt": "--expires-at",
+	"tokenLifespanSeconds": "--token-lifespan", "rateLimit": "--rate-limit", "ownerId": "--owner", "meta": "--meta",
+	"clientId": "--client-id", "deviceName": "--device-name", "password": "the password", "prefix": "--prefix",
+	"gracePeriodSeconds": "--grace", "hmacEnabled": "--hmac",
+}
+
+// fieldsByFlag reads a refusal with field errors in the command's terms:
+// "--permission orders_read: no such permission in this tenant" rather than
+// "permissions[1]: …".
+func (cli *runner) fieldsByFlag(ce *client.Error) string {
+	var parts []string
+	for _, f := range ce.Fields {
+		name, index, _ := strings.Cut(f.Field, "[")
+		base, _, _ := strings.Cut(name, ".")
+		flagName, ok := fieldFlags[base]
+		if _, composite := cli.repeated["--child"]; composite && base == "permissions" {
+			flagName = "--child" // a composite's children are resolved as permissions
+		}
+		if !ok {
+			parts = append(parts, f.Field+": "+f.Message)
+			continue
+		}
+		if i, err := strconv.Atoi(strings.TrimSuffix(index, "]")); err == nil {
+			if vals := cli.repeated[flagName]; i >= 0 && i < len(vals) {
+				flagName += " " + vals[i]
+			} else {
+				flagName += " #" + strconv.Itoa(i+1)
+			}
+		}
+		parts = append(parts, flagName+": "+f.Message)
+	}
+	head := ce.Detail
+	if head == "" || len(ce.Fields) == 1 && strings.HasPrefix(head, ce.Fields[0].Field) {
+		head = "the request is invalid"
+	}
+	return head + ": " + strings.Join(parts, "; ") + " (HTTP " + strconv.Itoa(ce.StatusCode) + ", " + ce.Code + ")"
 }
 
 // failc is fail for a request made with c.
@@ -370,6 +417,17 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// nonEmpty is the values of a repeated flag that are sent (not "").
+func nonEmpty(m multiFlag) []string {
+	var out []string
+	for _, v := range m {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
 
 // keyFlags are the settable fields of a key, shared by create and update.
 type keyFlags struct {
@@ -557,6 +615,7 @@ func apikeysCreateFlags(fs *flag.FlagSet) commandPrepare {
 	var k keyFlags
 	k.register(fs, true)
 	return func(cli *runner, _ string) (commandAction, error) {
+		cli.repeated = map[string][]string{"--permission": nonEmpty(k.permissions)}
 		in, err := k.input(visitedOf(fs), true, cli.now())
 		if err != nil {
 			return nil, err
@@ -665,6 +724,7 @@ func apikeysUpdateFlags(fs *flag.FlagSet) commandPrepare {
 	k.register(fs, false)
 	return func(cli *runner, id string) (commandAction, error) {
 		visited := visitedOf(fs)
+		cli.repeated = map[string][]string{"--permission": nonEmpty(k.permissions)}
 		in, err := k.input(visited, false, cli.now())
 		if err != nil {
 			return nil, err

@@ -429,7 +429,7 @@ func TestAPIKeysServerErrors(t *testing.T) {
 			reply: akReply{400, `{"title":"Bad Request","status":400,"detail":"the request is invalid","code":"invalid",
 				"errors":[{"field":"name","message":"is required"},{"field":"level","message":"must be between 0 and 8"}]}`},
 			args:       []string{"create", "--name", "x"},
-			wantStderr: "keyward: the request is invalid: name: is required; level: must be between 0 and 8 (HTTP 400, invalid)\n",
+			wantStderr: "keyward: the request is invalid: --name: is required; --level: must be between 0 and 8 (HTTP 400, invalid)\n",
 		},
 		{
 			name:       "forbidden",

@@ -37,6 +37,7 @@ Usage:
                                          create, list, get, update, rotate, activate, deactivate, delete
   keyward users <command> [flags]        manage users: create, list, get, update, activate, deactivate, delete
   keyward permissions <command> [flags]  manage the permission catalog: create, list, get, update, delete
+  keyward tenants <command> [flags]      manage tenants (root admins): create, list, get, update, activate, deactivate
   keyward token [flags]                  get an OAuth2 access token (client credentials)
   keyward curl [flags] URL               send one request signed with an hmacEnabled key
   keyward version                        print the version
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUsers(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "permissions":
 		return runPermissions(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "tenants":
+		return runGroup(ctx, tenantsGroup, args[1:], getenv, stdin, stdout, stderr)
 	case "token":
 		return runToken(ctx, args[1:], getenv, stdout, stderr)
 	case "curl":

@@ -85,6 +85,7 @@ func permissionsCreateFlags(fs *flag.FlagSet) commandPrepare {
 		if strings.TrimSpace(p.name) == "" {
 			return nil, errors.New("--name is required")
 		}
+		cli.repeated = map[string][]string{"--child": nonEmpty(p.children)}
 		in := p.input(visitedOf(fs))
 		return func(ctx context.Context, c *client.Client) int {
 			perm, err := c.CreatePermission(ctx, in)
@@ -139,6 +140,7 @@ func permissionsUpdateFlags(fs *flag.FlagSet) commandPrepare {
 	var p permissionFlags
 	p.register(fs)
 	return func(cli *runner, id string) (commandAction, error) {
+		cli.repeated = map[string][]string{"--child": nonEmpty(p.children)}
 		in := p.input(visitedOf(fs))
 		if in.Name == nil && in.Description == nil && in.Children == nil {
 			return nil, errors.New("nothing to change: give --name, --description or --child")

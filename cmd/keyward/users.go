@@ -123,6 +123,7 @@ func usersCreateFlags(fs *flag.FlagSet) commandPrepare {
 	var u userFlags
 	u.register(fs, true)
 	return func(cli *runner, _ string) (commandAction, error) {
+		cli.repeated = map[string][]string{"--permission": nonEmpty(u.permissions)}
 		in, generated, err := u.input(cli, visitedOf(fs), true)
 		if err != nil {
 			return nil, err
@@ -192,6 +193,7 @@ func usersUpdateFlags(fs *flag.FlagSet) commandPrepare {
 	var u userFlags
 	u.register(fs, false)
 	return func(cli *runner, id string) (commandAction, error) {
+		cli.repeated = map[string][]string{"--permission": nonEmpty(u.permissions)}
 		in, _, err := u.input(cli, visitedOf(fs), false)
 		if err != nil {
 			return nil, err

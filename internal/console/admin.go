@@ -180,15 +180,113 @@ func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, s *session)
 	c.render(w, r, s, http.StatusBadRequest, "useredit", "Edit user", e)
 }
 
+// maxListed is how many affected keys a confirmation names.
+const maxListed = 50
+
+// userKeys lists the keys a user owns in one state (active or inactive).
+func (c *Console) userKeys(r *http.Request, s *session, userID, status string) ([]*keyward.APIKey, int, error) {
+	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{Page: keyward.Page{Number: 1, Size: maxListed},
+		OwnerID: userID, Status: status, Sort: "name"})
+	if err != nil {
+		return nil, 0, err
+	}
+	return list.Items, list.TotalCount, nil
+}
+
+// confirmUserActive asks before a user is deactivated, naming the keys
+// that stop with them, or reactivated, offering to turn their keys on again
+// (those turned off together with the user are chosen already).
+func (c *Console) confirmUserActive(w http.ResponseWriter, r *http.Request, s *session) {
+	u, err := c.svc.GetUser(r.Context(), s.p, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	v := confirmView{Action: Prefix + "/users/" + u.ID + "/active", Back: Prefix + "/users"}
+	if u.IsActive {
+		keys, total, err := c.userKeys(r, s, u.ID, keyward.StatusActive)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		v.Heading, v.Danger = "Deactivate “"+u.UserName+"”?", true
+		v.Hidden = [][2]string{{"active", "false"}}
+		switch total {
+		case 0:
+			v.Message = u.UserName + " can no longer sign in. They own no active API keys."
+			v.Button = "Deactivate user"
+		default:
+			verb := " stop"
+			if total == 1 {
+				verb = " stops"
+			}
+			v.Message = u.UserName + " can no longer sign in, and the " + plural(total, "active API key") + " they own" + verb + " working now:"
+			v.Button = "Deactivate user and " + plural(total, "key")
+			for _, k := range keys {
+				v.List = append(v.List, k.Name+" ("+k.ClientID+")")
+			}
+			if total > len(keys) {
+				v.List = append(v.List, "and "+strconv.Itoa(total-len(keys))+" more")
+			}
+		}
+		c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+		return
+	}
+	keys, total, err := c.userKeys(r, s, u.ID, keyward.StatusInactive)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	v.Heading, v.Button = "Activate “"+u.UserName+"”?", "Activate user"
+	v.Hidden = [][2]string{{"active", "true"}}
+	v.Message = u.UserName + " can sign in again. Their keys stay off unless you choose them here."
+	if total == 0 {
+		v.Message = u.UserName + " can sign in again. They own no inactive API keys."
+	}
+	for _, k := range keys {
+		v.Checks = append(v.Checks, confirmCheck{Name: "keys", Value: k.ID, Label: "Also activate " + k.Name + " (" + k.ClientID + ")",
+			Checked: c.offWithUser(r, s, k, u)})
+	}
+	if total > len(keys) {
+		v.List = []string{strconv.Itoa(total-len(keys)) + " more inactive keys are not listed: activate them from API Keys."}
+	}
+	c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+}
+
+// offWithUser reports whether key k was turned off when user u was: its
+// newest deactivation is the user's (the audit log says so; without
+// audit:read, the same update time does).
+func (c *Console) offWithUser(r *http.Request, s *session, k *keyward.APIKey, u *keyward.User) bool {
+	l, err := c.svc.ListAudit(r.Context(), s.p, keyward.AuditFilter{Page: keyward.Page{Number: 1, Size: 1},
+		Action: "apikey.deactivate", TargetID: k.ID})
+	if err != nil {
+		return k.UpdatedAt.Equal(u.UpdatedAt)
+	}
+	return len(l.Items) == 1 && l.Items[0].At.Equal(u.UpdatedAt)
+}
+
 func (c *Console) setUserActive(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
 	active := r.PostFormValue("active") == "true"
-	if _, err := c.svc.UpdateUser(r.Context(), s.p, r.PathValue("id"), keyward.UserInput{IsActive: &active}); err != nil {
+	if _, err := c.svc.UpdateUser(r.Context(), s.p, id, keyward.UserInput{IsActive: &active}); err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	done := "user-off"
 	if active {
 		done = "user-on"
+		on := true
+		for _, kid := range r.PostForm["keys"] {
+			k, err := c.svc.GetAPIKey(r.Context(), s.p, kid)
+			if err != nil || k.OwnerID != id || k.IsActive {
+				continue // not this user's, or on already
+			}
+			if _, err := c.svc.UpdateAPIKey(r.Context(), s.p, kid, keyward.APIKeyInput{IsActive: &on}, nil); err != nil {
+				c.fail(w, r, s, err)
+				return
+			}
+			done = "user-on-keys"
+		}
 	}
 	http.Redirect(w, r, Prefix+"/users?done="+done, http.StatusSeeOther)
 }

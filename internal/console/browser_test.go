@@ -49,7 +49,7 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	cfg, _ := json.Marshal(map[string]string{"base": s.URL, "attack": attack.URL + "/attack", "adminPassword": adminPassword, "artifacts": artifacts})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "console.mjs", string(cfg))
 	cmd.Dir = dir
@@ -70,7 +70,7 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("console.mjs printed %s: %v", b, err)
 	}
 	wantSteps := []string{"login", "add", "secret-gone", "deactivate-activate", "rotate", "edit", "filters-paging", "detail",
-		"users-permissions-audit", "delete", "csrf", "logout", "permission-denied"}
+		"users-permissions-audit", "widths", "bulk", "delete", "csrf", "logout", "permission-denied"}
 	if fmt.Sprint(got.Steps) != fmt.Sprint(wantSteps) {
 		t.Errorf("steps: got %v, want %v", got.Steps, wantSteps)
 	}

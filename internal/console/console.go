@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -33,7 +34,13 @@ var files embed.FS
 // Prefix is where the console is served.
 const Prefix = "/console"
 
-const sessionCookie = "keyward_session"
+// The session cookie. Over TLS it carries the __Host- prefix: Secure, for
+// the whole host and no domain, so a sibling subdomain cannot plant one
+// that the browser would send instead.
+const (
+	sessionCookie       = "keyward_session"
+	sessionCookieSecure = "__Host-keyward_session"
+)
 
 // Console is the web console of one Service.
 type Console struct {
@@ -42,6 +49,7 @@ type Console struct {
 	pages  map[string]*template.Template
 	csrf   *http.CrossOriginProtection
 	secure bool // mark cookies Secure even without TLS (the public URL is https)
+	once   *onceTokens
 }
 
 // Mount adds the console's routes to mux.
@@ -50,9 +58,10 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = slog.New(secret.RedactHandler(logger.Handler()))
-	c := &Console{svc: svc, logger: logger, pages: parsePages(), csrf: http.NewCrossOriginProtection(),
+	c := &Console{svc: svc, logger: logger, pages: parsePages(), csrf: http.NewCrossOriginProtection(), once: newOnceTokens(),
 		secure: strings.HasPrefix(svc.PublicURL(), "https://")}
 	c.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w)
 		c.renderStatus(w, r, nil, http.StatusForbidden, "This request came from another site and was refused. Reload the console and try again.")
 	}))
 	static, _ := fs.Sub(files, "static")
@@ -66,6 +75,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	mux.Handle("GET "+Prefix+"/keys", c.session(c.keysPage))
 	mux.Handle("GET "+Prefix+"/keys/new", c.session(c.newKeyPage))
 	mux.Handle("POST "+Prefix+"/keys", c.session(c.createKey))
+	mux.Handle("POST "+Prefix+"/keys/bulk", c.session(c.bulkKeys))
 	mux.Handle("GET "+Prefix+"/keys/{id}", c.session(c.keyPage))
 	mux.Handle("GET "+Prefix+"/keys/{id}/edit", c.session(c.editKeyPage))
 	mux.Handle("POST "+Prefix+"/keys/{id}/edit", c.session(c.updateKey))
@@ -79,6 +89,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	mux.Handle("POST "+Prefix+"/users", c.session(c.createUser))
 	mux.Handle("GET "+Prefix+"/users/{id}/edit", c.session(c.editUserPage))
 	mux.Handle("POST "+Prefix+"/users/{id}/edit", c.session(c.updateUser))
+	mux.Handle("GET "+Prefix+"/users/{id}/active", c.session(c.confirmUserActive))
 	mux.Handle("POST "+Prefix+"/users/{id}/active", c.session(c.setUserActive))
 	mux.Handle("GET "+Prefix+"/users/{id}/delete", c.session(c.confirmUserDelete))
 	mux.Handle("POST "+Prefix+"/users/{id}/delete", c.session(c.deleteUser))
@@ -89,6 +100,11 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	mux.Handle("POST "+Prefix+"/permissions/{id}/delete", c.session(c.deletePermission))
 
 	mux.Handle("GET "+Prefix+"/audit", c.session(c.auditPage))
+
+	mux.Handle("GET "+Prefix+"/tenants", c.session(c.tenantsPage))
+	mux.Handle("POST "+Prefix+"/tenants", c.session(c.createTenant))
+	mux.Handle("GET "+Prefix+"/tenants/{id}/active", c.session(c.confirmTenantActive))
+	mux.Handle("POST "+Prefix+"/tenants/{id}/active", c.session(c.setTenantActive))
 	mux.Handle(Prefix+"/", c.protect(func(w http.ResponseWriter, r *http.Request) {
 		c.renderStatus(w, r, nil, http.StatusNotFound, "There is no such page in the console.")
 	}))
@@ -113,12 +129,7 @@ func cacheStatic(h http.Handler) http.Handler {
 // cross-origin form posts.
 func (c *Console) protect(h http.HandlerFunc) http.Handler {
 	return c.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Cache-Control", "no-store")
+		securityHeaders(w)
 		err := gate.Request(r)
 		if err == nil && r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
@@ -137,6 +148,16 @@ func (c *Console) protect(h http.HandlerFunc) http.Handler {
 // maxFormBytes bounds a console form.
 const maxFormBytes = 256 << 10
 
+// securityHeaders are on every console answer, refusals included.
+func securityHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cache-Control", "no-store")
+}
+
 // session is a console request of a signed-in user.
 type session struct {
 	p     *keyward.Principal
@@ -152,7 +173,14 @@ type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session)
 // session a page load goes to the login form.
 func (c *Console) session(h sessionHandler) http.Handler {
 	return c.protect(func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(sessionCookie)
+		if len(r.CookiesNamed(c.cookieName(r))) > 1 {
+			// Two sessions: one was planted by another site sharing the
+			// domain (on a longer path, so the browser sends it first).
+			// Use neither, rather than let it replace the user's.
+			c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
+			return
+		}
+		ck, err := r.Cookie(c.cookieName(r))
 		var p *keyward.Principal
 		if err == nil {
 			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent())
@@ -194,20 +222,63 @@ func csrfToken(sessionToken string) string {
 }
 
 func loginURL(next string) string {
-	if next == "" || !strings.HasPrefix(next, Prefix+"/") || strings.HasPrefix(next, Prefix+"/login") {
+	next, ok := consolePath(next)
+	if !ok || strings.HasPrefix(next, Prefix+"/login") {
 		return Prefix + "/login"
 	}
 	return Prefix + "/login?next=" + url.QueryEscape(next)
 }
 
+// consolePath normalizes a redirect target that must stay in the console:
+// a path (no scheme, host or backslash) that, cleaned of dot segments, is
+// still under /console/. "/console/../\evil.example" is refused: browsers
+// read the "/\evil.example" it cleans to as another site.
+func consolePath(target string) (string, bool) {
+	if target == "" || strings.ContainsAny(target, "\\\x00\r\n\t") || strings.HasPrefix(target, "//") {
+		return "", false
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+		return "", false
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	if !strings.HasPrefix(clean, Prefix+"/") || strings.HasPrefix(clean, "//") {
+		return "", false
+	}
+	out := clean
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out, true
+}
+
+// secureCookies tells whether the session cookie is Secure (and __Host-).
+func (c *Console) secureCookies(r *http.Request) bool { return c.secure || r.TLS != nil }
+
+func (c *Console) cookieName(r *http.Request) string {
+	if c.secureCookies(r) {
+		return sessionCookieSecure
+	}
+	return sessionCookie
+}
+
+func (c *Console) sessionCookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	ck := &http.Cookie{Name: sessionCookie, Value: value, Path: Prefix, MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	if c.secureCookies(r) {
+		ck.Name, ck.Path, ck.Secure = sessionCookieSecure, "/", true
+	}
+	return ck
+}
+
 func (c *Console) setSession(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: Prefix, MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure || r.TLS != nil})
+	http.SetCookie(w, c.sessionCookie(r, token, maxAge))
 }
 
 func (c *Console) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure || r.TLS != nil})
+	http.SetCookie(w, c.sessionCookie(r, "", -1))
 }
 
 type loginForm struct {
@@ -215,7 +286,11 @@ type loginForm struct {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(sessionCookie); err == nil {
+	if len(r.CookiesNamed(c.cookieName(r))) > 1 {
+		c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
+		return
+	}
+	if ck, err := r.Cookie(c.cookieName(r)); err == nil {
 		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent()); err == nil {
 			http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
 			return
@@ -224,7 +299,15 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, nil, http.StatusOK, "login", "Sign in", loginForm{Next: r.URL.Query().Get("next"), Tenant: r.URL.Query().Get("tenant")})
 }
 
+// plantedCookie explains why a request with two session cookies is refused.
+const plantedCookie = "Your browser sent two console sessions. One was set by another site that shares this domain, so keyward uses neither. " +
+	"Delete this site's cookies in your browser and sign in again; serving the console over HTTPS prevents this."
+
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if len(r.CookiesNamed(c.cookieName(r))) > 1 {
+		c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	f := loginForm{Tenant: strings.TrimSpace(r.PostFormValue("tenant")), UserName: strings.TrimSpace(r.PostFormValue("userName")), Next: r.PostFormValue("next")}
 	res, err := c.svc.LoginFrom(r.Context(), keyward.LoginRequest{Tenant: f.Tenant, UserName: f.UserName,
@@ -245,8 +328,8 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	c.setSession(w, r, res.AccessToken, res.ExpiresIn)
 	next := Prefix + "/keys"
-	if u := loginURL(f.Next); u != Prefix+"/login" {
-		next = f.Next
+	if p, ok := consolePath(f.Next); ok && !strings.HasPrefix(p, Prefix+"/login") {
+		next = p
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -271,7 +354,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		http.Redirect(w, r, loginURL(""), http.StatusSeeOther)
 		return
 	case status == http.StatusForbidden:
-		msg = "You do not have permission to do this (" + msg + "). Ask an administrator of your tenant."
+		msg = forbiddenText(msg)
 	case status >= 500:
 		c.logError(r, err)
 		msg = "Something went wrong on our side. Try again in a moment."

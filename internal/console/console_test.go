@@ -174,7 +174,7 @@ func (b *browser) mustLogin(user, password string) {
 func (b *browser) sessionCookie() *http.Cookie {
 	u, _ := url.Parse(b.s.URL + "/console/")
 	for _, c := range b.c.Jar.Cookies(u) {
-		if c.Name == "keyward_session" {
+		if c.Name == "keyward_session" || c.Name == "__Host-keyward_session" {
 			return c
 		}
 	}
@@ -207,7 +207,14 @@ func TestSignInSetsASafeSessionCookie(t *testing.T) {
 			t.Fatalf("tls=%v: login got %d, want 303", useTLS, res.Status)
 		}
 		sc := res.Header.Get("Set-Cookie")
-		for _, want := range []string{"keyward_session=", "Path=/console", "HttpOnly", "SameSite=Lax", "Max-Age=3600"} {
+		name, path := "keyward_session=", "Path=/console"
+		if useTLS { // __Host-: Secure, the whole host, no Domain
+			name, path = "__Host-keyward_session=", "Path=/;"
+		}
+		if strings.Contains(sc, "Domain") {
+			t.Errorf("tls=%v: Set-Cookie %q names a domain", useTLS, sc)
+		}
+		for _, want := range []string{name, path, "HttpOnly", "SameSite=Lax", "Max-Age=3600"} {
 			if !strings.Contains(sc, want) {
 				t.Errorf("tls=%v: Set-Cookie %q lacks %q", useTLS, sc, want)
 			}
@@ -740,8 +747,8 @@ func TestEditUser(t *testing.T) {
 		want int
 		msg  string
 	}{
-		{"short password", url.Values{"level": {"4"}, "password": {"short"}}, http.StatusBadRequest, `id="password-error"`},
-		{"unknown permission", url.Values{"level": {"4"}, "scopes": {"no:such"}}, http.StatusBadRequest, "no such permission in this tenant"},
+		{"short password", url.Values{"level": {"4"}, "password": {"short"}}, http.StatusBadRequest, `Use at least 8 characters`},
+		{"unknown permission", url.Values{"level": {"4"}, "scopes": {"no:such"}}, http.StatusBadRequest, "no longer in the catalog"},
 		{"level and permission and password", url.Values{"level": {"4"}, "scopes": {"audit:read"}, "password": {"a-new-password-1"}}, http.StatusSeeOther, ""},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,9 @@ import (
 
 const keysPageSize = 20
 
+// maxKeyLevel is the highest level there is (the root package's maxLevel).
+const maxKeyLevel = 8
+
 // Token lifespan bounds of the key form (Pier Cloud's): 1-24 hours or 1-55
 // minutes.
 const (
@@ -21,6 +24,8 @@ const (
 
 type keysView struct {
 	Query, Status string
+	Sort          string    // one of keySorts
+	Sorts         []keySort // the choices
 	Keys          []keyRow
 	Pager         pager
 	Filtered      bool
@@ -39,6 +44,7 @@ type keyRow struct {
 
 type issuedView struct {
 	Heading, ClientID, Secret, Name string
+	Server                          string // the public URL, for the snippets
 }
 
 func keyState(k *keyward.APIKey, now time.Time) string {
@@ -61,6 +67,24 @@ func (c *Console) row(s *session, k *keyward.APIKey, now time.Time) keyRow {
 		CanDelete: s.p.CanKey(keyward.PermAPIKeysDelete, k.OwnerID)}
 }
 
+// keySort is an order the keys list offers.
+type keySort struct{ Value, Label string }
+
+// keySorts are the list's orders; the first is the default.
+var keySorts = []keySort{
+	{"-createdAt", "Newest first"}, {"createdAt", "Oldest first"}, {"name", "Name A–Z"}, {"-name", "Name Z–A"},
+	{"-lastUsedAt", "Recently used"}, {"lastUsedAt", "Least recently used"}, {"expiresAt", "Expiring soonest"},
+}
+
+func validSort(v string) string {
+	for _, s := range keySorts {
+		if s.Value == v {
+			return v
+		}
+	}
+	return keySorts[0].Value
+}
+
 // listKeys fills the list part of the keys page from the request's filters.
 func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	q := r.URL.Query()
@@ -72,9 +96,10 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 		v.Status = keyward.StatusAll
 	}
 	v.Filtered = v.Query != "" || v.Status != keyward.StatusAll
+	v.Sort, v.Sorts = validSort(q.Get("sort")), keySorts
 	number := pageNumber(r)
 	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{
-		Page: keyward.Page{Number: number, Size: keysPageSize}, Query: v.Query, Status: v.Status, Sort: "-createdAt",
+		Page: keyward.Page{Number: number, Size: keysPageSize}, Query: v.Query, Status: v.Status, Sort: v.Sort + ",-id",
 	})
 	if err != nil {
 		return err
@@ -83,13 +108,16 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	for _, k := range list.Items {
 		v.Keys = append(v.Keys, c.row(s, k, now))
 	}
-	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, n) })
-	v.Back = keysURL(v.Query, v.Status, number)
+	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, v.Sort, n) })
+	v.Back = keysURL(v.Query, v.Status, v.Sort, number)
 	return nil
 }
 
-func keysURL(query, status string, page int) string {
+func keysURL(query, status, sort string, page int) string {
 	q := url.Values{}
+	if sort != "" && sort != keySorts[0].Value {
+		q.Set("sort", sort)
+	}
 	if query != "" {
 		q.Set("q", query)
 	}
@@ -119,7 +147,8 @@ func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
 // and closing the dialog replaces it in the history with the plain list.
 func (c *Console) showIssued(w http.ResponseWriter, r *http.Request, s *session, heading string, k *keyward.IssuedKey) {
 	r.URL.RawQuery = ""
-	v := keysView{Issued: &issuedView{Heading: heading, ClientID: k.ClientID, Secret: k.ClientSecret, Name: k.Name}, Close: Prefix + "/keys"}
+	v := keysView{Issued: &issuedView{Heading: heading, ClientID: k.ClientID, Secret: k.ClientSecret, Name: k.Name,
+		Server: strings.TrimSuffix(c.svc.PublicURL(), "/")}, Close: Prefix + "/keys"}
 	if err := c.listKeys(r, s, &v); err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -138,9 +167,16 @@ type keyForm struct {
 	LifespanValue string
 	LifespanUnit  string
 	ExpiresOn     string // yyyy-mm-dd, the key expires at the end of that day (UTC)
+	Expires       string // the expiry choice: never, 30, 90, 365 (days from now) or date
 	RateLimit     string // requests per window; "" is none
 	RateWindow    int    // seconds
 	HMAC          bool
+	Level         int
+	OwnerID       string
+	OwnerName     string
+	Once          string          // the add form's one-time token
+	Levels        []int           // the levels the caller may give
+	Owners        []*keyward.User // who the caller may make the owner; nil: the owner is not theirs to choose
 	Catalog       []*keyward.Permission
 	Errors        map[string]string
 	Error         string
@@ -159,8 +195,34 @@ func (c *Console) newKeyPage(w http.ResponseWriter, r *http.Request, s *session)
 		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot create API keys. Ask an administrator of your tenant.")
 		return
 	}
-	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", RateWindow: 60, Catalog: c.catalog(r, s)}
+	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", RateWindow: 60, Once: newOnce(), OwnerID: s.p.OwnerID, OwnerName: s.who.Name, Expires: "never"}
+	c.formChoices(r, s, &f)
 	c.render(w, r, s, http.StatusOK, "keyform", "Add API key", f)
+}
+
+// formChoices fills what the key form offers: the catalog, the levels up to
+// the caller's own, and the owners the caller may choose (users of the
+// tenant, for a caller who manages every key and may read users).
+func (c *Console) formChoices(r *http.Request, s *session, f *keyForm) {
+	f.Catalog = c.catalog(r, s)
+	f.Levels = nil
+	for l := 0; l <= s.p.Level && l <= maxKeyLevel; l++ {
+		f.Levels = append(f.Levels, l)
+	}
+	f.Owners = nil
+	if s.p.Has(keyward.PermAPIKeysWrite) && s.p.Has(keyward.PermUsersRead) {
+		list, err := c.svc.ListUsers(r.Context(), s.p, keyward.UserFilter{Page: keyward.Page{Number: 1, Size: 500}})
+		if err == nil {
+			f.Owners = list.Items
+		}
+	}
+	if f.OwnerName == "" {
+		for _, u := range f.Owners {
+			if u.ID == f.OwnerID {
+				f.OwnerName = u.UserName
+			}
+		}
+	}
 }
 
 // readKeyForm reads the posted form into f and the Service input. prev is
@@ -173,6 +235,21 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	f.LifespanValue = strings.TrimSpace(r.PostFormValue("lifespanValue"))
 	f.LifespanUnit = r.PostFormValue("lifespanUnit")
 	f.ExpiresOn = strings.TrimSpace(r.PostFormValue("expiresOn"))
+	// The expiry choice; a form without one (an older page) sends the day.
+	switch f.Expires = r.PostFormValue("expires"); f.Expires {
+	case "never":
+		f.ExpiresOn = ""
+	case "30", "90", "365":
+		days, _ := strconv.Atoi(f.Expires)
+		f.ExpiresOn = time.Now().UTC().AddDate(0, 0, days).Format("2006-01-02")
+		f.Expires = "date" // shown again as the day it became
+	case "date":
+	default:
+		f.Expires = "date"
+		if f.ExpiresOn == "" {
+			f.Expires = "never"
+		}
+	}
 	f.HMAC = r.PostFormValue("hmac") == "on"
 	f.RateLimit = strings.TrimSpace(r.PostFormValue("rateLimit"))
 	f.RateWindow, _ = strconv.Atoi(r.PostFormValue("rateWindow"))
@@ -245,6 +322,24 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC
 	}
+	if v := r.PostFormValue("level"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 0 || n > maxKeyLevel:
+			f.Errors["level"] = "Choose a level from the list."
+		default:
+			f.Level = n
+			if prev == nil || prev.Level != n {
+				in.Level = &f.Level
+			}
+		}
+	}
+	if _, sent := r.PostForm["ownerId"]; sent {
+		f.OwnerID = r.PostFormValue("ownerId")
+		if prev == nil || prev.OwnerID != f.OwnerID {
+			in.OwnerID = &f.OwnerID
+		}
+	}
 	if f.Name == "" {
 		f.Errors["name"] = "Enter a name."
 	}
@@ -253,7 +348,7 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 
 // keyFields names the key form's fields after the Service's.
 var keyFields = map[string]string{"permissions": "scopes", "tokenLifespanSeconds": "lifespan", "expiresAt": "expiresOn",
-	"hmacEnabled": "hmac", "rateLimit.limit": "rateLimit", "rateLimit.windowSeconds": "rateLimit"}
+	"hmacEnabled": "hmac", "rateLimit.limit": "rateLimit", "rateLimit.windowSeconds": "rateLimit", "ownerId": "owner"}
 
 // explain puts a Service error next to the key form's fields; false when
 // the form cannot explain it.
@@ -262,25 +357,35 @@ func (f *keyForm) explain(err error) (int, bool) {
 	f.Error = msg
 	for name, m := range fields {
 		switch name {
-		case "name", "description", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit":
+		case "name", "description", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner":
 			f.Errors[name] = m
 		default: // a field the form does not show
-			f.Error = name + ": " + m
+			f.Error = m
 		}
 	}
 	return status, ok
 }
 
 func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) {
-	var f keyForm
+	f := keyForm{OwnerID: s.p.OwnerID, OwnerName: s.who.Name}
 	in := readKeyForm(r, &f, nil)
-	f.Catalog = c.catalog(r, s)
+	f.Once = r.PostFormValue("once")
+	c.formChoices(r, s, &f)
 	if len(f.Errors) > 0 {
 		c.render(w, r, s, http.StatusBadRequest, "keyform", "Add API key", f)
 		return
 	}
+	if f.Once != "" {
+		if id, first := c.once.claim(s.csrf, f.Once, time.Now()); !first {
+			c.alreadyCreated(w, r, s, id)
+			return
+		}
+	}
 	k, err := c.svc.CreateAPIKey(r.Context(), s.p, in)
 	if err != nil {
+		if f.Once != "" {
+			c.once.release(s.csrf, f.Once)
+		}
 		if status, ok := f.explain(err); ok {
 			c.render(w, r, s, status, "keyform", "Add API key", f)
 			return
@@ -288,7 +393,20 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
+	if f.Once != "" {
+		c.once.done(s.csrf, f.Once, k.ID)
+	}
 	c.showIssued(w, r, s, "API key created", k)
+}
+
+// alreadyCreated answers an add form sent a second time: the key the first
+// sending made, never a second one.
+func (c *Console) alreadyCreated(w http.ResponseWriter, r *http.Request, s *session, id string) {
+	if id == "" {
+		c.renderStatus(w, r, s, http.StatusConflict, "This form was already sent and the key is being created. Open API Keys to see it.")
+		return
+	}
+	http.Redirect(w, r, Prefix+"/keys/"+id+"?done=already-created", http.StatusSeeOther)
 }
 
 func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -303,12 +421,14 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	v, unit := lifespanParts(k.TokenLifespanSeconds)
 	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, Version: k.Version, Name: k.Name, Description: k.Description,
-		LifespanValue: strconv.Itoa(v), LifespanUnit: unit, HMAC: k.HMACEnabled, Catalog: c.catalog(r, s)}
+		LifespanValue: strconv.Itoa(v), LifespanUnit: unit, HMAC: k.HMACEnabled, Level: k.Level, OwnerID: k.OwnerID, OwnerName: k.UserName,
+		Expires: "never"}
+	c.formChoices(r, s, &f)
 	for _, p := range k.Permissions {
 		f.Scopes = append(f.Scopes, p.Name)
 	}
 	if k.ExpiresAt != nil {
-		f.ExpiresOn = k.ExpiresAt.UTC().Format("2006-01-02")
+		f.ExpiresOn, f.Expires = k.ExpiresAt.UTC().Format("2006-01-02"), "date"
 	}
 	f.RateWindow = 60
 	if k.RateLimit != nil {
@@ -324,11 +444,11 @@ func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
-	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, HMAC: k.HMACEnabled}
+	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, HMAC: k.HMACEnabled, Level: k.Level, OwnerID: k.OwnerID, OwnerName: k.UserName}
 	f.Version, _ = strconv.Atoi(r.PostFormValue("version"))
 	in := readKeyForm(r, &f, k)
 	f.HMAC = k.HMACEnabled
-	f.Catalog = c.catalog(r, s)
+	c.formChoices(r, s, &f)
 	if len(f.Errors) > 0 {
 		c.render(w, r, s, http.StatusBadRequest, "keyform", "Edit API key", f)
 		return
@@ -347,14 +467,15 @@ func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, err)
 		return
 	}
-	http.Redirect(w, r, back(r, Prefix+"/keys")+doneParam(r, "updated"), http.StatusSeeOther)
+	// Back to the key itself, where the change can be seen.
+	http.Redirect(w, r, Prefix+"/keys/"+k.ID+"?done=updated", http.StatusSeeOther)
 }
 
 // back returns the list URL a form posted from (its "back" field, a
 // console path), or def.
 func back(r *http.Request, def string) string {
-	b := r.PostFormValue("back")
-	if strings.HasPrefix(b, Prefix+"/") && !strings.HasPrefix(b, "//") && !strings.Contains(b, "done=") {
+	b, ok := consolePath(r.PostFormValue("back"))
+	if ok && !strings.Contains(b, "done=") {
 		return b
 	}
 	return def
@@ -380,13 +501,41 @@ func (c *Console) setKeyActive(w http.ResponseWriter, r *http.Request, s *sessio
 	http.Redirect(w, r, back(r, Prefix+"/keys")+doneParam(r, done), http.StatusSeeOther)
 }
 
+// gracePeriod reads the rotation's grace choice: "0", "3600", "86400", or
+// "custom" with graceMinutes (1 to 1440). No choice is no grace.
+func gracePeriod(r *http.Request) (int, bool) {
+	switch v := r.PostFormValue("grace"); v {
+	case "", "0":
+		return 0, true
+	case "3600", "86400":
+		n, _ := strconv.Atoi(v)
+		return n, true
+	case "custom":
+		m, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("graceMinutes")))
+		if err != nil || m < 1 || m > keyward.MaxGracePeriod/60 {
+			return 0, false
+		}
+		return m * 60, true
+	}
+	return 0, false
+}
+
 func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, s *session) {
-	k, err := c.svc.RotateAPIKey(r.Context(), s.p, r.PathValue("id"), keyward.RotateInput{})
+	grace, ok := gracePeriod(r)
+	if !ok {
+		c.renderStatus(w, r, s, http.StatusBadRequest, "Keep the old secret working for 1 to 1440 minutes (24 hours), or choose another option. Nothing was changed.")
+		return
+	}
+	k, err := c.svc.RotateAPIKey(r.Context(), s.p, r.PathValue("id"), keyward.RotateInput{GracePeriodSeconds: grace})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
-	c.showIssued(w, r, s, "New client secret", k)
+	heading := "New client secret"
+	if grace > 0 {
+		heading += ": the old one works until " + time.Now().Add(time.Duration(grace)*time.Second).UTC().Format("Jan 2, 15:04 UTC")
+	}
+	c.showIssued(w, r, s, heading, k)
 }
 
 func (c *Console) deleteKey(w http.ResponseWriter, r *http.Request, s *session) {
@@ -410,6 +559,21 @@ func (c *Console) deleteKey(w http.ResponseWriter, r *http.Request, s *session) 
 type confirmView struct {
 	Heading, Message, Action, Button, Back string
 	Danger                                 bool
+	Grace                                  bool           // offer a rotation's grace period
+	List                                   []string       // what the action affects
+	Checks                                 []confirmCheck // choices that go with it
+	Hidden                                 [][2]string    // fields the form sends as they are
+}
+
+// confirmCheck is a checkbox of a confirmation.
+type confirmCheck struct {
+	Name, Value, Label string
+	Checked            bool
+}
+
+// rotateText is what a rotation confirmation says.
+func rotateText(name string) string {
+	return "A new secret for “" + name + "” is generated and shown once. The current secret stops working now, or when the grace period you choose ends; tokens issued with it stop now."
 }
 
 func (c *Console) confirmPage(what string) sessionHandler {
@@ -422,8 +586,8 @@ func (c *Console) confirmPage(what string) sessionHandler {
 		v := confirmView{Action: Prefix + "/keys/" + k.ID + "/" + what, Back: Prefix + "/keys"}
 		switch what {
 		case "rotate":
-			v.Heading, v.Button = "Generate a new client secret?", "Generate new client secret"
-			v.Message = "The current secret of “" + k.Name + "” stops working at once, and so do the tokens issued with it. The new secret is shown once."
+			v.Heading, v.Button, v.Grace = "Generate a new client secret?", "Generate new client secret", true
+			v.Message = rotateText(k.Name)
 		case "delete":
 			v.Heading, v.Button, v.Danger = "Delete this API key?", "Delete", true
 			v.Message = "“" + k.Name + "” (" + k.ClientID + ") stops working at once and cannot be restored."
@@ -433,8 +597,10 @@ func (c *Console) confirmPage(what string) sessionHandler {
 }
 
 type keyView struct {
-	Key   keyRow
-	Usage usageChart
+	Key             keyRow
+	Usage           usageChart
+	Back            string     // this page, for its forms to return to
+	PrevSecretUntil *time.Time // the rotated-out secret works until then
 }
 
 func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -448,7 +614,10 @@ func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	v := keyView{Key: c.row(s, k, time.Now()), Usage: newUsageChart(u)}
+	v := keyView{Key: c.row(s, k, time.Now()), Usage: newUsageChart(u), Back: Prefix + "/keys/" + k.ID}
+	if k.PrevSecretExpiresAt != nil && k.PrevSecretExpiresAt.After(time.Now()) {
+		v.PrevSecretUntil = k.PrevSecretExpiresAt
+	}
 	c.render(w, r, s, http.StatusOK, "key", k.Name, v)
 }
 

@@ -14,7 +14,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "status", "keys", "keyform", "key", "confirm", "users", "useredit", "permissions", "audit"}
+var pageNames = []string{"login", "status", "keys", "keyform", "key", "confirm", "users", "useredit", "permissions", "audit", "tenants"}
 
 var funcs = template.FuncMap{
 	"date": func(t any) string {
@@ -49,7 +49,9 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
-	"ratelimit": rateLimitText,
+	"ratelimit":   rateLimitText,
+	"errs":        errs,
+	"scopeGroups": scopeGroups,
 	"contains": func(list []string, s string) bool {
 		for _, v := range list {
 			if v == s {
@@ -63,7 +65,7 @@ var funcs = template.FuncMap{
 func parsePages() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, n := range pageNames {
-		out[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/icons.html", "templates/"+n+".html"))
+		out[n] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/icons.html", "templates/partials.html", "templates/"+n+".html"))
 	}
 	return out
 }
@@ -82,16 +84,25 @@ type view struct {
 // notices are the messages a redirect may ask the next page to show, by
 // code, so no text travels in URLs.
 var notices = map[string]string{
-	"activated":    "The key is active again.",
-	"deactivated":  "The key is deactivated: its secret and tokens stop working now.",
-	"deleted":      "The key is deleted.",
-	"updated":      "Your changes are saved.",
+	"activated":   "The key is active again.",
+	"deactivated": "The key is deactivated: its secret and tokens stop working now.",
+	"deleted":     "The key is deleted.",
+	"bulk-off":    "The chosen keys are deactivated.",
+	"bulk-on":     "The chosen keys are active again.",
+	"bulk-gone":   "The chosen keys are deleted.",
+	"updated":     "Your changes are saved.",
+	"already-created": "This key was already created when the form was first sent, so no second key was made. " +
+		"Its secret was shown then; if nobody copied it, generate a new one.",
 	"user-added":   "The user is added.",
 	"user-changed": "The user is changed.",
 	"user-on":      "The user is active again.",
 	"user-off":     "The user is deactivated, and so are their keys.",
+	"user-on-keys": "The user is active again, and so are the keys you chose.",
 	"user-gone":    "The user is deleted.",
 	"perm-added":   "The permission is added.",
+	"tenant-added": "The tenant is added, with the built-in permissions. Create its first user through the API or CLI (keyward users create --tenant NAME).",
+	"tenant-on":    "The tenant is active again.",
+	"tenant-off":   "The tenant is deactivated: its keys and users stop working.",
 	"perm-gone":    "The permission is deleted.",
 	"signed-out":   "You are signed out.",
 }
@@ -112,6 +123,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, sta
 			"permsRead":  p.Has(keyward.PermPermissionsRead),
 			"permsWrite": p.Has(keyward.PermPermissionsWrite),
 			"auditRead":  p.Has(keyward.PermAuditRead),
+			"tenants":    p.Has(keyward.PermTenantsAdmin),
 		}
 		v.Nav = page
 	}
@@ -274,10 +286,15 @@ func formProblem(err error, names map[string]string) (fields map[string]string, 
 		if n, renamed := names[name]; renamed {
 			name = n
 		}
-		fields[name] = fe.Message
+		if _, taken := fields[name]; !taken {
+			fields[name] = humane(name, fe.Message)
+		}
 	}
 	if len(e.Fields) == 0 {
-		msg = e.Message
+		msg = sentence(e.Message)
+		if e.Code == keyward.EFORBIDDEN {
+			msg = forbiddenText(e.Message)
+		}
 	}
 	return fields, msg, status, true
 }

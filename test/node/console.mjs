@@ -18,7 +18,7 @@ const cfg = JSON.parse(process.argv[2]);
 const base = cfg.base;
 fs.mkdirSync(cfg.artifacts, { recursive: true });
 
-const out = { steps: [], axe: {}, screenshots: [] };
+const out = { steps: [], axe: {}, screenshots: [], layout: {} };
 function check(cond, msg) {
   if (!cond) throw new Error('check failed: ' + msg);
 }
@@ -69,6 +69,8 @@ try {
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   const page = await context.newPage();
   page.setDefaultTimeout(10000);
+  const scriptErrors = [];
+  page.on('pageerror', e => { scriptErrors.push(String(e)); console.error('page error:', e); });
   const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
 
   // 1. Sign in, by keyboard only; a wrong password is explained first.
@@ -98,6 +100,11 @@ try {
 
   // 2. The empty list says what to do.
   check((await page.textContent('.empty')).includes('Click Add'), 'the empty state says what to do');
+  const [iconColor, buttonColor] = await page.evaluate(() => {
+    const b = document.querySelector('.empty .btn');
+    return [getComputedStyle(b.querySelector('.icon')).color, getComputedStyle(b).backgroundColor];
+  });
+  check(iconColor !== buttonColor, `the empty state's Add icon is visible on its button: ${iconColor} on ${buttonColor}`);
   await shot(page, '02-keys-empty');
   await axe(page, 'keys-empty');
 
@@ -112,6 +119,10 @@ try {
   await page.click('button:has-text("Save")');
   await page.waitForSelector('#lifespan-error');
   check((await page.textContent('#lifespan-error')).includes('1 to 24'), 'hours above 24 are explained');
+  check((await focus()).id === 'lifespanValue', 'the first invalid field has the focus');
+  await page.focus('#name');
+  await page.click('#error-summary a[href="#lifespanValue"]');
+  check((await focus()).id === 'lifespanValue', 'the error summary leads to the field');
   await page.selectOption('#lifespanUnit', 'minutes');
   await page.fill('#lifespanValue', '56');
   await page.click('button:has-text("Save")');
@@ -134,11 +145,25 @@ try {
   check(page.url() === base + '/console/keys', 'the URL while the dialog is open is the list: ' + page.url());
   await shot(page, '04-secret-dialog');
   await axe(page, 'secret-dialog');
+  await page.click('.snippet summary');
+  check((await page.textContent('#snippet-curl')).includes(clientId + ':$KEYWARD_CLIENT_SECRET'), 'the curl example has the real client ID');
+  check((await page.textContent('#snippet-go')).includes('"' + clientId + '"') && !(await page.textContent('.snippet')).includes(secret1), 'the Go example has the client ID and never the secret');
+  await shot(page, '04a-secret-dialog-snippets');
   await page.click('button[aria-label="Copy client secret"]');
   await page.waitForFunction(() => document.getElementById('live').textContent.includes('Copied'));
   const copied = await clipboard();
   check(copied === secret1, 'the copy button puts the secret on the clipboard');
   check(await whoami(copied) === 200, 'the copied secret works against /v1/whoami');
+  // Esc asks before the secret goes; "Keep it open" keeps it.
+  await page.keyboard.press('Escape');
+  await page.locator('[data-ask-close]').waitFor({ state: 'visible' });
+  check(await dialog.isVisible() && await page.inputValue('#issued-secret') === secret1, 'Esc asks first: the secret is still there');
+  await shot(page, '04b-secret-ask-close');
+  await axe(page, 'secret-ask-close');
+  check((await focus()).cls.includes('btn') && await page.evaluate(() => document.activeElement.hasAttribute('data-keep-open')), 'the question focuses "Keep it open"');
+  await page.keyboard.press('Enter');
+  await page.locator('[data-ask-close]').waitFor({ state: 'hidden' });
+  check(await dialog.isVisible(), 'Keep it open keeps the dialog');
   step('add');
 
   // Close: the secret is nowhere in the page, the history or the URL.
@@ -166,7 +191,33 @@ try {
   check(!(await settled()).includes(secret1), 'going back does not show the secret: ' + page.url());
   await nav(() => page.goForward());
   check(!(await settled()).includes(secret1), 'going forward does not show the secret');
+  // Add, close the secret, Back to the add form, Save again: the key is
+  // not made twice.
   await page.goto(base + '/console/keys');
+  await page.click('text=Add');
+  await page.waitForURL(base + '/console/keys/new');
+  await page.fill('#name', 'Twice');
+  await page.click('button:has-text("Save")');
+  await dialog.waitFor({ state: 'visible' });
+  await page.click('[data-close-secret]'); // not copied: it asks
+  await page.click('[data-leave]');
+  await page.waitForSelector('#secret-dialog', { state: 'detached' });
+  await nav(() => page.goBack());
+  await settled();
+  check(page.url() === base + '/console/keys/new', 'Back leads to the add form: ' + page.url());
+  if (await page.inputValue('#name') === '') { // the browser did not restore the typed fields
+    await page.fill('#name', 'Twice');
+  }
+  await page.click('button:has-text("Save")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('.notice')).includes('already created'), 'Save after Back says the key was already created');
+  check((await page.textContent('h1')).includes('Twice'), 'and shows the key made the first time');
+  await shot(page, '04c-back-save-already-created');
+  await page.goto(base + '/console/keys');
+  check(await page.locator('tbody tr', { hasText: 'Twice' }).count() === 1, 'Back then Save made no second key');
+  await (await row(page, 'Twice')).locator('a[aria-label="Delete Twice"]').click();
+  await page.locator('#confirm-dialog button[type=submit]').click();
+  await page.waitForSelector('.notice');
   step('secret-gone');
 
   // 5. Copy the client ID from the row.
@@ -189,17 +240,23 @@ try {
   await (await row(page, 'Billing service')).locator('a[aria-label="Generate new client secret for Billing service"]').click();
   const confirm = page.locator('#confirm-dialog');
   await confirm.waitFor({ state: 'visible' });
+  check(await confirm.locator('#grace').isVisible(), 'the rotation offers a grace period');
+  await confirm.locator('#grace').selectOption('custom');
+  check(await confirm.locator('#graceMinutes').isVisible(), 'another time asks for minutes');
+  await confirm.locator('#grace').selectOption('3600');
   await shot(page, '06-confirm-rotate');
   await axe(page, 'confirm-rotate');
   await confirm.locator('button[type=submit]').click();
   await dialog.waitFor({ state: 'visible' });
   const secret2 = await page.inputValue('#issued-secret');
   check(secret2 !== secret1 && await page.inputValue('#issued-client-id') === clientId, 'a new secret for the same client ID');
+  check((await page.textContent('#secret-title')).includes('the old one works until'), 'the dialog says until when the old secret works');
   await page.click('button[aria-label="Copy client secret"]');
   check(await clipboard() === secret2, 'the new secret is copied');
-  check(await whoami(secret1) === 401, 'the old secret stops working');
+  check(await whoami(secret1) === 200, 'with a grace period of an hour the old secret still works');
   check(await whoami(secret2) === 200, 'the new secret works');
-  await page.keyboard.press('Escape'); // closing by keyboard leaves as Close does
+  await page.keyboard.press('Escape'); // Esc asks; "Close anyway" leaves as Close does
+  await page.click('[data-leave]');
   await page.waitForURL(base + '/console/keys');
   await page.waitForSelector('#secret-dialog', { state: 'detached' });
   check(!(await page.content()).includes(secret2), 'the new secret is gone after closing');
@@ -214,11 +271,24 @@ try {
   await page.fill('#lifespanValue', '45');
   await page.fill('#rateLimit', '600');
   await page.selectOption('#rateWindow', '60');
+  check(await page.locator('#expiresOn').isHidden(), 'the day field is hidden until "On a day…"');
+  await page.selectOption('#expires', '90');
   await shot(page, '07-edit-key');
   await axe(page, 'edit-key');
   await page.click('button:has-text("Save")');
   await page.waitForSelector('.notice');
-  check((await (await row(page, 'Billing')).textContent()).includes('45 minutes'), 'the edit is listed');
+  check(/\/console\/keys\/[0-9a-f-]{36}\?done=updated$/.test(page.url()), 'after editing you land on the key: ' + page.url());
+  check((await page.textContent('.details')).includes('45 minutes'), 'the edit shows on the key page');
+  const in90 = new Date(Date.now() + 90 * 86400e3).toISOString().slice(0, 10);
+  check((await page.textContent('.details')).includes(in90), 'the expiry preset of 90 days is the day in 90 days: ' + in90);
+  // Deactivate and activate from the key's page.
+  await page.click('.head-actions button:has-text("Deactivate")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('h1')).includes('Inactive') && await whoami(secret2) === 401, 'deactivated from its page');
+  await page.click('.head-actions button:has-text("Activate")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('h1')).includes('Active') && await whoami(secret2) === 200, 'activated from its page');
+  check((await page.textContent('.details')).includes('previous secret also works until'), 'the key page says the old secret still works');
   step('edit');
 
   // 9. Filters and paging over keys made through the API.
@@ -248,6 +318,10 @@ try {
   await page.selectOption('#status', 'active');
   await page.waitForURL(/status=active/);
   check((await page.locator('tbody .state').allTextContents()).every(s => s === 'Active'), 'status filter Active');
+  await page.selectOption('#sort', '-name'); // submits by itself, keeping the filters
+  await page.waitForURL(/sort=-name/);
+  const sorted = await page.locator('tbody a.strong').allTextContents();
+  check(page.url().includes('status=active') && sorted.join() === [...sorted].sort().reverse().join() && sorted.length > 1, 'ordered by name, descending: ' + sorted.join(', '));
   step('filters-paging');
 
   // 10. A key's page with its usage.
@@ -277,6 +351,23 @@ try {
   await axe(page, 'user-edit');
   await page.click('a:has-text("Cancel")');
   await page.waitForURL(base + '/console/users');
+  // Deactivating a user asks first and says what happens to their keys.
+  await page.click('a[aria-label="Deactivate viewer"]');
+  await page.waitForSelector('h1:has-text("Deactivate")');
+  check((await page.textContent('main')).includes('can no longer sign in'), 'the user deactivation says what happens');
+  await shot(page, '11c-user-deactivate');
+  await axe(page, 'user-deactivate');
+  await page.click('a:has-text("Cancel")');
+  await page.waitForURL(base + '/console/users');
+  // Tenants, for root admins.
+  await page.click('nav.side >> text=Tenants');
+  await page.fill('#tenant-name', 'acme');
+  await page.fill('#tenant-prefix', 'acme');
+  await page.click('button:has-text("Add tenant")');
+  await page.waitForSelector('.notice');
+  check((await page.textContent('table')).includes('acme_id_'), 'the new tenant is listed with its prefix');
+  await shot(page, '11d-tenants');
+  await axe(page, 'tenants');
   await page.click('nav.side >> text=Permissions');
   await page.fill('#perm-name', 'orders:read');
   await page.fill('#perm-description', 'Read orders');
@@ -299,6 +390,114 @@ try {
   await shot(page, '13-audit');
   await axe(page, 'audit');
   step('users-permissions-audit');
+
+  // 11b. Every width people use: a 1280 × 800 laptop, a 390 × 844 phone and
+  // a wide screen, with 30+ keys, a 200-character name and unicode names.
+  // No page scrolls sideways and every row action is in view, under the
+  // pointer and focusable.
+  const longName = 'Quarterly reconciliation exporter for the accounts payable team in the Frankfurt office, '
+    + 'running nightly against the ledger, the bank feeds and the card processor settlement files of every subsidiary.';
+  check(longName.length === 200 || (() => { throw new Error('long name is ' + longName.length); })(), 'a 200-character name');
+  const unbroken = 'x'.repeat(200);
+  const extra = [longName, unbroken, 'Zahlungsdienst für Kunden 🔑 Ünïcödé', '東京の請求サービス・本番環境', 'خدمة الفواتير للإنتاج', 'Ñandú — paiement / réconciliation'];
+  for (const [i, name] of extra.entries()) {
+    const k = await api('POST', '/v1/apikeys', admin, { name, description: i === 0 ? longName + ' ' + longName.slice(0, 100) : 'ünïcödé description ' + i,
+      permissions: [{ name: 'apikeys:read' }, { name: 'orders:read' }, { name: 'audit:read' }], expiresIn: 86400 * 30 });
+    check(k.status === 201, 'creating a long or unicode key: ' + k.status + JSON.stringify(k.json));
+  }
+  const longId = (await api('GET', '/v1/apikeys?q=' + encodeURIComponent('Quarterly'), admin)).json.items[0].id;
+  const layout = async (pg, name) => {
+    const r = await pg.evaluate(() => {
+      const bad = [];
+      const doc = document.documentElement;
+      if (doc.scrollWidth > window.innerWidth) bad.push(`page is ${doc.scrollWidth} px wide in a ${window.innerWidth} px window`);
+      document.querySelectorAll('.table-wrap').forEach(w => {
+        if (w.scrollWidth > w.clientWidth + 1) bad.push(`a table scrolls sideways: ${w.scrollWidth} > ${w.clientWidth}`);
+      });
+      const actions = [...document.querySelectorAll('td.row-actions a, td.row-actions button')];
+      for (const el of actions) {
+        el.scrollIntoView({ block: 'center', inline: 'nearest' });
+        const b = el.getBoundingClientRect();
+        const label = el.getAttribute('aria-label') || el.textContent.trim();
+        if (b.width < 24 || b.height < 24) { bad.push(`${label}: ${b.width}×${b.height} px`); continue; }
+        if (b.left < 0 || b.right > window.innerWidth) { bad.push(`${label}: off-screen (${Math.round(b.left)}..${Math.round(b.right)})`); continue; }
+        const hit = document.elementFromPoint(b.left + b.width / 2, b.top + b.height / 2);
+        if (!hit || !(hit === el || el.contains(hit))) bad.push(`${label}: covered by ${hit && hit.outerHTML.slice(0, 80)}`);
+        el.focus();
+        if (document.activeElement !== el) bad.push(`${label}: not focusable`);
+      }
+      window.scrollTo(0, 0);
+      return { bad, actions: actions.length };
+    });
+    check(r.bad.length === 0, `layout of ${name}: ${r.bad.join('; ')}`);
+    out.layout[name] = r.actions;
+    return r.actions;
+  };
+  const widths = [{ w: 1280, h: 800, tag: '1280' }, { w: 390, h: 844, tag: '390' }, { w: 1920, h: 1080, tag: 'wide' }];
+  for (const { w, h, tag } of widths) {
+    await page.setViewportSize({ width: w, height: h });
+    // Name Z-A puts the unicode and long names on the first page (the test
+    // clock stands still, so every key was created at the same time).
+    await page.goto(base + '/console/keys?sort=-name');
+    check(await page.locator('tbody tr').count() === 20, 'a full page of keys at ' + tag);
+    check(await layout(page, 'keys-' + tag) >= 20 * 5, 'five actions on each of 20 rows at ' + tag);
+    const nameBox = await (await row(page, 'Ñandú — paiement / réconciliation')).locator('a.strong').boundingBox();
+    check(nameBox && nameBox.width > 0, 'a unicode name is shown at ' + tag);
+    await shot(page, `20-keys-${tag}`);
+    await page.goto(base + '/console/keys?q=' + encodeURIComponent('x'.repeat(50)));
+    await layout(page, 'keys-unbroken-' + tag);
+    await page.goto(base + '/console/keys/' + longId);
+    await layout(page, 'key-long-' + tag);
+    await shot(page, `21-key-long-${tag}`);
+    await page.goto(base + '/console/keys/' + longId + '/edit');
+    await layout(page, 'key-edit-' + tag);
+    await shot(page, `27-key-edit-${tag}`);
+    await page.goto(base + '/console/users');
+    await layout(page, 'users-' + tag);
+    await shot(page, `22-users-${tag}`);
+    await page.goto(base + '/console/permissions');
+    await layout(page, 'permissions-' + tag);
+    await shot(page, `26-permissions-${tag}`);
+    await page.goto(base + '/console/audit');
+    await layout(page, 'audit-' + tag);
+    await shot(page, `23-audit-${tag}`);
+    await page.goto(base + '/console/tenants');
+    await layout(page, 'tenants-' + tag);
+    await shot(page, `25-tenants-${tag}`);
+    if (tag === '390') {
+      for (const [screen, p] of [['key-phone', '/console/keys/' + longId], ['key-edit-phone', '/console/keys/' + longId + '/edit'],
+        ['users-phone', '/console/users'], ['permissions-phone', '/console/permissions'], ['audit-phone', '/console/audit'],
+        ['tenants-phone', '/console/tenants']]) {
+        await page.goto(base + p);
+        await axe(page, screen);
+      }
+      await page.goto(base + '/console/keys?sort=-name');
+      await axe(page, 'keys-phone');
+      await page.goto(base + '/console/keys/new');
+      await layout(page, 'key-new-390');
+      await shot(page, '24-key-new-390');
+    }
+  }
+  await page.setViewportSize({ width: 1440, height: 900 });
+  step('widths');
+
+  // Bulk: choose two keys, deactivate them with one confirmation naming both.
+  await page.goto(base + '/console/keys?q=' + encodeURIComponent('Partner 2'));
+  const bulkNames = ['Partner 21', 'Partner 22'];
+  for (const n of bulkNames) await (await row(page, n)).locator('input.pick').check();
+  check((await page.textContent('[data-chosen]')).includes('2 chosen'), 'the bulk bar counts the chosen keys');
+  await page.click('#bulk button[value=deactivate]');
+  await page.waitForSelector('ul.affected');
+  const affected = await page.locator('ul.affected li').allTextContents();
+  check(affected.length === 2 && bulkNames.every(n => affected.some(a => a.startsWith(n + ' ('))), 'the confirmation names both keys: ' + affected.join('; '));
+  await shot(page, '17-bulk-confirm');
+  await axe(page, 'bulk-confirm');
+  await page.click('button:has-text("Deactivate 2 keys")');
+  await page.waitForSelector('.notice').catch(async e => {
+    throw new Error('no notice after the bulk action at ' + page.url() + ': ' + (await page.textContent('main')).slice(0, 300));
+  });
+  for (const n of bulkNames) check((await (await row(page, n)).textContent()).includes('Inactive'), n + ' is inactive after the bulk action');
+  step('bulk');
 
   // 12. Delete after a confirmation; cancelling keeps the key.
   await page.goto(base + '/console/keys?q=Billing');
@@ -364,6 +563,7 @@ try {
   check((await viewer.textContent('h1')).includes('Not allowed'), 'the add form is refused with a page that says so');
   await shot(viewer, '16-viewer-forbidden');
   step('permission-denied');
+  check(scriptErrors.length === 0, 'no script errors: ' + scriptErrors.join('; '));
 } finally {
   await browser.close();
 }
