@@ -119,6 +119,9 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 	}
 	var issued *IssuedKey
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
+		if err := s.stillActive(ctx, tx, p); err != nil {
+			return err
+		}
 		t, err := tx.GetTenant(ctx, p.TenantID)
 		if err != nil {
 			return err
@@ -163,6 +166,25 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		return nil, err
 	}
 	return issued, nil
+}
+
+// stillActive re-reads, inside tx, whether the principal that is about to
+// be shown a secret is still active (a key: and its secret not revoked),
+// holding the row until tx ends: a deactivation running at the same time
+// either comes first, and this refuses, or waits and then retires the new
+// secret with the others.
+func (s *Service) stillActive(ctx context.Context, tx StoreTx, p *Principal) error {
+	if p.Kind != KindUser && p.Kind != KindAPIKey {
+		return nil
+	}
+	ok, err := tx.PrincipalActive(ctx, p.Kind, p.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return Errorf(EUNAUTHORIZED, "the caller is no longer active")
+	}
+	return nil
 }
 
 // setSecret stores the hash (and, for HMAC keys, the sealed secret) of sec.
@@ -283,6 +305,10 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 
 	if k.ActsAsOwner && k.OwnerID == "" {
 		return Invalid(FieldError{Field: "actsAsOwner", Message: "needs an owner (ownerId)"})
+	}
+	if prev != nil && p.Kind == KindAPIKey && p.ID == prev.ID && (in.ExpiresAt != nil || in.ClearExpiry ||
+		in.RateLimit != nil || in.ClearRateLimit) {
+		return Errorf(EFORBIDDEN, "a key may not change its own expiry or rate limit")
 	}
 	return s.authorizeKey(ctx, tx, p, k, prev)
 }
@@ -760,22 +786,29 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if err := p.authorizeKeyRotate(facts); err != nil {
 			return err
 		}
+		if err := s.stillActive(ctx, tx, p); err != nil {
+			return err
+		}
 		now := s.now()
 		k := *prev
 		if in.HMACEnabled != nil {
 			k.HMACEnabled = *in.HMACEnabled
 		}
-		k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt = nil, nil, nil
+		k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt, k.PrevSecretHolderID = nil, nil, nil, ""
 		if in.GracePeriodSeconds > 0 {
 			until := now.Add(time.Duration(in.GracePeriodSeconds) * time.Second)
-			k.PrevSecretHash, k.PrevSecretExpiresAt = prev.SecretHash, &until
+			k.PrevSecretHash, k.PrevSecretExpiresAt, k.PrevSecretHolderID = prev.SecretHash, &until, prev.SecretHolderID
 			if k.HMACEnabled {
 				k.PrevSecretCiphertext = prev.SecretCiphertext
 			}
 		}
 		sec := secret.NewSecret(t.Prefix)
 		s.setSecret(&k, sec)
-		k.SecretHolderID, k.SecretRevoked = p.ID, false // p was shown the new secret
+		if !p.rotatesItself(id) {
+			// p was shown the new secret. A key rotating itself stays with
+			// whoever was shown the secret it rotated with.
+			k.SecretHolderID, k.SecretRevoked = p.ID, false
+		}
 		k.UpdatedAt, k.Version, k.SecretGeneration = now, prev.Version+1, prev.SecretGeneration+1
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
 			return err

@@ -116,7 +116,7 @@ func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map
 	return &Principal{
 		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
 		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant, scope: scope,
-		Rate: rate,
+		Rate: rate, prevSecret: snap.validUntil != nil,
 	}, nil
 }
 
@@ -175,7 +175,10 @@ func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) 
 	switch {
 	case secret.Equal(k.SecretHash, hash):
 	case secret.Equal(k.PrevSecretHash, hash) && k.PrevSecretExpiresAt != nil:
+		// The previous secret: it, and the tokens it gets, end with the
+		// grace period.
 		snap.validUntil = k.PrevSecretExpiresAt
+		snap.generation--
 	default:
 		return nil, nil
 	}

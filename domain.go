@@ -110,6 +110,9 @@ type APIKey struct {
 	PrevSecretHash       []byte     `json:"-"` // set during a rotation grace period
 	PrevSecretCiphertext []byte     `json:"-"`
 	PrevSecretExpiresAt  *time.Time `json:"-"`
+	// PrevSecretHolderID was shown the previous secret: when it loses its
+	// access, the grace period ends.
+	PrevSecretHolderID string `json:"-"`
 }
 
 // SigningKey is a key that signs OAuth2 access tokens. Its private part is

@@ -31,6 +31,9 @@ type AccessTokenClaims struct {
 	// Generation is the key's secret generation when the token was issued:
 	// a rotation retires the tokens of the previous secret.
 	Generation int `json:"sgen"`
+	// KeyID binds the token to its key: a key made later with the same
+	// client id (the first was deleted) does not bring its tokens back.
+	KeyID string `json:"key_id"`
 }
 
 // TokenResponse is the answer of the token endpoint.
@@ -117,7 +120,7 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
 		},
 		ClientID: snap.ClientID, Scope: strings.Join(granted, " "), Tenant: snap.TenantID, Level: snap.Level,
-		Generation: snap.generation,
+		Generation: snap.generation, KeyID: snap.ID,
 	}
 	tok, err := signer.sign(claims)
 	if err != nil {
@@ -165,7 +168,7 @@ func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessToke
 		return nil, nil, false, err
 	}
 	switch {
-	case snap.TenantID != c.Tenant, snap.disabled != "":
+	case snap.TenantID != c.Tenant, snap.ID != c.KeyID, snap.disabled != "":
 		return nil, nil, false, nil
 	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
 		return nil, nil, false, nil
@@ -278,7 +281,11 @@ func (s *Service) authenticateAccessToken(ctx context.Context, raw string) (*Pri
 		scope[name] = true
 	}
 	s.cache.markUsed(snap, s.now())
-	return s.keyPrincipal(ctx, snap, scope)
+	p, err := s.keyPrincipal(ctx, snap, scope)
+	if p != nil {
+		p.prevSecret = c.Generation != snap.generation // a token of the previous secret
+	}
+	return p, err
 }
 
 // currentScope returns the names of scope (a token's) that the key still

@@ -175,6 +175,11 @@ func (s *Service) UpdatePermission(ctx context.Context, p *Principal, id string,
 		if perm.BuiltIn {
 			return Errorf(EFORBIDDEN, "built-in permissions are read-only")
 		}
+		if (in.Name != nil && strings.TrimSpace(*in.Name) != perm.Name) || in.Children != nil {
+			if err := p.authorizePermissionChange(); err != nil {
+				return err
+			}
+		}
 		if err := s.applyPermissionInput(ctx, tx, p, perm, in); err != nil {
 			return err
 		}
@@ -210,6 +215,9 @@ func (s *Service) DeletePermission(ctx context.Context, p *Principal, id string)
 		}
 		if perm.BuiltIn {
 			return Errorf(EFORBIDDEN, "built-in permissions are read-only")
+		}
+		if !p.canGrant(perm.Name) {
+			return Errorf(EFORBIDDEN, "you cannot delete permission %s: you do not hold it", perm.Name)
 		}
 		used, err := tx.PermissionInUse(ctx, p.TenantID, id)
 		if err != nil {

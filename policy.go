@@ -130,6 +130,12 @@ func (p *Principal) authorizeKeyChange(c keyChange) error {
 	return nil
 }
 
+// rotatesItself reports whether the principal is key id with all of its
+// rights (its secret, or a token of it without a scope).
+func (p *Principal) rotatesItself(id string) bool {
+	return p.Kind == KindAPIKey && p.ID == id && p.scope == nil
+}
+
 // mayManageOwnerless reports whether the principal may give out keys
 // without an owner, which outlive every user: level 8, or an ownerless key
 // itself (a tenant's integration key), whose keys die with it.
@@ -138,9 +144,14 @@ func (p *Principal) mayManageOwnerless() bool {
 }
 
 // authorizeKeyRotate decides a rotation: the caller receives the new
-// secret, so it must cover the key. A key may always rotate itself.
+// secret, so it must cover the key. A key may always rotate itself with its
+// current secret — not with a narrower token of it, nor with the previous
+// secret of a grace period.
 func (p *Principal) authorizeKeyRotate(k keyFacts) error {
-	if p.Kind == KindAPIKey && p.ID == k.ID {
+	if p.rotatesItself(k.ID) {
+		if p.prevSecret {
+			return Errorf(EFORBIDDEN, "a key rotates itself with its current secret, not the previous one")
+		}
 		return nil
 	}
 	if !p.canKey(PermAPIKeysWrite, k.OwnerID) {
@@ -151,6 +162,20 @@ func (p *Principal) authorizeKeyRotate(k keyFacts) error {
 	}
 	if err := p.uncovered(k.Rights); err != nil {
 		return Errorf(EFORBIDDEN, "rotating hands you the key's secret, so you must hold its rights: %s", err.Message)
+	}
+	return nil
+}
+
+// authorizePermissionChange decides a rename, a change of a composite's
+// members or a deletion: each changes the rights of every user and key that
+// holds the permission, so the caller must cover them all — level 8, which
+// holds every permission of its tenant.
+func (p *Principal) authorizePermissionChange() error {
+	if !p.Has(PermPermissionsWrite) {
+		return Errorf(EFORBIDDEN, "permissions:write is required")
+	}
+	if p.Level < minLevelAllPermission || p.scope != nil {
+		return Errorf(EFORBIDDEN, "changing or deleting a permission changes the rights of all who hold it: level 8 is required")
 	}
 	return nil
 }

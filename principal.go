@@ -106,6 +106,10 @@ type Principal struct {
 	// Rate is where a key stands against its own rate limit (nil without
 	// one), for the RateLimit-* response headers.
 	Rate *RateStatus
+
+	// prevSecret is set when a key authenticated with its previous secret
+	// (or a token of it) during a rotation's grace period.
+	prevSecret bool
 }
 
 func (p *Principal) inScope(perm string) bool {

@@ -80,8 +80,14 @@ type StoreTx interface {
 	ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID string) ([]string, error)
 	// ListAPIKeysBySecretHolder returns the keys, in any tenant, whose
 	// current secret was shown to holderID (SecretHolderID) and that are not
-	// SecretRevoked yet.
+	// SecretRevoked yet, or whose previous secret was (PrevSecretHolderID).
+	// In a Tx the keys stay locked until it ends.
 	ListAPIKeysBySecretHolder(ctx context.Context, holderID string) ([]*APIKey, error)
+	// PrincipalActive reports whether user or key id (kind KindUser or
+	// KindAPIKey, any tenant) exists, is active and, for a key, not
+	// SecretRevoked; unknown is false. In a Tx a concurrent change of the
+	// row waits until the Tx ends.
+	PrincipalActive(ctx context.Context, kind, id string) (bool, error)
 	// TouchAPIKeys records last-use times (id → time); unknown ids are ignored
 	// and a later stored time is never moved back. It does not bump versions.
 	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error

@@ -120,7 +120,13 @@ func (s *Service) offboard(ctx context.Context, tx StoreTx, p *Principal, holder
 	now := s.now()
 	for _, k := range keys {
 		v := k.Version
-		k.SecretRevoked, k.UpdatedAt, k.Version = true, now, v+1
+		if k.SecretHolderID == holderID {
+			k.SecretRevoked = true
+		}
+		if k.PrevSecretHolderID == holderID { // the grace period of the secret it saw ends
+			k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt, k.PrevSecretHolderID = nil, nil, nil, ""
+		}
+		k.UpdatedAt, k.Version = now, v+1
 		if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
 			return nil, err
 		}

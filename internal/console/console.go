@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -322,6 +323,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		default:
 			c.logError(r, err)
 			f.Error = "Signing in failed. Try again in a moment."
+		}
+		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			retry := 1
+			var e *keyward.Error
+			if errors.As(err, &e) && e.Rate != nil {
+				retry = max(e.Rate.Reset, 1)
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(retry))
 		}
 		c.render(w, r, nil, status, "login", "Sign in", f)
 		return

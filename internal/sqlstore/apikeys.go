@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -15,13 +16,13 @@ const keyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.description, k.own
 	k.device_name, k.level, k.is_active, k.expires_at, k.token_lifespan_seconds, k.hmac_enabled, k.meta,
 	k.secret_hint, k.created_at, k.updated_at, k.last_used_at, k.created_by, k.version,
 	k.secret_hash, k.secret_ciphertext, k.prev_secret_hash, k.prev_secret_ciphertext, k.prev_secret_expires_at,
-	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked`
+	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked, k.prev_secret_holder_id`
 
 const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.id = k.owner_id `
 
 func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
 	var k keyward.APIKey
-	var owner, holder sql.NullString
+	var owner, holder, prevHolder sql.NullString
 	var rateLimit, rateWindow sql.NullInt64
 	err := row.Scan(&k.ID, &k.TenantID, &k.ClientID, &k.Name, &k.Description, &owner, &k.UserName,
 		&k.DeviceName, &k.Level, &k.IsActive, nullTimeCol{&k.ExpiresAt}, &k.TokenLifespanSeconds, &k.HMACEnabled,
@@ -29,11 +30,11 @@ func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
 		nullTimeCol{&k.LastUsedAt}, &k.CreatedBy, &k.Version,
 		&k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash, &k.PrevSecretCiphertext,
 		nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &rateLimit, &rateWindow, &k.ActsAsOwner, &holder,
-		&k.SecretRevoked)
+		&k.SecretRevoked, &prevHolder)
 	if err != nil {
 		return nil, err
 	}
-	k.OwnerID, k.SecretHolderID = owner.String, holder.String
+	k.OwnerID, k.SecretHolderID, k.PrevSecretHolderID = owner.String, holder.String, prevHolder.String
 	if rateLimit.Valid && rateWindow.Valid {
 		k.RateLimit = &keyward.RateLimit{Limit: int(rateLimit.Int64), WindowSeconds: int(rateWindow.Int64)}
 	}
@@ -54,16 +55,16 @@ func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 				expires_at, token_lifespan_seconds, hmac_enabled, meta, secret_hint, created_at, updated_at,
 				last_used_at, created_by, version, secret_hash, secret_ciphertext, prev_secret_hash,
 				prev_secret_ciphertext, prev_secret_expires_at, secret_generation, rate_limit, rate_window_seconds,
-				acts_as_owner, secret_holder_id, secret_revoked)
+				acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28, $29, $30)`,
+				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31)`,
 			k.ID, k.TenantID, k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level,
 			k.IsActive, s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
 			s.ts(k.CreatedAt), s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.CreatedBy, k.Version,
 			nullBytes(k.SecretHash), nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash),
 			nullBytes(k.PrevSecretCiphertext), s.tsPtr(k.PrevSecretExpiresAt), k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
-			nullString(k.SecretHolderID), k.SecretRevoked)
+			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID))
 		if err != nil {
 			return writeError(err, "creating an api key", keyConflict)
 		}
@@ -84,7 +85,7 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 				meta = $11, secret_hint = $12, updated_at = $13, last_used_at = $14, version = $15,
 				secret_hash = $16, secret_ciphertext = $17, prev_secret_hash = $18, prev_secret_ciphertext = $19,
 				prev_secret_expires_at = $20, secret_generation = $24, rate_limit = $25, rate_window_seconds = $26,
-				acts_as_owner = $27, secret_holder_id = $28, secret_revoked = $29
+				acts_as_owner = $27, secret_holder_id = $28, secret_revoked = $29, prev_secret_holder_id = $30
 			WHERE id = $21 AND tenant_id = $22 AND version = $23`,
 			k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level, k.IsActive,
 			s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
@@ -92,7 +93,7 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 			nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash), nullBytes(k.PrevSecretCiphertext),
 			s.tsPtr(k.PrevSecretExpiresAt), k.ID, k.TenantID, expectVersion, k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
-			nullString(k.SecretHolderID), k.SecretRevoked)
+			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID))
 		if err != nil {
 			return writeError(err, "updating an api key", keyConflict)
 		}
@@ -212,14 +213,44 @@ func (s *store) ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID stri
 }
 
 // ListAPIKeysBySecretHolder returns the keys, in any tenant, whose current
-// secret holderID was shown and that are not yet revoked, in id order.
+// secret holderID was shown and that are not yet revoked, or whose previous
+// secret (in a grace period) it was shown, in id order. In a transaction on
+// PostgreSQL the keys are locked until it ends, so that a concurrent
+// rotation waits instead of failing the off-boarding.
 func (s *store) ListAPIKeysBySecretHolder(ctx context.Context, holderID string) ([]*keyward.APIKey, error) {
-	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.secret_holder_id = $1 AND NOT k.secret_revoked
-		ORDER BY k.id`, holderID)
+	lock := ""
+	if s.tx != nil && s.pg {
+		lock = " FOR UPDATE OF k"
+	}
+	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+`WHERE (k.secret_holder_id = $1 AND NOT k.secret_revoked)
+		OR k.prev_secret_holder_id = $1 ORDER BY k.id`+lock, holderID)
 	if err != nil {
 		return nil, fmt.Errorf("listing the keys of a secret holder: %w", err)
 	}
 	return keys, nil
+}
+
+// PrincipalActive reports whether the user or key id (in any tenant) is
+// active, and a key's secret not revoked. In a transaction on PostgreSQL
+// the row is locked (shared) until it ends: a concurrent deactivation waits
+// for the transaction, and then sees what it made.
+func (s *store) PrincipalActive(ctx context.Context, kind, id string) (bool, error) {
+	lock := ""
+	if s.tx != nil && s.pg {
+		lock = " FOR SHARE"
+	}
+	q := `SELECT is_active FROM users WHERE id = $1` + lock
+	if kind == keyward.KindAPIKey {
+		q = `SELECT is_active AND NOT secret_revoked FROM api_keys WHERE id = $1` + lock
+	}
+	var active bool
+	err := s.read.QueryRowContext(ctx, q, id).Scan(&active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("reading whether a principal is active: %w", err)
+	}
+	return active, nil
 }
 
 // TouchAPIKeys sets each key's last-use time to the given one unless the

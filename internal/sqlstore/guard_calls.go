@@ -6,6 +6,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -181,4 +182,18 @@ func (g *guardTx) ListAudit(ctx context.Context, tenantID string, f keyward.Audi
 	return call(g, ctx, func(ctx context.Context) (keyward.List[*keyward.AuditEntry], error) {
 		return g.StoreTx.ListAudit(ctx, tenantID, f)
 	})
+}
+
+func (g *guardTx) ListAPIKeysBySecretHolder(ctx context.Context, holderID string) ([]*keyward.APIKey, error) {
+	return call(g, ctx, func(ctx context.Context) ([]*keyward.APIKey, error) {
+		return g.StoreTx.ListAPIKeysBySecretHolder(ctx, holderID)
+	})
+}
+
+func (g *guardTx) PrincipalActive(ctx context.Context, kind, id string) (bool, error) {
+	return call(g, ctx, func(ctx context.Context) (bool, error) { return g.StoreTx.PrincipalActive(ctx, kind, id) })
+}
+
+func (g *guardTx) UpdateAuditDetails(ctx context.Context, tenantID, id string, details json.RawMessage) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.UpdateAuditDetails(ctx, tenantID, id, details) })
 }

@@ -1,0 +1,143 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+)
+
+// What an attacker who read only the README found against the rights model,
+// each as a test through the real server.
+
+func TestNarrowTokenCannotRotateItsKey(t *testing.T) {
+	s := sqliteServer(t)
+	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders_read"}, 201, nil)
+	k := s.newKey(map[string]any{"name": "k", "level": 7, "permissions": refs("users:write", "audit:read", "orders_read")})
+	tok := s.tokenFor(k, "orders_read")
+	s.do("GET", "/v1/audit", tok, nil, 403, nil)
+	s.do("POST", "/v1/apikeys/"+k.ID+"/rotate", tok, map[string]any{}, 403, nil)
+	s.do("GET", "/v1/audit", k.ClientSecret, nil, 200, nil) // the secret was not replaced
+}
+
+func TestSelfRotationKeepsTheHolder(t *testing.T) {
+	s := sqliteServer(t)
+	xID, x := s.user("x", 7)
+	wID, _ := s.user("w", 4)
+	k := s.keyAs(x, map[string]any{"name": "for w", "level": 4, "ownerId": wID})
+	var rotated keyward.IssuedKey
+	s.do("POST", "/v1/apikeys/"+k.ID+"/rotate", k.ClientSecret, map[string]any{}, 200, &rotated)
+	if rotated.SecretHolderID != xID {
+		t.Errorf("a self-rotation moved the holder to %q, want %q (who saw the secret it rotated with)", rotated.SecretHolderID, xID)
+	}
+	s.do("PATCH", "/v1/users/"+xID, s.admin, map[string]any{"isActive": false}, 200, nil)
+	s.do("GET", "/v1/whoami", rotated.ClientSecret, nil, 401, nil)
+}
+
+func TestGraceSecretDiesWithItsHolder(t *testing.T) {
+	s := sqliteServer(t)
+	xID, x := s.user("x", 7)
+	wID, _ := s.user("w", 4)
+	k := s.keyAs(x, map[string]any{"name": "for w", "level": 4, "ownerId": wID})
+	old := k.ClientSecret
+	var rotated keyward.IssuedKey
+	s.do("POST", "/v1/apikeys/"+k.ID+"/rotate", s.admin, map[string]any{"gracePeriodSeconds": 86400}, 200, &rotated)
+	s.do("GET", "/v1/whoami", old, nil, 200, nil) // the grace period
+	// The old secret cannot take the key over by rotating it.
+	s.do("POST", "/v1/apikeys/"+k.ID+"/rotate", old, map[string]any{}, 403, nil)
+	oldToken := s.tokenFor(keyward.IssuedKey{APIKey: k.APIKey, ClientSecret: old}, "")
+	var u keyward.User
+	s.do("PATCH", "/v1/users/"+xID, s.admin, map[string]any{"isActive": false}, 200, &u)
+	if !strings.Contains(strings.Join(u.DisabledKeys, ","), k.ID) {
+		t.Errorf("disabledKeys %v, want %s (its previous secret ended)", u.DisabledKeys, k.ID)
+	}
+	s.do("GET", "/v1/whoami", old, nil, 401, nil)
+	s.do("GET", "/v1/whoami", oldToken, nil, 401, nil)
+	s.do("GET", "/v1/whoami", rotated.ClientSecret, nil, 200, nil) // the admin's secret lives on
+}
+
+func TestTokensDoNotOutliveTheirKey(t *testing.T) {
+	s := sqliteServer(t)
+	_, x := s.user("x", 4)
+	k := s.keyAs(x, map[string]any{"name": "first", "clientId": "sharedapp", "level": 4, "tokenLifespanSeconds": 86400})
+	tok := s.tokenFor(k, "")
+	s.do("DELETE", "/v1/apikeys/"+k.ID, x, nil, 200, nil)
+	s.do("GET", "/v1/whoami", tok, nil, 401, nil)
+	s.newKey(map[string]any{"name": "second", "clientId": "sharedapp", "level": 8})
+	s.do("GET", "/v1/whoami", tok, nil, 401, nil)
+	verifier := s.newKey(map[string]any{"name": "verifier", "permissions": refs("keys:verify")})
+	res := s.form("/oauth2/introspect", "Bearer "+verifier.ClientSecret, url.Values{"token": {tok}})
+	if !strings.Contains(string(res.Body), `"active":false`) {
+		t.Errorf("introspection of a deleted key's token after its client id was reused: %s", res.Body)
+	}
+}
+
+func TestSecretsMadeDuringDeactivationDie(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		xID, x := s.user("x", 7)
+		wID, _ := s.user("w", 4)
+		target := s.keyAs(x, map[string]any{"name": "target", "level": 4, "ownerId": wID})
+		var mu sync.Mutex
+		var secrets []string
+		var wg sync.WaitGroup
+		for i := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var res response
+				var k keyward.IssuedKey
+				if i%3 == 0 {
+					res = s.raw("POST", "/v1/apikeys/"+target.ID+"/rotate", "Bearer "+x, strings.NewReader(`{}`))
+				} else {
+					res = s.raw("POST", "/v1/apikeys", "Bearer "+x, strings.NewReader(fmt.Sprintf(`{"name":"k%d","ownerId":%q}`, i, wID)))
+				}
+				if res.Status < 300 {
+					if err := jsonUnmarshal(res.Body, &k); err == nil {
+						mu.Lock()
+						secrets = append(secrets, k.ClientSecret)
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		s.do("PATCH", "/v1/users/"+xID, s.admin, map[string]any{"isActive": false}, 200, nil)
+		wg.Wait()
+		for _, sec := range secrets {
+			if res := s.raw("GET", "/v1/whoami", "Bearer "+sec, nil); res.Status != 401 {
+				t.Errorf("a secret handed to x while it was being deactivated still works: %d", res.Status)
+			}
+		}
+	})
+}
+
+func TestPermissionMeaningNeedsLevel8(t *testing.T) {
+	s := sqliteServer(t)
+	var reader, admin, bundle keyward.Permission
+	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders_read"}, 201, &reader)
+	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders_admin"}, 201, &admin)
+	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "ops_bundle", "children": refs("orders_read")}, 201, &bundle)
+	_, y := s.user("y", 0, "permissions:write", "permissions:read", "orders_read", "audit:read", "ops_bundle")
+	s.do("PATCH", "/v1/permissions/"+admin.ID, y, map[string]any{"name": "retired"}, 403, nil)
+	s.do("PATCH", "/v1/permissions/"+reader.ID, y, map[string]any{"name": "orders_admin2"}, 403, nil)
+	s.do("PATCH", "/v1/permissions/"+bundle.ID, y, map[string]any{"children": refs("orders_read", "audit:read")}, 403, nil)
+	s.do("DELETE", "/v1/permissions/"+admin.ID, y, nil, 403, nil)
+	s.do("PATCH", "/v1/permissions/"+reader.ID, y, map[string]any{"description": "still allowed"}, 200, nil)
+	s.do("PATCH", "/v1/permissions/"+admin.ID, s.admin, map[string]any{"name": "orders_admin_v2"}, 200, nil)
+}
+
+func TestKeyCannotLiftItsOwnLimits(t *testing.T) {
+	s := sqliteServer(t)
+	k := s.newKey(map[string]any{"name": "limited", "level": 4, "expiresIn": 600, "rateLimit": map[string]int{"limit": 30, "windowSeconds": 3600}})
+	s.do("PATCH", "/v1/apikeys/"+k.ID, k.ClientSecret, map[string]any{"expiresAt": nil}, 403, nil)
+	s.do("PATCH", "/v1/apikeys/"+k.ID, k.ClientSecret, map[string]any{"rateLimit": nil}, 403, nil)
+	s.do("PATCH", "/v1/apikeys/"+k.ID, k.ClientSecret, map[string]any{"description": "fine"}, 200, nil)
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
