@@ -152,7 +152,7 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 			}
 			return err
 		}
-		if err := s.audit(ctx, tx, p, "apikey.create", p.TenantID, k.ID); err != nil {
+		if err := s.auditDetails(ctx, tx, p, "apikey.create", p.TenantID, k.ID, map[string]any{"name": k.Name}); err != nil {
 			return err
 		}
 		stored, err := tx.GetAPIKey(ctx, p.TenantID, k.ID)
@@ -562,7 +562,7 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
 			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
 		}
-		if err := s.audit(ctx, tx, p, action, p.TenantID, k.ID); err != nil {
+		if err := s.auditDetails(ctx, tx, p, action, p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": keyChanges(prev, &k)}); err != nil {
 			return err
 		}
 		if prev.IsActive && !k.IsActive {
@@ -579,6 +579,39 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		return nil, err
 	}
 	return out, nil
+}
+
+// keyChanges names the fields a change made to a key, for the audit log
+// (never a value: meta and names may be sensitive, secrets always are).
+func keyChanges(prev, k *APIKey) []string {
+	var out []string
+	add := func(changed bool, field string) {
+		if changed {
+			out = append(out, field)
+		}
+	}
+	add(prev.Name != k.Name, "name")
+	add(prev.Description != k.Description, "description")
+	add(prev.DeviceName != k.DeviceName, "deviceName")
+	add(prev.OwnerID != k.OwnerID, "ownerId")
+	add(prev.ActsAsOwner != k.ActsAsOwner, "actsAsOwner")
+	add(prev.Level != k.Level, "level")
+	add(!samePermissions(prev.Permissions, k.Permissions), "permissions")
+	add(prev.IsActive != k.IsActive, "isActive")
+	add(!sameTime(prev.ExpiresAt, k.ExpiresAt), "expiresAt")
+	add(prev.TokenLifespanSeconds != k.TokenLifespanSeconds, "tokenLifespanSeconds")
+	add(prev.HMACEnabled != k.HMACEnabled, "hmacEnabled")
+	add(!sameRateLimit(prev.RateLimit, k.RateLimit), "rateLimit")
+	add(string(prev.Meta) != string(k.Meta), "meta")
+	return out
+}
+
+func sameTime(a, b *time.Time) bool {
+	return (a == nil) == (b == nil) && (a == nil || a.Equal(*b))
+}
+
+func sameRateLimit(a, b *RateLimit) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
 func onlyActiveChanged(in APIKeyInput) bool {
@@ -741,7 +774,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifM
 		if revoked, err = s.offboard(ctx, tx, p, id); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, p, "apikey.delete", p.TenantID, id)
+		return s.auditDetails(ctx, tx, p, "apikey.delete", p.TenantID, id, map[string]any{"name": k.Name})
 	})
 	s.invalidate(ctx, append(revoked, id)...)
 	if err != nil {
@@ -813,7 +846,8 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, tx, p, "apikey.rotate", p.TenantID, id); err != nil {
+		if err := s.auditDetails(ctx, tx, p, "apikey.rotate", p.TenantID, id,
+			map[string]any{"name": k.Name, "gracePeriodSeconds": in.GracePeriodSeconds}); err != nil {
 			return err
 		}
 		stored, err := tx.GetAPIKey(ctx, p.TenantID, id)

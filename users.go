@@ -69,7 +69,7 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 			}
 			return err
 		}
-		if err := s.audit(ctx, tx, p, "user.create", p.TenantID, u.ID); err != nil {
+		if err := s.auditDetails(ctx, tx, p, "user.create", p.TenantID, u.ID, map[string]any{"userName": u.UserName}); err != nil {
 			return err
 		}
 		var err error
@@ -137,6 +137,24 @@ func (s *Service) offboard(ctx context.Context, tx StoreTx, p *Principal, holder
 		ids = append(ids, k.ID)
 	}
 	return ids, nil
+}
+
+// userChanges names the fields a change made to a user, for the audit log.
+func userChanges(prev, u *User, password bool) []string {
+	var out []string
+	if prev.Level != u.Level {
+		out = append(out, "level")
+	}
+	if !samePermissions(prev.Permissions, u.Permissions) {
+		out = append(out, "permissions")
+	}
+	if prev.IsActive != u.IsActive {
+		out = append(out, "isActive")
+	}
+	if password {
+		out = append(out, "password")
+	}
+	return out
 }
 
 // GetUser returns a user. Needs users:read, except for one's own user.
@@ -270,9 +288,9 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 			slices.Sort(keyIDs)
 			keyIDs = slices.Compact(keyIDs)
 		}
-		var details map[string]any
+		details := map[string]any{"userName": u.UserName, "changed": userChanges(prev, &u, hash != "")}
 		if deactivated {
-			details = map[string]any{"disabledKeys": keyIDs}
+			details["disabledKeys"] = keyIDs
 		}
 		if err := s.auditDetails(ctx, tx, p, "user.update", p.TenantID, id, details); err != nil {
 			return err
@@ -337,7 +355,7 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (*Use
 		slices.Sort(keyIDs)
 		keyIDs = slices.Compact(keyIDs)
 		out = u
-		return s.auditDetails(ctx, tx, p, "user.delete", p.TenantID, id, map[string]any{"disabledKeys": keyIDs})
+		return s.auditDetails(ctx, tx, p, "user.delete", p.TenantID, id, map[string]any{"userName": u.UserName, "disabledKeys": keyIDs})
 	})
 	s.invalidate(ctx, keyIDs...)
 	if err != nil {

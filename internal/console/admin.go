@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -408,6 +409,40 @@ type auditView struct {
 type auditRow struct {
 	*keyward.AuditEntry
 	Actor, Target, TargetLink string
+	// Gone names a target that no longer exists (from the entry's details),
+	// Note says what the entry adds: the fields changed, a refusal's reason,
+	// how many logins failed.
+	Gone, Note string
+}
+
+// auditNote is what an entry's details say, in words.
+func auditNote(e *keyward.AuditEntry) (gone, note string) {
+	var d struct {
+		Name, UserName, Reason string
+		Changed, DisabledKeys  []string
+		Count                  int
+	}
+	if len(e.Details) == 0 || json.Unmarshal(e.Details, &d) != nil {
+		return "", ""
+	}
+	gone = d.Name
+	if gone == "" {
+		gone = d.UserName
+	}
+	var parts []string
+	if len(d.Changed) > 0 {
+		parts = append(parts, "changed "+strings.Join(d.Changed, ", "))
+	}
+	if n := len(d.DisabledKeys); n > 0 {
+		parts = append(parts, strconv.Itoa(n)+" keys disabled with it")
+	}
+	if d.Reason != "" {
+		parts = append(parts, e.Result+": "+d.Reason)
+	}
+	if d.Count > 0 {
+		parts = append(parts, strconv.Itoa(d.Count)+" failed")
+	}
+	return gone, strings.Join(parts, "; ")
 }
 
 // auditActions are the actions the audit log records, for the filter.
@@ -464,6 +499,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 	names := &namer{c: c, r: r, s: s, names: map[string]string{}}
 	for _, e := range list.Items {
 		row := auditRow{AuditEntry: e, Actor: names.name(e.ActorKind, e.ActorID)}
+		row.Gone, row.Note = auditNote(e)
 		kind, _, _ := strings.Cut(e.Action, ".")
 		if kind == "token" {
 			kind = "apikey" // a revoked token's target is its key
