@@ -271,7 +271,7 @@ func (cli *runner) connect(ctx context.Context, prog string, f *connFlags, visit
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, cli.usageError(prog, "--server must be an http or https URL such as http://127.0.0.1:8080")
 	}
-	opts := []client.Option{client.WithUserAgent("keyward-cli/" + version)}
+	opts := []client.Option{client.WithUserAgent("keyward-cli/" + currentBuild().Version)}
 	if f.tenant != "" {
 		opts = append(opts, client.WithTenant(f.tenant))
 	}

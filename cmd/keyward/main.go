@@ -5,6 +5,8 @@
 //	keyward admin reset-password     set a user's password
 //	keyward apikeys <command>        manage API keys of a running server
 //	keyward token                    get an OAuth2 access token
+//	keyward healthcheck              check a server's /healthz (for container HEALTHCHECKs)
+//	keyward version                  print the version
 //
 // Run "keyward <command> --help" for the flags of each command.
 package main
@@ -40,7 +42,8 @@ Usage:
   keyward tenants <command> [flags]      manage tenants (root admins): create, list, get, update, activate, deactivate
   keyward token [flags]                  get an OAuth2 access token (client credentials)
   keyward curl [flags] URL               send one request signed with an hmacEnabled key
-  keyward version                        print the version
+  keyward healthcheck [--url URL]        exit 0 if a server's /healthz answers 200, else 1
+  keyward version                        print the version, VCS revision and Go version
 
 Run "keyward <command> --help" for a command's flags.
 `
@@ -51,9 +54,6 @@ const (
 	exitError = 1 // the command failed (server error, not found, forbidden, ...)
 	exitUsage = 2 // bad flags or arguments
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // run is the whole program; main only calls it. Tests call it too.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -81,8 +81,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "curl":
 		return runCurl(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "keyward", version)
+		fmt.Fprintln(stdout, currentBuild())
 		return exitOK
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

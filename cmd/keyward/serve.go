@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/console"
 	"github.com/keyward/keyward/internal/dialect"
@@ -231,7 +233,10 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 			keyward.RootTenantName, generated)
 	}
 
-	api := httpapi.New(svc, logger, nil)
+	reg := prometheus.NewRegistry()
+	build := currentBuild()
+	reg.MustRegister(build.collector())
+	api := httpapi.New(svc, logger, reg)
 	proxies, _ := c.proxies()
 	api.TrustProxies(proxies)
 	for _, name := range c.dialectList() {
@@ -253,7 +258,8 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	if !c.NoConsole {
 		fmt.Fprintf(stdout, "Console: %s/console\n", strings.TrimSuffix(c.PublicURL, "/"))
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("database", db.Dialect()),
+	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("version", build.Version),
+		slog.String("revision", build.Revision), slog.String("database", db.Dialect()),
 		slog.String("rate_limits", shared))
 
 	errc := make(chan error, 1)
