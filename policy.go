@@ -56,9 +56,6 @@ func (r Rights) union(o Rights) Rights {
 	return out
 }
 
-// Covers reports whether the principal holds every right of t.
-func (p *Principal) Covers(t Rights) bool { return p.uncovered(t) == nil }
-
 // uncovered explains why the principal does not cover t, or returns nil.
 func (p *Principal) uncovered(t Rights) *Error {
 	if t.Level > p.Level {
