@@ -316,11 +316,7 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 // authorizeKey asks the policy whether p may turn prev (nil on create) into
 // k, after reading the facts it needs: the catalog, the owners' rights.
 func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey) error {
-	t, err := tx.GetTenant(ctx, k.TenantID)
-	if err != nil {
-		return err
-	}
-	catalog, err := tx.ListPermissions(ctx, k.TenantID)
+	t, catalog, err := tenantCatalog(ctx, tx, k.TenantID)
 	if err != nil {
 		return err
 	}
@@ -350,6 +346,20 @@ func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k,
 		return Errorf(EFORBIDDEN, "level %d is above the owner's level %d", k.Level, owner.Level)
 	}
 	return nil
+}
+
+// tenantCatalog reads what every policy decision in a tenant needs: the
+// tenant (is it the root?) and its permission catalog.
+func tenantCatalog(ctx context.Context, tx StoreTx, tenantID string) (*Tenant, []*Permission, error) {
+	t, err := tx.GetTenant(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	catalog, err := tx.ListPermissions(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, catalog, nil
 }
 
 // keyFacts returns what the policy needs of k, and its owner (nil without
@@ -804,11 +814,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if err != nil {
 			return err
 		}
-		t, err := tx.GetTenant(ctx, p.TenantID)
-		if err != nil {
-			return err
-		}
-		catalog, err := tx.ListPermissions(ctx, p.TenantID)
+		t, catalog, err := tenantCatalog(ctx, tx, p.TenantID)
 		if err != nil {
 			return err
 		}

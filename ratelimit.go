@@ -267,38 +267,35 @@ func (s *Service) checkBlocked(ip string) error {
 // recordFailure counts a failed authentication of ip; past the limit the
 // address is refused until the window ends.
 func (s *Service) recordFailure(ctx context.Context, ip string) error {
-	if s.failLimit == nil || ip == "" {
-		return nil
-	}
-	ok, st, err := s.limiter.Allow(ctx, "fail:"+ip, *s.failLimit)
-	if err != nil {
-		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
-		return errLimiterDown
-	}
-	if !ok {
-		now := s.now()
-		s.failed.block(ip, now.Add(time.Duration(st.Reset)*time.Second), now)
-	}
-	return nil
+	_, err := s.countFailure(ctx, ip)
+	return err
 }
 
 // reserveAttempt counts an authentication attempt from ip before it is
 // evaluated; past the limit the address is refused and so is the attempt.
 func (s *Service) reserveAttempt(ctx context.Context, ip string) error {
+	if blocked, err := s.countFailure(ctx, ip); err != nil || !blocked {
+		return err
+	}
+	return s.checkBlocked(ip)
+}
+
+// countFailure counts one failed (or reserved) authentication of ip and
+// reports whether that closed the address until the window ends.
+func (s *Service) countFailure(ctx context.Context, ip string) (blocked bool, err error) {
 	if s.failLimit == nil || ip == "" {
-		return nil
+		return false, nil
 	}
 	ok, st, err := s.limiter.Allow(ctx, "fail:"+ip, *s.failLimit)
 	if err != nil {
 		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
-		return errLimiterDown
+		return false, errLimiterDown
 	}
 	if !ok {
 		now := s.now()
 		s.failed.block(ip, now.Add(time.Duration(st.Reset)*time.Second), now)
-		return s.checkBlocked(ip)
 	}
-	return nil
+	return !ok, nil
 }
 
 // refundAttempt gives back an attempt reserved by reserveAttempt.

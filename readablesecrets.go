@@ -15,16 +15,12 @@ func (s *Service) ReadableSecrets(ctx context.Context, p *Principal, keys []*API
 	if len(keys) == 0 {
 		return out, nil
 	}
-	t, err := s.store.GetTenant(ctx, p.TenantID)
+	t, catalog, err := tenantCatalog(ctx, s.store, p.TenantID)
 	if err != nil {
 		return nil, err
 	}
 	if !t.PortosReadableSecrets {
 		return out, nil
-	}
-	catalog, err := s.store.ListPermissions(ctx, p.TenantID)
-	if err != nil {
-		return nil, err
 	}
 	for _, k := range keys {
 		if k.TenantID != p.TenantID || len(k.SecretCiphertext) == 0 {

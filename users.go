@@ -88,11 +88,7 @@ func (s *Service) authorizeUser(ctx context.Context, tx StoreTx, p *Principal, p
 	if !p.Has(PermUsersWrite) {
 		return Errorf(EFORBIDDEN, "users:write is required")
 	}
-	t, err := tx.GetTenant(ctx, p.TenantID)
-	if err != nil {
-		return err
-	}
-	catalog, err := tx.ListPermissions(ctx, p.TenantID)
+	t, catalog, err := tenantCatalog(ctx, tx, p.TenantID)
 	if err != nil {
 		return err
 	}
