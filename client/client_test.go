@@ -717,6 +717,7 @@ func TestFormattingHidesSecrets(t *testing.T) {
 	c := client.New("http://127.0.0.1:8080", client.WithToken(testToken), client.WithTenant("acme"))
 	in := client.LoginInput{UserName: "admin", Password: "hunter2-hunter2"}
 	for _, s := range []string{
+		//lint:ignore S1025 every formatting verb is the point
 		fmt.Sprint(c), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c),
 		fmt.Sprint(in), fmt.Sprintf("%+v", in), fmt.Sprintf("%#v", in),
 	} {

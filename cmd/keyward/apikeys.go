@@ -734,7 +734,7 @@ func apikeysUpdateFlags(fs *flag.FlagSet) commandPrepare {
 			return nil, err
 		}
 		if emptyInput(in) {
-			return nil, errors.New("nothing to change: give at least one of --name, --description, --permission, --level, ...")
+			return nil, errors.New("nothing to change: give at least one of the flags that set a field (see --help)")
 		}
 		return func(ctx context.Context, c *client.Client) int {
 			key, err := c.UpdateAPIKey(ctx, id, in, match)

@@ -105,7 +105,9 @@ func TestCLIAgainstServer(t *testing.T) {
 	// keyward curl signs with an hmacEnabled key.
 	code, out, errs = cli(t, env, "apikeys", "create", "--name", "signer", "--hmac", "--level", "4", "--json")
 	var h struct{ ClientID, ClientSecret string }
-	json.Unmarshal([]byte(out), &h)
+	if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil || h.ClientSecret == "" {
+		t.Fatalf("create an hmac key: exit %d, %v, stderr %q; want 0 and a secret", code, err, errs)
+	}
 	henv := map[string]string{"KEYWARD_CLIENT_ID": h.ClientID, "KEYWARD_CLIENT_SECRET": h.ClientSecret}
 	if code, out, errs = cli(t, henv, "curl", s.URL+"/v1/whoami"); code != 0 || !strings.Contains(out, h.ClientID) {
 		t.Errorf("curl whoami: exit %d, %s %s", code, out, errs)

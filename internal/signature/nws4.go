@@ -62,10 +62,10 @@ func ParseNWS4Authorization(h string) (*NWS4Auth, error) {
 		}
 	}
 	if a.Credential == "" || len(a.SignedHeaders) == 0 || a.Timestamp == "" || len(a.Signature) != 64 {
-		return nil, errors.New("Credential, SignedHeaders, Timestamp and Signature are required")
+		return nil, errors.New("the authorization needs Credential, SignedHeaders, Timestamp and Signature")
 	}
 	if _, err := hex.DecodeString(a.Signature); err != nil {
-		return nil, errors.New("Signature must be hex")
+		return nil, errors.New("the Signature must be hex")
 	}
 	if !sort.StringsAreSorted(a.SignedHeaders) {
 		return nil, errors.New("SignedHeaders must be sorted")

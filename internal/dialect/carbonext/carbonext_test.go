@@ -3,7 +3,6 @@ package carbonext_test
 import (
 	"encoding/json"
 	"net/url"
-	"sort"
 	"strings"
 	"testing"
 
@@ -13,15 +12,6 @@ import (
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
-
-func keys(m map[string]any) string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
 
 func TestCarbonextApplications(t *testing.T) {
 	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {

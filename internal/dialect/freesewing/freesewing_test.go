@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,13 +189,16 @@ func TestFreeSewing(t *testing.T) {
 
 // TestExpiredKeyRejected: unlike the original, an expired key fails.
 func TestExpiredKeyRejected(t *testing.T) {
-	s := dialecttest.Start(t, sqltest.SQLite(t), freesewing.Mount)
+	var clock atomic.Int64 // nanoseconds the test has moved the clock on
+	s := dialecttest.StartWith(t, sqltest.SQLite(t), func(c *keyward.Config) {
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
+	}, freesewing.Mount)
 	var k keyward.IssuedKey
 	s.Do("POST", "/v1/apikeys", s.Admin, map[string]any{"name": "short", "level": 4, "expiresIn": 1}, 201, &k)
 	if code, _ := call(t, s, "GET", "/whoami/key", basic(k.ClientID, k.ClientSecret), nil); code != 200 {
 		t.Fatalf("fresh key: %d", code)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	clock.Store(int64(2 * time.Second))
 	if code, out := call(t, s, "GET", "/whoami/key", basic(k.ClientID, k.ClientSecret), nil); code != 403 {
 		t.Errorf("expired key: %d %+v, want 403 (authentication failed)", code, out)
 	}

@@ -248,7 +248,7 @@ func TestNDataMatrix(t *testing.T) {
 				for _, v := range vs {
 					if typ == "bool" {
 						add(member+"="+op+":"+strings.ToUpper(text(v)), v)
-						add(member+"="+op+":"+strings.Title(text(v)), v)
+						add(member+"="+op+":"+strings.ToUpper(text(v)[:1])+text(v)[1:], v)
 					}
 					add(member+"="+op+":"+url.QueryEscape(text(v)), v)
 					add(strings.ToUpper(member)+"="+strings.ToUpper(op)+":"+url.QueryEscape(text(v)), v)
