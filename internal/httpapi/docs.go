@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
 	"net/http"
 	"sort"
@@ -274,6 +275,7 @@ func renderDocs(spec []byte) ([]byte, error) {
 	}
 	tmpl, err := template.New("docs.html").Funcs(template.FuncMap{
 		"lower":  strings.ToLower,
+		"text":   codeSpans,
 		"anchor": func(s string) string { return strings.NewReplacer(" ", "-", "/", "-").Replace(strings.ToLower(s)) },
 	}).ParseFS(docsFS, "docs/docs.html")
 	if err != nil {
@@ -284,6 +286,19 @@ func renderDocs(spec []byte) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// codeSpans escapes s for HTML, showing its `backquoted` spans as code.
+func codeSpans(s string) template.HTML {
+	var b strings.Builder
+	for i, part := range strings.Split(s, "`") {
+		if i%2 == 1 {
+			b.WriteString("<code>" + html.EscapeString(part) + "</code>")
+		} else {
+			b.WriteString(html.EscapeString(part))
+		}
+	}
+	return template.HTML(b.String())
 }
 
 // contents lists the media types of a body, each example indented.

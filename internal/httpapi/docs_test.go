@@ -69,6 +69,9 @@ func TestDocsListsEveryOperation(t *testing.T) {
 			t.Errorf("schema %s is not on the page", name)
 		}
 	}
+	if !strings.Contains(page, "<code>clientSecret</code>") || strings.Contains(page, "`clientSecret`") {
+		t.Error("the descriptions' `code` spans are not rendered as code")
+	}
 	if !strings.Contains(page, "orders-service") {
 		t.Error("the examples are not on the page")
 	}
