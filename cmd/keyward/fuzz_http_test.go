@@ -26,9 +26,10 @@ import (
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
 
-// surfaceRoutes lists the routes of the dialects and the console, which
-// have no route table of their own to ask (the native API's comes from
-// httpapi.Server.Patterns). fuzzSurface checks that each still matches.
+// surfaceRoutes lists the routes of the dialects, the console and the API
+// reference (/docs), which have no route table of their own to ask (the
+// native API's comes from httpapi.Server.Patterns). fuzzSurface checks that
+// each still matches.
 var surfaceRoutes = []string{
 	"POST /v1/customers/applications", "GET /v1/customers/applications",
 	"GET /v1/customers/applications/{id}", "POST /auth/realms/{tenant}/protocol/openid-connect/token",
@@ -43,7 +44,7 @@ var surfaceRoutes = []string{
 	"GET /console/users/{id}/edit", "POST /console/users/{id}/edit", "POST /console/users/{id}/active",
 	"GET /console/users/{id}/delete", "POST /console/users/{id}/delete", "GET /console/permissions",
 	"POST /console/permissions", "GET /console/permissions/{id}/delete", "POST /console/permissions/{id}/delete",
-	"GET /console/audit", "GET /console/static/",
+	"GET /console/audit", "GET /console/static/", "GET /docs", "GET /docs/docs.css",
 }
 
 // fuzzSurface is keyward's whole HTTP surface in process, on SQLite or
