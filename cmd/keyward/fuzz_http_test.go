@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,11 +23,13 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
 
-// surfaceRoutes lists the routes of the dialects and the console, which
-// have no route table of their own to ask (the native API's comes from
-// httpapi.Server.Patterns). fuzzSurface checks that each still matches.
+// surfaceRoutes lists the routes of the dialects, the console and the API
+// reference (/docs), which have no route table of their own to ask (the
+// native API's comes from httpapi.Server.Patterns). fuzzSurface checks that
+// each still matches.
 var surfaceRoutes = []string{
 	"POST /v1/customers/applications", "GET /v1/customers/applications",
 	"GET /v1/customers/applications/{id}", "POST /auth/realms/{tenant}/protocol/openid-connect/token",
@@ -43,10 +44,11 @@ var surfaceRoutes = []string{
 	"GET /console/users/{id}/edit", "POST /console/users/{id}/edit", "POST /console/users/{id}/active",
 	"GET /console/users/{id}/delete", "POST /console/users/{id}/delete", "GET /console/permissions",
 	"POST /console/permissions", "GET /console/permissions/{id}/delete", "POST /console/permissions/{id}/delete",
-	"GET /console/audit", "GET /console/static/",
+	"GET /console/audit", "GET /console/static/", "GET /docs", "GET /docs/docs.css",
 }
 
-// fuzzSurface is keyward's whole HTTP surface in process, on SQLite.
+// fuzzSurface is keyward's whole HTTP surface in process, on SQLite or
+// PostgreSQL.
 type fuzzSurface struct {
 	h       http.Handler
 	db      *sqlstore.DB
@@ -61,17 +63,10 @@ type fuzzSurface struct {
 	methods []string
 }
 
-func newFuzzSurface(tb testing.TB) *fuzzSurface {
+// newFuzzSurface serves keyward over db, a fresh migrated store.
+func newFuzzSurface(tb testing.TB, db *sqlstore.DB) *fuzzSurface {
 	tb.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(tb.TempDir(), "keyward.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
 	logger := slog.New(slog.DiscardHandler)
 	svc, err := keyward.NewService(keyward.Config{
 		Store: sqlstore.Guard(db, sqlstore.Limits{}), MasterKey: secret.RandomBytes(32), Logger: logger,
@@ -130,18 +125,35 @@ func newFuzzSurface(tb testing.TB) *fuzzSurface {
 func (s *fuzzSurface) snapshot(tb testing.TB) string {
 	tb.Helper()
 	var out string
-	err := s.db.QueryRowForTest(context.Background(), `SELECT
-		(SELECT count(*) || '/' || coalesce(sum(version), 0) || '/' || coalesce(group_concat(is_active || secret_generation), '') FROM api_keys) || ' ' ||
-		(SELECT count(*) || '/' || coalesce(sum(version), 0) FROM users) || ' ' ||
-		(SELECT count(*) || '/' || coalesce(group_concat(name || ':' || coalesce(description, '')), '') FROM permissions) || ' ' ||
-		(SELECT count(*) || '/' || coalesce(sum(version), 0) FROM tenants) || ' ' ||
-		(SELECT count(*) FROM revoked_tokens) || ' ' ||
-		(SELECT count(*) FROM audit)`, &out)
+	query := snapshotSQLite
+	if s.db.Dialect() == "postgres" {
+		query = snapshotPostgres
+	}
+	err := s.db.QueryRowForTest(context.Background(), query, &out)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return out
 }
+
+// snapshotSQLite and snapshotPostgres sum up, in one string, every table a
+// request may change.
+const (
+	snapshotSQLite = `SELECT
+		(SELECT count(*) || '/' || coalesce(sum(version), 0) || '/' || coalesce(group_concat(is_active || secret_generation), '') FROM api_keys) || ' ' ||
+		(SELECT count(*) || '/' || coalesce(sum(version), 0) FROM users) || ' ' ||
+		(SELECT count(*) || '/' || coalesce(group_concat(name || ':' || coalesce(description, '')), '') FROM permissions) || ' ' ||
+		(SELECT count(*) || '/' || coalesce(sum(version), 0) FROM tenants) || ' ' ||
+		(SELECT count(*) FROM revoked_tokens) || ' ' ||
+		(SELECT count(*) FROM audit)`
+	snapshotPostgres = `SELECT
+		(SELECT count(*) || '/' || coalesce(sum(version), 0) || '/' || coalesce(string_agg(is_active::text || secret_generation::text, ',' ORDER BY id), '') FROM api_keys) || ' ' ||
+		(SELECT count(*) || '/' || coalesce(sum(version), 0) FROM users) || ' ' ||
+		(SELECT count(*) || '/' || coalesce(string_agg(name || ':' || coalesce(description, ''), ',' ORDER BY name), '') FROM permissions) || ' ' ||
+		(SELECT count(*) || '/' || coalesce(sum(version), 0) FROM tenants) || ' ' ||
+		(SELECT count(*) FROM revoked_tokens) || ' ' ||
+		(SELECT count(*) FROM audit)`
+)
 
 // request builds the request the fuzzer describes, as Go's server would
 // read it off the wire; nil when no server would accept it.
@@ -266,8 +278,16 @@ func checkRefusal(req *http.Request, res *http.Response, body []byte) string {
 // SQLite: no request may answer 5xx (a panic is one) or hang, every 4xx is
 // a valid problem or the dialect's own error shape, and a refused request
 // changes nothing.
-func FuzzHTTPSurface(f *testing.F) {
-	s := newFuzzSurface(f)
+func FuzzHTTPSurface(f *testing.F) { fuzzHTTP(f, sqltest.SQLite(f)) }
+
+// FuzzHTTPSurfacePostgres is FuzzHTTPSurface on PostgreSQL, in a schema of
+// its own (each fuzzing worker gets one); it skips when
+// KEYWARD_TEST_POSTGRES_URL is unset. Its corpus directory is
+// FuzzHTTPSurface's (a symbolic link), so what either finds both replay.
+func FuzzHTTPSurfacePostgres(f *testing.F) { fuzzHTTP(f, sqltest.Postgres(f)) }
+
+func fuzzHTTP(f *testing.F, db *sqlstore.DB) {
+	s := newFuzzSurface(f, db)
 	for i := range s.routes {
 		f.Add(uint16(i), uint8(1), uint8(1), "", "", "", "", []byte(nil))
 		f.Add(uint16(i), uint8(1), uint8(2), "", "", "page=2&page-size=1", "", []byte(`{"name":"x"}`))

@@ -9,6 +9,7 @@ package gate
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -80,7 +81,27 @@ func Request(r *http.Request) error {
 			}
 		}
 	}
-	return nil
+	return basic(r.Header.Get("Authorization"))
+}
+
+// basic checks the user and password Basic credentials decode to, as they
+// are read (raw, and form-decoded as OAuth2 clients send them, RFC 6749
+// §2.3.1): base64 is always clean, what it carries need not be. Credentials
+// that do not decode are left to the authentication that reads them.
+func basic(auth string) error {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(auth), " ")
+	if !strings.EqualFold(scheme, "basic") {
+		return nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return nil
+	}
+	s := string(raw)
+	if d, err := url.QueryUnescape(s); err == nil && !Clean(d) {
+		return Text("Authorization", d)
+	}
+	return Text("Authorization", s)
 }
 
 // wildcards returns the names of the {wildcards} of a ServeMux pattern.

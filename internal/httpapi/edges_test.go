@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -558,4 +559,58 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestBadBasicCredentialsRefused: Basic credentials that decode to invalid
+// UTF-8 or hold NUL (raw, or form-encoded as OAuth2 clients send them) are
+// bad bytes like any other: 400 in each surface's own shape, not 401.
+func TestBadBasicCredentialsRefused(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		k := s.newKey(map[string]any{"name": "client", "level": 4})
+		form := []string{"Content-Type", "application/x-www-form-urlencoded"}
+		creds := map[string]string{
+			"invalid UTF-8 id":     k.ClientID + "\xff:" + k.ClientSecret,
+			"NUL in secret":        k.ClientID + ":" + k.ClientSecret + "\x00",
+			"form-encoded 0xFF id": "%FF" + k.ClientID + ":" + k.ClientSecret,
+			"form-encoded NUL":     k.ClientID + ":%00",
+		}
+		surfaces := []struct {
+			name, method, path, body string
+			header                   []string
+			want                     string // what the 400 answer must hold
+		}{
+			{"native", "GET", "/v1/whoami", "", nil, `"field":"Authorization"`},
+			{"native verify", "POST", "/v1/keys/verify", `{"key":"x"}`, nil, `"field":"Authorization"`},
+			{"oauth2 token", "POST", "/oauth2/token", "grant_type=client_credentials", form, `"error":"invalid_request"`},
+			{"oauth2 introspect", "POST", "/oauth2/introspect", "token=x", form, "Authorization"},
+			{"oauth2 revoke", "POST", "/oauth2/revoke", "token=x", form, `"error":"invalid_request"`},
+			{"keycloak token", "POST", "/auth/realms/default/protocol/openid-connect/token", "grant_type=client_credentials", form, `"error":"invalid_request"`},
+			{"carbonext", "GET", "/v1/customers/applications", "", nil, `"field":"Authorization"`},
+			{"freesewing", "GET", "/apikeys/key", "", nil, `"result":"error"`},
+			{"portos", "GET", "/apikeys", "", nil, `"status":400`},
+		}
+		for _, sf := range surfaces {
+			for name, c := range creds {
+				t.Run(sf.name+"/"+name, func(t *testing.T) {
+					var body io.Reader
+					if sf.body != "" {
+						body = strings.NewReader(sf.body)
+					}
+					auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(c))
+					res := s.raw(sf.method, sf.path, auth, body, sf.header...)
+					if res.Status != 400 || !strings.Contains(string(res.Body), sf.want) {
+						t.Errorf("got %d %s, want 400 holding %s", res.Status, res.Body, sf.want)
+					}
+					if !utf8.Valid(res.Body) {
+						t.Errorf("the answer is not valid UTF-8: %q", res.Body)
+					}
+				})
+			}
+		}
+		// The same key with clean credentials still works everywhere.
+		res := s.raw("GET", "/v1/whoami", basic(k.ClientID, k.ClientSecret), nil)
+		if res.Status != 200 {
+			t.Errorf("clean Basic credentials: got %d %s, want 200", res.Status, res.Body)
+		}
+	})
 }

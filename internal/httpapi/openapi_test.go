@@ -5,12 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -20,6 +24,8 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
 
 // loadDoc fetches /openapi.json from s and loads it with kin-openapi.
@@ -212,6 +218,152 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	for _, pattern := range httpapi.New(s.svc, nil, nil).Patterns() {
 		if !v.seen[pattern] {
 			t.Errorf("route %s was not exercised", pattern)
+		}
+	}
+}
+
+// noStore are the operations that never call the store, so never answer
+// 503 database_unavailable.
+var noStore = map[string]bool{"healthz": true, "metrics": true, "openapi": true, "oauthMetadata": true, "openidConfiguration": true}
+
+// TestOpenAPIDocumentsEveryStatus: every status an operation can answer is
+// in the document — statically (bad bytes make every route answer 400, a
+// path answers 405 for another method, a store call past its budget 503
+// with Retry-After), and live: every route with bad bytes, with a store
+// whose budget is spent, and with a method the path does not accept, each
+// answer validated against the document.
+func TestOpenAPIDocumentsEveryStatus(t *testing.T) {
+	openapi3filter.RegisterBodyDecoder("text/plain", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(r)
+		return string(b), err
+	})
+	db := sqltest.SQLite(t)
+	logger := slog.New(slog.DiscardHandler)
+	ts := httptest.NewUnstartedServer(nil)
+	svc, err := keyward.NewService(keyward.Config{Store: sqlstore.Guard(db, sqlstore.Limits{}), MasterKey: secret.RandomBytes(32),
+		Logger: logger, PublicURL: "http://" + ts.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	if _, err := svc.Bootstrap(t.Context(), adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(svc, logger, nil)
+	var spent atomic.Bool // every request's store budget is already over
+	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if spent.Load() {
+			r = r.WithContext(keyward.WithStoreBudget(r.Context(), time.Now().Add(-time.Second)))
+		}
+		api.ServeHTTP(w, r)
+	})
+	ts.Start()
+	t.Cleanup(ts.Close)
+	s := &server{t: t, URL: ts.URL, svc: svc, logs: &syncBuffer{}}
+	s.admin = s.login("", "admin", adminPassword)
+	k := s.newKey(map[string]any{"name": "walker", "level": 8})
+	doc := loadDoc(t, s)
+
+	problem := doc.Components.Schemas["Problem"].Value
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			what := method + " " + path
+			for _, status := range []int{400, 405} {
+				if op.Responses.Status(status) == nil {
+					t.Errorf("%s: %d is not documented", what, status)
+				}
+			}
+			if op.Security == nil || len(*op.Security) > 0 {
+				if op.Responses.Status(401) == nil {
+					t.Errorf("%s: authenticated, but 401 is not documented", what)
+				}
+			}
+			if !noStore[op.OperationID] {
+				r := op.Responses.Status(503)
+				if r == nil || r.Value.Headers["Retry-After"] == nil {
+					t.Errorf("%s: 503 with Retry-After is not documented", what)
+				}
+			}
+		}
+	}
+
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &validating{t: t, router: router, seen: map[string]bool{}}
+	prev := http.DefaultClient.Transport
+	http.DefaultClient.Transport = v
+	defer func() { http.DefaultClient.Transport = prev }()
+
+	// send sends each native route with the key's credentials (form bodies
+	// to the OAuth2 endpoints, JSON elsewhere) and returns the answers.
+	send := func(header ...string) map[string]response {
+		out := map[string]response{}
+		for _, pattern := range httpapi.New(s.svc, nil, nil).Patterns() {
+			method, path, _ := strings.Cut(pattern, " ")
+			path = strings.ReplaceAll(path, "{id}", k.ID)
+			var body io.Reader
+			h := header
+			if strings.HasPrefix(path, "/oauth2/") {
+				body = strings.NewReader("grant_type=client_credentials&token=x")
+				h = append([]string{"Content-Type", "application/x-www-form-urlencoded"}, h...)
+			} else if method != "GET" && method != "DELETE" {
+				body = strings.NewReader(`{}`)
+			}
+			out[pattern] = s.raw(method, path, basic(k.ClientID, k.ClientSecret), body, h...)
+		}
+		return out
+	}
+	for pattern, res := range send("User-Agent", "agent\xff") {
+		if res.Status != 400 {
+			t.Errorf("%s with a bad User-Agent: got %d %s, want 400", pattern, res.Status, res.Body)
+		}
+	}
+	spent.Store(true)
+	unavailable := 0
+	for pattern, res := range send() {
+		if res.Status != 503 {
+			continue
+		}
+		unavailable++
+		var p httpapi.Problem
+		json.Unmarshal(res.Body, &p)
+		want := keyward.EDBUNAVAILABLE
+		if pattern == "GET /readyz" {
+			want = keyward.EUNAVAILABLE // the readiness probe's own answer
+		}
+		if p.Code != want || res.Header.Get("Retry-After") == "" {
+			t.Errorf("%s past the store budget: got %s, Retry-After %q; want %s with Retry-After", pattern, res.Body, res.Header.Get("Retry-After"), want)
+		}
+	}
+	if unavailable < 20 {
+		t.Errorf("past the store budget, %d routes answered 503; want most of them", unavailable)
+	}
+	spent.Store(false)
+
+	// 405: the router finds no operation for such a request, so check the
+	// answer against the shared MethodNotAllowed response here.
+	http.DefaultClient.Transport = prev
+	mna := doc.Components.Responses["MethodNotAllowed"]
+	if mna == nil {
+		t.Fatal("components.responses.MethodNotAllowed is missing")
+	}
+	for path, item := range doc.Paths.Map() {
+		method := "DELETE"
+		if item.Delete != nil {
+			method = "POST"
+			if item.Post != nil {
+				method = "PUT"
+			}
+		}
+		res := s.raw(method, strings.ReplaceAll(path, "{id}", k.ID), s.admin, nil)
+		var body any
+		json.Unmarshal(res.Body, &body)
+		if res.Status != 405 || res.Header.Get("Allow") == "" || res.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s: got %d (Allow %q, %s), want a 405 problem with Allow", method, path, res.Status, res.Header.Get("Allow"), res.Header.Get("Content-Type"))
+		} else if err := problem.VisitJSON(body); err != nil {
+			t.Errorf("%s %s: the 405 body does not match Problem: %v", method, path, err)
 		}
 	}
 }

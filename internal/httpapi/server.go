@@ -90,6 +90,10 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux()}
 	s.metrics = newMetrics(reg, svc)
 	s.routes()
+	// The API reference is not an API operation: it is outside the table
+	// (and openapi.json), gated like every route.
+	s.mux.Handle("GET /docs", gated(http.HandlerFunc(s.docs), s.writeError))
+	s.mux.Handle("GET /docs/docs.css", gated(http.HandlerFunc(s.docsCSS), s.writeError))
 	s.handler = s.withRequestContext(s.unmatched(s.mux))
 	return s
 }
