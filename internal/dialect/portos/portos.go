@@ -273,9 +273,10 @@ func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) 
 		var created bool
 		k, created, err = d.svc.ReplaceAPIKey(r.Context(), p, id, b.creation(), nil, nil)
 		if code := keyward.ErrorCode(err); code == keyward.EVERSIONCONFLICT || code == keyward.ENOTFOUND {
-			// Maybe created concurrently since we looked (the Service
-			// answers a taken id 404, lest it be another tenant's): if the
-			// caller now sees the key, this PUT updates it.
+			// Maybe created concurrently in this tenant since we looked (a
+			// key the caller may not see is 404; ids of other tenants'
+			// keys are free here): if the caller now sees the key, this
+			// PUT updates it.
 			existing, err = d.svc.GetAPIKey(r.Context(), p, id)
 		} else if err == nil {
 			out := toAPIKey(k.APIKey, "")
