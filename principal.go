@@ -98,6 +98,9 @@ type Principal struct {
 	// homeTenant is the principal's own tenant while it acts in another
 	// (crossTenant); "" when it acts in its own, TenantID.
 	homeTenant string
+	// unspentSignature is the replay-guard entry of the NWS4 signature of
+	// a safe request: a secret handed out spends it first.
+	unspentSignature *signatureNonce
 	// scope, when not nil, limits the principal to these permission names
 	// (an OAuth2 access token's scope).
 	scope map[string]bool
