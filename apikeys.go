@@ -632,6 +632,16 @@ func onlyActiveChanged(in APIKeyInput) bool {
 		in.Meta == nil && in.ActsAsOwner == nil
 }
 
+// KeyToChange returns key id if the caller may change it — it may read or
+// write the key, or it is the key — else ENOTFOUND: what a dialect's
+// update reads first, so that it refuses exactly what UpdateAPIKey would.
+func (s *Service) KeyToChange(ctx context.Context, p *Principal, id string) (*APIKey, error) {
+	if err := checkID("key", id); err != nil {
+		return nil, err
+	}
+	return s.visibleKey(ctx, s.store, p, id)
+}
+
 // visibleKey reads a key the caller may read, else ENOTFOUND.
 func (s *Service) visibleKey(ctx context.Context, tx StoreTx, p *Principal, id string) (*APIKey, error) {
 	k, err := tx.GetAPIKey(ctx, p.TenantID, id)
