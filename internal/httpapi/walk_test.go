@@ -8,12 +8,16 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/console"
 	"github.com/keyward/keyward/internal/dialect"
 	"github.com/keyward/keyward/internal/dialect/carbonext"
 	"github.com/keyward/keyward/internal/dialect/freesewing"
@@ -28,7 +32,9 @@ import (
 // server: native creates, changes, rotations and deletions, Carbonext and
 // FreeSewing creates, Portos creates (acting as their owner, named by
 // userName or the caller's) and PUT updates (with and without _v), each
-// sent by a signing key NWS4-signed half of the time. After every step the
+// sent by a signing key NWS4-signed half of the time, and the console's
+// forms (rotate, activate or deactivate, delete) posted by signed-in users
+// with their form token. After every step the
 // server's answer must equal the model's
 // (allowed or refused), and every credential must act with exactly the
 // rights the model gives it — never more than an active principal covering
@@ -392,6 +398,7 @@ func TestAuthorizationWalk(t *testing.T) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
 				mount := []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount, portos.Mount}
+				mount = append(mount, func(mux *http.ServeMux, svc *keyward.Service, _ dialect.Host) { console.Mount(mux, svc, nil) })
 				walk(t, newServerWith(t, db, mount), db, seed, steps)
 			})
 		})
@@ -418,7 +425,8 @@ func walk(t *testing.T, s *server, db *sqlstore.DB, seed uint64, steps int) {
 	m.order = append(m.order, admin.id)
 
 	var trace []string
-	tally := map[string]int{} // allowed and refused steps, by operation
+	consoles := map[string]*consoleBrowser{} // signed-in console sessions, by user id
+	tally := map[string]int{}                // allowed and refused steps, by operation
 	defer func() { t.Logf("seed %d: %d steps: %v", seed, len(trace), tally) }()
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -524,7 +532,7 @@ func walk(t *testing.T, s *server, db *sqlstore.DB, seed uint64, steps int) {
 		if !ok {
 			break // nobody left who can act
 		}
-		switch op := rng.IntN(12); {
+		switch op := rng.IntN(13); {
 		case op == 0: // create a user
 			name := fmt.Sprintf("u%d", step)
 			level, perms := randomLevel(), randomPerms()
@@ -749,6 +757,66 @@ func walk(t *testing.T, s *server, db *sqlstore.DB, seed uint64, steps int) {
 				}
 				k.perms, k.active = perms, active
 			}
+		case op == 12: // a user changes a key through the console's forms
+			k := randomKey()
+			if k == nil || p.user == nil {
+				continue
+			}
+			c := consoles[p.user.id]
+			if c == nil {
+				c = consoleLogin(t, s, p.user.name, p.user.password)
+				consoles[p.user.id] = c
+			}
+			var allowed bool
+			var desc string
+			var form url.Values
+			var path string
+			action := rng.IntN(3)
+			switch action {
+			case 0:
+				allowed, desc, path, form = m.mayRotate(p, k), "rotates", "/rotate", url.Values{"grace": {"0"}}
+			case 1:
+				allowed = m.mayPatchKey(p, k, k.level, k.perms)
+				desc, path, form = fmt.Sprintf("sets active=%v on", !k.active), "/active", url.Values{"active": {fmt.Sprint(!k.active)}}
+			default:
+				allowed, desc, path, form = m.mayDeleteKey(p, k), "deletes", "/delete", url.Values{}
+			}
+			res := c.post("/console/keys/"+k.id+path, form)
+			if res.Status == http.StatusSeeOther && strings.Contains(res.Header.Get("Location"), "/login") {
+				// The session ended (a password change, a deactivation):
+				// nothing was done; sign in again.
+				c = consoleLogin(t, s, p.user.name, p.user.password)
+				consoles[p.user.id] = c
+				res = c.post("/console/keys/"+k.id+path, form)
+			}
+			st := res.Status
+			if st == http.StatusSeeOther {
+				if strings.Contains(res.Header.Get("Location"), "/login") {
+					fail("console %s key %s by %v: sent to sign in", desc, k.id[:8], p)
+				}
+				st = http.StatusOK
+			}
+			if st >= 500 {
+				fail("console %s key %s by %v: %d %s", desc, k.id[:8], p, res.Status, res.Body)
+			}
+			if expect(fmt.Sprintf("%v %s key %s through the console", p, desc, k.id[:8]), allowed, st) {
+				switch action {
+				case 0:
+					sec := secretRe.FindString(string(res.Body))
+					if sec == "" {
+						fail("the console's rotation page shows no secret")
+					}
+					k.secret, k.holder, k.revoked = sec, p.id(), false
+				case 1:
+					if k.active {
+						m.offboard(k.id)
+					}
+					k.active = !k.active
+				default:
+					delete(m.keys, k.id)
+					m.offboard(k.id)
+				}
+			}
 		default: // delete a key
 			k := randomKey()
 			if k == nil {
@@ -831,4 +899,74 @@ func sendNWS4(t *testing.T, s *server, method, path string, body []byte, clientI
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// secretRe finds a client secret on a console page.
+var secretRe = regexp.MustCompile(`kw_sk_[0-9A-Za-z]{49}`)
+
+// consoleBrowser is a signed-in console session.
+type consoleBrowser struct {
+	t     *testing.T
+	s     *server
+	c     *http.Client
+	token string // the session's form token, read from a page once
+}
+
+// consoleLogin signs user in to the console.
+func consoleLogin(t *testing.T, s *server, user, password string) *consoleBrowser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &consoleBrowser{t: t, s: s, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if res := b.do("POST", "/console/login", url.Values{"userName": {user}, "password": {password}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("console sign-in as %s: got %d %s", user, res.Status, res.Body)
+	}
+	return b
+}
+
+var formTokenRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// post sends form with the session's form token, as the console's pages
+// do. A session that ended gets the console's answer: 303 to sign in.
+func (b *consoleBrowser) post(path string, form url.Values) response {
+	b.t.Helper()
+	if b.token == "" {
+		page := b.do("GET", "/console/keys", nil)
+		m := formTokenRe.FindStringSubmatch(string(page.Body))
+		if m == nil {
+			if page.Status == http.StatusSeeOther {
+				return page
+			}
+			b.t.Fatalf("no form token on the console's pages: %d", page.Status)
+		}
+		b.token = m[1]
+	}
+	form.Set("csrf", b.token)
+	return b.do("POST", path, form)
+}
+
+func (b *consoleBrowser) do(method, path string, form url.Values) response {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.s.URL+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Origin", b.s.URL)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return response{Status: res.StatusCode, Header: res.Header, Body: out}
 }
