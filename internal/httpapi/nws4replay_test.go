@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -195,6 +197,41 @@ func TestNWS4ReplayRefused(t *testing.T) {
 			t.Errorf("replayed Portos list of secrets: got %d %s, want 401 and no secret", code, b)
 		}
 	})
+}
+
+// TestNWS4ReplayThroughVerify: a resource server forwarding NWS4-signed
+// requests to /v1/signatures/verify gets the same rule — a request that
+// may change something verifies once; a read may verify again.
+func TestNWS4ReplayThroughVerify(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := nws4Server(t, db, secret.RandomBytes(32))
+		k := s.newKey(map[string]any{"name": "portos client", "hmacEnabled": true})
+		verifier := s.newKey(map[string]any{"name": "verifier", "permissions": refs("keys:verify")})
+		for _, tt := range []struct {
+			method string
+			body   []byte
+			second string
+		}{{"POST", []byte(`{"order":1}`), "INVALID_SIGNATURE"}, {"GET", nil, "VALID"}} {
+			req, _ := http.NewRequest(tt.method, "https://api.example.com/orders", bytes.NewReader(tt.body))
+			nws4(t, req, tt.body, k.ClientID, k.ClientSecret, time.Now())
+			forward := map[string]any{"method": tt.method, "authority": "api.example.com", "path": "/orders",
+				"headers": map[string]string{"Authorization": req.Header.Get("Authorization"),
+					"X-Nd-Date": req.Header.Get("X-Nd-Date"), "X-Nd-Content-Sha256": req.Header.Get("X-Nd-Content-Sha256")},
+				"bodySha256": base64.StdEncoding.EncodeToString(sha256Sum(tt.body))}
+			for i, want := range []string{"VALID", tt.second} {
+				var res struct{ Code, Reason string }
+				s.do("POST", "/v1/signatures/verify", verifier.ClientSecret, forward, 200, &res)
+				if res.Code != want || (want == "INVALID_SIGNATURE" && res.Reason != keyward.EREPLAY) {
+					t.Errorf("%s verified, time %d: got %s %s, want %s", tt.method, i+1, res.Code, res.Reason, want)
+				}
+			}
+		}
+	})
+}
+
+func sha256Sum(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
 }
 
 // TestNWS4ReplayAcrossRestartAndReplicas: the spent signatures live in the
