@@ -145,7 +145,7 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		sec := secret.NewSecret(t.Prefix)
 		s.setSecret(k, sec)
-		k.SecretHolderID = p.ID // p was shown this secret
+		k.SecretHolderID, k.SecretHolderTenantID = p.ID, p.HomeTenantID() // p was shown this secret
 		if err := tx.CreateAPIKey(ctx, k); err != nil {
 			if ErrorCode(err) == ECONFLICT {
 				return Errorf(ECONFLICT, "clientId %s is already taken", k.ClientID)
@@ -177,7 +177,7 @@ func (s *Service) stillActive(ctx context.Context, tx StoreTx, p *Principal) err
 	if p.Kind != KindUser && p.Kind != KindAPIKey {
 		return nil
 	}
-	ok, err := tx.PrincipalActive(ctx, p.Kind, p.ID)
+	ok, err := tx.PrincipalActive(ctx, p.Kind, p.HomeTenantID(), p.ID)
 	if err != nil {
 		return err
 	}
@@ -306,7 +306,7 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	if k.ActsAsOwner && k.OwnerID == "" {
 		return Invalid(FieldError{Field: "actsAsOwner", Message: "needs an owner (ownerId)"})
 	}
-	if prev != nil && p.Kind == KindAPIKey && p.ID == prev.ID && (in.ExpiresAt != nil || in.ClearExpiry ||
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) && (in.ExpiresAt != nil || in.ClearExpiry ||
 		in.RateLimit != nil || in.ClearRateLimit) {
 		return Errorf(EFORBIDDEN, "a key may not change its own expiry or rate limit")
 	}
@@ -550,7 +550,7 @@ func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, id string, in 
 
 func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string, in APIKeyInput, ifMatch *int) (*APIKey, error) {
 	var out *APIKey
-	var revoked []string
+	var revoked []KeyRef
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
 		prev, err := s.visibleKey(ctx, tx, p, id)
 		if err != nil {
@@ -584,7 +584,7 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		out, err = tx.GetAPIKey(ctx, p.TenantID, id)
 		return err
 	})
-	s.invalidate(ctx, append(revoked, id)...)
+	s.invalidate(ctx, append(revoked, KeyRef{TenantID: p.TenantID, ID: id})...)
 	if err != nil {
 		return nil, err
 	}
@@ -632,13 +632,23 @@ func onlyActiveChanged(in APIKeyInput) bool {
 		in.Meta == nil && in.ActsAsOwner == nil
 }
 
+// KeyToChange returns key id if the caller may change it — it may read or
+// write the key, or it is the key — else ENOTFOUND: what a dialect's
+// update reads first, so that it refuses exactly what UpdateAPIKey would.
+func (s *Service) KeyToChange(ctx context.Context, p *Principal, id string) (*APIKey, error) {
+	if err := checkID("key", id); err != nil {
+		return nil, err
+	}
+	return s.visibleKey(ctx, s.store, p, id)
+}
+
 // visibleKey reads a key the caller may read, else ENOTFOUND.
 func (s *Service) visibleKey(ctx context.Context, tx StoreTx, p *Principal, id string) (*APIKey, error) {
 	k, err := tx.GetAPIKey(ctx, p.TenantID, id)
 	if err != nil {
 		return nil, err
 	}
-	self := p.Kind == KindAPIKey && p.ID == k.ID // a key may always rotate itself
+	self := p.isKey(k.TenantID, k.ID) // a key may always rotate itself
 	if !self && !p.canKey(PermAPIKeysRead, k.OwnerID) && !p.canKey(PermAPIKeysWrite, k.OwnerID) {
 		return nil, Errorf(ENOTFOUND, "api key not found")
 	}
@@ -666,12 +676,10 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 		}
 		// A concurrent PUT may have created this id in the caller's tenant
 		// first: this one then lost a race and answers as a replace would.
+		// (Ids are unique per tenant: another tenant's key with this id is
+		// another key, and never in the way.)
 		if existing, err = s.store.GetAPIKey(ctx, p.TenantID, id); ErrorCode(err) == ENOTFOUND {
-			// The id may belong to another tenant's key: never say so.
-			if in.ClientID == nil {
-				return nil, false, Errorf(ENOTFOUND, "api key not found")
-			}
-			return nil, false, cerr
+			return nil, false, cerr // the clientId or secret was taken
 		}
 	}
 	if err != nil {
@@ -765,7 +773,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifM
 		return nil, err
 	}
 	var out *APIKey
-	var revoked []string
+	var revoked []KeyRef
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
 		k, err := s.visibleKey(ctx, tx, p, id)
 		if err != nil {
@@ -786,7 +794,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifM
 		}
 		return s.auditDetails(ctx, tx, p, "apikey.delete", p.TenantID, id, map[string]any{"name": k.Name})
 	})
-	s.invalidate(ctx, append(revoked, id)...)
+	s.invalidate(ctx, append(revoked, KeyRef{TenantID: p.TenantID, ID: id})...)
 	if err != nil {
 		return nil, s.denied(ctx, p, "apikey.delete", id, err)
 	}
@@ -833,10 +841,12 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if in.HMACEnabled != nil {
 			k.HMACEnabled = *in.HMACEnabled
 		}
-		k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt, k.PrevSecretHolderID = nil, nil, nil, ""
+		k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt = nil, nil, nil
+		k.PrevSecretHolderID, k.PrevSecretHolderTenantID = "", ""
 		if in.GracePeriodSeconds > 0 {
 			until := now.Add(time.Duration(in.GracePeriodSeconds) * time.Second)
-			k.PrevSecretHash, k.PrevSecretExpiresAt, k.PrevSecretHolderID = prev.SecretHash, &until, prev.SecretHolderID
+			k.PrevSecretHash, k.PrevSecretExpiresAt = prev.SecretHash, &until
+			k.PrevSecretHolderID, k.PrevSecretHolderTenantID = prev.SecretHolderID, prev.SecretHolderTenantID
 			if k.HMACEnabled {
 				k.PrevSecretCiphertext = prev.SecretCiphertext
 			}
@@ -846,7 +856,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if !p.rotatesItself(id) {
 			// p was shown the new secret. A key rotating itself stays with
 			// whoever was shown the secret it rotated with.
-			k.SecretHolderID, k.SecretRevoked = p.ID, false
+			k.SecretHolderID, k.SecretHolderTenantID, k.SecretRevoked = p.ID, p.HomeTenantID(), false
 		}
 		k.UpdatedAt, k.Version, k.SecretGeneration = now, prev.Version+1, prev.SecretGeneration+1
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
@@ -863,7 +873,7 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		out = &IssuedKey{APIKey: stored, ClientSecret: sec}
 		return nil
 	})
-	s.invalidate(ctx, id)
+	s.invalidate(ctx, KeyRef{TenantID: p.TenantID, ID: id})
 	if err != nil {
 		return nil, s.denied(ctx, p, "apikey.rotate", id, err)
 	}

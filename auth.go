@@ -191,7 +191,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
-		keyCounter: "key:" + k.ID, tenantCounter: "tenant:" + k.TenantID,
+		keyCounter: "key:" + KeyRef{TenantID: k.TenantID, ID: k.ID}.String(), tenantCounter: "tenant:" + k.TenantID,
 	}
 	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
 		snap.sealed = append(snap.sealed, k.SecretCiphertext)
@@ -527,6 +527,6 @@ func (s *Service) InTenant(ctx context.Context, p *Principal, tenant string) (*P
 		return nil, Errorf(ENOTFOUND, "tenant not found")
 	}
 	q := *p
-	q.TenantID, q.crossTenant, q.perms, q.rootTenant = t.ID, true, nil, false
+	q.TenantID, q.crossTenant, q.perms, q.rootTenant, q.homeTenant = t.ID, true, nil, false, p.HomeTenantID()
 	return &q, nil
 }

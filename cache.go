@@ -57,6 +57,9 @@ type keySnapshot struct {
 	uses     atomic.Int64 // successful uses since the last flush
 }
 
+// ref names the snapshot's key.
+func (s *keySnapshot) ref() KeyRef { return KeyRef{TenantID: s.TenantID, ID: s.ID} }
+
 // keyCache maps SHA-256(secret) to a snapshot of the key. Every change made
 // through the Service invalidates the affected entries before it returns, and
 // entries older than ttl are refetched. gen increases on every invalidation,
@@ -64,7 +67,7 @@ type keySnapshot struct {
 type keyCache struct {
 	mu      sync.RWMutex
 	entries map[[32]byte]*keySnapshot
-	byKey   map[string][][32]byte // key id → hashes cached for it
+	byKey   map[string][][32]byte // KeyRef string → hashes cached for it
 	gen     atomic.Uint64
 	ttl     time.Duration
 	max     int
@@ -116,12 +119,13 @@ func (c *keyCache) put(h [32]byte, s *keySnapshot, gen uint64) {
 		c.byKey = map[string][][32]byte{}
 	}
 	if _, ok := c.entries[h]; !ok {
-		c.byKey[s.ID] = append(c.byKey[s.ID], h)
+		ref := s.ref().String()
+		c.byKey[ref] = append(c.byKey[ref], h)
 	}
 	c.entries[h] = s
 }
 
-// invalidate drops every entry of the given key ids.
+// invalidate drops every entry of the given keys (KeyRef strings).
 func (c *keyCache) invalidate(ids ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -166,7 +170,7 @@ func (c *keyCache) markUsed(s *keySnapshot, now time.Time) {
 
 // takeUsed returns the last-use times and use counts queued since the
 // previous call.
-func (c *keyCache) takeUsed() (map[string]time.Time, map[string]int64) {
+func (c *keyCache) takeUsed() (map[KeyRef]time.Time, map[KeyRef]int64) {
 	c.dirtyMu.Lock()
 	list := c.dirty
 	c.dirty = nil
@@ -174,15 +178,16 @@ func (c *keyCache) takeUsed() (map[string]time.Time, map[string]int64) {
 	if len(list) == 0 {
 		return nil, nil
 	}
-	out := make(map[string]time.Time, len(list))
-	counts := make(map[string]int64, len(list))
+	out := make(map[KeyRef]time.Time, len(list))
+	counts := make(map[KeyRef]int64, len(list))
 	for _, s := range list {
 		s.dirty.Store(false)
 		t := time.UnixMicro(s.lastUsed.Load()).UTC()
-		if prev, ok := out[s.ID]; !ok || t.After(prev) {
-			out[s.ID] = t
+		r := s.ref()
+		if prev, ok := out[r]; !ok || t.After(prev) {
+			out[r] = t
 		}
-		counts[s.ID] += s.uses.Swap(0)
+		counts[r] += s.uses.Swap(0)
 	}
 	return out, counts
 }

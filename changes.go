@@ -13,8 +13,9 @@ import (
 // other at once (PostgreSQL LISTEN/NOTIFY; SQLite has one process and needs
 // none).
 type ChangeFeed interface {
-	// Publish tells every replica that the keys with these ids changed;
-	// no ids means anything may have changed (users, permissions, tenants).
+	// Publish tells every replica that the keys named by these KeyRef
+	// strings ("<tenant id>/<key id>") changed; none means anything may have
+	// changed (users, permissions, tenants).
 	Publish(ctx context.Context, keyIDs []string) error
 	// Subscribe delivers every published change to onChange until ctx ends.
 	// It calls onReset(false) as soon as it may miss changes (its
@@ -24,9 +25,15 @@ type ChangeFeed interface {
 }
 
 // invalidate drops the cached entries of keys, here and on every replica.
-func (s *Service) invalidate(ctx context.Context, keyIDs ...string) {
-	s.cache.invalidate(keyIDs...)
-	s.publish(ctx, keyIDs)
+// A key is named by tenant and id: the same id in another tenant is
+// another key.
+func (s *Service) invalidate(ctx context.Context, keys ...KeyRef) {
+	refs := make([]string, len(keys))
+	for i, k := range keys {
+		refs[i] = k.String()
+	}
+	s.cache.invalidate(refs...)
+	s.publish(ctx, refs)
 }
 
 // invalidateAll drops every cached key and catalog, here and on every

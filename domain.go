@@ -95,6 +95,9 @@ type APIKey struct {
 	// SecretHolderID is the principal (user or key) that was shown the
 	// current secret: its creator or last rotator.
 	SecretHolderID string `json:"secretHolderId,omitempty"`
+	// SecretHolderTenantID is the holder's own tenant (key ids repeat
+	// across tenants, and a root admin may act in any tenant).
+	SecretHolderTenantID string `json:"-"`
 	// SecretRevoked is set when the secret holder lost its access: the key
 	// is refused until someone who covers it rotates the secret.
 	SecretRevoked bool `json:"secretRevoked"`
@@ -112,7 +115,8 @@ type APIKey struct {
 	PrevSecretExpiresAt  *time.Time `json:"-"`
 	// PrevSecretHolderID was shown the previous secret: when it loses its
 	// access, the grace period ends.
-	PrevSecretHolderID string `json:"-"`
+	PrevSecretHolderID       string `json:"-"`
+	PrevSecretHolderTenantID string `json:"-"`
 }
 
 // SigningKey is a key that signs OAuth2 access tokens. Its private part is

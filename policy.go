@@ -127,10 +127,11 @@ func (p *Principal) authorizeKeyChange(c keyChange) error {
 	return nil
 }
 
-// rotatesItself reports whether the principal is key id with all of its
-// rights (its secret, or a token of it without a scope).
+// rotatesItself reports whether the principal is key id (of the tenant it
+// acts in) with all of its rights (its secret, or a token of it without a
+// scope).
 func (p *Principal) rotatesItself(id string) bool {
-	return p.Kind == KindAPIKey && p.ID == id && p.scope == nil
+	return p.isKey(p.TenantID, id) && p.scope == nil
 }
 
 // mayManageOwnerless reports whether the principal may give out keys

@@ -95,6 +95,12 @@ type Principal struct {
 	// crossTenant is true when a root tenants:admin principal acts in another
 	// tenant (?tenant=): it then holds every built-in permission there.
 	crossTenant bool
+	// homeTenant is the principal's own tenant while it acts in another
+	// (crossTenant); "" when it acts in its own, TenantID.
+	homeTenant string
+	// unspentSignature is the replay-guard entry of the NWS4 signature of
+	// a safe request: a secret handed out spends it first.
+	unspentSignature *signatureNonce
 	// scope, when not nil, limits the principal to these permission names
 	// (an OAuth2 access token's scope).
 	scope map[string]bool
@@ -248,4 +254,20 @@ func expand(catalog []*Permission, perms []Permission) map[string]bool {
 		walk(p.ID)
 	}
 	return out
+}
+
+// HomeTenantID is the tenant the principal belongs to: TenantID, unless a
+// root admin acts in another tenant.
+func (p *Principal) HomeTenantID() string {
+	if p.homeTenant != "" {
+		return p.homeTenant
+	}
+	return p.TenantID
+}
+
+// isKey reports whether the principal is the key id of tenantID. Key ids
+// are unique per tenant only: a key of another tenant acting here (a root
+// admin's key) with the same id is another key.
+func (p *Principal) isKey(tenantID, id string) bool {
+	return p.Kind == KindAPIKey && p.ID == id && p.HomeTenantID() == tenantID
 }

@@ -43,6 +43,13 @@ func (s *Service) ReadableSecrets(ctx context.Context, p *Principal, keys []*API
 	if len(out) == 0 {
 		return out, nil
 	}
+	if n := p.unspentSignature; n != nil {
+		// An NWS4-signed read hands out a secret once: a replay is refused.
+		if err := s.spend(ctx, n); err != nil {
+			return nil, err
+		}
+		p.unspentSignature = nil
+	}
 	err = s.store.Tx(ctx, func(tx StoreTx) error {
 		for id := range out {
 			if err := s.audit(ctx, tx, p, "apikey.secret.read", p.TenantID, id); err != nil {

@@ -56,6 +56,34 @@ type SignedRequest struct {
 	HasBody    bool
 	// BodyTooLarge is set when the body exceeded MaxSignedBody.
 	BodyTooLarge bool
+
+	// unspent is the replay-guard entry of an accepted NWS4 signature of
+	// a safe request, which is spent only if the request reveals a secret.
+	unspent *signatureNonce
+}
+
+// signatureNonce is a replay-guard entry of an NWS4 signature: NWS4 has no
+// nonce, so the signature itself is one, for as long as it can be accepted.
+type signatureNonce struct {
+	key   string
+	until time.Time
+}
+
+// safeMethod reports whether method only reads (RFC 9110 §9.2.1).
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// spend records n in the replay guard: EREPLAY if it was there already.
+func (s *Service) spend(ctx context.Context, n *signatureNonce) error {
+	fresh, err := s.nonces.Remember(ctx, n.key, n.until)
+	if err != nil {
+		return Errorf(EUNAVAILABLE, "the replay guard is unavailable")
+	}
+	if !fresh {
+		return Errorf(EREPLAY, "this signature was used before")
+	}
+	return nil
 }
 
 // NonceStore remembers (key, nonce) pairs until they expire. Remember
@@ -120,7 +148,12 @@ func (s *Service) authenticateSigned(ctx context.Context, r *SignedRequest) (*Pr
 		return nil, err
 	}
 	s.cache.markUsed(snap, s.now())
-	return s.keyPrincipal(ctx, snap, nil)
+	p, err := s.keyPrincipal(ctx, snap, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.unspentSignature = r.unspent
+	return p, nil
 }
 
 // checkSigned verifies a keyward-v1 or NWS4 signature and returns the key.
@@ -324,6 +357,19 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth, tenantI
 	if declared != hex.EncodeToString(r.BodySHA256) {
 		return snap, Errorf(EDIGESTMISMATCH, "x-nd-content-sha256 does not match the body")
 	}
+	// NWS4 has no nonce: the signature (its bytes, however spelled) is
+	// one, per tenant, until it is too old to be accepted. A request that
+	// may change something spends it now, so a replay never acts twice; a
+	// read spends it only if it reveals a secret (ReadableSecrets), and is
+	// otherwise repeatable within the window.
+	n := &signatureNonce{key: "nws4\x00" + snap.TenantID + "\x00" + hex.EncodeToString(given), until: ts.Add(nws4Window)}
+	if !safeMethod(r.Method) {
+		if err := s.spend(ctx, n); err != nil {
+			return snap, err
+		}
+		return snap, nil
+	}
+	r.unspent = n
 	return snap, nil
 }
 

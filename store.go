@@ -6,6 +6,14 @@ import (
 	"time"
 )
 
+// KeyRef names one API key. Key ids are unique within a tenant only (a PUT
+// may choose one), so a key is always addressed by its tenant and id.
+type KeyRef struct{ TenantID, ID string }
+
+// String is the key's name in the cache, the change feed and the limiter:
+// "<tenant id>/<key id>" (tenant ids never contain '/').
+func (r KeyRef) String() string { return r.TenantID + "/" + r.ID }
+
 // Store is the persistence contract. Implementations hold no business rules:
 // they store and fetch what the Service gives them and report the few
 // conditions only a database can see (not found, duplicates, stale versions).
@@ -79,21 +87,23 @@ type StoreTx interface {
 	// ListAPIKeyIDsByOwner returns the ids of every key that ownerID owns.
 	ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID string) ([]string, error)
 	// ListAPIKeysBySecretHolder returns the keys, in any tenant, whose
-	// current secret was shown to holderID (SecretHolderID) and that are not
-	// SecretRevoked yet, or whose previous secret was (PrevSecretHolderID).
-	// In a Tx the keys stay locked until it ends.
-	ListAPIKeysBySecretHolder(ctx context.Context, holderID string) ([]*APIKey, error)
+	// current secret was shown to the principal holderID of holderTenantID
+	// (SecretHolderID, SecretHolderTenantID) and that are not SecretRevoked
+	// yet, or whose previous secret was (PrevSecretHolder...). In a Tx the
+	// keys stay locked until it ends.
+	ListAPIKeysBySecretHolder(ctx context.Context, holderTenantID, holderID string) ([]*APIKey, error)
 	// PrincipalActive reports whether user or key id (kind KindUser or
-	// KindAPIKey, any tenant) exists, is active and, for a key, not
+	// KindAPIKey) of tenantID exists, is active and, for a key, not
 	// SecretRevoked; unknown is false. In a Tx a concurrent change of the
 	// row waits until the Tx ends.
-	PrincipalActive(ctx context.Context, kind, id string) (bool, error)
-	// TouchAPIKeys records last-use times (id → time); unknown ids are ignored
-	// and a later stored time is never moved back. It does not bump versions.
-	TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error
-	// AddKeyUsage adds request counts (id → count) to each key's count for
-	// the hour that contains at. Unknown ids are ignored.
-	AddKeyUsage(ctx context.Context, at time.Time, counts map[string]int64) error
+	PrincipalActive(ctx context.Context, kind, tenantID, id string) (bool, error)
+	// TouchAPIKeys records last-use times (key → time); unknown keys are
+	// ignored and a later stored time is never moved back. It does not bump
+	// versions.
+	TouchAPIKeys(ctx context.Context, lastUsed map[KeyRef]time.Time) error
+	// AddKeyUsage adds request counts (key → count) to each key's count for
+	// the hour that contains at. Unknown keys are ignored.
+	AddKeyUsage(ctx context.Context, at time.Time, counts map[KeyRef]int64) error
 	// KeyUsage returns the key's hourly counts from since on, oldest first.
 	KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]UsageCount, error)
 	// DeleteKeyUsage removes the counts of hours before before.

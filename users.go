@@ -106,21 +106,24 @@ func (s *Service) authorizeUser(ctx context.Context, tx StoreTx, p *Principal, p
 
 // offboard runs inside tx when a principal (a user, or a key) loses its
 // access: every key whose current secret it was shown stops working until
-// someone who covers the key rotates it. It returns those keys' ids.
-func (s *Service) offboard(ctx context.Context, tx StoreTx, p *Principal, holderID string) ([]string, error) {
-	keys, err := tx.ListAPIKeysBySecretHolder(ctx, holderID)
+// someone who covers the key rotates it. It returns those keys. The
+// holder belongs to the tenant p acts in; the keys it was shown may be in
+// any tenant (a root admin acts in others).
+func (s *Service) offboard(ctx context.Context, tx StoreTx, p *Principal, holderID string) ([]KeyRef, error) {
+	keys, err := tx.ListAPIKeysBySecretHolder(ctx, p.TenantID, holderID)
 	if err != nil {
 		return nil, err
 	}
-	ids := []string{}
+	refs := []KeyRef{}
 	now := s.now()
 	for _, k := range keys {
 		v := k.Version
-		if k.SecretHolderID == holderID {
+		if k.SecretHolderID == holderID && k.SecretHolderTenantID == p.TenantID {
 			k.SecretRevoked = true
 		}
-		if k.PrevSecretHolderID == holderID { // the grace period of the secret it saw ends
-			k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt, k.PrevSecretHolderID = nil, nil, nil, ""
+		if k.PrevSecretHolderID == holderID && k.PrevSecretHolderTenantID == p.TenantID { // the grace period of the secret it saw ends
+			k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt = nil, nil, nil
+			k.PrevSecretHolderID, k.PrevSecretHolderTenantID = "", ""
 		}
 		k.UpdatedAt, k.Version = now, v+1
 		if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
@@ -130,9 +133,18 @@ func (s *Service) offboard(ctx context.Context, tx StoreTx, p *Principal, holder
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, k.ID)
+		refs = append(refs, KeyRef{TenantID: k.TenantID, ID: k.ID})
 	}
-	return ids, nil
+	return refs, nil
+}
+
+// refIDs returns the ids of keys, for answers and audit entries.
+func refIDs(keys []KeyRef) []string {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	return ids
 }
 
 // userChanges names the fields a change made to a user, for the audit log.
@@ -258,7 +270,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 			if err != nil {
 				return err
 			}
-			keyIDs = append(shown, owned...)
+			keyIDs = append(refIDs(shown), owned...)
 			for _, kid := range owned {
 				k, err := tx.GetAPIKey(ctx, p.TenantID, kid)
 				if err != nil {
@@ -279,7 +291,7 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 				if err != nil {
 					return err
 				}
-				keyIDs = append(keyIDs, made...)
+				keyIDs = append(keyIDs, refIDs(made)...)
 			}
 			slices.Sort(keyIDs)
 			keyIDs = slices.Compact(keyIDs)
@@ -318,7 +330,9 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (*Use
 	}
 	var out *User
 	var keyIDs []string
+	var affected []KeyRef
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
+		affected = nil
 		u, err := tx.GetUser(ctx, p.TenantID, id)
 		if err != nil {
 			return err
@@ -347,13 +361,17 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (*Use
 		if err := tx.DeleteUser(ctx, p.TenantID, id); err != nil {
 			return err
 		}
-		keyIDs = append(shown, owned...)
+		affected = shown
+		for _, kid := range owned {
+			affected = append(affected, KeyRef{TenantID: p.TenantID, ID: kid})
+		}
+		keyIDs = refIDs(affected)
 		slices.Sort(keyIDs)
 		keyIDs = slices.Compact(keyIDs)
 		out = u
 		return s.auditDetails(ctx, tx, p, "user.delete", p.TenantID, id, map[string]any{"userName": u.UserName, "disabledKeys": keyIDs})
 	})
-	s.invalidate(ctx, keyIDs...)
+	s.invalidate(ctx, affected...)
 	if err != nil {
 		return nil, s.denied(ctx, p, "user.delete", id, err)
 	}

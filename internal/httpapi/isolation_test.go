@@ -57,6 +57,12 @@ func TestTenantIsolationEveryRoute(t *testing.T) {
 				continue
 			}
 			walked++
+			if pattern == "PUT /v1/apikeys/{id}" {
+				// Key ids are per tenant: B's PUT of A's key's id makes a key
+				// of B's own (TestKeyIDsAreScopedPerTenant), which later
+				// routes here would then rightly show to B.
+				continue
+			}
 			for _, who := range []struct{ name, token string }{{"b-admin", bAdmin}, {"b-key", bKey.ClientSecret}} {
 				t.Run(who.name+" "+pattern, func(t *testing.T) {
 					resource := strings.Split(path, "/")[2]

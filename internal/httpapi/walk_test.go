@@ -5,16 +5,23 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/console"
 	"github.com/keyward/keyward/internal/dialect"
 	"github.com/keyward/keyward/internal/dialect/carbonext"
 	"github.com/keyward/keyward/internal/dialect/freesewing"
+	"github.com/keyward/keyward/internal/dialect/portos"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
@@ -22,7 +29,13 @@ import (
 // The model-based test of the rights model: a reference model of SPEC §3,
 // written as plainly as the rules read (sets and levels, no shortcuts), and
 // a seeded random walk of operations by random principals through the real
-// server. After every step the server's answer must equal the model's
+// server: native creates, changes, rotations and deletions, Carbonext and
+// FreeSewing creates, Portos creates (acting as their owner, named by
+// userName or the caller's) and PUT updates (with and without _v), each
+// sent by a signing key NWS4-signed half of the time, and the console's
+// forms (rotate, activate or deactivate, delete) posted by signed-in users
+// with their form token. After every step the
+// server's answer must equal the model's
 // (allowed or refused), and every credential must act with exactly the
 // rights the model gives it — never more than an active principal covering
 // it holds.
@@ -114,6 +127,17 @@ func (r rights) and(o rights) rights {
 	return out
 }
 
+func (r rights) or(o rights) rights {
+	out := rights{level: max(r.level, o.level), perms: set{}}
+	for n := range r.perms {
+		out.perms[n] = true
+	}
+	for n := range o.perms {
+		out.perms[n] = true
+	}
+	return out
+}
+
 func (r rights) covers(t rights) bool {
 	if r.level < t.level {
 		return false
@@ -151,6 +175,8 @@ type mKey struct {
 	active               bool
 	holder               string // the principal shown the current secret
 	revoked              bool
+	actsAsOwner          bool // a Portos key: acts with its owner's current rights
+	hmac                 bool // signs NWS4 requests
 }
 
 type walkModel struct {
@@ -196,8 +222,20 @@ func (u *mUser) tokenOrEmpty() string {
 
 func (m *walkModel) userRights(u *mUser) rights { return grant(u.level, u.perms) }
 
-// keyGrant is what the key's secret may do at most.
-func (m *walkModel) keyGrant(k *mKey) rights { return grant(k.level, k.perms) }
+// keyGrant is what the key's secret may do at most: its grant, and for a
+// key acting as its owner the owner's rights too (what its holder must
+// cover).
+func (m *walkModel) keyGrant(k *mKey) rights {
+	return m.grantOf(k.owner, k.level, k.perms, k.actsAsOwner)
+}
+
+func (m *walkModel) grantOf(owner string, level int, perms []string, actsAsOwner bool) rights {
+	g := grant(level, perms)
+	if actsAsOwner && owner != "" {
+		g = g.or(m.userRights(m.users[owner]))
+	}
+	return g
+}
 
 // works reports whether a key's secret authenticates now.
 func (m *walkModel) works(k *mKey) bool {
@@ -214,7 +252,10 @@ func (m *walkModel) works(k *mKey) bool {
 // keyRights are what a working key acts with: its grant within its owner's
 // current rights.
 func (m *walkModel) keyRights(k *mKey) rights {
-	r := m.keyGrant(k)
+	if k.actsAsOwner {
+		return m.userRights(m.users[k.owner])
+	}
+	r := grant(k.level, k.perms)
 	if k.owner != "" {
 		r = r.and(m.userRights(m.users[k.owner]))
 	}
@@ -256,9 +297,12 @@ func (m *walkModel) mayOwnerless(p principal) bool {
 }
 
 // mayCreateKey decides a key create by p.
-func (m *walkModel) mayCreateKey(p principal, owner string, level int, perms []string) bool {
+func (m *walkModel) mayCreateKey(p principal, owner string, level int, perms []string, actsAsOwner bool) bool {
 	r := m.rightsOf(p)
-	next := grant(level, perms)
+	if actsAsOwner && owner == "" {
+		return false // acting as its owner needs one
+	}
+	next := m.grantOf(owner, level, perms, actsAsOwner)
 	if !m.canKey(p, "apikeys:write", owner) {
 		return false
 	}
@@ -271,12 +315,12 @@ func (m *walkModel) mayCreateKey(p principal, owner string, level int, perms []s
 	if owner != "" && owner != p.ownerID() && !r.covers(m.userRights(m.users[owner])) {
 		return false
 	}
-	return owner == "" || level <= m.users[owner].level
+	return owner == "" || actsAsOwner || level <= m.users[owner].level
 }
 
 func (m *walkModel) mayPatchKey(p principal, k *mKey, level int, perms []string) bool {
 	r := m.rightsOf(p)
-	if !m.visible(p, k) || !m.canKey(p, "apikeys:write", k.owner) || k.level > r.level {
+	if !m.visible(p, k) || !m.canKey(p, "apikeys:write", k.owner) || m.keyGrant(k).level > r.level {
 		return false
 	}
 	changed := level != k.level || !sameNames(perms, k.perms)
@@ -286,10 +330,10 @@ func (m *walkModel) mayPatchKey(p principal, k *mKey, level int, perms []string)
 	if k.owner == "" && !m.mayOwnerless(p) {
 		return false
 	}
-	if !r.covers(grant(level, perms)) {
+	if !r.covers(m.grantOf(k.owner, level, perms, k.actsAsOwner)) {
 		return false
 	}
-	return k.owner == "" || level == k.level || level <= m.users[k.owner].level
+	return k.owner == "" || k.actsAsOwner || level == k.level || level <= m.users[k.owner].level
 }
 
 func (m *walkModel) mayRotate(p principal, k *mKey) bool {
@@ -306,6 +350,7 @@ func (m *walkModel) mayRotate(p principal, k *mKey) bool {
 }
 
 func (m *walkModel) mayDeleteKey(p principal, k *mKey) bool {
+	// The key's own level, even for a key acting as its owner.
 	return m.visible(p, k) && m.canKey(p, "apikeys:delete", k.owner) && k.level <= m.rightsOf(p).level
 }
 
@@ -352,14 +397,15 @@ func TestAuthorizationWalk(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
-				mount := []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount}
-				walk(t, newServerWith(t, db, mount), seed, steps)
+				mount := []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount, portos.Mount}
+				mount = append(mount, func(mux *http.ServeMux, svc *keyward.Service, _ dialect.Host) { console.Mount(mux, svc, nil) })
+				walk(t, newServerWith(t, db, mount), db, seed, steps)
 			})
 		})
 	}
 }
 
-func walk(t *testing.T, s *server, seed uint64, steps int) {
+func walk(t *testing.T, s *server, db *sqlstore.DB, seed uint64, steps int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	m := &walkModel{users: map[string]*mUser{}, keys: map[string]*mKey{}}
 	for _, name := range walkCustom {
@@ -379,7 +425,8 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 	m.order = append(m.order, admin.id)
 
 	var trace []string
-	tally := map[string]int{} // allowed and refused steps, by operation
+	consoles := map[string]*consoleBrowser{} // signed-in console sessions, by user id
+	tally := map[string]int{}                // allowed and refused steps, by operation
 	defer func() { t.Logf("seed %d: %d steps: %v", seed, len(trace), tally) }()
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -443,15 +490,20 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 		}
 		return ks[rng.IntN(len(ks))]
 	}
+	// call sends a request as p: with its bearer credential, or — for a
+	// key that signs (hmacEnabled), half of the time — NWS4-signed, as
+	// Portos clients send, on the native and Portos routes alike.
 	call := func(p principal, method, path string, body any, out any) int {
-		b, _ := json.Marshal(body)
-		var rd *strings.Reader
+		var b []byte
 		if body != nil {
-			rd = strings.NewReader(string(b))
+			b, _ = json.Marshal(body)
 		}
 		var res response
-		if rd != nil {
-			res = s.raw(method, path, cred(p), rd)
+		if p.key != nil && p.key.hmac && !strings.HasPrefix(path, "/v1/customers") && rng.IntN(2) == 0 {
+			res = sendNWS4(t, s, method, path, b, p.key.clientID, p.key.secret)
+			tally["nws4"]++
+		} else if body != nil {
+			res = s.raw(method, path, cred(p), strings.NewReader(string(b)))
 		} else {
 			res = s.raw(method, path, cred(p), nil)
 		}
@@ -480,7 +532,7 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 		if !ok {
 			break // nobody left who can act
 		}
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(13); {
 		case op == 0: // create a user
 			name := fmt.Sprintf("u%d", step)
 			level, perms := randomLevel(), randomPerms()
@@ -587,7 +639,7 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 				id, clientID, sec = out.Apikey.ID, out.Apikey.Key, out.Apikey.Secret
 			}
 			owner := p.ownerID()
-			allowed := m.mayCreateKey(p, owner, level, perms)
+			allowed := m.mayCreateKey(p, owner, level, perms, false)
 			if expect(fmt.Sprintf("%v creates a key through %s level %d %v", p, surface, level, perms), allowed, st) {
 				m.keys[id] = &mKey{id: id, clientID: clientID, secret: sec, owner: owner, level: level, perms: perms,
 					active: true, holder: p.id()}
@@ -604,14 +656,14 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 				owner = ""
 				body["ownerId"] = ""
 			}
-			level, perms := randomLevel(), randomPerms()
-			body["level"], body["permissions"] = level, refs(perms...)
-			allowed := m.mayCreateKey(p, owner, level, perms)
+			level, perms, hmac := randomLevel(), randomPerms(), rng.IntN(2) == 0
+			body["level"], body["permissions"], body["hmacEnabled"] = level, refs(perms...), hmac
+			allowed := m.mayCreateKey(p, owner, level, perms, false)
 			var k keyward.IssuedKey
 			st := call(p, "POST", "/v1/apikeys", body, &k)
 			if expect(fmt.Sprintf("%v creates a key owned by %q level %d %v", p, owner, level, perms), allowed, st) {
 				m.keys[k.ID] = &mKey{id: k.ID, clientID: k.ClientID, secret: k.ClientSecret, owner: owner, level: level, perms: perms,
-					active: true, holder: p.id()}
+					active: true, holder: p.id(), hmac: hmac}
 				m.order = append(m.order, k.ID)
 			}
 		case op == 6: // change a key
@@ -649,7 +701,121 @@ func walk(t *testing.T, s *server, seed uint64, steps int) {
 			var out keyward.IssuedKey
 			st := call(p, "POST", "/v1/apikeys/"+k.id+"/rotate", map[string]any{}, &out)
 			if expect(fmt.Sprintf("%v rotates key %s (level %d %v owner %q)", p, k.id[:8], k.level, k.perms, k.owner), allowed, st) {
-				k.secret, k.holder, k.revoked = out.ClientSecret, p.id(), false
+				k.secret = out.ClientSecret
+				if p.key == nil || p.key.id != k.id {
+					// A key rotating itself stays with whoever was shown the
+					// secret it rotated with.
+					k.holder, k.revoked = p.id(), false
+				}
+			}
+		case op == 10: // create a key through Portos: acting as its owner (userName, else the caller's)
+			owner := p.ownerID()
+			body := map[string]any{"name": fmt.Sprint("portos", step)}
+			if rng.IntN(2) == 0 {
+				u := randomUser()
+				owner, body["userName"] = u.id, u.name
+			}
+			perms, active := randomPerms(), rng.IntN(4) != 0
+			body["permissions"] = perms
+			if active {
+				body["isActive"] = true // else it starts inactive, as Portos keys do
+			}
+			allowed := m.mayCreateKey(p, owner, 0, perms, true)
+			var out struct{ ID, ClientID, ClientSecret string }
+			st := call(p, "POST", "/apikeys", body, &out)
+			if expect(fmt.Sprintf("%v creates a key through Portos owned by %q %v active %v", p, owner, perms, active), allowed, st) {
+				m.keys[out.ID] = &mKey{id: out.ID, clientID: out.ClientID, secret: out.ClientSecret, owner: owner, perms: perms,
+					active: active, holder: p.id(), actsAsOwner: true, hmac: true}
+				m.order = append(m.order, out.ID)
+			}
+		case op == 11: // update a key through Portos' PUT, with or without _v
+			k := randomKey()
+			if k == nil {
+				continue
+			}
+			perms, active := k.perms, k.active
+			body := map[string]any{}
+			if rng.IntN(2) == 0 {
+				perms = randomPerms()
+				body["permissions"] = append([]string{}, perms...)
+			} else {
+				active = !k.active
+				body["isActive"] = active
+			}
+			if rng.IntN(2) == 0 {
+				cur, err := db.GetAPIKey(t.Context(), who.TenantID, k.id) // the current version, read aside
+				if err != nil {
+					t.Fatal(err)
+				}
+				body["_v"] = cur.Version
+			}
+			allowed := m.mayPatchKey(p, k, k.level, perms)
+			st := call(p, "PUT", "/apikeys/"+k.id, body, nil)
+			if expect(fmt.Sprintf("%v updates key %s through Portos: %v", p, k.id[:8], body), allowed, st) {
+				if k.active && !active {
+					m.offboard(k.id)
+				}
+				k.perms, k.active = perms, active
+			}
+		case op == 12: // a user changes a key through the console's forms
+			k := randomKey()
+			if k == nil || p.user == nil {
+				continue
+			}
+			c := consoles[p.user.id]
+			if c == nil {
+				c = consoleLogin(t, s, p.user.name, p.user.password)
+				consoles[p.user.id] = c
+			}
+			var allowed bool
+			var desc string
+			var form url.Values
+			var path string
+			action := rng.IntN(3)
+			switch action {
+			case 0:
+				allowed, desc, path, form = m.mayRotate(p, k), "rotates", "/rotate", url.Values{"grace": {"0"}}
+			case 1:
+				allowed = m.mayPatchKey(p, k, k.level, k.perms)
+				desc, path, form = fmt.Sprintf("sets active=%v on", !k.active), "/active", url.Values{"active": {fmt.Sprint(!k.active)}}
+			default:
+				allowed, desc, path, form = m.mayDeleteKey(p, k), "deletes", "/delete", url.Values{}
+			}
+			res := c.post("/console/keys/"+k.id+path, form)
+			if res.Status == http.StatusSeeOther && strings.Contains(res.Header.Get("Location"), "/login") {
+				// The session ended (a password change, a deactivation):
+				// nothing was done; sign in again.
+				c = consoleLogin(t, s, p.user.name, p.user.password)
+				consoles[p.user.id] = c
+				res = c.post("/console/keys/"+k.id+path, form)
+			}
+			st := res.Status
+			if st == http.StatusSeeOther {
+				if strings.Contains(res.Header.Get("Location"), "/login") {
+					fail("console %s key %s by %v: sent to sign in", desc, k.id[:8], p)
+				}
+				st = http.StatusOK
+			}
+			if st >= 500 {
+				fail("console %s key %s by %v: %d %s", desc, k.id[:8], p, res.Status, res.Body)
+			}
+			if expect(fmt.Sprintf("%v %s key %s through the console", p, desc, k.id[:8]), allowed, st) {
+				switch action {
+				case 0:
+					sec := secretRe.FindString(string(res.Body))
+					if sec == "" {
+						fail("the console's rotation page shows no secret")
+					}
+					k.secret, k.holder, k.revoked = sec, p.id(), false
+				case 1:
+					if k.active {
+						m.offboard(k.id)
+					}
+					k.active = !k.active
+				default:
+					delete(m.keys, k.id)
+					m.offboard(k.id)
+				}
 			}
 		default: // delete a key
 			k := randomKey()
@@ -705,4 +871,102 @@ func checkCredentials(t *testing.T, s *server, m *walkModel, fail func(string, .
 			fail("credential %s acts with level %d %v; the model says level %d %v", id[:8], who.Level, who.Permissions, want.level, want.names())
 		}
 	}
+}
+
+// sendNWS4 sends one request signed afresh with NWS4 by the key clientID.
+func sendNWS4(t *testing.T, s *server, method, path string, body []byte, clientID, sec string) response {
+	t.Helper()
+	var rd *strings.Reader
+	if body != nil {
+		rd = strings.NewReader(string(body))
+	}
+	var req *http.Request
+	var err error
+	if rd != nil {
+		req, err = http.NewRequest(method, s.URL+path, rd)
+		req.Header.Set("Content-Type", "application/json")
+	} else {
+		req, err = http.NewRequest(method, s.URL+path, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	nws4(t, req, body, clientID, sec, time.Now())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// secretRe finds a client secret on a console page.
+var secretRe = regexp.MustCompile(`kw_sk_[0-9A-Za-z]{49}`)
+
+// consoleBrowser is a signed-in console session.
+type consoleBrowser struct {
+	t     *testing.T
+	s     *server
+	c     *http.Client
+	token string // the session's form token, read from a page once
+}
+
+// consoleLogin signs user in to the console.
+func consoleLogin(t *testing.T, s *server, user, password string) *consoleBrowser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &consoleBrowser{t: t, s: s, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if res := b.do("POST", "/console/login", url.Values{"userName": {user}, "password": {password}}); res.Status != http.StatusSeeOther {
+		t.Fatalf("console sign-in as %s: got %d %s", user, res.Status, res.Body)
+	}
+	return b
+}
+
+var formTokenRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// post sends form with the session's form token, as the console's pages
+// do. A session that ended gets the console's answer: 303 to sign in.
+func (b *consoleBrowser) post(path string, form url.Values) response {
+	b.t.Helper()
+	if b.token == "" {
+		page := b.do("GET", "/console/keys", nil)
+		m := formTokenRe.FindStringSubmatch(string(page.Body))
+		if m == nil {
+			if page.Status == http.StatusSeeOther {
+				return page
+			}
+			b.t.Fatalf("no form token on the console's pages: %d", page.Status)
+		}
+		b.token = m[1]
+	}
+	form.Set("csrf", b.token)
+	return b.do("POST", path, form)
+}
+
+func (b *consoleBrowser) do(method, path string, form url.Values) response {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.s.URL+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Origin", b.s.URL)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return response{Status: res.StatusCode, Header: res.Header, Body: out}
 }

@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -16,13 +18,14 @@ const keyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.description, k.own
 	k.device_name, k.level, k.is_active, k.expires_at, k.token_lifespan_seconds, k.hmac_enabled, k.meta,
 	k.secret_hint, k.created_at, k.updated_at, k.last_used_at, k.created_by, k.version,
 	k.secret_hash, k.secret_ciphertext, k.prev_secret_hash, k.prev_secret_ciphertext, k.prev_secret_expires_at,
-	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked, k.prev_secret_holder_id`
+	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked, k.prev_secret_holder_id,
+	k.secret_holder_tenant_id, k.prev_secret_holder_tenant_id`
 
-const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.id = k.owner_id `
+const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id `
 
 func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
 	var k keyward.APIKey
-	var owner, holder, prevHolder sql.NullString
+	var owner, holder, prevHolder, holderTenant, prevHolderTenant sql.NullString
 	var rateLimit, rateWindow sql.NullInt64
 	err := row.Scan(&k.ID, &k.TenantID, &k.ClientID, &k.Name, &k.Description, &owner, &k.UserName,
 		&k.DeviceName, &k.Level, &k.IsActive, nullTimeCol{&k.ExpiresAt}, &k.TokenLifespanSeconds, &k.HMACEnabled,
@@ -30,11 +33,12 @@ func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
 		nullTimeCol{&k.LastUsedAt}, &k.CreatedBy, &k.Version,
 		&k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash, &k.PrevSecretCiphertext,
 		nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &rateLimit, &rateWindow, &k.ActsAsOwner, &holder,
-		&k.SecretRevoked, &prevHolder)
+		&k.SecretRevoked, &prevHolder, &holderTenant, &prevHolderTenant)
 	if err != nil {
 		return nil, err
 	}
 	k.OwnerID, k.SecretHolderID, k.PrevSecretHolderID = owner.String, holder.String, prevHolder.String
+	k.SecretHolderTenantID, k.PrevSecretHolderTenantID = holderTenant.String, prevHolderTenant.String
 	if rateLimit.Valid && rateWindow.Valid {
 		k.RateLimit = &keyward.RateLimit{Limit: int(rateLimit.Int64), WindowSeconds: int(rateWindow.Int64)}
 	}
@@ -55,16 +59,18 @@ func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 				expires_at, token_lifespan_seconds, hmac_enabled, meta, secret_hint, created_at, updated_at,
 				last_used_at, created_by, version, secret_hash, secret_ciphertext, prev_secret_hash,
 				prev_secret_ciphertext, prev_secret_expires_at, secret_generation, rate_limit, rate_window_seconds,
-				acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id)
+				acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id, secret_holder_tenant_id,
+				prev_secret_holder_tenant_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31)`,
+				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)`,
 			k.ID, k.TenantID, k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level,
 			k.IsActive, s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
 			s.ts(k.CreatedAt), s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.CreatedBy, k.Version,
 			nullBytes(k.SecretHash), nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash),
 			nullBytes(k.PrevSecretCiphertext), s.tsPtr(k.PrevSecretExpiresAt), k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
-			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID))
+			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID),
+			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID))
 		if err != nil {
 			return writeError(err, "creating an api key", keyConflict)
 		}
@@ -85,7 +91,8 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 				meta = $11, secret_hint = $12, updated_at = $13, last_used_at = $14, version = $15,
 				secret_hash = $16, secret_ciphertext = $17, prev_secret_hash = $18, prev_secret_ciphertext = $19,
 				prev_secret_expires_at = $20, secret_generation = $24, rate_limit = $25, rate_window_seconds = $26,
-				acts_as_owner = $27, secret_holder_id = $28, secret_revoked = $29, prev_secret_holder_id = $30
+				acts_as_owner = $27, secret_holder_id = $28, secret_revoked = $29, prev_secret_holder_id = $30,
+				secret_holder_tenant_id = $31, prev_secret_holder_tenant_id = $32
 			WHERE id = $21 AND tenant_id = $22 AND version = $23`,
 			k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level, k.IsActive,
 			s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
@@ -93,7 +100,8 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 			nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash), nullBytes(k.PrevSecretCiphertext),
 			s.tsPtr(k.PrevSecretExpiresAt), k.ID, k.TenantID, expectVersion, k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
-			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID))
+			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID),
+			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID))
 		if err != nil {
 			return writeError(err, "updating an api key", keyConflict)
 		}
@@ -102,7 +110,8 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 		if err != nil {
 			return err
 		}
-		if _, err := q.ExecContext(ctx, `DELETE FROM api_key_permissions WHERE key_id = $1`, k.ID); err != nil {
+		_, err = q.ExecContext(ctx, `DELETE FROM api_key_permissions WHERE tenant_id = $1 AND key_id = $2`, k.TenantID, k.ID)
+		if err != nil {
 			return fmt.Errorf("updating the permissions of an api key: %w", err)
 		}
 		return insertGrants(ctx, q, "api_key_permissions", "key_id", k.TenantID, k.ID, k.Permissions)
@@ -166,25 +175,25 @@ func (s *store) queryKeys(ctx context.Context, query string, args ...any) ([]*ke
 	}
 	defer rows.Close()
 	keys := []*keyward.APIKey{}
-	var ids []string
+	var refs []keyward.KeyRef
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
 			return nil, err
 		}
 		keys = append(keys, k)
-		ids = append(ids, k.ID)
+		refs = append(refs, keyward.KeyRef{TenantID: k.TenantID, ID: k.ID})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	rows.Close() // a PostgreSQL connection runs one query at a time
-	perms, err := s.loadPermissions(ctx, s.read, "api_key_permissions", "key_id", ids)
+	perms, err := s.loadPermissions(ctx, s.read, "api_key_permissions", "key_id", refs)
 	if err != nil {
 		return nil, err
 	}
 	for _, k := range keys {
-		k.Permissions = perms[k.ID]
+		k.Permissions = perms[keyward.KeyRef{TenantID: k.TenantID, ID: k.ID}]
 	}
 	return keys, nil
 }
@@ -213,38 +222,40 @@ func (s *store) ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID stri
 }
 
 // ListAPIKeysBySecretHolder returns the keys, in any tenant, whose current
-// secret holderID was shown and that are not yet revoked, or whose previous
+// secret the principal holderID of holderTenantID was shown and that are not yet revoked, or whose previous
 // secret (in a grace period) it was shown, in id order. In a transaction on
 // PostgreSQL the keys are locked until it ends, so that a concurrent
 // rotation waits instead of failing the off-boarding.
-func (s *store) ListAPIKeysBySecretHolder(ctx context.Context, holderID string) ([]*keyward.APIKey, error) {
+func (s *store) ListAPIKeysBySecretHolder(ctx context.Context, holderTenantID, holderID string) ([]*keyward.APIKey, error) {
 	lock := ""
 	if s.tx != nil && s.pg {
 		lock = " FOR UPDATE OF k"
 	}
-	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+`WHERE (k.secret_holder_id = $1 AND NOT k.secret_revoked)
-		OR k.prev_secret_holder_id = $1 ORDER BY k.id`+lock, holderID)
+	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+`WHERE
+		(k.secret_holder_id = $1 AND k.secret_holder_tenant_id = $2 AND NOT k.secret_revoked)
+		OR (k.prev_secret_holder_id = $1 AND k.prev_secret_holder_tenant_id = $2) ORDER BY k.tenant_id, k.id`+lock,
+		holderID, holderTenantID)
 	if err != nil {
 		return nil, fmt.Errorf("listing the keys of a secret holder: %w", err)
 	}
 	return keys, nil
 }
 
-// PrincipalActive reports whether the user or key id (in any tenant) is
+// PrincipalActive reports whether the user or key id of tenantID is
 // active, and a key's secret not revoked. In a transaction on PostgreSQL
 // the row is locked (shared) until it ends: a concurrent deactivation waits
 // for the transaction, and then sees what it made.
-func (s *store) PrincipalActive(ctx context.Context, kind, id string) (bool, error) {
+func (s *store) PrincipalActive(ctx context.Context, kind, tenantID, id string) (bool, error) {
 	lock := ""
 	if s.tx != nil && s.pg {
 		lock = " FOR SHARE"
 	}
-	q := `SELECT is_active FROM users WHERE id = $1` + lock
+	q := `SELECT is_active FROM users WHERE id = $1 AND tenant_id = $2` + lock
 	if kind == keyward.KindAPIKey {
-		q = `SELECT is_active AND NOT secret_revoked FROM api_keys WHERE id = $1` + lock
+		q = `SELECT is_active AND NOT secret_revoked FROM api_keys WHERE id = $1 AND tenant_id = $2` + lock
 	}
 	var active bool
-	err := s.read.QueryRowContext(ctx, q, id).Scan(&active)
+	err := s.read.QueryRowContext(ctx, q, id, tenantID).Scan(&active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	} else if err != nil {
@@ -255,22 +266,18 @@ func (s *store) PrincipalActive(ctx context.Context, kind, id string) (bool, err
 
 // TouchAPIKeys sets each key's last-use time to the given one unless the
 // stored time is already the same or later, in one transaction, without
-// changing versions. Unknown ids are ignored. Keys are updated in id order
-// so that concurrent calls cannot deadlock.
-func (s *store) TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error {
+// changing versions. Unknown keys are ignored. Keys are updated in (tenant,
+// id) order so that concurrent calls cannot deadlock.
+func (s *store) TouchAPIKeys(ctx context.Context, lastUsed map[keyward.KeyRef]time.Time) error {
 	if len(lastUsed) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(lastUsed))
-	for id := range lastUsed {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	refs := sortedRefs(lastUsed)
 	return s.atomic(ctx, func(q querier) error {
-		for _, id := range ids {
-			t := s.ts(lastUsed[id])
+		for _, r := range refs {
+			t := s.ts(lastUsed[r])
 			_, err := q.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1
-				WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, t, id)
+				WHERE tenant_id = $2 AND id = $3 AND (last_used_at IS NULL OR last_used_at < $1)`, t, r.TenantID, r.ID)
 			if err != nil {
 				return fmt.Errorf("recording the last use of an api key: %w", err)
 			}
@@ -280,25 +287,22 @@ func (s *store) TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time)
 }
 
 // AddKeyUsage adds counts to each key's row for the hour of at, in one
-// transaction, in id order (no deadlocks between replicas).
-func (s *store) AddKeyUsage(ctx context.Context, at time.Time, counts map[string]int64) error {
+// transaction, in (tenant, id) order (no deadlocks between replicas).
+func (s *store) AddKeyUsage(ctx context.Context, at time.Time, counts map[keyward.KeyRef]int64) error {
 	if len(counts) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(counts))
-	for id := range counts {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	refs := sortedRefs(counts)
 	hour := s.ts(at.UTC().Truncate(time.Hour))
 	return s.atomic(ctx, func(q querier) error {
-		for _, id := range ids {
-			if counts[id] <= 0 {
+		for _, r := range refs {
+			if counts[r] <= 0 {
 				continue
 			}
-			_, err := q.ExecContext(ctx, `INSERT INTO key_usage (key_id, hour, count)
-				SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = $1)
-				ON CONFLICT (key_id, hour) DO UPDATE SET count = key_usage.count + excluded.count`, id, hour, counts[id])
+			_, err := q.ExecContext(ctx, `INSERT INTO key_usage (tenant_id, key_id, hour, count)
+				SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM api_keys WHERE tenant_id = $1 AND id = $2)
+				ON CONFLICT (tenant_id, key_id, hour) DO UPDATE SET count = key_usage.count + excluded.count`,
+				r.TenantID, r.ID, hour, counts[r])
 			if err != nil {
 				return fmt.Errorf("recording the usage of an api key: %w", err)
 			}
@@ -309,8 +313,8 @@ func (s *store) AddKeyUsage(ctx context.Context, at time.Time, counts map[string
 
 // KeyUsage returns the hourly counts of a key of the tenant since since.
 func (s *store) KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]keyward.UsageCount, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT u.hour, u.count FROM key_usage u JOIN api_keys k ON k.id = u.key_id
-		WHERE k.tenant_id = $1 AND u.key_id = $2 AND u.hour >= $3 ORDER BY u.hour`, tenantID, keyID, s.ts(since))
+	rows, err := s.read.QueryContext(ctx, `SELECT u.hour, u.count FROM key_usage u
+		WHERE u.tenant_id = $1 AND u.key_id = $2 AND u.hour >= $3 ORDER BY u.hour`, tenantID, keyID, s.ts(since))
 	if err != nil {
 		return nil, fmt.Errorf("reading the usage of an api key: %w", err)
 	}
@@ -350,4 +354,16 @@ func (s *store) DeleteKeyUsage(ctx context.Context, before time.Time) (int, erro
 		return err
 	})
 	return int(n), err
+}
+
+// sortedRefs returns the keys of m in (tenant, id) order.
+func sortedRefs[V any](m map[keyward.KeyRef]V) []keyward.KeyRef {
+	refs := make([]keyward.KeyRef, 0, len(m))
+	for r := range m {
+		refs = append(refs, r)
+	}
+	slices.SortFunc(refs, func(a, b keyward.KeyRef) int {
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ID, b.ID))
+	})
+	return refs
 }

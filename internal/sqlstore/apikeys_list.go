@@ -35,7 +35,7 @@ var keySortColumns = map[string]struct {
 var keyConditionColumns = map[string]string{
 	"id": "k.id", "isActive": "k.is_active", "name": "k.name", "createdAt": "k.created_at",
 	"clientId": "k.client_id", "description": "k.description", "deviceName": "k.device_name",
-	"userName": "COALESCE((SELECT uc.user_name FROM users uc WHERE uc.id = k.owner_id), '')",
+	"userName": "COALESCE((SELECT uc.user_name FROM users uc WHERE uc.tenant_id = k.tenant_id AND uc.id = k.owner_id), '')",
 	"version":  "k.version",
 }
 
@@ -43,7 +43,7 @@ var keyConditionColumns = map[string]string{
 // key holds explicitly a permission whose name satisfies the test that %s
 // stands for.
 const keyPermissionExists = `EXISTS (SELECT 1 FROM api_key_permissions kpc JOIN permissions pc ON pc.id = kpc.permission_id
-	WHERE kpc.key_id = k.id AND %s)`
+	WHERE kpc.tenant_id = k.tenant_id AND kpc.key_id = k.id AND %s)`
 
 var conditionOps = map[string]string{"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -178,7 +178,7 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	}
 	if f.Permission != "" {
 		w.add(`EXISTS (SELECT 1 FROM api_key_permissions kp JOIN permissions p ON p.id = kp.permission_id
-			WHERE kp.key_id = k.id AND p.name = ?)`, f.Permission)
+			WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id AND p.name = ?)`, f.Permission)
 	}
 	if f.OwnerID != "" {
 		w.add("k.owner_id = ?", f.OwnerID)

@@ -132,11 +132,11 @@ func (g *guardTx) ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID st
 	})
 }
 
-func (g *guardTx) TouchAPIKeys(ctx context.Context, lastUsed map[string]time.Time) error {
+func (g *guardTx) TouchAPIKeys(ctx context.Context, lastUsed map[keyward.KeyRef]time.Time) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.TouchAPIKeys(ctx, lastUsed) })
 }
 
-func (g *guardTx) AddKeyUsage(ctx context.Context, at time.Time, counts map[string]int64) error {
+func (g *guardTx) AddKeyUsage(ctx context.Context, at time.Time, counts map[keyward.KeyRef]int64) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.AddKeyUsage(ctx, at, counts) })
 }
 
@@ -184,14 +184,14 @@ func (g *guardTx) ListAudit(ctx context.Context, tenantID string, f keyward.Audi
 	})
 }
 
-func (g *guardTx) ListAPIKeysBySecretHolder(ctx context.Context, holderID string) ([]*keyward.APIKey, error) {
+func (g *guardTx) ListAPIKeysBySecretHolder(ctx context.Context, holderTenantID, holderID string) ([]*keyward.APIKey, error) {
 	return call(g, ctx, func(ctx context.Context) ([]*keyward.APIKey, error) {
-		return g.StoreTx.ListAPIKeysBySecretHolder(ctx, holderID)
+		return g.StoreTx.ListAPIKeysBySecretHolder(ctx, holderTenantID, holderID)
 	})
 }
 
-func (g *guardTx) PrincipalActive(ctx context.Context, kind, id string) (bool, error) {
-	return call(g, ctx, func(ctx context.Context) (bool, error) { return g.StoreTx.PrincipalActive(ctx, kind, id) })
+func (g *guardTx) PrincipalActive(ctx context.Context, kind, tenantID, id string) (bool, error) {
+	return call(g, ctx, func(ctx context.Context) (bool, error) { return g.StoreTx.PrincipalActive(ctx, kind, tenantID, id) })
 }
 
 func (g *guardTx) UpdateAuditDetails(ctx context.Context, tenantID, id string, details json.RawMessage) error {

@@ -178,34 +178,48 @@ func (s *store) PermissionInUse(ctx context.Context, tenantID, id string) (bool,
 	return used, nil
 }
 
-// loadPermissions returns the explicit permissions of each owner in ids
-// (keys or users, per join: the join table and its owner column), ordered
-// by name, in one query. Every id gets a non-nil slice.
-func (s *store) loadPermissions(ctx context.Context, q querier, join, ownerCol string, ids []string) (map[string][]keyward.Permission, error) {
-	out := make(map[string][]keyward.Permission, len(ids))
-	if len(ids) == 0 {
+// loadPermissions returns the explicit permissions of each owner in refs
+// (keys or users, per join: the join table and its owner column; a
+// KeyRef names a user too), ordered by name, in one query. Every owner gets
+// a non-nil slice. Owners are matched by tenant and id: key ids repeat
+// across tenants.
+func (s *store) loadPermissions(ctx context.Context, q querier, join, ownerCol string, refs []keyward.KeyRef) (map[keyward.KeyRef][]keyward.Permission, error) {
+	out := make(map[keyward.KeyRef][]keyward.Permission, len(refs))
+	if len(refs) == 0 {
 		return out, nil
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-		out[id] = []keyward.Permission{}
+	ids, tenants := make([]any, 0, len(refs)), make([]any, 0, 1)
+	seenID, seenTenant := map[string]bool{}, map[string]bool{}
+	for _, r := range refs {
+		out[r] = []keyward.Permission{}
+		if !seenID[r.ID] {
+			seenID[r.ID] = true
+			ids = append(ids, r.ID)
+		}
+		if !seenTenant[r.TenantID] {
+			seenTenant[r.TenantID] = true
+			tenants = append(tenants, r.TenantID)
+		}
 	}
-	rows, err := q.QueryContext(ctx, `SELECT j.`+ownerCol+`, `+permissionColumns+`
-		FROM `+join+` j JOIN permissions p ON p.id = j.permission_id
+	rows, err := q.QueryContext(ctx, `SELECT j.tenant_id, j.`+ownerCol+`, `+permissionColumns+`
+		FROM `+join+` j JOIN permissions p ON p.tenant_id = j.tenant_id AND p.id = j.permission_id
 		WHERE j.`+ownerCol+` IN (`+placeholders(1, len(ids))+`)
-		ORDER BY j.`+ownerCol+`, p.name, p.id`, args...)
+		AND j.tenant_id IN (`+placeholders(len(ids)+1, len(tenants))+`)
+		ORDER BY j.tenant_id, j.`+ownerCol+`, p.name, p.id`, append(ids, tenants...)...)
 	if err != nil {
 		return nil, fmt.Errorf("reading permissions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var owner string
-		p, err := scanPermission(rows, &owner)
+		var tenant, owner string
+		p, err := scanPermission(rows, &tenant, &owner)
 		if err != nil {
 			return nil, fmt.Errorf("reading permissions: %w", err)
 		}
-		out[owner] = append(out[owner], *p)
+		r := keyward.KeyRef{TenantID: tenant, ID: owner}
+		if perms, ok := out[r]; ok { // not an owner of the same id in another asked-for tenant
+			out[r] = append(perms, *p)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading permissions: %w", err)

@@ -135,25 +135,25 @@ func (s *store) queryUsers(ctx context.Context, query string, args ...any) ([]*k
 	}
 	defer rows.Close()
 	users := []*keyward.User{}
-	var ids []string
+	var refs []keyward.KeyRef
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
 			return nil, err
 		}
 		users = append(users, u)
-		ids = append(ids, u.ID)
+		refs = append(refs, keyward.KeyRef{TenantID: u.TenantID, ID: u.ID})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	rows.Close()
-	perms, err := s.loadPermissions(ctx, s.read, "user_permissions", "user_id", ids)
+	perms, err := s.loadPermissions(ctx, s.read, "user_permissions", "user_id", refs)
 	if err != nil {
 		return nil, err
 	}
 	for _, u := range users {
-		u.Permissions = perms[u.ID]
+		u.Permissions = perms[keyward.KeyRef{TenantID: u.TenantID, ID: u.ID}]
 	}
 	return users, nil
 }

@@ -102,6 +102,7 @@ func testAPIKeys(t *testing.T, s keyward.Store) {
 			mod  func(k *keyward.APIKey)
 		}{
 			{"same id", func(k *keyward.APIKey) { k.ID = first.ID }},
+			// (the same id in another tenant is another key: APIKeySameIDs)
 			{"same clientId", func(k *keyward.APIKey) { k.ClientID = first.ClientID }},
 			{"same clientId in another tenant", func(k *keyward.APIKey) { k.TenantID, k.ClientID = other.ID, first.ClientID }},
 			{"same secret hash in another tenant", func(k *keyward.APIKey) { k.TenantID, k.SecretHash = other.ID, first.SecretHash }},
@@ -146,14 +147,16 @@ func testAPIKeys(t *testing.T, s keyward.Store) {
 		older := createKey(t, s, tn.ID, func(k *keyward.APIKey) { k.LastUsedAt = ptr(at(-time.Hour)) })
 		same := createKey(t, s, tn.ID, func(k *keyward.APIKey) { k.LastUsedAt = ptr(t0) })
 		elsewhere := createKey(t, s, other.ID)
-		must(t, "TouchAPIKeys", s.TouchAPIKeys(ctx, map[string]time.Time{
-			never.ID:          t0,
-			recent.ID:         at(time.Hour - time.Microsecond), // earlier than stored: ignored
-			older.ID:          at(-time.Hour + time.Microsecond),
-			same.ID:           t0,
-			elsewhere.ID:      at(2 * time.Hour), // ids are global: the tenant does not matter
-			secret.NewID():    t0,                // unknown: ignored
-			"not even a uuid": t0,
+		ref := func(k *keyward.APIKey) keyward.KeyRef { return keyward.KeyRef{TenantID: k.TenantID, ID: k.ID} }
+		must(t, "TouchAPIKeys", s.TouchAPIKeys(ctx, map[keyward.KeyRef]time.Time{
+			ref(never):                               t0,
+			ref(recent):                              at(time.Hour - time.Microsecond), // earlier than stored: ignored
+			ref(older):                               at(-time.Hour + time.Microsecond),
+			ref(same):                                t0,
+			ref(elsewhere):                           at(2 * time.Hour),
+			{TenantID: tn.ID, ID: elsewhere.ID}:      at(3 * time.Hour), // its id in another tenant: ignored
+			{TenantID: tn.ID, ID: secret.NewID()}:    t0,                // unknown: ignored
+			{TenantID: tn.ID, ID: "not even a uuid"}: t0,
 		}))
 		tests := []struct {
 			key  *keyward.APIKey

@@ -37,7 +37,7 @@ func writeEverything(t *testing.T, tx keyward.StoreTx, existing *keyward.APIKey)
 	changed := *existing
 	changed.Name, changed.Version = "changed in tx", existing.Version+1
 	must(t, "UpdateAPIKey", tx.UpdateAPIKey(ctx, &changed, existing.Version))
-	must(t, "TouchAPIKeys", tx.TouchAPIKeys(ctx, map[string]time.Time{existing.ID: at(time.Hour)}))
+	must(t, "TouchAPIKeys", tx.TouchAPIKeys(ctx, map[keyward.KeyRef]time.Time{{TenantID: existing.TenantID, ID: existing.ID}: at(time.Hour)}))
 
 	got, err := tx.GetAPIKey(ctx, w.tenant.ID, w.key.ID)
 	must(t, "GetAPIKey in the transaction", err)

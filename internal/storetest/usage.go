@@ -15,11 +15,12 @@ func testKeyUsage(t *testing.T, s keyward.Store) {
 	a := createKey(t, s, tn.ID)
 	b := createKey(t, s, tn.ID)
 	hour := t0.Truncate(time.Hour)
+	ra, rb := keyward.KeyRef{TenantID: tn.ID, ID: a.ID}, keyward.KeyRef{TenantID: tn.ID, ID: b.ID}
 
-	must(t, "AddKeyUsage", s.AddKeyUsage(ctx, hour.Add(5*time.Minute), map[string]int64{a.ID: 3, b.ID: 1, secret.NewID(): 9}))
-	must(t, "AddKeyUsage same hour", s.AddKeyUsage(ctx, hour.Add(59*time.Minute), map[string]int64{a.ID: 4, b.ID: 0}))
-	must(t, "AddKeyUsage next hour", s.AddKeyUsage(ctx, hour.Add(time.Hour), map[string]int64{a.ID: 2}))
-	must(t, "AddKeyUsage two hours back", s.AddKeyUsage(ctx, hour.Add(-2*time.Hour), map[string]int64{a.ID: 100}))
+	must(t, "AddKeyUsage", s.AddKeyUsage(ctx, hour.Add(5*time.Minute), map[keyward.KeyRef]int64{ra: 3, rb: 1, {TenantID: tn.ID, ID: secret.NewID()}: 9, {TenantID: other.ID, ID: a.ID}: 50}))
+	must(t, "AddKeyUsage same hour", s.AddKeyUsage(ctx, hour.Add(59*time.Minute), map[keyward.KeyRef]int64{ra: 4, rb: 0}))
+	must(t, "AddKeyUsage next hour", s.AddKeyUsage(ctx, hour.Add(time.Hour), map[keyward.KeyRef]int64{ra: 2}))
+	must(t, "AddKeyUsage two hours back", s.AddKeyUsage(ctx, hour.Add(-2*time.Hour), map[keyward.KeyRef]int64{ra: 100}))
 	must(t, "AddKeyUsage with nothing", s.AddKeyUsage(ctx, hour, nil))
 
 	tests := []struct {
@@ -55,7 +56,7 @@ func testKeyUsage(t *testing.T, s keyward.Store) {
 
 	t.Run("deleting the key deletes its usage", func(t *testing.T) {
 		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, tn.ID, b.ID, b.Version))
-		must(t, "AddKeyUsage for a deleted key", s.AddKeyUsage(ctx, hour, map[string]int64{b.ID: 5}))
+		must(t, "AddKeyUsage for a deleted key", s.AddKeyUsage(ctx, hour, map[keyward.KeyRef]int64{rb: 5}))
 		got, err := s.KeyUsage(ctx, tn.ID, b.ID, hour.Add(-24*time.Hour))
 		must(t, "KeyUsage", err)
 		check(t, "usage of a deleted key", got, []keyward.UsageCount{})

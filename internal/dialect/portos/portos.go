@@ -13,8 +13,9 @@
 // must match (409). An update changes only the members Portos models (name,
 // description, isActive, userName, deviceName, permissions): expiry, rate
 // limit, level, token lifespan and meta stay as they were. Unknown body
-// members are ignored, as the original does. Any id that names no key the
-// caller sees — not a UUID, unknown, another tenant's — is 404 {title,
+// members are ignored, as the original does. A PUT update needs the right
+// to update the key (ApiKeyUpdate), not to read it, as the native PATCH.
+// Any id that names no key the caller sees — not a UUID, unknown, another tenant's — is 404 {title,
 // status}.
 //
 // Unlike the original, clientSecret appears only when a key is created,
@@ -263,7 +264,9 @@ func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) 
 		d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "id", Message: "differs from the id in the path"}))
 		return
 	}
-	existing, err := d.svc.GetAPIKey(r.Context(), p, id)
+	// A caller that may update the key (ApiKeyUpdate) sees it here, as
+	// the native PATCH does, even without a right to read it.
+	existing, err := d.svc.KeyToChange(r.Context(), p, id)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		if b.ClientID != nil && *b.ClientID != "" {
 			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is assigned by the server"}))
@@ -273,10 +276,11 @@ func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) 
 		var created bool
 		k, created, err = d.svc.ReplaceAPIKey(r.Context(), p, id, b.creation(), nil, nil)
 		if code := keyward.ErrorCode(err); code == keyward.EVERSIONCONFLICT || code == keyward.ENOTFOUND {
-			// Maybe created concurrently since we looked (the Service
-			// answers a taken id 404, lest it be another tenant's): if the
-			// caller now sees the key, this PUT updates it.
-			existing, err = d.svc.GetAPIKey(r.Context(), p, id)
+			// Maybe created concurrently in this tenant since we looked (a
+			// key the caller may not see is 404; ids of other tenants'
+			// keys are free here): if the caller now sees the key, this
+			// PUT updates it.
+			existing, err = d.svc.KeyToChange(r.Context(), p, id)
 		} else if err == nil {
 			out := toAPIKey(k.APIKey, "")
 			if created {

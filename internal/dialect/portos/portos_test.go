@@ -177,8 +177,8 @@ func TestPortos(t *testing.T) {
 				if m == "PUT" {
 					body = map[string]any{"name": "x", "_v": 1, "userName": "john.doe"}
 				}
-				if m == "PUT" && bad == "00000000-0000-4000-8000-000000000000" {
-					continue // a PUT of an unused id creates
+				if m == "PUT" && (bad == "00000000-0000-4000-8000-000000000000" || bad == foreign.ID) {
+					continue // a PUT of an unused id creates; ids are per tenant (below)
 				}
 				who := creator.ClientSecret
 				if m == "DELETE" {
@@ -253,6 +253,20 @@ func TestPortos(t *testing.T) {
 		s.Do("GET", "/apikeys?id=eq:"+foreign.ID, creator.ClientSecret, nil, 200, &list)
 		if list.TotalCount != 0 || list.Count != 0 || list.Items == nil {
 			t.Errorf("another tenant's key: got %+v, want an empty list", list)
+		}
+
+		// Key ids are scoped per tenant: a PUT of another tenant's key's
+		// id creates a key here, as for an id never used, and leaves that
+		// key alone.
+		var sameID map[string]any
+		s.Do("PUT", "/apikeys/"+foreign.ID, creator.ClientSecret, map[string]any{"name": "same id", "userName": "john.doe"}, 200, &sameID)
+		if sameID["id"] != foreign.ID || sameID["clientSecret"] == nil || sameID["clientId"] == foreign.ClientID || sameID["_v"] != float64(1) {
+			t.Errorf("PUT of another tenant's key's id: got %v, want a new key with its secret", sameID)
+		}
+		var still keyward.APIKey
+		s.Do("GET", "/v1/apikeys/"+foreign.ID+"?tenant=other", s.Admin, nil, 200, &still)
+		if still.Name != "foreign" || still.Version != 1 {
+			t.Errorf("the other tenant's key: got %+v, want it unchanged", still)
 		}
 	})
 }
