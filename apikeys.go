@@ -572,7 +572,8 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
 			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
 		}
-		if err := s.auditDetails(ctx, tx, p, action, p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": keyChanges(prev, &k)}); err != nil {
+		changes := keyChanges(prev, &k)
+		if err := s.auditDetails(ctx, tx, p, action, p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": changes.fields(), "changes": changes}); err != nil {
 			return err
 		}
 		if prev.IsActive && !k.IsActive {
@@ -589,31 +590,6 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		return nil, err
 	}
 	return out, nil
-}
-
-// keyChanges names the fields a change made to a key, for the audit log
-// (never a value: meta and names may be sensitive, secrets always are).
-func keyChanges(prev, k *APIKey) []string {
-	var out []string
-	add := func(changed bool, field string) {
-		if changed {
-			out = append(out, field)
-		}
-	}
-	add(prev.Name != k.Name, "name")
-	add(prev.Description != k.Description, "description")
-	add(prev.DeviceName != k.DeviceName, "deviceName")
-	add(prev.OwnerID != k.OwnerID, "ownerId")
-	add(prev.ActsAsOwner != k.ActsAsOwner, "actsAsOwner")
-	add(prev.Level != k.Level, "level")
-	add(!samePermissions(prev.Permissions, k.Permissions), "permissions")
-	add(prev.IsActive != k.IsActive, "isActive")
-	add(!sameTime(prev.ExpiresAt, k.ExpiresAt), "expiresAt")
-	add(prev.TokenLifespanSeconds != k.TokenLifespanSeconds, "tokenLifespanSeconds")
-	add(prev.HMACEnabled != k.HMACEnabled, "hmacEnabled")
-	add(!sameRateLimit(prev.RateLimit, k.RateLimit), "rateLimit")
-	add(string(prev.Meta) != string(k.Meta), "meta")
-	return out
 }
 
 func sameTime(a, b *time.Time) bool {

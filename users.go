@@ -135,24 +135,6 @@ func (s *Service) offboard(ctx context.Context, tx StoreTx, p *Principal, holder
 	return ids, nil
 }
 
-// userChanges names the fields a change made to a user, for the audit log.
-func userChanges(prev, u *User, password bool) []string {
-	var out []string
-	if prev.Level != u.Level {
-		out = append(out, "level")
-	}
-	if !samePermissions(prev.Permissions, u.Permissions) {
-		out = append(out, "permissions")
-	}
-	if prev.IsActive != u.IsActive {
-		out = append(out, "isActive")
-	}
-	if password {
-		out = append(out, "password")
-	}
-	return out
-}
-
 // GetUser returns a user. Needs users:read, except for one's own user.
 func (s *Service) GetUser(ctx context.Context, p *Principal, id string) (*User, error) {
 	if err := checkID("user", id); err != nil {
@@ -284,7 +266,8 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 			slices.Sort(keyIDs)
 			keyIDs = slices.Compact(keyIDs)
 		}
-		details := map[string]any{"userName": u.UserName, "changed": userChanges(prev, &u, hash != "")}
+		changes := userChanges(prev, &u, hash != "")
+		details := map[string]any{"userName": u.UserName, "changed": changes.fields(), "changes": changes}
 		if deactivated {
 			details["disabledKeys"] = keyIDs
 		}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -413,17 +414,26 @@ type auditRow struct {
 	// Note says what the entry adds: the fields changed, a refusal's reason,
 	// how many logins failed.
 	Gone, Note string
+	// Changes says what each changed field was and became, one line each.
+	Changes []string
 }
 
 // auditNote is what an entry's details say, in words.
-func auditNote(e *keyward.AuditEntry) (gone, note string) {
+func auditNote(e *keyward.AuditEntry) (gone, note string, changes []string) {
 	var d struct {
 		Name, UserName, Reason string
 		Changed, DisabledKeys  []string
+		Changes                []keyward.AuditChange
 		Count                  int
 	}
 	if len(e.Details) == 0 || json.Unmarshal(e.Details, &d) != nil {
-		return "", ""
+		return "", "", nil
+	}
+	for _, c := range d.Changes {
+		changes = append(changes, changeText(c))
+	}
+	if len(changes) > 0 {
+		d.Changed = nil // the lines say it
 	}
 	gone = d.Name
 	if gone == "" {
@@ -442,7 +452,56 @@ func auditNote(e *keyward.AuditEntry) (gone, note string) {
 	if d.Count > 0 {
 		parts = append(parts, strconv.Itoa(d.Count)+" failed")
 	}
-	return gone, strings.Join(parts, "; ")
+	return gone, strings.Join(parts, "; "), changes
+}
+
+// changeText is one recorded change in words: "level: 3 → 5",
+// "permissions: +orders:read −audit:read", "password: changed".
+func changeText(c keyward.AuditChange) string {
+	switch {
+	case c.Withheld:
+		return c.Field + ": changed"
+	case c.Added != nil || c.Removed != nil:
+		var parts []string
+		for _, n := range c.Added {
+			parts = append(parts, "+"+n)
+		}
+		for _, n := range c.Removed {
+			parts = append(parts, "−"+n)
+		}
+		return c.Field + ": " + strings.Join(parts, " ")
+	}
+	return c.Field + ": " + changeValue(c.Old) + " → " + changeValue(c.New)
+}
+
+func changeValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "none"
+	case bool:
+		if v {
+			return "yes"
+		}
+		return "no"
+	case string:
+		if v == "" {
+			return "“”"
+		}
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return "“" + v + "”"
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case map[string]any:
+		if l, ok := v["limit"].(float64); ok {
+			if w, ok := v["windowSeconds"].(float64); ok {
+				return strconv.FormatFloat(l, 'f', -1, 64) + " per " + strconv.FormatFloat(w, 'f', -1, 64) + " s"
+			}
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // auditActions are the actions the audit log records, for the filter.
@@ -499,7 +558,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 	names := &namer{c: c, r: r, s: s, names: map[string]string{}}
 	for _, e := range list.Items {
 		row := auditRow{AuditEntry: e, Actor: names.name(e.ActorKind, e.ActorID)}
-		row.Gone, row.Note = auditNote(e)
+		row.Gone, row.Note, row.Changes = auditNote(e)
 		kind, _, _ := strings.Cut(e.Action, ".")
 		if kind == "token" {
 			kind = "apikey" // a revoked token's target is its key
