@@ -137,6 +137,9 @@ type SigningKey struct {
 type UsageCount struct {
 	Start time.Time `json:"start"`
 	Count int64     `json:"count"`
+	// Outcomes counts the period's verifications by outcome (in answers;
+	// every outcome of UsageOutcomes, 0 included).
+	Outcomes map[string]int64 `json:"outcomes,omitempty"`
 }
 
 // AuditEntry records one management change. It never holds a secret.

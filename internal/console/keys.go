@@ -40,6 +40,7 @@ type keyRow struct {
 	State               string // Active, Inactive, Expired
 	CanWrite, CanDelete bool
 	ScopeNames          []string
+	Spark               *sparkline // verifications over the last 14 days (lists only)
 }
 
 type issuedView struct {
@@ -104,9 +105,15 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	if err != nil {
 		return err
 	}
+	usage, err := c.svc.APIKeysUsage(r.Context(), s.p, list.Items, usageDays)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	for _, k := range list.Items {
-		v.Keys = append(v.Keys, c.row(s, k, now))
+		row := c.row(s, k, now)
+		row.Spark = newSparkline(usage[k.ID])
+		v.Keys = append(v.Keys, row)
 	}
 	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, v.Sort, n) })
 	v.Back = keysURL(v.Query, v.Status, v.Sort, number)
@@ -622,38 +629,3 @@ func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 const usageDays = 14
-
-// usageChart is a key's request counts per day, drawn as SVG bars (and
-// given as a table to screen readers).
-type usageChart struct {
-	Bars        []usageBar
-	Total, Max  int64
-	Width, Base int
-}
-
-type usageBar struct {
-	X, Y, W, H int
-	Day, Label string
-	Count      int64
-	Tick       bool // label this bar on the axis
-}
-
-func newUsageChart(u *keyward.KeyUsage) usageChart {
-	const barW, gap, height = 26, 8, 120
-	ch := usageChart{Total: u.Total, Width: len(u.Days) * (barW + gap), Base: height}
-	for _, d := range u.Days {
-		ch.Max = max(ch.Max, d.Count)
-	}
-	for i, d := range u.Days {
-		h := 0
-		if ch.Max > 0 {
-			h = int(d.Count * (height - 10) / ch.Max)
-		}
-		if d.Count > 0 && h < 2 {
-			h = 2
-		}
-		ch.Bars = append(ch.Bars, usageBar{X: i*(barW+gap) + gap/2, Y: height - h, W: barW, H: h, Count: d.Count,
-			Day: d.Start.Format("2006-01-02"), Label: d.Start.Format("Jan 2"), Tick: (len(u.Days)-1-i)%2 == 0})
-	}
-	return ch
-}

@@ -404,8 +404,40 @@ try {
     const k = await api('POST', '/v1/apikeys', admin, { name, description: i === 0 ? longName + ' ' + longName.slice(0, 100) : 'ünïcödé description ' + i,
       permissions: [{ name: 'apikeys:read' }, { name: 'orders:read' }, { name: 'audit:read' }], expiresIn: 86400 * 30 });
     check(k.status === 201, 'creating a long or unicode key: ' + k.status + JSON.stringify(k.json));
+    // Usage by outcome for the chart and the sparklines: valid verifications,
+    // refusals for missing permissions, and the key's own requests.
+    for (let j = 0; j < 3 + 2 * i; j++) {
+      const v = await api('POST', '/v1/keys/verify', admin, { key: k.json.clientSecret, permissions: j % 3 === 2 ? ['orders:write'] : [] });
+      check(v.status === 200 && v.json.code === (j % 3 === 2 ? 'INSUFFICIENT_PERMISSIONS' : 'VALID'), 'verify: ' + JSON.stringify(v.json));
+    }
+    check(await whoami(k.json.clientSecret) === 200, 'the key authenticates');
   }
   const longId = (await api('GET', '/v1/apikeys?q=' + encodeURIComponent('Quarterly'), admin)).json.items[0].id;
+  await new Promise(r => setTimeout(r, 2500)); // counts reach the database every 2 s
+  const usage = (await api('GET', `/v1/apikeys/${longId}/usage`, admin)).json;
+  check(usage.outcomes.VALID === 3 && usage.outcomes.INSUFFICIENT_PERMISSIONS === 1, 'the long key\'s usage by outcome: ' + JSON.stringify(usage.outcomes));
+  // The chart and the sparklines say the same, in pictures and in words.
+  const usageChecks = async (pg, tag) => {
+    await pg.goto(base + '/console/keys?sort=-name');
+    const sparks = await pg.locator('tbody svg.spark').count();
+    check(sparks === 20, `a sparkline on every row at ${tag}: ${sparks}`);
+    const label = await (await row(pg, 'Ñandú — paiement / réconciliation')).locator('svg.spark').getAttribute('aria-label');
+    check(label === 'Last 14 days: 14 verifications, 10 valid, 4 refused', 'the sparkline says what it shows: ' + label);
+    const box = await (await row(pg, 'Ñandú — paiement / réconciliation')).locator('svg.spark').boundingBox();
+    check(box && box.width >= 60 && box.height >= 16, 'the sparkline is drawn: ' + JSON.stringify(box));
+    await pg.goto(base + '/console/keys/' + longId);
+    const chart = pg.locator('figure.usage svg.chart');
+    check(await chart.count() === 1, 'the key page has a chart at ' + tag);
+    const chartLabel = await chart.getAttribute('aria-label');
+    check(chartLabel.startsWith('4 verifications in the last 14 days: 3 valid, 1 insufficient permissions'), 'the chart says what it shows: ' + chartLabel);
+    check(await pg.locator('figure.usage rect.seg.o-valid').count() === 1 && await pg.locator('figure.usage rect.seg.o-perms').count() === 1, 'one valid and one refused segment today');
+    check(await pg.locator('.legend li').count() === 7, 'the legend names every outcome');
+    const cbox = await chart.boundingBox();
+    check(cbox && cbox.width > 200 && cbox.width <= pg.viewportSize().width, 'the chart fits: ' + JSON.stringify(cbox));
+    await pg.click('details.usage-table summary');
+    const today = await pg.locator('table.numbers tbody tr').last().locator('td').allTextContents();
+    check(today.join(' ') === '3 1 0 0 0 0 0 4', 'the table has today\'s numbers: ' + today.join(' '));
+  };
   const layout = async (pg, name) => {
     const r = await pg.evaluate(() => {
       const bad = [];
@@ -444,11 +476,18 @@ try {
     const nameBox = await (await row(page, 'Ñandú — paiement / réconciliation')).locator('a.strong').boundingBox();
     check(nameBox && nameBox.width > 0, 'a unicode name is shown at ' + tag);
     await shot(page, `20-keys-${tag}`);
+    if (tag === '390') { // the first rows as a phone shows them, sparklines included
+      await page.locator('tbody tr').first().scrollIntoViewIfNeeded();
+      const file = path.join(cfg.artifacts, '20b-keys-390-rows.png');
+      await page.screenshot({ path: file });
+      out.screenshots.push(file);
+    }
     await page.goto(base + '/console/keys?q=' + encodeURIComponent('x'.repeat(50)));
     await layout(page, 'keys-unbroken-' + tag);
-    await page.goto(base + '/console/keys/' + longId);
+    await usageChecks(page, tag);
     await layout(page, 'key-long-' + tag);
     await shot(page, `21-key-long-${tag}`);
+    if (tag === '1280') await axe(page, 'key-chart-1280');
     await page.goto(base + '/console/keys/' + longId + '/edit');
     await layout(page, 'key-edit-' + tag);
     await shot(page, `27-key-edit-${tag}`);
