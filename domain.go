@@ -224,7 +224,13 @@ type Condition struct {
 type UserFilter struct {
 	Page  Page
 	Query string // userName contains, case-insensitive
+	// Sort orders the list by one field, "-" in front for descending:
+	// userName (the default), level, isActive or createdAt.
+	Sort string
 }
+
+// UserSorts are the orders UserFilter.Sort accepts.
+var UserSorts = []string{"userName", "-userName", "level", "-level", "isActive", "-isActive", "createdAt", "-createdAt"}
 
 // AuditFilter selects audit entries of one tenant, newest first.
 type AuditFilter struct {

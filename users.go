@@ -157,6 +157,9 @@ func (s *Service) ListUsers(ctx context.Context, p *Principal, f UserFilter) (Li
 	if len(f.Query) > MaxNameLen {
 		return List[*User]{}, Invalid(FieldError{Field: "q", Message: "must be at most 200 characters"})
 	}
+	if f.Sort != "" && !slices.Contains(UserSorts, f.Sort) {
+		return List[*User]{}, Invalid(FieldError{Field: "sort", Message: "must be one of " + strings.Join(UserSorts, ", ")})
+	}
 	return s.store.ListUsers(ctx, p.TenantID, f)
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ type userForm struct {
 
 type usersView struct {
 	Query   string
+	Sort    string                // one of keyward.UserSorts
+	Sorts   []keySort             // the order select's choices
+	Headers map[string]sortHeader // the sortable columns' headers, by field
 	Users   []*keyward.User
 	Pager   pager
 	Form    userForm
@@ -35,25 +39,55 @@ type usersView struct {
 
 func (c *Console) usersView(r *http.Request, s *session, v *usersView) error {
 	v.Query = strings.TrimSpace(r.URL.Query().Get("q"))
+	v.Sort = r.URL.Query().Get("sort")
+	if !slices.Contains(keyward.UserSorts, v.Sort) {
+		v.Sort = keyward.UserSorts[0]
+	}
 	number := pageNumber(r)
-	list, err := c.svc.ListUsers(r.Context(), s.p, keyward.UserFilter{Page: keyward.Page{Number: number, Size: listPageSize}, Query: v.Query})
+	list, err := c.svc.ListUsers(r.Context(), s.p, keyward.UserFilter{Page: keyward.Page{Number: number, Size: listPageSize},
+		Query: v.Query, Sort: v.Sort})
 	if err != nil {
 		return err
 	}
 	v.Users = list.Items
-	v.Pager = newPager(number, listPageSize, list.TotalCount, func(n int) string {
-		q := url.Values{"page": {strconv.Itoa(n)}}
-		if v.Query != "" {
-			q.Set("q", v.Query)
-		}
-		return Prefix + "/users?" + q.Encode()
-	})
+	v.Pager = newPager(number, listPageSize, list.TotalCount, func(n int) string { return usersURL(v.Query, v.Sort, n) })
+	href := func(sort string) string { return usersURL(v.Query, sort, 1) }
+	v.Sorts = userSorts
+	v.Headers = map[string]sortHeader{
+		"userName":  newSortHeader("User name", "", "userName", false, v.Sort, href),
+		"level":     newSortHeader("Level", "", "level", true, v.Sort, href),
+		"isActive":  newSortHeader("Status", "", "isActive", true, v.Sort, href),
+		"createdAt": newSortHeader("Created", "", "createdAt", true, v.Sort, href),
+	}
 	v.Catalog = c.catalog(r, s)
 	for l := 0; l <= s.p.Level; l++ {
 		v.Levels = append(v.Levels, l)
 	}
 	v.Self, v.MinPass = s.p.ID, keyward.MinPasswordLen
 	return nil
+}
+
+// userSorts are the users list's orders, as keyward.UserSorts.
+var userSorts = []keySort{{"userName", "User name A–Z"}, {"-userName", "User name Z–A"}, {"level", "Lowest level first"},
+	{"-level", "Highest level first"}, {"isActive", "Inactive first"}, {"-isActive", "Active first"},
+	{"createdAt", "Oldest first"}, {"-createdAt", "Newest first"}}
+
+// usersURL is the users list with a search, an order and a page.
+func usersURL(query, sort string, page int) string {
+	q := url.Values{}
+	if query != "" {
+		q.Set("q", query)
+	}
+	if sort != "" && sort != keyward.UserSorts[0] {
+		q.Set("sort", sort)
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if len(q) == 0 {
+		return Prefix + "/users"
+	}
+	return Prefix + "/users?" + q.Encode()
 }
 
 func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) {

@@ -33,6 +33,8 @@ type keysView struct {
 	Issued        *issuedView // the secret dialog, shown once
 	Close         string      // where closing the dialog goes
 	Back          string      // this list, for the row forms to return to
+	// Headers are the sortable columns' headers, by field.
+	Headers map[string]sortHeader
 }
 
 type keyRow struct {
@@ -75,6 +77,8 @@ type keySort struct{ Value, Label string }
 var keySorts = []keySort{
 	{"-createdAt", "Newest first"}, {"createdAt", "Oldest first"}, {"name", "Name A–Z"}, {"-name", "Name Z–A"},
 	{"-lastUsedAt", "Recently used"}, {"lastUsedAt", "Least recently used"}, {"expiresAt", "Expiring soonest"},
+	{"-expiresAt", "Expiring latest"}, {"clientId", "Client ID A–Z"}, {"-clientId", "Client ID Z–A"},
+	{"-isActive", "Active first"}, {"isActive", "Inactive first"}, {"userName", "Owner A–Z"}, {"-userName", "Owner Z–A"},
 }
 
 func validSort(v string) string {
@@ -117,6 +121,18 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	}
 	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, v.Sort, n) })
 	v.Back = keysURL(v.Query, v.Status, v.Sort, number)
+	href := func(sort string) string { return keysURL(v.Query, v.Status, sort, 1) }
+	v.Headers = map[string]sortHeader{}
+	for _, c := range []struct {
+		field, label, class string
+		descFirst           bool
+	}{
+		{"name", "Name", "col-name", false}, {"clientId", "Client ID", "col-cid", false}, {"isActive", "Status", "", true},
+		{"userName", "Owner", "col-owner", false}, {"expiresAt", "Expires", "col-date", false},
+		{"lastUsedAt", "Last used", "col-date", true}, {"createdAt", "Created", "col-created", true},
+	} {
+		v.Headers[c.field] = newSortHeader(c.label, c.class, c.field, c.descFirst, v.Sort, href)
+	}
 	return nil
 }
 

@@ -322,6 +322,31 @@ try {
   await page.waitForURL(/sort=-name/);
   const sorted = await page.locator('tbody a.strong').allTextContents();
   check(page.url().includes('status=active') && sorted.join() === [...sorted].sort().reverse().join() && sorted.length > 1, 'ordered by name, descending: ' + sorted.join(', '));
+  // Column headers sort too: a link that keeps the filters, toggles the
+  // direction, says it with aria-sort and an arrow, and works by keyboard.
+  const nameTh = page.locator('th', { has: page.locator('a.sort', { hasText: 'Name' }) });
+  check(await nameTh.getAttribute('aria-sort') === 'descending' && (await nameTh.textContent()).includes('▼'), 'the Name header says descending');
+  await nameTh.locator('a.sort').click();
+  await page.waitForURL(/sort=name(&|$)/);
+  check(page.url().includes('status=active') && page.url().includes('q=partner'), 'sorting by a header keeps the filters: ' + page.url());
+  const asc = await page.locator('tbody a.strong').allTextContents();
+  check(asc.join() === [...sorted].reverse().join(), 'ordered by name, ascending, by the header: ' + asc.join(', '));
+  check(await nameTh.getAttribute('aria-sort') === 'ascending' && (await nameTh.textContent()).includes('▲'), 'the Name header says ascending');
+  check(await page.inputValue('#sort') === 'name', 'the order select follows the header');
+  check(await page.locator('th[aria-sort]').count() === 1, 'one header carries aria-sort');
+  await page.focus('#q');
+  let reached = '';
+  for (let i = 0; i < 25 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement.matches('th a.sort') ? document.activeElement.textContent : '');
+  }
+  check(reached.startsWith('Name'), 'the headers are reached by Tab: ' + reached);
+  await page.locator('th a.sort', { hasText: 'Last used' }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/sort=-lastUsedAt/);
+  check(await page.locator('th', { has: page.locator('a.sort', { hasText: 'Last used' }) }).getAttribute('aria-sort') === 'descending', 'Enter on a header sorts (most recent first)');
+  await shot(page, '09b-keys-sorted-by-header');
+  await axe(page, 'keys-sorted');
   step('filters-paging');
 
   // 10. A key's page with its usage.
@@ -360,6 +385,14 @@ try {
   await page.click('a:has-text("Cancel")');
   await page.waitForURL(base + '/console/users');
   // Tenants, for root admins.
+  // The users list sorts by its headers too, keeping the search.
+  await page.goto(base + '/console/users?q=i');
+  await page.locator('th a.sort', { hasText: 'Level' }).click();
+  await page.waitForURL(/sort=-level/);
+  check(page.url().includes('q=i'), 'the users header keeps the search: ' + page.url());
+  const levels = (await page.locator('tbody td[data-label=Level]').allTextContents()).map(Number);
+  check(levels.length === 2 && levels.join() === [...levels].sort((a, b) => b - a).join(), 'users by level, highest first: ' + levels.join());
+  check(await page.locator('th[aria-sort=descending]').textContent().then(t => t.includes('Level')), 'the Level header says descending');
   await page.click('nav.side >> text=Tenants');
   await page.fill('#tenant-name', 'acme');
   await page.fill('#tenant-prefix', 'acme');
@@ -482,6 +515,8 @@ try {
       await page.screenshot({ path: file });
       out.screenshots.push(file);
     }
+    await page.goto(base + '/console/keys?sort=-lastUsedAt');
+    await layout(page, 'keys-by-last-used-' + tag);
     await page.goto(base + '/console/keys?q=' + encodeURIComponent('x'.repeat(50)));
     await layout(page, 'keys-unbroken-' + tag);
     await usageChecks(page, tag);
