@@ -492,9 +492,13 @@ func auditNote(e *keyward.AuditEntry) (gone, note string, changes []string) {
 // changeText is one recorded change in words: "level: 3 → 5",
 // "permissions: +orders:read −audit:read", "password: changed".
 func changeText(c keyward.AuditChange) string {
+	field := c.Field
+	if l, ok := auditFieldLabels[field]; ok {
+		field = l
+	}
 	switch {
 	case c.Withheld:
-		return c.Field + ": changed"
+		return field + ": changed"
 	case c.Added != nil || c.Removed != nil:
 		var parts []string
 		for _, n := range c.Added {
@@ -503,10 +507,23 @@ func changeText(c keyward.AuditChange) string {
 		for _, n := range c.Removed {
 			parts = append(parts, "−"+n)
 		}
-		return c.Field + ": " + strings.Join(parts, " ")
+		return field + ": " + strings.Join(parts, " ")
 	}
-	return c.Field + ": " + changeValue(c.Old) + " → " + changeValue(c.New)
+	if c.Field == "tokenLifespanSeconds" {
+		if o, ok := c.Old.(float64); ok {
+			if n, ok := c.New.(float64); ok {
+				return field + ": " + lifespanText(int(o)) + " → " + lifespanText(int(n))
+			}
+		}
+	}
+	return field + ": " + changeValue(c.Old) + " → " + changeValue(c.New)
 }
+
+// auditFieldLabels name the recorded fields in words where the API's names are
+// not words.
+var auditFieldLabels = map[string]string{"tokenLifespanSeconds": "token lifespan", "isActive": "active", "expiresAt": "expires",
+	"rateLimit": "rate limit", "hmacEnabled": "HMAC signing", "ownerId": "owner", "deviceName": "device name",
+	"actsAsOwner": "acts as owner", "userName": "user name"}
 
 func changeValue(v any) string {
 	switch v := v.(type) {

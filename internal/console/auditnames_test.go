@@ -30,6 +30,11 @@ func TestAuditSaysWhatChanged(t *testing.T) {
 		Permissions: &[]keyward.PermissionRef{{Name: "orders:read"}}}, nil); err != nil {
 		t.Fatal(err)
 	}
+	life, active := 1800, false
+	if _, err := s.svc.UpdateAPIKey(ctx, s.admin, k.ID, keyward.APIKeyInput{TokenLifespanSeconds: &life,
+		RateLimit: &keyward.RateLimit{Limit: 600, WindowSeconds: 60}, IsActive: &active}, nil); err != nil {
+		t.Fatal(err)
+	}
 	rot, err := s.svc.RotateAPIKey(ctx, s.admin, k.ID, keyward.RotateInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +54,8 @@ func TestAuditSaysWhatChanged(t *testing.T) {
 	b.mustLogin("admin", adminPassword)
 	body := b.get("/console/audit").Body
 	for _, want := range []string{"Nightly export ✓ <span class=\"muted small\">(gone", "<li>level: 0 → 3</li>",
-		"<li>permissions: &#43;orders:read −audit:view</li>", "<li>password: changed</li>"} {
+		"<li>permissions: &#43;orders:read −audit:view</li>", "<li>password: changed</li>",
+		"<li>token lifespan: 1 hour → 30 minutes</li>", "<li>active: yes → no</li>", "<li>rate limit: none → 600 per 60 s</li>"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the audit page lacks %q", want)
 		}

@@ -446,6 +446,16 @@ try {
     check(await whoami(k.json.clientSecret) === 200, 'the key authenticates');
   }
   const longId = (await api('GET', '/v1/apikeys?q=' + encodeURIComponent('Quarterly'), admin)).json.items[0].id;
+  // A change the audit log shows field by field, old → new, with a unicode
+  // name; a rotation whose new secret must not appear anywhere in the log.
+  const uni = (await api('GET', '/v1/apikeys?q=' + encodeURIComponent('Ñandú'), admin)).json.items[0];
+  const changed = await api('PATCH', '/v1/apikeys/' + uni.id, admin, { name: 'Ñandú — paiement / réconciliation 2', level: 3,
+    permissions: [{ name: 'apikeys:read' }, { name: 'orders:read' }] });
+  check(changed.status === 200, 'changing the unicode key: ' + changed.status);
+  const again = await api('PATCH', '/v1/apikeys/' + uni.id, admin, { name: 'Ñandú — paiement / réconciliation' });
+  check(again.status === 200, 'renaming it back: ' + again.status);
+  const rotatedSecret = (await api('POST', `/v1/apikeys/${uni.id}/rotate`, admin, {})).json.clientSecret;
+  check(rotatedSecret && rotatedSecret.includes('_sk_'), 'the rotation answers a secret');
   await new Promise(r => setTimeout(r, 2500)); // counts reach the database every 2 s
   const usage = (await api('GET', `/v1/apikeys/${longId}/usage`, admin)).json;
   check(usage.outcomes.VALID === 3 && usage.outcomes.INSUFFICIENT_PERMISSIONS === 1, 'the long key\'s usage by outcome: ' + JSON.stringify(usage.outcomes));
@@ -535,6 +545,16 @@ try {
     await page.goto(base + '/console/audit');
     await layout(page, 'audit-' + tag);
     await shot(page, `23-audit-${tag}`);
+    await page.goto(base + '/console/audit?action=apikey.update');
+    await layout(page, 'audit-changes-' + tag);
+    const lines = await page.locator('ul.changes li').allTextContents();
+    for (const want of ['name: “Ñandú — paiement / réconciliation” → “Ñandú — paiement / réconciliation 2”', 'level: 0 → 3',
+      'permissions: −audit:read', 'name: “Ñandú — paiement / réconciliation 2” → “Ñandú — paiement / réconciliation”']) {
+      check(lines.includes(want), `the audit log at ${tag} shows "${want}": ` + JSON.stringify(lines));
+    }
+    check(!(await page.content()).includes(rotatedSecret.split('_sk_')[1]), 'no secret in the audit log');
+    await shot(page, `23b-audit-changes-${tag}`);
+    if (tag === '390') await axe(page, 'audit-changes-phone');
     await page.goto(base + '/console/tenants');
     await layout(page, 'tenants-' + tag);
     await shot(page, `25-tenants-${tag}`);
