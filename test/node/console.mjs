@@ -553,6 +553,11 @@ try {
       check(lines.includes(want), `the audit log at ${tag} shows "${want}": ` + JSON.stringify(lines));
     }
     check(!(await page.content()).includes(rotatedSecret.split('_sk_')[1]), 'no secret in the audit log');
+    const overlaps = await page.evaluate(() => [...document.querySelectorAll('ul.changes')].filter(ul => {
+      const code = ul.closest('td').querySelector('code').getBoundingClientRect();
+      return ul.getBoundingClientRect().top < code.bottom - 1; // the lines go under the action, never beside it
+    }).length);
+    check(overlaps === 0, `the change lines overlap the action at ${tag}: ${overlaps}`);
     await shot(page, `23b-audit-changes-${tag}`);
     if (tag === '390') await axe(page, 'audit-changes-phone');
     await page.goto(base + '/console/tenants');
