@@ -572,7 +572,8 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
 			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
 		}
-		if err := s.auditDetails(ctx, tx, p, action, p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": keyChanges(prev, &k)}); err != nil {
+		changes := keyChanges(prev, &k)
+		if err := s.auditDetails(ctx, tx, p, action, p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": changes.fields(), "changes": changes}); err != nil {
 			return err
 		}
 		if prev.IsActive && !k.IsActive {
@@ -589,31 +590,6 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		return nil, err
 	}
 	return out, nil
-}
-
-// keyChanges names the fields a change made to a key, for the audit log
-// (never a value: meta and names may be sensitive, secrets always are).
-func keyChanges(prev, k *APIKey) []string {
-	var out []string
-	add := func(changed bool, field string) {
-		if changed {
-			out = append(out, field)
-		}
-	}
-	add(prev.Name != k.Name, "name")
-	add(prev.Description != k.Description, "description")
-	add(prev.DeviceName != k.DeviceName, "deviceName")
-	add(prev.OwnerID != k.OwnerID, "ownerId")
-	add(prev.ActsAsOwner != k.ActsAsOwner, "actsAsOwner")
-	add(prev.Level != k.Level, "level")
-	add(!samePermissions(prev.Permissions, k.Permissions), "permissions")
-	add(prev.IsActive != k.IsActive, "isActive")
-	add(!sameTime(prev.ExpiresAt, k.ExpiresAt), "expiresAt")
-	add(prev.TokenLifespanSeconds != k.TokenLifespanSeconds, "tokenLifespanSeconds")
-	add(prev.HMACEnabled != k.HMACEnabled, "hmacEnabled")
-	add(!sameRateLimit(prev.RateLimit, k.RateLimit), "rateLimit")
-	add(string(prev.Meta) != string(k.Meta), "meta")
-	return out
 }
 
 func sameTime(a, b *time.Time) bool {
@@ -884,17 +860,29 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 const MaxUsageDays = 90
 
 // KeyUsage is a key's request counts per day (UTC), oldest first, one entry
-// for every day of the period including days without requests.
+// for every day of the period including days without requests; with hourly
+// granularity Hours holds the same per hour. Each entry's Count is the
+// requests the key authenticated (as before outcomes were counted);
+// Outcomes counts its verifications by outcome (UsageOutcomes).
 type KeyUsage struct {
-	KeyID string       `json:"keyId"`
-	Days  []UsageCount `json:"days"`
-	Total int64        `json:"total"`
+	KeyID       string       `json:"keyId"`
+	Granularity string       `json:"granularity"` // "day" or "hour"
+	Days        []UsageCount `json:"days"`
+	Hours       []UsageCount `json:"hours,omitempty"`
+	Total       int64        `json:"total"`
+	// Outcomes totals the period's verifications by outcome.
+	Outcomes map[string]int64 `json:"outcomes"`
 }
 
 // APIKeyUsage returns how many requests the key made on each of the last
 // days days (1..90), today included. Needs read access to the key. Counts
 // reach the store every few seconds, so the latest requests may be missing.
 func (s *Service) APIKeyUsage(ctx context.Context, p *Principal, id string, days int) (*KeyUsage, error) {
+	return s.APIKeyUsageBy(ctx, p, id, days, false)
+}
+
+// APIKeyUsageBy is APIKeyUsage, with Hours filled when hourly.
+func (s *Service) APIKeyUsageBy(ctx context.Context, p *Principal, id string, days int, hourly bool) (*KeyUsage, error) {
 	if days < 1 || days > MaxUsageDays {
 		return nil, Invalid(FieldError{Field: "days", Message: "must be between 1 and 90"})
 	}
@@ -908,16 +896,21 @@ func (s *Service) APIKeyUsage(ctx context.Context, p *Principal, id string, days
 	if err != nil {
 		return nil, err
 	}
-	u := &KeyUsage{KeyID: k.ID, Days: make([]UsageCount, days)}
-	for i := range u.Days {
-		u.Days[i].Start = first.AddDate(0, 0, i)
+	outcomes, err := s.store.KeyOutcomes(ctx, p.TenantID, []string{k.ID}, first)
+	if err != nil {
+		return nil, err
 	}
+	u := newKeyUsage(k.ID, first, days, hourly)
 	for _, h := range hours {
 		i := int(h.Start.Sub(first) / (24 * time.Hour))
 		if i >= 0 && i < days {
 			u.Days[i].Count += h.Count
 			u.Total += h.Count
 		}
+		if j := int(h.Start.Sub(first) / time.Hour); u.Hours != nil && j >= 0 && j < len(u.Hours) {
+			u.Hours[j].Count += h.Count
+		}
 	}
+	fillUsage(u, first, outcomes)
 	return u, nil
 }

@@ -509,8 +509,16 @@ func TestAPIKeyUsageCountsRequestsPerDay(t *testing.T) {
 		}
 		today := e.clock.Now().UTC().Truncate(24 * time.Hour)
 		want := []keyward.UsageCount{{Start: today.AddDate(0, 0, -2)}, {Start: today.AddDate(0, 0, -1), Count: 3}, {Start: today, Count: 3}}
+		valid := []int64{}
+		for i := range got.Days {
+			valid = append(valid, got.Days[i].Outcomes[keyward.CodeValid])
+			got.Days[i].Outcomes = nil
+		}
 		if fmt.Sprint(got.Days) != fmt.Sprint(want) || got.Total != 6 {
 			t.Errorf("usage: got %v total %d, want %v total 6", got.Days, got.Total, want)
+		}
+		if fmt.Sprint(valid) != "[0 3 3]" || got.Outcomes[keyward.CodeValid] != 6 {
+			t.Errorf("VALID outcomes: got %v per day, %d in all; want [0 3 3], 6", valid, got.Outcomes[keyward.CodeValid])
 		}
 		if q, _ := e.svc.APIKeyUsage(e.ctx, e.admin, other.ID, 3); q.Total != 0 {
 			t.Errorf("an unused key: got total %d, want 0", q.Total)

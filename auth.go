@@ -97,13 +97,17 @@ func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*P
 	switch code {
 	case CodeValid:
 	case CodeDisabled:
+		s.countOutcome(snap.ref(), code)
 		return nil, Errorf(EUNAUTHORIZED, "the key is disabled")
 	case CodeExpired:
+		s.countOutcome(snap.ref(), code)
 		return nil, Errorf(EUNAUTHORIZED, "the key has expired")
 	default:
 		return nil, Errorf(EUNAUTHORIZED, "invalid credentials")
 	}
-	return s.keyPrincipal(ctx, snap, nil)
+	p, err := s.keyPrincipal(ctx, snap, nil)
+	s.countAuthentication(snap, err)
+	return p, err
 }
 
 // keyPrincipal is the principal of a key that authenticated, once its rate
@@ -295,8 +299,9 @@ type VerifyResult struct {
 
 // VerifyKey answers whether a key works, for a resource server. The caller
 // needs keys:verify and only sees keys of its own tenant: a key of another
-// tenant is NOT_FOUND.
-func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest) (*VerifyResult, error) {
+// tenant is NOT_FOUND. Every answer is counted (countResult).
+func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest) (res *VerifyResult, err error) {
+	defer func() { s.countResult(p, res, err) }()
 	if !p.Has(PermKeysVerify) {
 		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
 	}

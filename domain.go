@@ -141,6 +141,9 @@ type SigningKey struct {
 type UsageCount struct {
 	Start time.Time `json:"start"`
 	Count int64     `json:"count"`
+	// Outcomes counts the period's verifications by outcome (in answers;
+	// every outcome of UsageOutcomes, 0 included).
+	Outcomes map[string]int64 `json:"outcomes,omitempty"`
 }
 
 // AuditEntry records one management change. It never holds a secret.
@@ -225,7 +228,13 @@ type Condition struct {
 type UserFilter struct {
 	Page  Page
 	Query string // userName contains, case-insensitive
+	// Sort orders the list by one field, "-" in front for descending:
+	// userName (the default), level, isActive or createdAt.
+	Sort string
 }
+
+// UserSorts are the orders UserFilter.Sort accepts.
+var UserSorts = []string{"userName", "-userName", "level", "-level", "isActive", "-isActive", "createdAt", "-createdAt"}
 
 // AuditFilter selects audit entries of one tenant, newest first.
 type AuditFilter struct {

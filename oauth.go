@@ -95,9 +95,14 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 		return nil, err
 	}
 	if code != CodeValid || (tenantID != "" && snap.TenantID != tenantID) {
+		if snap != nil && (code == CodeDisabled || code == CodeExpired) {
+			s.countOutcome(snap.ref(), code)
+		}
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
-	if _, err := s.limitKey(ctx, snap); err != nil {
+	_, err = s.limitKey(ctx, snap)
+	s.countAuthentication(snap, err)
+	if err != nil {
 		return nil, err
 	}
 	granted, err := grantScope(snap.effective, snap.scopable, scope)
@@ -282,6 +287,7 @@ func (s *Service) authenticateAccessToken(ctx context.Context, raw string) (*Pri
 	}
 	s.cache.markUsed(snap, s.now())
 	p, err := s.keyPrincipal(ctx, snap, scope)
+	s.countAuthentication(snap, err)
 	if p != nil {
 		p.prevSecret = c.Generation != snap.generation // a token of the previous secret
 	}

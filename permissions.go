@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -180,6 +181,8 @@ func (s *Service) UpdatePermission(ctx context.Context, p *Principal, id string,
 				return err
 			}
 		}
+		prev := *perm
+		prev.Children = slices.Clone(perm.Children)
 		if err := s.applyPermissionInput(ctx, tx, p, perm, in); err != nil {
 			return err
 		}
@@ -189,7 +192,13 @@ func (s *Service) UpdatePermission(ctx context.Context, p *Principal, id string,
 			}
 			return err
 		}
-		if err := s.audit(ctx, tx, p, "permission.update", p.TenantID, id); err != nil {
+		catalog, err := tx.ListPermissions(ctx, p.TenantID)
+		if err != nil {
+			return err
+		}
+		changes := permissionChanges(&prev, perm, catalog)
+		if err := s.auditDetails(ctx, tx, p, "permission.update", p.TenantID, id,
+			map[string]any{"name": perm.Name, "changed": changes.fields(), "changes": changes}); err != nil {
 			return err
 		}
 		out, err = tx.GetPermission(ctx, p.TenantID, id)

@@ -102,6 +102,7 @@ type Service struct {
 	stopFeed context.CancelFunc
 
 	flushMu   sync.Mutex
+	outcomes  outcomeCounter // verifications per key and outcome since the last flush
 	stopFlush chan struct{}
 	flushDone chan struct{}
 }
@@ -260,10 +261,15 @@ func (s *Service) FlushLastUsed(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	used, counts := s.cache.takeUsed()
-	if len(used) == 0 {
-		return nil
+	outcomes := s.outcomes.take()
+	var errs []error
+	if len(used) > 0 {
+		errs = append(errs, s.store.TouchAPIKeys(ctx, used), s.store.AddKeyUsage(ctx, s.now(), counts))
 	}
-	return errors.Join(s.store.TouchAPIKeys(ctx, used), s.store.AddKeyUsage(ctx, s.now(), counts))
+	if len(outcomes) > 0 {
+		errs = append(errs, s.store.AddKeyOutcomes(ctx, s.now(), outcomes))
+	}
+	return errors.Join(errs...)
 }
 
 // PublicURL is the URL clients reach keyward at, the issuer of its tokens.

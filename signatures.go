@@ -145,15 +145,33 @@ func IsSigned(header http.Header) bool {
 func (s *Service) authenticateSigned(ctx context.Context, r *SignedRequest) (*Principal, error) {
 	snap, err := s.checkSigned(ctx, r, "")
 	if err != nil {
+		if snap != nil {
+			s.countOutcome(snap.ref(), signedOutcome(err))
+		}
 		return nil, err
 	}
 	s.cache.markUsed(snap, s.now())
 	p, err := s.keyPrincipal(ctx, snap, nil)
+	s.countAuthentication(snap, err)
 	if err != nil {
 		return nil, err
 	}
 	p.unspentSignature = r.unspent
 	return p, nil
+}
+
+// signedOutcome is the outcome a signed request's refusal counts as: ""
+// (none) when keyward could not decide.
+func signedOutcome(err error) string {
+	switch ErrorCode(err) {
+	case EKEYDISABLED:
+		return CodeDisabled
+	case EKEYEXPIRED:
+		return CodeExpired
+	case EINTERNAL, EUNAVAILABLE, EKEYUNKNOWN, EDBUNAVAILABLE:
+		return ""
+	}
+	return CodeInvalidSignature
 }
 
 // checkSigned verifies a keyward-v1 or NWS4 signature and returns the key.
@@ -377,7 +395,8 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth, tenantI
 // (caller needs keys:verify): whether the forwarded request was signed by a
 // key of the caller's tenant holding permissions. It spends the nonce like
 // a request to keyward itself would.
-func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRequest, permissions []string) (*VerifyResult, error) {
+func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRequest, permissions []string) (res *VerifyResult, err error) {
+	defer func() { s.countResult(p, res, err) }()
 	if !p.Has(PermKeysVerify) {
 		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
 	}
@@ -394,6 +413,9 @@ func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRe
 	case code == EINTERNAL, code == EUNAVAILABLE:
 		return nil, err
 	default:
+		if snap != nil { // the answer names no key: count it here
+			s.countOutcome(snap.ref(), CodeInvalidSignature)
+		}
 		return &VerifyResult{Code: CodeInvalidSignature, Reason: code}, nil
 	}
 	result := CodeValid

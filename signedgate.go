@@ -56,9 +56,12 @@ func (s *Service) IdentifySigner(ctx context.Context, ip string, r *SignedReques
 		}
 		return errSignerRefused()
 	}
-	_, secrets, err := s.signingKey(ctx, keyid, "")
+	snap, secrets, err := s.signingKey(ctx, keyid, "")
 	if err != nil {
 		if HideSigner(err) != err {
+			if snap != nil {
+				s.countOutcome(snap.ref(), signedOutcome(err))
+			}
 			return refuse(ErrorCode(err))
 		}
 		return err
@@ -68,6 +71,7 @@ func (s *Service) IdentifySigner(ctx context.Context, ip string, r *SignedReques
 		return err
 	}
 	if !ok {
+		s.countOutcome(snap.ref(), CodeInvalidSignature)
 		return refuse(ESIGINVALID)
 	}
 	return nil

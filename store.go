@@ -106,7 +106,14 @@ type StoreTx interface {
 	AddKeyUsage(ctx context.Context, at time.Time, counts map[KeyRef]int64) error
 	// KeyUsage returns the key's hourly counts from since on, oldest first.
 	KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]UsageCount, error)
-	// DeleteKeyUsage removes the counts of hours before before.
+	// AddKeyOutcomes adds verification counts per key and outcome to each
+	// key's count for the hour that contains at. Unknown ids are ignored.
+	AddKeyOutcomes(ctx context.Context, at time.Time, counts map[KeyOutcome]int64) error
+	// KeyOutcomes returns the hourly outcome counts of the tenant's keys
+	// keyIDs from since on, ordered by key, hour and outcome.
+	KeyOutcomes(ctx context.Context, tenantID string, keyIDs []string, since time.Time) ([]OutcomeCount, error)
+	// DeleteKeyUsage removes the counts (totals and outcomes) of hours
+	// before before.
 	DeleteKeyUsage(ctx context.Context, before time.Time) (int, error)
 
 	// OAuth2 signing keys.

@@ -147,24 +147,6 @@ func refIDs(keys []KeyRef) []string {
 	return ids
 }
 
-// userChanges names the fields a change made to a user, for the audit log.
-func userChanges(prev, u *User, password bool) []string {
-	var out []string
-	if prev.Level != u.Level {
-		out = append(out, "level")
-	}
-	if !samePermissions(prev.Permissions, u.Permissions) {
-		out = append(out, "permissions")
-	}
-	if prev.IsActive != u.IsActive {
-		out = append(out, "isActive")
-	}
-	if password {
-		out = append(out, "password")
-	}
-	return out
-}
-
 // GetUser returns a user. Needs users:read, except for one's own user.
 func (s *Service) GetUser(ctx context.Context, p *Principal, id string) (*User, error) {
 	if err := checkID("user", id); err != nil {
@@ -186,6 +168,9 @@ func (s *Service) ListUsers(ctx context.Context, p *Principal, f UserFilter) (Li
 	}
 	if len(f.Query) > MaxNameLen {
 		return List[*User]{}, Invalid(FieldError{Field: "q", Message: "must be at most 200 characters"})
+	}
+	if f.Sort != "" && !slices.Contains(UserSorts, f.Sort) {
+		return List[*User]{}, Invalid(FieldError{Field: "sort", Message: "must be one of " + strings.Join(UserSorts, ", ")})
 	}
 	return s.store.ListUsers(ctx, p.TenantID, f)
 }
@@ -296,7 +281,8 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 			slices.Sort(keyIDs)
 			keyIDs = slices.Compact(keyIDs)
 		}
-		details := map[string]any{"userName": u.UserName, "changed": userChanges(prev, &u, hash != "")}
+		changes := userChanges(prev, &u, hash != "")
+		details := map[string]any{"userName": u.UserName, "changed": changes.fields(), "changes": changes}
 		if deactivated {
 			details["disabledKeys"] = keyIDs
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/keyward/keyward"
 )
@@ -177,6 +178,30 @@ func (c *Client) RotateAPIKey(ctx context.Context, id string, in keyward.RotateI
 	}
 	var out keyward.IssuedKey
 	if _, err := c.do(ctx, request{method: http.MethodPost, path: p, body: in}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// APIKeyUsage returns a key's usage over the last days days, today
+// included (GET /v1/apikeys/{id}/usage): per day the requests it
+// authenticated (Count) and its verifications by outcome (Outcomes, keyed
+// by keyward.UsageOutcomes); with hourly, Hours holds the same per hour.
+// days 0 leaves the period to the server (14).
+func (c *Client) APIKeyUsage(ctx context.Context, id string, days int, hourly bool) (*keyward.KeyUsage, error) {
+	p, err := idPath("/v1/apikeys", id, "usage")
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if days != 0 {
+		q.Set("days", strconv.Itoa(days))
+	}
+	if hourly {
+		q.Set("granularity", "hour")
+	}
+	var out keyward.KeyUsage
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: p, query: q}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -23,6 +25,9 @@ type userForm struct {
 
 type usersView struct {
 	Query   string
+	Sort    string                // one of keyward.UserSorts
+	Sorts   []keySort             // the order select's choices
+	Headers map[string]sortHeader // the sortable columns' headers, by field
 	Users   []*keyward.User
 	Pager   pager
 	Form    userForm
@@ -34,25 +39,55 @@ type usersView struct {
 
 func (c *Console) usersView(r *http.Request, s *session, v *usersView) error {
 	v.Query = strings.TrimSpace(r.URL.Query().Get("q"))
+	v.Sort = r.URL.Query().Get("sort")
+	if !slices.Contains(keyward.UserSorts, v.Sort) {
+		v.Sort = keyward.UserSorts[0]
+	}
 	number := pageNumber(r)
-	list, err := c.svc.ListUsers(r.Context(), s.p, keyward.UserFilter{Page: keyward.Page{Number: number, Size: listPageSize}, Query: v.Query})
+	list, err := c.svc.ListUsers(r.Context(), s.p, keyward.UserFilter{Page: keyward.Page{Number: number, Size: listPageSize},
+		Query: v.Query, Sort: v.Sort})
 	if err != nil {
 		return err
 	}
 	v.Users = list.Items
-	v.Pager = newPager(number, listPageSize, list.TotalCount, func(n int) string {
-		q := url.Values{"page": {strconv.Itoa(n)}}
-		if v.Query != "" {
-			q.Set("q", v.Query)
-		}
-		return Prefix + "/users?" + q.Encode()
-	})
+	v.Pager = newPager(number, listPageSize, list.TotalCount, func(n int) string { return usersURL(v.Query, v.Sort, n) })
+	href := func(sort string) string { return usersURL(v.Query, sort, 1) }
+	v.Sorts = userSorts
+	v.Headers = map[string]sortHeader{
+		"userName":  newSortHeader("User name", "", "userName", false, v.Sort, href),
+		"level":     newSortHeader("Level", "", "level", true, v.Sort, href),
+		"isActive":  newSortHeader("Status", "", "isActive", true, v.Sort, href),
+		"createdAt": newSortHeader("Created", "", "createdAt", true, v.Sort, href),
+	}
 	v.Catalog = c.catalog(r, s)
 	for l := 0; l <= s.p.Level; l++ {
 		v.Levels = append(v.Levels, l)
 	}
 	v.Self, v.MinPass = s.p.ID, keyward.MinPasswordLen
 	return nil
+}
+
+// userSorts are the users list's orders, as keyward.UserSorts.
+var userSorts = []keySort{{"userName", "User name A–Z"}, {"-userName", "User name Z–A"}, {"level", "Lowest level first"},
+	{"-level", "Highest level first"}, {"isActive", "Inactive first"}, {"-isActive", "Active first"},
+	{"createdAt", "Oldest first"}, {"-createdAt", "Newest first"}}
+
+// usersURL is the users list with a search, an order and a page.
+func usersURL(query, sort string, page int) string {
+	q := url.Values{}
+	if query != "" {
+		q.Set("q", query)
+	}
+	if sort != "" && sort != keyward.UserSorts[0] {
+		q.Set("sort", sort)
+	}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
+	if len(q) == 0 {
+		return Prefix + "/users"
+	}
+	return Prefix + "/users?" + q.Encode()
 }
 
 func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -413,17 +448,26 @@ type auditRow struct {
 	// Note says what the entry adds: the fields changed, a refusal's reason,
 	// how many logins failed.
 	Gone, Note string
+	// Changes says what each changed field was and became, one line each.
+	Changes []string
 }
 
 // auditNote is what an entry's details say, in words.
-func auditNote(e *keyward.AuditEntry) (gone, note string) {
+func auditNote(e *keyward.AuditEntry) (gone, note string, changes []string) {
 	var d struct {
 		Name, UserName, Reason string
 		Changed, DisabledKeys  []string
+		Changes                []keyward.AuditChange
 		Count                  int
 	}
 	if len(e.Details) == 0 || json.Unmarshal(e.Details, &d) != nil {
-		return "", ""
+		return "", "", nil
+	}
+	for _, c := range d.Changes {
+		changes = append(changes, changeText(c))
+	}
+	if len(changes) > 0 {
+		d.Changed = nil // the lines say it
 	}
 	gone = d.Name
 	if gone == "" {
@@ -442,7 +486,73 @@ func auditNote(e *keyward.AuditEntry) (gone, note string) {
 	if d.Count > 0 {
 		parts = append(parts, strconv.Itoa(d.Count)+" failed")
 	}
-	return gone, strings.Join(parts, "; ")
+	return gone, strings.Join(parts, "; "), changes
+}
+
+// changeText is one recorded change in words: "level: 3 → 5",
+// "permissions: +orders:read −audit:read", "password: changed".
+func changeText(c keyward.AuditChange) string {
+	field := c.Field
+	if l, ok := auditFieldLabels[field]; ok {
+		field = l
+	}
+	switch {
+	case c.Withheld:
+		return field + ": changed"
+	case c.Added != nil || c.Removed != nil:
+		var parts []string
+		for _, n := range c.Added {
+			parts = append(parts, "+"+n)
+		}
+		for _, n := range c.Removed {
+			parts = append(parts, "−"+n)
+		}
+		return field + ": " + strings.Join(parts, " ")
+	}
+	if c.Field == "tokenLifespanSeconds" {
+		if o, ok := c.Old.(float64); ok {
+			if n, ok := c.New.(float64); ok {
+				return field + ": " + lifespanText(int(o)) + " → " + lifespanText(int(n))
+			}
+		}
+	}
+	return field + ": " + changeValue(c.Old) + " → " + changeValue(c.New)
+}
+
+// auditFieldLabels name the recorded fields in words where the API's names are
+// not words.
+var auditFieldLabels = map[string]string{"tokenLifespanSeconds": "token lifespan", "isActive": "active", "expiresAt": "expires",
+	"rateLimit": "rate limit", "hmacEnabled": "HMAC signing", "ownerId": "owner", "deviceName": "device name",
+	"actsAsOwner": "acts as owner", "userName": "user name"}
+
+func changeValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "none"
+	case bool:
+		if v {
+			return "yes"
+		}
+		return "no"
+	case string:
+		if v == "" {
+			return "“”"
+		}
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		return "“" + v + "”"
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case map[string]any:
+		if l, ok := v["limit"].(float64); ok {
+			if w, ok := v["windowSeconds"].(float64); ok {
+				return strconv.FormatFloat(l, 'f', -1, 64) + " per " + strconv.FormatFloat(w, 'f', -1, 64) + " s"
+			}
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // auditActions are the actions the audit log records, for the filter.
@@ -499,7 +609,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 	names := &namer{c: c, r: r, s: s, names: map[string]string{}}
 	for _, e := range list.Items {
 		row := auditRow{AuditEntry: e, Actor: names.name(e.ActorKind, e.ActorID)}
-		row.Gone, row.Note = auditNote(e)
+		row.Gone, row.Note, row.Changes = auditNote(e)
 		kind, _, _ := strings.Cut(e.Action, ".")
 		if kind == "token" {
 			kind = "apikey" // a revoked token's target is its key

@@ -33,6 +33,8 @@ type keysView struct {
 	Issued        *issuedView // the secret dialog, shown once
 	Close         string      // where closing the dialog goes
 	Back          string      // this list, for the row forms to return to
+	// Headers are the sortable columns' headers, by field.
+	Headers map[string]sortHeader
 }
 
 type keyRow struct {
@@ -40,6 +42,7 @@ type keyRow struct {
 	State               string // Active, Inactive, Expired
 	CanWrite, CanDelete bool
 	ScopeNames          []string
+	Spark               *sparkline // verifications over the last 14 days (lists only)
 }
 
 type issuedView struct {
@@ -74,6 +77,8 @@ type keySort struct{ Value, Label string }
 var keySorts = []keySort{
 	{"-createdAt", "Newest first"}, {"createdAt", "Oldest first"}, {"name", "Name A–Z"}, {"-name", "Name Z–A"},
 	{"-lastUsedAt", "Recently used"}, {"lastUsedAt", "Least recently used"}, {"expiresAt", "Expiring soonest"},
+	{"-expiresAt", "Expiring latest"}, {"clientId", "Client ID A–Z"}, {"-clientId", "Client ID Z–A"},
+	{"-isActive", "Active first"}, {"isActive", "Inactive first"}, {"userName", "Owner A–Z"}, {"-userName", "Owner Z–A"},
 }
 
 func validSort(v string) string {
@@ -104,12 +109,30 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	if err != nil {
 		return err
 	}
+	usage, err := c.svc.APIKeysUsage(r.Context(), s.p, list.Items, usageDays)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	for _, k := range list.Items {
-		v.Keys = append(v.Keys, c.row(s, k, now))
+		row := c.row(s, k, now)
+		row.Spark = newSparkline(usage[k.ID])
+		v.Keys = append(v.Keys, row)
 	}
 	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, v.Sort, n) })
 	v.Back = keysURL(v.Query, v.Status, v.Sort, number)
+	href := func(sort string) string { return keysURL(v.Query, v.Status, sort, 1) }
+	v.Headers = map[string]sortHeader{}
+	for _, c := range []struct {
+		field, label, class string
+		descFirst           bool
+	}{
+		{"name", "Name", "col-name", false}, {"clientId", "Client ID", "col-cid", false}, {"isActive", "Status", "", true},
+		{"userName", "Owner", "col-owner", false}, {"expiresAt", "Expires", "col-date", false},
+		{"lastUsedAt", "Last used", "col-date", true}, {"createdAt", "Created", "col-created", true},
+	} {
+		v.Headers[c.field] = newSortHeader(c.label, c.class, c.field, c.descFirst, v.Sort, href)
+	}
 	return nil
 }
 
@@ -622,38 +645,3 @@ func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 const usageDays = 14
-
-// usageChart is a key's request counts per day, drawn as SVG bars (and
-// given as a table to screen readers).
-type usageChart struct {
-	Bars        []usageBar
-	Total, Max  int64
-	Width, Base int
-}
-
-type usageBar struct {
-	X, Y, W, H int
-	Day, Label string
-	Count      int64
-	Tick       bool // label this bar on the axis
-}
-
-func newUsageChart(u *keyward.KeyUsage) usageChart {
-	const barW, gap, height = 26, 8, 120
-	ch := usageChart{Total: u.Total, Width: len(u.Days) * (barW + gap), Base: height}
-	for _, d := range u.Days {
-		ch.Max = max(ch.Max, d.Count)
-	}
-	for i, d := range u.Days {
-		h := 0
-		if ch.Max > 0 {
-			h = int(d.Count * (height - 10) / ch.Max)
-		}
-		if d.Count > 0 && h < 2 {
-			h = 2
-		}
-		ch.Bars = append(ch.Bars, usageBar{X: i*(barW+gap) + gap/2, Y: height - h, W: barW, H: h, Count: d.Count,
-			Day: d.Start.Format("2006-01-02"), Label: d.Start.Format("Jan 2"), Tick: (len(u.Days)-1-i)%2 == 0})
-	}
-	return ch
-}

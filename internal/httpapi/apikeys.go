@@ -56,8 +56,18 @@ func (s *Server) getAPIKey(w http.ResponseWriter, r *http.Request, p *keyward.Pr
 	encode(w, http.StatusOK, k)
 }
 
-// apiKeyUsage serves GET /v1/apikeys/{id}/usage?days=N (default 14).
+// apiKeyUsage serves GET /v1/apikeys/{id}/usage?days=N (default 14) and
+// &granularity=day|hour (default day; hour adds the hours).
 func (s *Server) apiKeyUsage(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+	hourly := false
+	switch r.URL.Query().Get("granularity") {
+	case "", "day":
+	case "hour":
+		hourly = true
+	default:
+		s.writeError(w, r, keyward.Invalid(keyward.FieldError{Field: "granularity", Message: "must be day or hour"}))
+		return
+	}
 	days := 14
 	if v := r.URL.Query().Get("days"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -67,7 +77,7 @@ func (s *Server) apiKeyUsage(w http.ResponseWriter, r *http.Request, p *keyward.
 		}
 		days = n
 	}
-	u, err := s.svc.APIKeyUsage(r.Context(), p, r.PathValue("id"), days)
+	u, err := s.svc.APIKeyUsageBy(r.Context(), p, r.PathValue("id"), days, hourly)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -311,6 +312,68 @@ func (s *store) AddKeyUsage(ctx context.Context, at time.Time, counts map[keywar
 	})
 }
 
+// AddKeyOutcomes adds counts to each key's row for the hour of at and the
+// outcome, in one transaction, in key and outcome order (no deadlocks
+// between replicas).
+func (s *store) AddKeyOutcomes(ctx context.Context, at time.Time, counts map[keyward.KeyOutcome]int64) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	keys := make([]keyward.KeyOutcome, 0, len(counts))
+	for k, n := range counts {
+		if n > 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b keyward.KeyOutcome) int {
+		return cmp.Or(cmp.Compare(a.Key.TenantID, b.Key.TenantID), cmp.Compare(a.Key.ID, b.Key.ID), cmp.Compare(a.Outcome, b.Outcome))
+	})
+	hour := s.ts(at.UTC().Truncate(time.Hour))
+	return s.atomic(ctx, func(q querier) error {
+		for _, k := range keys {
+			_, err := q.ExecContext(ctx, `INSERT INTO key_usage_outcomes (tenant_id, key_id, hour, outcome, count)
+				SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM api_keys WHERE tenant_id = $1 AND id = $2)
+				ON CONFLICT (tenant_id, key_id, hour, outcome) DO UPDATE SET count = key_usage_outcomes.count + excluded.count`,
+				k.Key.TenantID, k.Key.ID, hour, k.Outcome, counts[k])
+			if err != nil {
+				return fmt.Errorf("recording the verification outcomes of an api key: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// KeyOutcomes returns the hourly outcome counts of the tenant's keys keyIDs
+// since since, by key, hour and outcome.
+func (s *store) KeyOutcomes(ctx context.Context, tenantID string, keyIDs []string, since time.Time) ([]keyward.OutcomeCount, error) {
+	out := []keyward.OutcomeCount{}
+	if len(keyIDs) == 0 {
+		return out, nil
+	}
+	args := []any{tenantID, s.ts(since)}
+	marks := make([]string, len(keyIDs))
+	for i, id := range keyIDs {
+		args = append(args, id)
+		marks[i] = "$" + strconv.Itoa(i+3)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT u.key_id, u.hour, u.outcome, u.count
+		FROM key_usage_outcomes u
+		WHERE u.tenant_id = $1 AND u.hour >= $2 AND u.key_id IN (`+strings.Join(marks, ", ")+`)
+		ORDER BY u.key_id, u.hour, u.outcome`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the verification outcomes of api keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c keyward.OutcomeCount
+		if err := rows.Scan(&c.KeyID, timeCol{&c.Start}, &c.Outcome, &c.Count); err != nil {
+			return nil, fmt.Errorf("reading the verification outcomes of api keys: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // KeyUsage returns the hourly counts of a key of the tenant since since.
 func (s *store) KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]keyward.UsageCount, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT u.hour, u.count FROM key_usage u
@@ -346,12 +409,18 @@ func rateLimitCol(l *keyward.RateLimit, window bool) any {
 func (s *store) DeleteKeyUsage(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := s.atomic(ctx, func(q querier) error {
-		res, err := q.ExecContext(ctx, `DELETE FROM key_usage WHERE hour < $1`, s.ts(before.UTC()))
-		if err != nil {
-			return fmt.Errorf("deleting old usage counts: %w", err)
+		for _, table := range []string{"key_usage", "key_usage_outcomes"} {
+			res, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE hour < $1`, s.ts(before.UTC()))
+			if err != nil {
+				return fmt.Errorf("deleting old usage counts: %w", err)
+			}
+			m, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += m
 		}
-		n, err = res.RowsAffected()
-		return err
+		return nil
 	})
 	return int(n), err
 }

@@ -146,6 +146,16 @@ func (g *guardTx) KeyUsage(ctx context.Context, tenantID, keyID string, since ti
 	})
 }
 
+func (g *guardTx) AddKeyOutcomes(ctx context.Context, at time.Time, counts map[keyward.KeyOutcome]int64) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.AddKeyOutcomes(ctx, at, counts) })
+}
+
+func (g *guardTx) KeyOutcomes(ctx context.Context, tenantID string, keyIDs []string, since time.Time) ([]keyward.OutcomeCount, error) {
+	return call(g, ctx, func(ctx context.Context) ([]keyward.OutcomeCount, error) {
+		return g.StoreTx.KeyOutcomes(ctx, tenantID, keyIDs, since)
+	})
+}
+
 func (g *guardTx) DeleteKeyUsage(ctx context.Context, before time.Time) (int, error) {
 	return call(g, ctx, func(ctx context.Context) (int, error) { return g.StoreTx.DeleteKeyUsage(ctx, before) })
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/keyward/keyward"
 )
@@ -117,13 +118,28 @@ func (s *store) ListUsers(ctx context.Context, tenantID string, f keyward.UserFi
 	}
 	n := len(args)
 	args = append(args, f.Page.Size, f.Page.Offset())
-	users, err := s.queryUsers(ctx, fmt.Sprintf(`SELECT %s FROM users u %s ORDER BY lower(u.user_name), u.id LIMIT $%d OFFSET $%d`,
-		userColumns, where, n+1, n+2), args...)
+	users, err := s.queryUsers(ctx, fmt.Sprintf(`SELECT %s FROM users u %s ORDER BY %s LIMIT $%d OFFSET $%d`,
+		userColumns, where, userOrder(f.Sort), n+1, n+2), args...)
 	if err != nil {
 		return list, fmt.Errorf("listing users: %w", err)
 	}
 	list.Items = users
 	return list, nil
+}
+
+// userOrder is the ORDER BY of a user list sorted by sort (one of
+// keyward.UserSorts; anything else is by userName), ties broken by name
+// and id.
+func userOrder(sort string) string {
+	dir := "ASC"
+	if strings.HasPrefix(sort, "-") {
+		sort, dir = sort[1:], "DESC"
+	}
+	col := map[string]string{"level": "u.level", "isActive": "u.is_active", "createdAt": "u.created_at"}[sort]
+	if col == "" {
+		return "lower(u.user_name) " + dir + ", u.id " + dir
+	}
+	return col + " " + dir + ", lower(u.user_name), u.id"
 }
 
 // queryUsers runs a query selecting userColumns and loads the users'

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Revocations", testRevocations},
 		{"SecretGeneration", testSecretGeneration},
 		{"KeyUsage", testKeyUsage},
+		{"KeyOutcomes", testKeyOutcomes},
 		{"RateLimits", testRateLimits},
 	}
 	for _, g := range groups {

@@ -63,6 +63,102 @@ func testKeyUsage(t *testing.T, s keyward.Store) {
 	})
 }
 
+func testKeyOutcomes(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	tn := createTenant(t, s, "outcomes")
+	other := createTenant(t, s, "outcomes-other")
+	a := createKey(t, s, tn.ID)
+	b := createKey(t, s, tn.ID)
+	c := createKey(t, s, other.ID)
+	twin := createKey(t, s, other.ID, func(k *keyward.APIKey) { k.ID = a.ID }) // key ids are per tenant
+	hour := t0.Truncate(time.Hour)
+	type ko = keyward.KeyOutcome
+	o := func(id, outcome string) ko {
+		tenant := tn.ID
+		if id == c.ID {
+			tenant = other.ID
+		}
+		return ko{Key: keyward.KeyRef{TenantID: tenant, ID: id}, Outcome: outcome}
+	}
+	twinValid := ko{Key: keyward.KeyRef{TenantID: other.ID, ID: twin.ID}, Outcome: keyward.CodeValid}
+	v, rl, nf := keyward.CodeValid, keyward.CodeRateLimited, keyward.CodeNotFound
+
+	must(t, "AddKeyOutcomes", s.AddKeyOutcomes(ctx, hour.Add(5*time.Minute),
+		map[ko]int64{o(a.ID, v): 3, o(a.ID, rl): 2, o(b.ID, nf): 1, o(secret.NewID(), v): 9, o(c.ID, v): 4, twinValid: 50}))
+	must(t, "AddKeyOutcomes same hour", s.AddKeyOutcomes(ctx, hour.Add(59*time.Minute), map[ko]int64{o(a.ID, v): 4, o(b.ID, v): 0}))
+	must(t, "AddKeyOutcomes next hour", s.AddKeyOutcomes(ctx, hour.Add(time.Hour), map[ko]int64{o(a.ID, rl): 1}))
+	must(t, "AddKeyOutcomes two hours back", s.AddKeyOutcomes(ctx, hour.Add(-2*time.Hour), map[ko]int64{o(a.ID, v): 100}))
+	must(t, "AddKeyOutcomes with nothing", s.AddKeyOutcomes(ctx, hour, nil))
+
+	oc := func(id string, h time.Time, o string, n int64) keyward.OutcomeCount {
+		return keyward.OutcomeCount{KeyID: id, Start: h, Outcome: o, Count: n}
+	}
+	tests := []struct {
+		name   string
+		tenant string
+		keys   []string
+		since  time.Time
+		want   []keyward.OutcomeCount
+	}{
+		{"counts add up per hour and outcome", tn.ID, []string{a.ID}, hour,
+			[]keyward.OutcomeCount{oc(a.ID, hour, rl, 2), oc(a.ID, hour, v, 7), oc(a.ID, hour.Add(time.Hour), rl, 1)}},
+		{"since includes earlier hours", tn.ID, []string{a.ID}, hour.Add(-3 * time.Hour),
+			[]keyward.OutcomeCount{oc(a.ID, hour.Add(-2*time.Hour), v, 100), oc(a.ID, hour, rl, 2), oc(a.ID, hour, v, 7), oc(a.ID, hour.Add(time.Hour), rl, 1)}},
+		{"several keys, by key", tn.ID, []string{b.ID, a.ID}, hour.Add(30 * time.Minute),
+			[]keyward.OutcomeCount{oc(a.ID, hour.Add(time.Hour), rl, 1)}},
+		{"several keys from the hour on", tn.ID, []string{b.ID, a.ID}, hour,
+			sortedOutcomes(a.ID, b.ID, []keyward.OutcomeCount{oc(a.ID, hour, rl, 2), oc(a.ID, hour, v, 7), oc(a.ID, hour.Add(time.Hour), rl, 1), oc(b.ID, hour, nf, 1)})},
+		{"another tenant's key is left out", tn.ID, []string{c.ID}, hour, []keyward.OutcomeCount{}},
+		{"a key of another tenant with the same id is counted apart", other.ID, []string{a.ID}, hour,
+			[]keyward.OutcomeCount{oc(a.ID, hour, v, 50)}},
+		{"no keys", tn.ID, nil, hour, []keyward.OutcomeCount{}},
+		{"unknown key", tn.ID, []string{secret.NewID()}, hour, []keyward.OutcomeCount{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.KeyOutcomes(ctx, tt.tenant, tt.keys, tt.since)
+			must(t, "KeyOutcomes", err)
+			check(t, "KeyOutcomes", got, tt.want)
+		})
+	}
+
+	t.Run("old counts are deleted", func(t *testing.T) {
+		n, err := s.DeleteKeyUsage(ctx, hour.Add(-time.Hour))
+		must(t, "DeleteKeyUsage", err)
+		if n != 1 {
+			t.Errorf("DeleteKeyUsage: got %d rows, want 1", n)
+		}
+		got, err := s.KeyOutcomes(ctx, tn.ID, []string{a.ID}, hour.Add(-3*time.Hour))
+		must(t, "KeyOutcomes", err)
+		check(t, "outcomes after deleting old counts", got,
+			[]keyward.OutcomeCount{oc(a.ID, hour, rl, 2), oc(a.ID, hour, v, 7), oc(a.ID, hour.Add(time.Hour), rl, 1)})
+	})
+
+	t.Run("deleting the key deletes its outcomes", func(t *testing.T) {
+		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, tn.ID, b.ID, b.Version))
+		must(t, "AddKeyOutcomes for a deleted key", s.AddKeyOutcomes(ctx, hour, map[ko]int64{o(b.ID, v): 5}))
+		got, err := s.KeyOutcomes(ctx, tn.ID, []string{b.ID}, hour.Add(-24*time.Hour))
+		must(t, "KeyOutcomes", err)
+		check(t, "outcomes of a deleted key", got, []keyward.OutcomeCount{})
+	})
+}
+
+// sortedOutcomes orders counts of keys a and b as KeyOutcomes does: by key id.
+func sortedOutcomes(a, b string, counts []keyward.OutcomeCount) []keyward.OutcomeCount {
+	if a < b {
+		return counts
+	}
+	var first, second []keyward.OutcomeCount
+	for _, c := range counts {
+		if c.KeyID == b {
+			first = append(first, c)
+		} else {
+			second = append(second, c)
+		}
+	}
+	return append(first, second...)
+}
+
 func testRateLimits(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	tn := createTenant(t, s, "ratelimits")

@@ -185,6 +185,30 @@ func testUserList(t *testing.T, s keyward.Store) {
 			check(t, "ListUsers", got, keyward.List[*keyward.User]{Items: tt.want, Page: page, TotalCount: len(tt.want)})
 		})
 	}
+	t.Run("sorted", func(t *testing.T) {
+		st := createTenant(t, s, "list-sorted")
+		mk := func(name string, level int, active bool, created time.Duration) *keyward.User {
+			u := &keyward.User{ID: secret.NewID(), TenantID: st.ID, UserName: name, PasswordHash: "$argon2id$x",
+				Level: level, Permissions: []keyward.Permission{}, IsActive: active, CreatedAt: t0.Add(created), UpdatedAt: t0, Version: 1}
+			must(t, "creating user "+name, s.CreateUser(ctx, u))
+			return u
+		}
+		b, a, c := mk("b", 2, true, time.Hour), mk("a", 5, false, 2*time.Hour), mk("c", 2, false, 0)
+		for _, tt := range []struct {
+			sort string
+			want []*keyward.User
+		}{
+			{"", []*keyward.User{a, b, c}}, {"userName", []*keyward.User{a, b, c}}, {"-userName", []*keyward.User{c, b, a}},
+			{"level", []*keyward.User{b, c, a}}, {"-level", []*keyward.User{a, b, c}},
+			{"isActive", []*keyward.User{a, c, b}}, {"-isActive", []*keyward.User{b, a, c}},
+			{"createdAt", []*keyward.User{c, b, a}}, {"-createdAt", []*keyward.User{a, b, c}},
+		} {
+			page := keyward.Page{Number: 1, Size: 10}
+			got, err := s.ListUsers(ctx, st.ID, keyward.UserFilter{Page: page, Sort: tt.sort})
+			must(t, "ListUsers", err)
+			check(t, "ListUsers sorted by "+tt.sort, got, keyward.List[*keyward.User]{Items: tt.want, Page: page, TotalCount: 3})
+		}
+	})
 	for _, page := range []keyward.Page{{Number: 1, Size: 4}, {Number: 2, Size: 4}, {Number: 3, Size: 4}, {Number: 4, Size: 4}} {
 		t.Run("page "+strconv.Itoa(page.Number), func(t *testing.T) {
 			got, err := s.ListUsers(ctx, tn.ID, keyward.UserFilter{Page: page})

@@ -322,6 +322,31 @@ try {
   await page.waitForURL(/sort=-name/);
   const sorted = await page.locator('tbody a.strong').allTextContents();
   check(page.url().includes('status=active') && sorted.join() === [...sorted].sort().reverse().join() && sorted.length > 1, 'ordered by name, descending: ' + sorted.join(', '));
+  // Column headers sort too: a link that keeps the filters, toggles the
+  // direction, says it with aria-sort and an arrow, and works by keyboard.
+  const nameTh = page.locator('th', { has: page.locator('a.sort', { hasText: 'Name' }) });
+  check(await nameTh.getAttribute('aria-sort') === 'descending' && (await nameTh.textContent()).includes('▼'), 'the Name header says descending');
+  await nameTh.locator('a.sort').click();
+  await page.waitForURL(/sort=name(&|$)/);
+  check(page.url().includes('status=active') && page.url().includes('q=partner'), 'sorting by a header keeps the filters: ' + page.url());
+  const asc = await page.locator('tbody a.strong').allTextContents();
+  check(asc.join() === [...sorted].reverse().join(), 'ordered by name, ascending, by the header: ' + asc.join(', '));
+  check(await nameTh.getAttribute('aria-sort') === 'ascending' && (await nameTh.textContent()).includes('▲'), 'the Name header says ascending');
+  check(await page.inputValue('#sort') === 'name', 'the order select follows the header');
+  check(await page.locator('th[aria-sort]').count() === 1, 'one header carries aria-sort');
+  await page.focus('#q');
+  let reached = '';
+  for (let i = 0; i < 25 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement.matches('th a.sort') ? document.activeElement.textContent : '');
+  }
+  check(reached.startsWith('Name'), 'the headers are reached by Tab: ' + reached);
+  await page.locator('th a.sort', { hasText: 'Last used' }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/sort=-lastUsedAt/);
+  check(await page.locator('th', { has: page.locator('a.sort', { hasText: 'Last used' }) }).getAttribute('aria-sort') === 'descending', 'Enter on a header sorts (most recent first)');
+  await shot(page, '09b-keys-sorted-by-header');
+  await axe(page, 'keys-sorted');
   step('filters-paging');
 
   // 10. A key's page with its usage.
@@ -360,6 +385,14 @@ try {
   await page.click('a:has-text("Cancel")');
   await page.waitForURL(base + '/console/users');
   // Tenants, for root admins.
+  // The users list sorts by its headers too, keeping the search.
+  await page.goto(base + '/console/users?q=i');
+  await page.locator('th a.sort', { hasText: 'Level' }).click();
+  await page.waitForURL(/sort=-level/);
+  check(page.url().includes('q=i'), 'the users header keeps the search: ' + page.url());
+  const levels = (await page.locator('tbody td[data-label=Level]').allTextContents()).map(Number);
+  check(levels.length === 2 && levels.join() === [...levels].sort((a, b) => b - a).join(), 'users by level, highest first: ' + levels.join());
+  check(await page.locator('th[aria-sort=descending]').textContent().then(t => t.includes('Level')), 'the Level header says descending');
   await page.click('nav.side >> text=Tenants');
   await page.fill('#tenant-name', 'acme');
   await page.fill('#tenant-prefix', 'acme');
@@ -404,8 +437,50 @@ try {
     const k = await api('POST', '/v1/apikeys', admin, { name, description: i === 0 ? longName + ' ' + longName.slice(0, 100) : 'ünïcödé description ' + i,
       permissions: [{ name: 'apikeys:read' }, { name: 'orders:read' }, { name: 'audit:read' }], expiresIn: 86400 * 30 });
     check(k.status === 201, 'creating a long or unicode key: ' + k.status + JSON.stringify(k.json));
+    // Usage by outcome for the chart and the sparklines: valid verifications,
+    // refusals for missing permissions, and the key's own requests.
+    for (let j = 0; j < 3 + 2 * i; j++) {
+      const v = await api('POST', '/v1/keys/verify', admin, { key: k.json.clientSecret, permissions: j % 3 === 2 ? ['orders:write'] : [] });
+      check(v.status === 200 && v.json.code === (j % 3 === 2 ? 'INSUFFICIENT_PERMISSIONS' : 'VALID'), 'verify: ' + JSON.stringify(v.json));
+    }
+    check(await whoami(k.json.clientSecret) === 200, 'the key authenticates');
   }
   const longId = (await api('GET', '/v1/apikeys?q=' + encodeURIComponent('Quarterly'), admin)).json.items[0].id;
+  // A change the audit log shows field by field, old → new, with a unicode
+  // name; a rotation whose new secret must not appear anywhere in the log.
+  const uni = (await api('GET', '/v1/apikeys?q=' + encodeURIComponent('Ñandú'), admin)).json.items[0];
+  const changed = await api('PATCH', '/v1/apikeys/' + uni.id, admin, { name: 'Ñandú — paiement / réconciliation 2', level: 3,
+    permissions: [{ name: 'apikeys:read' }, { name: 'orders:read' }] });
+  check(changed.status === 200, 'changing the unicode key: ' + changed.status);
+  const again = await api('PATCH', '/v1/apikeys/' + uni.id, admin, { name: 'Ñandú — paiement / réconciliation' });
+  check(again.status === 200, 'renaming it back: ' + again.status);
+  const rotatedSecret = (await api('POST', `/v1/apikeys/${uni.id}/rotate`, admin, {})).json.clientSecret;
+  check(rotatedSecret && rotatedSecret.includes('_sk_'), 'the rotation answers a secret');
+  await new Promise(r => setTimeout(r, 2500)); // counts reach the database every 2 s
+  const usage = (await api('GET', `/v1/apikeys/${longId}/usage`, admin)).json;
+  check(usage.outcomes.VALID === 3 && usage.outcomes.INSUFFICIENT_PERMISSIONS === 1, 'the long key\'s usage by outcome: ' + JSON.stringify(usage.outcomes));
+  // The chart and the sparklines say the same, in pictures and in words.
+  const usageChecks = async (pg, tag) => {
+    await pg.goto(base + '/console/keys?sort=-name');
+    const sparks = await pg.locator('tbody svg.spark').count();
+    check(sparks === 20, `a sparkline on every row at ${tag}: ${sparks}`);
+    const label = await (await row(pg, 'Ñandú — paiement / réconciliation')).locator('svg.spark').getAttribute('aria-label');
+    check(label === 'Last 14 days: 14 verifications, 10 valid, 4 refused', 'the sparkline says what it shows: ' + label);
+    const box = await (await row(pg, 'Ñandú — paiement / réconciliation')).locator('svg.spark').boundingBox();
+    check(box && box.width >= 60 && box.height >= 16, 'the sparkline is drawn: ' + JSON.stringify(box));
+    await pg.goto(base + '/console/keys/' + longId);
+    const chart = pg.locator('figure.usage svg.chart');
+    check(await chart.count() === 1, 'the key page has a chart at ' + tag);
+    const chartLabel = await chart.getAttribute('aria-label');
+    check(chartLabel.startsWith('4 verifications in the last 14 days: 3 valid, 1 insufficient permissions'), 'the chart says what it shows: ' + chartLabel);
+    check(await pg.locator('figure.usage rect.seg.o-valid').count() === 1 && await pg.locator('figure.usage rect.seg.o-perms').count() === 1, 'one valid and one refused segment today');
+    check(await pg.locator('.legend li').count() === 7, 'the legend names every outcome');
+    const cbox = await chart.boundingBox();
+    check(cbox && cbox.width > 200 && cbox.width <= pg.viewportSize().width, 'the chart fits: ' + JSON.stringify(cbox));
+    await pg.click('details.usage-table summary');
+    const today = await pg.locator('table.numbers tbody tr').last().locator('td').allTextContents();
+    check(today.join(' ') === '3 1 0 0 0 0 0 4', 'the table has today\'s numbers: ' + today.join(' '));
+  };
   const layout = async (pg, name) => {
     const r = await pg.evaluate(() => {
       const bad = [];
@@ -444,11 +519,20 @@ try {
     const nameBox = await (await row(page, 'Ñandú — paiement / réconciliation')).locator('a.strong').boundingBox();
     check(nameBox && nameBox.width > 0, 'a unicode name is shown at ' + tag);
     await shot(page, `20-keys-${tag}`);
+    if (tag === '390') { // the first rows as a phone shows them, sparklines included
+      await page.locator('tbody tr').first().scrollIntoViewIfNeeded();
+      const file = path.join(cfg.artifacts, '20b-keys-390-rows.png');
+      await page.screenshot({ path: file });
+      out.screenshots.push(file);
+    }
+    await page.goto(base + '/console/keys?sort=-lastUsedAt');
+    await layout(page, 'keys-by-last-used-' + tag);
     await page.goto(base + '/console/keys?q=' + encodeURIComponent('x'.repeat(50)));
     await layout(page, 'keys-unbroken-' + tag);
-    await page.goto(base + '/console/keys/' + longId);
+    await usageChecks(page, tag);
     await layout(page, 'key-long-' + tag);
     await shot(page, `21-key-long-${tag}`);
+    if (tag === '1280') await axe(page, 'key-chart-1280');
     await page.goto(base + '/console/keys/' + longId + '/edit');
     await layout(page, 'key-edit-' + tag);
     await shot(page, `27-key-edit-${tag}`);
@@ -461,6 +545,21 @@ try {
     await page.goto(base + '/console/audit');
     await layout(page, 'audit-' + tag);
     await shot(page, `23-audit-${tag}`);
+    await page.goto(base + '/console/audit?action=apikey.update');
+    await layout(page, 'audit-changes-' + tag);
+    const lines = await page.locator('ul.changes li').allTextContents();
+    for (const want of ['name: “Ñandú — paiement / réconciliation” → “Ñandú — paiement / réconciliation 2”', 'level: 0 → 3',
+      'permissions: −audit:read', 'name: “Ñandú — paiement / réconciliation 2” → “Ñandú — paiement / réconciliation”']) {
+      check(lines.includes(want), `the audit log at ${tag} shows "${want}": ` + JSON.stringify(lines));
+    }
+    check(!(await page.content()).includes(rotatedSecret.split('_sk_')[1]), 'no secret in the audit log');
+    const overlaps = await page.evaluate(() => [...document.querySelectorAll('ul.changes')].filter(ul => {
+      const code = ul.closest('td').querySelector('code').getBoundingClientRect();
+      return ul.getBoundingClientRect().top < code.bottom - 1; // the lines go under the action, never beside it
+    }).length);
+    check(overlaps === 0, `the change lines overlap the action at ${tag}: ${overlaps}`);
+    await shot(page, `23b-audit-changes-${tag}`);
+    if (tag === '390') await axe(page, 'audit-changes-phone');
     await page.goto(base + '/console/tenants');
     await layout(page, 'tenants-' + tag);
     await shot(page, `25-tenants-${tag}`);
