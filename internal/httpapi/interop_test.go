@@ -74,6 +74,8 @@ func TestOAuthWithNodeClients(t *testing.T) {
 		"post":                  map[string]any{"tokenType": "bearer", "scope": "orders_read"},
 		"jwt":                   map[string]any{"alg": "EdDSA", "typ": "at+jwt", "sub": k.ClientID, "clientId": k.ClientID, "scope": "orders_read"},
 		"introspectBefore":      map[string]any{"active": true, "clientId": k.ClientID, "scope": "orders_read"},
+		"introspectBasic":       map[string]any{"active": true},
+		"introspectWrongSecret": map[string]any{"error": "invalid_client", "status": float64(401)},
 		"introspectAfterRevoke": map[string]any{"active": false},
 		"introspectOther":       map[string]any{"active": true},
 		"badScope":              "invalid_scope",

@@ -25,11 +25,22 @@ const { payload, protectedHeader } = await jose.jwtVerify(t1.access_token, jwks,
 });
 out.jwt = { alg: protectedHeader.alg, typ: protectedHeader.typ, sub: payload.sub, clientId: payload.client_id, scope: payload.scope };
 
-const rs = await client.discovery(new URL(issuer), rsId, rsSecret, client.ClientSecretBasic(rsSecret), opts);
+// The resource server uses openid-client's default client authentication
+// (client_secret_post) for introspection; a wrong secret is invalid_client.
+const rs = await client.discovery(new URL(issuer), rsId, rsSecret, undefined, opts);
 const before = await client.tokenIntrospection(rs, t1.access_token);
 out.introspectBefore = { active: before.active, clientId: before.client_id, scope: before.scope };
+const rsBasic = await client.discovery(new URL(issuer), rsId, rsSecret, client.ClientSecretBasic(rsSecret), opts);
+out.introspectBasic = { active: (await client.tokenIntrospection(rsBasic, t1.access_token)).active };
+const wrong = await client.discovery(new URL(issuer), rsId, 'kw_sk_wrong', undefined, opts);
+try {
+  await client.tokenIntrospection(wrong, t1.access_token);
+  out.introspectWrongSecret = 'accepted';
+} catch (e) {
+  out.introspectWrongSecret = { error: e.error ?? String(e), status: e.status };
+}
 
-await client.tokenRevocation(basic, t1.access_token);
+await client.tokenRevocation(post, t1.access_token); // client_secret_post
 const after = await client.tokenIntrospection(rs, t1.access_token);
 out.introspectAfterRevoke = { active: after.active };
 const other = await client.tokenIntrospection(rs, t2.access_token);
