@@ -13,7 +13,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/signature"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
 
 // nodeHarness returns the folder of the npm test harness, skipping the test
@@ -129,5 +131,89 @@ func TestSignaturesWithNodeLibrary(t *testing.T) {
 	runNode(t, dir, "signatures.mjs", &v, "verify", string(msg), "another secret")
 	if v.Verified {
 		t.Error("the library verifies keyward's signature under another secret")
+	}
+}
+
+// authlibPython returns a python3 that imports authlib (Debian's
+// python3-authlib), skipping the test when there is none, unless
+// KEYWARD_TEST_PYTHON is set (as CI does): then it fails.
+func authlibPython(t *testing.T) string {
+	t.Helper()
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		if path, err := exec.LookPath(py); err == nil && exec.Command(path, "-c", "import authlib.oauth2.rfc8414").Run() == nil {
+			return path
+		}
+	}
+	if os.Getenv("KEYWARD_TEST_PYTHON") != "" {
+		t.Fatal("KEYWARD_TEST_PYTHON is set but no python3 imports authlib (apt-get install python3-authlib)")
+	}
+	t.Skip("no python3 with authlib (apt-get install python3-authlib): skipping the authlib tests")
+	return ""
+}
+
+// TestOAuthWithAuthlib: authlib validates the RFC 8414 metadata (issuer =
+// the tokens' iss, also at the issuer's path per §3.1), verifies a token
+// against the JWKS, and reads introspection answers as a resource server.
+func TestOAuthWithAuthlib(t *testing.T) {
+	py := authlibPython(t)
+	script, err := filepath.Abs("../../test/python/authlib_interop.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, publicURL, metaPath string
+		insecure                  bool // authlib allows http only when told
+	}{
+		{"listen address", "", "/.well-known/oauth-authorization-server", true},
+		{"https issuer with a path", "https://keys.example.com/keys", "/.well-known/oauth-authorization-server/keys", false},
+		{"https issuer, bare path", "https://keys.example.com/keys", "/.well-known/oauth-authorization-server", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t, sqltest.SQLite(t), func(c *keyward.Config) {
+				if tt.publicURL != "" {
+					c.PublicURL = tt.publicURL
+				}
+			})
+			issuer := tt.publicURL
+			if issuer == "" {
+				issuer = s.svc.PublicURL()
+			}
+			s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders_read"}, 201, nil)
+			k := s.newKey(map[string]any{"name": "python client", "permissions": []map[string]string{{"name": "orders_read"}}})
+			rs := s.newKey(map[string]any{"name": "resource server", "permissions": []map[string]string{{"name": "keys:verify"}}})
+
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, py, script, s.URL, tt.metaPath, k.ClientID, k.ClientSecret, rs.ClientID, rs.ClientSecret)
+			cmd.Env = os.Environ()
+			if tt.insecure {
+				cmd.Env = append(cmd.Env, "AUTHLIB_INSECURE_TRANSPORT=1")
+			}
+			b, err := cmd.Output()
+			if err != nil {
+				stderr := ""
+				if ee, ok := err.(*exec.ExitError); ok {
+					stderr = string(ee.Stderr)
+				}
+				t.Fatalf("authlib: %v\n%s\n%s", err, b, stderr)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("authlib printed %s: %v", b, err)
+			}
+			alg := "EdDSA"
+			want := map[string]any{
+				"metadataStatus": float64(200), "metadata": "valid", "issuer": issuer,
+				"openidConfigurationStatus": float64(404),
+				"tokenStatus":               float64(200),
+				"jwt":                       map[string]any{"alg": alg, "sub": k.ClientID, "iss": issuer},
+				"introspectStatus":          float64(200), "introspectScope": "ok", "introspectOtherScope": "insufficient_scope",
+				"introspectWrongSecret": map[string]any{"status": float64(401), "error": "invalid_client"},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("authlib saw (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

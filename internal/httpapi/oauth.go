@@ -282,11 +282,28 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// metadata serves RFC 8414 authorization server metadata, also at the
-// OpenID Connect discovery path.
+// metadata serves RFC 8414 authorization server metadata. keyward is an
+// OAuth2 authorization server for the client credentials grant, not an
+// OpenID Provider (no ID tokens, no userinfo, no authorization endpoint), so
+// it serves no OpenID Connect discovery document: one that claimed those
+// would mislead clients. issuer is the "iss" of every token (all tenants
+// share it; the "tenant" claim tells them apart).
+//
+// When the issuer has a one-segment path (--public-url https://host/keys),
+// RFC 8414 §3.1 puts the document at
+// /.well-known/oauth-authorization-server/keys; it is also served at the
+// bare path, which a proxy that strips the prefix forwards.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	base := s.svc.PublicURL()
+	if rest := r.PathValue("issuerPath"); rest != "" || strings.HasSuffix(r.URL.Path, "/") {
+		u, err := url.Parse(base)
+		if err != nil || u.Path == "" || "/"+rest != u.Path {
+			s.writeError(w, r, keyward.Errorf(keyward.ENOTFOUND, "no authorization server has this issuer path"))
+			return
+		}
+	}
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
+	w.Header().Set("Cache-Control", "public, max-age=300")
 	encode(w, http.StatusOK, map[string]any{
 		"issuer":                                base,
 		"token_endpoint":                        base + "/oauth2/token",
@@ -294,11 +311,12 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"introspection_endpoint":                base + "/oauth2/introspect",
 		"revocation_endpoint":                   base + "/oauth2/revoke",
 		"grant_types_supported":                 []string{"client_credentials"},
-		"response_types_supported":              []string{"token"},
 		"token_endpoint_auth_methods_supported": authMethods,
-		"introspection_endpoint_auth_methods_supported":    authMethods,
-		"revocation_endpoint_auth_methods_supported":       authMethods,
-		"token_endpoint_auth_signing_alg_values_supported": []string{},
-		"access_token_signing_alg_values_supported":        []string{keyward.AlgEdDSA, keyward.AlgES256},
+		// RFC 8414 requires the member; with no authorization endpoint,
+		// "none" is the honest value (nothing is issued there).
+		"response_types_supported":                      []string{"none"},
+		"introspection_endpoint_auth_methods_supported": authMethods,
+		"revocation_endpoint_auth_methods_supported":    authMethods,
+		"access_token_signing_alg_values_supported":     []string{keyward.AlgEdDSA, keyward.AlgES256},
 	})
 }

@@ -64,7 +64,7 @@ func (s *Server) table() []route {
 		h("POST /oauth2/revoke", s.revoke),
 		h("GET /.well-known/jwks.json", s.jwks),
 		h("GET /.well-known/oauth-authorization-server", s.metadata),
-		h("GET /.well-known/openid-configuration", s.metadata),
+		h("GET /.well-known/oauth-authorization-server/{issuerPath}", s.metadata),
 	}
 }
 
