@@ -119,7 +119,7 @@ type APIKey struct {
 // sealed with the master key and never serialized.
 type SigningKey struct {
 	ID        string          `json:"kid"` // the JWT "kid"
-	Algorithm string          `json:"alg"` // "EdDSA" or "ES256"
+	Algorithm string          `json:"alg"` // "EdDSA", "ES256" or "RS256"
 	PublicJWK json.RawMessage `json:"-"`   // the public JWK, as published in the JWKS
 	// PrivateSealed is the private key (PKCS #8 DER) sealed with the master key.
 	PrivateSealed []byte `json:"-"`

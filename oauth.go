@@ -148,7 +148,7 @@ func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clie
 
 // accessTokenAlgorithms are the only algorithms a token may claim: never
 // "none" and never an HMAC.
-var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}
+var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
 
 // checkAccessToken validates an access token fully: signature by a
 // published key, type at+jwt, issuer, audience, time, revocation, and the

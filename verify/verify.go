@@ -184,14 +184,14 @@ type claims struct {
 }
 
 // VerifyToken checks an access token offline: signature by a key in the
-// JWKS (EdDSA or ES256 only), type at+jwt, issuer, audience, time and
+// JWKS (EdDSA, ES256 or RS256 only), type at+jwt, issuer, audience, time and
 // tenant.
 func (v *Verifier) VerifyToken(ctx context.Context, raw string) (*Principal, error) {
 	tenant, err := v.servedTenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, ErrInvalid
 	}

@@ -84,7 +84,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if alg == "" {
 		alg = keyward.AlgEdDSA
 	}
-	fs.StringVar(&c.TokenAlg, "token-alg", alg, "OAuth2 access token signature: EdDSA or ES256 (env KEYWARD_TOKEN_ALG); a change takes effect at start with a new signing key, the old one published until its tokens expire")
+	fs.StringVar(&c.TokenAlg, "token-alg", alg, "OAuth2 access token signature: EdDSA, ES256 (P-256) or RS256 (RSA 2048, which RFC 9068 requires every resource server to accept) (env KEYWARD_TOKEN_ALG); a change takes effect at start with a new signing key, the old one published until its tokens expire")
 	dialects, _ := env(getenv, "DIALECTS")
 	if dialects == "" {
 		dialects = strings.Join(dialectNames(), ",")

@@ -161,16 +161,17 @@ func TestOAuthWithAuthlib(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name, publicURL, metaPath string
-		insecure                  bool // authlib allows http only when told
+		name, publicURL, metaPath, alg string
+		insecure                       bool // authlib allows http only when told
 	}{
-		{"listen address", "", "/.well-known/oauth-authorization-server", true},
-		{"https issuer with a path", "https://keys.example.com/keys", "/.well-known/oauth-authorization-server/keys", false},
-		{"https issuer, bare path", "https://keys.example.com/keys", "/.well-known/oauth-authorization-server", false},
+		{"listen address", "", "/.well-known/oauth-authorization-server", keyward.AlgEdDSA, true},
+		{"https issuer with a path", "https://keys.example.com/keys", "/.well-known/oauth-authorization-server/keys", keyward.AlgES256, false},
+		{"https issuer, bare path", "https://keys.example.com/keys", "/.well-known/oauth-authorization-server", keyward.AlgRS256, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newServer(t, sqltest.SQLite(t), func(c *keyward.Config) {
+				c.TokenAlgorithm = tt.alg
 				if tt.publicURL != "" {
 					c.PublicURL = tt.publicURL
 				}
@@ -202,7 +203,7 @@ func TestOAuthWithAuthlib(t *testing.T) {
 			if err := json.Unmarshal(b, &got); err != nil {
 				t.Fatalf("authlib printed %s: %v", b, err)
 			}
-			alg := "EdDSA"
+			alg := tt.alg
 			want := map[string]any{
 				"metadataStatus": float64(200), "metadata": "valid", "issuer": issuer,
 				"openidConfigurationStatus": float64(404),

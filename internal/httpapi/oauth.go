@@ -317,6 +317,6 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"response_types_supported":                      []string{"none"},
 		"introspection_endpoint_auth_methods_supported": authMethods,
 		"revocation_endpoint_auth_methods_supported":    authMethods,
-		"access_token_signing_alg_values_supported":     []string{keyward.AlgEdDSA, keyward.AlgES256},
+		"access_token_signing_alg_values_supported":     []string{keyward.AlgEdDSA, keyward.AlgES256, keyward.AlgRS256},
 	})
 }

@@ -138,13 +138,22 @@ func TestTokenErrors(t *testing.T) {
 
 // TestAccessTokenShape checks the JWT against RFC 9068 and our JWKS.
 func TestAccessTokenShape(t *testing.T) {
-	for _, alg := range []string{keyward.AlgEdDSA, keyward.AlgES256} {
+	wantKty := map[string]string{keyward.AlgEdDSA: "OKP", keyward.AlgES256: "EC", keyward.AlgRS256: "RSA"}
+	for _, alg := range []string{keyward.AlgEdDSA, keyward.AlgES256, keyward.AlgRS256} {
 		t.Run(alg, func(t *testing.T) {
 			s := newServer(t, sqltest.SQLite(t), func(c *keyward.Config) { c.TokenAlgorithm = alg })
 			k := s.newKey(map[string]any{"name": "shape", "level": 2})
 			raw := s.tokenFor(k, "")
 			var set jose.JSONWebKeySet
-			s.do("GET", "/.well-known/jwks.json", "", nil, 200, &set)
+			res := s.do("GET", "/.well-known/jwks.json", "", nil, 200, &set)
+			var members struct{ Keys []map[string]any }
+			json.Unmarshal(res.Body, &members)
+			if len(members.Keys) != 1 {
+				t.Fatalf("got JWKS %s, want one key", res.Body)
+			}
+			if m := members.Keys[0]; m["kty"] != wantKty[alg] || m["alg"] != alg || m["use"] != "sig" || m["kid"] == "" || m["d"] != nil || m["p"] != nil {
+				t.Errorf("got JWK %v, want kty %s, alg %s, use sig, a kid and no private part", m, wantKty[alg], alg)
+			}
 			tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)

@@ -21,7 +21,7 @@ out.post = { tokenType: t2.token_type, scope: t2.scope };
 
 const jwks = jose.createRemoteJWKSet(new URL(basic.serverMetadata().jwks_uri));
 const { payload, protectedHeader } = await jose.jwtVerify(t1.access_token, jwks, {
-  issuer, audience: 'keyward', typ: 'at+jwt', algorithms: ['EdDSA', 'ES256'],
+  issuer, audience: 'keyward', typ: 'at+jwt', algorithms: ['EdDSA', 'ES256', 'RS256'],
 });
 out.jwt = { alg: protectedHeader.alg, typ: protectedHeader.typ, sub: payload.sub, clientId: payload.client_id, scope: payload.scope };
 
