@@ -191,7 +191,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
-		keyCounter: "key:" + k.ID, tenantCounter: "tenant:" + k.TenantID,
+		keyCounter: "key:" + k.ID, tenantCounter: "tenant:" + k.TenantID, audiences: k.Audiences,
 	}
 	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
 		snap.sealed = append(snap.sealed, k.SecretCiphertext)

@@ -49,7 +49,11 @@ type Config struct {
 	// fetched from Issuer + "/.well-known/jwks.json" unless JWKSURL is set.
 	Issuer  string
 	JWKSURL string
-	// Audience is the "aud" tokens must carry (default "keyward").
+	// Audience is the "aud" tokens must carry (default "keyward", the
+	// audience of tokens of keys without audiences). A resource server
+	// whose clients' keys list its audience (an absolute URI or a name) sets
+	// it here; tokens for other audiences are refused, and clients ask for
+	// it with the token request's resource (RFC 8707) or audience.
 	Audience string
 	// VerifierSecret is the secret of a keyward key holding keys:verify. With
 	// it, plain API keys are accepted too, checked by POST /v1/keys/verify.

@@ -401,3 +401,51 @@ func TestTokenAlgorithms(t *testing.T) {
 		})
 	}
 }
+
+// TestAudience: a Verifier takes only tokens for its configured audience.
+func TestAudience(t *testing.T) {
+	keywardURL, admin, stop, err := keywardServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	const orders = "https://orders.example.com"
+	var verifier, scoped, plain struct{ ClientID, ClientSecret string }
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "v", "permissions": []map[string]string{{"name": "keys:verify"}}}, &verifier)
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "scoped", "audiences": []string{orders, "billing"}}, &scoped)
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "plain"}, &plain)
+	token := func(id, sec string, form url.Values) string {
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		form.Set("grant_type", "client_credentials")
+		if code, err := call("POST", keywardURL+"/oauth2/token", basic(id, sec), form, &tok); code != 200 {
+			t.Fatalf("token: %d %v", code, err)
+		}
+		return tok.AccessToken
+	}
+	forOrders := token(scoped.ClientID, scoped.ClientSecret, url.Values{"resource": {orders}})
+	forBilling := token(scoped.ClientID, scoped.ClientSecret, url.Values{"audience": {"billing"}})
+	forBoth := token(scoped.ClientID, scoped.ClientSecret, url.Values{})
+	forKeyward := token(plain.ClientID, plain.ClientSecret, url.Values{})
+	tests := []struct {
+		audience string
+		token    string
+		want     bool
+	}{
+		{orders, forOrders, true},
+		{orders, forBoth, true},
+		{orders, forBilling, false},
+		{orders, forKeyward, false},
+		{"", forKeyward, true},
+		{"", forOrders, false},
+		{"billing", forBilling, true},
+	}
+	for i, tt := range tests {
+		v := verify.New(verify.Config{Issuer: keywardURL, VerifierSecret: verifier.ClientSecret, Audience: tt.audience})
+		_, err := v.VerifyToken(context.Background(), tt.token)
+		if (err == nil) != tt.want {
+			t.Errorf("case %d: audience %q: got error %v, want accepted=%v", i, tt.audience, err, tt.want)
+		}
+	}
+}

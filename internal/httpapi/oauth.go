@@ -35,6 +35,8 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		code, status = "invalid_client", http.StatusUnauthorized
 	case keyward.EINVALIDSCOPE:
 		code = "invalid_scope"
+	case keyward.EINVALIDTARGET:
+		code = "invalid_target"
 	case "unsupported_grant_type":
 		code = "unsupported_grant_type"
 	case keyward.EFORBIDDEN:
@@ -78,7 +80,7 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		return nil, err
 	}
 	for name, vals := range form {
-		if len(vals) > 1 {
+		if len(vals) > 1 && name != "resource" && name != "audience" { // RFC 8707 repeats resource
 			return nil, keyward.Errorf(keyward.EINVALID, "parameter %s is given more than once", name)
 		}
 	}
@@ -142,9 +144,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err, post)
 		return
 	}
+	audiences, err := keyward.RequestedAudiences(form)
+	if err != nil {
+		s.writeOAuthError(w, r, err, post)
+		return
+	}
 	var res *keyward.TokenResponse
 	err = s.svc.Attempt(r.Context(), ClientIP(r), func() (err error) {
-		res, err = s.svc.IssueToken(r.Context(), id, sec, form.Get("scope"))
+		res, err = s.svc.IssueToken(r.Context(), id, sec, form.Get("scope"), audiences...)
 		return err
 	})
 	if err != nil {

@@ -16,7 +16,8 @@ const keyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.description, k.own
 	k.device_name, k.level, k.is_active, k.expires_at, k.token_lifespan_seconds, k.hmac_enabled, k.meta,
 	k.secret_hint, k.created_at, k.updated_at, k.last_used_at, k.created_by, k.version,
 	k.secret_hash, k.secret_ciphertext, k.prev_secret_hash, k.prev_secret_ciphertext, k.prev_secret_expires_at,
-	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked, k.prev_secret_holder_id`
+	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked, k.prev_secret_holder_id,
+	k.audiences`
 
 const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.id = k.owner_id `
 
@@ -30,7 +31,7 @@ func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
 		nullTimeCol{&k.LastUsedAt}, &k.CreatedBy, &k.Version,
 		&k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash, &k.PrevSecretCiphertext,
 		nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &rateLimit, &rateWindow, &k.ActsAsOwner, &holder,
-		&k.SecretRevoked, &prevHolder)
+		&k.SecretRevoked, &prevHolder, audiencesCol{&k.Audiences})
 	if err != nil {
 		return nil, err
 	}
@@ -55,16 +56,16 @@ func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 				expires_at, token_lifespan_seconds, hmac_enabled, meta, secret_hint, created_at, updated_at,
 				last_used_at, created_by, version, secret_hash, secret_ciphertext, prev_secret_hash,
 				prev_secret_ciphertext, prev_secret_expires_at, secret_generation, rate_limit, rate_window_seconds,
-				acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id)
+				acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id, audiences)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31)`,
+				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)`,
 			k.ID, k.TenantID, k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level,
 			k.IsActive, s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
 			s.ts(k.CreatedAt), s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.CreatedBy, k.Version,
 			nullBytes(k.SecretHash), nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash),
 			nullBytes(k.PrevSecretCiphertext), s.tsPtr(k.PrevSecretExpiresAt), k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
-			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID))
+			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID), audiencesArg(k.Audiences))
 		if err != nil {
 			return writeError(err, "creating an api key", keyConflict)
 		}
@@ -85,7 +86,8 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 				meta = $11, secret_hint = $12, updated_at = $13, last_used_at = $14, version = $15,
 				secret_hash = $16, secret_ciphertext = $17, prev_secret_hash = $18, prev_secret_ciphertext = $19,
 				prev_secret_expires_at = $20, secret_generation = $24, rate_limit = $25, rate_window_seconds = $26,
-				acts_as_owner = $27, secret_holder_id = $28, secret_revoked = $29, prev_secret_holder_id = $30
+				acts_as_owner = $27, secret_holder_id = $28, secret_revoked = $29, prev_secret_holder_id = $30,
+				audiences = $31
 			WHERE id = $21 AND tenant_id = $22 AND version = $23`,
 			k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level, k.IsActive,
 			s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
@@ -93,7 +95,7 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 			nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash), nullBytes(k.PrevSecretCiphertext),
 			s.tsPtr(k.PrevSecretExpiresAt), k.ID, k.TenantID, expectVersion, k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
-			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID))
+			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID), audiencesArg(k.Audiences))
 		if err != nil {
 			return writeError(err, "updating an api key", keyConflict)
 		}
