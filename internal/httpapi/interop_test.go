@@ -3,7 +3,9 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/signature"
@@ -67,9 +73,10 @@ func TestOAuthWithNodeClients(t *testing.T) {
 	k := s.newKey(map[string]any{"name": "node client", "tokenLifespanSeconds": 900,
 		"permissions": []map[string]string{{"name": "orders_read"}}})
 	rs := s.newKey(map[string]any{"name": "resource server", "permissions": []map[string]string{{"name": "keys:verify"}}})
+	scoped := s.newKey(map[string]any{"name": "scoped", "audiences": []string{"https://orders.example.com", "billing"}})
 
 	var got map[string]any
-	runNode(t, dir, "oauth.mjs", &got, s.URL, k.ClientID, k.ClientSecret, rs.ClientID, rs.ClientSecret)
+	runNode(t, dir, "oauth.mjs", &got, s.URL, k.ClientID, k.ClientSecret, rs.ClientID, rs.ClientSecret, scoped.ClientID, scoped.ClientSecret)
 	want := map[string]any{
 		"issuer":                s.URL,
 		"basic":                 map[string]any{"tokenType": "bearer", "scope": "orders_read", "expiresIn": float64(900)},
@@ -81,6 +88,8 @@ func TestOAuthWithNodeClients(t *testing.T) {
 		"introspectAfterRevoke": map[string]any{"active": false},
 		"introspectOther":       map[string]any{"active": true},
 		"badScope":              "invalid_scope",
+		"resource":              map[string]any{"aud": "https://orders.example.com", "introspectedAud": "https://orders.example.com"},
+		"otherResource":         "invalid_target",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("npm clients saw (-want +got):\n%s", diff)
@@ -214,6 +223,56 @@ func TestOAuthWithAuthlib(t *testing.T) {
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("authlib saw (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestResourceWithGoClients: golang.org/x/oauth2's client credentials flow
+// asks for an RFC 8707 resource with both auth styles, go-jose verifies the
+// token (RS256 and ES256) against the JWKS and sees the audience, and a
+// resource the key does not allow comes back as a RetrieveError
+// invalid_target.
+func TestResourceWithGoClients(t *testing.T) {
+	const orders = "https://orders.example.com"
+	for _, alg := range []string{keyward.AlgRS256, keyward.AlgES256} {
+		t.Run(alg, func(t *testing.T) {
+			s := newServer(t, sqltest.SQLite(t), func(c *keyward.Config) { c.TokenAlgorithm = alg })
+			k := s.newKey(map[string]any{"name": "m2m", "audiences": []string{orders, "billing"}})
+			var set jose.JSONWebKeySet
+			s.do("GET", "/.well-known/jwks.json", "", nil, 200, &set)
+			for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+				cfg := clientcredentials.Config{ClientID: k.ClientID, ClientSecret: k.ClientSecret, TokenURL: s.URL + "/oauth2/token",
+					AuthStyle: style, EndpointParams: url.Values{"resource": {orders}}}
+				tok, err := cfg.Token(context.Background())
+				if err != nil {
+					t.Fatalf("auth style %v: %v", style, err)
+				}
+				parsed, err := jwt.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				keys := set.Key(parsed.Headers[0].KeyID)
+				if len(keys) != 1 || keys[0].Algorithm != alg || keys[0].Use != "sig" {
+					t.Fatalf("JWKS key for kid %s: %+v", parsed.Headers[0].KeyID, keys)
+				}
+				var c jwt.Claims
+				if err := parsed.Claims(keys[0].Key, &c); err != nil {
+					t.Fatalf("go-jose does not verify the %s token against the JWKS: %v", alg, err)
+				}
+				if err := c.Validate(jwt.Expected{Issuer: s.svc.PublicURL(), AnyAudience: jwt.Audience{orders}, Time: time.Now()}); err != nil {
+					t.Errorf("claims %+v: %v", c, err)
+				}
+				if len(c.Audience) != 1 {
+					t.Errorf("got aud %v, want only %s", c.Audience, orders)
+				}
+			}
+			cfg := clientcredentials.Config{ClientID: k.ClientID, ClientSecret: k.ClientSecret, TokenURL: s.URL + "/oauth2/token",
+				EndpointParams: url.Values{"resource": {"https://other.example.com"}}}
+			_, err := cfg.Token(context.Background())
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) || re.ErrorCode != "invalid_target" || re.Response.StatusCode != 400 {
+				t.Errorf("a resource the key does not allow: got %v, want a 400 invalid_target", err)
 			}
 		})
 	}

@@ -1,12 +1,13 @@
 // Drives keyward's OAuth2 endpoints with independent clients: openid-client
 // (discovery, client credentials grant, introspection, revocation) and jose
 // (the access token verified against keyward's JWKS as RFC 9068 at+jwt).
-// Usage: node oauth.mjs <issuer> <clientId> <clientSecret> <verifierId> <verifierSecret>
+// Usage: node oauth.mjs <issuer> <clientId> <clientSecret> <verifierId> <verifierSecret> <scopedId> <scopedSecret>
+// (the scoped key's audiences include https://orders.example.com, not https://other.example.com)
 // Prints one JSON object with what each step saw; the Go test asserts it.
 import * as client from 'openid-client';
 import * as jose from 'jose';
 
-const [issuer, clientId, clientSecret, rsId, rsSecret] = process.argv.slice(2);
+const [issuer, clientId, clientSecret, rsId, rsSecret, scopedId, scopedSecret] = process.argv.slice(2);
 const opts = { algorithm: 'oauth2', execute: [client.allowInsecureRequests] };
 const out = {};
 
@@ -45,6 +46,19 @@ const after = await client.tokenIntrospection(rs, t1.access_token);
 out.introspectAfterRevoke = { active: after.active };
 const other = await client.tokenIntrospection(rs, t2.access_token);
 out.introspectOther = { active: other.active };
+
+// RFC 8707: a resource the key allows is the token's audience; another is
+// invalid_target. openid-client's default client authentication again.
+const scoped = await client.discovery(new URL(issuer), scopedId, scopedSecret, undefined, opts);
+const t3 = await client.clientCredentialsGrant(scoped, { resource: 'https://orders.example.com' });
+const v3 = await jose.jwtVerify(t3.access_token, jwks, { issuer, audience: 'https://orders.example.com', typ: 'at+jwt' });
+out.resource = { aud: v3.payload.aud, introspectedAud: (await client.tokenIntrospection(rs, t3.access_token)).aud };
+try {
+  await client.clientCredentialsGrant(scoped, { resource: 'https://other.example.com' });
+  out.otherResource = 'accepted';
+} catch (e) {
+  out.otherResource = e.error ?? String(e);
+}
 
 try {
   await client.clientCredentialsGrant(basic, { scope: 'not_held' });
