@@ -450,12 +450,12 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 }
 
 // verifyToken answers POST /v1/keys/verify for {token}.
-func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string) (*VerifyResult, error) {
+func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string, audience string) (*VerifyResult, error) {
 	c, snap, ok, err := s.checkAccessToken(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
-	if !ok || snap.TenantID != p.TenantID {
+	if !ok || snap.TenantID != p.TenantID || (audience != "" && !c.Audience.Contains(audience)) {
 		return &VerifyResult{Code: CodeNotFound}, nil
 	}
 	code := CodeValid

@@ -79,7 +79,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "longest the database and Redis calls of one request may take together; past it the request answers 503 database_unavailable with Retry-After, and at most 256 calls wait for the database at once (more answer 503 at once)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 30*time.Second, "longest time a verified key is served from memory without a database read")
 	publicURL, _ := env(getenv, "PUBLIC_URL")
-	fs.StringVar(&c.PublicURL, "public-url", publicURL, "URL clients reach keyward at: the issuer of OAuth2 tokens and the base of discovery (env KEYWARD_PUBLIC_URL; default http://<addr>)")
+	fs.StringVar(&c.PublicURL, "public-url", publicURL, "URL clients reach keyward at: the issuer (iss) of OAuth2 tokens and of the RFC 8414 metadata at /.well-known/oauth-authorization-server (with a path /p, also at /.well-known/oauth-authorization-server/p) (env KEYWARD_PUBLIC_URL; default http://<addr>)")
 	alg, _ := env(getenv, "TOKEN_ALG")
 	if alg == "" {
 		alg = keyward.AlgEdDSA

@@ -100,6 +100,19 @@ func TestTokenAudiences(t *testing.T) {
 			}
 		})
 
+		t.Run("verify checks the audience it is given", func(t *testing.T) {
+			_, forOrders, _ := token(scoped, url.Values{"resource": {orders}})
+			for _, tt := range []struct {
+				audience, want string
+			}{{orders, keyward.CodeValid}, {"", keyward.CodeValid}, {billing, keyward.CodeNotFound}, {"keyward", keyward.CodeNotFound}} {
+				var res keyward.VerifyResult
+				s.do("POST", "/v1/keys/verify", rs.ClientSecret, map[string]any{"token": forOrders, "audience": tt.audience}, 200, &res)
+				if res.Code != tt.want {
+					t.Errorf("audience %q: got %s, want %s", tt.audience, res.Code, tt.want)
+				}
+			}
+		})
+
 		t.Run("removing an audience ends its tokens", func(t *testing.T) {
 			_, forBilling, _ := token(scoped, url.Values{"audience": {billing}})
 			_, forOrders, _ := token(scoped, url.Values{"resource": {orders}})
