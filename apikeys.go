@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,10 @@ type APIKeyInput struct {
 	RateLimit            *RateLimit       `json:"rateLimit,omitempty"`
 	ClearRateLimit       bool             `json:"-"` // PATCH rateLimit: null
 	DeviceName           *string          `json:"deviceName,omitempty"`
-	OwnerID              *string          `json:"ownerId,omitempty"`
-	ActsAsOwner          *bool            `json:"actsAsOwner,omitempty"`
+	// Audiences replaces the key's allowed token audiences; [] clears them.
+	Audiences   *[]string `json:"audiences,omitempty"`
+	OwnerID     *string   `json:"ownerId,omitempty"`
+	ActsAsOwner *bool     `json:"actsAsOwner,omitempty"`
 	// OwnerUserName names the owner by userName instead of OwnerID (Portos'
 	// userName); an unknown name is EINVALID naming "userName". The owner
 	// changes under the same rules as with OwnerID.
@@ -272,6 +275,13 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	if in.ActsAsOwner != nil {
 		k.ActsAsOwner = *in.ActsAsOwner
 	}
+	if in.Audiences != nil {
+		checkAudiences(&f, "audiences", *in.Audiences)
+		k.Audiences = nil
+		if len(*in.Audiences) > 0 {
+			k.Audiences = append(Audiences{}, *in.Audiences...)
+		}
+	}
 	if in.Meta != nil && string(in.Meta) != "null" {
 		checkMeta(&f, in.Meta)
 		k.Meta = in.Meta
@@ -332,8 +342,10 @@ func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k,
 			return err
 		}
 		c.prev = &pf
+		// A new audience lets the key's tokens reach another API: a grant
+		// like a permission.
 		c.rights = ownerChanged || prev.ActsAsOwner != k.ActsAsOwner || prev.Level != k.Level ||
-			!samePermissions(prev.Permissions, k.Permissions)
+			!samePermissions(prev.Permissions, k.Permissions) || !slices.Equal(prev.Audiences, k.Audiences)
 	}
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
@@ -605,7 +617,7 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
 		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil &&
-		in.Meta == nil && in.ActsAsOwner == nil
+		in.Meta == nil && in.ActsAsOwner == nil && in.Audiences == nil
 }
 
 // KeyToChange returns key id if the caller may change it — it may read or
@@ -721,6 +733,9 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	if full.ActsAsOwner == nil {
 		full.ActsAsOwner = new(bool)
+	}
+	if full.Audiences == nil {
+		full.Audiences = &[]string{}
 	}
 	expiresIn := full.ExpiresIn
 	full.ExpiresIn = nil

@@ -170,6 +170,9 @@ func keyChanges(prev, k *APIKey) changeList {
 	if prev.ActsAsOwner != k.ActsAsOwner {
 		l.value("actsAsOwner", prev.ActsAsOwner, k.ActsAsOwner)
 	}
+	if !slices.Equal(prev.Audiences, k.Audiences) {
+		l.set("audiences", prev.Audiences, k.Audiences)
+	}
 	if prev.Level != k.Level {
 		l.value("level", prev.Level, k.Level)
 	}

@@ -196,6 +196,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
 		keyCounter: "key:" + KeyRef{TenantID: k.TenantID, ID: k.ID}.String(), tenantCounter: "tenant:" + k.TenantID,
+		audiences: k.Audiences,
 	}
 	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
 		snap.sealed = append(snap.sealed, k.SecretCiphertext)
@@ -278,6 +279,9 @@ type VerifyRequest struct {
 	ClientSecret string   `json:"clientSecret,omitempty"`
 	Token        string   `json:"token,omitempty"`
 	Permissions  []string `json:"permissions,omitempty"`
+	// Audience, with Token, is the audience the token must carry (the
+	// resource server's own); a token for other audiences is NOT_FOUND.
+	Audience string `json:"audience,omitempty"`
 }
 
 // VerifyResult answers a verification; Valid is true only with CodeValid.
@@ -317,7 +321,7 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 				return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
 			}
 		}
-		return s.verifyToken(ctx, p, req.Token, req.Permissions)
+		return s.verifyToken(ctx, p, req.Token, req.Permissions, req.Audience)
 	default:
 		return nil, Invalid(FieldError{Field: "key", Message: "give one of key, clientId and clientSecret, or token"})
 	}

@@ -29,8 +29,11 @@ type keySnapshot struct {
 	TokenLifespanSeconds int
 	HMACEnabled          bool
 	RateLimit            *RateLimit
-	keyCounter           string // the limiter's names of the key and its tenant
-	tenantCounter        string
+	// audiences are the key's allowed token audiences (none: keyward's
+	// default).
+	audiences     []string
+	keyCounter    string // the limiter's names of the key and its tenant
+	tenantCounter string
 	// Why the key fails, if it does regardless of time: "" (it works),
 	// or a VerifyCode such as CodeDisabled.
 	disabled string

@@ -62,6 +62,17 @@ type Permission struct {
 	CreatedAt   time.Time           `json:"createdAt"`
 }
 
+// Audiences are a key's allowed token audiences; none serializes as [].
+type Audiences []string
+
+// MarshalJSON writes none as [], never null.
+func (a Audiences) MarshalJSON() ([]byte, error) {
+	if a == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]string(a))
+}
+
 // APIKey is a machine credential. The secret itself is never stored: only its
 // SHA-256 (and, for HMAC keys, an AES-256-GCM ciphertext). None of the secret
 // material serializes.
@@ -92,6 +103,11 @@ type APIKey struct {
 	// of a grant of its own (Portos keys "act within the context of" their
 	// user). It needs an owner.
 	ActsAsOwner bool `json:"actsAsOwner"`
+	// Audiences are the audiences (absolute URIs or names) the key's access
+	// tokens may carry (RFC 8707); the token request's resource or audience
+	// picks among them, and without one a token carries them all. None:
+	// tokens carry keyward's default audience.
+	Audiences Audiences `json:"audiences"`
 	// SecretHolderID is the principal (user or key) that was shown the
 	// current secret: its creator or last rotator.
 	SecretHolderID string `json:"secretHolderId,omitempty"`
@@ -123,7 +139,7 @@ type APIKey struct {
 // sealed with the master key and never serialized.
 type SigningKey struct {
 	ID        string          `json:"kid"` // the JWT "kid"
-	Algorithm string          `json:"alg"` // "EdDSA" or "ES256"
+	Algorithm string          `json:"alg"` // "EdDSA", "ES256" or "RS256"
 	PublicJWK json.RawMessage `json:"-"`   // the public JWK, as published in the JWKS
 	// PrivateSealed is the private key (PKCS #8 DER) sealed with the master key.
 	PrivateSealed []byte `json:"-"`

@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"crypto/sha256"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 const (
 	EINVALIDCLIENT = "invalid_client" // 401
 	EINVALIDSCOPE  = "invalid_scope"  // 400
+	EINVALIDTARGET = "invalid_target" // 400: an audience the key may not have (RFC 8707 §2)
 )
 
 // AccessTokenClaims are the claims of an OAuth2 access token (RFC 9068).
@@ -82,14 +84,72 @@ func (s *Service) loadRevocations(ctx context.Context) error {
 // IssueToken runs the client credentials grant: it authenticates the client
 // by id and secret and signs an access token for the requested scope
 // (space-separated permission names, each held by the key; all of them when
-// empty). Errors: EINVALIDCLIENT for any credential problem, EINVALIDSCOPE.
-func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope string) (*TokenResponse, error) {
-	return s.issueToken(ctx, "", clientID, clientSecret, scope)
+// empty) and audiences (RFC 8707 resource or audience values, each one the
+// key allows; without any, every audience the key allows, or keyward's
+// default for a key without audiences). Errors: EINVALIDCLIENT for any
+// credential problem, EINVALIDSCOPE, EINVALIDTARGET.
+func (s *Service) IssueToken(ctx context.Context, clientID, clientSecret, scope string, audiences ...string) (*TokenResponse, error) {
+	return s.issueToken(ctx, "", clientID, clientSecret, scope, audiences)
+}
+
+// RequestedAudiences returns the audiences a token request asks for: its
+// resource parameters (RFC 8707 §2: absolute URIs without a fragment) and
+// its audience parameters (names or URIs), each may be repeated. A
+// malformed one is EINVALIDTARGET.
+func RequestedAudiences(form url.Values) ([]string, error) {
+	var out []string
+	for _, r := range form["resource"] {
+		u, err := url.Parse(r)
+		if err != nil || !u.IsAbs() || u.Host == "" || strings.Contains(r, "#") || audienceProblem(r) != "" {
+			return nil, Errorf(EINVALIDTARGET, "resource must be an absolute URI without a fragment")
+		}
+		out = append(out, r)
+	}
+	for _, a := range form["audience"] {
+		if audienceProblem(a) != "" {
+			return nil, Errorf(EINVALIDTARGET, "audience %s", audienceProblem(a))
+		}
+		out = append(out, a)
+	}
+	if len(out) > MaxAudiences {
+		return nil, Errorf(EINVALIDTARGET, "at most %d resources or audiences", MaxAudiences)
+	}
+	return out, nil
+}
+
+// allowedAudiences returns the audiences snap's tokens may carry.
+func (s *Service) allowedAudiences(snap *keySnapshot) []string {
+	if len(snap.audiences) > 0 {
+		return snap.audiences
+	}
+	return []string{s.audience}
+}
+
+// tokenAudiences picks the audiences of a token of snap: those requested,
+// each allowed, or every allowed one.
+func (s *Service) tokenAudiences(snap *keySnapshot, requested []string) ([]string, error) {
+	allowed := s.allowedAudiences(snap)
+	if len(requested) == 0 {
+		return allowed, nil
+	}
+	if len(requested) > MaxAudiences {
+		return nil, Errorf(EINVALIDTARGET, "at most %d resources or audiences", MaxAudiences)
+	}
+	var out []string
+	for _, a := range requested {
+		if !slices.Contains(allowed, a) {
+			return nil, Errorf(EINVALIDTARGET, "the client may not get tokens for %q", a)
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // issueToken is IssueToken for a client of tenantID ("": any tenant). The
 // secret is checked, and the request counted, once.
-func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecret, scope string) (*TokenResponse, error) {
+func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecret, scope string, audiences []string) (*TokenResponse, error) {
 	snap, code, err := s.checkSecret(ctx, clientSecret, clientID)
 	if err != nil {
 		return nil, err
@@ -109,6 +169,10 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 	if err != nil {
 		return nil, err
 	}
+	aud, err := s.tokenAudiences(snap, audiences)
+	if err != nil {
+		return nil, err
+	}
 	signer, _, err := s.currentSigner(ctx)
 	if err != nil {
 		return nil, err
@@ -121,7 +185,7 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 	}
 	claims := AccessTokenClaims{
 		Claims: jwt.Claims{
-			Issuer: s.publicURL, Subject: snap.ClientID, Audience: jwt.Audience{s.audience}, ID: secret.NewID(),
+			Issuer: s.publicURL, Subject: snap.ClientID, Audience: jwt.Audience(aud), ID: secret.NewID(),
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
 		},
 		ClientID: snap.ClientID, Scope: strings.Join(granted, " "), Tenant: snap.TenantID, Level: snap.Level,
@@ -137,7 +201,7 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 // IssueTokenInTenant is IssueToken for a client that must belong to tenant
 // (a name or id), as Keycloak-style realm token endpoints require. A client
 // of another tenant, or an unknown tenant, is EINVALIDCLIENT.
-func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clientSecret, scope string) (*TokenResponse, error) {
+func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clientSecret, scope string, audiences ...string) (*TokenResponse, error) {
 	t, err := s.findTenant(ctx, tenant)
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, err
@@ -148,17 +212,18 @@ func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clie
 	if t != nil {
 		tenantID = t.ID
 	}
-	return s.issueToken(ctx, tenantID, clientID, clientSecret, scope)
+	return s.issueToken(ctx, tenantID, clientID, clientSecret, scope, audiences)
 }
 
 // accessTokenAlgorithms are the only algorithms a token may claim: never
 // "none" and never an HMAC.
-var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}
+var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
 
 // checkAccessToken validates an access token fully: signature by a
 // published key, type at+jwt, issuer, audience, time, revocation, and the
 // state of its key now (active, not expired, owner and tenant active, not
-// rotated away). It returns the claims and the key, or ok=false.
+// rotated away, every audience still allowed). It returns the claims and
+// the key, or ok=false.
 func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessTokenClaims, *keySnapshot, bool, error) {
 	c, ok := s.verifyTokenSignature(ctx, raw)
 	if !ok || c.ID == "" || c.ClientID == "" || c.ClientID != c.Subject || s.revoked.has(c.ID) {
@@ -177,12 +242,24 @@ func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessToke
 		return nil, nil, false, nil
 	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
 		return nil, nil, false, nil
+	case !audiencesAllowed(c.Audience, s.allowedAudiences(snap)):
+		return nil, nil, false, nil
 	case c.Generation == snap.generation:
 	case c.Generation == snap.generation-1 && snap.prevUntil != nil && now.Before(*snap.prevUntil):
 	default:
 		return nil, nil, false, nil
 	}
 	return c, snap, true, nil
+}
+
+// audiencesAllowed reports whether every audience of a token is allowed.
+func audiencesAllowed(aud jwt.Audience, allowed []string) bool {
+	for _, a := range aud {
+		if !slices.Contains(allowed, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // verifyTokenSignature checks what never changes about a token: its
@@ -218,7 +295,9 @@ func (s *Service) parseAccessToken(ctx context.Context, raw string) (*AccessToke
 	if err := tok.Claims(key.Key, &c); err != nil {
 		return nil, false
 	}
-	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.publicURL, AnyAudience: jwt.Audience{s.audience}, Time: s.now()}, 0); err != nil || c.Expiry == nil {
+	// Any audience: introspection answers for every resource server; the
+	// management API takes only tokens for keyward's own audience.
+	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.publicURL, Time: s.now()}, 0); err != nil || c.Expiry == nil || len(c.Audience) == 0 {
 		return nil, false
 	}
 	return &c, true
@@ -278,7 +357,7 @@ func (s *Service) authenticateAccessToken(ctx context.Context, raw string) (*Pri
 	c, snap, ok, err := s.checkAccessToken(ctx, raw)
 	if err != nil {
 		return nil, err
-	} else if !ok {
+	} else if !ok || !c.Audience.Contains(s.audience) {
 		return nil, Errorf(EUNAUTHORIZED, "invalid or expired token")
 	}
 	scope := map[string]bool{}
@@ -308,19 +387,19 @@ func (snap *keySnapshot) currentScope(scope string) []string {
 
 // Introspection is an RFC 7662 answer.
 type Introspection struct {
-	Active    bool   `json:"active"`
-	Scope     string `json:"scope,omitempty"`
-	ClientID  string `json:"client_id,omitempty"`
-	TokenType string `json:"token_type,omitempty"`
-	Exp       int64  `json:"exp,omitempty"`
-	Iat       int64  `json:"iat,omitempty"`
-	Nbf       int64  `json:"nbf,omitempty"`
-	Sub       string `json:"sub,omitempty"`
-	Aud       string `json:"aud,omitempty"`
-	Iss       string `json:"iss,omitempty"`
-	Jti       string `json:"jti,omitempty"`
-	Tenant    string `json:"tenant,omitempty"`
-	Level     *int   `json:"level,omitempty"`
+	Active    bool         `json:"active"`
+	Scope     string       `json:"scope,omitempty"`
+	ClientID  string       `json:"client_id,omitempty"`
+	TokenType string       `json:"token_type,omitempty"`
+	Exp       int64        `json:"exp,omitempty"`
+	Iat       int64        `json:"iat,omitempty"`
+	Nbf       int64        `json:"nbf,omitempty"`
+	Sub       string       `json:"sub,omitempty"`
+	Aud       jwt.Audience `json:"aud,omitempty"`
+	Iss       string       `json:"iss,omitempty"`
+	Jti       string       `json:"jti,omitempty"`
+	Tenant    string       `json:"tenant,omitempty"`
+	Level     *int         `json:"level,omitempty"`
 }
 
 // IntrospectToken answers RFC 7662 for a caller holding keys:verify. A
@@ -341,7 +420,7 @@ func (s *Service) IntrospectToken(ctx context.Context, p *Principal, raw string)
 	level := snap.Level
 	return &Introspection{
 		Active: true, Scope: strings.Join(snap.currentScope(c.Scope), " "), ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry.Time().Unix(),
-		Iat: c.IssuedAt.Time().Unix(), Nbf: c.NotBefore.Time().Unix(), Sub: c.Subject, Aud: s.audience,
+		Iat: c.IssuedAt.Time().Unix(), Nbf: c.NotBefore.Time().Unix(), Sub: c.Subject, Aud: c.Audience,
 		Iss: c.Issuer, Jti: c.ID, Tenant: c.Tenant, Level: &level,
 	}, nil
 }
@@ -377,12 +456,12 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 }
 
 // verifyToken answers POST /v1/keys/verify for {token}.
-func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string) (*VerifyResult, error) {
+func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string, audience string) (*VerifyResult, error) {
 	c, snap, ok, err := s.checkAccessToken(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
-	if !ok || snap.TenantID != p.TenantID {
+	if !ok || snap.TenantID != p.TenantID || (audience != "" && !c.Audience.Contains(audience)) {
 		return &VerifyResult{Code: CodeNotFound}, nil
 	}
 	code := CodeValid

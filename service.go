@@ -46,7 +46,8 @@ type Config struct {
 	PublicURL string
 	// TokenAudience is the "aud" of access tokens (default "keyward").
 	TokenAudience string
-	// TokenAlgorithm signs access tokens: AlgEdDSA (default) or AlgES256.
+	// TokenAlgorithm signs access tokens: AlgEdDSA (default), AlgES256 or
+	// AlgRS256.
 	TokenAlgorithm string
 	// Changes carries cache invalidations between replicas sharing the
 	// database (nil: this process is the only one).
@@ -167,10 +168,10 @@ func NewService(cfg Config) (*Service, error) {
 	switch cfg.TokenAlgorithm {
 	case "", AlgEdDSA:
 		s.tokenAlg = AlgEdDSA
-	case AlgES256:
-		s.tokenAlg = AlgES256
+	case AlgES256, AlgRS256:
+		s.tokenAlg = cfg.TokenAlgorithm
 	default:
-		return nil, fmt.Errorf("keyward: token algorithm %q: want EdDSA or ES256", cfg.TokenAlgorithm)
+		return nil, fmt.Errorf("keyward: token algorithm %q: want EdDSA, ES256 or RS256", cfg.TokenAlgorithm)
 	}
 	s.nonces = cfg.NonceStore
 	if s.nonces == nil {

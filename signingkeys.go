@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -25,7 +26,13 @@ import (
 const (
 	AlgEdDSA = "EdDSA"
 	AlgES256 = "ES256"
+	// AlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256 and a 2048-bit key, the
+	// algorithm RFC 9068 requires every implementation to support.
+	AlgRS256 = "RS256"
 )
+
+// rsaKeyBits is the size of RS256 signing keys.
+const rsaKeyBits = 2048
 
 // keyring holds the signing keys: the one that signs now and every public
 // key still published. It is loaded from the store and refreshed when a
@@ -150,14 +157,16 @@ func (s *Service) needSigningKey(keys []*SigningKey) bool {
 	return true
 }
 
-// tokenSigner signs JWS compact serializations with one signing key. It
-// writes the few bytes of a JWT itself: the header is fixed per key, and
-// claims are one json.Marshal. Verification, where mistakes would matter,
-// stays with go-jose and its algorithm allow-list.
+// tokenSigner signs JWS compact serializations with one signing key. For
+// EdDSA and ES256 it writes the few bytes of a JWT itself: the header is
+// fixed per key, and claims are one json.Marshal. RS256 signs with go-jose
+// (RSA signing costs far more than the assembly). Verification, where
+// mistakes would matter, stays with go-jose and its algorithm allow-list.
 type tokenSigner struct {
 	header string // base64url of {"alg","kid","typ":"at+jwt"}
 	key    crypto.Signer
 	alg    string
+	jose   jose.Signer // RS256
 }
 
 func newTokenSigner(k *SigningKey, priv crypto.Signer) (*tokenSigner, error) {
@@ -170,6 +179,16 @@ func newTokenSigner(k *SigningKey, priv crypto.Signer) (*tokenSigner, error) {
 		if k.Algorithm != AlgES256 {
 			return nil, fmt.Errorf("signing key %s: a P-256 key for %s", k.ID, k.Algorithm)
 		}
+	case *rsa.PrivateKey:
+		if k.Algorithm != AlgRS256 {
+			return nil, fmt.Errorf("signing key %s: an RSA key for %s", k.ID, k.Algorithm)
+		}
+		js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID, Algorithm: AlgRS256}},
+			(&jose.SignerOptions{}).WithType("at+jwt"))
+		if err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
+		}
+		return &tokenSigner{key: priv, alg: k.Algorithm, jose: js}, nil
 	default:
 		return nil, fmt.Errorf("signing key %s: unsupported key type %T", k.ID, priv)
 	}
@@ -189,6 +208,13 @@ func (t *tokenSigner) sign(claims any) (string, error) {
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
+	}
+	if t.jose != nil {
+		jws, err := t.jose.Sign(payload)
+		if err != nil {
+			return "", err
+		}
+		return jws.CompactSerialize()
 	}
 	input := t.header + "." + base64.RawURLEncoding.EncodeToString(payload)
 	var sig []byte
@@ -216,6 +242,8 @@ func (s *Service) newSigningKey(slot, period int64) (*SigningKey, error) {
 	switch s.tokenAlg {
 	case AlgES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case AlgRS256:
+		priv, err = rsa.GenerateKey(rand.Reader, rsaKeyBits)
 	default:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	}

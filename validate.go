@@ -3,6 +3,7 @@ package keyward
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,6 +28,8 @@ const (
 	DefaultPageSize      = 20
 	MinPasswordLen       = 8
 	MaxPasswordLen       = 256
+	MaxAudiences         = 16  // per key, and per token request
+	MaxAudienceLen       = 255 // bytes
 )
 
 var (
@@ -37,7 +40,49 @@ var (
 	userNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$`)
 	permNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 	tenantRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	// audienceNameRE is an audience that is not a URI: a name such as
+	// "orders-api" or "urn:example:orders".
+	audienceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~:/@+-]*$`)
 )
+
+// audienceProblem says what is wrong with an audience, or "" when it is
+// valid: an absolute URI without a fragment (RFC 8707 §2), or a name of
+// letters, digits and ._~:/@+-, at most MaxAudienceLen bytes.
+func audienceProblem(a string) string {
+	if a == "" || len(a) > MaxAudienceLen {
+		return "must be 1 to " + strconv.Itoa(MaxAudienceLen) + " bytes"
+	}
+	if strings.Contains(a, "://") {
+		u, err := url.Parse(a)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.Fragment != "" || strings.Contains(a, "#") ||
+			strings.ContainsFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f || r > 0x7e }) {
+			return "must be an absolute URI without a fragment, or a name"
+		}
+		return ""
+	}
+	if !audienceNameRE.MatchString(a) {
+		return "must be an absolute URI without a fragment, or a name of letters, digits and ._~:/@+-"
+	}
+	return ""
+}
+
+// checkAudiences validates a key's audiences: at most MaxAudiences, each
+// valid, none twice.
+func checkAudiences(f *fieldErrors, field string, list []string) {
+	if len(list) > MaxAudiences {
+		f.add(field, "at most "+strconv.Itoa(MaxAudiences)+" audiences")
+		return
+	}
+	seen := map[string]bool{}
+	for i, a := range list {
+		if p := audienceProblem(a); p != "" {
+			f.add(field+"["+strconv.Itoa(i)+"]", p)
+		} else if seen[a] {
+			f.add(field+"["+strconv.Itoa(i)+"]", "is given twice")
+		}
+		seen[a] = true
+	}
+}
 
 // fieldErrors collects validation problems.
 type fieldErrors []FieldError

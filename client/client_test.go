@@ -207,13 +207,14 @@ func TestRequests(t *testing.T) {
 					Level:       client.Int(0),
 					ExpiresIn:   client.Int64(86400),
 					HMACEnabled: client.Bool(true),
+					Audiences:   &[]string{"https://orders.example.com"},
 					Meta:        json.RawMessage(`{"team":"billing"}`),
 				})
 			},
 			answer: answer{status: 201, body: issuedJSON},
 			want: sent{Method: "POST", Path: "/v1/apikeys", Query: url.Values{}, Headers: headers(true),
 				Body: jsonOf(t, `{"name":"billing","clientId":"billing","permissions":[{"name":"orders_read"},{"id":"p2"}],
-					"level":0,"expiresIn":86400,"hmacEnabled":true,"meta":{"team":"billing"}}`)},
+					"level":0,"expiresIn":86400,"hmacEnabled":true,"audiences":["https://orders.example.com"],"meta":{"team":"billing"}}`)},
 			check: func(t *testing.T, got any) {
 				k := got.(*keyward.IssuedKey)
 				if k.ClientSecret == "" || k.APIKey == nil || k.ClientID != "kw_id_abc" {

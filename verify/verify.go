@@ -49,7 +49,11 @@ type Config struct {
 	// fetched from Issuer + "/.well-known/jwks.json" unless JWKSURL is set.
 	Issuer  string
 	JWKSURL string
-	// Audience is the "aud" tokens must carry (default "keyward").
+	// Audience is the "aud" tokens must carry (default "keyward", the
+	// audience of tokens of keys without audiences). A resource server
+	// whose clients' keys list its audience (an absolute URI or a name) sets
+	// it here; tokens for other audiences are refused, and clients ask for
+	// it with the token request's resource (RFC 8707) or audience.
 	Audience string
 	// VerifierSecret is the secret of a keyward key holding keys:verify. With
 	// it, plain API keys are accepted too, checked by POST /v1/keys/verify.
@@ -184,14 +188,14 @@ type claims struct {
 }
 
 // VerifyToken checks an access token offline: signature by a key in the
-// JWKS (EdDSA or ES256 only), type at+jwt, issuer, audience, time and
+// JWKS (EdDSA, ES256 or RS256 only), type at+jwt, issuer, audience, time and
 // tenant.
 func (v *Verifier) VerifyToken(ctx context.Context, raw string) (*Principal, error) {
 	tenant, err := v.servedTenant(ctx)
 	if err != nil {
 		return nil, err
 	}
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
+	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, ErrInvalid
 	}

@@ -28,6 +28,11 @@ import (
 // keywardServer runs a real keyward on loopback over SQLite in dir and
 // returns its URL and an admin login token.
 func keywardServer(dir string) (url string, admin string, stop func(), err error) {
+	return keywardServerWith(dir, keyward.Config{})
+}
+
+// keywardServerWith is keywardServer with cfg's token algorithm.
+func keywardServerWith(dir string, cfg keyward.Config) (url string, admin string, stop func(), err error) {
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, filepath.Join(dir, "keyward.db"))
 	if err != nil {
@@ -37,7 +42,8 @@ func keywardServer(dir string) (url string, admin string, stop func(), err error
 		return "", "", nil, err
 	}
 	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
+	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String(),
+		TokenAlgorithm: cfg.TokenAlgorithm})
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -350,5 +356,96 @@ func TestTokensOfAnotherTenantAreRefused(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code == 200 {
 		t.Errorf("a verifier without a tenant accepted a token: got %d", rec.Code)
+	}
+}
+
+// TestTokenAlgorithms: tokens signed EdDSA, ES256 and RS256 verify offline
+// against the JWKS; one whose header names another algorithm than its key
+// does not.
+func TestTokenAlgorithms(t *testing.T) {
+	for _, alg := range []string{keyward.AlgEdDSA, keyward.AlgES256, keyward.AlgRS256} {
+		t.Run(alg, func(t *testing.T) {
+			keywardURL, admin, stop, err := keywardServerWith(t.TempDir(), keyward.Config{TokenAlgorithm: alg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			var k struct{ ClientID, ClientSecret string }
+			if code, err := call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "k",
+				"permissions": []map[string]string{{"name": "keys:verify"}}}, &k); code != 201 {
+				t.Fatalf("create key: %d %v", code, err)
+			}
+			var tok struct {
+				AccessToken string `json:"access_token"`
+			}
+			call("POST", keywardURL+"/oauth2/token", basic(k.ClientID, k.ClientSecret), url.Values{"grant_type": {"client_credentials"}}, &tok)
+			v := verify.New(verify.Config{Issuer: keywardURL, VerifierSecret: k.ClientSecret})
+			p, err := v.VerifyToken(context.Background(), tok.AccessToken)
+			if err != nil || p.ClientID != k.ClientID {
+				t.Fatalf("got %+v, %v; want the token of %s", p, err, k.ClientID)
+			}
+			parts := strings.Split(tok.AccessToken, ".")
+			hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
+			var h map[string]string
+			json.Unmarshal(hdr, &h)
+			if h["alg"] != alg {
+				t.Errorf("got alg %s, want %s", h["alg"], alg)
+			}
+			other := map[string]string{keyward.AlgEdDSA: "ES256", keyward.AlgES256: "RS256", keyward.AlgRS256: "EdDSA"}[alg]
+			h["alg"] = other
+			b, _ := json.Marshal(h)
+			parts[0] = base64.RawURLEncoding.EncodeToString(b)
+			if _, err := v.VerifyToken(context.Background(), strings.Join(parts, ".")); err == nil {
+				t.Errorf("a %s token relabelled %s verified", alg, other)
+			}
+		})
+	}
+}
+
+// TestAudience: a Verifier takes only tokens for its configured audience.
+func TestAudience(t *testing.T) {
+	keywardURL, admin, stop, err := keywardServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	const orders = "https://orders.example.com"
+	var verifier, scoped, plain struct{ ClientID, ClientSecret string }
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "v", "permissions": []map[string]string{{"name": "keys:verify"}}}, &verifier)
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "scoped", "audiences": []string{orders, "billing"}}, &scoped)
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "plain"}, &plain)
+	token := func(id, sec string, form url.Values) string {
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		form.Set("grant_type", "client_credentials")
+		if code, err := call("POST", keywardURL+"/oauth2/token", basic(id, sec), form, &tok); code != 200 {
+			t.Fatalf("token: %d %v", code, err)
+		}
+		return tok.AccessToken
+	}
+	forOrders := token(scoped.ClientID, scoped.ClientSecret, url.Values{"resource": {orders}})
+	forBilling := token(scoped.ClientID, scoped.ClientSecret, url.Values{"audience": {"billing"}})
+	forBoth := token(scoped.ClientID, scoped.ClientSecret, url.Values{})
+	forKeyward := token(plain.ClientID, plain.ClientSecret, url.Values{})
+	tests := []struct {
+		audience string
+		token    string
+		want     bool
+	}{
+		{orders, forOrders, true},
+		{orders, forBoth, true},
+		{orders, forBilling, false},
+		{orders, forKeyward, false},
+		{"", forKeyward, true},
+		{"", forOrders, false},
+		{"billing", forBilling, true},
+	}
+	for i, tt := range tests {
+		v := verify.New(verify.Config{Issuer: keywardURL, VerifierSecret: verifier.ClientSecret, Audience: tt.audience})
+		_, err := v.VerifyToken(context.Background(), tt.token)
+		if (err == nil) != tt.want {
+			t.Errorf("case %d: audience %q: got error %v, want accepted=%v", i, tt.audience, err, tt.want)
+		}
 	}
 }

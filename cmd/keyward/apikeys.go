@@ -432,10 +432,10 @@ func nonEmpty(m multiFlag) []string {
 // keyFlags are the settable fields of a key, shared by create and update.
 type keyFlags struct {
 	name, description, clientID, deviceName, owner string
-	permissions                                    multiFlag
+	permissions, audiences                         multiFlag
 	level                                          int
 	expiresIn, expiresAt, tokenLifespan, rateLimit string
-	hmac, noExpiry, noRateLimit                    bool
+	hmac, noExpiry, noRateLimit, noAudiences       bool
 	meta                                           string
 	ifMatch                                        string
 }
@@ -453,11 +453,13 @@ func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
 	fs.StringVar(&k.deviceName, "device-name", "", "free-text device or context")
 	fs.StringVar(&k.owner, "owner", "", "`id` of the user the key acts for (default: you)")
 	fs.StringVar(&k.meta, "meta", "", "free `JSON` object stored with the key (at most 8 KiB)")
+	fs.Var(&k.audiences, "audience", "an `audience` (absolute URI or name) the key's access tokens may carry, asked for with the token request's resource or audience; repeat for several (default: keyward's own); on update, the full new list")
 	if create {
 		fs.StringVar(&k.clientID, "client-id", "", "a `slug` for the client ID (default: generated); it becomes <prefix>_<slug>")
 	} else {
 		fs.BoolVar(&k.noExpiry, "no-expiry", false, "remove the expiry: the key never expires")
 		fs.BoolVar(&k.noRateLimit, "no-rate-limit", false, "remove the key's rate limit")
+		fs.BoolVar(&k.noAudiences, "no-audiences", false, "remove the key's audiences: its tokens carry keyward's own again")
 		fs.StringVar(&k.ifMatch, "if-match", "", "change the key only if its version is still this `version`")
 	}
 }
@@ -497,6 +499,20 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 	}
 	if visited["hmac"] {
 		in.HMACEnabled = &k.hmac
+	}
+	if visited["audience"] && k.noAudiences {
+		return in, errors.New("give --audience or --no-audiences, not both")
+	}
+	if visited["audience"] || k.noAudiences {
+		auds := []string{}
+		for _, a := range k.audiences {
+			for _, v := range strings.Split(a, ",") {
+				if v = strings.TrimSpace(v); v != "" {
+					auds = append(auds, v)
+				}
+			}
+		}
+		in.Audiences = &auds
 	}
 	if visited["rate-limit"] && k.noRateLimit {
 		return in, errors.New("give --rate-limit or --no-rate-limit, not both")
@@ -772,7 +788,7 @@ func emptyInput(in keyward.APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.ClientID == nil && in.Permissions == nil &&
 		in.Level == nil && in.IsActive == nil && in.ExpiresAt == nil && in.ExpiresIn == nil && !in.ClearExpiry &&
 		in.TokenLifespanSeconds == nil && in.HMACEnabled == nil && in.DeviceName == nil && in.OwnerID == nil &&
-		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit
+		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit && in.Audiences == nil
 }
 
 func apikeysRotateFlags(fs *flag.FlagSet) commandPrepare {
@@ -888,6 +904,7 @@ func (cli *runner) printKey(k *keyward.APIKey, what string) int {
 		{"Status", keyStatus(k, cli.now())},
 		{"Level", strconv.Itoa(k.Level)},
 		{"Permissions", strings.Join(perms, ", ")},
+		{"Audiences", safe(strings.Join(k.Audiences, ", "))},
 		{"Owner", owner},
 		{"Device", safe(k.DeviceName)},
 		{"Expires", fmtTime(k.ExpiresAt, "never")},

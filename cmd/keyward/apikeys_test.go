@@ -155,7 +155,7 @@ func TestAPIKeysCreate(t *testing.T) {
 	code, out, errs := akRun(t, f.env(), "", "apikeys", "create", "--name", "billing", "--description", "for invoices",
 		"--client-id", "billing", "--permission", "orders_read", "--permission", "a, b", "--level", "0",
 		"--expires-in", "30d", "--token-lifespan", "1h", "--hmac", "--device-name", "laptop", "--owner", "u1",
-		"--meta", `{"team":"billing"}`)
+		"--meta", `{"team":"billing"}`, "--audience", "https://orders.example.com", "--audience", "billing, urn:x")
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -172,6 +172,7 @@ func TestAPIKeysCreate(t *testing.T) {
 			"name": "billing", "description": "for invoices", "clientId": "billing", "level": 0.0,
 			"expiresIn": 30 * 86400.0, "tokenLifespanSeconds": 3600.0, "hmacEnabled": true,
 			"deviceName": "laptop", "ownerId": "u1", "meta": map[string]any{"team": "billing"},
+			"audiences":   []any{"https://orders.example.com", "billing", "urn:x"},
 			"permissions": []any{map[string]any{"name": "orders_read"}, map[string]any{"name": "a"}, map[string]any{"name": "b"}},
 		}}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -313,6 +314,16 @@ func TestAPIKeysUpdate(t *testing.T) {
 			name:     "remove every permission, set hmac and meta",
 			args:     []string{"--permission", "", "--hmac=false", "--meta", `{"a":1}`, "--token-lifespan", "600"},
 			wantBody: map[string]any{"permissions": []any{}, "hmacEnabled": false, "meta": map[string]any{"a": 1.0}, "tokenLifespanSeconds": 600.0},
+		},
+		{
+			name:     "replace the audiences",
+			args:     []string{"--audience", "https://orders.example.com,billing"},
+			wantBody: map[string]any{"audiences": []any{"https://orders.example.com", "billing"}},
+		},
+		{
+			name:     "remove the audiences",
+			args:     []string{"--no-audiences"},
+			wantBody: map[string]any{"audiences": []any{}},
 		},
 		{
 			name:     "an expiry date",
@@ -638,7 +649,7 @@ func TestAPIKeysHelp(t *testing.T) {
 	}
 	_, out, _ := akRun(t, env, "", "apikeys", "create", "--help")
 	for _, flag := range []string{"--name", "--description", "--client-id", "--permission", "--level", "--expires-in",
-		"--token-lifespan", "--hmac", "--device-name", "--owner"} {
+		"--token-lifespan", "--hmac", "--device-name", "--owner", "--audience"} {
 		if !strings.Contains(out, "  "+flag+" ") && !strings.Contains(out, "  "+flag+"\n") {
 			t.Errorf("create --help lacks %s:\n%s", flag, out)
 		}

@@ -149,8 +149,8 @@ func (c *serverConfig) validate() error {
 			errs = append(errs, errors.New("--public-url must be an http(s) URL such as https://keys.example.com"))
 		}
 	}
-	if c.TokenAlg != "" && c.TokenAlg != "EdDSA" && c.TokenAlg != "ES256" {
-		errs = append(errs, errors.New("--token-alg must be EdDSA or ES256"))
+	if c.TokenAlg != "" && c.TokenAlg != "EdDSA" && c.TokenAlg != "ES256" && c.TokenAlg != "RS256" {
+		errs = append(errs, errors.New("--token-alg must be EdDSA, ES256 or RS256"))
 	}
 	if c.SigningKeyRotation != 0 && c.SigningKeyRotation < time.Hour {
 		errs = append(errs, errors.New("--signing-key-rotation must be at least 1h"))

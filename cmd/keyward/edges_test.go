@@ -174,7 +174,7 @@ func TestTokenAlgChangeTakesEffectAtStart(t *testing.T) {
 		steps := []struct {
 			alg      string
 			wantKids int
-		}{{"ES256", 2}, {"ES256", 2}, {"EdDSA", 3}}
+		}{{"ES256", 2}, {"ES256", 2}, {"RS256", 3}, {"EdDSA", 4}}
 		for _, st := range steps {
 			s := startServer(t, env, append([]string{"--token-alg", st.alg}, args...)...)
 			_, alg, kid := tokenAlg(t, s.URL, id, sec)

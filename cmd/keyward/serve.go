@@ -79,12 +79,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "longest the database and Redis calls of one request may take together; past it the request answers 503 database_unavailable with Retry-After, and at most 256 calls wait for the database at once (more answer 503 at once)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 30*time.Second, "longest time a verified key is served from memory without a database read")
 	publicURL, _ := env(getenv, "PUBLIC_URL")
-	fs.StringVar(&c.PublicURL, "public-url", publicURL, "URL clients reach keyward at: the issuer of OAuth2 tokens and the base of discovery (env KEYWARD_PUBLIC_URL; default http://<addr>)")
+	fs.StringVar(&c.PublicURL, "public-url", publicURL, "URL clients reach keyward at: the issuer (iss) of OAuth2 tokens and of the RFC 8414 metadata at /.well-known/oauth-authorization-server (with a path /p, also at /.well-known/oauth-authorization-server/p) (env KEYWARD_PUBLIC_URL; default http://<addr>)")
 	alg, _ := env(getenv, "TOKEN_ALG")
 	if alg == "" {
 		alg = keyward.AlgEdDSA
 	}
-	fs.StringVar(&c.TokenAlg, "token-alg", alg, "OAuth2 access token signature: EdDSA or ES256 (env KEYWARD_TOKEN_ALG); a change takes effect at start with a new signing key, the old one published until its tokens expire")
+	fs.StringVar(&c.TokenAlg, "token-alg", alg, "OAuth2 access token signature: EdDSA, ES256 (P-256) or RS256 (RSA 2048, which RFC 9068 requires every resource server to accept) (env KEYWARD_TOKEN_ALG); a change takes effect at start with a new signing key, the old one published until its tokens expire")
 	dialects, _ := env(getenv, "DIALECTS")
 	if dialects == "" {
 		dialects = strings.Join(dialectNames(), ",")

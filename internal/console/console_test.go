@@ -777,3 +777,44 @@ func TestEditUser(t *testing.T) {
 		t.Errorf("the refused edit changed the level to %d", u.Level)
 	}
 }
+
+// TestKeyFormAudiences: the key form sets, shows, changes and clears a
+// key's token audiences, and explains an invalid one next to the field.
+func TestKeyFormAudiences(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	res := b.post("/console/keys", url.Values{"name": {"Orders"}, "audiences": {"https://orders.example.com\r\nbilling"},
+		"lifespanValue": {"1"}, "lifespanUnit": {"hours"}})
+	m := secretRe.FindStringSubmatch(res.Body)
+	if res.Status != http.StatusOK || m == nil {
+		t.Fatalf("create: got %d without a secret dialog: %s", res.Status, res.Body)
+	}
+	p, err := s.svc.Authenticate(context.Background(), keyward.Credentials{APIKey: m[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := s.svc.GetAPIKey(context.Background(), s.admin, p.ID)
+	if strings.Join(k.Audiences, " ") != "https://orders.example.com billing" {
+		t.Fatalf("created with audiences %v", k.Audiences)
+	}
+	if body := b.get("/console/keys/" + k.ID).Body; !strings.Contains(body, "<code>https://orders.example.com</code>") {
+		t.Error("the key page does not show its audiences")
+	}
+	if body := b.get("/console/keys/" + k.ID + "/edit").Body; !strings.Contains(body, "https://orders.example.com\nbilling</textarea>") {
+		t.Error("the edit form does not hold the audiences")
+	}
+	res = b.post("/console/keys/"+k.ID+"/edit", url.Values{"version": {"1"}, "name": {"Orders"}, "audiences": {"has#hash://x"},
+		"lifespanValue": {"1"}, "lifespanUnit": {"hours"}})
+	if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, `id="audiences-error"`) {
+		t.Errorf("an invalid audience: got %d, want 400 with the error at the field", res.Status)
+	}
+	res = b.post("/console/keys/"+k.ID+"/edit", url.Values{"version": {"1"}, "name": {"Orders"}, "audiences": {""},
+		"lifespanValue": {"1"}, "lifespanUnit": {"hours"}})
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("clearing: got %d: %s", res.Status, res.Body)
+	}
+	if k, _ = s.svc.GetAPIKey(context.Background(), s.admin, k.ID); len(k.Audiences) != 0 {
+		t.Errorf("after clearing: %v", k.Audiences)
+	}
+}

@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,6 +187,7 @@ type keyForm struct {
 	Version       int
 	Name          string
 	Description   string
+	Audiences     string // one per line
 	Scopes        []string
 	LifespanValue string
 	LifespanUnit  string
@@ -255,6 +257,7 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	f.Name = strings.TrimSpace(r.PostFormValue("name"))
 	f.Description = strings.TrimSpace(r.PostFormValue("description"))
 	f.Scopes = r.PostForm["scopes"]
+	f.Audiences = strings.TrimSpace(r.PostFormValue("audiences"))
 	f.LifespanValue = strings.TrimSpace(r.PostFormValue("lifespanValue"))
 	f.LifespanUnit = r.PostFormValue("lifespanUnit")
 	f.ExpiresOn = strings.TrimSpace(r.PostFormValue("expiresOn"))
@@ -345,6 +348,14 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC
 	}
+	// Audiences contain no white space: one per line (or separated by
+	// spaces). A form without the field (an older page) leaves them.
+	if _, sent := r.PostForm["audiences"]; sent {
+		auds := strings.Fields(f.Audiences)
+		if (prev == nil && len(auds) > 0) || (prev != nil && !slices.Equal([]string(prev.Audiences), auds)) {
+			in.Audiences = &auds
+		}
+	}
 	if v := r.PostFormValue("level"); v != "" {
 		n, err := strconv.Atoi(v)
 		switch {
@@ -380,7 +391,7 @@ func (f *keyForm) explain(err error) (int, bool) {
 	f.Error = msg
 	for name, m := range fields {
 		switch name {
-		case "name", "description", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner":
+		case "name", "description", "audiences", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner":
 			f.Errors[name] = m
 		default: // a field the form does not show
 			f.Error = m
@@ -445,7 +456,7 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 	v, unit := lifespanParts(k.TokenLifespanSeconds)
 	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, Version: k.Version, Name: k.Name, Description: k.Description,
 		LifespanValue: strconv.Itoa(v), LifespanUnit: unit, HMAC: k.HMACEnabled, Level: k.Level, OwnerID: k.OwnerID, OwnerName: k.UserName,
-		Expires: "never"}
+		Expires: "never", Audiences: strings.Join(k.Audiences, "\n")}
 	c.formChoices(r, s, &f)
 	for _, p := range k.Permissions {
 		f.Scopes = append(f.Scopes, p.Name)

@@ -20,7 +20,14 @@ type oauthError struct {
 
 // writeOAuthError answers an OAuth2 endpoint's error in RFC 6749's shape,
 // mapping keyward errors to its codes. Internal errors carry no detail.
-func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error, basicAuth bool) {
+//
+// invalid_client is 401. A client that authenticated with the Authorization
+// header gets the challenge of its scheme (RFC 6749 §5.2: Basic after
+// Basic); one that sent client_secret_post gets none, as §5.2 leaves it
+// open: clients such as openid-client treat any challenge as an HTTP
+// authentication problem and would not read the error in the body. postAuth
+// says the client's credentials were in the form.
+func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error, postAuth bool) {
 	code, status := "invalid_request", http.StatusBadRequest
 	desc := keyward.ErrorMessage(err)
 	switch keyward.ErrorCode(err) {
@@ -28,6 +35,8 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		code, status = "invalid_client", http.StatusUnauthorized
 	case keyward.EINVALIDSCOPE:
 		code = "invalid_scope"
+	case keyward.EINVALIDTARGET:
+		code = "invalid_target"
 	case "unsupported_grant_type":
 		code = "unsupported_grant_type"
 	case keyward.EFORBIDDEN:
@@ -39,12 +48,13 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		s.writeError(w, r, err)
 		return
 	}
-	if status == http.StatusUnauthorized {
-		scheme := `Basic realm="keyward"`
-		if !basicAuth {
-			scheme = `Basic realm="keyward", Bearer realm="keyward"`
+	if status == http.StatusUnauthorized && !postAuth {
+		scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		challenge := `Basic realm="keyward"`
+		if !strings.EqualFold(scheme, "basic") {
+			challenge = `Basic realm="keyward", Bearer realm="keyward"`
 		}
-		w.Header().Set("WWW-Authenticate", scheme)
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -70,7 +80,7 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		return nil, err
 	}
 	for name, vals := range form {
-		if len(vals) > 1 {
+		if len(vals) > 1 && name != "resource" && name != "audience" { // RFC 8707 repeats resource
 			return nil, keyward.Errorf(keyward.EINVALID, "parameter %s is given more than once", name)
 		}
 	}
@@ -129,17 +139,23 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, sec, basic, err := clientCredentials(r, form)
+	post := !basic && form.Has("client_secret")
 	if err != nil {
-		s.writeOAuthError(w, r, err, basic)
+		s.writeOAuthError(w, r, err, post)
+		return
+	}
+	audiences, err := keyward.RequestedAudiences(form)
+	if err != nil {
+		s.writeOAuthError(w, r, err, post)
 		return
 	}
 	var res *keyward.TokenResponse
 	err = s.svc.Attempt(r.Context(), ClientIP(r), func() (err error) {
-		res, err = s.svc.IssueToken(r.Context(), id, sec, form.Get("scope"))
+		res, err = s.svc.IssueToken(r.Context(), id, sec, form.Get("scope"), audiences...)
 		return err
 	})
 	if err != nil {
-		s.writeOAuthError(w, r, err, basic)
+		s.writeOAuthError(w, r, err, post)
 		return
 	}
 	s.metrics.tokens.Inc()
@@ -148,12 +164,75 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	encode(w, http.StatusOK, res)
 }
 
-// introspect serves POST /oauth2/introspect (RFC 7662). The caller
-// authenticates like on /v1 and needs keys:verify.
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+// oauthCaller authenticates the caller of introspection or revocation:
+// client_secret_basic (form-encoded inside Basic, RFC 6749 §2.3.1),
+// client_secret_post (client_id and client_secret in the form), or any /v1
+// credentials (a bearer token, a key, a signature). A failure is answered
+// in RFC 6749 §5.2's shape (invalid_client, 401, WWW-Authenticate: Basic
+// when Basic was used); a blocked address still learns when to come back
+// (429 with Retry-After) and an outage is still 503. ok=false: answered.
+func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Values) (*keyward.Principal, bool) {
+	scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	basic := strings.EqualFold(scheme, "basic")
+	post := false
+	headerCreds := scheme != "" || r.Header.Get("X-API-Key") != "" || keyward.IsSigned(r.Header)
+	var p *keyward.Principal
+	var err error
+	switch {
+	case basic:
+		if _, _, _, err := clientCredentials(r, form); err != nil {
+			s.writeOAuthError(w, r, err, false)
+			return nil, false
+		}
+		p, err = s.Authenticate(r)
+	case headerCreds:
+		if form.Has("client_secret") {
+			s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALID, "use one client authentication method, not two"), false)
+			return nil, false
+		}
+		p, err = s.Authenticate(r)
+	default: // client_secret_post, or nothing
+		post = form.Has("client_secret")
+		id, sec, _, cerr := clientCredentials(r, form)
+		if cerr != nil {
+			s.writeOAuthError(w, r, cerr, post)
+			return nil, false
+		}
+		p, err = s.svc.Authenticate(r.Context(), keyward.Credentials{IP: ClientIP(r), UserAgent: r.UserAgent(),
+			HasBasic: true, BasicUser: id, BasicPass: sec})
+		if t := r.URL.Query().Get("tenant"); t != "" && err == nil {
+			p, err = s.svc.InTenant(r.Context(), p, t)
+		}
+	}
+	if err != nil {
+		switch status := StatusOf(err); {
+		case status == http.StatusUnauthorized:
+			s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALIDCLIENT, "client authentication failed"), post)
+		case status == http.StatusBadRequest:
+			s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALID, "%s", keyward.ErrorMessage(err)), post)
+		case status == http.StatusForbidden:
+			s.writeOAuthError(w, r, err, post)
+		default: // a blocked address learns when to come back (429, Retry-After); outages stay 503
+			s.writeError(w, r, err)
+		}
+		return nil, false
+	}
+	if p.Rate != nil {
+		setRateHeaders(w.Header(), p.Rate)
+	}
+	return p, true
+}
+
+// introspect serves POST /oauth2/introspect (RFC 7662). The caller needs
+// keys:verify.
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
 	form, err := readForm(w, r)
 	if err != nil {
 		s.writeOAuthError(w, r, err, false)
+		return
+	}
+	p, ok := s.oauthCaller(w, r, form)
+	if !ok {
 		return
 	}
 	if form.Get("token") == "" {
@@ -169,31 +248,16 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request, p *keyward.P
 	encode(w, http.StatusOK, res)
 }
 
-// revoke serves POST /oauth2/revoke (RFC 7009). The client authenticates
-// with its credentials (Basic or post) or any /v1 credentials.
+// revoke serves POST /oauth2/revoke (RFC 7009). The client that holds the
+// token, or a principal with apikeys:write on its key, may revoke it.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	form, err := readForm(w, r)
 	if err != nil {
 		s.writeOAuthError(w, r, err, false)
 		return
 	}
-	creds := CredentialsFrom(r)
-	if creds.Empty() && form.Get("client_id") != "" {
-		creds.HasBasic, creds.BasicUser, creds.BasicPass = true, form.Get("client_id"), form.Get("client_secret")
-	} else if creds.HasBasic {
-		id, sec, _, err := clientCredentials(r, form)
-		if err != nil {
-			s.writeOAuthError(w, r, err, true)
-			return
-		}
-		creds.BasicUser, creds.BasicPass = id, sec
-	}
-	p, err := s.svc.Authenticate(r.Context(), creds)
-	if code := keyward.ErrorCode(err); code == keyward.ERATELIMITED || code == keyward.ELIMITERDOWN || code == keyward.EUNAVAILABLE {
-		s.writeOAuthError(w, r, err, false) // a refused address learns when to come back
-		return
-	} else if err != nil {
-		s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALIDCLIENT, "client authentication failed"), creds.HasBasic)
+	p, ok := s.oauthCaller(w, r, form)
+	if !ok {
 		return
 	}
 	if form.Get("token") == "" {
@@ -225,11 +289,28 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// metadata serves RFC 8414 authorization server metadata, also at the
-// OpenID Connect discovery path.
+// metadata serves RFC 8414 authorization server metadata. keyward is an
+// OAuth2 authorization server for the client credentials grant, not an
+// OpenID Provider (no ID tokens, no userinfo, no authorization endpoint), so
+// it serves no OpenID Connect discovery document: one that claimed those
+// would mislead clients. issuer is the "iss" of every token (all tenants
+// share it; the "tenant" claim tells them apart).
+//
+// When the issuer has a one-segment path (--public-url https://host/keys),
+// RFC 8414 §3.1 puts the document at
+// /.well-known/oauth-authorization-server/keys; it is also served at the
+// bare path, which a proxy that strips the prefix forwards.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 	base := s.svc.PublicURL()
+	if rest := r.PathValue("issuerPath"); rest != "" || strings.HasSuffix(r.URL.Path, "/") {
+		u, err := url.Parse(base)
+		if err != nil || u.Path == "" || "/"+rest != u.Path {
+			s.writeError(w, r, keyward.Errorf(keyward.ENOTFOUND, "no authorization server has this issuer path"))
+			return
+		}
+	}
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
+	w.Header().Set("Cache-Control", "public, max-age=300")
 	encode(w, http.StatusOK, map[string]any{
 		"issuer":                                base,
 		"token_endpoint":                        base + "/oauth2/token",
@@ -237,11 +318,12 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"introspection_endpoint":                base + "/oauth2/introspect",
 		"revocation_endpoint":                   base + "/oauth2/revoke",
 		"grant_types_supported":                 []string{"client_credentials"},
-		"response_types_supported":              []string{"token"},
 		"token_endpoint_auth_methods_supported": authMethods,
-		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic", "bearer"},
-		"revocation_endpoint_auth_methods_supported":       authMethods,
-		"token_endpoint_auth_signing_alg_values_supported": []string{},
-		"access_token_signing_alg_values_supported":        []string{keyward.AlgEdDSA, keyward.AlgES256},
+		// RFC 8414 requires the member; with no authorization endpoint,
+		// "none" is the honest value (nothing is issued there).
+		"response_types_supported":                      []string{"none"},
+		"introspection_endpoint_auth_methods_supported": authMethods,
+		"revocation_endpoint_auth_methods_supported":    authMethods,
+		"access_token_signing_alg_values_supported":     []string{keyward.AlgEdDSA, keyward.AlgES256, keyward.AlgRS256},
 	})
 }

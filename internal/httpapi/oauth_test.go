@@ -138,13 +138,22 @@ func TestTokenErrors(t *testing.T) {
 
 // TestAccessTokenShape checks the JWT against RFC 9068 and our JWKS.
 func TestAccessTokenShape(t *testing.T) {
-	for _, alg := range []string{keyward.AlgEdDSA, keyward.AlgES256} {
+	wantKty := map[string]string{keyward.AlgEdDSA: "OKP", keyward.AlgES256: "EC", keyward.AlgRS256: "RSA"}
+	for _, alg := range []string{keyward.AlgEdDSA, keyward.AlgES256, keyward.AlgRS256} {
 		t.Run(alg, func(t *testing.T) {
 			s := newServer(t, sqltest.SQLite(t), func(c *keyward.Config) { c.TokenAlgorithm = alg })
 			k := s.newKey(map[string]any{"name": "shape", "level": 2})
 			raw := s.tokenFor(k, "")
 			var set jose.JSONWebKeySet
-			s.do("GET", "/.well-known/jwks.json", "", nil, 200, &set)
+			res := s.do("GET", "/.well-known/jwks.json", "", nil, 200, &set)
+			var members struct{ Keys []map[string]any }
+			json.Unmarshal(res.Body, &members)
+			if len(members.Keys) != 1 {
+				t.Fatalf("got JWKS %s, want one key", res.Body)
+			}
+			if m := members.Keys[0]; m["kty"] != wantKty[alg] || m["alg"] != alg || m["use"] != "sig" || m["kid"] == "" || m["d"] != nil || m["p"] != nil {
+				t.Errorf("got JWK %v, want kty %s, alg %s, use sig, a kid and no private part", m, wantKty[alg], alg)
+			}
 			tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
 			if err != nil {
 				t.Fatal(err)
@@ -174,10 +183,11 @@ func TestAccessTokenShape(t *testing.T) {
 			if meta["issuer"] != s.URL || meta["token_endpoint"] != s.URL+"/oauth2/token" || meta["jwks_uri"] != s.URL+"/.well-known/jwks.json" {
 				t.Errorf("got metadata %v", meta)
 			}
-			s.do("GET", "/.well-known/openid-configuration", "", nil, 200, &meta)
 			if meta["introspection_endpoint"] != s.URL+"/oauth2/introspect" {
-				t.Errorf("got openid-configuration %v", meta)
+				t.Errorf("got metadata %v", meta)
 			}
+			// Not an OpenID Provider: no OpenID discovery document.
+			s.do("GET", "/.well-known/openid-configuration", "", nil, 404, nil)
 		})
 	}
 }
@@ -363,5 +373,108 @@ func TestSigningKeyMadeOnceUnderRace(t *testing.T) {
 	s.do("GET", "/.well-known/jwks.json", "", nil, 200, &set)
 	if len(seen) != 1 || len(set.Keys) != 1 {
 		t.Errorf("got %d kids in tokens and %d keys in the JWKS, want 1 and 1", len(seen), len(set.Keys))
+	}
+}
+
+// TestIntrospectionAndRevocationClientAuth: both endpoints take
+// client_secret_basic, client_secret_post and /v1 credentials, and answer
+// failures in RFC 6749 §5.2's shape.
+func TestIntrospectionAndRevocationClientAuth(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		rs := s.newKey(map[string]any{"name": "resource server", "permissions": []map[string]string{{"name": "keys:verify"}}})
+		plain := s.newKey(map[string]any{"name": "no verify"})
+		holder := s.newKey(map[string]any{"name": "holder"})
+		type call struct {
+			auth string
+			form url.Values
+		}
+		post := func(id, sec string) url.Values { return url.Values{"client_id": {id}, "client_secret": {sec}} }
+		tests := []struct {
+			name       string
+			call       call
+			wantStatus int
+			wantError  string // "" for success
+			wantWWW    string // the WWW-Authenticate header of a 401
+		}{
+			{"basic", call{basic(rs.ClientID, rs.ClientSecret), nil}, 200, "", ""},
+			{"post", call{"", post(rs.ClientID, rs.ClientSecret)}, 200, "", ""},
+			{"bearer secret", call{"Bearer " + rs.ClientSecret, nil}, 200, "", ""},
+			{"basic wrong secret", call{basic(rs.ClientID, "kw_sk_wrong"), nil}, 401, "invalid_client", `Basic realm="keyward"`},
+			{"post wrong secret", call{"", post(rs.ClientID, "kw_sk_wrong")}, 401, "invalid_client", ""},
+			{"post unknown client", call{"", post("nobody", "kw_sk_wrong")}, 401, "invalid_client", ""},
+			{"post without secret", call{"", url.Values{"client_id": {rs.ClientID}}}, 401, "invalid_client", `Basic realm="keyward", Bearer realm="keyward"`},
+			{"no authentication", call{"", nil}, 401, "invalid_client", `Basic realm="keyward", Bearer realm="keyward"`},
+			{"bearer wrong", call{"Bearer kw_sk_wrong", nil}, 401, "invalid_client", `Basic realm="keyward", Bearer realm="keyward"`},
+			{"two methods", call{basic(rs.ClientID, rs.ClientSecret), post(rs.ClientID, rs.ClientSecret)}, 400, "invalid_request", ""},
+			{"bearer and post", call{"Bearer " + rs.ClientSecret, post(rs.ClientID, rs.ClientSecret)}, 400, "invalid_request", ""},
+			{"basic client_id mismatch", call{basic(rs.ClientID, rs.ClientSecret), url.Values{"client_id": {"other"}}}, 400, "invalid_request", ""},
+			{"malformed basic", call{"Basic !!!", nil}, 401, "invalid_client", `Basic realm="keyward"`},
+		}
+		for _, endpoint := range []string{"/oauth2/introspect", "/oauth2/revoke"} {
+			for _, tt := range tests {
+				t.Run(endpoint+" "+tt.name, func(t *testing.T) {
+					form := url.Values{"token": {s.tokenFor(rs, "")}} // its own: it may revoke it
+					for k, v := range tt.call.form {
+						form[k] = v
+					}
+					res := s.form(endpoint, tt.call.auth, form)
+					if res.Status != tt.wantStatus {
+						t.Fatalf("got %d %s, want %d", res.Status, res.Body, tt.wantStatus)
+					}
+					if tt.wantError == "" {
+						if endpoint == "/oauth2/introspect" && !strings.Contains(string(res.Body), `"active":true`) {
+							t.Errorf("got %s, want an active token", res.Body)
+						}
+						return
+					}
+					var e struct{ Error string }
+					if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+						t.Errorf("got Content-Type %q, want application/json", ct)
+					}
+					if json.Unmarshal(res.Body, &e); e.Error != tt.wantError {
+						t.Errorf("got %s, want error %q", res.Body, tt.wantError)
+					}
+					if wa := res.Header.Get("WWW-Authenticate"); res.Status == 401 && wa != tt.wantWWW {
+						t.Errorf("got WWW-Authenticate %q, want %q", wa, tt.wantWWW)
+					}
+				})
+			}
+		}
+		t.Run("introspection without keys:verify", func(t *testing.T) {
+			res := s.form("/oauth2/introspect", "", url.Values{"token": {s.tokenFor(holder, "")}, "client_id": {plain.ClientID}, "client_secret": {plain.ClientSecret}})
+			if res.Status != 403 || !strings.Contains(string(res.Body), `"error":"unauthorized_client"`) {
+				t.Errorf("got %d %s, want 403 unauthorized_client", res.Status, res.Body)
+			}
+		})
+		t.Run("revocation by post makes the token inactive", func(t *testing.T) {
+			tok := s.tokenFor(holder, "")
+			if res := s.form("/oauth2/revoke", "", url.Values{"token": {tok}, "client_id": {holder.ClientID}, "client_secret": {holder.ClientSecret}}); res.Status != 200 {
+				t.Fatalf("revoke: %d %s", res.Status, res.Body)
+			}
+			res := s.form("/oauth2/introspect", "", url.Values{"token": {tok}, "client_id": {rs.ClientID}, "client_secret": {rs.ClientSecret}})
+			if res.Status != 200 || !strings.Contains(string(res.Body), `"active":false`) {
+				t.Errorf("introspection after revocation: %d %s", res.Status, res.Body)
+			}
+		})
+		t.Run("missing token", func(t *testing.T) {
+			res := s.form("/oauth2/introspect", basic(rs.ClientID, rs.ClientSecret), url.Values{})
+			if res.Status != 400 || !strings.Contains(string(res.Body), `"error":"invalid_request"`) {
+				t.Errorf("got %d %s, want 400 invalid_request", res.Status, res.Body)
+			}
+		})
+	})
+}
+
+func TestIntrospectAnswersABlockedAddress429(t *testing.T) {
+	s := newServer(t, sqltest.SQLite(t), func(c *keyward.Config) { c.FailedAuthLimit = &keyward.RateLimit{Limit: 1, WindowSeconds: 3600} })
+	k := s.newKey(map[string]any{"name": "k", "permissions": []map[string]string{{"name": "keys:verify"}}})
+	tok := s.tokenFor(k, "")
+	for range 2 {
+		s.form("/oauth2/introspect", "", url.Values{"token": {tok}, "client_id": {k.ClientID}, "client_secret": {"wrong"}})
+	}
+	res := s.form("/oauth2/introspect", "", url.Values{"token": {tok}, "client_id": {k.ClientID}, "client_secret": {k.ClientSecret}})
+	if res.Status != 429 || res.Header.Get("Retry-After") == "" {
+		t.Errorf("introspection from a blocked address: got %d, Retry-After %q; want 429 with Retry-After", res.Status, res.Header.Get("Retry-After"))
 	}
 }

@@ -201,7 +201,7 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 
 	s.do("GET", "/.well-known/jwks.json", "", nil, 200, nil)
 	s.do("GET", "/.well-known/oauth-authorization-server", "", nil, 200, nil)
-	s.do("GET", "/.well-known/openid-configuration", "", nil, 200, nil)
+	s.do("GET", "/.well-known/oauth-authorization-server/not-the-issuer", "", nil, 404, nil)
 	tokRes := s.form("/oauth2/token", basic(rot.ClientID, rot.ClientSecret), url.Values{"grant_type": {"client_credentials"}})
 	var tr keyward.TokenResponse
 	json.Unmarshal(tokRes.Body, &tr)

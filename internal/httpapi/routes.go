@@ -60,18 +60,18 @@ func (s *Server) table() []route {
 		h("GET /v1/audit", s.authed(s.listAudit)),
 
 		h("POST /oauth2/token", s.token),
-		h("POST /oauth2/introspect", s.authed(s.introspect)),
+		h("POST /oauth2/introspect", s.introspect),
 		h("POST /oauth2/revoke", s.revoke),
 		h("GET /.well-known/jwks.json", s.jwks),
 		h("GET /.well-known/oauth-authorization-server", s.metadata),
-		h("GET /.well-known/openid-configuration", s.metadata),
+		h("GET /.well-known/oauth-authorization-server/{issuerPath}", s.metadata),
 	}
 }
 
 func (s *Server) routes() {
 	for _, r := range s.table() {
 		write := s.writeError
-		if r.pattern == "POST /oauth2/token" || r.pattern == "POST /oauth2/revoke" {
+		if r.pattern == "POST /oauth2/token" || r.pattern == "POST /oauth2/revoke" || r.pattern == "POST /oauth2/introspect" {
 			write = func(w http.ResponseWriter, r *http.Request, err error) { s.writeOAuthError(w, r, err, false) }
 		}
 		s.mux.Handle(r.pattern, gated(r.handler, write))

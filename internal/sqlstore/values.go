@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keyward/keyward"
 )
 
 // Times are TIMESTAMPTZ in PostgreSQL and INTEGER microseconds since the
@@ -184,3 +186,39 @@ func (w *whereClause) add(cond string, arg any) {
 }
 
 func (w *whereClause) String() string { return " WHERE " + strings.Join(w.conds, " AND ") }
+
+// audiencesArg encodes a key's audiences as a JSON array: none is NULL.
+func audiencesArg(a keyward.Audiences) any {
+	if len(a) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(a) // a []string always encodes
+	return string(b)
+}
+
+// audiencesCol scans the audiences column: NULL is none (nil).
+type audiencesCol struct{ dst *keyward.Audiences }
+
+func (c audiencesCol) Scan(v any) error {
+	var raw []byte
+	switch v := v.(type) {
+	case nil:
+		*c.dst = nil
+		return nil
+	case string:
+		raw = []byte(v)
+	case []byte:
+		raw = v
+	default:
+		return fmt.Errorf("scanning audiences: unexpected %T", v)
+	}
+	var a []string
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return fmt.Errorf("scanning audiences: %w", err)
+	}
+	if len(a) == 0 {
+		a = nil
+	}
+	*c.dst = a
+	return nil
+}

@@ -46,6 +46,7 @@ func testAPIKeys(t *testing.T, s keyward.Store) {
 				k.Meta = json.RawMessage(`{"z": 1,  "a":[true,null, "é"] }`)
 				k.SecretHint, k.CreatedAt, k.UpdatedAt, k.Version = "wxyz", at(-time.Hour), at(time.Second), 5
 				k.SecretCiphertext, k.PrevSecretHash, k.PrevSecretCiphertext = randomBytes(60), randomBytes(32), randomBytes(61)
+				k.Audiences = keyward.Audiences{"https://orders.example.com/v1", "billing", "urn:ex:ünï"}
 			}},
 			{"nothing optional", func(k *keyward.APIKey) { k.Meta = nil }},
 			{"empty meta object", func(k *keyward.APIKey) { k.Meta = json.RawMessage(`{}`) }},

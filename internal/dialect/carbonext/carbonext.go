@@ -227,9 +227,14 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 	if u, pw, ok := r.BasicAuth(); ok {
 		id, sec = dialect.FormDecode(u), dialect.FormDecode(pw)
 	}
+	audiences, err := keyward.RequestedAudiences(form)
+	if err != nil {
+		oauthErr(http.StatusBadRequest, "invalid_target", keyward.ErrorMessage(err))
+		return
+	}
 	var res *keyward.TokenResponse
 	err = d.svc.Attempt(r.Context(), d.host.ClientIP(r), func() (err error) {
-		res, err = d.svc.IssueTokenInTenant(r.Context(), r.PathValue("tenant"), id, sec, form.Get("scope"))
+		res, err = d.svc.IssueTokenInTenant(r.Context(), r.PathValue("tenant"), id, sec, form.Get("scope"), audiences...)
 		return err
 	})
 	switch keyward.ErrorCode(err) {
@@ -239,6 +244,9 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 		return
 	case keyward.EINVALIDSCOPE:
 		oauthErr(http.StatusBadRequest, "invalid_scope", keyward.ErrorMessage(err))
+		return
+	case keyward.EINVALIDTARGET:
+		oauthErr(http.StatusBadRequest, "invalid_target", keyward.ErrorMessage(err))
 		return
 	default:
 		d.tokenError(w, r, err)
