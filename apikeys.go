@@ -834,7 +834,9 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt = nil, nil, nil
 		k.PrevSecretHolderID, k.PrevSecretHolderTenantID = "", ""
-		if in.GracePeriodSeconds > 0 {
+		if in.GracePeriodSeconds > 0 && !prev.SecretRevoked {
+			// A revoked secret (its holder lost access) is not given a
+			// grace period: it stays dead, with the tokens minted with it.
 			until := now.Add(time.Duration(in.GracePeriodSeconds) * time.Second)
 			k.PrevSecretHash, k.PrevSecretExpiresAt = prev.SecretHash, &until
 			k.PrevSecretHolderID, k.PrevSecretHolderTenantID = prev.SecretHolderID, prev.SecretHolderTenantID

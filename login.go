@@ -213,8 +213,8 @@ func (f *failedLogins) record(ctx context.Context, s *Service, req LoginRequest,
 		f.windows[key] = w
 	}
 	w.count++
-	if len(w.names) < maxFailedNames && !containsString(w.names, req.UserName) {
-		w.names = append(w.names, req.UserName)
+	if name := auditText(req.UserName); len(w.names) < maxFailedNames && !containsString(w.names, name) {
+		w.names = append(w.names, name)
 	}
 	details, _ := json.Marshal(map[string]any{"count": w.count, "userNames": w.names})
 	entryID := w.entryID
@@ -227,7 +227,7 @@ func (f *failedLogins) record(ctx context.Context, s *Service, req LoginRequest,
 			target = u.ID
 		}
 		e := &AuditEntry{ID: entryID, At: now, TenantID: t.ID, ActorKind: KindAnonymous, Action: "login.failed",
-			TargetID: target, IP: req.IP, UserAgent: truncate(req.UserAgent, 512), Result: AuditFailure, Details: details}
+			TargetID: target, IP: req.IP, UserAgent: auditText(req.UserAgent), Result: AuditFailure, Details: details}
 		err = s.store.InsertAudit(ctx, e)
 	} else {
 		err = s.store.UpdateAuditDetails(ctx, t.ID, entryID, details)

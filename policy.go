@@ -116,6 +116,13 @@ func (p *Principal) authorizeKeyChange(c keyChange) error {
 	if c.next.OwnerID == "" && !p.mayManageOwnerless() {
 		return Errorf(EFORBIDDEN, "keys without an owner need level 8")
 	}
+	if c.prev != nil {
+		// As it was: taking rights away from a key one does not cover (and
+		// then rotating it, or giving it to oneself) is no less an escalation.
+		if err := p.uncovered(c.prev.Rights); err != nil {
+			return Errorf(EFORBIDDEN, "you may only change the rights of keys you cover: %s", err.Message)
+		}
+	}
 	if err := p.uncovered(c.next.Rights); err != nil {
 		return err
 	}

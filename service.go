@@ -423,13 +423,19 @@ func (s *Service) auditDetails(ctx context.Context, tx StoreTx, p *Principal, ac
 func (s *Service) auditEntry(p *Principal, action, tenantID, targetID, result string, details map[string]any) *AuditEntry {
 	e := &AuditEntry{
 		ID: secret.NewID(), At: s.now(), TenantID: tenantID, ActorKind: p.Kind, ActorID: p.ID,
-		Action: action, TargetID: targetID, IP: p.IP, UserAgent: truncate(p.UserAgent, 512), Result: result,
+		Action: action, TargetID: targetID, IP: p.IP, UserAgent: auditText(p.UserAgent), Result: result,
 	}
 	if details != nil {
-		e.Details, _ = json.Marshal(details)
+		d, _ := json.Marshal(details)
+		e.Details = json.RawMessage(secret.Redact(string(d)))
 	}
 	return e
 }
+
+// auditText is client-sent text as the audit log keeps it: secret-shaped
+// runs redacted (a client may send a secret anywhere) and at most 512
+// bytes.
+func auditText(s string) string { return truncate(secret.Redact(s), 512) }
 
 // denied records a refused change (EFORBIDDEN) in the audit log, in a
 // transaction of its own since the change's rolled back, and returns err

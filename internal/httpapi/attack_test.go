@@ -3,12 +3,15 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/dialect"
+	"github.com/keyward/keyward/internal/dialect/portos"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
@@ -141,3 +144,77 @@ func TestKeyCannotLiftItsOwnLimits(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// A rotation that rescues a key whose secret died with its holder gives
+// that secret no grace period: the secret and the tokens minted with it stay
+// dead, whatever grace the rescuer chooses.
+func TestRevokedSecretStaysDeadThroughAGraceRotation(t *testing.T) {
+	for _, holderGoes := range []string{"deactivated", "deleted"} {
+		t.Run(holderGoes, func(t *testing.T) {
+			s := sqliteServer(t)
+			uID, u := s.user("u", 8)
+			k := s.newKey(map[string]any{"name": "victim", "level": 3, "tokenLifespanSeconds": 86400})
+			var held keyward.IssuedKey
+			s.do("POST", "/v1/apikeys/"+k.ID+"/rotate", u, map[string]any{}, 200, &held)
+			tok := s.tokenFor(held, "")
+			if holderGoes == "deleted" {
+				s.do("DELETE", "/v1/users/"+uID, s.admin, nil, 200, nil)
+			} else {
+				s.do("PATCH", "/v1/users/"+uID, s.admin, map[string]any{"isActive": false}, 200, nil)
+			}
+			s.do("GET", "/v1/whoami", held.ClientSecret, nil, 401, nil)
+			var rescued keyward.IssuedKey
+			s.do("POST", "/v1/apikeys/"+k.ID+"/rotate", s.admin, map[string]any{"gracePeriodSeconds": 3600}, 200, &rescued)
+			s.do("GET", "/v1/whoami", held.ClientSecret, nil, 401, nil)
+			s.do("GET", "/v1/whoami", tok, nil, 401, nil)
+			if res := s.form("/oauth2/token", basic(held.ClientID, held.ClientSecret), url.Values{"grant_type": {"client_credentials"}}); res.Status != 401 {
+				t.Errorf("a token for the revoked secret after a grace rotation: got %d, want 401", res.Status)
+			}
+			s.do("GET", "/v1/whoami", rescued.ClientSecret, nil, 200, nil)
+		})
+	}
+}
+
+// Changing a key's rights needs the caller to cover the key as it was, not
+// only as it will be: else a user strips a permission it lacks from a
+// peer's key, rotates it, and gains the permission back when the peer
+// re-grants it; or takes a peer's Portos key over by naming itself owner.
+func TestKeyRightsChangesNeedTheKeyAsItWas(t *testing.T) {
+	s := newServerWith(t, sqltest.SQLite(t), []func(*http.ServeMux, *keyward.Service, dialect.Host){portos.Mount})
+	s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "pay"}, 201, nil)
+	_, v := s.user("v", 7, "pay")
+	lID, l := s.user("l", 7)
+	k := s.keyAs(v, map[string]any{"name": "pay-svc", "level": 2, "permissions": refs("pay")})
+	s.do("PATCH", "/v1/apikeys/"+k.ID, l, map[string]any{"permissions": []any{}}, 403, nil)
+	s.do("PUT", "/apikeys/"+k.ID, l, map[string]any{"permissions": []string{}}, 403, nil)
+	s.do("PATCH", "/v1/apikeys/"+k.ID, l, map[string]any{"name": "renamed"}, 200, nil) // no rights change
+	var got keyward.APIKey
+	s.do("GET", "/v1/apikeys/"+k.ID, v, nil, 200, &got)
+	if len(got.Permissions) != 1 || got.Permissions[0].Name != "pay" {
+		t.Errorf("permissions after the refused changes: %v, want [pay]", got.Permissions)
+	}
+
+	// A Portos key acting as v: l may not make it its own.
+	var pk struct{ ID string }
+	s.do("POST", "/apikeys", v, map[string]any{"name": "v-portos", "isActive": true}, 201, &pk)
+	s.do("PUT", "/apikeys/"+pk.ID, l, map[string]any{"userName": "l"}, 403, nil)
+	s.do("PATCH", "/v1/apikeys/"+pk.ID, l, map[string]any{"ownerId": lID}, 403, nil)
+}
+
+// A secret a client sends where a name or its User-Agent belongs never
+// reaches the audit log (logs redact it too).
+func TestAuditNeverKeepsASecretAClientSent(t *testing.T) {
+	s := sqliteServer(t)
+	k := s.newKey(map[string]any{"name": "leaky", "level": 4})
+	s.do("POST", "/v1/login", "", map[string]any{"userName": k.ClientSecret, "password": "wrong-password"}, 401, nil)
+	s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "by a leaky client"}, 201, nil, "User-Agent", "tool/1 "+k.ClientSecret)
+	body := string(s.do("GET", "/v1/audit?tenant=", s.admin, nil, 200, nil).Body)
+	for _, want := range []string{"login.failed", "by a leaky client", "[redacted]"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the audit log lacks %q: %s", want, body)
+		}
+	}
+	if strings.Contains(body, k.ClientSecret) || strings.Contains(body, k.ClientSecret[len(k.ClientSecret)-20:]) {
+		t.Errorf("the audit log keeps a secret a client sent: %s", body)
+	}
+}

@@ -330,6 +330,9 @@ func (m *walkModel) mayPatchKey(p principal, k *mKey, level int, perms []string)
 	if k.owner == "" && !m.mayOwnerless(p) {
 		return false
 	}
+	if !r.covers(m.keyGrant(k)) { // as it was
+		return false
+	}
 	if !r.covers(m.grantOf(k.owner, level, perms, k.actsAsOwner)) {
 		return false
 	}
