@@ -264,25 +264,28 @@ func (s *Service) checkBlocked(ip string) error {
 	return &Error{Code: ERATELIMITED, Message: "too many failed authentications from this address; try again later", Rate: &st}
 }
 
-// recordFailure counts a failed authentication of ip; past the limit the
-// address is refused until the window ends.
+// recordFailure counts a failed authentication of ip; the failure that
+// reaches the limit closes the address until the window ends, so a limit of
+// N lets N failures be checked, not N+1.
 func (s *Service) recordFailure(ctx context.Context, ip string) error {
-	_, err := s.countFailure(ctx, ip)
+	_, err := s.countFailure(ctx, ip, true)
 	return err
 }
 
 // reserveAttempt counts an authentication attempt from ip before it is
 // evaluated; past the limit the address is refused and so is the attempt.
 func (s *Service) reserveAttempt(ctx context.Context, ip string) error {
-	if blocked, err := s.countFailure(ctx, ip); err != nil || !blocked {
+	if blocked, err := s.countFailure(ctx, ip, false); err != nil || !blocked {
 		return err
 	}
 	return s.checkBlocked(ip)
 }
 
 // countFailure counts one failed (or reserved) authentication of ip and
-// reports whether that closed the address until the window ends.
-func (s *Service) countFailure(ctx context.Context, ip string) (blocked bool, err error) {
+// reports whether that closed the address until the window ends: past the
+// limit, or — atLimit, for a failure counted after it was checked — on
+// reaching it.
+func (s *Service) countFailure(ctx context.Context, ip string, atLimit bool) (blocked bool, err error) {
 	if s.failLimit == nil || ip == "" {
 		return false, nil
 	}
@@ -291,11 +294,12 @@ func (s *Service) countFailure(ctx context.Context, ip string) (blocked bool, er
 		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
 		return false, errLimiterDown
 	}
-	if !ok {
+	if !ok || (atLimit && st.Remaining == 0) {
 		now := s.now()
 		s.failed.block(ip, now.Add(time.Duration(st.Reset)*time.Second), now)
+		return true, nil
 	}
-	return !ok, nil
+	return false, nil
 }
 
 // refundAttempt gives back an attempt reserved by reserveAttempt.

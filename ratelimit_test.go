@@ -165,8 +165,8 @@ func TestFailedAuthenticationsLimitTheAddress(t *testing.T) {
 		{"198.51.100.7", wrong, keyward.EUNAUTHORIZED},
 		{"198.51.100.7", wrong, keyward.EUNAUTHORIZED},
 		{"198.51.100.7", k.ClientSecret, ""},
-		{"198.51.100.7", wrong, keyward.EUNAUTHORIZED}, // the third failure
-		{"198.51.100.7", wrong, keyward.EUNAUTHORIZED}, // the fourth: over the limit, blocks
+		{"198.51.100.7", wrong, keyward.EUNAUTHORIZED}, // the third failure reaches the limit: it blocks
+		{"198.51.100.7", wrong, keyward.ERATELIMITED},  // a fourth is not checked
 		{"198.51.100.7", k.ClientSecret, keyward.ERATELIMITED},
 		{"198.51.100.8", k.ClientSecret, ""}, // another address
 	}
