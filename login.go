@@ -74,6 +74,7 @@ func (s *Service) LoginFrom(ctx context.Context, req LoginRequest) (*LoginResult
 	case err == nil:
 		s.refundAttempt(ctx, req.IP)
 	case ErrorCode(err) == EUNAUTHORIZED:
+		s.ops.authFailed(SchemePassword)
 		s.failedLogins.record(ctx, s, req, t, u)
 	}
 	return res, err

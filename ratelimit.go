@@ -174,9 +174,11 @@ func (s *Service) allow(ctx context.Context, key string, l RateLimit, what strin
 	ok, st, err := s.limiter.Allow(ctx, key, l)
 	if err != nil {
 		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
+		s.ops.limited(LimitUnavailable)
 		return st, errLimiterDown
 	}
 	if !ok {
+		s.ops.limited(what)
 		return st, &Error{Code: ERATELIMITED, Message: what + " rate limit exceeded: " + strconv.Itoa(l.Limit) +
 			" requests per " + strconv.Itoa(l.WindowSeconds) + "s", Rate: &st}
 	}
@@ -261,12 +263,14 @@ func (s *Service) checkBlocked(ip string) error {
 		return nil
 	}
 	st := NewRateStatus(*s.failLimit, int64(s.failLimit.Limit)+1, until.Sub(now))
+	s.ops.limited(LimitFailedAuth)
 	return &Error{Code: ERATELIMITED, Message: "too many failed authentications from this address; try again later", Rate: &st}
 }
 
-// recordFailure counts a failed authentication of ip; past the limit the
-// address is refused until the window ends.
-func (s *Service) recordFailure(ctx context.Context, ip string) error {
+// recordFailure counts a failed authentication of ip by scheme (for the
+// metrics); past the limit the address is refused until the window ends.
+func (s *Service) recordFailure(ctx context.Context, ip, scheme string) error {
+	s.ops.authFailed(scheme)
 	_, err := s.countFailure(ctx, ip)
 	return err
 }
@@ -289,6 +293,7 @@ func (s *Service) countFailure(ctx context.Context, ip string) (blocked bool, er
 	ok, st, err := s.limiter.Allow(ctx, "fail:"+ip, *s.failLimit)
 	if err != nil {
 		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
+		s.ops.limited(LimitUnavailable)
 		return false, errLimiterDown
 	}
 	if !ok {
@@ -318,7 +323,7 @@ func (s *Service) Attempt(ctx context.Context, ip string, fn func() error) error
 	}
 	err := fn()
 	if code := ErrorCode(err); code == EUNAUTHORIZED || code == EINVALIDCLIENT {
-		if ferr := s.recordFailure(ctx, ip); ferr != nil {
+		if ferr := s.recordFailure(ctx, ip, SchemeClientSecret); ferr != nil {
 			return ferr
 		}
 	}

@@ -98,6 +98,7 @@ type Service struct {
 	tenantLimit *RateLimit
 	failLimit   *RateLimit
 	failed      failures
+	ops         opCounts
 
 	stopFeed context.CancelFunc
 
