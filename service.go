@@ -81,6 +81,7 @@ type Service struct {
 	catalogs     catalogCache
 	loginQueue   *loginQueue
 	failedLogins failedLogins
+	logins       logins
 
 	// OAuth2.
 	publicURL string

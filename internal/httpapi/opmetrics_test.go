@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,13 +21,15 @@ func (s *server) metricsText() string {
 	return string(s.do("GET", "/metrics", "", nil, 200, nil).Body)
 }
 
-// tamper changes the last character of a token's signature.
+// tamper changes one character early in a token's signature (the last
+// character may carry only padding bits).
 func tamper(tok string) string {
-	last := tok[len(tok)-1]
-	if last == 'A' {
-		return tok[:len(tok)-1] + "B"
+	i := strings.LastIndex(tok, ".") + 3
+	c := byte('A')
+	if tok[i] == 'A' {
+		c = 'B'
 	}
-	return tok[:len(tok)-1] + "A"
+	return tok[:i] + string(c) + tok[i+1:]
 }
 
 // Every scheme's failure counts once under its own label.
@@ -154,5 +157,36 @@ func promtoolCheck(t *testing.T, m string) {
 	}
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+// Successful logins are audited once per user and address per window, with
+// a count; failed ones as before.
+func TestLoginsAuditedPerWindow(t *testing.T) {
+	s := sqliteServer(t) // logs admin in once
+	for range 2 {
+		s.login("", "admin", adminPassword)
+	}
+	s.do("POST", "/v1/users", s.admin, map[string]any{"userName": "ops", "level": 3, "password": "a-long-password-for-ops"}, 201, nil)
+	s.login("", "ops", "a-long-password-for-ops")
+	var audit struct{ Items []keyward.AuditEntry }
+	s.do("GET", "/v1/audit?action=login", s.admin, nil, 200, &audit)
+	if len(audit.Items) != 2 {
+		t.Fatalf("got %d login entries, want 2 (admin, ops): %+v", len(audit.Items), audit.Items)
+	}
+	counts := map[string]int{}
+	for _, e := range audit.Items {
+		var d struct {
+			Count    int    `json:"count"`
+			UserName string `json:"userName"`
+		}
+		json.Unmarshal(e.Details, &d)
+		if e.Result != keyward.AuditSuccess || e.ActorKind != keyward.KindUser || e.ActorID != e.TargetID || e.IP == "" {
+			t.Errorf("got entry %+v, want a success by the user, on the user, with the address", e)
+		}
+		counts[d.UserName] = d.Count
+	}
+	if counts["admin"] != 3 || counts["ops"] != 1 {
+		t.Errorf("got login counts %v, want admin 3 and ops 1", counts)
 	}
 }
