@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,6 +53,10 @@ Separate listeners: --admin-addr 127.0.0.1:8081 moves the management API
 revocation, JWKS, discovery, key and signature verification, the dialects'
 token routes, /healthz and /readyz.
 
+TLS: --tls-cert and --tls-key serve HTTPS and HTTP/2 on every listener; the
+files are read again when they change (no restart), and a pair that does not
+load keeps the certificate in service.
+
 Several replicas: start any number of "keyward serve" processes with the same
 --database-url postgres://... and the same KEYWARD_MASTER_KEY behind a load
 balancer. They share keys, users and token signing keys; a change on one
@@ -80,6 +85,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		addr = "127.0.0.1:8080"
 	}
 	fs.StringVar(&c.Addr, "addr", addr, "address to listen on (env KEYWARD_ADDR)")
+	tlsCert, _ := env(getenv, "TLS_CERT")
+	tlsKey, _ := env(getenv, "TLS_KEY")
+	fs.StringVar(&c.TLSCert, "tls-cert", tlsCert, "PEM certificate (chain) file: serve HTTPS and HTTP/2 on every listener, with --tls-key (env KEYWARD_TLS_CERT); the files are read again when they change, no restart")
+	fs.StringVar(&c.TLSKey, "tls-key", tlsKey, "PEM private key file of --tls-cert (env KEYWARD_TLS_KEY)")
 	adminAddr, _ := env(getenv, "ADMIN_ADDR")
 	fs.StringVar(&c.AdminAddr, "admin-addr", adminAddr, "a second address for the management API (/v1), the console, the dialects' management routes and /metrics (env KEYWARD_ADMIN_ADDR); --addr then serves only token, introspection, revocation, JWKS, discovery, verification, the dialects' token routes and /healthz, /readyz. Empty: everything on --addr")
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply pending migrations to an existing database before serving (a new database is always migrated)")
@@ -187,6 +196,14 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		logger.Warn("created a new master key file; back it up, and give every replica the same key (KEYWARD_MASTER_KEY)",
 			slog.String("path", c.DataDir+"/master.key"))
 	}
+	var certs *certReloader
+	scheme := "http://"
+	if c.TLSCert != "" {
+		if certs, err = newCertReloader(c.TLSCert, c.TLSKey, logger); err != nil {
+			return err
+		}
+		scheme = "https://"
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -200,7 +217,7 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		defer adminLn.Close()
 	}
 	if c.PublicURL == "" {
-		c.PublicURL = "http://" + ln.Addr().String()
+		c.PublicURL = scheme + ln.Addr().String()
 	}
 	db, err := openStore(ctx, c, c.Migrate)
 	if err != nil {
@@ -261,7 +278,12 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		console.Mount(api.Mux(), svc, logger)
 	}
 	newServer := func(h http.Handler) *http.Server {
+		var tc *tls.Config
+		if certs != nil {
+			tc = certs.tlsConfig()
+		}
 		return &http.Server{
+			TLSConfig:         tc,
 			Handler:           storeBudget(h, c.DBTimeout),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
@@ -279,12 +301,12 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	consoleBase := strings.TrimSuffix(c.PublicURL, "/")
 	if adminLn == nil {
 		listeners = append(listeners, listener{ln, newServer(api)})
-		fmt.Fprintf(stdout, "keyward listening on http://%s\n", ln.Addr())
+		fmt.Fprintf(stdout, "keyward listening on %s%s\n", scheme, ln.Addr())
 	} else {
 		listeners = append(listeners, listener{ln, newServer(api.Only(publicRoute))},
 			listener{adminLn, newServer(api.Only(adminRoute))})
-		consoleBase = "http://" + adminLn.Addr().String()
-		fmt.Fprintf(stdout, "keyward listening on http://%s (public), http://%s (admin)\n", ln.Addr(), adminLn.Addr())
+		consoleBase = scheme + adminLn.Addr().String()
+		fmt.Fprintf(stdout, "keyward listening on %s%s (public), %s%s (admin)\n", scheme, ln.Addr(), scheme, adminLn.Addr())
 	}
 	if !c.NoConsole {
 		fmt.Fprintf(stdout, "Console: %s/console\n", consoleBase)
@@ -299,7 +321,13 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
-		go func() { errc <- l.srv.Serve(l.ln) }()
+		go func() {
+			if certs != nil {
+				errc <- l.srv.ServeTLS(l.ln, "", "")
+				return
+			}
+			errc <- l.srv.Serve(l.ln)
+		}()
 	}
 	select {
 	case err := <-errc:
