@@ -26,6 +26,8 @@ var topCommands = []topCommand{
 	{name: "serve", about: "run the server"},
 	{name: "migrate", about: "apply pending database migrations and exit"},
 	{name: "admin", about: "set a user's password", subs: map[string]string{"reset-password": "set a user's password"}},
+	{name: "backup", about: "copy a running server's SQLite database"},
+	{name: "restore", about: "put a backup back on a stopped server"},
 	{name: "apikeys", about: "manage API keys on a running server", group: &apikeysGroup},
 	{name: "users", about: "manage users", group: &usersGroup},
 	{name: "permissions", about: "manage the permission catalog", group: &permissionsGroup},

@@ -3,6 +3,8 @@
 //	keyward serve                    run the server
 //	keyward migrate                  apply database migrations
 //	keyward admin reset-password     set a user's password
+//	keyward backup FILE              copy a running server's SQLite database
+//	keyward restore FILE             put a backup back on a stopped server
 //	keyward apikeys <command>        manage API keys of a running server
 //	keyward token                    get an OAuth2 access token
 //	keyward healthcheck              check a server's /healthz (for container HEALTHCHECKs)
@@ -36,6 +38,8 @@ Usage:
   keyward serve [flags]                  run the server (SQLite under ./keyward-data by default)
   keyward migrate [flags]                apply pending database migrations and exit
   keyward admin reset-password [flags]   set a user's password (prints a generated one)
+  keyward backup [flags] FILE            copy a running server's SQLite database to FILE
+  keyward restore [flags] FILE           put a backup back (the server stopped)
   keyward apikeys <command> [flags]      manage API keys on a running server:
                                          create, list, get, update, rotate, activate, deactivate, delete
   keyward users <command> [flags]        manage users: create, list, get, update, activate, deactivate, delete
@@ -92,6 +96,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return exitOK
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args[1:], getenv, stdout, stderr)
 	case "completion":
 		return runCompletion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

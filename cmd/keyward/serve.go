@@ -219,6 +219,18 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	if c.PublicURL == "" {
 		c.PublicURL = scheme + ln.Addr().String()
 	}
+	if c.DatabaseURL == "" {
+		// Shared: replicas may share nothing on SQLite, but "keyward
+		// restore" takes it exclusively and so never swaps the file under
+		// a running server.
+		unlock, err := lockDataDir(c.DataDir, false)
+		if errors.Is(err, errDataDirBusy) {
+			return fmt.Errorf("%s is being restored (keyward restore holds its lock): start again when it is done", c.DataDir)
+		} else if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	db, err := openStore(ctx, c, c.Migrate)
 	if err != nil {
 		return err
