@@ -59,18 +59,25 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	}
 	var p *Principal
 	var err error
+	scheme := SchemeOther
 	switch {
 	case c.Signed != nil:
+		scheme = SchemeSigned
 		p, err = s.authenticateSigned(ctx, c.Signed)
 	case c.HasBasic:
+		scheme = SchemeBasic
 		p, err = s.authenticateKey(ctx, c.BasicPass, c.BasicUser)
 	case c.APIKey != "":
+		scheme = SchemeAPIKey
 		p, err = s.authenticateKey(ctx, c.APIKey, "")
 	case secret.WellFormed(c.Bearer):
+		scheme = SchemeAPIKey
 		p, err = s.authenticateKey(ctx, c.Bearer, "")
 	case strings.Count(c.Bearer, ".") == 2 && isAccessToken(c.Bearer):
+		scheme = SchemeAccessToken
 		p, err = s.authenticateAccessToken(ctx, c.Bearer)
 	case strings.Count(c.Bearer, ".") == 2:
+		scheme = SchemeUserToken
 		p, err = s.authenticateUserToken(ctx, c.Bearer)
 	case c.Bearer != "":
 		err = Errorf(EUNAUTHORIZED, "invalid credentials")
@@ -79,7 +86,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	}
 	if err != nil {
 		if ErrorCode(err) == EUNAUTHORIZED || ErrorCode(err) == ESIGINVALID || ErrorCode(err) == EKEYUNKNOWN {
-			if ferr := s.recordFailure(ctx, c.IP); ferr != nil {
+			if ferr := s.recordFailure(ctx, c.IP, scheme); ferr != nil {
 				return nil, ferr
 			}
 		}

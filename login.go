@@ -73,7 +73,9 @@ func (s *Service) LoginFrom(ctx context.Context, req LoginRequest) (*LoginResult
 	switch {
 	case err == nil:
 		s.refundAttempt(ctx, req.IP)
+		s.logins.record(ctx, s, req, t, u)
 	case ErrorCode(err) == EUNAUTHORIZED:
+		s.ops.authFailed(SchemePassword)
 		s.failedLogins.record(ctx, s, req, t, u)
 	}
 	return res, err
@@ -244,4 +246,58 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// LoginAuditWindow is how long one "login" audit entry gathers a user's
+// successful logins from one address.
+const LoginAuditWindow = time.Hour
+
+// logins counts successful logins per user and client address in windows
+// of LoginAuditWindow: the first login of a window writes a "login" audit
+// entry (actor and target the user), later ones update its count, so a
+// script that logs in every minute is one entry an hour, and a login from a
+// new address is a new entry.
+type logins struct {
+	mu      sync.Mutex
+	windows map[string]*failedWindow
+}
+
+func (l *logins) record(ctx context.Context, s *Service, req LoginRequest, t *Tenant, u *User) {
+	if t == nil || u == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := s.now()
+	key := u.ID + "\x00" + req.IP
+	l.mu.Lock()
+	if l.windows == nil {
+		l.windows = map[string]*failedWindow{}
+	}
+	for k, w := range l.windows { // bounded: drop ended windows
+		if len(l.windows) > 10_000 && !now.Before(w.until) {
+			delete(l.windows, k)
+		}
+	}
+	w := l.windows[key]
+	fresh := w == nil || !now.Before(w.until)
+	if fresh {
+		w = &failedWindow{entryID: secret.NewID(), tenantID: t.ID, until: now.Add(LoginAuditWindow)}
+		l.windows[key] = w
+	}
+	w.count++
+	details, _ := json.Marshal(map[string]any{"count": w.count, "userName": u.UserName, "until": w.until.UTC().Format(time.RFC3339)})
+	entryID := w.entryID
+	l.mu.Unlock()
+
+	var err error
+	if fresh {
+		e := &AuditEntry{ID: entryID, At: now, TenantID: t.ID, ActorKind: KindUser, ActorID: u.ID, Action: "login",
+			TargetID: u.ID, IP: req.IP, UserAgent: auditText(req.UserAgent), Result: AuditSuccess, Details: details}
+		err = s.store.InsertAudit(ctx, e)
+	} else {
+		err = s.store.UpdateAuditDetails(ctx, t.ID, entryID, details)
+	}
+	if err != nil {
+		s.logger.Warn("auditing a login", "error", err)
+	}
 }

@@ -174,9 +174,11 @@ func (s *Service) allow(ctx context.Context, key string, l RateLimit, what strin
 	ok, st, err := s.limiter.Allow(ctx, key, l)
 	if err != nil {
 		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
+		s.ops.limited(LimitUnavailable)
 		return st, errLimiterDown
 	}
 	if !ok {
+		s.ops.limited(what)
 		return st, &Error{Code: ERATELIMITED, Message: what + " rate limit exceeded: " + strconv.Itoa(l.Limit) +
 			" requests per " + strconv.Itoa(l.WindowSeconds) + "s", Rate: &st}
 	}
@@ -261,13 +263,15 @@ func (s *Service) checkBlocked(ip string) error {
 		return nil
 	}
 	st := NewRateStatus(*s.failLimit, int64(s.failLimit.Limit)+1, until.Sub(now))
+	s.ops.limited(LimitFailedAuth)
 	return &Error{Code: ERATELIMITED, Message: "too many failed authentications from this address; try again later", Rate: &st}
 }
 
-// recordFailure counts a failed authentication of ip; the failure that
-// reaches the limit closes the address until the window ends, so a limit of
-// N lets N failures be checked, not N+1.
-func (s *Service) recordFailure(ctx context.Context, ip string) error {
+// recordFailure counts a failed authentication of ip by scheme (for the
+// metrics); the failure that reaches the limit closes the address until the
+// window ends, so a limit of N lets N failures be checked, not N+1.
+func (s *Service) recordFailure(ctx context.Context, ip, scheme string) error {
+	s.ops.authFailed(scheme)
 	_, err := s.countFailure(ctx, ip, true)
 	return err
 }
@@ -292,6 +296,7 @@ func (s *Service) countFailure(ctx context.Context, ip string, atLimit bool) (bl
 	ok, st, err := s.limiter.Allow(ctx, "fail:"+ip, *s.failLimit)
 	if err != nil {
 		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
+		s.ops.limited(LimitUnavailable)
 		return false, errLimiterDown
 	}
 	if !ok || (atLimit && st.Remaining == 0) {
@@ -322,7 +327,7 @@ func (s *Service) Attempt(ctx context.Context, ip string, fn func() error) error
 	}
 	err := fn()
 	if code := ErrorCode(err); code == EUNAUTHORIZED || code == EINVALIDCLIENT {
-		if ferr := s.recordFailure(ctx, ip); ferr != nil {
+		if ferr := s.recordFailure(ctx, ip, SchemeClientSecret); ferr != nil {
 			return ferr
 		}
 	}

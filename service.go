@@ -82,6 +82,7 @@ type Service struct {
 	catalogs     catalogCache
 	loginQueue   *loginQueue
 	failedLogins failedLogins
+	logins       logins
 
 	// OAuth2.
 	publicURL string
@@ -99,6 +100,7 @@ type Service struct {
 	tenantLimit *RateLimit
 	failLimit   *RateLimit
 	failed      failures
+	ops         opCounts
 
 	stopFeed context.CancelFunc
 

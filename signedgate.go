@@ -51,7 +51,7 @@ func (s *Service) IdentifySigner(ctx context.Context, ip string, r *SignedReques
 	refuse := func(reason string) error {
 		s.logger.InfoContext(ctx, "signed request refused", slog.String("keyid", keyid),
 			slog.String("reason", reason), slog.String("remote", ip))
-		if ferr := s.recordFailure(ctx, ip); ferr != nil {
+		if ferr := s.recordFailure(ctx, ip, SchemeSigned); ferr != nil {
 			return ferr
 		}
 		return errSignerRefused()

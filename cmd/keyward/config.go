@@ -21,6 +21,9 @@ import (
 // environment (KEYWARD_*, and *_FILE for secrets), then flags, validated once.
 type serverConfig struct {
 	Addr            string
+	AdminAddr       string // "": management on Addr too
+	TLSCert         string // PEM certificate chain; with TLSKey, serve HTTPS
+	TLSKey          string
 	DataDir         string
 	DatabaseURL     string
 	MasterKey       string
@@ -171,6 +174,12 @@ func (c *serverConfig) validate() error {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		errs = append(errs, errors.New("--redis-url must be a redis:// or rediss:// URL"))
+	}
+	if c.AdminAddr != "" && c.AdminAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
+		errs = append(errs, errors.New("--admin-addr must differ from --addr (leave it empty to serve everything on --addr)"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
 	if c.DBTimeout < 0 || (c.DBTimeout > 0 && c.DBTimeout < 100*time.Millisecond) {
 		errs = append(errs, errors.New("--db-timeout must be at least 100ms"))

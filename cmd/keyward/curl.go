@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,13 +47,8 @@ func runCurl(ctx context.Context, args []string, getenv func(string) string, std
 	// Flags may follow the URL.
 	var positional []string
 	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
-				return exitOK
-			}
-			return exitUsage
+		if code, done := parseFlags(fs, rest, stdout); done {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break

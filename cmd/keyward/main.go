@@ -3,10 +3,13 @@
 //	keyward serve                    run the server
 //	keyward migrate                  apply database migrations
 //	keyward admin reset-password     set a user's password
+//	keyward backup FILE              copy a running server's SQLite database
+//	keyward restore FILE             put a backup back on a stopped server
 //	keyward apikeys <command>        manage API keys of a running server
 //	keyward token                    get an OAuth2 access token
 //	keyward healthcheck              check a server's /healthz (for container HEALTHCHECKs)
 //	keyward version                  print the version
+//	keyward completion bash|zsh|fish print a shell completion script
 //
 // Run "keyward <command> --help" for the flags of each command.
 package main
@@ -35,6 +38,8 @@ Usage:
   keyward serve [flags]                  run the server (SQLite under ./keyward-data by default)
   keyward migrate [flags]                apply pending database migrations and exit
   keyward admin reset-password [flags]   set a user's password (prints a generated one)
+  keyward backup [flags] FILE            copy a running server's SQLite database to FILE
+  keyward restore [flags] FILE           put a backup back (the server stopped)
   keyward apikeys <command> [flags]      manage API keys on a running server:
                                          create, list, get, update, rotate, activate, deactivate, delete
   keyward users <command> [flags]        manage users: create, list, get, update, activate, deactivate, delete
@@ -44,6 +49,8 @@ Usage:
   keyward curl [flags] URL               send one request signed with an hmacEnabled key
   keyward healthcheck [--url URL]        exit 0 if a server's /healthz answers 200, else 1
   keyward version                        print the version, VCS revision and Go version
+  keyward completion bash|zsh|fish       print a shell completion script
+  keyward help <command> [<subcommand>]  show a command's help (same as <command> --help)
 
 Run "keyward <command> --help" for a command's flags.
 `
@@ -81,11 +88,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "curl":
 		return runCurl(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "version", "--version":
+		if len(args) > 1 && isHelp(args[1]) {
+			fmt.Fprint(stdout, "Usage: keyward version\n\nPrints the version, VCS revision, build time and Go version.\n")
+			return exitOK
+		}
 		fmt.Fprintln(stdout, currentBuild())
 		return exitOK
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, args[1:], getenv, stdout, stderr)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" && !isHelp(args[1]) {
+			// "keyward help apikeys create" is "keyward apikeys create --help".
+			if _, ok := commandByName(args[1]); !ok {
+				fmt.Fprintf(stderr, "keyward help: unknown command %q\n\n%s", args[1], usage)
+				return exitUsage
+			}
+			return run(ctx, append(append([]string{}, args[1:]...), "--help"), getenv, stdin, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
@@ -97,14 +122,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // parseFlags parses args into fs. It reports done when the command should
 // return code at once: after --help (usage on stdout, exit 0) or a flag
 // error (already reported on fs's output, exit 2).
+//
+// Given a *flagCollector as stdout, it hands fs to it and reports done: that
+// is how completion reads a command's real flags without running it.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, done bool) {
-	if err := fs.Parse(args); err != nil {
+	if fc, ok := stdout.(*flagCollector); ok {
+		fc.fs = fs
+		return exitOK, true
+	}
+	// flag.Parse calls Usage itself on -h and on errors; -h prints the usage
+	// once, here, on stdout; an error prints it once, on fs's output.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
 			fs.Usage()
 			return exitOK, true
 		}
+		fs.Usage()
 		return exitUsage, true
 	}
 	return exitOK, false
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }

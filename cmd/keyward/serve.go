@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,6 +47,16 @@ Environment:
   Each of KEYWARD_DATABASE_URL, KEYWARD_MASTER_KEY, KEYWARD_ADMIN_PASSWORD and
   KEYWARD_REDIS_URL may be given as KEYWARD_<NAME>_FILE naming a file that holds it.
 
+Separate listeners: --admin-addr 127.0.0.1:8081 moves the management API
+(/v1, login included), the console, the dialects' management routes and
+/metrics to a second listener; --addr then serves only token, introspection,
+revocation, JWKS, discovery, key and signature verification, the dialects'
+token routes, /healthz and /readyz.
+
+TLS: --tls-cert and --tls-key serve HTTPS and HTTP/2 on every listener; the
+files are read again when they change (no restart), and a pair that does not
+load keeps the certificate in service.
+
 Several replicas: start any number of "keyward serve" processes with the same
 --database-url postgres://... and the same KEYWARD_MASTER_KEY behind a load
 balancer. They share keys, users and token signing keys; a change on one
@@ -74,6 +85,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		addr = "127.0.0.1:8080"
 	}
 	fs.StringVar(&c.Addr, "addr", addr, "address to listen on (env KEYWARD_ADDR)")
+	tlsCert, _ := env(getenv, "TLS_CERT")
+	tlsKey, _ := env(getenv, "TLS_KEY")
+	fs.StringVar(&c.TLSCert, "tls-cert", tlsCert, "PEM certificate (chain) file: serve HTTPS and HTTP/2 on every listener, with --tls-key (env KEYWARD_TLS_CERT); the files are read again when they change, no restart")
+	fs.StringVar(&c.TLSKey, "tls-key", tlsKey, "PEM private key file of --tls-cert (env KEYWARD_TLS_KEY)")
+	adminAddr, _ := env(getenv, "ADMIN_ADDR")
+	fs.StringVar(&c.AdminAddr, "admin-addr", adminAddr, "a second address for the management API (/v1), the console, the dialects' management routes and /metrics (env KEYWARD_ADMIN_ADDR); --addr then serves only token, introspection, revocation, JWKS, discovery, verification, the dialects' token routes and /healthz, /readyz. Empty: everything on --addr")
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply pending migrations to an existing database before serving (a new database is always migrated)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on shutdown")
 	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "longest the database and Redis calls of one request may take together; past it the request answers 503 database_unavailable with Retry-After, and at most 256 calls wait for the database at once (more answer 503 at once)")
@@ -179,13 +196,40 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		logger.Warn("created a new master key file; back it up, and give every replica the same key (KEYWARD_MASTER_KEY)",
 			slog.String("path", c.DataDir+"/master.key"))
 	}
+	var certs *certReloader
+	scheme := "http://"
+	if c.TLSCert != "" {
+		if certs, err = newCertReloader(c.TLSCert, c.TLSKey, logger); err != nil {
+			return err
+		}
+		scheme = "https://"
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
+	var adminLn net.Listener
+	if c.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", c.AdminAddr); err != nil {
+			return err
+		}
+		defer adminLn.Close()
+	}
 	if c.PublicURL == "" {
-		c.PublicURL = "http://" + ln.Addr().String()
+		c.PublicURL = scheme + ln.Addr().String()
+	}
+	if c.DatabaseURL == "" {
+		// Shared: replicas may share nothing on SQLite, but "keyward
+		// restore" takes it exclusively and so never swaps the file under
+		// a running server.
+		unlock, err := lockDataDir(c.DataDir, false)
+		if errors.Is(err, errDataDirBusy) {
+			return fmt.Errorf("%s is being restored (keyward restore holds its lock): start again when it is done", c.DataDir)
+		} else if err != nil {
+			return err
+		}
+		defer unlock()
 	}
 	db, err := openStore(ctx, c, c.Migrate)
 	if err != nil {
@@ -245,25 +289,58 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	if !c.NoConsole {
 		console.Mount(api.Mux(), svc, logger)
 	}
-	srv := &http.Server{
-		Handler:           storeBudget(api, c.DBTimeout),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	newServer := func(h http.Handler) *http.Server {
+		var tc *tls.Config
+		if certs != nil {
+			tc = certs.tlsConfig()
+		}
+		return &http.Server{
+			TLSConfig:         tc,
+			Handler:           storeBudget(h, c.DBTimeout),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
 	}
-	fmt.Fprintf(stdout, "keyward listening on http://%s\n", ln.Addr())
+	type listener struct {
+		ln  net.Listener
+		srv *http.Server
+	}
+	var listeners []listener
+	consoleBase := strings.TrimSuffix(c.PublicURL, "/")
+	if adminLn == nil {
+		listeners = append(listeners, listener{ln, newServer(api)})
+		fmt.Fprintf(stdout, "keyward listening on %s%s\n", scheme, ln.Addr())
+	} else {
+		listeners = append(listeners, listener{ln, newServer(api.Only(publicRoute))},
+			listener{adminLn, newServer(api.Only(adminRoute))})
+		consoleBase = scheme + adminLn.Addr().String()
+		fmt.Fprintf(stdout, "keyward listening on %s%s (public), %s%s (admin)\n", scheme, ln.Addr(), scheme, adminLn.Addr())
+	}
 	if !c.NoConsole {
-		fmt.Fprintf(stdout, "Console: %s/console\n", strings.TrimSuffix(c.PublicURL, "/"))
+		fmt.Fprintf(stdout, "Console: %s/console\n", consoleBase)
 	}
-	logger.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("version", build.Version),
+	attrs := []any{slog.String("addr", ln.Addr().String())}
+	if adminLn != nil {
+		attrs = append(attrs, slog.String("admin_addr", adminLn.Addr().String()))
+	}
+	logger.Info("listening", append(attrs, slog.String("version", build.Version),
 		slog.String("revision", build.Revision), slog.String("database", db.Dialect()),
-		slog.String("rate_limits", shared))
+		slog.String("rate_limits", shared))...)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() {
+			if certs != nil {
+				errc <- l.srv.ServeTLS(l.ln, "", "")
+				return
+			}
+			errc <- l.srv.Serve(l.ln)
+		}()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -272,10 +349,13 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	logger.Info("shutting down: draining requests", slog.Duration("timeout", c.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	for _, l := range listeners {
+		if err := l.srv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // storeBudget gives every request one database budget of d: all the store

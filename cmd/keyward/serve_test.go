@@ -36,10 +36,11 @@ func (l *lockedBuffer) String() string {
 
 // testServer is "keyward serve" running in-process on 127.0.0.1:0.
 type testServer struct {
-	URL    string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
-	stop   func() int
+	URL       string
+	Listening string // what the server said it listens on
+	stdout    *lockedBuffer
+	stderr    *lockedBuffer
+	stop      func() int
 }
 
 // startServer runs "keyward serve" with args and environment env, waits
@@ -72,7 +73,8 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 			cancel()
 			t.Fatalf("server exited early (code %d): %s", <-done, ts.stderr.String())
 		}
-		ts.URL = u
+		ts.URL, _, _ = strings.Cut(u, " ") // the public listener's, with --admin-addr
+		ts.Listening = u
 	case <-time.After(30 * time.Second):
 		cancel()
 		t.Fatalf("server did not start: %s", ts.stderr.String())

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,10 +26,10 @@ type metrics struct {
 func newMetrics(reg *prometheus.Registry, svc *keyward.Service) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keyward_http_requests_total", Help: "HTTP requests by route, method and status.",
+			Name: "keyward_http_requests_total", Help: "HTTP requests by route (the pattern without its method), method and status.",
 		}, []string{"route", "method", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "keyward_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Name: "keyward_http_request_duration_seconds", Help: "HTTP request latency by route (the pattern without its method).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -49,6 +50,18 @@ func newMetrics(reg *prometheus.Registry, svc *keyward.Service) *metrics {
 			Name: "keyward_key_cache_entries", Help: "Keys held in the verify-path cache.",
 		}, func() float64 { _, _, n := svc.CacheStats(); return float64(n) }),
 	)
+	for _, scheme := range keyward.AuthSchemes {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_auth_failures_total", Help: "Failed authentications by scheme.",
+			ConstLabels: prometheus.Labels{"scheme": scheme},
+		}, func() float64 { return float64(svc.FailedAuthentications(scheme)) }))
+	}
+	for _, kind := range keyward.LimitKinds {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_rate_limited_total", Help: "Requests refused by a rate limit, by kind.",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return float64(svc.RateLimitRefusals(kind)) }))
+	}
 	// The process and Go collectors may already be registered by a caller
 	// sharing the registry; ignore that.
 	_ = reg.Register(collectors.NewGoCollector())
@@ -57,9 +70,14 @@ func newMetrics(reg *prometheus.Registry, svc *keyward.Service) *metrics {
 	return m
 }
 
+// observe records one request. route is the matched pattern without its
+// method ("/v1/apikeys/{id}"): the method is a label of its own.
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
+	}
+	if m, path, ok := strings.Cut(route, " "); ok && m != "" && !strings.ContainsAny(m, "/.") {
+		route = path
 	}
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route).Observe(d.Seconds())

@@ -98,6 +98,22 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	return s
 }
 
+// Only returns a handler serving the routes whose pattern keep accepts
+// (native, dialect and console routes alike); a request another route
+// matches answers 404 as a path no route matches does. Requests get the id,
+// log line and metrics of ServeHTTP. It is how one listener serves the
+// credential-using routes and another the management ones.
+func (s *Server) Only(keep func(pattern string) bool) http.Handler {
+	inner := s.unmatched(s.mux)
+	return s.withRequestContext(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.mux.Handler(r); pattern != "" && !keep(pattern) {
+			s.writeError(w, r, keyward.Errorf(keyward.ENOTFOUND, "no route matches this path"))
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+}
+
 // ServeHTTP serves every route of the server.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 

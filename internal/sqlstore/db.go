@@ -258,3 +258,48 @@ func (s *store) savepoint(ctx context.Context, fn func(q querier) error) error {
 	}
 	return nil
 }
+
+// BackupTo writes a consistent copy of an SQLite database to path, which
+// must not exist: VACUUM INTO copies one snapshot (it reads the source in
+// one read transaction) while writers go on, in this process or another.
+// It runs on the writer connection, since the readers are query-only and
+// SQLite counts writing the new file as a write. PostgreSQL has pg_dump.
+func (db *DB) BackupTo(ctx context.Context, path string) error {
+	if db.dialect != DialectSQLite {
+		return errors.New("backing up is for SQLite; on PostgreSQL use pg_dump")
+	}
+	if _, err := db.write.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("VACUUM INTO: %w", err)
+	}
+	return nil
+}
+
+// IntegrityCheck runs SQLite's integrity_check and returns its complaints
+// (none when the file is sound).
+func (db *DB) IntegrityCheck(ctx context.Context) error {
+	if db.dialect != DialectSQLite {
+		return nil
+	}
+	rows, err := db.read.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		if s != "ok" {
+			problems = append(problems, s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("integrity check: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
