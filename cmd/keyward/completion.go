@@ -249,10 +249,6 @@ func hasChildren(nodes []completionNode, path []string) bool {
 func fishCompletion(nodes []completionNode) string {
 	var b strings.Builder
 	b.WriteString("# keyward completion for fish: keyward completion fish > ~/.config/fish/completions/keyward.fish\ncomplete -c keyward -f\n")
-	var top []string
-	for _, c := range topCommands {
-		top = append(top, c.name)
-	}
 	for _, n := range nodes {
 		var cond string
 		switch len(n.path) {
