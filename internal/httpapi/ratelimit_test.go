@@ -43,7 +43,7 @@ func TestRateLimitedAnswers(t *testing.T) {
 
 	// Failed authentications from this address: after two, even a good key
 	// is refused until the window ends.
-	for range 3 {
+	for range 2 {
 		s.do("GET", "/v1/whoami", "kw_sk_0000000000000000000000000000000000000000000", nil, 401, nil)
 	}
 	res = s.do("GET", "/v1/whoami", k.ClientSecret, nil, 429, nil)
@@ -54,9 +54,9 @@ func TestRateLimitedAnswers(t *testing.T) {
 
 // TestFailedPasswordsAndClientSecretsCount: wrong passwords at login and
 // wrong client secrets at the token endpoint count against the address too.
-// A login counts before the password is checked, so with a limit of 2 the
-// third login is refused whatever its password; a client secret counts once
-// it failed, so the third failure closes the address.
+// A login counts before the password is checked and a client secret once
+// it failed; either way, with a limit of 2, two failures close the address
+// and the third login is refused whatever its password.
 func TestFailedPasswordsAndClientSecretsCount(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
@@ -66,7 +66,7 @@ func TestFailedPasswordsAndClientSecretsCount(t *testing.T) {
 		{"login", 2, func(s *server) {
 			s.do("POST", "/v1/login", "", map[string]string{"userName": "admin", "password": "wrong-password"}, 401, nil)
 		}},
-		{"token", 3, func(s *server) {
+		{"token", 2, func(s *server) {
 			if res := s.form("/oauth2/token", basic("kw_id_unknown", "wrong"), url.Values{"grant_type": {"client_credentials"}}); res.Status != 401 {
 				t.Fatalf("wrong client secret: got %d", res.Status)
 			}
