@@ -32,6 +32,8 @@ type APIKeyInput struct {
 	HMACEnabled          *bool            `json:"hmacEnabled,omitempty"`
 	RateLimit            *RateLimit       `json:"rateLimit,omitempty"`
 	ClearRateLimit       bool             `json:"-"` // PATCH rateLimit: null
+	Credits              *Credits         `json:"credits,omitempty"`
+	ClearCredits         bool             `json:"-"` // PATCH credits: null
 	DeviceName           *string          `json:"deviceName,omitempty"`
 	OwnerID              *string          `json:"ownerId,omitempty"`
 	ActsAsOwner          *bool            `json:"actsAsOwner,omitempty"`
@@ -152,6 +154,11 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 			}
 			return err
 		}
+		if k.Credits != nil {
+			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
+				return err
+			}
+		}
 		if err := s.auditDetails(ctx, tx, p, "apikey.create", p.TenantID, k.ID, map[string]any{"name": k.Name}); err != nil {
 			return err
 		}
@@ -260,6 +267,23 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	case in.ClearRateLimit:
 		k.RateLimit = nil
 	}
+	switch {
+	case in.Credits != nil && in.ClearCredits:
+		f.add("credits", "give credits or null, not both")
+	case in.Credits != nil:
+		c := *in.Credits
+		if c.Refill != nil {
+			r := *c.Refill
+			c.Refill = &r
+		}
+		checkCredits(&f, &c)
+		if c.Refill != nil && (f.err() == nil) {
+			c.Period = c.Refill.periodStart(now).Unix()
+		}
+		k.Credits = &c
+	case in.ClearCredits:
+		k.Credits = nil
+	}
 	if in.HMACEnabled != nil {
 		if *in.HMACEnabled && !create && prev != nil && !prev.HMACEnabled {
 			f.add("hmacEnabled", "can only be turned on when the key is created or rotated (POST .../rotate with hmacEnabled)")
@@ -310,6 +334,9 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 		in.RateLimit != nil || in.ClearRateLimit) {
 		return Errorf(EFORBIDDEN, "a key may not change its own expiry or rate limit")
 	}
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !sameCredits(prev.Credits, k.Credits) {
+		return Errorf(EFORBIDDEN, "a key may not change its own credits")
+	}
 	return s.authorizeKey(ctx, tx, p, k, prev)
 }
 
@@ -333,7 +360,7 @@ func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k,
 		}
 		c.prev = &pf
 		c.rights = ownerChanged || prev.ActsAsOwner != k.ActsAsOwner || prev.Level != k.Level ||
-			!samePermissions(prev.Permissions, k.Permissions)
+			!samePermissions(prev.Permissions, k.Permissions) || creditsGrant(prev.Credits, k.Credits)
 	}
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
@@ -568,6 +595,11 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
 			return err
 		}
+		if !sameCredits(prev.Credits, k.Credits) {
+			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
+				return err
+			}
+		}
 		action := "apikey.update"
 		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
 			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
@@ -612,6 +644,7 @@ func keyChanges(prev, k *APIKey) []string {
 	add(prev.TokenLifespanSeconds != k.TokenLifespanSeconds, "tokenLifespanSeconds")
 	add(prev.HMACEnabled != k.HMACEnabled, "hmacEnabled")
 	add(!sameRateLimit(prev.RateLimit, k.RateLimit), "rateLimit")
+	add(!sameCredits(prev.Credits, k.Credits), "credits")
 	add(string(prev.Meta) != string(k.Meta), "meta")
 	return out
 }
@@ -629,7 +662,7 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
 		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil &&
-		in.Meta == nil && in.ActsAsOwner == nil
+		in.Meta == nil && in.ActsAsOwner == nil && in.Credits == nil && !in.ClearCredits
 }
 
 // KeyToChange returns key id if the caller may change it — it may read or
@@ -732,6 +765,9 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	if full.RateLimit == nil {
 		full.ClearRateLimit = true
+	}
+	if full.Credits == nil {
+		full.ClearCredits = true
 	}
 	if full.TokenLifespanSeconds == nil {
 		d := DefaultTokenLifespan

@@ -29,8 +29,12 @@ type keySnapshot struct {
 	TokenLifespanSeconds int
 	HMACEnabled          bool
 	RateLimit            *RateLimit
-	keyCounter           string // the limiter's names of the key and its tenant
-	tenantCounter        string
+	// hasCredits says whether the key has credits, and refill how they are
+	// refilled; the remaining count is never cached (see Credits).
+	hasCredits    bool
+	refill        *Refill
+	keyCounter    string // the limiter's names of the key and its tenant
+	tenantCounter string
 	// Why the key fails, if it does regardless of time: "" (it works),
 	// or a VerifyCode such as CodeDisabled.
 	disabled string

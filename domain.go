@@ -81,6 +81,7 @@ type APIKey struct {
 	TokenLifespanSeconds int             `json:"tokenLifespanSeconds"`
 	HMACEnabled          bool            `json:"hmacEnabled"`
 	RateLimit            *RateLimit      `json:"rateLimit"` // nil: none of its own
+	Credits              *Credits        `json:"credits"`   // nil: unlimited uses
 	Meta                 json.RawMessage `json:"meta"`
 	SecretHint           string          `json:"secretHint"`
 	CreatedAt            time.Time       `json:"createdAt"`

@@ -97,7 +97,7 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 	if code != CodeValid || (tenantID != "" && snap.TenantID != tenantID) {
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
-	if _, err := s.limitKey(ctx, snap); err != nil {
+	if _, _, err := s.admitKey(ctx, snap, 1); err != nil {
 		return nil, err
 	}
 	granted, err := grantScope(snap.effective, snap.scopable, scope)
@@ -371,7 +371,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 }
 
 // verifyToken answers POST /v1/keys/verify for {token}.
-func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string) (*VerifyResult, error) {
+func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string, cost int64) (*VerifyResult, error) {
 	c, snap, ok, err := s.checkAccessToken(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -387,5 +387,5 @@ func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, req
 			break
 		}
 	}
-	return s.limitedResult(ctx, snap, code, scope)
+	return s.limitedResult(ctx, snap, code, scope, cost)
 }

@@ -107,6 +107,16 @@ type StoreTx interface {
 	// KeyUsage returns the key's hourly counts from since on, oldest first.
 	KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]UsageCount, error)
 	// DeleteKeyUsage removes the counts of hours before before.
+	// SetKeyCredits sets the credits of a key (nil: removes them), c.Period
+	// included.
+	SetKeyCredits(ctx context.Context, tenantID, keyID string, c *Credits) error
+	// SpendCredits spends sp.Cost of a key's credits in one conditional
+	// update, exact under concurrency: when sp.Refill equals the stored
+	// refill and the stored period is before sp.Period, the remaining count
+	// is first set to the refill's amount and the period to sp.Period.
+	// Nothing is spent unless the (refilled) remaining count is positive
+	// and at least sp.Cost.
+	SpendCredits(ctx context.Context, sp CreditSpend) (CreditResult, error)
 	DeleteKeyUsage(ctx context.Context, before time.Time) (int, error)
 
 	// OAuth2 signing keys.

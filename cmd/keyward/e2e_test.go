@@ -72,6 +72,18 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code, _, _ = cli(t, env, "apikeys", "update", k.ID, "--rate-limit", "fast"); code != exitUsage {
 		t.Errorf("update --rate-limit fast: exit %d, want 2", code)
 	}
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--credits", "500", "--refill", "1000/monthly:31"); code != 0 ||
+		!strings.Contains(out, "500 left, refilled to 1000 monthly on day 31") {
+		t.Errorf("update --credits --refill: exit %d: %s %s", code, out, errs)
+	}
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--no-credits", "--json"); code != 0 || !strings.Contains(out, `"credits": null`) {
+		t.Errorf("update --no-credits: exit %d: %s %s", code, out, errs)
+	}
+	for _, bad := range [][]string{{"--refill", "1000/daily"}, {"--credits", "5", "--refill", "1000/weekly"}, {"--credits", "5", "--refill", "1000/daily:3"}} {
+		if code, _, _ = cli(t, env, append([]string{"apikeys", "update", k.ID}, bad...)...); code != exitUsage {
+			t.Errorf("update %v: exit %d, want 2", bad, code)
+		}
+	}
 	if code, _, errs = cli(t, env, "apikeys", "deactivate", k.ID); code != 0 {
 		t.Fatalf("deactivate: exit %d: %s", code, errs)
 	}

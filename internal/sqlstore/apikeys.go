@@ -192,8 +192,13 @@ func (s *store) queryKeys(ctx context.Context, query string, args ...any) ([]*ke
 	if err != nil {
 		return nil, err
 	}
+	credits, err := s.loadCredits(ctx, s.read, refs)
+	if err != nil {
+		return nil, err
+	}
 	for _, k := range keys {
 		k.Permissions = perms[keyward.KeyRef{TenantID: k.TenantID, ID: k.ID}]
+		k.Credits = credits[keyward.KeyRef{TenantID: k.TenantID, ID: k.ID}]
 	}
 	return keys, nil
 }
