@@ -34,9 +34,11 @@ type APIKeyInput struct {
 	ClearRateLimit       bool             `json:"-"` // PATCH rateLimit: null
 	Credits              *Credits         `json:"credits,omitempty"`
 	ClearCredits         bool             `json:"-"` // PATCH credits: null
-	DeviceName           *string          `json:"deviceName,omitempty"`
-	OwnerID              *string          `json:"ownerId,omitempty"`
-	ActsAsOwner          *bool            `json:"actsAsOwner,omitempty"`
+	// RateLimits replaces the key's named limits ([] removes them).
+	RateLimits  *[]NamedRateLimit `json:"rateLimits,omitempty"`
+	DeviceName  *string           `json:"deviceName,omitempty"`
+	OwnerID     *string           `json:"ownerId,omitempty"`
+	ActsAsOwner *bool             `json:"actsAsOwner,omitempty"`
 	// OwnerUserName names the owner by userName instead of OwnerID (Portos'
 	// userName); an unknown name is EINVALID naming "userName". The owner
 	// changes under the same rules as with OwnerID.
@@ -156,6 +158,11 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		}
 		if k.Credits != nil {
 			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
+				return err
+			}
+		}
+		if len(k.RateLimits) > 0 {
+			if err := tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits); err != nil {
 				return err
 			}
 		}
@@ -284,6 +291,9 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	case in.ClearCredits:
 		k.Credits = nil
 	}
+	if in.RateLimits != nil {
+		k.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
+	}
 	if in.HMACEnabled != nil {
 		if *in.HMACEnabled && !create && prev != nil && !prev.HMACEnabled {
 			f.add("hmacEnabled", "can only be turned on when the key is created or rotated (POST .../rotate with hmacEnabled)")
@@ -336,6 +346,9 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	}
 	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !sameCredits(prev.Credits, k.Credits) {
 		return Errorf(EFORBIDDEN, "a key may not change its own credits")
+	}
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
+		return Errorf(EFORBIDDEN, "a key may not change its own rate limits")
 	}
 	return s.authorizeKey(ctx, tx, p, k, prev)
 }
@@ -600,6 +613,11 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 				return err
 			}
 		}
+		if !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
+			if err := tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits); err != nil {
+				return err
+			}
+		}
 		action := "apikey.update"
 		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
 			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
@@ -645,6 +663,7 @@ func keyChanges(prev, k *APIKey) []string {
 	add(prev.HMACEnabled != k.HMACEnabled, "hmacEnabled")
 	add(!sameRateLimit(prev.RateLimit, k.RateLimit), "rateLimit")
 	add(!sameCredits(prev.Credits, k.Credits), "credits")
+	add(!sameNamedRateLimits(prev.RateLimits, k.RateLimits), "rateLimits")
 	add(string(prev.Meta) != string(k.Meta), "meta")
 	return out
 }
@@ -662,7 +681,7 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
 		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil &&
-		in.Meta == nil && in.ActsAsOwner == nil && in.Credits == nil && !in.ClearCredits
+		in.Meta == nil && in.ActsAsOwner == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil
 }
 
 // KeyToChange returns key id if the caller may change it — it may read or
@@ -768,6 +787,9 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	if full.Credits == nil {
 		full.ClearCredits = true
+	}
+	if full.RateLimits == nil {
+		full.RateLimits = &[]NamedRateLimit{}
 	}
 	if full.TokenLifespanSeconds == nil {
 		d := DefaultTokenLifespan

@@ -191,8 +191,8 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
-		hasCredits: k.Credits != nil,
-		keyCounter: "key:" + KeyRef{TenantID: k.TenantID, ID: k.ID}.String(), tenantCounter: "tenant:" + k.TenantID,
+		hasCredits:    k.Credits != nil,
+		tenantCounter: "tenant:" + k.TenantID,
 	}
 	if k.Credits != nil && k.Credits.Refill != nil {
 		r := *k.Credits.Refill
@@ -222,6 +222,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 			owner = nil
 		}
 	}
+	snap.limits = keyLimits(k, owner)
 	catalog, err := s.catalog(ctx, k.TenantID)
 	if err != nil {
 		return nil, err

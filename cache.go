@@ -31,9 +31,11 @@ type keySnapshot struct {
 	RateLimit            *RateLimit
 	// hasCredits says whether the key has credits, and refill how they are
 	// refilled; the remaining count is never cached (see Credits).
-	hasCredits    bool
-	refill        *Refill
-	keyCounter    string // the limiter's names of the key and its tenant
+	hasCredits bool
+	refill     *Refill
+	// limits are the key's rate limits, its owner's included (not the
+	// tenant's); tenantCounter names the tenant's counter.
+	limits        []snapLimit
 	tenantCounter string
 	// Why the key fails, if it does regardless of time: "" (it works),
 	// or a VerifyCode such as CodeDisabled.

@@ -177,27 +177,24 @@ func (s *Service) allow(ctx context.Context, key string, l RateLimit, what strin
 		return st, errLimiterDown
 	}
 	if !ok {
-		return st, &Error{Code: ERATELIMITED, Message: what + " rate limit exceeded: " + strconv.Itoa(l.Limit) +
+		return st, &Error{Code: ERATELIMITED, Message: what + " exceeded: " + strconv.Itoa(l.Limit) +
 			" requests per " + strconv.Itoa(l.WindowSeconds) + "s", Rate: &st}
 	}
 	return st, nil
 }
 
-// limitKey applies the key's own limit and then its tenant's to one
-// request authenticated by the key: a request the key's own limit refuses
-// never spends the tenant's budget. It returns the key's status (nil
-// without a key limit).
+// limitKey applies the key's own limits (its rateLimit, its named limits
+// and its owner's) and then its tenant's to one request authenticated by
+// the key: a request the key's own limits refuse never spends the tenant's
+// budget. It returns the status of the key's limit closest to refusing
+// (nil without key limits).
 func (s *Service) limitKey(ctx context.Context, snap *keySnapshot) (*RateStatus, error) {
-	var rate *RateStatus
-	if snap.RateLimit != nil {
-		st, err := s.allow(ctx, snap.keyCounter, *snap.RateLimit, "key")
-		if err != nil {
-			return &st, err
-		}
-		rate = &st
+	rate, err := s.limitNamed(ctx, snap)
+	if err != nil {
+		return rate, err
 	}
 	if s.tenantLimit != nil {
-		if _, err := s.allow(ctx, snap.tenantCounter, *s.tenantLimit, "tenant"); err != nil {
+		if _, err := s.allow(ctx, snap.tenantCounter, *s.tenantLimit, "tenant rate limit"); err != nil {
 			return rate, err
 		}
 	}

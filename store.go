@@ -117,6 +117,11 @@ type StoreTx interface {
 	// Nothing is spent unless the (refilled) remaining count is positive
 	// and at least sp.Cost.
 	SpendCredits(ctx context.Context, sp CreditSpend) (CreditResult, error)
+	// SetKeyRateLimits and SetUserRateLimits replace the named rate limits
+	// of a key or a user (APIKey.RateLimits, User.RateLimits, read back
+	// sorted by name).
+	SetKeyRateLimits(ctx context.Context, tenantID, keyID string, ls []NamedRateLimit) error
+	SetUserRateLimits(ctx context.Context, tenantID, userID string, ls []NamedRateLimit) error
 	DeleteKeyUsage(ctx context.Context, before time.Time) (int, error)
 
 	// OAuth2 signing keys.

@@ -441,6 +441,7 @@ type keyFlags struct {
 	credits                                        int64
 	refill                                         string
 	noCredits                                      bool
+	limits                                         multiFlag
 	ifMatch                                        string
 }
 
@@ -456,6 +457,7 @@ func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
 	fs.StringVar(&k.rateLimit, "rate-limit", "", "at most this many requests per window: `N/window`, e.g. 100/1m or 10/1s")
 	fs.Int64Var(&k.credits, "credits", 0, "usage credits: the key works for this many more `uses` (verifications and requests), then is refused until a refill")
 	fs.StringVar(&k.refill, "refill", "", "with --credits: reset the credits to N each day or month: `N/daily`, N/monthly or N/monthly:DAY (DAY 1-31; past the month's end, its last day)")
+	fs.Var(&k.limits, "limit", limitUsage)
 	fs.StringVar(&k.deviceName, "device-name", "", "free-text device or context")
 	fs.StringVar(&k.owner, "owner", "", "`id` of the user the key acts for (default: you)")
 	fs.StringVar(&k.meta, "meta", "", "free `JSON` object stored with the key (at most 8 KiB)")
@@ -533,6 +535,13 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 		in.Credits = c
 	}
 	in.ClearCredits = k.noCredits
+	if visited["limit"] {
+		ls, err := parseNamedLimits(k.limits)
+		if err != nil {
+			return in, err
+		}
+		in.RateLimits = ls
+	}
 	if visited["token-lifespan"] {
 		s, err := parseSeconds(k.tokenLifespan)
 		if err != nil {
@@ -830,7 +839,7 @@ func emptyInput(in keyward.APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.ClientID == nil && in.Permissions == nil &&
 		in.Level == nil && in.IsActive == nil && in.ExpiresAt == nil && in.ExpiresIn == nil && !in.ClearExpiry &&
 		in.TokenLifespanSeconds == nil && in.HMACEnabled == nil && in.DeviceName == nil && in.OwnerID == nil &&
-		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit && in.Credits == nil && !in.ClearCredits
+		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil
 }
 
 func apikeysRotateFlags(fs *flag.FlagSet) commandPrepare {
@@ -952,6 +961,7 @@ func (cli *runner) printKey(k *keyward.APIKey, what string) int {
 		{"Token lifespan", fmt.Sprintf("%ds", k.TokenLifespanSeconds)},
 		{"HMAC", map[bool]string{true: "enabled", false: "disabled"}[k.HMACEnabled]},
 		{"Rate limit", rateLimitText(k.RateLimit)},
+		{"Rate limits", namedLimitsText(k.RateLimits)},
 		{"Credits", creditsText(k.Credits)},
 		{"Secret", hint},
 		{"Meta", meta},

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,54 @@ func TestCreditsThroughTheAPI(t *testing.T) {
 		s.do("PUT", "/v1/apikeys/"+k.ID, s.admin, map[string]any{"name": "metered", "version": got.Version}, 200, &got)
 		if got.Credits != nil {
 			t.Fatalf("replaced without credits: got %+v", got.Credits)
+		}
+	})
+}
+
+// TestNamedRateLimitsThroughTheAPI: named limits on a key and on its owner
+// (PATCH /v1/users/{id}); the RateLimit-* headers report the limit closest
+// to refusing, and a refusal names its limit.
+func TestNamedRateLimitsThroughTheAPI(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		var u keyward.User
+		s.do("POST", "/v1/users", s.admin, map[string]any{"userName": "metered", "password": "password-metered", "level": 1,
+			"rateLimits": []map[string]any{{"name": "plan", "limit": 100, "windowSeconds": 86400}}}, 201, &u)
+		if len(u.RateLimits) != 1 || u.RateLimits[0].Name != "plan" {
+			t.Fatalf("created user: got %+v", u.RateLimits)
+		}
+		s.do("POST", "/v1/users", s.admin, map[string]any{"userName": "bad", "password": "password-metered",
+			"rateLimits": []map[string]any{{"name": "a", "limit": 1, "windowSeconds": 1}, {"name": "a", "limit": 2, "windowSeconds": 1}}}, 400, nil)
+		var k keyward.IssuedKey
+		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "two limits", "ownerId": u.ID,
+			"rateLimits": []map[string]any{{"name": "burst", "limit": 3, "windowSeconds": 86400}}}, 201, &k)
+		for i := 1; i <= 3; i++ {
+			res := s.do("GET", "/v1/whoami", k.ClientSecret, nil, 200, nil)
+			if got, want := res.Header.Get("RateLimit-Remaining"), strconv.Itoa(3-i); got != want || res.Header.Get("RateLimit-Limit") != "3" {
+				t.Errorf("request %d: RateLimit-Limit %q, RateLimit-Remaining %q; want 3, %s", i, res.Header.Get("RateLimit-Limit"), got, want)
+			}
+		}
+		res := s.do("GET", "/v1/whoami", k.ClientSecret, nil, 429, nil)
+		var p httpapi.Problem
+		json.Unmarshal(res.Body, &p)
+		if p.Code != keyward.ERATELIMITED || !strings.Contains(p.Detail, `"burst"`) || res.Header.Get("Retry-After") == "" {
+			t.Errorf("over the burst: got %+v, Retry-After %q", p, res.Header.Get("Retry-After"))
+		}
+		// The owner's plan, now the tighter one, is shared with its other keys;
+		// it counted the key's three requests already (same name and window).
+		s.do("PATCH", "/v1/apikeys/"+k.ID, s.admin, map[string]any{"rateLimits": []any{}}, 200, nil)
+		s.do("PATCH", "/v1/users/"+u.ID, s.admin, map[string]any{"rateLimits": []map[string]any{{"name": "plan", "limit": 5, "windowSeconds": 86400}}}, 200, &u)
+		var other keyward.IssuedKey
+		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "other", "ownerId": u.ID}, 201, &other)
+		s.do("GET", "/v1/whoami", other.ClientSecret, nil, 200, nil)
+		if res := s.do("GET", "/v1/whoami", k.ClientSecret, nil, 200, nil); res.Header.Get("RateLimit-Limit") != "5" || res.Header.Get("RateLimit-Remaining") != "0" {
+			t.Errorf("the plan: RateLimit-Limit %q, RateLimit-Remaining %q; want 5, 0", res.Header.Get("RateLimit-Limit"), res.Header.Get("RateLimit-Remaining"))
+		}
+		s.do("GET", "/v1/whoami", other.ClientSecret, nil, 429, nil)
+		var got keyward.User
+		s.do("GET", "/v1/users/"+u.ID, s.admin, nil, 200, &got)
+		if len(got.RateLimits) != 1 || got.RateLimits[0].Limit != 5 {
+			t.Errorf("read user: got %+v", got.RateLimits)
 		}
 	})
 }

@@ -135,3 +135,73 @@ func (s *store) loadCredits(ctx context.Context, q querier, refs []keyward.KeyRe
 	}
 	return out, nil
 }
+
+// SetKeyRateLimits replaces the named rate limits of a key.
+func (s *store) SetKeyRateLimits(ctx context.Context, tenantID, keyID string, ls []keyward.NamedRateLimit) error {
+	return s.setNamedLimits(ctx, "api_key_rate_limits", "key_id", tenantID, keyID, ls)
+}
+
+// SetUserRateLimits replaces the named rate limits of a user.
+func (s *store) SetUserRateLimits(ctx context.Context, tenantID, userID string, ls []keyward.NamedRateLimit) error {
+	return s.setNamedLimits(ctx, "user_rate_limits", "user_id", tenantID, userID, ls)
+}
+
+func (s *store) setNamedLimits(ctx context.Context, table, ownerCol, tenantID, ownerID string, ls []keyward.NamedRateLimit) error {
+	return s.atomic(ctx, func(q querier) error {
+		if _, err := q.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1 AND `+ownerCol+` = $2`, tenantID, ownerID); err != nil {
+			return fmt.Errorf("replacing rate limits: %w", err)
+		}
+		for _, l := range ls {
+			_, err := q.ExecContext(ctx, `INSERT INTO `+table+` (tenant_id, `+ownerCol+`, name, lim, window_seconds)
+				VALUES ($1, $2, $3, $4, $5)`, tenantID, ownerID, l.Name, l.Limit, l.WindowSeconds)
+			if err != nil {
+				return fmt.Errorf("replacing rate limits: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// loadNamedLimits reads the named rate limits of keys or users, by name
+// (none: no entry).
+func (s *store) loadNamedLimits(ctx context.Context, q querier, table, ownerCol string, refs []keyward.KeyRef) (map[keyward.KeyRef][]keyward.NamedRateLimit, error) {
+	out := make(map[keyward.KeyRef][]keyward.NamedRateLimit, len(refs))
+	if len(refs) == 0 {
+		return out, nil
+	}
+	ids, tenants := make([]any, 0, len(refs)), make([]any, 0, 1)
+	seenID, seenTenant := map[string]bool{}, map[string]bool{}
+	want := make(map[keyward.KeyRef]bool, len(refs))
+	for _, r := range refs {
+		want[r] = true
+		if !seenID[r.ID] {
+			seenID[r.ID] = true
+			ids = append(ids, r.ID)
+		}
+		if !seenTenant[r.TenantID] {
+			seenTenant[r.TenantID] = true
+			tenants = append(tenants, r.TenantID)
+		}
+	}
+	rows, err := q.QueryContext(ctx, `SELECT tenant_id, `+ownerCol+`, name, lim, window_seconds FROM `+table+`
+		WHERE `+ownerCol+` IN (`+placeholders(1, len(ids))+`) AND tenant_id IN (`+placeholders(len(ids)+1, len(tenants))+`)
+		ORDER BY tenant_id, `+ownerCol+`, name`, append(ids, tenants...)...)
+	if err != nil {
+		return nil, fmt.Errorf("reading rate limits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r keyward.KeyRef
+		var l keyward.NamedRateLimit
+		if err := rows.Scan(&r.TenantID, &r.ID, &l.Name, &l.Limit, &l.WindowSeconds); err != nil {
+			return nil, fmt.Errorf("reading rate limits: %w", err)
+		}
+		if want[r] {
+			out[r] = append(out[r], l)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading rate limits: %w", err)
+	}
+	return out, nil
+}

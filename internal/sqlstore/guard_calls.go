@@ -205,3 +205,11 @@ func (g *guardTx) SetKeyCredits(ctx context.Context, tenantID, keyID string, c *
 func (g *guardTx) SpendCredits(ctx context.Context, sp keyward.CreditSpend) (keyward.CreditResult, error) {
 	return call(g, ctx, func(ctx context.Context) (keyward.CreditResult, error) { return g.StoreTx.SpendCredits(ctx, sp) })
 }
+
+func (g *guardTx) SetKeyRateLimits(ctx context.Context, tenantID, keyID string, ls []keyward.NamedRateLimit) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.SetKeyRateLimits(ctx, tenantID, keyID, ls) })
+}
+
+func (g *guardTx) SetUserRateLimits(ctx context.Context, tenantID, userID string, ls []keyward.NamedRateLimit) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.SetUserRateLimits(ctx, tenantID, userID, ls) })
+}
