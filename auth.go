@@ -109,12 +109,17 @@ func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*P
 // keyPrincipal is the principal of a key that authenticated, once its rate
 // limits allow the request. scope limits an access token's rights.
 func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map[string]bool) (*Principal, error) {
-	rate, _, err := s.admitKey(ctx, snap, 1)
+	rate, credits, err := s.admitKey(ctx, snap, 1)
 	if err != nil {
 		return nil, err
 	}
+	var spent *CreditSpend
+	if credits != nil {
+		spent = s.creditSpend(snap, 1)
+	}
 	return &Principal{
-		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
+		spent: spent,
+		Kind:  KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
 		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant, scope: scope,
 		Rate: rate, prevSecret: snap.validUntil != nil,
 	}, nil

@@ -139,14 +139,13 @@ func (s *Service) spendCredits(ctx context.Context, snap *keySnapshot, cost int6
 		return nil, nil
 	}
 	now := s.now()
-	sp := CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: cost, Refill: snap.refill}
+	sp := s.creditSpend(snap, cost)
 	var refillsAt *time.Time
 	if snap.refill != nil {
-		sp.Period = snap.refill.periodStart(now).Unix()
 		t := snap.refill.next(now)
 		refillsAt = &t
 	}
-	res, err := s.store.SpendCredits(ctx, sp)
+	res, err := s.store.SpendCredits(ctx, *sp)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +164,29 @@ func (s *Service) spendCredits(ctx context.Context, snap *keySnapshot, cost int6
 		e.Message = "the key's credits are spent"
 	}
 	return st, e
+}
+
+// creditSpend is the spend of cost credits of snap's key now.
+func (s *Service) creditSpend(snap *keySnapshot, cost int64) *CreditSpend {
+	sp := &CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: cost, Refill: snap.refill}
+	if snap.refill != nil {
+		sp.Period = snap.refill.periodStart(s.now()).Unix()
+	}
+	return sp
+}
+
+// RefundRequest gives back the credits a request authenticated by p's key
+// spent, when the request was then refused as not allowed (403): a refused
+// request spends nothing. A refill since the spend makes it a no-op.
+func (s *Service) RefundRequest(ctx context.Context, p *Principal) {
+	if p == nil || p.spent == nil {
+		return
+	}
+	sp := *p.spent
+	p.spent = nil
+	if err := s.store.RefundCredits(context.WithoutCancel(ctx), sp); err != nil {
+		s.logger.Warn("credits: refunding a refused request", "error", err)
+	}
 }
 
 // sameCredits reports whether a and b are the same setting.

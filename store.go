@@ -117,6 +117,9 @@ type StoreTx interface {
 	// Nothing is spent unless the (refilled) remaining count is positive
 	// and at least sp.Cost.
 	SpendCredits(ctx context.Context, sp CreditSpend) (CreditResult, error)
+	// RefundCredits gives back sp.Cost spent by SpendCredits(sp), unless
+	// the stored period is no longer sp.Period (refilled, or set anew).
+	RefundCredits(ctx context.Context, sp CreditSpend) error
 	// SetKeyRateLimits and SetUserRateLimits replace the named rate limits
 	// of a key or a user (APIKey.RateLimits, User.RateLimits, read back
 	// sorted by name).

@@ -46,6 +46,7 @@ func TestCreditsThroughTheAPI(t *testing.T) {
 		if res := verify(map[string]any{"key": k.ClientSecret, "cost": 2}); res.Valid || res.Code != keyward.CodeUsageExceeded || res.Credits.Remaining != 1 {
 			t.Fatalf("cost 2 of 1: got %+v", res)
 		}
+		s.do("GET", "/v1/users", k.ClientSecret, nil, 403, nil)  // refused: spends nothing
 		s.do("GET", "/v1/whoami", k.ClientSecret, nil, 200, nil) // spends the last one
 		res := s.do("GET", "/v1/whoami", k.ClientSecret, nil, 429, nil)
 		var p httpapi.Problem

@@ -87,6 +87,18 @@ func (s *store) SpendCredits(ctx context.Context, sp keyward.CreditSpend) (keywa
 	return res, nil
 }
 
+// RefundCredits adds sp.Cost back while the period is still sp.Period.
+func (s *store) RefundCredits(ctx context.Context, sp keyward.CreditSpend) error {
+	return s.writeOne(ctx, func(q querier) error {
+		_, err := q.ExecContext(ctx, `UPDATE api_key_credits SET remaining = remaining + $3
+			WHERE tenant_id = $1 AND key_id = $2 AND refill_period = $4`, sp.TenantID, sp.KeyID, sp.Cost, sp.Period)
+		if err != nil {
+			return fmt.Errorf("refunding the credits of an api key: %w", err)
+		}
+		return nil
+	})
+}
+
 // loadCredits reads the credits of keys (absent: none).
 func (s *store) loadCredits(ctx context.Context, q querier, refs []keyward.KeyRef) (map[keyward.KeyRef]*keyward.Credits, error) {
 	out := make(map[keyward.KeyRef]*keyward.Credits)

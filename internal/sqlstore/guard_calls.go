@@ -213,3 +213,7 @@ func (g *guardTx) SetKeyRateLimits(ctx context.Context, tenantID, keyID string, 
 func (g *guardTx) SetUserRateLimits(ctx context.Context, tenantID, userID string, ls []keyward.NamedRateLimit) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.SetUserRateLimits(ctx, tenantID, userID, ls) })
 }
+
+func (g *guardTx) RefundCredits(ctx context.Context, sp keyward.CreditSpend) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.RefundCredits(ctx, sp) })
+}
