@@ -33,7 +33,11 @@ type APIKeyInput struct {
 	HMACEnabled          *bool            `json:"hmacEnabled,omitempty"`
 	RateLimit            *RateLimit       `json:"rateLimit,omitempty"`
 	ClearRateLimit       bool             `json:"-"` // PATCH rateLimit: null
-	DeviceName           *string          `json:"deviceName,omitempty"`
+	Credits              *Credits         `json:"credits,omitempty"`
+	ClearCredits         bool             `json:"-"` // PATCH credits: null
+	// RateLimits replaces the key's named limits ([] removes them).
+	RateLimits *[]NamedRateLimit `json:"rateLimits,omitempty"`
+	DeviceName *string           `json:"deviceName,omitempty"`
 	// Audiences replaces the key's allowed token audiences; [] clears them.
 	Audiences   *[]string `json:"audiences,omitempty"`
 	OwnerID     *string   `json:"ownerId,omitempty"`
@@ -155,6 +159,16 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 			}
 			return err
 		}
+		if k.Credits != nil {
+			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
+				return err
+			}
+		}
+		if len(k.RateLimits) > 0 {
+			if err := tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits); err != nil {
+				return err
+			}
+		}
 		if err := s.auditDetails(ctx, tx, p, "apikey.create", p.TenantID, k.ID, map[string]any{"name": k.Name}); err != nil {
 			return err
 		}
@@ -263,6 +277,26 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	case in.ClearRateLimit:
 		k.RateLimit = nil
 	}
+	switch {
+	case in.Credits != nil && in.ClearCredits:
+		f.add("credits", "give credits or null, not both")
+	case in.Credits != nil:
+		c := *in.Credits
+		if c.Refill != nil {
+			r := *c.Refill
+			c.Refill = &r
+		}
+		checkCredits(&f, &c)
+		if c.Refill != nil && (f.err() == nil) {
+			c.Period = c.Refill.periodStart(now).Unix()
+		}
+		k.Credits = &c
+	case in.ClearCredits:
+		k.Credits = nil
+	}
+	if in.RateLimits != nil {
+		k.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
+	}
 	if in.HMACEnabled != nil {
 		if *in.HMACEnabled && !create && prev != nil && !prev.HMACEnabled {
 			f.add("hmacEnabled", "can only be turned on when the key is created or rotated (POST .../rotate with hmacEnabled)")
@@ -320,6 +354,12 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 		in.RateLimit != nil || in.ClearRateLimit) {
 		return Errorf(EFORBIDDEN, "a key may not change its own expiry or rate limit")
 	}
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !sameCredits(prev.Credits, k.Credits) {
+		return Errorf(EFORBIDDEN, "a key may not change its own credits")
+	}
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
+		return Errorf(EFORBIDDEN, "a key may not change its own rate limits")
+	}
 	return s.authorizeKey(ctx, tx, p, k, prev)
 }
 
@@ -345,7 +385,8 @@ func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k,
 		// A new audience lets the key's tokens reach another API: a grant
 		// like a permission.
 		c.rights = ownerChanged || prev.ActsAsOwner != k.ActsAsOwner || prev.Level != k.Level ||
-			!samePermissions(prev.Permissions, k.Permissions) || !slices.Equal(prev.Audiences, k.Audiences)
+			!samePermissions(prev.Permissions, k.Permissions) || !slices.Equal(prev.Audiences, k.Audiences) ||
+			creditsGrant(prev.Credits, k.Credits)
 	}
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
@@ -580,6 +621,16 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
 			return err
 		}
+		if !sameCredits(prev.Credits, k.Credits) {
+			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
+				return err
+			}
+		}
+		if !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
+			if err := tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits); err != nil {
+				return err
+			}
+		}
 		action := "apikey.update"
 		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
 			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
@@ -617,7 +668,7 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
 		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil &&
-		in.Meta == nil && in.ActsAsOwner == nil && in.Audiences == nil
+		in.Meta == nil && in.ActsAsOwner == nil && in.Audiences == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil
 }
 
 // KeyToChange returns key id if the caller may change it — it may read or
@@ -720,6 +771,12 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	if full.RateLimit == nil {
 		full.ClearRateLimit = true
+	}
+	if full.Credits == nil {
+		full.ClearCredits = true
+	}
+	if full.RateLimits == nil {
+		full.RateLimits = &[]NamedRateLimit{}
 	}
 	if full.TokenLifespanSeconds == nil {
 		d := DefaultTokenLifespan

@@ -120,12 +120,17 @@ func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*P
 // keyPrincipal is the principal of a key that authenticated, once its rate
 // limits allow the request. scope limits an access token's rights.
 func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map[string]bool) (*Principal, error) {
-	rate, err := s.limitKey(ctx, snap)
+	rate, credits, err := s.admitKey(ctx, snap, 1)
 	if err != nil {
 		return nil, err
 	}
+	var spent *CreditSpend
+	if credits != nil {
+		spent = s.creditSpend(snap, 1)
+	}
 	return &Principal{
-		Kind: KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
+		spent: spent,
+		Kind:  KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
 		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant, scope: scope,
 		Rate: rate, prevSecret: snap.validUntil != nil,
 	}, nil
@@ -202,8 +207,13 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
-		keyCounter: "key:" + KeyRef{TenantID: k.TenantID, ID: k.ID}.String(), tenantCounter: "tenant:" + k.TenantID,
-		audiences: k.Audiences,
+		hasCredits:    k.Credits != nil,
+		tenantCounter: "tenant:" + k.TenantID,
+		audiences:     k.Audiences,
+	}
+	if k.Credits != nil && k.Credits.Refill != nil {
+		r := *k.Credits.Refill
+		snap.refill = &r
 	}
 	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
 		snap.sealed = append(snap.sealed, k.SecretCiphertext)
@@ -229,6 +239,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 			owner = nil
 		}
 	}
+	snap.limits = keyLimits(k, owner)
 	catalog, err := s.catalog(ctx, k.TenantID)
 	if err != nil {
 		return nil, err
@@ -289,6 +300,9 @@ type VerifyRequest struct {
 	// Audience, with Token, is the audience the token must carry (the
 	// resource server's own); a token for other audiences is NOT_FOUND.
 	Audience string `json:"audience,omitempty"`
+	// Cost is what a valid verification spends of the key's credits: 1
+	// when not given; 0 checks the key without spending.
+	Cost *int64 `json:"cost,omitempty"`
 }
 
 // VerifyResult answers a verification; Valid is true only with CodeValid.
@@ -304,6 +318,9 @@ type VerifyResult struct {
 	ExpiresAt   *time.Time      `json:"expiresAt"`
 	Meta        json.RawMessage `json:"meta"`
 	RateLimit   *RateStatus     `json:"ratelimit"`
+	// Credits is where a key with credits stands after the verification
+	// (omitted for keys without credits).
+	Credits *CreditStatus `json:"credits,omitempty"`
 	// Reason is the problem code of a refused signature (INVALID_SIGNATURE).
 	Reason string `json:"reason,omitempty"`
 }
@@ -315,6 +332,13 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 	defer func() { s.countResult(p, res, err) }()
 	if !p.Has(PermKeysVerify) {
 		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
+	}
+	cost := int64(1)
+	if req.Cost != nil {
+		if *req.Cost < 0 || *req.Cost > MaxCreditCost {
+			return nil, Invalid(FieldError{Field: "cost", Message: "must be between 0 and " + strconv.Itoa(MaxCreditCost)})
+		}
+		cost = *req.Cost
 	}
 	var sec, clientID string
 	switch {
@@ -328,7 +352,7 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 				return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
 			}
 		}
-		return s.verifyToken(ctx, p, req.Token, req.Permissions, req.Audience)
+		return s.verifyToken(ctx, p, req.Token, req.Permissions, req.Audience, cost)
 	default:
 		return nil, Invalid(FieldError{Field: "key", Message: "give one of key, clientId and clientSecret, or token"})
 	}
@@ -352,7 +376,7 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 			}
 		}
 	}
-	return s.limitedResult(ctx, snap, code, snap.Permissions)
+	return s.limitedResult(ctx, snap, code, snap.Permissions, cost)
 }
 
 // limitedResult is the verify answer for a key, counting the verification
@@ -360,21 +384,38 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 // past a limit the answer is RATE_LIMITED. RateLimit reports the key's own
 // limit, or the tenant's when that one refused. A limiter that cannot count
 // fails the call.
-func (s *Service) limitedResult(ctx context.Context, snap *keySnapshot, code string, perms []string) (*VerifyResult, error) {
+func (s *Service) limitedResult(ctx context.Context, snap *keySnapshot, code string, perms []string, cost int64) (*VerifyResult, error) {
 	if code != CodeValid {
 		return snap.result(code, perms), nil
 	}
-	rate, err := s.limitKey(ctx, snap)
+	rate, credits, err := s.admitKey(ctx, snap, cost)
 	var e *Error
 	switch {
 	case errors.As(err, &e) && e.Code == ERATELIMITED:
 		code, rate = CodeRateLimited, e.Rate
+	case errors.As(err, &e) && e.Code == EUSAGEEXCEEDED:
+		code = CodeUsageExceeded
 	case err != nil:
 		return nil, err
 	}
 	res := snap.result(code, perms)
-	res.RateLimit = rate
+	res.RateLimit, res.Credits = rate, credits
 	return res, nil
+}
+
+// admitKey decides whether the key of snap may make one more request that
+// costs cost credits, in this order: its rate limits (the key's, then its
+// tenant's), then its credits. A request a rate limit refuses spends no
+// credits; one its credits refuse was still counted by the rate limits.
+// (Whether the key is valid and holds the permissions a verification
+// requires is decided before: a refused verification spends nothing.)
+func (s *Service) admitKey(ctx context.Context, snap *keySnapshot, cost int64) (*RateStatus, *CreditStatus, error) {
+	rate, err := s.limitKey(ctx, snap)
+	if err != nil {
+		return rate, nil, err
+	}
+	credits, err := s.spendCredits(ctx, snap, cost)
+	return rate, credits, err
 }
 
 // isAccessToken reports whether a JWT says it is an OAuth2 access token

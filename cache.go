@@ -31,8 +31,14 @@ type keySnapshot struct {
 	RateLimit            *RateLimit
 	// audiences are the key's allowed token audiences (none: keyward's
 	// default).
-	audiences     []string
-	keyCounter    string // the limiter's names of the key and its tenant
+	audiences []string
+	// hasCredits says whether the key has credits, and refill how they are
+	// refilled; the remaining count is never cached (see Credits).
+	hasCredits bool
+	refill     *Refill
+	// limits are the key's rate limits, its owner's included (not the
+	// tenant's); tenantCounter names the tenant's counter.
+	limits        []snapLimit
 	tenantCounter string
 	// Why the key fails, if it does regardless of time: "" (it works),
 	// or a VerifyCode such as CodeDisabled.

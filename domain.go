@@ -33,9 +33,12 @@ type User struct {
 	Level        int          `json:"level"`
 	Permissions  []Permission `json:"permissions"`
 	IsActive     bool         `json:"isActive"`
-	CreatedAt    time.Time    `json:"createdAt"`
-	UpdatedAt    time.Time    `json:"updatedAt"`
-	Version      int          `json:"version"`
+	// RateLimits are the user's named limits, by name, shared by all the
+	// user's keys (omitted: none).
+	RateLimits []NamedRateLimit `json:"rateLimits,omitempty"`
+	CreatedAt  time.Time        `json:"createdAt"`
+	UpdatedAt  time.Time        `json:"updatedAt"`
+	Version    int              `json:"version"`
 	// SessionGeneration is carried by the user's login tokens; a password
 	// change or deactivation increments it and so ends every session.
 	SessionGeneration int `json:"-"`
@@ -77,28 +80,31 @@ func (a Audiences) MarshalJSON() ([]byte, error) {
 // SHA-256 (and, for HMAC keys, an AES-256-GCM ciphertext). None of the secret
 // material serializes.
 type APIKey struct {
-	ID                   string          `json:"id"`
-	TenantID             string          `json:"tenantId"`
-	ClientID             string          `json:"clientId"`
-	Name                 string          `json:"name"`
-	Description          string          `json:"description"`
-	OwnerID              string          `json:"ownerId"`
-	UserName             string          `json:"userName"` // the owner's userName, filled by the store
-	DeviceName           string          `json:"deviceName"`
-	Permissions          []Permission    `json:"permissions"`
-	Level                int             `json:"level"`
-	IsActive             bool            `json:"isActive"`
-	ExpiresAt            *time.Time      `json:"expiresAt"`
-	TokenLifespanSeconds int             `json:"tokenLifespanSeconds"`
-	HMACEnabled          bool            `json:"hmacEnabled"`
-	RateLimit            *RateLimit      `json:"rateLimit"` // nil: none of its own
-	Meta                 json.RawMessage `json:"meta"`
-	SecretHint           string          `json:"secretHint"`
-	CreatedAt            time.Time       `json:"createdAt"`
-	UpdatedAt            time.Time       `json:"updatedAt"`
-	LastUsedAt           *time.Time      `json:"lastUsedAt"`
-	CreatedBy            string          `json:"createdBy"`
-	Version              int             `json:"version"`
+	ID                   string       `json:"id"`
+	TenantID             string       `json:"tenantId"`
+	ClientID             string       `json:"clientId"`
+	Name                 string       `json:"name"`
+	Description          string       `json:"description"`
+	OwnerID              string       `json:"ownerId"`
+	UserName             string       `json:"userName"` // the owner's userName, filled by the store
+	DeviceName           string       `json:"deviceName"`
+	Permissions          []Permission `json:"permissions"`
+	Level                int          `json:"level"`
+	IsActive             bool         `json:"isActive"`
+	ExpiresAt            *time.Time   `json:"expiresAt"`
+	TokenLifespanSeconds int          `json:"tokenLifespanSeconds"`
+	HMACEnabled          bool         `json:"hmacEnabled"`
+	RateLimit            *RateLimit   `json:"rateLimit"` // nil: none of its own
+	Credits              *Credits     `json:"credits"`   // nil: unlimited uses
+	// RateLimits are the key's named limits, by name (omitted: none).
+	RateLimits []NamedRateLimit `json:"rateLimits,omitempty"`
+	Meta       json.RawMessage  `json:"meta"`
+	SecretHint string           `json:"secretHint"`
+	CreatedAt  time.Time        `json:"createdAt"`
+	UpdatedAt  time.Time        `json:"updatedAt"`
+	LastUsedAt *time.Time       `json:"lastUsedAt"`
+	CreatedBy  string           `json:"createdBy"`
+	Version    int              `json:"version"`
 	// ActsAsOwner makes the key act with its owner's current rights instead
 	// of a grant of its own (Portos keys "act within the context of" their
 	// user). It needs an owner.

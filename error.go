@@ -26,6 +26,7 @@ const (
 	EDBUNAVAILABLE   = "database_unavailable"     // 503: the database did not answer in time, or is saturated
 	EINTERNAL        = "internal"                 // 500: never shown to clients in detail
 	EVERSIONCONFLICT = "version_conflict"         // 409: stored version differs from the one given
+	EUSAGEEXCEEDED   = "usage_exceeded"           // 429: the key's credits are spent until RetryAfter
 )
 
 // Error is the one error type that crosses package boundaries with a meaning
@@ -39,6 +40,9 @@ type Error struct {
 	// Rate is where the caller stands against the limit it exceeded
 	// (ERATELIMITED): the source of Retry-After and RateLimit-* headers.
 	Rate *RateStatus
+	// RetryAfter is the number of seconds after which the request may
+	// succeed (EUSAGEEXCEEDED: until the credits' refill), 0 if unknown.
+	RetryAfter int
 }
 
 // FieldError names one invalid input field.

@@ -160,7 +160,7 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 		}
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
-	_, err = s.limitKey(ctx, snap)
+	_, _, err = s.admitKey(ctx, snap, 1)
 	s.countAuthentication(snap, err)
 	if err != nil {
 		return nil, err
@@ -456,7 +456,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 }
 
 // verifyToken answers POST /v1/keys/verify for {token}.
-func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string, audience string) (*VerifyResult, error) {
+func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string, audience string, cost int64) (*VerifyResult, error) {
 	c, snap, ok, err := s.checkAccessToken(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -472,5 +472,5 @@ func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, req
 			break
 		}
 	}
-	return s.limitedResult(ctx, snap, code, scope)
+	return s.limitedResult(ctx, snap, code, scope, cost)
 }

@@ -16,7 +16,7 @@ const (
 
 // Kinds of rate-limit refusals.
 const (
-	LimitKey         = "key"                 // the key's own limit
+	LimitKey         = "key"                 // the key's own limits (its rateLimit, named limits, its owner's)
 	LimitTenant      = "tenant"              // the tenant's limit (--tenant-rate-limit)
 	LimitFailedAuth  = "failed_auth"         // the client address is blocked after failed authentications
 	LimitUnavailable = "limiter_unavailable" // the limiter did not answer: refused, fail closed

@@ -116,7 +116,15 @@ type Principal struct {
 	// prevSecret is set when a key authenticated with its previous secret
 	// (or a token of it) during a rotation's grace period.
 	prevSecret bool
+
+	// spent is what the request spent of the key's credits when it
+	// authenticated (nil: nothing), for RefundRequest.
+	spent *CreditSpend
 }
+
+// SpentCredits reports whether the request spent credits of the key when
+// it authenticated.
+func (p *Principal) SpentCredits() bool { return p.spent != nil }
 
 func (p *Principal) inScope(perm string) bool {
 	return p.scope == nil || p.scope[perm]

@@ -169,8 +169,10 @@ func (m *memoryLimiter) Refund(_ context.Context, key string, l RateLimit) error
 var errLimiterDown = Errorf(ELIMITERDOWN, "the rate limiter is unavailable; the request was refused, try again shortly")
 
 // allow counts one request of key against l and returns a client error
-// when it is over the limit or the limiter cannot tell (fail closed).
-func (s *Service) allow(ctx context.Context, key string, l RateLimit, what string) (RateStatus, error) {
+// when it is over the limit or the limiter cannot tell (fail closed). kind
+// is the refusal's metric label (LimitKey, LimitTenant); what names the
+// limit in the refusal.
+func (s *Service) allow(ctx context.Context, key string, l RateLimit, kind, what string) (RateStatus, error) {
 	ok, st, err := s.limiter.Allow(ctx, key, l)
 	if err != nil {
 		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
@@ -178,28 +180,25 @@ func (s *Service) allow(ctx context.Context, key string, l RateLimit, what strin
 		return st, errLimiterDown
 	}
 	if !ok {
-		s.ops.limited(what)
-		return st, &Error{Code: ERATELIMITED, Message: what + " rate limit exceeded: " + strconv.Itoa(l.Limit) +
+		s.ops.limited(kind)
+		return st, &Error{Code: ERATELIMITED, Message: what + " exceeded: " + strconv.Itoa(l.Limit) +
 			" requests per " + strconv.Itoa(l.WindowSeconds) + "s", Rate: &st}
 	}
 	return st, nil
 }
 
-// limitKey applies the key's own limit and then its tenant's to one
-// request authenticated by the key: a request the key's own limit refuses
-// never spends the tenant's budget. It returns the key's status (nil
-// without a key limit).
+// limitKey applies the key's own limits (its rateLimit, its named limits
+// and its owner's) and then its tenant's to one request authenticated by
+// the key: a request the key's own limits refuse never spends the tenant's
+// budget. It returns the status of the key's limit closest to refusing
+// (nil without key limits).
 func (s *Service) limitKey(ctx context.Context, snap *keySnapshot) (*RateStatus, error) {
-	var rate *RateStatus
-	if snap.RateLimit != nil {
-		st, err := s.allow(ctx, snap.keyCounter, *snap.RateLimit, "key")
-		if err != nil {
-			return &st, err
-		}
-		rate = &st
+	rate, err := s.limitNamed(ctx, snap)
+	if err != nil {
+		return rate, err
 	}
 	if s.tenantLimit != nil {
-		if _, err := s.allow(ctx, snap.tenantCounter, *s.tenantLimit, "tenant"); err != nil {
+		if _, err := s.allow(ctx, snap.tenantCounter, *s.tenantLimit, LimitTenant, "tenant rate limit"); err != nil {
 			return rate, err
 		}
 	}

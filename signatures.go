@@ -426,5 +426,5 @@ func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRe
 		}
 	}
 	s.cache.markUsed(snap, s.now())
-	return s.limitedResult(ctx, snap, result, snap.Permissions)
+	return s.limitedResult(ctx, snap, result, snap.Permissions, 1)
 }

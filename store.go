@@ -106,6 +106,24 @@ type StoreTx interface {
 	AddKeyUsage(ctx context.Context, at time.Time, counts map[KeyRef]int64) error
 	// KeyUsage returns the key's hourly counts from since on, oldest first.
 	KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]UsageCount, error)
+	// SetKeyCredits sets the credits of a key (nil: removes them), c.Period
+	// included.
+	SetKeyCredits(ctx context.Context, tenantID, keyID string, c *Credits) error
+	// SpendCredits spends sp.Cost of a key's credits in one conditional
+	// update, exact under concurrency: when sp.Refill equals the stored
+	// refill and the stored period is before sp.Period, the remaining count
+	// is first set to the refill's amount and the period to sp.Period.
+	// Nothing is spent unless the (refilled) remaining count is positive
+	// and at least sp.Cost.
+	SpendCredits(ctx context.Context, sp CreditSpend) (CreditResult, error)
+	// RefundCredits gives back sp.Cost spent by SpendCredits(sp), unless
+	// the stored period is no longer sp.Period (refilled, or set anew).
+	RefundCredits(ctx context.Context, sp CreditSpend) error
+	// SetKeyRateLimits and SetUserRateLimits replace the named rate limits
+	// of a key or a user (APIKey.RateLimits, User.RateLimits, read back
+	// sorted by name).
+	SetKeyRateLimits(ctx context.Context, tenantID, keyID string, ls []NamedRateLimit) error
+	SetUserRateLimits(ctx context.Context, tenantID, userID string, ls []NamedRateLimit) error
 	// AddKeyOutcomes adds verification counts per key and outcome to each
 	// key's count for the hour that contains at. Unknown ids are ignored.
 	AddKeyOutcomes(ctx context.Context, at time.Time, counts map[KeyOutcome]int64) error

@@ -16,6 +16,9 @@ type UserInput struct {
 	Level       *int             `json:"level,omitempty"`
 	Permissions *[]PermissionRef `json:"permissions,omitempty"`
 	IsActive    *bool            `json:"isActive,omitempty"`
+	// RateLimits replaces the user's named limits, shared by all its keys
+	// ([] removes them).
+	RateLimits *[]NamedRateLimit `json:"rateLimits,omitempty"`
 }
 
 // CreateUser creates a user. Needs users:write; level and permissions may
@@ -47,6 +50,9 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 	if in.IsActive != nil {
 		u.IsActive = *in.IsActive
 	}
+	if in.RateLimits != nil {
+		u.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
+	}
 	var out *User
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
 		if in.Permissions != nil {
@@ -68,6 +74,11 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 				return Errorf(ECONFLICT, "user %s already exists", u.UserName)
 			}
 			return err
+		}
+		if len(u.RateLimits) > 0 {
+			if err := tx.SetUserRateLimits(ctx, u.TenantID, u.ID, u.RateLimits); err != nil {
+				return err
+			}
 		}
 		if err := s.auditDetails(ctx, tx, p, "user.create", p.TenantID, u.ID, map[string]any{"userName": u.UserName}); err != nil {
 			return err
@@ -232,6 +243,12 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 		if hash != "" {
 			u.PasswordHash = hash
 		}
+		if in.RateLimits != nil {
+			u.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
+			if err := f.err(); err != nil {
+				return err
+			}
+		}
 		if err := s.authorizeUser(ctx, tx, p, prev, &u); err != nil {
 			return err
 		}
@@ -243,6 +260,11 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 		}
 		if err := tx.UpdateUser(ctx, &u, prev.Version); err != nil {
 			return err
+		}
+		if !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
+			if err := tx.SetUserRateLimits(ctx, u.TenantID, u.ID, u.RateLimits); err != nil {
+				return err
+			}
 		}
 		if deactivated {
 			// A key cannot outlive its owner's rights, nor a secret the

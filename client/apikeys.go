@@ -77,7 +77,8 @@ func (c *Client) GetAPIKey(ctx context.Context, id string) (*keyward.APIKey, err
 
 // UpdateAPIKey changes the non-nil fields of in (PATCH /v1/apikeys/{id});
 // set in.ClearExpiry to remove the expiry ("expiresAt": null) and
-// in.ClearRateLimit to remove the key's rate limit ("rateLimit": null). ClientID and
+// in.ClearRateLimit to remove the key's rate limit ("rateLimit": null), and
+// in.ClearCredits to remove its credits ("credits": null). ClientID and
 // ExpiresIn cannot be changed this way: the server rejects them (invalid).
 // With ifMatch, the server changes the key only at that version, else
 // answers precondition (HTTP 412).
@@ -98,7 +99,8 @@ func (c *Client) UpdateAPIKey(ctx context.Context, id string, in keyward.APIKeyI
 }
 
 // patchBody encodes in with its nil fields left out, "expiresAt": null when
-// in.ClearExpiry is set and "rateLimit": null when in.ClearRateLimit is.
+// in.ClearExpiry is set, "rateLimit": null when in.ClearRateLimit is and
+// "credits": null when in.ClearCredits is.
 func patchBody(in keyward.APIKeyInput) (json.RawMessage, error) {
 	if in.ClearExpiry && in.ExpiresAt != nil {
 		return nil, errors.New("keyward client: set ExpiresAt or ClearExpiry, not both")
@@ -106,11 +108,14 @@ func patchBody(in keyward.APIKeyInput) (json.RawMessage, error) {
 	if in.ClearRateLimit && in.RateLimit != nil {
 		return nil, errors.New("keyward client: set RateLimit or ClearRateLimit, not both")
 	}
+	if in.ClearCredits && in.Credits != nil {
+		return nil, errors.New("keyward client: set Credits or ClearCredits, not both")
+	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("keyward client: encoding the update: %w", err)
 	}
-	if !in.ClearExpiry && !in.ClearRateLimit {
+	if !in.ClearExpiry && !in.ClearRateLimit && !in.ClearCredits {
 		return b, nil
 	}
 	var m map[string]json.RawMessage
@@ -122,6 +127,9 @@ func patchBody(in keyward.APIKeyInput) (json.RawMessage, error) {
 	}
 	if in.ClearRateLimit {
 		m["rateLimit"] = json.RawMessage("null")
+	}
+	if in.ClearCredits {
+		m["credits"] = json.RawMessage("null")
 	}
 	return json.Marshal(m)
 }

@@ -287,6 +287,26 @@ func TestRequests(t *testing.T) {
 				Body: jsonOf(t, `{"expiresAt":null,"level":2}`)},
 		},
 		{
+			name: "update removes the credits with null and sets named limits",
+			call: func(c *client.Client) (any, error) {
+				return c.UpdateAPIKey(ctx, "k1", keyward.APIKeyInput{ClearCredits: true,
+					RateLimits: &[]keyward.NamedRateLimit{{Name: "burst", Limit: 10, WindowSeconds: 1}}}, nil)
+			},
+			answer: answer{body: keyJSON},
+			want: sent{Method: "PATCH", Path: "/v1/apikeys/k1", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"credits":null,"rateLimits":[{"name":"burst","limit":10,"windowSeconds":1}]}`)},
+		},
+		{
+			name: "update sets credits",
+			call: func(c *client.Client) (any, error) {
+				return c.UpdateAPIKey(ctx, "k1", keyward.APIKeyInput{Credits: &keyward.Credits{Remaining: 5,
+					Refill: &keyward.Refill{Amount: 100, Interval: "monthly", DayOfMonth: 15}}}, nil)
+			},
+			answer: answer{body: keyJSON},
+			want: sent{Method: "PATCH", Path: "/v1/apikeys/k1", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"credits":{"remaining":5,"refill":{"amount":100,"interval":"monthly","dayOfMonth":15}}}`)},
+		},
+		{
 			name:   "deactivate",
 			call:   func(c *client.Client) (any, error) { return c.SetAPIKeyActive(ctx, "k1", false, nil) },
 			answer: answer{body: keyJSON},

@@ -96,6 +96,20 @@ func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("verify: rate limited (limit %d, reset in %ds)", e.Limit, e.Reset)
 }
 
+// UsageExceededError is Verify's answer for a key whose usage credits are
+// spent: Require turns it into 429, with Retry-After until the refill when
+// there is one.
+type UsageExceededError struct {
+	RefillsAt time.Time // zero without a refill
+}
+
+func (e *UsageExceededError) Error() string {
+	if e.RefillsAt.IsZero() {
+		return "verify: the key's usage credits are spent"
+	}
+	return "verify: the key's usage credits are spent until " + e.RefillsAt.Format(time.RFC3339)
+}
+
 // HasScope reports whether the principal holds scope.
 func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes, scope) }
 
@@ -324,6 +338,9 @@ func (v *Verifier) ask(ctx context.Context, path string, in any) (*Principal, er
 		RateLimit   *struct {
 			Limit, Remaining, Reset int
 		} `json:"ratelimit"`
+		Credits *struct {
+			RefillsAt *time.Time `json:"refillsAt"`
+		} `json:"credits"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&r); err != nil {
 		return nil, fmt.Errorf("verify: decoding keyward's answer: %w", err)
@@ -335,6 +352,12 @@ func (v *Verifier) ask(ctx context.Context, path string, in any) (*Principal, er
 		e := &RateLimitError{Reset: 1}
 		if r.RateLimit != nil {
 			e.Limit, e.Remaining, e.Reset = r.RateLimit.Limit, r.RateLimit.Remaining, max(r.RateLimit.Reset, 1)
+		}
+		return nil, e
+	case "USAGE_EXCEEDED":
+		e := &UsageExceededError{}
+		if r.Credits != nil && r.Credits.RefillsAt != nil {
+			e.RefillsAt = *r.Credits.RefillsAt
 		}
 		return nil, e
 	}
@@ -392,14 +415,22 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 // keyward credential holding every one of scopes. It answers 401 with
 // WWW-Authenticate: Bearer error="invalid_token" for missing or invalid
 // credentials, 403 error="insufficient_scope" when a scope is missing, and
-// 429 with Retry-After for a key over its rate limit, and 503 when keyward
+// 429 with Retry-After for a key over its rate limit, 429 (with Retry-After
+// until the refill, if any) for a key whose usage credits are spent, and 503 when keyward
 // cannot be reached to check a credential.
 func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, err := v.authenticate(r, scopes)
 			var limited *RateLimitError
+			var spent *UsageExceededError
 			switch {
+			case errors.As(err, &spent):
+				if !spent.RefillsAt.IsZero() {
+					w.Header().Set("Retry-After", strconv.Itoa(max(int(time.Until(spent.RefillsAt).Seconds()+0.999), 1)))
+				}
+				http.Error(w, "usage credits spent", http.StatusTooManyRequests)
+				return
 			case errors.As(err, &limited):
 				w.Header().Set("Retry-After", strconv.Itoa(limited.Reset))
 				if limited.Limit > 0 {

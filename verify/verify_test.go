@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -238,6 +239,23 @@ func TestRequire(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != want || (want == 429 && (rec.Header().Get("Retry-After") == "" || rec.Header().Get("RateLimit-Remaining") != "0")) {
 			t.Errorf("rate-limited key, request %d: got %d (Retry-After %q), want %d", i+1, rec.Code, rec.Header().Get("Retry-After"), want)
+		}
+	}
+
+	// A key whose usage credits are spent gets 429 with Retry-After until
+	// the refill (at most a day away, at 00:00 UTC).
+	var metered struct{ ClientID, ClientSecret string }
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "metered",
+		"credits":     map[string]any{"remaining": 2, "refill": map[string]any{"amount": 2, "interval": "daily"}},
+		"permissions": []map[string]string{{"name": "orders_read"}}}, &metered)
+	for i, want := range []int{200, 200, 429} {
+		req := httptest.NewRequest("GET", "/orders", nil)
+		req.Header.Set("X-API-Key", metered.ClientSecret)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		retry, _ := strconv.Atoi(rec.Header().Get("Retry-After"))
+		if rec.Code != want || (want == 429 && (retry < 1 || retry > 86400)) {
+			t.Errorf("metered key, request %d: got %d (Retry-After %q), want %d", i+1, rec.Code, rec.Header().Get("Retry-After"), want)
 		}
 	}
 

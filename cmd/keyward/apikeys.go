@@ -363,7 +363,8 @@ var fieldFlags = map[string]string{
 	"permissions": "--permission", "children": "--child", "expiresIn": "--expires-in", "expiresAt": "--expires-at",
 	"tokenLifespanSeconds": "--token-lifespan", "rateLimit": "--rate-limit", "ownerId": "--owner", "meta": "--meta",
 	"clientId": "--client-id", "deviceName": "--device-name", "password": "the password", "prefix": "--prefix",
-	"gracePeriodSeconds": "--grace", "hmacEnabled": "--hmac",
+	"gracePeriodSeconds": "--grace", "hmacEnabled": "--hmac", "credits.remaining": "--credits",
+	"credits.refill.amount": "--refill", "credits.refill.interval": "--refill", "credits.refill.dayOfMonth": "--refill",
 }
 
 // fieldsByFlag reads a refusal with field errors in the command's terms:
@@ -437,6 +438,10 @@ type keyFlags struct {
 	expiresIn, expiresAt, tokenLifespan, rateLimit string
 	hmac, noExpiry, noRateLimit, noAudiences       bool
 	meta                                           string
+	credits                                        int64
+	refill                                         string
+	noCredits                                      bool
+	limits                                         multiFlag
 	ifMatch                                        string
 }
 
@@ -450,6 +455,9 @@ func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
 	fs.StringVar(&k.tokenLifespan, "token-lifespan", "", "lifetime of its OAuth2 access tokens: `seconds` (60-86400) or a duration such as 1h")
 	fs.BoolVar(&k.hmac, "hmac", false, "allow HMAC request signatures with this key")
 	fs.StringVar(&k.rateLimit, "rate-limit", "", "at most this many requests per window: `N/window`, e.g. 100/1m or 10/1s")
+	fs.Int64Var(&k.credits, "credits", 0, "usage credits: the key works for this many more `uses` (verifications and requests), then is refused until a refill")
+	fs.StringVar(&k.refill, "refill", "", "with --credits: reset the credits to N each day or month: `N/daily`, N/monthly or N/monthly:DAY (DAY 1-31; past the month's end, its last day)")
+	fs.Var(&k.limits, "limit", limitUsage)
 	fs.StringVar(&k.deviceName, "device-name", "", "free-text device or context")
 	fs.StringVar(&k.owner, "owner", "", "`id` of the user the key acts for (default: you)")
 	fs.StringVar(&k.meta, "meta", "", "free `JSON` object stored with the key (at most 8 KiB)")
@@ -460,6 +468,7 @@ func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
 		fs.BoolVar(&k.noExpiry, "no-expiry", false, "remove the expiry: the key never expires")
 		fs.BoolVar(&k.noRateLimit, "no-rate-limit", false, "remove the key's rate limit")
 		fs.BoolVar(&k.noAudiences, "no-audiences", false, "remove the key's audiences: its tokens carry keyward's own again")
+		fs.BoolVar(&k.noCredits, "no-credits", false, "remove the key's credits: unlimited uses")
 		fs.StringVar(&k.ifMatch, "if-match", "", "change the key only if its version is still this `version`")
 	}
 }
@@ -525,6 +534,30 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 		in.RateLimit = &l
 	}
 	in.ClearRateLimit = k.noRateLimit
+	switch {
+	case visited["credits"] && k.noCredits:
+		return in, errors.New("give --credits or --no-credits, not both")
+	case visited["refill"] && !visited["credits"]:
+		return in, errors.New("--refill needs --credits (the credits are set as a whole)")
+	case visited["credits"]:
+		c := &keyward.Credits{Remaining: k.credits}
+		if visited["refill"] {
+			r, err := parseRefill(k.refill)
+			if err != nil {
+				return in, err
+			}
+			c.Refill = r
+		}
+		in.Credits = c
+	}
+	in.ClearCredits = k.noCredits
+	if visited["limit"] {
+		ls, err := parseNamedLimits(k.limits)
+		if err != nil {
+			return in, err
+		}
+		in.RateLimits = ls
+	}
 	if visited["token-lifespan"] {
 		s, err := parseSeconds(k.tokenLifespan)
 		if err != nil {
@@ -775,6 +808,40 @@ func ifMatchFlag(visited map[string]bool, v string) (*int, error) {
 	return &n, nil
 }
 
+// parseRefill reads --refill: N/daily, N/monthly or N/monthly:DAY.
+func parseRefill(s string) (*keyward.Refill, error) {
+	n, when, ok := strings.Cut(s, "/")
+	amount, err := strconv.ParseInt(n, 10, 64)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("--refill %q: want N/daily, N/monthly or N/monthly:DAY, e.g. 1000/daily", s)
+	}
+	r := &keyward.Refill{Amount: amount, Interval: when}
+	if interval, day, ok := strings.Cut(when, ":"); ok {
+		d, err := strconv.Atoi(day)
+		if interval != keyward.RefillMonthly || err != nil {
+			return nil, fmt.Errorf("--refill %q: a day (1-31) goes with monthly only, e.g. 1000/monthly:15", s)
+		}
+		r.Interval, r.DayOfMonth = interval, d
+	}
+	if r.Interval != keyward.RefillDaily && r.Interval != keyward.RefillMonthly {
+		return nil, fmt.Errorf("--refill %q: the interval is daily or monthly", s)
+	}
+	return r, nil
+}
+
+// creditsText shows a key's credits, "unlimited" without any.
+func creditsText(c *keyward.Credits) string {
+	switch {
+	case c == nil:
+		return "unlimited"
+	case c.Refill == nil:
+		return fmt.Sprintf("%d left", c.Remaining)
+	case c.Refill.Interval == keyward.RefillMonthly:
+		return fmt.Sprintf("%d left, refilled to %d monthly on day %d", c.Remaining, c.Refill.Amount, c.Refill.DayOfMonth)
+	}
+	return fmt.Sprintf("%d left, refilled to %d %s", c.Remaining, c.Refill.Amount, c.Refill.Interval)
+}
+
 // rateLimitText shows a key's rate limit, "none" without one.
 func rateLimitText(l *keyward.RateLimit) string {
 	if l == nil {
@@ -788,7 +855,7 @@ func emptyInput(in keyward.APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.ClientID == nil && in.Permissions == nil &&
 		in.Level == nil && in.IsActive == nil && in.ExpiresAt == nil && in.ExpiresIn == nil && !in.ClearExpiry &&
 		in.TokenLifespanSeconds == nil && in.HMACEnabled == nil && in.DeviceName == nil && in.OwnerID == nil &&
-		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit && in.Audiences == nil
+		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit && in.Audiences == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil
 }
 
 func apikeysRotateFlags(fs *flag.FlagSet) commandPrepare {
@@ -911,6 +978,8 @@ func (cli *runner) printKey(k *keyward.APIKey, what string) int {
 		{"Token lifespan", fmt.Sprintf("%ds", k.TokenLifespanSeconds)},
 		{"HMAC", map[bool]string{true: "enabled", false: "disabled"}[k.HMACEnabled]},
 		{"Rate limit", rateLimitText(k.RateLimit)},
+		{"Rate limits", namedLimitsText(k.RateLimits)},
+		{"Credits", creditsText(k.Credits)},
 		{"Secret", hint},
 		{"Meta", meta},
 		{"Created", fmtTime(&k.CreatedAt, "") + byText(k.CreatedBy)},

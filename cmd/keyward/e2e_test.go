@@ -72,6 +72,28 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code, _, _ = cli(t, env, "apikeys", "update", k.ID, "--rate-limit", "fast"); code != exitUsage {
 		t.Errorf("update --rate-limit fast: exit %d, want 2", code)
 	}
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--credits", "500", "--refill", "1000/monthly:31"); code != 0 ||
+		!strings.Contains(out, "500 left, refilled to 1000 monthly on day 31") {
+		t.Errorf("update --credits --refill: exit %d: %s %s", code, out, errs)
+	}
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--no-credits", "--json"); code != 0 || !strings.Contains(out, `"credits": null`) {
+		t.Errorf("update --no-credits: exit %d: %s %s", code, out, errs)
+	}
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--limit", "burst=10/1s", "--limit", "daily=10000/24h"); code != 0 ||
+		!strings.Contains(out, "burst: 10 per 1s, daily: 10000 per 86400s") {
+		t.Errorf("update --limit: exit %d: %s %s", code, out, errs)
+	}
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--limit", "", "--json"); code != 0 || strings.Contains(out, `"rateLimits"`) {
+		t.Errorf("update --limit '': exit %d: %s %s", code, out, errs)
+	}
+	if code, _, _ = cli(t, env, "apikeys", "update", k.ID, "--limit", "burst"); code != exitUsage {
+		t.Errorf("update --limit burst: exit %d, want 2", code)
+	}
+	for _, bad := range [][]string{{"--refill", "1000/daily"}, {"--credits", "5", "--refill", "1000/weekly"}, {"--credits", "5", "--refill", "1000/daily:3"}} {
+		if code, _, _ = cli(t, env, append([]string{"apikeys", "update", k.ID}, bad...)...); code != exitUsage {
+			t.Errorf("update %v: exit %d, want 2", bad, code)
+		}
+	}
 	if code, _, errs = cli(t, env, "apikeys", "deactivate", k.ID); code != 0 {
 		t.Fatalf("deactivate: exit %d: %s", code, errs)
 	}
@@ -186,6 +208,9 @@ func TestUsersAndPermissionsCLI(t *testing.T) {
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &updated) != nil || updated.Level != 2 || len(updated.Permissions) != 0 {
 		t.Errorf("users update --level 2 --permission \"\": exit %d: %s", code, out)
+	}
+	if code, out, errs = cli(t, env, "users", "update", id, "--limit", "plan=1000/24h"); code != 0 || !strings.Contains(out, "plan: 1000 per 86400s") {
+		t.Errorf("users update --limit: exit %d: %s %s", code, out, errs)
 	}
 	if code, _, errs = cli(t, env, "users", "deactivate", id); code != 0 {
 		t.Fatalf("users deactivate: exit %d: %s", code, errs)

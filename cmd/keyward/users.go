@@ -58,6 +58,7 @@ type userFlags struct {
 	level       int
 	permissions multiFlag
 	passwordIn  bool
+	limits      multiFlag
 }
 
 func (u *userFlags) register(fs *flag.FlagSet, create bool) {
@@ -66,6 +67,7 @@ func (u *userFlags) register(fs *flag.FlagSet, create bool) {
 	}
 	fs.IntVar(&u.level, "level", 1, "`level` 0-8: 1 reads own keys, 4 manages own keys, 5 reads all, 7 manages all, 8 everything; at most your own")
 	fs.Var(&u.permissions, "permission", "a permission `name` the user holds besides the level's; repeat for several (\"\" for none)")
+	fs.Var(&u.limits, "limit", limitUsage+"; the user's keys share them")
 	fs.BoolVar(&u.passwordIn, "new-password-stdin", false, "read the user's new password from the first line of standard input")
 }
 
@@ -92,6 +94,13 @@ func (u *userFlags) input(cli *runner, visited map[string]bool, create bool) (ke
 			}
 		}
 		in.Permissions = &refs
+	}
+	if visited["limit"] {
+		ls, err := parseNamedLimits(u.limits)
+		if err != nil {
+			return in, "", err
+		}
+		in.RateLimits = ls
 	}
 	generated := ""
 	if u.passwordIn && visited["password-stdin"] {
@@ -198,8 +207,8 @@ func usersUpdateFlags(fs *flag.FlagSet) commandPrepare {
 		if err != nil {
 			return nil, err
 		}
-		if in.Level == nil && in.Permissions == nil && in.Password == nil {
-			return nil, errors.New("nothing to change: give --level, --permission or --new-password-stdin")
+		if in.Level == nil && in.Permissions == nil && in.Password == nil && in.RateLimits == nil {
+			return nil, errors.New("nothing to change: give --level, --permission, --limit or --new-password-stdin")
 		}
 		return func(ctx context.Context, c *client.Client) int {
 			user, err := c.UpdateUser(ctx, id, in)
@@ -273,8 +282,9 @@ func (cli *runner) printUser(u *keyward.User, what string) int {
 		fmt.Fprintln(cli.stderr, what)
 	}
 	tw := tabwriter.NewWriter(cli.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ID\t%s\nName\t%s\nLevel\t%d\nStatus\t%s\nPermissions\t%s\nCreated\t%s\nVersion\t%d\n",
-		safe(u.ID), safe(u.UserName), u.Level, userStatus(u), permissionNames(u.Permissions), fmtTime(&u.CreatedAt, ""), u.Version)
+	fmt.Fprintf(tw, "ID\t%s\nName\t%s\nLevel\t%d\nStatus\t%s\nPermissions\t%s\nRate limits\t%s\nCreated\t%s\nVersion\t%d\n",
+		safe(u.ID), safe(u.UserName), u.Level, userStatus(u), permissionNames(u.Permissions), safe(namedLimitsText(u.RateLimits)),
+		fmtTime(&u.CreatedAt, ""), u.Version)
 	tw.Flush()
 	return exitOK
 }

@@ -818,3 +818,65 @@ func TestKeyFormAudiences(t *testing.T) {
 		t.Errorf("after clearing: %v", k.Audiences)
 	}
 }
+
+func TestKeyFormCredits(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	form := func(credits, refill, amount, day string) url.Values {
+		return url.Values{"name": {"metered"}, "lifespanValue": {"1"}, "lifespanUnit": {"hours"},
+			"credits": {credits}, "refill": {refill}, "refillAmount": {amount}, "refillDay": {day}}
+	}
+	for _, bad := range [][4]string{{"-1", "", "", ""}, {"ten", "", "", ""}, {"", "daily", "5", ""}, {"5", "daily", "0", ""},
+		{"5", "weekly", "5", ""}, {"5", "monthly", "5", "32"}} {
+		res := b.post("/console/keys", form(bad[0], bad[1], bad[2], bad[3]))
+		if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, `id="credits-error"`) {
+			t.Errorf("credits %v: got %d without the error next to the field", bad, res.Status)
+		}
+	}
+	res := b.post("/console/keys", form("5", "monthly", "10", "31"))
+	m := secretRe.FindStringSubmatch(res.Body)
+	if m == nil {
+		t.Fatalf("create with credits: got %d", res.Status)
+	}
+	ctx := context.Background()
+	p, err := s.svc.Authenticate(ctx, keyward.Credentials{APIKey: m[1]}) // spends 1
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := s.svc.GetAPIKey(ctx, s.admin, p.ID)
+	if k.Credits == nil || k.Credits.Remaining != 4 || k.Credits.Refill == nil || *k.Credits.Refill != (keyward.Refill{Amount: 10, Interval: "monthly", DayOfMonth: 31}) {
+		t.Fatalf("stored credits: got %+v", k.Credits)
+	}
+	if body := b.get("/console/keys/" + k.ID).Body; !strings.Contains(body, "4 left, refilled to 10 monthly on day 31") {
+		t.Error("the key page does not show the credits")
+	}
+	edit := b.get("/console/keys/" + k.ID + "/edit").Body
+	if !strings.Contains(edit, `name="creditsWas" value="4|monthly|10|31"`) {
+		t.Fatalf("the edit form does not carry the credits it shows")
+	}
+	// Spent meanwhile: saving another change leaves the credits alone.
+	if _, err := s.svc.Authenticate(ctx, keyward.Credentials{APIKey: m[1]}); err != nil {
+		t.Fatal(err)
+	}
+	v := form("4", "monthly", "10", "31")
+	v.Set("creditsWas", "4|monthly|10|31")
+	v.Set("name", "renamed")
+	v.Set("version", strconv.Itoa(k.Version))
+	if res := b.post("/console/keys/"+k.ID+"/edit", v); res.Status != http.StatusSeeOther {
+		t.Fatalf("renaming: got %d", res.Status)
+	}
+	if k, _ := s.svc.GetAPIKey(ctx, s.admin, p.ID); k.Name != "renamed" || k.Credits == nil || k.Credits.Remaining != 3 {
+		t.Fatalf("after renaming: got %q %+v, want 3 left", k.Name, k.Credits)
+	}
+	k, _ = s.svc.GetAPIKey(ctx, s.admin, p.ID)
+	v = form("", "", "", "")
+	v.Set("creditsWas", "3|monthly|10|31")
+	v.Set("version", strconv.Itoa(k.Version))
+	if res := b.post("/console/keys/"+k.ID+"/edit", v); res.Status != http.StatusSeeOther {
+		t.Fatalf("removing the credits: got %d", res.Status)
+	}
+	if k, _ := s.svc.GetAPIKey(ctx, s.admin, p.ID); k.Credits != nil {
+		t.Errorf("after removing: got %+v", k.Credits)
+	}
+}

@@ -195,16 +195,23 @@ type keyForm struct {
 	Expires       string // the expiry choice: never, 30, 90, 365 (days from now) or date
 	RateLimit     string // requests per window; "" is none
 	RateWindow    int    // seconds
-	HMAC          bool
-	Level         int
-	OwnerID       string
-	OwnerName     string
-	Once          string          // the add form's one-time token
-	Levels        []int           // the levels the caller may give
-	Owners        []*keyward.User // who the caller may make the owner; nil: the owner is not theirs to choose
-	Catalog       []*keyward.Permission
-	Errors        map[string]string
-	Error         string
+	// Credits are the uses left ("" is unlimited), refilled to RefillAmount
+	// each day or month ("" never, daily, monthly) on RefillDay. CreditsWas
+	// is what the edit form showed: unchanged fields send nothing, so that
+	// saving another change never resets what was spent meanwhile.
+	Credits, CreditsWas  string
+	Refill, RefillAmount string
+	RefillDay            string
+	HMAC                 bool
+	Level                int
+	OwnerID              string
+	OwnerName            string
+	Once                 string          // the add form's one-time token
+	Levels               []int           // the levels the caller may give
+	Owners               []*keyward.User // who the caller may make the owner; nil: the owner is not theirs to choose
+	Catalog              []*keyward.Permission
+	Errors               map[string]string
+	Error                string
 }
 
 func (c *Console) catalog(r *http.Request, s *session) []*keyward.Permission {
@@ -279,6 +286,9 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	f.HMAC = r.PostFormValue("hmac") == "on"
 	f.RateLimit = strings.TrimSpace(r.PostFormValue("rateLimit"))
 	f.RateWindow, _ = strconv.Atoi(r.PostFormValue("rateWindow"))
+	f.Credits, f.CreditsWas = strings.TrimSpace(r.PostFormValue("credits")), r.PostFormValue("creditsWas")
+	f.Refill, f.RefillAmount = r.PostFormValue("refill"), strings.TrimSpace(r.PostFormValue("refillAmount"))
+	f.RefillDay = strings.TrimSpace(r.PostFormValue("refillDay"))
 
 	in := keyward.APIKeyInput{Name: &f.Name, Description: &f.Description}
 	refs := make([]keyward.PermissionRef, 0, len(f.Scopes))
@@ -345,6 +355,7 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	default:
 		in.RateLimit = &keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow}
 	}
+	creditsFromForm(f, &in, prev)
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC
 	}
@@ -468,6 +479,7 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 	if k.RateLimit != nil {
 		f.RateLimit, f.RateWindow = strconv.Itoa(k.RateLimit.Limit), k.RateLimit.WindowSeconds
 	}
+	creditsToForm(&f, k.Credits)
 	c.render(w, r, s, http.StatusOK, "keyform", "Edit API key", f)
 }
 

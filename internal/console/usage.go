@@ -18,6 +18,7 @@ var outcomes = []outcomeInfo{
 	{keyward.CodeValid, "Valid", "o-valid", false},
 	{keyward.CodeInsufficientPermissions, "Insufficient permissions", "o-perms", true},
 	{keyward.CodeRateLimited, "Rate limited", "o-rate", true},
+	{keyward.CodeUsageExceeded, "Credits spent", "o-credits", true},
 	{keyward.CodeDisabled, "Disabled", "o-disabled", true},
 	{keyward.CodeExpired, "Expired", "o-expired", true},
 	{keyward.CodeInvalidSignature, "Invalid signature", "o-sig", true},

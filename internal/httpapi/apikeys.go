@@ -111,6 +111,9 @@ func (s *Server) updateAPIKey(w http.ResponseWriter, r *http.Request, p *keyward
 	if v, ok := raw["rateLimit"]; ok && string(v) == "null" {
 		in.ClearRateLimit = true
 	}
+	if v, ok := raw["credits"]; ok && string(v) == "null" {
+		in.ClearCredits = true
+	}
 	if v, ok := raw["expiresAt"]; ok && string(v) == "null" {
 		in.ClearExpiry = true
 	}

@@ -28,6 +28,7 @@ var statusOf = map[string]int{
 	keyward.EPRECONDITION:    http.StatusPreconditionFailed,
 	keyward.ETOOLARGE:        http.StatusRequestEntityTooLarge,
 	keyward.ERATELIMITED:     http.StatusTooManyRequests,
+	keyward.EUSAGEEXCEEDED:   http.StatusTooManyRequests,
 	keyward.EUNAVAILABLE:     http.StatusServiceUnavailable,
 	keyward.ELIMITERDOWN:     http.StatusServiceUnavailable,
 	keyward.EDBUNAVAILABLE:   http.StatusServiceUnavailable,
@@ -127,6 +128,9 @@ func (s *Server) ErrorStatus(w http.ResponseWriter, r *http.Request, err error) 
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", strconv.Itoa(max(e.Rate.Reset, 1)))
 		}
+	}
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")

@@ -171,6 +171,28 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// codeWriter records the first status a handler wrote.
+type codeWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *codeWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *codeWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *codeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // withRequestContext gives every request an id (X-Request-Id), recovers
 // panics as 500s, logs one line per request and records metrics. It never
 // logs headers, bodies or query strings, which may carry secrets, and the
@@ -360,6 +382,15 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keywar
 		}
 		if p.Rate != nil {
 			setRateHeaders(w.Header(), p.Rate)
+		}
+		if p.SpentCredits() {
+			// A request refused as not allowed spends none of the key's credits.
+			sw := &codeWriter{ResponseWriter: w}
+			h(sw, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
+			if sw.code == http.StatusForbidden {
+				s.svc.RefundRequest(r.Context(), p)
+			}
+			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
 	}

@@ -193,8 +193,17 @@ func (s *store) queryKeys(ctx context.Context, query string, args ...any) ([]*ke
 	if err != nil {
 		return nil, err
 	}
+	credits, err := s.loadCredits(ctx, s.read, refs)
+	if err != nil {
+		return nil, err
+	}
+	limits, err := s.loadNamedLimits(ctx, s.read, "api_key_rate_limits", "key_id", refs)
+	if err != nil {
+		return nil, err
+	}
 	for _, k := range keys {
-		k.Permissions = perms[keyward.KeyRef{TenantID: k.TenantID, ID: k.ID}]
+		r := keyward.KeyRef{TenantID: k.TenantID, ID: k.ID}
+		k.Permissions, k.Credits, k.RateLimits = perms[r], credits[r], limits[r]
 	}
 	return keys, nil
 }

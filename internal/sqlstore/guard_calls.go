@@ -207,3 +207,23 @@ func (g *guardTx) PrincipalActive(ctx context.Context, kind, tenantID, id string
 func (g *guardTx) UpdateAuditDetails(ctx context.Context, tenantID, id string, details json.RawMessage) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.UpdateAuditDetails(ctx, tenantID, id, details) })
 }
+
+func (g *guardTx) SetKeyCredits(ctx context.Context, tenantID, keyID string, c *keyward.Credits) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.SetKeyCredits(ctx, tenantID, keyID, c) })
+}
+
+func (g *guardTx) SpendCredits(ctx context.Context, sp keyward.CreditSpend) (keyward.CreditResult, error) {
+	return call(g, ctx, func(ctx context.Context) (keyward.CreditResult, error) { return g.StoreTx.SpendCredits(ctx, sp) })
+}
+
+func (g *guardTx) SetKeyRateLimits(ctx context.Context, tenantID, keyID string, ls []keyward.NamedRateLimit) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.SetKeyRateLimits(ctx, tenantID, keyID, ls) })
+}
+
+func (g *guardTx) SetUserRateLimits(ctx context.Context, tenantID, userID string, ls []keyward.NamedRateLimit) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.SetUserRateLimits(ctx, tenantID, userID, ls) })
+}
+
+func (g *guardTx) RefundCredits(ctx context.Context, sp keyward.CreditSpend) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.RefundCredits(ctx, sp) })
+}

@@ -168,8 +168,13 @@ func (s *store) queryUsers(ctx context.Context, query string, args ...any) ([]*k
 	if err != nil {
 		return nil, err
 	}
+	limits, err := s.loadNamedLimits(ctx, s.read, "user_rate_limits", "user_id", refs)
+	if err != nil {
+		return nil, err
+	}
 	for _, u := range users {
-		u.Permissions = perms[keyward.KeyRef{TenantID: u.TenantID, ID: u.ID}]
+		r := keyward.KeyRef{TenantID: u.TenantID, ID: u.ID}
+		u.Permissions, u.RateLimits = perms[r], limits[r]
 	}
 	return users, nil
 }

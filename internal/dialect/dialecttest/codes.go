@@ -27,6 +27,7 @@ var ErrorCases = []ErrorCase{
 	{keyward.Errorf(keyward.EPRECONDITION, "stale"), http.StatusPreconditionFailed, false},
 	{keyward.Errorf(keyward.ETOOLARGE, "big"), http.StatusRequestEntityTooLarge, false},
 	{&keyward.Error{Code: keyward.ERATELIMITED, Message: "slow down", Rate: &keyward.RateStatus{Limit: 1, Reset: 7}}, http.StatusTooManyRequests, true},
+	{&keyward.Error{Code: keyward.EUSAGEEXCEEDED, Message: "spent", RetryAfter: 3600}, http.StatusTooManyRequests, true},
 	{keyward.Errorf(keyward.EUNAVAILABLE, "the database does not answer"), http.StatusServiceUnavailable, true},
 	{keyward.Errorf(keyward.ELIMITERDOWN, "the rate limiter is down"), http.StatusServiceUnavailable, true},
 	{errors.New("disk on fire"), http.StatusInternalServerError, false},

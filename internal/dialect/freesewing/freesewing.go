@@ -115,7 +115,7 @@ func (d *api) authed(via string, h func(w http.ResponseWriter, r *http.Request, 
 		}
 		if err != nil {
 			switch keyward.ErrorCode(err) {
-			case keyward.EINVALID, keyward.ESIGMALFORMED, keyward.ETOOLARGE, keyward.EBODYTOOLARGE, keyward.ERATELIMITED,
+			case keyward.EINVALID, keyward.ESIGMALFORMED, keyward.ETOOLARGE, keyward.EBODYTOOLARGE, keyward.ERATELIMITED, keyward.EUSAGEEXCEEDED,
 				keyward.EUNAVAILABLE, keyward.ELIMITERDOWN, keyward.EDBUNAVAILABLE, keyward.EINTERNAL:
 				// Bad input, or a refusal that is not about the credentials.
 			default:
