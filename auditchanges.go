@@ -144,6 +144,13 @@ func rateValue(r *RateLimit) any {
 	return *r
 }
 
+func creditsValue(c *Credits) any {
+	if c == nil {
+		return nil
+	}
+	return *c
+}
+
 func strValue(s string) any {
 	if s == "" {
 		return nil
@@ -194,6 +201,12 @@ func keyChanges(prev, k *APIKey) changeList {
 	if !sameRateLimit(prev.RateLimit, k.RateLimit) {
 		l.value("rateLimit", rateValue(prev.RateLimit), rateValue(k.RateLimit))
 	}
+	if !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
+		l.value("rateLimits", prev.RateLimits, k.RateLimits)
+	}
+	if !sameCredits(prev.Credits, k.Credits) {
+		l.value("credits", creditsValue(prev.Credits), creditsValue(k.Credits))
+	}
 	if string(prev.Meta) != string(k.Meta) {
 		l.withheld("meta")
 	}
@@ -215,6 +228,9 @@ func userChanges(prev, u *User, password bool) changeList {
 	}
 	if prev.IsActive != u.IsActive {
 		l.value("isActive", prev.IsActive, u.IsActive)
+	}
+	if !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
+		l.value("rateLimits", prev.RateLimits, u.RateLimits)
 	}
 	if password {
 		l.withheld("password")
