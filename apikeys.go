@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,8 +39,11 @@ type APIKeyInput struct {
 	// OwnerUserName names the owner by userName instead of OwnerID (Portos'
 	// userName); an unknown name is EINVALID naming "userName". The owner
 	// changes under the same rules as with OwnerID.
-	OwnerUserName *string         `json:"-"`
-	Meta          json.RawMessage `json:"meta,omitempty"`
+	OwnerUserName *string `json:"-"`
+	// AllowedCIDRs replaces the key's address allowlist; an empty list
+	// removes it (any address).
+	AllowedCIDRs *[]string       `json:"allowedCidrs,omitempty"`
+	Meta         json.RawMessage `json:"meta,omitempty"`
 }
 
 // IssuedKey is a key together with its secret, returned only by create,
@@ -292,6 +296,11 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 			return err
 		}
 	}
+	if in.AllowedCIDRs != nil {
+		cidrs, errs := ParseAllowedCIDRs("allowedCidrs", *in.AllowedCIDRs)
+		f = append(f, errs...)
+		k.AllowedCIDRs = cidrs
+	}
 	if in.Permissions != nil {
 		perms, err := resolvePermissions(ctx, tx, k.TenantID, *in.Permissions, &f)
 		if err != nil {
@@ -309,6 +318,9 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	if prev != nil && p.isKey(prev.TenantID, prev.ID) && (in.ExpiresAt != nil || in.ClearExpiry ||
 		in.RateLimit != nil || in.ClearRateLimit) {
 		return Errorf(EFORBIDDEN, "a key may not change its own expiry or rate limit")
+	}
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) && widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs) {
+		return Errorf(EFORBIDDEN, "a key may not widen its own allowedCidrs")
 	}
 	return s.authorizeKey(ctx, tx, p, k, prev)
 }
@@ -333,7 +345,9 @@ func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k,
 		}
 		c.prev = &pf
 		c.rights = ownerChanged || prev.ActsAsOwner != k.ActsAsOwner || prev.Level != k.Level ||
-			!samePermissions(prev.Permissions, k.Permissions)
+			!samePermissions(prev.Permissions, k.Permissions) ||
+			// Widening where the key works is a grant too.
+			widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs)
 	}
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
@@ -613,6 +627,7 @@ func keyChanges(prev, k *APIKey) []string {
 	add(prev.HMACEnabled != k.HMACEnabled, "hmacEnabled")
 	add(!sameRateLimit(prev.RateLimit, k.RateLimit), "rateLimit")
 	add(string(prev.Meta) != string(k.Meta), "meta")
+	add(!slices.Equal(prev.AllowedCIDRs, k.AllowedCIDRs), "allowedCidrs")
 	return out
 }
 
@@ -629,7 +644,7 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
 		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil &&
-		in.Meta == nil && in.ActsAsOwner == nil
+		in.Meta == nil && in.ActsAsOwner == nil && in.AllowedCIDRs == nil
 }
 
 // KeyToChange returns key id if the caller may change it — it may read or
@@ -745,6 +760,9 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	if full.ActsAsOwner == nil {
 		full.ActsAsOwner = new(bool)
+	}
+	if full.AllowedCIDRs == nil {
+		full.AllowedCIDRs = &[]string{}
 	}
 	expiresIn := full.ExpiresIn
 	full.ExpiresIn = nil

@@ -57,6 +57,9 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	if err := s.checkBlocked(c.IP); err != nil {
 		return nil, err
 	}
+	if c.IP != "" {
+		ctx = WithClientIP(ctx, c.IP)
+	}
 	var p *Principal
 	var err error
 	switch {
@@ -107,8 +110,12 @@ func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*P
 }
 
 // keyPrincipal is the principal of a key that authenticated, once its rate
-// limits allow the request. scope limits an access token's rights.
+// limits allow the request and the client address (ctx, WithClientIP) is
+// within its allowedCidrs. scope limits an access token's rights.
 func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map[string]bool) (*Principal, error) {
+	if err := snap.checkIP(ctx); err != nil {
+		return nil, err
+	}
 	rate, err := s.limitKey(ctx, snap)
 	if err != nil {
 		return nil, err
@@ -193,6 +200,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
 		keyCounter: "key:" + KeyRef{TenantID: k.TenantID, ID: k.ID}.String(), tenantCounter: "tenant:" + k.TenantID,
 	}
+	snap.allowed = prefixes(k.AllowedCIDRs)
 	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
 		snap.sealed = append(snap.sealed, k.SecretCiphertext)
 		if len(k.PrevSecretCiphertext) > 0 {
@@ -274,6 +282,9 @@ type VerifyRequest struct {
 	ClientSecret string   `json:"clientSecret,omitempty"`
 	Token        string   `json:"token,omitempty"`
 	Permissions  []string `json:"permissions,omitempty"`
+	// IP is the end client's address: a key with allowedCidrs is
+	// IP_NOT_ALLOWED when it is outside them, or not given.
+	IP string `json:"ip,omitempty"`
 }
 
 // VerifyResult answers a verification; Valid is true only with CodeValid.
@@ -300,6 +311,9 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 	if !p.Has(PermKeysVerify) {
 		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
 	}
+	if req.IP != "" && !validIP(req.IP) {
+		return nil, Invalid(FieldError{Field: "ip", Message: "must be an IPv4 or IPv6 address"})
+	}
 	var sec, clientID string
 	switch {
 	case req.Key != "" && req.ClientID == "" && req.ClientSecret == "" && req.Token == "":
@@ -312,7 +326,7 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 				return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
 			}
 		}
-		return s.verifyToken(ctx, p, req.Token, req.Permissions)
+		return s.verifyToken(ctx, p, req.Token, req.Permissions, req.IP)
 	default:
 		return nil, Invalid(FieldError{Field: "key", Message: "give one of key, clientId and clientSecret, or token"})
 	}
@@ -327,6 +341,9 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 	}
 	if snap == nil || snap.TenantID != p.TenantID {
 		return &VerifyResult{Code: CodeNotFound}, nil
+	}
+	if code == CodeValid && !ipAllowed(snap.allowed, req.IP) {
+		code = CodeIPNotAllowed
 	}
 	if code == CodeValid {
 		for _, name := range req.Permissions {

@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,8 @@ type keySnapshot struct {
 	// sealed holds the AES-GCM sealed secrets of an HMAC key: the current
 	// one, then the previous during a rotation's grace period.
 	sealed [][]byte
+	// allowed are the client prefixes the key works from (nil: any).
+	allowed []netip.Prefix
 
 	cachedAt time.Time
 	lastUsed atomic.Int64 // unix microseconds of the last successful use

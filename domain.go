@@ -101,6 +101,9 @@ type APIKey struct {
 	// SecretRevoked is set when the secret holder lost its access: the key
 	// is refused until someone who covers it rotates the secret.
 	SecretRevoked bool `json:"secretRevoked"`
+	// AllowedCIDRs are the client addresses (IPv4/IPv6 prefixes,
+	// normalised) the key works from; absent (empty): any address.
+	AllowedCIDRs []string `json:"allowedCidrs,omitempty"`
 
 	// SecretGeneration counts the key's secrets: 1 at creation, +1 on every
 	// rotation. OAuth2 access tokens carry it, so a rotation retires the

@@ -97,6 +97,9 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 	if code != CodeValid || (tenantID != "" && snap.TenantID != tenantID) {
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
+	if err := snap.checkIP(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := s.limitKey(ctx, snap); err != nil {
 		return nil, err
 	}
@@ -371,7 +374,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 }
 
 // verifyToken answers POST /v1/keys/verify for {token}.
-func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string) (*VerifyResult, error) {
+func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string, ip string) (*VerifyResult, error) {
 	c, snap, ok, err := s.checkAccessToken(ctx, raw)
 	if err != nil {
 		return nil, err
@@ -381,7 +384,13 @@ func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, req
 	}
 	code := CodeValid
 	scope := snap.currentScope(c.Scope)
+	if !ipAllowed(snap.allowed, ip) {
+		code = CodeIPNotAllowed
+	}
 	for _, name := range required {
+		if code != CodeValid {
+			break
+		}
 		if !slices.Contains(scope, name) {
 			code = CodeInsufficientPermissions
 			break

@@ -51,6 +51,7 @@ var statusOf = map[string]int{
 	keyward.EBODYTOOLARGE:   http.StatusRequestEntityTooLarge,
 	keyward.EINVALIDCLIENT:  http.StatusUnauthorized,
 	keyward.EINVALIDSCOPE:   http.StatusBadRequest,
+	keyward.EIPNOTALLOWED:   http.StatusForbidden,
 }
 
 // StatusOf returns the HTTP status for err's code.

@@ -19,7 +19,8 @@ const keyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.description, k.own
 	k.secret_hint, k.created_at, k.updated_at, k.last_used_at, k.created_by, k.version,
 	k.secret_hash, k.secret_ciphertext, k.prev_secret_hash, k.prev_secret_ciphertext, k.prev_secret_expires_at,
 	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked, k.prev_secret_holder_id,
-	k.secret_holder_tenant_id, k.prev_secret_holder_tenant_id`
+	k.secret_holder_tenant_id, k.prev_secret_holder_tenant_id,
+	k.allowed_cidrs`
 
 const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id `
 
@@ -33,7 +34,8 @@ func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
 		nullTimeCol{&k.LastUsedAt}, &k.CreatedBy, &k.Version,
 		&k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash, &k.PrevSecretCiphertext,
 		nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &rateLimit, &rateWindow, &k.ActsAsOwner, &holder,
-		&k.SecretRevoked, &prevHolder, &holderTenant, &prevHolderTenant)
+		&k.SecretRevoked, &prevHolder, &holderTenant, &prevHolderTenant,
+		cidrsCol{&k.AllowedCIDRs})
 	if err != nil {
 		return nil, err
 	}
@@ -60,9 +62,11 @@ func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 				last_used_at, created_by, version, secret_hash, secret_ciphertext, prev_secret_hash,
 				prev_secret_ciphertext, prev_secret_expires_at, secret_generation, rate_limit, rate_window_seconds,
 				acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id, secret_holder_tenant_id,
-				prev_secret_holder_tenant_id)
+				prev_secret_holder_tenant_id,
+				allowed_cidrs)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)`,
+				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33,
+				$34)`,
 			k.ID, k.TenantID, k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level,
 			k.IsActive, s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
 			s.ts(k.CreatedAt), s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.CreatedBy, k.Version,
@@ -70,7 +74,8 @@ func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 			nullBytes(k.PrevSecretCiphertext), s.tsPtr(k.PrevSecretExpiresAt), k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
 			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID),
-			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID))
+			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID),
+			cidrsArg(k.AllowedCIDRs))
 		if err != nil {
 			return writeError(err, "creating an api key", keyConflict)
 		}
@@ -92,7 +97,8 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 				secret_hash = $16, secret_ciphertext = $17, prev_secret_hash = $18, prev_secret_ciphertext = $19,
 				prev_secret_expires_at = $20, secret_generation = $24, rate_limit = $25, rate_window_seconds = $26,
 				acts_as_owner = $27, secret_holder_id = $28, secret_revoked = $29, prev_secret_holder_id = $30,
-				secret_holder_tenant_id = $31, prev_secret_holder_tenant_id = $32
+				secret_holder_tenant_id = $31, prev_secret_holder_tenant_id = $32,
+				allowed_cidrs = $33
 			WHERE id = $21 AND tenant_id = $22 AND version = $23`,
 			k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level, k.IsActive,
 			s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
@@ -101,7 +107,8 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 			s.tsPtr(k.PrevSecretExpiresAt), k.ID, k.TenantID, expectVersion, k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
 			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID),
-			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID))
+			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID),
+			cidrsArg(k.AllowedCIDRs))
 		if err != nil {
 			return writeError(err, "updating an api key", keyConflict)
 		}
@@ -366,4 +373,27 @@ func sortedRefs[V any](m map[keyward.KeyRef]V) []keyward.KeyRef {
 		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ID, b.ID))
 	})
 	return refs
+}
+
+// cidrsArg stores a key's allowedCidrs space-separated; none is NULL.
+func cidrsArg(cidrs []string) any {
+	if len(cidrs) == 0 {
+		return nil
+	}
+	return strings.Join(cidrs, " ")
+}
+
+// cidrsCol scans allowed_cidrs into a list, nil for NULL.
+type cidrsCol struct{ dst *[]string }
+
+func (c cidrsCol) Scan(v any) error {
+	var s sql.NullString
+	if err := s.Scan(v); err != nil {
+		return err
+	}
+	*c.dst = nil
+	if s.Valid && s.String != "" {
+		*c.dst = strings.Fields(s.String)
+	}
+	return nil
 }

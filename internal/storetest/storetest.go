@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"APIKeyList", testAPIKeyList},
 		{"APIKeyConditions", testAPIKeyConditions},
 		{"APIKeySameIDs", testAPIKeySameIDs},
+		{"APIKeyAllowlist", testAPIKeyAllowlist},
 		{"Audit", testAudit},
 		{"Tx", testTx},
 		{"SigningKeys", testSigningKeys},

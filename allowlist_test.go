@@ -1,0 +1,65 @@
+package keyward
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestParseAllowedCIDRs(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want []string
+		bad  int // how many entries are refused
+	}{
+		{[]string{"10.1.2.3/8", " 192.0.2.1 ", "2001:DB8::1", "::ffff:198.51.100.0/120", "::/0"},
+			[]string{"10.0.0.0/8", "192.0.2.1/32", "2001:db8::1/128", "198.51.100.0/24", "::/0"}, 0},
+		{[]string{"10.0.0.0/8", "10.9.9.9/8"}, []string{"10.0.0.0/8"}, 0},
+		{[]string{"nope", "10.0.0.0/33", "", "fe80::1%eth0", "1.2.3.4/-1"}, []string{}, 5},
+		{nil, []string{}, 0},
+	}
+	for _, tt := range tests {
+		got, errs := ParseAllowedCIDRs("allowedCidrs", tt.in)
+		if len(errs) != tt.bad || (tt.bad == 0 && !slices.Equal(got, tt.want)) {
+			t.Errorf("%q: got %q, %d errors; want %q, %d errors", tt.in, got, len(errs), tt.want, tt.bad)
+		}
+	}
+	if _, errs := ParseAllowedCIDRs("allowedCidrs", make([]string, MaxAllowedCIDRs+1)); len(errs) != 1 || errs[0].Field != "allowedCidrs" {
+		t.Errorf("101 entries: got %v, want one error on allowedCidrs", errs)
+	}
+}
+
+func TestIPAllowed(t *testing.T) {
+	list := prefixes([]string{"10.0.0.0/8", "2001:db8::/32"})
+	for ip, want := range map[string]bool{
+		"10.1.2.3": true, "11.0.0.1": false, "::ffff:10.0.0.1": true, "2001:db8::5": true, "2001:db9::5": false,
+		"": false, "garbage": false, "fe80::1%eth0": false,
+	} {
+		if got := ipAllowed(list, ip); got != want {
+			t.Errorf("%q: got %v, want %v", ip, got, want)
+		}
+	}
+	if !ipAllowed(nil, "") {
+		t.Errorf("no allowlist: an unknown address must be allowed")
+	}
+}
+
+func TestWidensAllowlist(t *testing.T) {
+	tests := []struct {
+		prev, next []string
+		want       bool
+	}{
+		{nil, []string{"10.0.0.0/8"}, false},
+		{nil, nil, false},
+		{[]string{"10.0.0.0/8"}, nil, true},
+		{[]string{"10.0.0.0/8"}, []string{"10.1.0.0/16"}, false},
+		{[]string{"10.1.0.0/16"}, []string{"10.0.0.0/8"}, true},
+		{[]string{"10.0.0.0/8"}, []string{"10.1.0.0/16", "192.0.2.1/32"}, true},
+		{[]string{"0.0.0.0/0"}, []string{"::/0"}, true},
+		{[]string{"2001:db8::/32", "10.0.0.0/8"}, []string{"2001:db8:1::/48"}, false},
+	}
+	for _, tt := range tests {
+		if got := widensAllowlist(tt.prev, tt.next); got != tt.want {
+			t.Errorf("%v -> %v: got %v, want %v", tt.prev, tt.next, got, tt.want)
+		}
+	}
+}
