@@ -175,6 +175,43 @@ func TestRequests(t *testing.T) {
 			},
 		},
 		{
+			name: "verify a key for an end client's address",
+			call: func(c *client.Client) (any, error) {
+				return c.VerifyKey(ctx, keyward.VerifyRequest{Key: "kw_sk_x", IP: "2001:db8::7"})
+			},
+			answer: answer{body: `{"valid":false,"code":"IP_NOT_ALLOWED","keyId":"k1"}`},
+			want: sent{Method: "POST", Path: "/v1/keys/verify", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"key":"kw_sk_x","ip":"2001:db8::7"}`)},
+			check: func(t *testing.T, got any) {
+				if r := got.(*keyward.VerifyResult); r.Valid || r.Code != keyward.CodeIPNotAllowed {
+					t.Errorf("got %+v", r)
+				}
+			},
+		},
+		{
+			name: "an allowlist set",
+			call: func(c *client.Client) (any, error) {
+				return c.UpdateAPIKey(ctx, "k1", keyward.APIKeyInput{AllowedCIDRs: &[]string{"203.0.113.0/24"}}, nil)
+			},
+			answer: answer{body: `{"id":"k1","allowedCidrs":["203.0.113.0/24"]}`},
+			want: sent{Method: "PATCH", Path: "/v1/apikeys/k1", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"allowedCidrs":["203.0.113.0/24"]}`)},
+			check: func(t *testing.T, got any) {
+				if k := got.(*keyward.APIKey); len(k.AllowedCIDRs) != 1 || k.AllowedCIDRs[0] != "203.0.113.0/24" {
+					t.Errorf("got %+v", k.AllowedCIDRs)
+				}
+			},
+		},
+		{
+			name: "an allowlist removed",
+			call: func(c *client.Client) (any, error) {
+				return c.UpdateAPIKey(ctx, "k1", keyward.APIKeyInput{AllowedCIDRs: &[]string{}}, nil)
+			},
+			answer: answer{body: `{"id":"k1"}`},
+			want: sent{Method: "PATCH", Path: "/v1/apikeys/k1", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"allowedCidrs":[]}`)},
+		},
+		{
 			name: "custom user agent",
 			opts: []client.Option{client.WithUserAgent("billing-service/1.2")},
 			call: func(c *client.Client) (any, error) { return c.WhoAmI(ctx) },

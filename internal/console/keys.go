@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,6 +171,7 @@ type keyForm struct {
 	Expires       string // the expiry choice: never, 30, 90, 365 (days from now) or date
 	RateLimit     string // requests per window; "" is none
 	RateWindow    int    // seconds
+	AllowedCIDRs  string // one prefix or address a line; "" is anywhere
 	HMAC          bool
 	Level         int
 	OwnerID       string
@@ -319,6 +321,15 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	default:
 		in.RateLimit = &keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow}
 	}
+	f.AllowedCIDRs = strings.TrimSpace(r.PostFormValue("allowedCidrs"))
+	cidrs, errs := keyward.ParseAllowedCIDRs("allowedCidrs", strings.Fields(f.AllowedCIDRs))
+	switch {
+	case len(errs) > 0:
+		f.Errors["allowedCidrs"] = "Enter one IPv4 or IPv6 address or prefix a line, such as 203.0.113.0/24, at most " +
+			strconv.Itoa(keyward.MaxAllowedCIDRs) + "."
+	case prev == nil || !slices.Equal(cidrs, prev.AllowedCIDRs):
+		in.AllowedCIDRs = &cidrs
+	}
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC
 	}
@@ -357,7 +368,7 @@ func (f *keyForm) explain(err error) (int, bool) {
 	f.Error = msg
 	for name, m := range fields {
 		switch name {
-		case "name", "description", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner":
+		case "name", "description", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner", "allowedCidrs":
 			f.Errors[name] = m
 		default: // a field the form does not show
 			f.Error = m
@@ -431,6 +442,7 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 		f.ExpiresOn, f.Expires = k.ExpiresAt.UTC().Format("2006-01-02"), "date"
 	}
 	f.RateWindow = 60
+	f.AllowedCIDRs = strings.Join(k.AllowedCIDRs, "\n")
 	if k.RateLimit != nil {
 		f.RateLimit, f.RateWindow = strconv.Itoa(k.RateLimit.Limit), k.RateLimit.WindowSeconds
 	}
