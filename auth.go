@@ -57,8 +57,8 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	if err := s.checkBlocked(c.IP); err != nil {
 		return nil, err
 	}
-	if c.IP != "" {
-		ctx = WithClientIP(ctx, c.IP)
+	if c.IP != clientIP(ctx) {
+		ctx = WithClientIP(ctx, c.IP) // the HTTP server has set it already: no allocation
 	}
 	var p *Principal
 	var err error
