@@ -132,12 +132,24 @@ func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map
 // unexpected failures return an error; an unknown or wrong secret is
 // CodeNotFound. The cache serves repeated checks without a database read.
 func (s *Service) checkSecret(ctx context.Context, sec, clientID string) (*keySnapshot, string, error) {
+	return s.checkSecretIn(ctx, sec, clientID, nil)
+}
+
+// checkSecretIn is checkSecret with the snapshots a batch read ahead
+// (nil: the hash is unknown); a hash missing from batch is read alone.
+func (s *Service) checkSecretIn(ctx context.Context, sec, clientID string, batch map[[32]byte]*keySnapshot) (*keySnapshot, string, error) {
 	if !secret.WellFormed(sec) {
 		return nil, CodeNotFound, nil
 	}
 	h := sha256.Sum256([]byte(sec))
 	now := s.now()
 	snap := s.cache.get(h, now)
+	if pre, ok := batch[h]; snap == nil && ok {
+		if pre == nil {
+			return nil, CodeNotFound, nil
+		}
+		snap = pre
+	}
 	if snap == nil {
 		gen := s.cache.gen.Load()
 		var err error
@@ -175,6 +187,13 @@ func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) 
 	} else if err != nil {
 		return nil, err
 	}
+	return s.snapshotFor(ctx, k, hash, now)
+}
+
+// snapshotFor is the snapshot of k as found by hash: its current secret,
+// or its previous one (which ends with the grace period); nil when hash is
+// neither.
+func (s *Service) snapshotFor(ctx context.Context, k *APIKey, hash []byte, now time.Time) (*keySnapshot, error) {
 	snap, err := s.snapshot(ctx, k, now)
 	if err != nil {
 		return nil, err
@@ -311,31 +330,44 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 	if !p.Has(PermKeysVerify) {
 		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
 	}
-	if req.IP != "" && !validIP(req.IP) {
-		return nil, Invalid(FieldError{Field: "ip", Message: "must be an IPv4 or IPv6 address"})
+	if err := checkVerifyRequest(req, ""); err != nil {
+		return nil, err
 	}
-	var sec, clientID string
+	return s.verifyKey(ctx, p, req, nil)
+}
+
+// checkVerifyRequest validates a verify body; prefix names it in a batch
+// ("items[3].").
+func checkVerifyRequest(req VerifyRequest, prefix string) error {
+	if req.IP != "" && !validIP(req.IP) {
+		return Invalid(FieldError{Field: prefix + "ip", Message: "must be an IPv4 or IPv6 address"})
+	}
 	switch {
 	case req.Key != "" && req.ClientID == "" && req.ClientSecret == "" && req.Token == "":
-		sec = req.Key
 	case req.ClientID != "" && req.ClientSecret != "" && req.Key == "" && req.Token == "":
-		sec, clientID = req.ClientSecret, req.ClientID
 	case req.Token != "" && req.Key == "" && req.ClientID == "" && req.ClientSecret == "":
-		for i, name := range req.Permissions {
-			if name == "" {
-				return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
-			}
-		}
-		return s.verifyToken(ctx, p, req.Token, req.Permissions, req.IP)
 	default:
-		return nil, Invalid(FieldError{Field: "key", Message: "give one of key, clientId and clientSecret, or token"})
+		return Invalid(FieldError{Field: prefix + "key", Message: "give one of key, clientId and clientSecret, or token"})
 	}
 	for i, name := range req.Permissions {
 		if name == "" {
-			return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
+			return Invalid(FieldError{Field: prefix + "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
 		}
 	}
-	snap, code, err := s.checkSecret(ctx, sec, clientID)
+	return nil
+}
+
+// verifyKey answers a valid verify body, with the snapshots a batch read
+// ahead.
+func (s *Service) verifyKey(ctx context.Context, p *Principal, req VerifyRequest, batch map[[32]byte]*keySnapshot) (*VerifyResult, error) {
+	sec, clientID := req.Key, ""
+	switch {
+	case req.Token != "":
+		return s.verifyToken(ctx, p, req.Token, req.Permissions, req.IP)
+	case req.ClientID != "":
+		sec, clientID = req.ClientSecret, req.ClientID
+	}
+	snap, code, err := s.checkSecretIn(ctx, sec, clientID, batch)
 	if err != nil {
 		return nil, err
 	}

@@ -83,6 +83,10 @@ type StoreTx interface {
 	// GetAPIKeyBySecretHash finds the key whose current or previous secret
 	// hash equals hash, across all tenants.
 	GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// GetAPIKeysBySecretHashes finds, in one round trip, every key whose
+	// current or previous secret hash is one of hashes (at most 100), across
+	// all tenants, in no particular order; unknown hashes are left out.
+	GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) ([]*APIKey, error)
 	ListAPIKeys(ctx context.Context, tenantID string, f APIKeyFilter) (List[*APIKey], error)
 	// ListAPIKeyIDsByOwner returns the ids of every key that ownerID owns.
 	ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID string) ([]string, error)

@@ -203,6 +203,21 @@ func TestRequests(t *testing.T) {
 			},
 		},
 		{
+			name: "verify a batch",
+			call: func(c *client.Client) (any, error) {
+				return c.VerifyKeys(ctx, []keyward.VerifyRequest{{Key: "kw_sk_x"}, {Token: "eyJ.a.b", IP: "::1"}})
+			},
+			answer: answer{body: `{"items":[{"valid":true,"code":"VALID"},{"valid":false,"code":"NOT_FOUND"}]}`},
+			want: sent{Method: "POST", Path: "/v1/keys/verify:batch", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"items":[{"key":"kw_sk_x"},{"token":"eyJ.a.b","ip":"::1"}]}`)},
+			check: func(t *testing.T, got any) {
+				r := got.([]*keyward.VerifyResult)
+				if len(r) != 2 || !r[0].Valid || r[1].Code != keyward.CodeNotFound {
+					t.Errorf("got %+v", r)
+				}
+			},
+		},
+		{
 			name: "an allowlist removed",
 			call: func(c *client.Client) (any, error) {
 				return c.UpdateAPIKey(ctx, "k1", keyward.APIKeyInput{AllowedCIDRs: &[]string{}}, nil)

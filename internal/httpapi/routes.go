@@ -29,6 +29,7 @@ func (s *Server) table() []route {
 		h("POST /v1/login", s.login),
 		h("GET /v1/whoami", s.authed(s.whoami)),
 		h("POST /v1/keys/verify", s.authed(s.verifyKey)),
+		h("POST /v1/keys/verify:batch", s.authed(s.verifyKeys)),
 		h("POST /v1/signatures/verify", s.authed(s.verifySignature)),
 
 		h("POST /v1/apikeys", s.authed(s.createAPIKey)),

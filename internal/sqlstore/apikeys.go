@@ -163,6 +163,29 @@ func (s *store) GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*keywar
 		ORDER BY k.secret_hash = $1 DESC LIMIT 1`, hash)
 }
 
+// GetAPIKeysBySecretHashes returns the keys, in any tenant, whose current
+// or previous secret hash is one of hashes, each once, in one query (and
+// one more for their permissions). Empty hashes match nothing.
+func (s *store) GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) ([]*keyward.APIKey, error) {
+	var args []any
+	var marks []string
+	for _, h := range hashes {
+		if len(h) > 0 {
+			args = append(args, h)
+			marks = append(marks, fmt.Sprintf("$%d", len(args)))
+		}
+	}
+	if len(args) == 0 {
+		return []*keyward.APIKey{}, nil
+	}
+	in := strings.Join(marks, ", ")
+	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.secret_hash IN (`+in+`) OR k.prev_secret_hash IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading api keys: %w", err)
+	}
+	return keys, nil
+}
+
 func (s *store) getKey(ctx context.Context, where string, args ...any) (*keyward.APIKey, error) {
 	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+where, args...)
 	if err != nil {

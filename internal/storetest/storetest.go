@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"APIKeyConditions", testAPIKeyConditions},
 		{"APIKeySameIDs", testAPIKeySameIDs},
 		{"APIKeyAllowlist", testAPIKeyAllowlist},
+		{"APIKeysBySecretHashes", testAPIKeysBySecretHashes},
 		{"Audit", testAudit},
 		{"Tx", testTx},
 		{"SigningKeys", testSigningKeys},
