@@ -253,3 +253,17 @@ func (l List[T]) TotalPages() int {
 	}
 	return (l.TotalCount + l.Page.Size - 1) / l.Page.Size
 }
+
+// IdempotencyRecord keeps the answer to a request made with an
+// Idempotency-Key, for the principal that made it. Response is sealed with
+// the master key (it may hold a secret); Status 0 means in flight.
+type IdempotencyRecord struct {
+	TenantID    string
+	Principal   string // kind, home tenant and id of the caller
+	Key         string
+	Fingerprint []byte // SHA-256 of the method, path and body
+	Status      int
+	Response    []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}

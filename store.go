@@ -132,6 +132,20 @@ type StoreTx interface {
 	// DeleteExpiredRevocations removes revocations with expiresAt at or before now.
 	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
 
+	// Idempotency-Key records, by (TenantID, Principal, Key).
+	// ClaimIdempotency stores rec (in flight) and returns nil, unless a
+	// record with its scope exists that has not expired (ExpiresAt after
+	// now) and is either answered or in flight since after staleBefore: it
+	// returns that one and stores nothing. A concurrent claim waits for, or
+	// loses to, the first.
+	ClaimIdempotency(ctx context.Context, rec *IdempotencyRecord, now, staleBefore time.Time) (*IdempotencyRecord, error)
+	// FinishIdempotency stores rec's Status and Response on its record.
+	FinishIdempotency(ctx context.Context, rec *IdempotencyRecord) error
+	// DeleteIdempotency removes a record (its request failed: a retry runs again).
+	DeleteIdempotency(ctx context.Context, tenantID, principal, key string) error
+	// DeleteExpiredIdempotency removes records with ExpiresAt at or before now.
+	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int, error)
+
 	// Audit log.
 	InsertAudit(ctx context.Context, e *AuditEntry) error
 	ListAudit(ctx context.Context, tenantID string, f AuditFilter) (List[*AuditEntry], error)

@@ -203,3 +203,25 @@ func (g *guardTx) PrincipalActive(ctx context.Context, kind, tenantID, id string
 func (g *guardTx) UpdateAuditDetails(ctx context.Context, tenantID, id string, details json.RawMessage) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.UpdateAuditDetails(ctx, tenantID, id, details) })
 }
+
+func (g *guardTx) ClaimIdempotency(ctx context.Context, rec *keyward.IdempotencyRecord, now, staleBefore time.Time) (*keyward.IdempotencyRecord, error) {
+	return call(g, ctx, func(ctx context.Context) (*keyward.IdempotencyRecord, error) {
+		return g.StoreTx.ClaimIdempotency(ctx, rec, now, staleBefore)
+	})
+}
+
+func (g *guardTx) FinishIdempotency(ctx context.Context, rec *keyward.IdempotencyRecord) error {
+	_, err := call(g, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, g.StoreTx.FinishIdempotency(ctx, rec) })
+	return err
+}
+
+func (g *guardTx) DeleteIdempotency(ctx context.Context, tenantID, principal, key string) error {
+	_, err := call(g, ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, g.StoreTx.DeleteIdempotency(ctx, tenantID, principal, key)
+	})
+	return err
+}
+
+func (g *guardTx) DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int, error) {
+	return call(g, ctx, func(ctx context.Context) (int, error) { return g.StoreTx.DeleteExpiredIdempotency(ctx, now) })
+}
