@@ -38,7 +38,7 @@ type answer struct {
 }
 
 // checkedHeaders are the request headers the tests compare.
-var checkedHeaders = []string{"Authorization", "Accept", "Content-Type", "If-Match", "User-Agent"}
+var checkedHeaders = []string{"Authorization", "Accept", "Content-Type", "If-Match", "User-Agent", "Idempotency-Key"}
 
 // fakeServer starts a server that records each request and replies with a.
 func fakeServer(t *testing.T, a answer) (*httptest.Server, *[]sent) {
@@ -216,6 +216,15 @@ func TestRequests(t *testing.T) {
 					t.Errorf("got %+v", r)
 				}
 			},
+		},
+		{
+			name: "create with an Idempotency-Key",
+			call: func(c *client.Client) (any, error) {
+				return c.CreateAPIKey(client.WithIdempotencyKey(ctx, "8e03978e-40d5"), keyward.APIKeyInput{Name: ptr("once")})
+			},
+			answer: answer{status: 201, body: `{"id":"k1","clientSecret":"kw_sk_x"}`},
+			want: sent{Method: "POST", Path: "/v1/apikeys", Query: url.Values{}, Headers: headers(true, "Idempotency-Key", `"8e03978e-40d5"`),
+				Body: jsonOf(t, `{"name":"once"}`)},
 		},
 		{
 			name: "an allowlist removed",

@@ -22,3 +22,19 @@ func (c *Client) VerifyKeys(ctx context.Context, items []keyward.VerifyRequest) 
 	}
 	return out.Items, nil
 }
+
+type idempotencyKey struct{}
+
+// WithIdempotencyKey returns ctx with an Idempotency-Key for the request
+// made with it: CreateAPIKey and RotateAPIKey retried with the same key
+// (and the same input) within 24 hours get the first answer again instead
+// of making a second key or secret. key is a unique value, e.g. a UUID,
+// of printable ASCII without '"' or '\\'.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKey{}, key)
+}
+
+func idempotencyKeyOf(ctx context.Context) string {
+	k, _ := ctx.Value(idempotencyKey{}).(string)
+	return k
+}
