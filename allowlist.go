@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"encoding/binary"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -102,11 +103,39 @@ func prefixes(cidrs []string) []netip.Prefix {
 	return out
 }
 
-// ipAllowed reports whether ip may use a key with allowlist allowed (nil:
-// any address). An allowlisted key is refused when the address is unknown
-// or does not parse.
-func ipAllowed(allowed []netip.Prefix, ip string) bool {
-	if len(allowed) == 0 {
+// allowList is a key's allowedCidrs as the verify path checks them: IPv4
+// prefixes as network and mask, compared as integers, IPv6 as prefixes.
+type allowList struct {
+	set bool        // the key has an allowlist (which may allow nothing)
+	v4  [][2]uint32 // network, mask
+	v6  []netip.Prefix
+}
+
+// newAllowList compiles stored, normalised allowlist entries.
+func newAllowList(cidrs []string) allowList {
+	l := allowList{set: len(cidrs) > 0}
+	for _, p := range prefixes(cidrs) {
+		switch {
+		case !p.IsValid():
+		case p.Addr().Is4():
+			b := p.Addr().As4()
+			mask := uint32(0)
+			if p.Bits() > 0 {
+				mask = ^uint32(0) << (32 - p.Bits())
+			}
+			l.v4 = append(l.v4, [2]uint32{binary.BigEndian.Uint32(b[:]) & mask, mask})
+		default:
+			l.v6 = append(l.v6, p)
+		}
+	}
+	return l
+}
+
+// ipAllowed reports whether ip may use a key with allowlist l (none: any
+// address). An allowlisted key is refused when the address is unknown or
+// does not parse.
+func ipAllowed(l allowList, ip string) bool {
+	if !l.set {
 		return true
 	}
 	a, err := netip.ParseAddr(ip)
@@ -114,8 +143,18 @@ func ipAllowed(allowed []netip.Prefix, ip string) bool {
 		return false
 	}
 	a = a.Unmap().WithZone("")
-	for _, p := range allowed {
-		if p.IsValid() && p.Contains(a) {
+	if a.Is4() {
+		b := a.As4()
+		x := binary.BigEndian.Uint32(b[:])
+		for _, e := range l.v4 {
+			if x&e[1] == e[0] {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range l.v6 {
+		if p.Contains(a) {
 			return true
 		}
 	}
@@ -125,7 +164,7 @@ func ipAllowed(allowed []netip.Prefix, ip string) bool {
 // checkIP refuses snap's key for a request from the client address ctx
 // carries when the address is outside the key's allowedCidrs.
 func (snap *keySnapshot) checkIP(ctx context.Context) error {
-	if len(snap.allowed) == 0 || ipAllowed(snap.allowed, clientIP(ctx)) {
+	if !snap.allowed.set || ipAllowed(snap.allowed, clientIP(ctx)) {
 		return nil
 	}
 	return Errorf(EIPNOTALLOWED, "this key may not be used from this address")

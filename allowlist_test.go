@@ -29,7 +29,7 @@ func TestParseAllowedCIDRs(t *testing.T) {
 }
 
 func TestIPAllowed(t *testing.T) {
-	list := prefixes([]string{"10.0.0.0/8", "2001:db8::/32"})
+	list := newAllowList([]string{"10.0.0.0/8", "2001:db8::/32"})
 	for ip, want := range map[string]bool{
 		"10.1.2.3": true, "11.0.0.1": false, "::ffff:10.0.0.1": true, "2001:db8::5": true, "2001:db9::5": false,
 		"": false, "garbage": false, "fe80::1%eth0": false,
@@ -38,8 +38,26 @@ func TestIPAllowed(t *testing.T) {
 			t.Errorf("%q: got %v, want %v", ip, got, want)
 		}
 	}
-	if !ipAllowed(nil, "") {
+	if !ipAllowed(newAllowList(nil), "") {
 		t.Errorf("no allowlist: an unknown address must be allowed")
+	}
+	for _, tt := range []struct {
+		list []string
+		ip   string
+		want bool
+	}{
+		{[]string{"0.0.0.0/0"}, "203.0.113.1", true},
+		{[]string{"0.0.0.0/0"}, "2001:db8::1", false},
+		{[]string{"::/0"}, "203.0.113.1", false},
+		{[]string{"192.0.2.7/32"}, "192.0.2.7", true},
+		{[]string{"192.0.2.7/32"}, "192.0.2.6", false},
+		{[]string{"192.0.2.0/31"}, "192.0.2.1", true},
+		{[]string{"192.0.2.0/31"}, "192.0.2.2", false},
+		{[]string{"garbage"}, "192.0.2.2", false},
+	} {
+		if got := ipAllowed(newAllowList(tt.list), tt.ip); got != tt.want {
+			t.Errorf("%v, %s: got %v, want %v", tt.list, tt.ip, got, tt.want)
+		}
 	}
 }
 

@@ -219,7 +219,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
 		keyCounter: "key:" + KeyRef{TenantID: k.TenantID, ID: k.ID}.String(), tenantCounter: "tenant:" + k.TenantID,
 	}
-	snap.allowed = prefixes(k.AllowedCIDRs)
+	snap.allowed = newAllowList(k.AllowedCIDRs)
 	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
 		snap.sealed = append(snap.sealed, k.SecretCiphertext)
 		if len(k.PrevSecretCiphertext) > 0 {

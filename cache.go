@@ -3,7 +3,6 @@ package keyward
 import (
 	"context"
 	"encoding/json"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,7 +51,7 @@ type keySnapshot struct {
 	// one, then the previous during a rotation's grace period.
 	sealed [][]byte
 	// allowed are the client prefixes the key works from (nil: any).
-	allowed []netip.Prefix
+	allowed allowList
 
 	cachedAt time.Time
 	lastUsed atomic.Int64 // unix microseconds of the last successful use
