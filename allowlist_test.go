@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -79,5 +80,27 @@ func TestWidensAllowlist(t *testing.T) {
 		if got := widensAllowlist(tt.prev, tt.next); got != tt.want {
 			t.Errorf("%v -> %v: got %v, want %v", tt.prev, tt.next, got, tt.want)
 		}
+	}
+}
+
+// BenchmarkIPAllowed is the allowlist check alone: the client matches the
+// last of 100 IPv4 prefixes, or an IPv6 one.
+func BenchmarkIPAllowed(b *testing.B) {
+	cidrs := make([]string, 100)
+	for i := range cidrs {
+		cidrs[i] = "10." + strconv.Itoa(i) + ".0.0/16"
+	}
+	cidrs[99] = "203.0.113.0/24"
+	cidrs[98] = "2001:db8::/32"
+	l := newAllowList(cidrs)
+	for _, ip := range []string{"203.0.113.9", "2001:db8::7"} {
+		b.Run(ip, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !ipAllowed(l, ip) {
+					b.Fatal("refused")
+				}
+			}
+		})
 	}
 }
