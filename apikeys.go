@@ -45,8 +45,11 @@ type APIKeyInput struct {
 	// OwnerUserName names the owner by userName instead of OwnerID (Portos'
 	// userName); an unknown name is EINVALID naming "userName". The owner
 	// changes under the same rules as with OwnerID.
-	OwnerUserName *string         `json:"-"`
-	Meta          json.RawMessage `json:"meta,omitempty"`
+	OwnerUserName *string `json:"-"`
+	// AllowedCIDRs replaces the key's address allowlist; an empty list
+	// removes it (any address).
+	AllowedCIDRs *[]string       `json:"allowedCidrs,omitempty"`
+	Meta         json.RawMessage `json:"meta,omitempty"`
 }
 
 // IssuedKey is a key together with its secret, returned only by create,
@@ -336,6 +339,11 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 			return err
 		}
 	}
+	if in.AllowedCIDRs != nil {
+		cidrs, errs := ParseAllowedCIDRs("allowedCidrs", *in.AllowedCIDRs)
+		f = append(f, errs...)
+		k.AllowedCIDRs = cidrs
+	}
 	if in.Permissions != nil {
 		perms, err := resolvePermissions(ctx, tx, k.TenantID, *in.Permissions, &f)
 		if err != nil {
@@ -359,6 +367,9 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	}
 	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
 		return Errorf(EFORBIDDEN, "a key may not change its own rate limits")
+	}
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) && widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs) {
+		return Errorf(EFORBIDDEN, "a key may not widen its own allowedCidrs")
 	}
 	return s.authorizeKey(ctx, tx, p, k, prev)
 }
@@ -386,7 +397,9 @@ func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k,
 		// like a permission.
 		c.rights = ownerChanged || prev.ActsAsOwner != k.ActsAsOwner || prev.Level != k.Level ||
 			!samePermissions(prev.Permissions, k.Permissions) || !slices.Equal(prev.Audiences, k.Audiences) ||
-			creditsGrant(prev.Credits, k.Credits)
+			creditsGrant(prev.Credits, k.Credits) ||
+			// Widening where the key works is a grant too.
+			widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs)
 	}
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
@@ -668,7 +681,7 @@ func onlyActiveChanged(in APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
 		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
 		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil &&
-		in.Meta == nil && in.ActsAsOwner == nil && in.Audiences == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil
+		in.Meta == nil && in.ActsAsOwner == nil && in.Audiences == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil && in.AllowedCIDRs == nil
 }
 
 // KeyToChange returns key id if the caller may change it — it may read or
@@ -793,6 +806,9 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	}
 	if full.Audiences == nil {
 		full.Audiences = &[]string{}
+	}
+	if full.AllowedCIDRs == nil {
+		full.AllowedCIDRs = &[]string{}
 	}
 	expiresIn := full.ExpiresIn
 	full.ExpiresIn = nil

@@ -204,6 +204,9 @@ func keyChanges(prev, k *APIKey) changeList {
 	if !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
 		l.value("rateLimits", prev.RateLimits, k.RateLimits)
 	}
+	if !slices.Equal(prev.AllowedCIDRs, k.AllowedCIDRs) {
+		l.set("allowedCidrs", prev.AllowedCIDRs, k.AllowedCIDRs)
+	}
 	if !sameCredits(prev.Credits, k.Credits) {
 		l.value("credits", creditsValue(prev.Credits), creditsValue(k.Credits))
 	}

@@ -57,6 +57,9 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	if err := s.checkBlocked(c.IP); err != nil {
 		return nil, err
 	}
+	if c.IP != clientIP(ctx) {
+		ctx = WithClientIP(ctx, c.IP) // the HTTP server has set it already: no allocation
+	}
 	var p *Principal
 	var err error
 	scheme := SchemeOther
@@ -118,8 +121,12 @@ func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*P
 }
 
 // keyPrincipal is the principal of a key that authenticated, once its rate
-// limits allow the request. scope limits an access token's rights.
+// limits allow the request and the client address (ctx, WithClientIP) is
+// within its allowedCidrs. scope limits an access token's rights.
 func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map[string]bool) (*Principal, error) {
+	if err := snap.checkIP(ctx); err != nil {
+		return nil, err
+	}
 	rate, credits, err := s.admitKey(ctx, snap, 1)
 	if err != nil {
 		return nil, err
@@ -141,12 +148,24 @@ func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map
 // unexpected failures return an error; an unknown or wrong secret is
 // CodeNotFound. The cache serves repeated checks without a database read.
 func (s *Service) checkSecret(ctx context.Context, sec, clientID string) (*keySnapshot, string, error) {
+	return s.checkSecretIn(ctx, sec, clientID, nil)
+}
+
+// checkSecretIn is checkSecret with the snapshots a batch read ahead
+// (nil: the hash is unknown); a hash missing from batch is read alone.
+func (s *Service) checkSecretIn(ctx context.Context, sec, clientID string, batch map[[32]byte]*keySnapshot) (*keySnapshot, string, error) {
 	if !secret.WellFormed(sec) {
 		return nil, CodeNotFound, nil
 	}
 	h := sha256.Sum256([]byte(sec))
 	now := s.now()
 	snap := s.cache.get(h, now)
+	if pre, ok := batch[h]; snap == nil && ok {
+		if pre == nil {
+			return nil, CodeNotFound, nil
+		}
+		snap = pre
+	}
 	if snap == nil {
 		gen := s.cache.gen.Load()
 		var err error
@@ -184,6 +203,13 @@ func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) 
 	} else if err != nil {
 		return nil, err
 	}
+	return s.snapshotFor(ctx, k, hash, now)
+}
+
+// snapshotFor is the snapshot of k as found by hash: its current secret,
+// or its previous one (which ends with the grace period); nil when hash is
+// neither.
+func (s *Service) snapshotFor(ctx context.Context, k *APIKey, hash []byte, now time.Time) (*keySnapshot, error) {
 	snap, err := s.snapshot(ctx, k, now)
 	if err != nil {
 		return nil, err
@@ -215,6 +241,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		r := *k.Credits.Refill
 		snap.refill = &r
 	}
+	snap.allowed = newAllowList(k.AllowedCIDRs)
 	if k.HMACEnabled && len(k.SecretCiphertext) > 0 {
 		snap.sealed = append(snap.sealed, k.SecretCiphertext)
 		if len(k.PrevSecretCiphertext) > 0 {
@@ -303,6 +330,9 @@ type VerifyRequest struct {
 	// Cost is what a valid verification spends of the key's credits: 1
 	// when not given; 0 checks the key without spending.
 	Cost *int64 `json:"cost,omitempty"`
+	// IP is the end client's address: a key with allowedCidrs is
+	// IP_NOT_ALLOWED when it is outside them, or not given.
+	IP string `json:"ip,omitempty"`
 }
 
 // VerifyResult answers a verification; Valid is true only with CodeValid.
@@ -333,40 +363,59 @@ func (s *Service) VerifyKey(ctx context.Context, p *Principal, req VerifyRequest
 	if !p.Has(PermKeysVerify) {
 		return nil, Errorf(EFORBIDDEN, "keys:verify is required")
 	}
-	cost := int64(1)
-	if req.Cost != nil {
-		if *req.Cost < 0 || *req.Cost > MaxCreditCost {
-			return nil, Invalid(FieldError{Field: "cost", Message: "must be between 0 and " + strconv.Itoa(MaxCreditCost)})
-		}
-		cost = *req.Cost
+	if err := checkVerifyRequest(req, ""); err != nil {
+		return nil, err
 	}
-	var sec, clientID string
+	return s.verifyKey(ctx, p, req, nil)
+}
+
+// checkVerifyRequest validates a verify body; prefix names it in a batch
+// ("items[3].").
+func checkVerifyRequest(req VerifyRequest, prefix string) error {
+	if req.IP != "" && !validIP(req.IP) {
+		return Invalid(FieldError{Field: prefix + "ip", Message: "must be an IPv4 or IPv6 address"})
+	}
+	if req.Cost != nil && (*req.Cost < 0 || *req.Cost > MaxCreditCost) {
+		return Invalid(FieldError{Field: prefix + "cost", Message: "must be between 0 and " + strconv.Itoa(MaxCreditCost)})
+	}
 	switch {
 	case req.Key != "" && req.ClientID == "" && req.ClientSecret == "" && req.Token == "":
-		sec = req.Key
 	case req.ClientID != "" && req.ClientSecret != "" && req.Key == "" && req.Token == "":
-		sec, clientID = req.ClientSecret, req.ClientID
 	case req.Token != "" && req.Key == "" && req.ClientID == "" && req.ClientSecret == "":
-		for i, name := range req.Permissions {
-			if name == "" {
-				return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
-			}
-		}
-		return s.verifyToken(ctx, p, req.Token, req.Permissions, req.Audience, cost)
 	default:
-		return nil, Invalid(FieldError{Field: "key", Message: "give one of key, clientId and clientSecret, or token"})
+		return Invalid(FieldError{Field: prefix + "key", Message: "give one of key, clientId and clientSecret, or token"})
 	}
 	for i, name := range req.Permissions {
 		if name == "" {
-			return nil, Invalid(FieldError{Field: "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
+			return Invalid(FieldError{Field: prefix + "permissions[" + strconv.Itoa(i) + "]", Message: "must not be empty"})
 		}
 	}
-	snap, code, err := s.checkSecret(ctx, sec, clientID)
+	return nil
+}
+
+// verifyKey answers a valid verify body, with the snapshots a batch read
+// ahead.
+func (s *Service) verifyKey(ctx context.Context, p *Principal, req VerifyRequest, batch map[[32]byte]*keySnapshot) (*VerifyResult, error) {
+	cost := int64(1)
+	if req.Cost != nil {
+		cost = *req.Cost
+	}
+	sec, clientID := req.Key, ""
+	switch {
+	case req.Token != "":
+		return s.verifyToken(ctx, p, req, cost)
+	case req.ClientID != "":
+		sec, clientID = req.ClientSecret, req.ClientID
+	}
+	snap, code, err := s.checkSecretIn(ctx, sec, clientID, batch)
 	if err != nil {
 		return nil, err
 	}
 	if snap == nil || snap.TenantID != p.TenantID {
 		return &VerifyResult{Code: CodeNotFound}, nil
+	}
+	if code == CodeValid && !ipAllowed(snap.allowed, req.IP) {
+		code = CodeIPNotAllowed
 	}
 	if code == CodeValid {
 		for _, name := range req.Permissions {

@@ -59,6 +59,8 @@ type keySnapshot struct {
 	// sealed holds the AES-GCM sealed secrets of an HMAC key: the current
 	// one, then the previous during a rotation's grace period.
 	sealed [][]byte
+	// allowed are the client prefixes the key works from (nil: any).
+	allowed allowList
 
 	cachedAt time.Time
 	lastUsed atomic.Int64 // unix microseconds of the last successful use

@@ -123,6 +123,9 @@ type APIKey struct {
 	// SecretRevoked is set when the secret holder lost its access: the key
 	// is refused until someone who covers it rotates the secret.
 	SecretRevoked bool `json:"secretRevoked"`
+	// AllowedCIDRs are the client addresses (IPv4/IPv6 prefixes,
+	// normalised) the key works from; absent (empty): any address.
+	AllowedCIDRs []string `json:"allowedCidrs,omitempty"`
 
 	// SecretGeneration counts the key's secrets: 1 at creation, +1 on every
 	// rotation. OAuth2 access tokens carry it, so a rotation retires the
@@ -280,4 +283,18 @@ func (l List[T]) TotalPages() int {
 		return 0
 	}
 	return (l.TotalCount + l.Page.Size - 1) / l.Page.Size
+}
+
+// IdempotencyRecord keeps the answer to a request made with an
+// Idempotency-Key, for the principal that made it. Response is sealed with
+// the master key (it may hold a secret); Status 0 means in flight.
+type IdempotencyRecord struct {
+	TenantID    string
+	Principal   string // kind, home tenant and id of the caller
+	Key         string
+	Fingerprint []byte // SHA-256 of the method, path and body
+	Status      int
+	Response    []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }

@@ -160,6 +160,9 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 		}
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
+	if err := snap.checkIP(ctx); err != nil {
+		return nil, err
+	}
 	_, _, err = s.admitKey(ctx, snap, 1)
 	s.countAuthentication(snap, err)
 	if err != nil {
@@ -456,17 +459,23 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 }
 
 // verifyToken answers POST /v1/keys/verify for {token}.
-func (s *Service) verifyToken(ctx context.Context, p *Principal, raw string, required []string, audience string, cost int64) (*VerifyResult, error) {
-	c, snap, ok, err := s.checkAccessToken(ctx, raw)
+func (s *Service) verifyToken(ctx context.Context, p *Principal, req VerifyRequest, cost int64) (*VerifyResult, error) {
+	c, snap, ok, err := s.checkAccessToken(ctx, req.Token)
 	if err != nil {
 		return nil, err
 	}
-	if !ok || snap.TenantID != p.TenantID || (audience != "" && !c.Audience.Contains(audience)) {
+	if !ok || snap.TenantID != p.TenantID || (req.Audience != "" && !c.Audience.Contains(req.Audience)) {
 		return &VerifyResult{Code: CodeNotFound}, nil
 	}
 	code := CodeValid
 	scope := snap.currentScope(c.Scope)
-	for _, name := range required {
+	if !ipAllowed(snap.allowed, req.IP) {
+		code = CodeIPNotAllowed
+	}
+	for _, name := range req.Permissions {
+		if code != CodeValid {
+			break
+		}
 		if !slices.Contains(scope, name) {
 			code = CodeInsufficientPermissions
 			break

@@ -253,6 +253,9 @@ func (s *Service) flushLoop() {
 				if _, err := s.store.DeleteKeyUsage(ctx, s.now().AddDate(0, 0, -MaxUsageDays-1)); err != nil {
 					s.logger.Warn("deleting old usage counts", slog.Any("error", err))
 				}
+				if _, err := s.store.DeleteExpiredIdempotency(ctx, s.now()); err != nil {
+					s.logger.Warn("deleting expired idempotency records", slog.Any("error", err))
+				}
 			}
 		}
 	}

@@ -56,6 +56,10 @@ type SignedRequest struct {
 	HasBody    bool
 	// BodyTooLarge is set when the body exceeded MaxSignedBody.
 	BodyTooLarge bool
+	// ClientIP is the end client's address, given to VerifySignature by
+	// a resource server: a key with allowedCidrs is IP_NOT_ALLOWED outside
+	// them, or without one.
+	ClientIP string
 
 	// unspent is the replay-guard entry of an accepted NWS4 signature of
 	// a safe request, which is spent only if the request reveals a secret.
@@ -419,7 +423,16 @@ func (s *Service) VerifySignature(ctx context.Context, p *Principal, r *SignedRe
 		return &VerifyResult{Code: CodeInvalidSignature, Reason: code}, nil
 	}
 	result := CodeValid
+	if r.ClientIP != "" && !validIP(r.ClientIP) {
+		return nil, Invalid(FieldError{Field: "ip", Message: "must be an IPv4 or IPv6 address"})
+	}
+	if !ipAllowed(snap.allowed, r.ClientIP) {
+		result = CodeIPNotAllowed
+	}
 	for _, name := range permissions {
+		if result != CodeValid {
+			break
+		}
 		if !snap.explicit[name] {
 			result = CodeInsufficientPermissions
 			break

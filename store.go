@@ -83,6 +83,10 @@ type StoreTx interface {
 	// GetAPIKeyBySecretHash finds the key whose current or previous secret
 	// hash equals hash, across all tenants.
 	GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// GetAPIKeysBySecretHashes finds, in one round trip, every key whose
+	// current or previous secret hash is one of hashes (at most 100), across
+	// all tenants, in no particular order; unknown hashes are left out.
+	GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) ([]*APIKey, error)
 	ListAPIKeys(ctx context.Context, tenantID string, f APIKeyFilter) (List[*APIKey], error)
 	// ListAPIKeyIDsByOwner returns the ids of every key that ownerID owns.
 	ListAPIKeyIDsByOwner(ctx context.Context, tenantID, ownerID string) ([]string, error)
@@ -152,6 +156,20 @@ type StoreTx interface {
 	ListRevokedTokens(ctx context.Context, now time.Time) (map[string]time.Time, error)
 	// DeleteExpiredRevocations removes revocations with expiresAt at or before now.
 	DeleteExpiredRevocations(ctx context.Context, now time.Time) (int, error)
+
+	// Idempotency-Key records, by (TenantID, Principal, Key).
+	// ClaimIdempotency stores rec (in flight) and returns nil, unless a
+	// record with its scope exists that has not expired (ExpiresAt after
+	// now) and is either answered or in flight since after staleBefore: it
+	// returns that one and stores nothing. A concurrent claim waits for, or
+	// loses to, the first.
+	ClaimIdempotency(ctx context.Context, rec *IdempotencyRecord, now, staleBefore time.Time) (*IdempotencyRecord, error)
+	// FinishIdempotency stores rec's Status and Response on its record.
+	FinishIdempotency(ctx context.Context, rec *IdempotencyRecord) error
+	// DeleteIdempotency removes a record (its request failed: a retry runs again).
+	DeleteIdempotency(ctx context.Context, tenantID, principal, key string) error
+	// DeleteExpiredIdempotency removes records with ExpiresAt at or before now.
+	DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int, error)
 
 	// Audit log.
 	InsertAudit(ctx context.Context, e *AuditEntry) error

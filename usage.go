@@ -18,8 +18,8 @@ import (
 // itself. NOT_FOUND has no key to count against: it is counted on the key
 // that asked (a resource server's verifier key), so its page shows how many
 // unknown keys it was shown.
-var UsageOutcomes = []string{CodeValid, CodeInsufficientPermissions, CodeRateLimited, CodeUsageExceeded, CodeDisabled,
-	CodeExpired, CodeInvalidSignature, CodeNotFound}
+var UsageOutcomes = []string{CodeValid, CodeInsufficientPermissions, CodeRateLimited, CodeUsageExceeded,
+	CodeIPNotAllowed, CodeDisabled, CodeExpired, CodeInvalidSignature, CodeNotFound}
 
 // KeyOutcome names one counter: a key (of a tenant) and an outcome.
 type KeyOutcome struct {
@@ -102,7 +102,8 @@ func (s *Service) countResult(p *Principal, res *VerifyResult, err error) {
 }
 
 // countAuthentication counts a key's authentication to keyward: VALID, or
-// RATE_LIMITED or USAGE_EXCEEDED when its limits or credits refused it.
+// RATE_LIMITED, USAGE_EXCEEDED or IP_NOT_ALLOWED when its limits, credits
+// or address allowlist refused it.
 func (s *Service) countAuthentication(snap *keySnapshot, err error) {
 	switch {
 	case snap == nil:
@@ -112,6 +113,8 @@ func (s *Service) countAuthentication(snap *keySnapshot, err error) {
 		s.countOutcome(snap.ref(), CodeRateLimited)
 	case ErrorCode(err) == EUSAGEEXCEEDED:
 		s.countOutcome(snap.ref(), CodeUsageExceeded)
+	case ErrorCode(err) == EIPNOTALLOWED:
+		s.countOutcome(snap.ref(), CodeIPNotAllowed)
 	}
 }
 

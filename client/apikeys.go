@@ -77,8 +77,9 @@ func (c *Client) GetAPIKey(ctx context.Context, id string) (*keyward.APIKey, err
 
 // UpdateAPIKey changes the non-nil fields of in (PATCH /v1/apikeys/{id});
 // set in.ClearExpiry to remove the expiry ("expiresAt": null) and
-// in.ClearRateLimit to remove the key's rate limit ("rateLimit": null), and
-// in.ClearCredits to remove its credits ("credits": null). ClientID and
+// in.ClearRateLimit to remove the key's rate limit ("rateLimit": null),
+// in.ClearCredits to remove its credits ("credits": null); in.AllowedCIDRs
+// replaces the key's address allowlist (&[]string{} removes it). ClientID and
 // ExpiresIn cannot be changed this way: the server rejects them (invalid).
 // With ifMatch, the server changes the key only at that version, else
 // answers precondition (HTTP 412).

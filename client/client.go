@@ -251,6 +251,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
+	if k := idempotencyKeyOf(ctx); k != "" {
+		req.Header.Set("Idempotency-Key", `"`+k+`"`)
+	}
 	if r.ifMatch != nil {
 		req.Header.Set("If-Match", `"`+strconv.Itoa(*r.ifMatch)+`"`)
 	}

@@ -38,7 +38,7 @@ type answer struct {
 }
 
 // checkedHeaders are the request headers the tests compare.
-var checkedHeaders = []string{"Authorization", "Accept", "Content-Type", "If-Match", "User-Agent"}
+var checkedHeaders = []string{"Authorization", "Accept", "Content-Type", "If-Match", "User-Agent", "Idempotency-Key"}
 
 // fakeServer starts a server that records each request and replies with a.
 func fakeServer(t *testing.T, a answer) (*httptest.Server, *[]sent) {
@@ -173,6 +173,67 @@ func TestRequests(t *testing.T) {
 					t.Errorf("got %+v", w)
 				}
 			},
+		},
+		{
+			name: "verify a key for an end client's address",
+			call: func(c *client.Client) (any, error) {
+				return c.VerifyKey(ctx, keyward.VerifyRequest{Key: "kw_sk_x", IP: "2001:db8::7"})
+			},
+			answer: answer{body: `{"valid":false,"code":"IP_NOT_ALLOWED","keyId":"k1"}`},
+			want: sent{Method: "POST", Path: "/v1/keys/verify", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"key":"kw_sk_x","ip":"2001:db8::7"}`)},
+			check: func(t *testing.T, got any) {
+				if r := got.(*keyward.VerifyResult); r.Valid || r.Code != keyward.CodeIPNotAllowed {
+					t.Errorf("got %+v", r)
+				}
+			},
+		},
+		{
+			name: "an allowlist set",
+			call: func(c *client.Client) (any, error) {
+				return c.UpdateAPIKey(ctx, "k1", keyward.APIKeyInput{AllowedCIDRs: &[]string{"203.0.113.0/24"}}, nil)
+			},
+			answer: answer{body: `{"id":"k1","allowedCidrs":["203.0.113.0/24"]}`},
+			want: sent{Method: "PATCH", Path: "/v1/apikeys/k1", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"allowedCidrs":["203.0.113.0/24"]}`)},
+			check: func(t *testing.T, got any) {
+				if k := got.(*keyward.APIKey); len(k.AllowedCIDRs) != 1 || k.AllowedCIDRs[0] != "203.0.113.0/24" {
+					t.Errorf("got %+v", k.AllowedCIDRs)
+				}
+			},
+		},
+		{
+			name: "verify a batch",
+			call: func(c *client.Client) (any, error) {
+				return c.VerifyKeys(ctx, []keyward.VerifyRequest{{Key: "kw_sk_x"}, {Token: "eyJ.a.b", IP: "::1"}})
+			},
+			answer: answer{body: `{"items":[{"valid":true,"code":"VALID"},{"valid":false,"code":"NOT_FOUND"}]}`},
+			want: sent{Method: "POST", Path: "/v1/keys/verify:batch", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"items":[{"key":"kw_sk_x"},{"token":"eyJ.a.b","ip":"::1"}]}`)},
+			check: func(t *testing.T, got any) {
+				r := got.([]*keyward.VerifyResult)
+				if len(r) != 2 || !r[0].Valid || r[1].Code != keyward.CodeNotFound {
+					t.Errorf("got %+v", r)
+				}
+			},
+		},
+		{
+			name: "create with an Idempotency-Key",
+			call: func(c *client.Client) (any, error) {
+				return c.CreateAPIKey(client.WithIdempotencyKey(ctx, "8e03978e-40d5"), keyward.APIKeyInput{Name: ptr("once")})
+			},
+			answer: answer{status: 201, body: `{"id":"k1","clientSecret":"kw_sk_x"}`},
+			want: sent{Method: "POST", Path: "/v1/apikeys", Query: url.Values{}, Headers: headers(true, "Idempotency-Key", `"8e03978e-40d5"`),
+				Body: jsonOf(t, `{"name":"once"}`)},
+		},
+		{
+			name: "an allowlist removed",
+			call: func(c *client.Client) (any, error) {
+				return c.UpdateAPIKey(ctx, "k1", keyward.APIKeyInput{AllowedCIDRs: &[]string{}}, nil)
+			},
+			answer: answer{body: `{"id":"k1"}`},
+			want: sent{Method: "PATCH", Path: "/v1/apikeys/k1", Query: url.Values{}, Headers: headers(true),
+				Body: jsonOf(t, `{"allowedCidrs":[]}`)},
 		},
 		{
 			name: "custom user agent",

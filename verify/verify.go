@@ -32,7 +32,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +73,12 @@ type Config struct {
 	Leeway time.Duration
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// TrustedProxies are the load balancers in front of the resource
+	// server, as keyward's --trusted-proxies: when a request comes from one
+	// of them, the client is the right-most X-Forwarded-For address that is
+	// not itself a trusted proxy. Keys with allowedCidrs are checked
+	// against that client address.
+	TrustedProxies []netip.Prefix
 }
 
 // Principal is the authenticated caller.
@@ -120,6 +128,9 @@ var (
 	// ErrNoTenant: tokens cannot be checked without knowing which tenant's
 	// to accept (Config.Tenant or Config.VerifierSecret).
 	ErrNoTenant = errors.New("verify: Config.Tenant or Config.VerifierSecret is required to accept access tokens")
+	// ErrIPNotAllowed: the key works only from other addresses (its
+	// allowedCidrs). Require answers 403.
+	ErrIPNotAllowed = errors.New("verify: the key may not be used from this address")
 )
 
 // Verifier checks keyward credentials.
@@ -306,7 +317,64 @@ func (v *Verifier) VerifyKey(ctx context.Context, secret string, permissions ...
 	if v.cfg.VerifierSecret == "" {
 		return nil, ErrInvalid
 	}
-	return v.ask(ctx, "/v1/keys/verify", map[string]any{"key": secret, "permissions": permissions})
+	in := map[string]any{"key": secret, "permissions": permissions}
+	if ip := clientIP(ctx); ip != "" {
+		in["ip"] = ip
+	}
+	return v.ask(ctx, "/v1/keys/verify", in)
+}
+
+type ipKey struct{}
+
+// WithClientIP returns ctx carrying the end client's address, which
+// VerifyKey sends to keyward for keys with allowedCidrs. Require sets it
+// from the request (see Config.TrustedProxies).
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, ipKey{}, ip)
+}
+
+func clientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(ipKey{}).(string)
+	return ip
+}
+
+// ClientIP returns the address of the client that sent r: its peer, or,
+// when the peer is one of Config.TrustedProxies, the right-most
+// X-Forwarded-For address that is not a trusted proxy (a malformed chain
+// keeps the peer).
+func (v *Verifier) ClientIP(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return host
+	}
+	addr := peer.Addr().Unmap()
+	if !v.trusted(addr) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return addr.String()
+		}
+		if a = a.Unmap(); !v.trusted(a) {
+			return a.String()
+		}
+	}
+	return addr.String()
+}
+
+func (v *Verifier) trusted(a netip.Addr) bool {
+	for _, p := range v.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // ask posts a verification to keyward and turns its answer into a principal.
@@ -348,6 +416,8 @@ func (v *Verifier) ask(ctx context.Context, path string, in any) (*Principal, er
 	switch r.Code {
 	case "INSUFFICIENT_PERMISSIONS":
 		return nil, errInsufficient
+	case "IP_NOT_ALLOWED":
+		return nil, ErrIPNotAllowed
 	case "RATE_LIMITED":
 		e := &RateLimitError{Reset: 1}
 		if r.RateLimit != nil {
@@ -395,7 +465,7 @@ func (v *Verifier) VerifySigned(r *http.Request, permissions ...string) (*Princi
 		headers[name] = strings.Join(r.Header.Values(name), ", ")
 	}
 	in := map[string]any{"method": r.Method, "authority": r.Host, "path": r.URL.EscapedPath(), "query": r.URL.RawQuery,
-		"headers": headers, "permissions": permissions}
+		"headers": headers, "permissions": permissions, "ip": v.ClientIP(r)}
 	if len(body) > 0 {
 		sum := sha256.Sum256(body)
 		in["bodySha256"] = base64.StdEncoding.EncodeToString(sum[:])
@@ -414,9 +484,10 @@ func FromContext(ctx context.Context) (*Principal, bool) {
 // Require returns middleware that lets a request through only with a valid
 // keyward credential holding every one of scopes. It answers 401 with
 // WWW-Authenticate: Bearer error="invalid_token" for missing or invalid
-// credentials, 403 error="insufficient_scope" when a scope is missing, and
-// 429 with Retry-After for a key over its rate limit, 429 (with Retry-After
-// until the refill, if any) for a key whose usage credits are spent, and 503 when keyward
+// credentials, 403 error="insufficient_scope" when a scope is missing, 403
+// ip_not_allowed for a key used outside its allowedCidrs, 429 with
+// Retry-After for a key over its rate limit, 429 (with Retry-After until the
+// refill, if any) for a key whose usage credits are spent, and 503 when keyward
 // cannot be reached to check a credential.
 func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
@@ -443,6 +514,9 @@ func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
 			case errors.Is(err, errInsufficient):
 				deny(w, http.StatusForbidden, "insufficient_scope", scopes)
 				return
+			case errors.Is(err, ErrIPNotAllowed):
+				http.Error(w, "ip_not_allowed", http.StatusForbidden)
+				return
 			case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrInvalid):
 				deny(w, http.StatusUnauthorized, "invalid_token", scopes)
 				return
@@ -462,11 +536,12 @@ func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
 }
 
 func (v *Verifier) authenticate(r *http.Request, scopes []string) (*Principal, error) {
+	ctx := WithClientIP(r.Context(), v.ClientIP(r))
 	if r.Header.Get("Signature-Input") != "" || strings.HasPrefix(r.Header.Get("Authorization"), "NWS4-HMAC-SHA256 ") {
 		return v.VerifySigned(r, scopes...)
 	}
 	if k := r.Header.Get("X-API-Key"); k != "" {
-		return v.VerifyKey(r.Context(), k, scopes...)
+		return v.VerifyKey(ctx, k, scopes...)
 	}
 	scheme, cred, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	cred = strings.TrimSpace(cred)
@@ -474,9 +549,9 @@ func (v *Verifier) authenticate(r *http.Request, scopes []string) (*Principal, e
 		return nil, ErrNoCredentials
 	}
 	if strings.Count(cred, ".") == 2 {
-		return v.VerifyToken(r.Context(), cred)
+		return v.VerifyToken(ctx, cred)
 	}
-	return v.VerifyKey(r.Context(), cred, scopes...)
+	return v.VerifyKey(ctx, cred, scopes...)
 }
 
 func deny(w http.ResponseWriter, status int, code string, scopes []string) {

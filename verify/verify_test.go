@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -464,6 +465,60 @@ func TestAudience(t *testing.T) {
 		_, err := v.VerifyToken(context.Background(), tt.token)
 		if (err == nil) != tt.want {
 			t.Errorf("case %d: audience %q: got error %v, want accepted=%v", i, tt.audience, err, tt.want)
+		}
+	}
+}
+
+// TestRequireAllowedCIDRs: the middleware sends the client's address, as
+// its trusted proxies report it, for keys and signed requests alike.
+func TestRequireAllowedCIDRs(t *testing.T) {
+	keywardURL, admin, stop, err := keywardServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var verifier, key struct{ ClientID, ClientSecret string }
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "verifier",
+		"permissions": []map[string]string{{"name": "keys:verify"}}}, &verifier)
+	if code, err := call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "office", "hmacEnabled": true,
+		"allowedCidrs": []string{"198.51.100.0/24", "2001:db8::/32"}}, &key); code != 201 {
+		t.Fatalf("create key: %d %v", code, err)
+	}
+	v := verify.New(verify.Config{Issuer: keywardURL, VerifierSecret: verifier.ClientSecret,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	h := v.Require()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	tests := []struct {
+		name, remote, xff string
+		want              int
+	}{
+		{"client in range", "198.51.100.4:1000", "", 200},
+		{"IPv6 client in range", "[2001:db8::5]:1000", "", 200},
+		{"client out of range", "203.0.113.4:1000", "", 403},
+		{"untrusted peer claims a forwarded address", "203.0.113.4:1000", "198.51.100.4", 403},
+		{"trusted proxy forwards a client in range", "10.0.0.1:1000", "198.51.100.4", 200},
+		{"trusted proxy forwards a client out of range", "10.0.0.1:1000", "203.0.113.4", 403},
+		{"forged left-most entry", "10.0.0.1:1000", "198.51.100.4, 203.0.113.4", 403},
+	}
+	for _, tt := range tests {
+		for _, signed := range []bool{false, true} {
+			req := httptest.NewRequest("GET", "http://api.example.com/orders", nil)
+			req.RemoteAddr = tt.remote
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if signed {
+				nonce := base64.RawURLEncoding.EncodeToString(secret.RandomBytes(18))
+				if err := signature.SignKeywardV1(req, key.ClientID, []byte(key.ClientSecret), time.Now(), time.Minute, nonce); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				req.Header.Set("X-API-Key", key.ClientSecret)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Errorf("%s (signed %v): got %d %s, want %d", tt.name, signed, rec.Code, rec.Body, tt.want)
+			}
 		}
 	}
 }

@@ -443,6 +443,8 @@ type keyFlags struct {
 	noCredits                                      bool
 	limits                                         multiFlag
 	ifMatch                                        string
+	allowedCIDRs                                   multiFlag
+	noAllowedCIDRs                                 bool
 }
 
 func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
@@ -462,6 +464,8 @@ func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
 	fs.StringVar(&k.owner, "owner", "", "`id` of the user the key acts for (default: you)")
 	fs.StringVar(&k.meta, "meta", "", "free `JSON` object stored with the key (at most 8 KiB)")
 	fs.Var(&k.audiences, "audience", "an `audience` (absolute URI or name) the key's access tokens may carry, asked for with the token request's resource or audience; repeat for several (default: keyward's own); on update, the full new list")
+	fs.Var(&k.allowedCIDRs, "allowed-cidr", "only accept the key from this IPv4/IPv6 `prefix` or address, e.g. 203.0.113.0/24; repeat for several (at most 100)"+
+		map[bool]string{false: "; replaces the key's list"}[create])
 	if create {
 		fs.StringVar(&k.clientID, "client-id", "", "a `slug` for the client ID (default: generated); it becomes <prefix>_<slug>")
 	} else {
@@ -469,6 +473,7 @@ func (k *keyFlags) register(fs *flag.FlagSet, create bool) {
 		fs.BoolVar(&k.noRateLimit, "no-rate-limit", false, "remove the key's rate limit")
 		fs.BoolVar(&k.noAudiences, "no-audiences", false, "remove the key's audiences: its tokens carry keyward's own again")
 		fs.BoolVar(&k.noCredits, "no-credits", false, "remove the key's credits: unlimited uses")
+		fs.BoolVar(&k.noAllowedCIDRs, "no-allowed-cidrs", false, "remove the key's address allowlist: accept it from anywhere")
 		fs.StringVar(&k.ifMatch, "if-match", "", "change the key only if its version is still this `version`")
 	}
 }
@@ -557,6 +562,20 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 			return in, err
 		}
 		in.RateLimits = ls
+	}
+	if visited["allowed-cidr"] && k.noAllowedCIDRs {
+		return in, errors.New("give --allowed-cidr or --no-allowed-cidrs, not both")
+	}
+	if visited["allowed-cidr"] || k.noAllowedCIDRs {
+		cidrs := []string{}
+		for _, c := range k.allowedCIDRs {
+			for _, s := range strings.Split(c, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					cidrs = append(cidrs, s)
+				}
+			}
+		}
+		in.AllowedCIDRs = &cidrs
 	}
 	if visited["token-lifespan"] {
 		s, err := parseSeconds(k.tokenLifespan)
@@ -855,7 +874,7 @@ func emptyInput(in keyward.APIKeyInput) bool {
 	return in.Name == nil && in.Description == nil && in.ClientID == nil && in.Permissions == nil &&
 		in.Level == nil && in.IsActive == nil && in.ExpiresAt == nil && in.ExpiresIn == nil && !in.ClearExpiry &&
 		in.TokenLifespanSeconds == nil && in.HMACEnabled == nil && in.DeviceName == nil && in.OwnerID == nil &&
-		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit && in.Audiences == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil
+		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit && in.Audiences == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil && in.AllowedCIDRs == nil
 }
 
 func apikeysRotateFlags(fs *flag.FlagSet) commandPrepare {
@@ -980,6 +999,7 @@ func (cli *runner) printKey(k *keyward.APIKey, what string) int {
 		{"Rate limit", rateLimitText(k.RateLimit)},
 		{"Rate limits", namedLimitsText(k.RateLimits)},
 		{"Credits", creditsText(k.Credits)},
+		{"Allowed from", allowedText(k.AllowedCIDRs)},
 		{"Secret", hint},
 		{"Meta", meta},
 		{"Created", fmtTime(&k.CreatedAt, "") + byText(k.CreatedBy)},
@@ -1038,4 +1058,16 @@ func shorten(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// allowedText shows a key's address allowlist, "anywhere" without one.
+func allowedText(cidrs []string) string {
+	if len(cidrs) == 0 {
+		return "anywhere"
+	}
+	out := make([]string, len(cidrs))
+	for i, c := range cidrs {
+		out[i] = safe(c)
+	}
+	return strings.Join(out, ", ")
 }

@@ -330,6 +330,16 @@ func TestAPIKeysUpdate(t *testing.T) {
 			args:     []string{"--expires-at", "2030-01-02"},
 			wantBody: map[string]any{"expiresAt": "2030-01-02T00:00:00Z"},
 		},
+		{
+			name:     "an address allowlist",
+			args:     []string{"--allowed-cidr", "203.0.113.0/24", "--allowed-cidr", "2001:db8::/32, 192.0.2.1"},
+			wantBody: map[string]any{"allowedCidrs": []any{"203.0.113.0/24", "2001:db8::/32", "192.0.2.1"}},
+		},
+		{
+			name:     "remove the allowlist",
+			args:     []string{"--no-allowed-cidrs"},
+			wantBody: map[string]any{"allowedCidrs": []any{}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

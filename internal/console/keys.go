@@ -202,6 +202,7 @@ type keyForm struct {
 	Credits, CreditsWas  string
 	Refill, RefillAmount string
 	RefillDay            string
+	AllowedCIDRs         string // one prefix or address a line; "" is anywhere
 	HMAC                 bool
 	Level                int
 	OwnerID              string
@@ -356,6 +357,15 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 		in.RateLimit = &keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow}
 	}
 	creditsFromForm(f, &in, prev)
+	f.AllowedCIDRs = strings.TrimSpace(r.PostFormValue("allowedCidrs"))
+	cidrs, errs := keyward.ParseAllowedCIDRs("allowedCidrs", strings.Fields(f.AllowedCIDRs))
+	switch {
+	case len(errs) > 0:
+		f.Errors["allowedCidrs"] = "Enter one IPv4 or IPv6 address or prefix a line, such as 203.0.113.0/24, at most " +
+			strconv.Itoa(keyward.MaxAllowedCIDRs) + "."
+	case prev == nil || !slices.Equal(cidrs, prev.AllowedCIDRs):
+		in.AllowedCIDRs = &cidrs
+	}
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC
 	}
@@ -402,7 +412,7 @@ func (f *keyForm) explain(err error) (int, bool) {
 	f.Error = msg
 	for name, m := range fields {
 		switch name {
-		case "name", "description", "audiences", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner":
+		case "name", "description", "audiences", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner", "allowedCidrs":
 			f.Errors[name] = m
 		default: // a field the form does not show
 			f.Error = m
@@ -476,6 +486,7 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 		f.ExpiresOn, f.Expires = k.ExpiresAt.UTC().Format("2006-01-02"), "date"
 	}
 	f.RateWindow = 60
+	f.AllowedCIDRs = strings.Join(k.AllowedCIDRs, "\n")
 	if k.RateLimit != nil {
 		f.RateLimit, f.RateWindow = strconv.Itoa(k.RateLimit.Limit), k.RateLimit.WindowSeconds
 	}

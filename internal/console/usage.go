@@ -19,6 +19,7 @@ var outcomes = []outcomeInfo{
 	{keyward.CodeInsufficientPermissions, "Insufficient permissions", "o-perms", true},
 	{keyward.CodeRateLimited, "Rate limited", "o-rate", true},
 	{keyward.CodeUsageExceeded, "Credits spent", "o-credits", true},
+	{keyward.CodeIPNotAllowed, "Address not allowed", "o-ip", true},
 	{keyward.CodeDisabled, "Disabled", "o-disabled", true},
 	{keyward.CodeExpired, "Expired", "o-expired", true},
 	{keyward.CodeInvalidSignature, "Invalid signature", "o-sig", true},

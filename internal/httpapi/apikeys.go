@@ -117,6 +117,9 @@ func (s *Server) updateAPIKey(w http.ResponseWriter, r *http.Request, p *keyward
 	if v, ok := raw["expiresAt"]; ok && string(v) == "null" {
 		in.ClearExpiry = true
 	}
+	if v, ok := raw["allowedCidrs"]; ok && string(v) == "null" {
+		in.AllowedCIDRs = &[]string{} // null removes the allowlist, as []
+	}
 	k, err := s.svc.UpdateAPIKey(r.Context(), p, r.PathValue("id"), in, match)
 	if err != nil {
 		s.writeError(w, r, err)

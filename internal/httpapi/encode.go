@@ -53,6 +53,9 @@ var statusOf = map[string]int{
 	keyward.EINVALIDCLIENT:  http.StatusUnauthorized,
 	keyward.EINVALIDSCOPE:   http.StatusBadRequest,
 	keyward.EINVALIDTARGET:  http.StatusBadRequest,
+	keyward.EIPNOTALLOWED:   http.StatusForbidden,
+	keyward.EIDEMREUSED:     http.StatusUnprocessableEntity,
+	keyward.EIDEMINPROGRESS: http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for err's code.

@@ -39,7 +39,7 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		code = "invalid_target"
 	case "unsupported_grant_type":
 		code = "unsupported_grant_type"
-	case keyward.EFORBIDDEN:
+	case keyward.EFORBIDDEN, keyward.EIPNOTALLOWED:
 		code, status = "unauthorized_client", http.StatusForbidden
 	case keyward.ETOOLARGE:
 		status = http.StatusRequestEntityTooLarge

@@ -171,6 +171,9 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	s.do("POST", "/v1/keys/verify", rot.ClientSecret, map[string]any{"key": rot.ClientSecret, "permissions": []string{"orders_read"}}, 200, nil)
 	s.do("POST", "/v1/keys/verify", rot.ClientSecret, map[string]any{"key": secret.NewSecret("kw")}, 200, nil)
 	s.do("POST", "/v1/keys/verify", admin, map[string]any{}, 400, nil)
+	s.do("POST", "/v1/keys/verify:batch", rot.ClientSecret, map[string]any{"items": []map[string]any{
+		{"key": rot.ClientSecret, "permissions": []string{"orders_read"}}, {"key": secret.NewSecret("kw")}}}, 200, nil)
+	s.do("POST", "/v1/keys/verify:batch", admin, map[string]any{"items": []map[string]any{}}, 400, nil)
 	s.do("POST", "/v1/signatures/verify", rot.ClientSecret, map[string]any{"method": "GET", "authority": "api.example.com",
 		"path": "/orders", "headers": map[string]string{"Signature-Input": "x", "Signature": "y"}}, 200, nil)
 	s.do("POST", "/v1/signatures/verify", rot.ClientSecret, map[string]any{"method": "GET"}, 400, nil)

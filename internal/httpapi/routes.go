@@ -29,15 +29,16 @@ func (s *Server) table() []route {
 		h("POST /v1/login", s.login),
 		h("GET /v1/whoami", s.authed(s.whoami)),
 		h("POST /v1/keys/verify", s.authed(s.verifyKey)),
+		h("POST /v1/keys/verify:batch", s.authed(s.verifyKeys)),
 		h("POST /v1/signatures/verify", s.authed(s.verifySignature)),
 
-		h("POST /v1/apikeys", s.authed(s.createAPIKey)),
+		h("POST /v1/apikeys", s.authed(s.idempotent(s.createAPIKey))),
 		h("GET /v1/apikeys", s.authed(s.listAPIKeys)),
 		h("GET /v1/apikeys/{id}", s.authed(s.getAPIKey)),
 		h("PATCH /v1/apikeys/{id}", s.authed(s.updateAPIKey)),
 		h("PUT /v1/apikeys/{id}", s.authed(s.replaceAPIKey)),
 		h("DELETE /v1/apikeys/{id}", s.authed(s.deleteAPIKey)),
-		h("POST /v1/apikeys/{id}/rotate", s.authed(s.rotateAPIKey)),
+		h("POST /v1/apikeys/{id}/rotate", s.authed(s.idempotent(s.rotateAPIKey))),
 		h("GET /v1/apikeys/{id}/usage", s.authed(s.apiKeyUsage)),
 
 		h("GET /v1/permissions", s.authed(s.listPermissions)),

@@ -209,6 +209,9 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxUnreadBody, unread)
 		r = r.WithContext(ctx)
 		s.resolveClient(r)
+		// Every key credential is checked against its allowedCidrs with
+		// this address, whichever route or dialect turns it into a principal.
+		r = r.WithContext(keyward.WithClientIP(r.Context(), ClientIP(r)))
 		sw := &statusWriter{ResponseWriter: w, unread: unread}
 		defer func() {
 			if v := recover(); v != nil {

@@ -21,6 +21,9 @@ type signatureVerifyBody struct {
 	// received; empty when the request had no body.
 	BodySHA256  string   `json:"bodySha256"`
 	Permissions []string `json:"permissions"`
+	// IP is the end client's address, checked against the key's
+	// allowedCidrs.
+	IP string `json:"ip"`
 }
 
 // verifySignature serves POST /v1/signatures/verify: always 200 with a
@@ -57,7 +60,7 @@ func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyw
 	}
 	res, err := s.svc.VerifySignature(r.Context(), p, &keyward.SignedRequest{
 		Method: in.Method, Authority: in.Authority, Path: in.Path, RawQuery: in.Query, Header: header,
-		BodySHA256: digest, HasBody: in.BodySHA256 != "",
+		BodySHA256: digest, HasBody: in.BodySHA256 != "", ClientIP: in.IP,
 	}, in.Permissions)
 	if err != nil {
 		s.writeError(w, r, err)

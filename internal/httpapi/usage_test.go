@@ -78,10 +78,10 @@ func TestUsageByOutcome(t *testing.T) {
 			id   string
 			want map[string]int64
 		}{
-			{k.ID, map[string]int64{"VALID": 5, "INSUFFICIENT_PERMISSIONS": 1, "RATE_LIMITED": 2, "DISABLED": 2, "EXPIRED": 1,
+			{k.ID, map[string]int64{"VALID": 5, "INSUFFICIENT_PERMISSIONS": 1, "RATE_LIMITED": 2, "USAGE_EXCEEDED": 0, "IP_NOT_ALLOWED": 0, "DISABLED": 2, "EXPIRED": 1,
 				"INVALID_SIGNATURE": 1, "NOT_FOUND": 0}},
 			// The verifier: its own authentications (one per verify call) and the unknown key it asked about.
-			{v.ID, map[string]int64{"VALID": 9, "INSUFFICIENT_PERMISSIONS": 0, "RATE_LIMITED": 0, "DISABLED": 0, "EXPIRED": 0,
+			{v.ID, map[string]int64{"VALID": 9, "INSUFFICIENT_PERMISSIONS": 0, "RATE_LIMITED": 0, "USAGE_EXCEEDED": 0, "IP_NOT_ALLOWED": 0, "DISABLED": 0, "EXPIRED": 0,
 				"INVALID_SIGNATURE": 0, "NOT_FOUND": 1}},
 		} {
 			u, err := c.APIKeyUsage(context.Background(), tc.id, 3, true)

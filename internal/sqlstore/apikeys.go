@@ -20,7 +20,7 @@ const keyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.description, k.own
 	k.secret_hint, k.created_at, k.updated_at, k.last_used_at, k.created_by, k.version,
 	k.secret_hash, k.secret_ciphertext, k.prev_secret_hash, k.prev_secret_ciphertext, k.prev_secret_expires_at,
 	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked, k.prev_secret_holder_id,
-	k.secret_holder_tenant_id, k.prev_secret_holder_tenant_id, k.audiences`
+	k.secret_holder_tenant_id, k.prev_secret_holder_tenant_id, k.audiences, k.allowed_cidrs`
 
 const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id `
 
@@ -34,7 +34,8 @@ func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
 		nullTimeCol{&k.LastUsedAt}, &k.CreatedBy, &k.Version,
 		&k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash, &k.PrevSecretCiphertext,
 		nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &rateLimit, &rateWindow, &k.ActsAsOwner, &holder,
-		&k.SecretRevoked, &prevHolder, &holderTenant, &prevHolderTenant, audiencesCol{&k.Audiences})
+		&k.SecretRevoked, &prevHolder, &holderTenant, &prevHolderTenant, audiencesCol{&k.Audiences},
+		cidrsCol{&k.AllowedCIDRs})
 	if err != nil {
 		return nil, err
 	}
@@ -61,9 +62,9 @@ func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 				last_used_at, created_by, version, secret_hash, secret_ciphertext, prev_secret_hash,
 				prev_secret_ciphertext, prev_secret_expires_at, secret_generation, rate_limit, rate_window_seconds,
 				acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id, secret_holder_tenant_id,
-				prev_secret_holder_tenant_id, audiences)
+				prev_secret_holder_tenant_id, audiences, allowed_cidrs)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)`,
+				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)`,
 			k.ID, k.TenantID, k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level,
 			k.IsActive, s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
 			s.ts(k.CreatedAt), s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.CreatedBy, k.Version,
@@ -71,7 +72,8 @@ func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 			nullBytes(k.PrevSecretCiphertext), s.tsPtr(k.PrevSecretExpiresAt), k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
 			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID),
-			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID), audiencesArg(k.Audiences))
+			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID), audiencesArg(k.Audiences),
+			cidrsArg(k.AllowedCIDRs))
 		if err != nil {
 			return writeError(err, "creating an api key", keyConflict)
 		}
@@ -93,7 +95,8 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 				secret_hash = $16, secret_ciphertext = $17, prev_secret_hash = $18, prev_secret_ciphertext = $19,
 				prev_secret_expires_at = $20, secret_generation = $24, rate_limit = $25, rate_window_seconds = $26,
 				acts_as_owner = $27, secret_holder_id = $28, secret_revoked = $29, prev_secret_holder_id = $30,
-				secret_holder_tenant_id = $31, prev_secret_holder_tenant_id = $32, audiences = $33
+				secret_holder_tenant_id = $31, prev_secret_holder_tenant_id = $32, audiences = $33,
+				allowed_cidrs = $34
 			WHERE id = $21 AND tenant_id = $22 AND version = $23`,
 			k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level, k.IsActive,
 			s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
@@ -102,7 +105,8 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 			s.tsPtr(k.PrevSecretExpiresAt), k.ID, k.TenantID, expectVersion, k.SecretGeneration,
 			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
 			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID),
-			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID), audiencesArg(k.Audiences))
+			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID), audiencesArg(k.Audiences),
+			cidrsArg(k.AllowedCIDRs))
 		if err != nil {
 			return writeError(err, "updating an api key", keyConflict)
 		}
@@ -155,6 +159,29 @@ func (s *store) GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*keywar
 	}
 	return s.getKey(ctx, `WHERE k.secret_hash = $1 OR k.prev_secret_hash = $1
 		ORDER BY k.secret_hash = $1 DESC LIMIT 1`, hash)
+}
+
+// GetAPIKeysBySecretHashes returns the keys, in any tenant, whose current
+// or previous secret hash is one of hashes, each once, in one query (and
+// one more for their permissions). Empty hashes match nothing.
+func (s *store) GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) ([]*keyward.APIKey, error) {
+	var args []any
+	var marks []string
+	for _, h := range hashes {
+		if len(h) > 0 {
+			args = append(args, h)
+			marks = append(marks, fmt.Sprintf("$%d", len(args)))
+		}
+	}
+	if len(args) == 0 {
+		return []*keyward.APIKey{}, nil
+	}
+	in := strings.Join(marks, ", ")
+	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.secret_hash IN (`+in+`) OR k.prev_secret_hash IN (`+in+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading api keys: %w", err)
+	}
+	return keys, nil
 }
 
 func (s *store) getKey(ctx context.Context, where string, args ...any) (*keyward.APIKey, error) {
@@ -444,4 +471,27 @@ func sortedRefs[V any](m map[keyward.KeyRef]V) []keyward.KeyRef {
 		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.ID, b.ID))
 	})
 	return refs
+}
+
+// cidrsArg stores a key's allowedCidrs space-separated; none is NULL.
+func cidrsArg(cidrs []string) any {
+	if len(cidrs) == 0 {
+		return nil
+	}
+	return strings.Join(cidrs, " ")
+}
+
+// cidrsCol scans allowed_cidrs into a list, nil for NULL.
+type cidrsCol struct{ dst *[]string }
+
+func (c cidrsCol) Scan(v any) error {
+	var s sql.NullString
+	if err := s.Scan(v); err != nil {
+		return err
+	}
+	*c.dst = nil
+	if s.Valid && s.String != "" {
+		*c.dst = strings.Fields(s.String)
+	}
+	return nil
 }

@@ -120,6 +120,12 @@ func (g *guardTx) GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*keyw
 	return call(g, ctx, func(ctx context.Context) (*keyward.APIKey, error) { return g.StoreTx.GetAPIKeyBySecretHash(ctx, hash) })
 }
 
+func (g *guardTx) GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) ([]*keyward.APIKey, error) {
+	return call(g, ctx, func(ctx context.Context) ([]*keyward.APIKey, error) {
+		return g.StoreTx.GetAPIKeysBySecretHashes(ctx, hashes)
+	})
+}
+
 func (g *guardTx) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIKeyFilter) (keyward.List[*keyward.APIKey], error) {
 	return call(g, ctx, func(ctx context.Context) (keyward.List[*keyward.APIKey], error) {
 		return g.StoreTx.ListAPIKeys(ctx, tenantID, f)
@@ -226,4 +232,26 @@ func (g *guardTx) SetUserRateLimits(ctx context.Context, tenantID, userID string
 
 func (g *guardTx) RefundCredits(ctx context.Context, sp keyward.CreditSpend) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.RefundCredits(ctx, sp) })
+}
+
+func (g *guardTx) ClaimIdempotency(ctx context.Context, rec *keyward.IdempotencyRecord, now, staleBefore time.Time) (*keyward.IdempotencyRecord, error) {
+	return call(g, ctx, func(ctx context.Context) (*keyward.IdempotencyRecord, error) {
+		return g.StoreTx.ClaimIdempotency(ctx, rec, now, staleBefore)
+	})
+}
+
+func (g *guardTx) FinishIdempotency(ctx context.Context, rec *keyward.IdempotencyRecord) error {
+	_, err := call(g, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, g.StoreTx.FinishIdempotency(ctx, rec) })
+	return err
+}
+
+func (g *guardTx) DeleteIdempotency(ctx context.Context, tenantID, principal, key string) error {
+	_, err := call(g, ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, g.StoreTx.DeleteIdempotency(ctx, tenantID, principal, key)
+	})
+	return err
+}
+
+func (g *guardTx) DeleteExpiredIdempotency(ctx context.Context, now time.Time) (int, error) {
+	return call(g, ctx, func(ctx context.Context) (int, error) { return g.StoreTx.DeleteExpiredIdempotency(ctx, now) })
 }

@@ -268,8 +268,8 @@ func (d *api) tokenError(w http.ResponseWriter, r *http.Request, err error) {
 	status := d.host.ErrorStatus(w, r, err)
 	code, msg := "invalid_request", keyward.ErrorMessage(err)
 	switch status {
-	case http.StatusUnauthorized:
-		code = "unauthorized_client"
+	case http.StatusUnauthorized, http.StatusForbidden:
+		code = "unauthorized_client" // 403: the client's address is not allowed
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		code = "temporarily_unavailable"
 	case http.StatusInternalServerError:

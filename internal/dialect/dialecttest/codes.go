@@ -21,6 +21,7 @@ var ErrorCases = []ErrorCase{
 	{keyward.Invalid(keyward.FieldError{Field: "name", Message: "is required"}), http.StatusBadRequest, false},
 	{keyward.Errorf(keyward.EUNAUTHORIZED, "no"), http.StatusUnauthorized, false},
 	{keyward.Errorf(keyward.EFORBIDDEN, "no"), http.StatusForbidden, false},
+	{keyward.Errorf(keyward.EIPNOTALLOWED, "not from here"), http.StatusForbidden, false},
 	{keyward.Errorf(keyward.ENOTFOUND, "no"), http.StatusNotFound, false},
 	{keyward.Errorf(keyward.ECONFLICT, "taken"), http.StatusConflict, false},
 	{keyward.Errorf(keyward.EVERSIONCONFLICT, "stale"), http.StatusConflict, false},
