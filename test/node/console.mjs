@@ -474,7 +474,7 @@ try {
     const chartLabel = await chart.getAttribute('aria-label');
     check(chartLabel.startsWith('4 verifications in the last 14 days: 3 valid, 1 insufficient permissions'), 'the chart says what it shows: ' + chartLabel);
     check(await pg.locator('figure.usage rect.seg.o-valid').count() === 1 && await pg.locator('figure.usage rect.seg.o-perms').count() === 1, 'one valid and one refused segment today');
-    check(await pg.locator('.legend li').count() === 7, 'the legend names every outcome');
+    check(await pg.locator('.legend li').count() === 9, 'the legend names every outcome');
     const cbox = await chart.boundingBox();
     check(cbox && cbox.width > 200 && cbox.width <= pg.viewportSize().width, 'the chart fits: ' + JSON.stringify(cbox));
     await pg.click('details.usage-table summary');
