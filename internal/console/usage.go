@@ -11,19 +11,22 @@ import (
 type outcomeInfo struct {
 	Code, Label, Class string
 	Refused            bool
+	// Short heads the numbers table's column (the full label is its
+	// abbreviation's title), so nine outcomes fit beside the day.
+	Short string
 }
 
 // outcomes are keyward.UsageOutcomes in words, in the same (stacking) order.
 var outcomes = []outcomeInfo{
-	{keyward.CodeValid, "Valid", "o-valid", false},
-	{keyward.CodeInsufficientPermissions, "Insufficient permissions", "o-perms", true},
-	{keyward.CodeRateLimited, "Rate limited", "o-rate", true},
-	{keyward.CodeUsageExceeded, "Credits spent", "o-credits", true},
-	{keyward.CodeIPNotAllowed, "Address not allowed", "o-ip", true},
-	{keyward.CodeDisabled, "Disabled", "o-disabled", true},
-	{keyward.CodeExpired, "Expired", "o-expired", true},
-	{keyward.CodeInvalidSignature, "Invalid signature", "o-sig", true},
-	{keyward.CodeNotFound, "Unknown key asked about", "o-notfound", true},
+	{keyward.CodeValid, "Valid", "o-valid", false, "Valid"},
+	{keyward.CodeInsufficientPermissions, "Insufficient permissions", "o-perms", true, "Perms"},
+	{keyward.CodeRateLimited, "Rate limited", "o-rate", true, "Limited"},
+	{keyward.CodeUsageExceeded, "Credits spent", "o-credits", true, "Credits"},
+	{keyward.CodeIPNotAllowed, "Address not allowed", "o-ip", true, "Address"},
+	{keyward.CodeDisabled, "Disabled", "o-disabled", true, "Disabled"},
+	{keyward.CodeExpired, "Expired", "o-expired", true, "Expired"},
+	{keyward.CodeInvalidSignature, "Invalid signature", "o-sig", true, "Signature"},
+	{keyward.CodeNotFound, "Unknown key asked about", "o-notfound", true, "Unknown"},
 }
 
 // usageChart is a key's verifications per day stacked by outcome, drawn as

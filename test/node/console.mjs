@@ -479,7 +479,7 @@ try {
     check(cbox && cbox.width > 200 && cbox.width <= pg.viewportSize().width, 'the chart fits: ' + JSON.stringify(cbox));
     await pg.click('details.usage-table summary');
     const today = await pg.locator('table.numbers tbody tr').last().locator('td').allTextContents();
-    check(today.join(' ') === '3 1 0 0 0 0 0 4', 'the table has today\'s numbers: ' + today.join(' '));
+    check(today.join(' ') === '3 1 0 0 0 0 0 0 0 4', 'the table has today\'s numbers: ' + today.join(' '));
   };
   const layout = async (pg, name) => {
     const r = await pg.evaluate(() => {
