@@ -73,10 +73,10 @@ func (s *Service) LoginFrom(ctx context.Context, req LoginRequest) (*LoginResult
 	switch {
 	case err == nil:
 		s.refundAttempt(ctx, req.IP)
-		s.logins.record(ctx, s, req, t, u)
+		s.recordLogin(ctx, req, t, u)
 	case ErrorCode(err) == EUNAUTHORIZED:
 		s.ops.authFailed(SchemePassword)
-		s.failedLogins.record(ctx, s, req, t, u)
+		s.recordFailedLogin(ctx, req, t, u)
 	}
 	return res, err
 }
@@ -166,77 +166,87 @@ func (q *loginQueue) enter(ctx context.Context, ip string) (func(), error) {
 	}
 }
 
-// failedLogins counts failed logins per tenant and client address in
-// windows of the failed-authentication limit: the first failure of a
-// window writes an audit entry, later ones update its count, so a guessing
-// run is one entry, not one per guess.
-type failedLogins struct {
+// auditWindows gathers repeated events into one audit entry per key and
+// window: the first event of a window writes the entry, later ones update
+// its details (a count), so a guessing run or a script logging in every
+// minute is one entry, not one per request.
+type auditWindows struct {
 	mu      sync.Mutex
-	windows map[string]*failedWindow
+	windows map[string]*auditWindow
 }
 
-type failedWindow struct {
-	entryID  string
-	tenantID string
-	until    time.Time
-	count    int
-	names    []string
+type auditWindow struct {
+	entryID string
+	until   time.Time
+	count   int
+	names   []string
+}
+
+// add counts one event under key in a window of length. details gives the
+// entry's details (called under the lock); entry makes the entry a fresh
+// window writes, with its id and details.
+func (a *auditWindows) add(ctx context.Context, s *Service, tenantID, key string, length time.Duration,
+	details func(w *auditWindow) map[string]any, entry func(id string, at time.Time, details json.RawMessage) *AuditEntry) {
+	ctx = context.WithoutCancel(ctx)
+	now := s.now()
+	a.mu.Lock()
+	if a.windows == nil {
+		a.windows = map[string]*auditWindow{}
+	}
+	for k, w := range a.windows { // bounded: drop ended windows
+		if len(a.windows) > 10_000 && !now.Before(w.until) {
+			delete(a.windows, k)
+		}
+	}
+	w := a.windows[key]
+	fresh := w == nil || !now.Before(w.until)
+	if fresh {
+		w = &auditWindow{entryID: secret.NewID(), until: now.Add(length)}
+		a.windows[key] = w
+	}
+	w.count++
+	d, _ := json.Marshal(details(w))
+	id := w.entryID
+	a.mu.Unlock()
+
+	var err error
+	if fresh {
+		err = s.store.InsertAudit(ctx, entry(id, now, d))
+	} else {
+		err = s.store.UpdateAuditDetails(ctx, tenantID, id, d)
+	}
+	if err != nil {
+		s.logger.Warn("auditing a login", "error", err)
+	}
 }
 
 const maxFailedNames = 10
 
-// record audits one failed login of req (t and u are what was found of the
-// tenant and user, possibly nil). A login to an unknown tenant is audited
-// in no tenant: there is nobody to tell.
-func (f *failedLogins) record(ctx context.Context, s *Service, req LoginRequest, t *Tenant, u *User) {
+// recordFailedLogin audits one failed login of req (t and u are what was
+// found of the tenant and user, possibly nil), in windows of the
+// failed-authentication limit per tenant and client address. A login to an
+// unknown tenant is audited in no tenant: there is nobody to tell.
+func (s *Service) recordFailedLogin(ctx context.Context, req LoginRequest, t *Tenant, u *User) {
 	if t == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	now := s.now()
 	window := time.Minute
 	if s.failLimit != nil {
 		window = s.failLimit.window()
 	}
-	key := t.ID + "\x00" + req.IP
-	f.mu.Lock()
-	if f.windows == nil {
-		f.windows = map[string]*failedWindow{}
+	target := ""
+	if u != nil {
+		target = u.ID
 	}
-	for k, w := range f.windows { // bounded: drop ended windows
-		if len(f.windows) > 10_000 && !now.Before(w.until) {
-			delete(f.windows, k)
+	s.failedLogins.add(ctx, s, t.ID, t.ID+"\x00"+req.IP, window, func(w *auditWindow) map[string]any {
+		if name := auditText(req.UserName); len(w.names) < maxFailedNames && !containsString(w.names, name) {
+			w.names = append(w.names, name)
 		}
-	}
-	w := f.windows[key]
-	fresh := w == nil || !now.Before(w.until)
-	if fresh {
-		w = &failedWindow{entryID: secret.NewID(), tenantID: t.ID, until: now.Add(window)}
-		f.windows[key] = w
-	}
-	w.count++
-	if name := auditText(req.UserName); len(w.names) < maxFailedNames && !containsString(w.names, name) {
-		w.names = append(w.names, name)
-	}
-	details, _ := json.Marshal(map[string]any{"count": w.count, "userNames": w.names})
-	entryID := w.entryID
-	f.mu.Unlock()
-
-	var err error
-	if fresh {
-		target := ""
-		if u != nil {
-			target = u.ID
-		}
-		e := &AuditEntry{ID: entryID, At: now, TenantID: t.ID, ActorKind: KindAnonymous, Action: "login.failed",
+		return map[string]any{"count": w.count, "userNames": w.names}
+	}, func(id string, at time.Time, details json.RawMessage) *AuditEntry {
+		return &AuditEntry{ID: id, At: at, TenantID: t.ID, ActorKind: KindAnonymous, Action: "login.failed",
 			TargetID: target, IP: req.IP, UserAgent: auditText(req.UserAgent), Result: AuditFailure, Details: details}
-		err = s.store.InsertAudit(ctx, e)
-	} else {
-		err = s.store.UpdateAuditDetails(ctx, t.ID, entryID, details)
-	}
-	if err != nil {
-		s.logger.Warn("auditing a failed login", "error", err)
-	}
+	})
 }
 
 func containsString(list []string, s string) bool {
@@ -252,52 +262,18 @@ func containsString(list []string, s string) bool {
 // successful logins from one address.
 const LoginAuditWindow = time.Hour
 
-// logins counts successful logins per user and client address in windows
-// of LoginAuditWindow: the first login of a window writes a "login" audit
+// recordLogin audits a successful login per user and client address in
+// windows of LoginAuditWindow: the first login of a window writes a "login"
 // entry (actor and target the user), later ones update its count, so a
-// script that logs in every minute is one entry an hour, and a login from a
-// new address is a new entry.
-type logins struct {
-	mu      sync.Mutex
-	windows map[string]*failedWindow
-}
-
-func (l *logins) record(ctx context.Context, s *Service, req LoginRequest, t *Tenant, u *User) {
+// login from a new address is a new entry.
+func (s *Service) recordLogin(ctx context.Context, req LoginRequest, t *Tenant, u *User) {
 	if t == nil || u == nil {
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	now := s.now()
-	key := u.ID + "\x00" + req.IP
-	l.mu.Lock()
-	if l.windows == nil {
-		l.windows = map[string]*failedWindow{}
-	}
-	for k, w := range l.windows { // bounded: drop ended windows
-		if len(l.windows) > 10_000 && !now.Before(w.until) {
-			delete(l.windows, k)
-		}
-	}
-	w := l.windows[key]
-	fresh := w == nil || !now.Before(w.until)
-	if fresh {
-		w = &failedWindow{entryID: secret.NewID(), tenantID: t.ID, until: now.Add(LoginAuditWindow)}
-		l.windows[key] = w
-	}
-	w.count++
-	details, _ := json.Marshal(map[string]any{"count": w.count, "userName": u.UserName, "until": w.until.UTC().Format(time.RFC3339)})
-	entryID := w.entryID
-	l.mu.Unlock()
-
-	var err error
-	if fresh {
-		e := &AuditEntry{ID: entryID, At: now, TenantID: t.ID, ActorKind: KindUser, ActorID: u.ID, Action: "login",
+	s.logins.add(ctx, s, t.ID, u.ID+"\x00"+req.IP, LoginAuditWindow, func(w *auditWindow) map[string]any {
+		return map[string]any{"count": w.count, "userName": u.UserName, "until": w.until.UTC().Format(time.RFC3339)}
+	}, func(id string, at time.Time, details json.RawMessage) *AuditEntry {
+		return &AuditEntry{ID: id, At: at, TenantID: t.ID, ActorKind: KindUser, ActorID: u.ID, Action: "login",
 			TargetID: u.ID, IP: req.IP, UserAgent: auditText(req.UserAgent), Result: AuditSuccess, Details: details}
-		err = s.store.InsertAudit(ctx, e)
-	} else {
-		err = s.store.UpdateAuditDetails(ctx, t.ID, entryID, details)
-	}
-	if err != nil {
-		s.logger.Warn("auditing a login", "error", err)
-	}
+	})
 }

@@ -81,8 +81,8 @@ type Service struct {
 	cache        *keyCache
 	catalogs     catalogCache
 	loginQueue   *loginQueue
-	failedLogins failedLogins
-	logins       logins
+	failedLogins auditWindows // failed logins per tenant and client address
+	logins       auditWindows // successful logins per user and client address
 
 	// OAuth2.
 	publicURL string
