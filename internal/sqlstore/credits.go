@@ -105,20 +105,7 @@ func (s *store) loadCredits(ctx context.Context, q querier, refs []keyward.KeyRe
 	if len(refs) == 0 {
 		return out, nil
 	}
-	want := make(map[keyward.KeyRef]bool, len(refs))
-	ids, tenants := make([]any, 0, len(refs)), make([]any, 0, 1)
-	seenID, seenTenant := map[string]bool{}, map[string]bool{}
-	for _, r := range refs {
-		want[r] = true
-		if !seenID[r.ID] {
-			seenID[r.ID] = true
-			ids = append(ids, r.ID)
-		}
-		if !seenTenant[r.TenantID] {
-			seenTenant[r.TenantID] = true
-			tenants = append(tenants, r.TenantID)
-		}
-	}
+	want, ids, tenants := splitRefs(refs)
 	rows, err := q.QueryContext(ctx, `SELECT tenant_id, key_id, remaining, refill_amount, refill_interval, refill_day,
 		refill_period FROM api_key_credits WHERE key_id IN (`+placeholders(1, len(ids))+`)
 		AND tenant_id IN (`+placeholders(len(ids)+1, len(tenants))+`)`, append(ids, tenants...)...)
@@ -181,20 +168,7 @@ func (s *store) loadNamedLimits(ctx context.Context, q querier, table, ownerCol 
 	if len(refs) == 0 {
 		return out, nil
 	}
-	ids, tenants := make([]any, 0, len(refs)), make([]any, 0, 1)
-	seenID, seenTenant := map[string]bool{}, map[string]bool{}
-	want := make(map[keyward.KeyRef]bool, len(refs))
-	for _, r := range refs {
-		want[r] = true
-		if !seenID[r.ID] {
-			seenID[r.ID] = true
-			ids = append(ids, r.ID)
-		}
-		if !seenTenant[r.TenantID] {
-			seenTenant[r.TenantID] = true
-			tenants = append(tenants, r.TenantID)
-		}
-	}
+	want, ids, tenants := splitRefs(refs)
 	rows, err := q.QueryContext(ctx, `SELECT tenant_id, `+ownerCol+`, name, lim, window_seconds FROM `+table+`
 		WHERE `+ownerCol+` IN (`+placeholders(1, len(ids))+`) AND tenant_id IN (`+placeholders(len(ids)+1, len(tenants))+`)
 		ORDER BY tenant_id, `+ownerCol+`, name`, append(ids, tenants...)...)
@@ -216,4 +190,25 @@ func (s *store) loadNamedLimits(ctx context.Context, q querier, table, ownerCol 
 		return nil, fmt.Errorf("reading rate limits: %w", err)
 	}
 	return out, nil
+}
+
+// splitRefs returns refs as a set, and their distinct ids and tenant ids as
+// query arguments: the rows asked for are those of ids in tenants, kept when
+// want holds their (tenant, id).
+func splitRefs(refs []keyward.KeyRef) (want map[keyward.KeyRef]bool, ids, tenants []any) {
+	want = make(map[keyward.KeyRef]bool, len(refs))
+	ids, tenants = make([]any, 0, len(refs)), make([]any, 0, 1)
+	seenID, seenTenant := map[string]bool{}, map[string]bool{}
+	for _, r := range refs {
+		want[r] = true
+		if !seenID[r.ID] {
+			seenID[r.ID] = true
+			ids = append(ids, r.ID)
+		}
+		if !seenTenant[r.TenantID] {
+			seenTenant[r.TenantID] = true
+			tenants = append(tenants, r.TenantID)
+		}
+	}
+	return want, ids, tenants
 }
