@@ -371,6 +371,11 @@ func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k
 	if prev != nil && p.isKey(prev.TenantID, prev.ID) && widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs) {
 		return Errorf(EFORBIDDEN, "a key may not widen its own allowedCidrs")
 	}
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !slices.Equal(prev.Audiences, k.Audiences) {
+		// Any change may widen: an added audience reaches another API, and
+		// none at all is keyward's own, the management API.
+		return Errorf(EFORBIDDEN, "a key may not change its own audiences")
+	}
 	return s.authorizeKey(ctx, tx, p, k, prev)
 }
 

@@ -115,6 +115,7 @@ func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*P
 	default:
 		return nil, Errorf(EUNAUTHORIZED, "invalid credentials")
 	}
+	s.cache.markUsed(snap, s.now())
 	p, err := s.keyPrincipal(ctx, snap, nil)
 	s.countAuthentication(snap, err)
 	return p, err
@@ -190,7 +191,6 @@ func (s *Service) checkSecretIn(ctx context.Context, sec, clientID string, batch
 	if snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt) {
 		return snap, CodeExpired, nil
 	}
-	s.cache.markUsed(snap, now)
 	return snap, CodeValid, nil
 }
 
@@ -412,7 +412,10 @@ func (s *Service) verifyKey(ctx context.Context, p *Principal, req VerifyRequest
 		return nil, err
 	}
 	if snap == nil || snap.TenantID != p.TenantID {
-		return &VerifyResult{Code: CodeNotFound}, nil
+		return &VerifyResult{Code: CodeNotFound}, nil // another tenant's key is not touched
+	}
+	if code == CodeValid {
+		s.cache.markUsed(snap, s.now())
 	}
 	if code == CodeValid && !ipAllowed(snap.allowed, req.IP) {
 		code = CodeIPNotAllowed

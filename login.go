@@ -180,6 +180,7 @@ type auditWindow struct {
 	until   time.Time
 	count   int
 	names   []string
+	unknown int // failed logins naming no user
 }
 
 // add counts one event under key in a window of length. details gives the
@@ -239,10 +240,14 @@ func (s *Service) recordFailedLogin(ctx context.Context, req LoginRequest, t *Te
 		target = u.ID
 	}
 	s.failedLogins.add(ctx, s, t.ID, t.ID+"\x00"+req.IP, window, func(w *auditWindow) map[string]any {
-		if name := auditText(req.UserName); len(w.names) < maxFailedNames && !containsString(w.names, name) {
-			w.names = append(w.names, name)
+		// Only names of users that exist: what was typed for an unknown
+		// one may be a password or a secret in the wrong field.
+		if u == nil {
+			w.unknown++
+		} else if len(w.names) < maxFailedNames && !containsString(w.names, u.UserName) {
+			w.names = append(w.names, u.UserName)
 		}
-		return map[string]any{"count": w.count, "userNames": w.names}
+		return map[string]any{"count": w.count, "userNames": w.names, "unknownUserNames": w.unknown}
 	}, func(id string, at time.Time, details json.RawMessage) *AuditEntry {
 		return &AuditEntry{ID: id, At: at, TenantID: t.ID, ActorKind: KindAnonymous, Action: "login.failed",
 			TargetID: target, IP: req.IP, UserAgent: auditText(req.UserAgent), Result: AuditFailure, Details: details}

@@ -160,12 +160,14 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 		}
 		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
 	}
+	s.cache.markUsed(snap, s.now())
 	if err := snap.checkIP(ctx); err != nil {
 		return nil, err
 	}
-	_, _, err = s.admitKey(ctx, snap, 1)
-	s.countAuthentication(snap, err)
-	if err != nil {
+	// The rate limits count every request; credits are spent only on a
+	// token that is issued (not on invalid_scope or invalid_target).
+	if _, err := s.limitKey(ctx, snap); err != nil {
+		s.countAuthentication(snap, err)
 		return nil, err
 	}
 	granted, err := grantScope(snap.effective, snap.scopable, scope)
@@ -173,6 +175,11 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 		return nil, err
 	}
 	aud, err := s.tokenAudiences(snap, audiences)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.spendCredits(ctx, snap, 1)
+	s.countAuthentication(snap, err)
 	if err != nil {
 		return nil, err
 	}

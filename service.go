@@ -438,9 +438,42 @@ func (s *Service) auditEntry(p *Principal, action, tenantID, targetID, result st
 }
 
 // auditText is client-sent text as the audit log keeps it: secret-shaped
-// runs redacted (a client may send a secret anywhere) and at most 512
-// bytes.
-func auditText(s string) string { return truncate(secret.Redact(s), 512) }
+// runs redacted (a client may send a secret anywhere), and so is any run of
+// 32 or more characters that could be one re-encoded (without its
+// checksum, upper-cased, URL- or base64-encoded); at most 512 bytes.
+func auditText(s string) string { return truncate(redactLongRuns(secret.Redact(s)), 512) }
+
+// longRunMin is the shortest run redactLongRuns hides: shorter than a
+// secret's random part (43 characters), longer than words and versions.
+const longRunMin = 32
+
+func redactLongRuns(s string) string {
+	var b strings.Builder
+	start := -1
+	flush := func(end int) {
+		if start >= 0 {
+			if end-start >= longRunMin {
+				b.WriteString(secret.Redacted)
+			} else {
+				b.WriteString(s[start:end])
+			}
+			start = -1
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("+/=_%-", c) >= 0 {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		flush(i)
+		b.WriteByte(c)
+	}
+	flush(len(s))
+	return b.String()
+}
 
 // denied records a refused change (EFORBIDDEN) in the audit log, in a
 // transaction of its own since the change's rolled back, and returns err

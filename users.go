@@ -248,6 +248,10 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 			if err := f.err(); err != nil {
 				return err
 			}
+			if prev.TenantID == p.TenantID && p.OwnerID == prev.ID && !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
+				// Like a key's own limits: set by someone else.
+				return Errorf(EFORBIDDEN, "a user may not change their own rate limits")
+			}
 		}
 		if err := s.authorizeUser(ctx, tx, p, prev, &u); err != nil {
 			return err

@@ -91,6 +91,8 @@ func TestSeparateListeners(t *testing.T) {
 		{"healthz", "GET", "/healthz", "", "", "", 200, 200},
 		{"readyz", "GET", "/readyz", "", "", "", 200, 200},
 		{"no route", "GET", "/nowhere", "", "", "", 404, 404},
+		{"a method no route has, on a management path", "OPTIONS", "/v1/apikeys", "", "", "", 404, 405},
+		{"a wrong method on a management path", "GET", "/v1/login", "", "", "", 404, 405},
 	}
 	for _, tt := range tests {
 		if got := status(t, tt.method, pub+tt.path, tt.auth, tt.ctype, tt.body); got != tt.onPublic {

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -202,19 +203,96 @@ func TestKeyRightsChangesNeedTheKeyAsItWas(t *testing.T) {
 }
 
 // A secret a client sends where a name or its User-Agent belongs never
-// reaches the audit log (logs redact it too).
+// reaches the audit log (logs redact it too), nor does it re-encoded, nor a
+// password typed into the user-name field.
 func TestAuditNeverKeepsASecretAClientSent(t *testing.T) {
 	s := sqliteServer(t)
 	k := s.newKey(map[string]any{"name": "leaky", "level": 4})
-	s.do("POST", "/v1/login", "", map[string]any{"userName": k.ClientSecret, "password": "wrong-password"}, 401, nil)
-	s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "by a leaky client"}, 201, nil, "User-Agent", "tool/1 "+k.ClientSecret)
-	body := string(s.do("GET", "/v1/audit?tenant=", s.admin, nil, 200, nil).Body)
-	for _, want := range []string{"login.failed", "by a leaky client", "[redacted]"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("the audit log lacks %q: %s", want, body)
+	sec := k.ClientSecret
+	body := sec[strings.Index(sec, "_sk_")+4:]
+	s.do("POST", "/v1/login", "", map[string]any{"userName": sec, "password": "wrong-password"}, 401, nil)
+	s.do("POST", "/v1/login", "", map[string]any{"userName": adminPassword, "password": "wrong-password"}, 401, nil)
+	s.do("POST", "/v1/login", "", map[string]any{"userName": "admin", "password": "wrong-password"}, 401, nil)
+	variants := []string{
+		sec,
+		strings.ToUpper(sec[:strings.Index(sec, "_sk_")+4]) + body, // the prefix upper-cased
+		body[:len(body)-6],     // without its checksum
+		url.QueryEscape(sec),   // URL-encoded (as is: unreserved)
+		fmt.Sprintf("%x", sec), // hex
+		base64.StdEncoding.EncodeToString([]byte(k.ClientID + ":" + sec)), // a Basic header's value
+	}
+	for i, v := range variants {
+		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": fmt.Sprint("by a leaky client ", i)}, 201, nil, "User-Agent", "tool/1 "+v)
+	}
+	all := string(s.do("GET", "/v1/audit?size=100", s.admin, nil, 200, nil).Body)
+	for _, want := range []string{"login.failed", "by a leaky client 5", "[redacted]", `"unknownUserNames":2`, `"userNames":["admin"]`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the audit log lacks %q: %s", want, all)
 		}
 	}
-	if strings.Contains(body, k.ClientSecret) || strings.Contains(body, k.ClientSecret[len(k.ClientSecret)-20:]) {
-		t.Errorf("the audit log keeps a secret a client sent: %s", body)
+	for i, v := range append(variants, body[:20], adminPassword) {
+		if strings.Contains(all, v) {
+			t.Errorf("the audit log keeps variant %d of a secret or a password: %q", i, v)
+		}
 	}
+}
+
+// What a second cold attack found, each through the real server.
+func TestSecondAttackFindings(t *testing.T) {
+	s := sqliteServer(t)
+
+	t.Run("a key may not change its own audiences", func(t *testing.T) {
+		k := s.newKey(map[string]any{"name": "billing only", "level": 4, "permissions": refs("apikeys:write"), "audiences": []string{"billing"}})
+		for _, auds := range [][]string{{"billing", "https://payments.example.com"}, {}, {"keyward"}} {
+			s.do("PATCH", "/v1/apikeys/"+k.ID, k.ClientSecret, map[string]any{"audiences": auds}, 403, nil)
+		}
+		s.do("PATCH", "/v1/apikeys/"+k.ID, s.admin, map[string]any{"audiences": []string{"billing", "orders"}}, 200, nil)
+	})
+
+	t.Run("another tenant's verifier leaves a key untouched", func(t *testing.T) {
+		k := s.newKey(map[string]any{"name": "never used"})
+		s.do("POST", "/v1/tenants", s.admin, map[string]any{"name": "nosy"}, 201, nil)
+		var nosy keyward.IssuedKey
+		s.do("POST", "/v1/apikeys?tenant=nosy", s.admin, map[string]any{"name": "nosy verifier", "permissions": refs("keys:verify")}, 201, &nosy)
+		for _, body := range []map[string]any{{"key": k.ClientSecret}, {"clientId": k.ClientID, "clientSecret": k.ClientSecret}} {
+			var res keyward.VerifyResult
+			s.do("POST", "/v1/keys/verify", nosy.ClientSecret, body, 200, &res)
+			if res.Code != keyward.CodeNotFound {
+				t.Errorf("another tenant's verifier: got %s, want NOT_FOUND", res.Code)
+			}
+		}
+		if err := s.svc.FlushLastUsed(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var got keyward.APIKey
+		s.do("GET", "/v1/apikeys/"+k.ID, s.admin, nil, 200, &got)
+		var u keyward.KeyUsage
+		s.do("GET", "/v1/apikeys/"+k.ID+"/usage", s.admin, nil, 200, &u)
+		if got.LastUsedAt != nil || u.Total != 0 {
+			t.Errorf("after another tenant's verifications: lastUsedAt %v, usage total %d; want never used", got.LastUsedAt, u.Total)
+		}
+	})
+
+	t.Run("a refused token request spends no credit", func(t *testing.T) {
+		k := s.newKey(map[string]any{"name": "metered", "audiences": []string{"billing"}, "credits": map[string]any{"remaining": 3}})
+		for _, form := range []url.Values{{"scope": {"no-such-scope"}}, {"resource": {"https://elsewhere.example.com"}}} {
+			form.Set("grant_type", "client_credentials")
+			if res := s.form("/oauth2/token", basic(k.ClientID, k.ClientSecret), form); res.Status != 400 {
+				t.Errorf("token %v: got %d, want 400", form, res.Status)
+			}
+		}
+		var got keyward.APIKey
+		s.do("GET", "/v1/apikeys/"+k.ID, s.admin, nil, 200, &got)
+		if got.Credits == nil || got.Credits.Remaining != 3 {
+			t.Errorf("credits after two refused token requests: %+v, want 3 left", got.Credits)
+		}
+	})
+
+	t.Run("a user may not lift their own rate limits", func(t *testing.T) {
+		uID, u := s.user("limited", 7, "users:write")
+		limits := []map[string]any{{"name": "day", "limit": 100, "windowSeconds": 86400}}
+		s.do("PATCH", "/v1/users/"+uID, s.admin, map[string]any{"rateLimits": limits}, 200, nil)
+		s.do("PATCH", "/v1/users/"+uID, u, map[string]any{"rateLimits": []map[string]any{{"name": "day", "limit": 1000000, "windowSeconds": 1}}}, 403, nil)
+		s.do("PATCH", "/v1/users/"+uID, u, map[string]any{"rateLimits": []any{}}, 403, nil)
+	})
 }

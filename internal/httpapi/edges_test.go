@@ -338,7 +338,7 @@ func TestBadBytesRefusedEverywhere(t *testing.T) {
 // audit keeps valid UTF-8 (issue 12 #1).
 func TestLongUserAgentAudited(t *testing.T) {
 	backends(t, func(t *testing.T, s *server) {
-		ua := strings.Repeat("a", 511) + "é"
+		ua := strings.Repeat("agent/1.0 ", 51) + "a" + "é" // 511 bytes, then a 2-byte rune
 		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "audited"}, 201, nil, "User-Agent", ua)
 		var l httpapi.ListEnvelope[keyward.AuditEntry]
 		s.do("GET", "/v1/audit?action=apikey.create", s.admin, nil, 200, &l)

@@ -106,12 +106,30 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 func (s *Server) Only(keep func(pattern string) bool) http.Handler {
 	inner := s.unmatched(s.mux)
 	return s.withRequestContext(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := s.mux.Handler(r); pattern != "" && !keep(pattern) {
+		if !s.served(r, keep) {
 			s.writeError(w, r, keyward.Errorf(keyward.ENOTFOUND, "no route matches this path"))
 			return
 		}
 		inner.ServeHTTP(w, r)
 	}))
+}
+
+// served reports whether the routes keep accepts serve r's path: its own
+// route, or — for a method no route has, which the mux answers 405 with an
+// Allow header — a route of another method on the path, so that a 405
+// never names the methods of a route this listener does not serve.
+func (s *Server) served(r *http.Request, keep func(pattern string) bool) bool {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		return keep(pattern)
+	}
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && !keep(pattern) {
+			return false
+		}
+	}
+	return true
 }
 
 // ServeHTTP serves every route of the server.
