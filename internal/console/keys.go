@@ -195,6 +195,9 @@ type keyForm struct {
 	Expires       string // the expiry choice: never, 30, 90, 365 (days from now) or date
 	RateLimit     string // requests per window; "" is none
 	RateWindow    int    // seconds
+	// RateLimits are the named limits, one "NAME N/WINDOW" a line;
+	// RateLimitsWas is what the edit form showed (unchanged: sent nothing).
+	RateLimits, RateLimitsWas string
 	// Credits are the uses left ("" is unlimited), refilled to RefillAmount
 	// each day or month ("" never, daily, monthly) on RefillDay. CreditsWas
 	// is what the edit form showed: unchanged fields send nothing, so that
@@ -357,6 +360,17 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 		in.RateLimit = &keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow}
 	}
 	creditsFromForm(f, &in, prev)
+	if _, sent := r.PostForm["rateLimits"]; sent {
+		f.RateLimits, f.RateLimitsWas = r.PostFormValue("rateLimits"), r.PostFormValue("rateLimitsWas")
+		if prev == nil || !sameLimitsText(f.RateLimits, f.RateLimitsWas) {
+			switch ls, msg := parseNamedLimits(f.RateLimits); {
+			case msg != "":
+				f.Errors["rateLimits"] = msg
+			case prev != nil || len(ls) > 0:
+				in.RateLimits = &ls
+			}
+		}
+	}
 	f.AllowedCIDRs = strings.TrimSpace(r.PostFormValue("allowedCidrs"))
 	cidrs, errs := keyward.ParseAllowedCIDRs("allowedCidrs", strings.Fields(f.AllowedCIDRs))
 	switch {
@@ -412,7 +426,7 @@ func (f *keyForm) explain(err error) (int, bool) {
 	f.Error = msg
 	for name, m := range fields {
 		switch name {
-		case "name", "description", "audiences", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "level", "owner", "allowedCidrs":
+		case "name", "description", "audiences", "scopes", "lifespan", "expiresOn", "hmac", "rateLimit", "rateLimits", "level", "owner", "allowedCidrs":
 			f.Errors[name] = m
 		default: // a field the form does not show
 			f.Error = m
@@ -491,6 +505,8 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 		f.RateLimit, f.RateWindow = strconv.Itoa(k.RateLimit.Limit), k.RateLimit.WindowSeconds
 	}
 	creditsToForm(&f, k.Credits)
+	f.RateLimits = namedLimitsText(k.RateLimits)
+	f.RateLimitsWas = f.RateLimits
 	c.render(w, r, s, http.StatusOK, "keyform", "Edit API key", f)
 }
 

@@ -50,6 +50,7 @@ var funcs = template.FuncMap{
 		return id
 	},
 	"ratelimit":   rateLimitText,
+	"namedlimits": namedLimitsSummary,
 	"errs":        errs,
 	"scopeGroups": scopeGroups,
 	"contains": func(list []string, s string) bool {

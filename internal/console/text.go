@@ -17,7 +17,7 @@ var fieldLabels = map[string]string{
 	"name": "Name", "description": "Description", "userName": "User name", "password": "Password",
 	"level": "Level", "scopes": "Scopes", "children": "Contains", "lifespan": "Token lifespan",
 	"expiresOn": "Expiry", "rateLimit": "Rate limit", "owner": "Owner", "prefix": "Key prefix",
-	"isActive": "Status", "hmac": "HMAC signing",
+	"isActive": "Status", "hmac": "HMAC signing", "rateLimits": "Named rate limits",
 }
 
 // fieldTexts replace a field's message that starts with prefix.
@@ -101,8 +101,8 @@ type errItem struct{ ID, Label, Message string }
 // control the summary links to.
 var formFields = map[string][][2]string{
 	"key": {{"name", "name"}, {"description", "description"}, {"level", "level"}, {"owner", "owner"}, {"scopes", "scope-0"},
-		{"lifespan", "lifespanValue"}, {"expiresOn", "expiresOn"}, {"rateLimit", "rateLimit"}, {"hmac", "hmac"}},
-	"user":       {{"userName", "userName"}, {"password", "password"}, {"level", "level"}, {"scopes", "scope-0"}},
+		{"lifespan", "lifespanValue"}, {"expiresOn", "expiresOn"}, {"rateLimit", "rateLimit"}, {"rateLimits", "rateLimits"}, {"hmac", "hmac"}},
+	"user":       {{"userName", "userName"}, {"password", "password"}, {"level", "level"}, {"scopes", "scope-0"}, {"rateLimits", "rateLimits"}},
 	"permission": {{"name", "perm-name"}, {"description", "perm-description"}, {"children", "child-0"}},
 	"tenant":     {{"name", "tenant-name"}, {"prefix", "tenant-prefix"}},
 }
