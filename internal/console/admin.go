@@ -16,11 +16,12 @@ const listPageSize = 25
 
 // userForm is the add-user form.
 type userForm struct {
-	UserName string
-	Level    int
-	Scopes   []string
-	Errors   map[string]string
-	Error    string
+	UserName   string
+	Level      int
+	Scopes     []string
+	RateLimits string // named limits, one "NAME N/WINDOW" a line
+	Errors     map[string]string
+	Error      string
 }
 
 type usersView struct {
@@ -110,12 +111,21 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session)
 	if f.UserName == "" {
 		f.Errors["userName"] = "Enter a user name."
 	}
+	f.RateLimits = r.PostFormValue("rateLimits")
+	limits, msg := parseNamedLimits(f.RateLimits)
+	if msg != "" {
+		f.Errors["rateLimits"] = msg
+	}
 	if len(f.Errors) == 0 {
 		refs := make([]keyward.PermissionRef, 0, len(f.Scopes))
 		for _, sc := range f.Scopes {
 			refs = append(refs, keyward.PermissionRef{Name: sc})
 		}
-		_, err = c.svc.CreateUser(r.Context(), s.p, keyward.UserInput{UserName: &f.UserName, Password: &password, Level: &level, Permissions: &refs})
+		in := keyward.UserInput{UserName: &f.UserName, Password: &password, Level: &level, Permissions: &refs}
+		if len(limits) > 0 {
+			in.RateLimits = &limits
+		}
+		_, err = c.svc.CreateUser(r.Context(), s.p, in)
 		if err == nil {
 			http.Redirect(w, r, Prefix+"/users?done=user-added", http.StatusSeeOther)
 			return
@@ -143,14 +153,17 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, s *session
 
 // userEdit is the form that changes a user: level, permissions, password.
 type userEdit struct {
-	User    *keyward.User
-	Level   int
-	Scopes  []string
-	Catalog []*keyward.Permission
-	Levels  []int
-	MinPass int
-	Errors  map[string]string
-	Error   string
+	User   *keyward.User
+	Level  int
+	Scopes []string
+	// RateLimits are the named limits, one "NAME N/WINDOW" a line;
+	// RateLimitsWas is what the form showed (unchanged: sent nothing).
+	RateLimits, RateLimitsWas string
+	Catalog                   []*keyward.Permission
+	Levels                    []int
+	MinPass                   int
+	Errors                    map[string]string
+	Error                     string
 }
 
 func (c *Console) userEdit(r *http.Request, s *session, u *keyward.User) userEdit {
@@ -161,6 +174,8 @@ func (c *Console) userEdit(r *http.Request, s *session, u *keyward.User) userEdi
 	for _, p := range u.Permissions {
 		e.Scopes = append(e.Scopes, p.Name)
 	}
+	e.RateLimits = namedLimitsText(u.RateLimits)
+	e.RateLimitsWas = e.RateLimits
 	return e
 }
 
@@ -190,12 +205,23 @@ func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, s *session)
 		e.Errors["level"] = "Choose a level."
 	}
 	e.Level = level
+	var limits *[]keyward.NamedRateLimit
+	if _, sent := r.PostForm["rateLimits"]; sent {
+		e.RateLimits, e.RateLimitsWas = r.PostFormValue("rateLimits"), r.PostFormValue("rateLimitsWas")
+		if !sameLimitsText(e.RateLimits, e.RateLimitsWas) {
+			ls, msg := parseNamedLimits(e.RateLimits)
+			if msg != "" {
+				e.Errors["rateLimits"] = msg
+			}
+			limits = &ls
+		}
+	}
 	if len(e.Errors) == 0 {
 		refs := make([]keyward.PermissionRef, 0, len(e.Scopes))
 		for _, sc := range e.Scopes {
 			refs = append(refs, keyward.PermissionRef{Name: sc})
 		}
-		in := keyward.UserInput{Level: &level, Permissions: &refs}
+		in := keyward.UserInput{Level: &level, Permissions: &refs, RateLimits: limits}
 		if pw := r.PostFormValue("password"); pw != "" {
 			in.Password = &pw
 		}

@@ -96,3 +96,85 @@ func TestKeyFormNamedLimits(t *testing.T) {
 		t.Error("the key page does not say the key has no named limits")
 	}
 }
+
+func TestUserFormNamedLimits(t *testing.T) {
+	s := start(t, false)
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	ctx := context.Background()
+	find := func(name string) *keyward.User {
+		t.Helper()
+		list, err := s.svc.ListUsers(ctx, s.admin, keyward.UserFilter{Page: keyward.Page{Number: 1, Size: 10}, Query: name})
+		if err != nil || len(list.Items) != 1 {
+			t.Fatal(list, err)
+		}
+		return list.Items[0]
+	}
+	add := url.Values{"userName": {"customer"}, "password": {"password-of-customer"}, "level": {"4"}}
+	for _, bad := range []string{"plan", "plan 0/1d", "plan 1/1w", "p 1/1s\np 1/1s", "-p 1/1s"} {
+		v := url.Values{"rateLimits": {bad}}
+		for k, vs := range add {
+			v[k] = vs
+		}
+		res := b.post("/console/users", v)
+		if res.Status != http.StatusBadRequest || !strings.Contains(res.Body, `id="rateLimits-error"`) ||
+			!strings.Contains(res.Body, `data-focus="rateLimits"`) {
+			t.Errorf("limits %q: got %d without the error next to the field", bad, res.Status)
+		}
+	}
+	add.Set("rateLimits", "plan 1000/1d")
+	if res := b.post("/console/users", add); res.Status != http.StatusSeeOther {
+		t.Fatalf("adding a user with limits: got %d: %s", res.Status, res.Body)
+	}
+	u := find("customer")
+	if want := []keyward.NamedRateLimit{{Name: "plan", Limit: 1000, WindowSeconds: 86400}}; !slices.Equal(u.RateLimits, want) {
+		t.Fatalf("stored limits: got %+v, want %+v", u.RateLimits, want)
+	}
+	if body := b.get("/console/users").Body; !strings.Contains(body, "Rate limits: plan: 1000 per day") {
+		t.Error("the users page does not show the limits")
+	}
+	edit := html.UnescapeString(b.get("/console/users/" + u.ID + "/edit").Body)
+	if !strings.Contains(edit, "plan 1000/1d</textarea>") || !strings.Contains(edit, `name="rateLimitsWas" value="plan 1000/1d"`) ||
+		!strings.Contains(edit, "Shared by all of this user's keys") {
+		t.Fatalf("the edit form does not hold the limits: %s", edit)
+	}
+	// Changed meanwhile: saving another change leaves the limits alone.
+	meanwhile := []keyward.NamedRateLimit{{Name: "plan", Limit: 5000, WindowSeconds: 86400}}
+	if _, err := s.svc.UpdateUser(ctx, s.admin, u.ID, keyward.UserInput{RateLimits: &meanwhile}); err != nil {
+		t.Fatal(err)
+	}
+	post := func(limits, was string) page {
+		return b.post("/console/users/"+u.ID+"/edit", url.Values{"level": {"3"}, "rateLimits": {limits}, "rateLimitsWas": {was}})
+	}
+	if res := post("plan 1000/1d", "plan 1000/1d"); res.Status != http.StatusSeeOther {
+		t.Fatalf("changing the level: got %d", res.Status)
+	}
+	if u = find("customer"); u.Level != 3 || !slices.Equal(u.RateLimits, meanwhile) {
+		t.Fatalf("after changing the level: got %d %+v, want 3 %+v", u.Level, u.RateLimits, meanwhile)
+	}
+	if res := post("plan 0/1d", "plan 5000/1d"); res.Status != http.StatusBadRequest || !strings.Contains(res.Body, `id="rateLimits-error"`) {
+		t.Errorf("an invalid edit: got %d, want 400 with the error at the field", res.Status)
+	}
+	if res := post("plan 5000/1d\nburst 20/1s", "plan 5000/1d"); res.Status != http.StatusSeeOther {
+		t.Fatalf("editing the limits: got %d", res.Status)
+	}
+	want := []keyward.NamedRateLimit{{Name: "burst", Limit: 20, WindowSeconds: 1}, {Name: "plan", Limit: 5000, WindowSeconds: 86400}}
+	if u = find("customer"); !slices.Equal(u.RateLimits, want) {
+		t.Fatalf("after editing: got %+v, want %+v", u.RateLimits, want)
+	}
+	if res := post("", "burst 20/1s\nplan 5000/1d"); res.Status != http.StatusSeeOther {
+		t.Fatalf("clearing the limits: got %d", res.Status)
+	}
+	if u = find("customer"); len(u.RateLimits) != 0 {
+		t.Errorf("after clearing: got %+v", u.RateLimits)
+	}
+	// Nobody changes their own limits, not even an administrator.
+	me := find("admin")
+	res := b.post("/console/users/"+me.ID+"/edit", url.Values{"level": {strconv.Itoa(me.Level)}, "rateLimits": {"mine 1/1s"}, "rateLimitsWas": {""}})
+	if res.Status != http.StatusForbidden {
+		t.Errorf("changing one's own limits: got %d, want 403", res.Status)
+	}
+	if me = find("admin"); len(me.RateLimits) != 0 {
+		t.Errorf("the refused edit set %+v", me.RateLimits)
+	}
+}
