@@ -273,12 +273,19 @@ try {
   await page.selectOption('#rateWindow', '60');
   check(await page.locator('#expiresOn').isHidden(), 'the day field is hidden until "On a day…"');
   await page.selectOption('#expires', '90');
+  await page.fill('#rateLimits', 'burst ten/1s');
+  await page.click('button:has-text("Save")');
+  await page.waitForSelector('#rateLimits-error');
+  check((await page.textContent('#rateLimits-error')).includes('requests/window'), 'invalid named limits are explained');
+  check((await focus()).id === 'rateLimits', 'invalid named limits have the focus');
+  await page.fill('#rateLimits', 'burst 10/1s\ndaily 10000/1d');
   await shot(page, '07-edit-key');
   await axe(page, 'edit-key');
   await page.click('button:has-text("Save")');
   await page.waitForSelector('.notice');
   check(/\/console\/keys\/[0-9a-f-]{36}\?done=updated$/.test(page.url()), 'after editing you land on the key: ' + page.url());
   check((await page.textContent('.details')).includes('45 minutes'), 'the edit shows on the key page');
+  check((await page.textContent('.details')).includes('burst: 10 per second, daily: 10000 per day'), 'the named limits show on the key page');
   const in90 = new Date(Date.now() + 90 * 86400e3).toISOString().slice(0, 10);
   check((await page.textContent('.details')).includes(in90), 'the expiry preset of 90 days is the day in 90 days: ' + in90);
   // Deactivate and activate from the key's page.
