@@ -72,6 +72,15 @@ try {
   const scriptErrors = [];
   page.on('pageerror', e => { scriptErrors.push(String(e)); console.error('page error:', e); });
   const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+  // clipboardIs waits (up to 5 s) for the clipboard to hold want: a copy
+  // finishes after the click returns, later on a busy machine.
+  const clipboardIs = async (want) => {
+    for (let i = 0; i < 50; i++) {
+      if (await clipboard() === want) return true;
+      await page.waitForTimeout(100);
+    }
+    return false;
+  };
 
   // 1. Sign in, by keyboard only; a wrong password is explained first.
   await page.goto(base + '/console');
@@ -223,7 +232,7 @@ try {
   // 5. Copy the client ID from the row.
   await (await row(page, 'Billing service')).locator('button[data-copy]').click();
   await page.waitForFunction(() => document.getElementById('live').textContent.includes('Copied'));
-  check(await clipboard() === clientId, 'the row copies the client ID');
+  check(await clipboardIs(clientId), 'the row copies the client ID');
 
   // 6. Deactivate: the secret stops; activate: it works again.
   await (await row(page, 'Billing service')).locator('button[aria-label="Deactivate Billing service"]').click();
@@ -252,7 +261,7 @@ try {
   check(secret2 !== secret1 && await page.inputValue('#issued-client-id') === clientId, 'a new secret for the same client ID');
   check((await page.textContent('#secret-title')).includes('the old one works until'), 'the dialog says until when the old secret works');
   await page.click('button[aria-label="Copy client secret"]');
-  check(await clipboard() === secret2, 'the new secret is copied');
+  check(await clipboardIs(secret2), 'the new secret is copied');
   check(await whoami(secret1) === 200, 'with a grace period of an hour the old secret still works');
   check(await whoami(secret2) === 200, 'the new secret works');
   await page.keyboard.press('Escape'); // Esc asks; "Close anyway" leaves as Close does
