@@ -18,6 +18,7 @@ var fieldLabels = map[string]string{
 	"level": "Level", "scopes": "Scopes", "children": "Contains", "lifespan": "Token lifespan",
 	"expiresOn": "Expiry", "rateLimit": "Rate limit", "owner": "Owner", "prefix": "Key prefix",
 	"isActive": "Status", "hmac": "HMAC signing", "rateLimits": "Named rate limits",
+	"audiences": "Token audiences", "allowedCidrs": "Allowed addresses", "credits": "Usage credits",
 }
 
 // fieldTexts replace a field's message that starts with prefix.
@@ -100,8 +101,9 @@ type errItem struct{ ID, Label, Message string }
 // formFields lists each form's fields in page order, with the id of the
 // control the summary links to.
 var formFields = map[string][][2]string{
-	"key": {{"name", "name"}, {"description", "description"}, {"level", "level"}, {"owner", "owner"}, {"scopes", "scope-0"},
-		{"lifespan", "lifespanValue"}, {"expiresOn", "expiresOn"}, {"rateLimit", "rateLimit"}, {"rateLimits", "rateLimits"}, {"hmac", "hmac"}},
+	"key": {{"name", "name"}, {"description", "description"}, {"audiences", "audiences"}, {"level", "level"}, {"owner", "owner"},
+		{"scopes", "scope-0"}, {"lifespan", "lifespanValue"}, {"expiresOn", "expiresOn"}, {"rateLimit", "rateLimit"},
+		{"rateLimits", "rateLimits"}, {"allowedCidrs", "allowedCidrs"}, {"credits", "credits"}, {"hmac", "hmac"}},
 	"user":       {{"userName", "userName"}, {"password", "password"}, {"level", "level"}, {"scopes", "scope-0"}, {"rateLimits", "rateLimits"}},
 	"permission": {{"name", "perm-name"}, {"description", "perm-description"}, {"children", "child-0"}},
 	"tenant":     {{"name", "tenant-name"}, {"prefix", "tenant-prefix"}},
