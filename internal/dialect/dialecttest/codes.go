@@ -1,8 +1,12 @@
 package dialecttest
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
 
 	"github.com/keyward/keyward"
 )
@@ -32,4 +36,28 @@ var ErrorCases = []ErrorCase{
 	{keyward.Errorf(keyward.EUNAVAILABLE, "the database does not answer"), http.StatusServiceUnavailable, true},
 	{keyward.Errorf(keyward.ELIMITERDOWN, "the rate limiter is down"), http.StatusServiceUnavailable, true},
 	{errors.New("disk on fire"), http.StatusInternalServerError, false},
+}
+
+// CheckErrorMapping sends every ErrorCase through write, a dialect's error
+// writer, for a method and path of the dialect, and checks each answer: the
+// native status, Retry-After exactly with 429 and 503, the dialect's own
+// shape (shaped says whether a decoded body is it) and no internal detail.
+func CheckErrorMapping(t *testing.T, method, path string, write func(http.ResponseWriter, *http.Request, error),
+	shaped func(body map[string]any, status int) bool) {
+	t.Helper()
+	for _, tc := range ErrorCases {
+		t.Run(keyward.ErrorCode(tc.Err), func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			write(rec, httptest.NewRequest(method, path, nil), tc.Err)
+			var body map[string]any
+			json.Unmarshal(rec.Body.Bytes(), &body)
+			if rec.Code != tc.Status || !shaped(body, tc.Status) || (rec.Header().Get("Retry-After") != "") != tc.Retry {
+				t.Errorf("got %d Retry-After %q %s, want %d (Retry-After %v) in the dialect's shape",
+					rec.Code, rec.Header().Get("Retry-After"), rec.Body, tc.Status, tc.Retry)
+			}
+			if strings.Contains(rec.Body.String(), "fire") {
+				t.Errorf("an internal error leaks: %s", rec.Body)
+			}
+		})
+	}
 }
