@@ -9,6 +9,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 func credits(n int64, r *keyward.Refill) *keyward.Credits {
@@ -240,7 +241,7 @@ func TestCreditsExactAcrossReplicas(t *testing.T) {
 	master := secret.RandomBytes(32)
 	replica := func(migrate bool) *keyward.Service {
 		db := sqltest.Open(t, dsn, migrate)
-		svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed(), CacheTTL: time.Hour})
+		svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed(), CacheTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // TestBenchRuns runs every scenario briefly against a real server and
@@ -29,7 +30,7 @@ func TestBenchRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
+	svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestSoakShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
+	svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 const adminUsage = `Usage: keyward admin reset-password [flags]
@@ -67,7 +68,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		return exitError
 	}
 	defer db.Close()
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed()})
+	svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed()})
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
 		return exitError

@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/redisstore"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 const serveUsage = `Usage: keyward serve [flags]
@@ -263,7 +264,7 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	if cfg.NonceStore != nil {
 		cfg.NonceStore = sqlstore.GuardNonces(cfg.NonceStore, limits)
 	}
-	svc, err := keyward.NewService(cfg)
+	svc, err := wire.NewService(cfg)
 	if err != nil {
 		return err
 	}

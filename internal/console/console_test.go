@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 const adminPassword = "console-admin-password"
@@ -56,7 +57,7 @@ func start(t *testing.T, useTLS bool) *server {
 	if useTLS {
 		scheme = "https://"
 	}
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: clk.now,
+	svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: clk.now,
 		PublicURL: scheme + ts.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)

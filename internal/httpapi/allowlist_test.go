@@ -25,6 +25,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // dualStackServer is one keyward server, with every dialect, reached on
@@ -42,7 +43,7 @@ func dualStackServer(t *testing.T, db *sqlstore.DB) (v4, v6 *server) {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Logger: logger,
+	svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Logger: logger,
 		NonceStore: db.NonceStore(nil), PublicURL: "http://" + l4.Addr().String()})
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"github.com/keyward/keyward/internal/signature"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // fullServer is keyward as "keyward serve" wires it: the native API, every
@@ -42,7 +43,7 @@ func fullServer(t testing.TB, db *sqlstore.DB, configure ...func(*keyward.Config
 	for _, f := range configure {
 		f(&cfg)
 	}
-	svc, err := keyward.NewService(cfg)
+	svc, err := wire.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 const adminPassword = "admin-password-1"
@@ -65,7 +66,7 @@ func newServerWith(t testing.TB, db *sqlstore.DB, mount []func(*http.ServeMux, *
 	for _, f := range configure {
 		f(&cfg)
 	}
-	svc, err := keyward.NewService(cfg)
+	svc, err := wire.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // loadDoc fetches /openapi.json from s and loads it with kin-openapi.
@@ -243,7 +244,7 @@ func TestOpenAPIDocumentsEveryStatus(t *testing.T) {
 	db := sqltest.SQLite(t)
 	logger := slog.New(slog.DiscardHandler)
 	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: sqlstore.Guard(db, sqlstore.Limits{}), MasterKey: secret.RandomBytes(32),
+	svc, err := wire.NewService(keyward.Config{Store: sqlstore.Guard(db, sqlstore.Limits{}), MasterKey: secret.RandomBytes(32),
 		Logger: logger, PublicURL: "http://" + ts.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)

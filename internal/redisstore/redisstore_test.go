@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/redisstore"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // redisURL returns KEYWARD_TEST_REDIS_URL, or skips without it.
@@ -61,7 +62,7 @@ func replicas(t *testing.T, n int, url, prefix string) []replica {
 		}
 		t.Cleanup(func() { rs.Close() })
 		rs = rs.WithPrefix(prefix)
-		svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, Limiter: rs, NonceStore: rs})
+		svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, Limiter: rs, NonceStore: rs})
 		if err != nil {
 			t.Fatal(err)
 		}

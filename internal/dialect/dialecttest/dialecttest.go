@@ -21,6 +21,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // AdminPassword is the password of the bootstrapped "admin".
@@ -50,7 +51,7 @@ func StartWith(t testing.TB, db *sqlstore.DB, config func(*keyward.Config), moun
 	if config != nil {
 		config(&cfg)
 	}
-	svc, err := keyward.NewService(cfg)
+	svc, err := wire.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
