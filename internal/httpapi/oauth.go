@@ -37,7 +37,7 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		code = "invalid_scope"
 	case keyward.EINVALIDTARGET:
 		code = "invalid_target"
-	case "unsupported_grant_type":
+	case keyward.EUNSUPPORTEDGRANT:
 		code = "unsupported_grant_type"
 	case keyward.EFORBIDDEN, keyward.EIPNOTALLOWED:
 		code, status = "unauthorized_client", http.StatusForbidden
@@ -135,7 +135,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	case "client_credentials":
 	default:
-		s.writeOAuthError(w, r, keyward.Errorf("unsupported_grant_type", "only client_credentials is supported"), false)
+		s.writeOAuthError(w, r, keyward.Errorf(keyward.EUNSUPPORTEDGRANT, "only client_credentials is supported"), false)
 		return
 	}
 	id, sec, basic, err := clientCredentials(r, form)
