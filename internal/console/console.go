@@ -167,7 +167,11 @@ type session struct {
 	who   *keyward.WhoAmI
 }
 
-type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session)
+// sessionHandler is a console handler: it answers success itself (a page,
+// a redirect, a form re-rendered with its field errors) and returns any
+// other error, which session, the console's one adapter, answers as a page
+// (fail).
+type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session) error
 
 // session authenticates the session cookie (a login token), checks the
 // form token on every POST, and hands the user to h. Without a valid
@@ -206,11 +210,12 @@ func (c *Console) session(h sessionHandler) http.Handler {
 				return
 			}
 		}
-		if s.who, err = c.svc.WhoAmI(r.Context(), p); err != nil {
-			c.fail(w, r, s, err)
-			return
+		if s.who, err = c.svc.WhoAmI(r.Context(), p); err == nil {
+			err = h(w, r, s)
 		}
-		h(w, r, s)
+		if err != nil {
+			c.fail(w, r, s, err)
+		}
 	})
 }
 
@@ -343,18 +348,36 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) error {
 	if err := c.svc.Logout(r.Context(), s.token); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	c.clearSession(w, r)
 	http.Redirect(w, r, Prefix+"/login?signedOut=1", http.StatusSeeOther)
+	return nil
 }
 
-// fail answers a Service error as a page. Internal errors are logged and
-// shown without detail.
+// refusal is a page a handler refuses with, its status and message as
+// they are.
+type refusal struct {
+	status int
+	msg    string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+// refuse returns the error that answers the page status with msg.
+func refuse(status int, msg string) error { return &refusal{status, msg} }
+
+// fail answers a handler's error as a page: a refusal as it is, a Service
+// error with its status (401 back to the login form). Internal errors are
+// logged and shown without detail.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	var page *refusal
+	if errors.As(err, &page) {
+		c.renderStatus(w, r, s, page.status, page.msg)
+		return
+	}
 	status := httpapi.StatusOf(err)
 	msg := keyward.ErrorMessage(err)
 	switch {
