@@ -407,7 +407,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keywar
 			// A request refused as not allowed spends none of the key's credits.
 			sw := &codeWriter{ResponseWriter: w}
 			err := h(sw, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
-			if sw.code == http.StatusForbidden || (sw.code == 0 && err != nil && StatusOf(err) == http.StatusForbidden) {
+			if sw.code == http.StatusForbidden || (err != nil && StatusOf(err) == http.StatusForbidden) {
 				s.svc.RefundRequest(r.Context(), p)
 			}
 			return err
