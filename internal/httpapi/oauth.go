@@ -40,26 +40,22 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		s.writeError(w, r, problem.error)
 		return
 	}
-	code, status := "invalid_request", http.StatusBadRequest
-	desc := keyward.ErrorMessage(err)
-	switch keyward.ErrorCode(err) {
+	// The status is the table's; the code is RFC 6749's name for it.
+	var code string
+	switch c := keyward.ErrorCode(err); c {
 	case keyward.EINVALIDCLIENT, keyward.EUNAUTHORIZED:
-		code, status = "invalid_client", http.StatusUnauthorized
-	case keyward.EINVALIDSCOPE:
-		code = "invalid_scope"
-	case keyward.EINVALIDTARGET:
-		code = "invalid_target"
-	case keyward.EUNSUPPORTEDGRANT:
-		code = "unsupported_grant_type"
+		code = "invalid_client"
+	case keyward.EINVALIDSCOPE, keyward.EINVALIDTARGET, keyward.EUNSUPPORTEDGRANT:
+		code = c // named as in RFC 6749 and RFC 8707
 	case keyward.EFORBIDDEN, keyward.EIPNOTALLOWED:
-		code, status = "unauthorized_client", http.StatusForbidden
-	case keyward.ETOOLARGE:
-		status = http.StatusRequestEntityTooLarge
-	case keyward.EINVALID:
+		code = "unauthorized_client"
+	case keyward.EINVALID, keyward.ETOOLARGE:
+		code = "invalid_request"
 	default:
 		s.writeError(w, r, err)
 		return
 	}
+	status, desc := StatusOf(err), keyward.ErrorMessage(err)
 	if status == http.StatusUnauthorized && !postAuth {
 		scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 		challenge := `Basic realm="keyward"`
