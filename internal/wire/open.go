@@ -70,6 +70,7 @@ func Open(ctx context.Context, opts Options) (_ *Running, err error) {
 	}
 	switch {
 	case opts.RedisURL != "":
+		redisstore.SilenceLibraryLogs()
 		rs, err := redisstore.Open(ctx, opts.RedisURL)
 		if err != nil {
 			return nil, err
