@@ -11,7 +11,7 @@ func TestClock(t *testing.T) {
 		t.Fatalf("a new clock is %v off the real one", d)
 	}
 	c.Add(time.Hour)
-	if d := c.Now().Sub(time.Now()); d < 59*time.Minute || d > 61*time.Minute {
+	if d := time.Until(c.Now()); d < 59*time.Minute || d > 61*time.Minute {
 		t.Errorf("after Add(1h): %v ahead, want about an hour", d)
 	}
 	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
