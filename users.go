@@ -24,47 +24,23 @@ type UserInput struct {
 // CreateUser creates a user. Needs users:write; level and permissions may
 // not exceed the caller's.
 func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*User, error) {
-	if !p.Has(PermUsersWrite) {
-		return nil, s.denied(ctx, p, "user.create", "", Errorf(EFORBIDDEN, "users:write is required"))
+	if err := p.authorizeUserWrite(); err != nil {
+		return nil, s.denied(ctx, p, "user.create", "", err)
 	}
-	var f fieldErrors
-	name := ""
-	if in.UserName != nil {
-		name = strings.TrimSpace(*in.UserName)
-	}
-	if !userNameRE.MatchString(name) {
-		f.add("userName", "must be 1-64 of letters, digits and . _ @ + -, starting with a letter or digit")
-	}
-	if in.Password == nil {
-		f.add("password", "is required")
-	} else if err := validatePassword(*in.Password); err != nil {
-		f.add("password", err.(*Error).Fields[0].Message)
-	}
+	f := validateUserCreate(in)
 	now := s.now()
-	u := &User{ID: secret.NewID(), TenantID: p.TenantID, UserName: name, IsActive: true, CreatedAt: now, UpdatedAt: now,
+	u := &User{ID: secret.NewID(), TenantID: p.TenantID, UserName: in.newUserName(), IsActive: true, CreatedAt: now, UpdatedAt: now,
 		Version: 1, SessionGeneration: 1, Permissions: []Permission{}}
-	if in.Level != nil {
-		checkLevel(&f, "level", *in.Level)
-		u.Level = *in.Level
-	}
-	if in.IsActive != nil {
-		u.IsActive = *in.IsActive
-	}
-	if in.RateLimits != nil {
-		u.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
-	}
 	var out *User
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
-		if in.Permissions != nil {
-			perms, err := resolvePermissions(ctx, tx, p.TenantID, *in.Permissions, &f)
-			if err != nil {
-				return err
-			}
-			u.Permissions = perms
+		perms, err := resolveUserPermissions(ctx, tx, p.TenantID, in, &f)
+		if err != nil {
+			return err
 		}
 		if err := f.err(); err != nil {
 			return err
 		}
+		applyUserInput(u, in, perms, "")
 		if err := s.authorizeUser(ctx, tx, p, nil, u); err != nil {
 			return err
 		}
@@ -83,7 +59,6 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 		if err := s.auditDetails(ctx, tx, p, "user.create", p.TenantID, u.ID, map[string]any{"userName": u.UserName}); err != nil {
 			return err
 		}
-		var err error
 		out, err = tx.GetUser(ctx, p.TenantID, u.ID)
 		return err
 	})
@@ -93,11 +68,22 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 	return out, nil
 }
 
+// resolveUserPermissions resolves the permissions in names (nil when it
+// names none), adding the unknown ones to f.
+func resolveUserPermissions(ctx context.Context, tx StoreTx, tenantID string, in UserInput, f *fieldErrors) ([]Permission, error) {
+	if in.Permissions == nil {
+		return nil, nil
+	}
+	return resolvePermissions(ctx, tx, tenantID, *in.Permissions, f)
+}
+
 // authorizeUser asks the policy whether p may turn prev into next (either
 // nil for a create or a delete), after reading the catalog.
 func (s *Service) authorizeUser(ctx context.Context, tx StoreTx, p *Principal, prev, next *User) error {
-	if !p.Has(PermUsersWrite) {
-		return Errorf(EFORBIDDEN, "users:write is required")
+	if prev != nil && next != nil {
+		if err := p.authorizeOwnUserChange(prev, next); err != nil {
+			return err
+		}
 	}
 	t, catalog, err := tenantCatalog(ctx, tx, p.TenantID)
 	if err != nil {
@@ -193,28 +179,13 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 	if err := checkID("user", id); err != nil {
 		return nil, err
 	}
-	if !p.Has(PermUsersWrite) {
-		return nil, Errorf(EFORBIDDEN, "users:write is required")
+	if err := p.authorizeUserWrite(); err != nil {
+		return nil, err
 	}
-	var f fieldErrors
-	if in.UserName != nil {
-		f.add("userName", "is immutable")
-	}
+	f := validateUserUpdate(in, p.Kind == KindUser && p.ID == id)
 	var hash string
-	if in.Password != nil && len(*in.Password) > 1024 {
-		f.add("password", "must be at most 1024 bytes")
-	} else if in.Password != nil {
-		if err := validatePassword(*in.Password); err != nil {
-			f.add("password", err.(*Error).Fields[0].Message)
-		} else {
-			hash = secret.HashPassword(*in.Password)
-		}
-	}
-	if in.Level != nil {
-		checkLevel(&f, "level", *in.Level)
-	}
-	if in.IsActive != nil && !*in.IsActive && p.Kind == KindUser && p.ID == id {
-		f.add("isActive", "you cannot deactivate yourself")
+	if in.Password != nil && len(f) == 0 {
+		hash = secret.HashPassword(*in.Password)
 	}
 	var out *User
 	var keyIDs []string
@@ -223,36 +194,15 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 		if err != nil {
 			return err
 		}
-		u := *prev
-		if in.Permissions != nil {
-			perms, err := resolvePermissions(ctx, tx, p.TenantID, *in.Permissions, &f)
-			if err != nil {
-				return err
-			}
-			u.Permissions = perms
+		perms, err := resolveUserPermissions(ctx, tx, p.TenantID, in, &f)
+		if err != nil {
+			return err
 		}
 		if err := f.err(); err != nil {
 			return err
 		}
-		if in.Level != nil {
-			u.Level = *in.Level
-		}
-		if in.IsActive != nil {
-			u.IsActive = *in.IsActive
-		}
-		if hash != "" {
-			u.PasswordHash = hash
-		}
-		if in.RateLimits != nil {
-			u.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
-			if err := f.err(); err != nil {
-				return err
-			}
-			if prev.TenantID == p.TenantID && p.OwnerID == prev.ID && !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
-				// Like a key's own limits: set by someone else.
-				return Errorf(EFORBIDDEN, "a user may not change their own rate limits")
-			}
-		}
+		u := *prev
+		applyUserInput(&u, in, perms, hash)
 		if err := s.authorizeUser(ctx, tx, p, prev, &u); err != nil {
 			return err
 		}
@@ -334,8 +284,8 @@ func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (*Use
 	if err := checkID("user", id); err != nil {
 		return nil, err
 	}
-	if !p.Has(PermUsersWrite) {
-		return nil, Errorf(EFORBIDDEN, "users:write is required")
+	if err := p.authorizeUserWrite(); err != nil {
+		return nil, err
 	}
 	if p.Kind == KindUser && p.ID == id {
 		return nil, Invalid(FieldError{Field: "id", Message: "you cannot delete yourself"})
