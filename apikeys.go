@@ -137,18 +137,9 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 			return err
 		}
 		now := s.now()
-		k := &APIKey{ID: id, TenantID: p.TenantID, TokenLifespanSeconds: DefaultTokenLifespan, CreatedAt: now,
-			UpdatedAt: now, CreatedBy: p.ID, Version: 1, SecretGeneration: 1, Meta: json.RawMessage("{}")}
-		if !p.crossTenant {
-			k.OwnerID = p.OwnerID
-		}
-		if slug, ok := in.ClientID.Get(); ok {
-			if !slugRE.MatchString(slug) {
-				return Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of A-Z, a-z, 0-9, '.', '_', '~' and '-', starting with a letter or digit"})
-			}
-			k.ClientID = t.Prefix + "_" + slug
-		} else {
-			k.ClientID = secret.NewClientID(t.Prefix)
+		k, err := newKey(p, t, id, in.ClientID, now)
+		if err != nil {
+			return err
 		}
 		if err := s.changeKey(ctx, tx, p, k, nil, in, now); err != nil {
 			return err
@@ -162,15 +153,8 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 			}
 			return err
 		}
-		if k.Credits != nil {
-			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
-				return err
-			}
-		}
-		if len(k.RateLimits) > 0 {
-			if err := tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits); err != nil {
-				return err
-			}
+		if err := saveKeyLimits(ctx, tx, &APIKey{}, k); err != nil {
+			return err
 		}
 		if err := s.auditDetails(ctx, tx, p, "apikey.create", p.TenantID, k.ID, map[string]any{"name": k.Name}); err != nil {
 			return err
@@ -186,6 +170,41 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		return nil, err
 	}
 	return issued, nil
+}
+
+// newKey returns a key about to be created by p in tenant t, with its
+// defaults: owned by p's owner, with the clientId asked for (a slug, which
+// the tenant's prefix is put before) or a generated one.
+func newKey(p *Principal, t *Tenant, id string, clientID Optional[string], now time.Time) (*APIKey, error) {
+	k := &APIKey{ID: id, TenantID: p.TenantID, TokenLifespanSeconds: DefaultTokenLifespan, CreatedAt: now,
+		UpdatedAt: now, CreatedBy: p.ID, Version: 1, SecretGeneration: 1, Meta: json.RawMessage("{}")}
+	if !p.crossTenant {
+		k.OwnerID = p.OwnerID
+	}
+	slug, ok := clientID.Get()
+	switch {
+	case !ok:
+		k.ClientID = secret.NewClientID(t.Prefix)
+	case !slugRE.MatchString(slug):
+		return nil, Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of A-Z, a-z, 0-9, '.', '_', '~' and '-', starting with a letter or digit"})
+	default:
+		k.ClientID = t.Prefix + "_" + slug
+	}
+	return k, nil
+}
+
+// saveKeyLimits stores k's credits and named rate limits where they
+// differ from prev's, which are kept beside the key.
+func saveKeyLimits(ctx context.Context, tx StoreTx, prev, k *APIKey) error {
+	if !sameCredits(prev.Credits, k.Credits) {
+		if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
+			return err
+		}
+	}
+	if !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
+		return tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits)
+	}
+	return nil
 }
 
 // stillActive re-reads, inside tx, whether the principal that is about to
@@ -522,22 +541,11 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
 			return err
 		}
-		if !sameCredits(prev.Credits, k.Credits) {
-			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
-				return err
-			}
-		}
-		if !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
-			if err := tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits); err != nil {
-				return err
-			}
-		}
-		action := "apikey.update"
-		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
-			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
+		if err := saveKeyLimits(ctx, tx, prev, &k); err != nil {
+			return err
 		}
 		changes := keyChanges(prev, &k)
-		if err := s.auditDetails(ctx, tx, p, action, p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": changes.fields(), "changes": changes}); err != nil {
+		if err := s.auditDetails(ctx, tx, p, updateAction(prev, in), p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": changes.fields(), "changes": changes}); err != nil {
 			return err
 		}
 		if prev.IsActive && !k.IsActive {
@@ -564,9 +572,15 @@ func sameRateLimit(a, b *RateLimit) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
-func onlyActiveChanged(in APIKeyInput) bool {
+// updateAction is the audit action of an update: an activation or a
+// deactivation when that is all it does.
+func updateAction(prev *APIKey, in APIKeyInput) string {
+	active := in.IsActive
 	in.IsActive = nil
-	return in.IsEmpty()
+	if active == nil || *active == prev.IsActive || !in.IsEmpty() {
+		return "apikey.update"
+	}
+	return map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*active]
 }
 
 // IsEmpty reports whether in changes nothing.
@@ -628,22 +642,11 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	if !p.canKey(PermAPIKeysRead, existing.OwnerID) && !p.canKey(PermAPIKeysWrite, existing.OwnerID) {
 		return nil, false, Errorf(ENOTFOUND, "api key not found")
 	}
-	switch {
-	case ifMatch != nil && *ifMatch != existing.Version:
-		return nil, false, Errorf(EPRECONDITION, "the key's version is %d, not %d", existing.Version, *ifMatch)
-	case version != nil && *version != existing.Version:
-		return nil, false, Errorf(EVERSIONCONFLICT, "the key's version is %d, not %d", existing.Version, *version)
-	case version == nil && ifMatch == nil:
-		return nil, false, Errorf(EVERSIONCONFLICT, "give the key's current version (version or If-Match) to replace it")
+	if err := checkReplaceVersion(existing, version, ifMatch); err != nil {
+		return nil, false, err
 	}
-	if slug, ok := in.ClientID.Get(); ok {
-		t, err := s.store.GetTenant(ctx, p.TenantID)
-		if err != nil {
-			return nil, false, err
-		}
-		if existing.ClientID != t.Prefix+"_"+slug {
-			return nil, false, Invalid(FieldError{Field: "clientId", Message: "is immutable"})
-		}
+	if err := s.checkClientIDKept(ctx, existing, in.ClientID); err != nil {
+		return nil, false, err
 	}
 	full, err := replacement(in, existing, s.now())
 	if err != nil {
@@ -658,6 +661,37 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 		return nil, false, err
 	}
 	return &IssuedKey{APIKey: k}, false, nil
+}
+
+// checkReplaceVersion checks that a replace names the version of the key
+// it replaces: in the body (version) or in If-Match.
+func checkReplaceVersion(existing *APIKey, version, ifMatch *int) error {
+	switch {
+	case ifMatch != nil && *ifMatch != existing.Version:
+		return Errorf(EPRECONDITION, "the key's version is %d, not %d", existing.Version, *ifMatch)
+	case version != nil && *version != existing.Version:
+		return Errorf(EVERSIONCONFLICT, "the key's version is %d, not %d", existing.Version, *version)
+	case version == nil && ifMatch == nil:
+		return Errorf(EVERSIONCONFLICT, "give the key's current version (version or If-Match) to replace it")
+	}
+	return nil
+}
+
+// checkClientIDKept refuses a replace that gives the key another clientId
+// (a slug, without the tenant's prefix): it is immutable.
+func (s *Service) checkClientIDKept(ctx context.Context, existing *APIKey, clientID Optional[string]) error {
+	slug, ok := clientID.Get()
+	if !ok {
+		return nil
+	}
+	t, err := s.store.GetTenant(ctx, existing.TenantID)
+	if err != nil {
+		return err
+	}
+	if existing.ClientID != t.Prefix+"_"+slug {
+		return Invalid(FieldError{Field: "clientId", Message: "is immutable"})
+	}
+	return nil
 }
 
 // replacement is the change a replace of existing with in makes: every

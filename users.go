@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/internal/secret"
 )
@@ -207,55 +208,14 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 			return err
 		}
 		now := s.now()
-		u.UpdatedAt, u.Version = now, prev.Version+1
-		deactivated := prev.IsActive && !u.IsActive
-		if hash != "" || deactivated {
-			u.SessionGeneration = prev.SessionGeneration + 1 // ends every session of the user
-		}
-		if err := tx.UpdateUser(ctx, &u, prev.Version); err != nil {
+		if err := saveUser(ctx, tx, prev, &u, hash != "", now); err != nil {
 			return err
 		}
-		if !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
-			if err := tx.SetUserRateLimits(ctx, u.TenantID, u.ID, u.RateLimits); err != nil {
-				return err
-			}
-		}
+		deactivated := prev.IsActive && !u.IsActive
 		if deactivated {
-			// A key cannot outlive its owner's rights, nor a secret the
-			// access of whoever was shown it.
-			owned, err := tx.ListAPIKeyIDsByOwner(ctx, p.TenantID, id)
-			if err != nil {
+			if keyIDs, err = s.offboardUser(ctx, tx, p, id, now); err != nil {
 				return err
 			}
-			shown, err := s.offboard(ctx, tx, p, id)
-			if err != nil {
-				return err
-			}
-			keyIDs = append(refIDs(shown), owned...)
-			for _, kid := range owned {
-				k, err := tx.GetAPIKey(ctx, p.TenantID, kid)
-				if err != nil {
-					return err
-				}
-				if !k.IsActive {
-					continue
-				}
-				v := k.Version
-				k.IsActive, k.UpdatedAt, k.Version = false, now, v+1
-				if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
-					return err
-				}
-				if err := s.audit(ctx, tx, p, "apikey.deactivate", p.TenantID, kid); err != nil {
-					return err
-				}
-				made, err := s.offboard(ctx, tx, p, kid) // and the secrets that key was shown
-				if err != nil {
-					return err
-				}
-				keyIDs = append(keyIDs, refIDs(made)...)
-			}
-			slices.Sort(keyIDs)
-			keyIDs = slices.Compact(keyIDs)
 		}
 		changes := userChanges(prev, &u, hash != "")
 		details := map[string]any{"userName": u.UserName, "changed": changes.fields(), "changes": changes}
@@ -276,6 +236,63 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 	}
 	out.DisabledKeys = keyIDs
 	return out, nil
+}
+
+// saveUser writes u, which was prev, inside tx. A new password or a
+// deactivation ends every session of the user.
+func saveUser(ctx context.Context, tx StoreTx, prev, u *User, newPassword bool, now time.Time) error {
+	u.UpdatedAt, u.Version = now, prev.Version+1
+	if newPassword || (prev.IsActive && !u.IsActive) {
+		u.SessionGeneration = prev.SessionGeneration + 1
+	}
+	if err := tx.UpdateUser(ctx, u, prev.Version); err != nil {
+		return err
+	}
+	if !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
+		return tx.SetUserRateLimits(ctx, u.TenantID, u.ID, u.RateLimits)
+	}
+	return nil
+}
+
+// offboardUser runs inside tx when user id is deactivated: a key cannot
+// outlive its owner's rights, nor a secret the access of whoever was shown
+// it. It deactivates the user's keys, revokes the secrets the user and
+// those keys were shown, and returns the ids of every key that stopped
+// working, sorted.
+func (s *Service) offboardUser(ctx context.Context, tx StoreTx, p *Principal, id string, now time.Time) ([]string, error) {
+	owned, err := tx.ListAPIKeyIDsByOwner(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	shown, err := s.offboard(ctx, tx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	keyIDs := append(refIDs(shown), owned...)
+	for _, kid := range owned {
+		k, err := tx.GetAPIKey(ctx, p.TenantID, kid)
+		if err != nil {
+			return nil, err
+		}
+		if !k.IsActive {
+			continue
+		}
+		v := k.Version
+		k.IsActive, k.UpdatedAt, k.Version = false, now, v+1
+		if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
+			return nil, err
+		}
+		if err := s.audit(ctx, tx, p, "apikey.deactivate", p.TenantID, kid); err != nil {
+			return nil, err
+		}
+		made, err := s.offboard(ctx, tx, p, kid) // and the secrets that key was shown
+		if err != nil {
+			return nil, err
+		}
+		keyIDs = append(keyIDs, refIDs(made)...)
+	}
+	slices.Sort(keyIDs)
+	return slices.Compact(keyIDs), nil
 }
 
 // DeleteUser deletes a user and every key it owns. Needs users:write and a
