@@ -221,6 +221,25 @@ func (p *Principal) authorizePermissionChange() error {
 	return nil
 }
 
+// authorizeCompose decides whether the principal may put permission name
+// into a composite: only one it holds, lest the composite hand out more
+// than the caller has.
+func (p *Principal) authorizeCompose(name string) error {
+	if !p.canGrant(name) {
+		return Errorf(EFORBIDDEN, "you cannot compose permission %s: you do not hold it", name)
+	}
+	return nil
+}
+
+// authorizePermissionDelete decides whether the principal may delete
+// permission name from the catalog: only one it holds.
+func (p *Principal) authorizePermissionDelete(name string) error {
+	if !p.canGrant(name) {
+		return Errorf(EFORBIDDEN, "you cannot delete permission %s: you do not hold it", name)
+	}
+	return nil
+}
+
 // authorizeKeyDelete decides a deletion: it takes rights away, so the
 // caller needs apikeys:delete on the key and a level at least the key's.
 func (p *Principal) authorizeKeyDelete(k keyFacts) error {
