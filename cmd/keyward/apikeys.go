@@ -129,7 +129,7 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 		return &v
 	}
 	in.Name, in.Description, in.DeviceName = str("name", k.name), str("description", k.description), str("device-name", k.deviceName)
-	in.OwnerID, in.ClientID = str("owner", k.owner), str("client-id", k.clientID)
+	in.OwnerID, in.ClientID = str("owner", k.owner), keyward.OptionalOf(str("client-id", k.clientID))
 	if create && strings.TrimSpace(k.name) == "" {
 		return in, errors.New("--name is required")
 	}
@@ -175,9 +175,11 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 		if err != nil {
 			return in, fmt.Errorf("--rate-limit: %w", err)
 		}
-		in.RateLimit = &l
+		in.RateLimit = keyward.Some(l)
 	}
-	in.ClearRateLimit = k.noRateLimit
+	if k.noRateLimit {
+		in.RateLimit = keyward.Null[keyward.RateLimit]()
+	}
 	switch {
 	case visited["credits"] && k.noCredits:
 		return in, errors.New("give --credits or --no-credits, not both")
@@ -192,9 +194,10 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 			}
 			c.Refill = r
 		}
-		in.Credits = c
+		in.Credits = keyward.Some(*c)
+	case k.noCredits:
+		in.Credits = keyward.Null[keyward.Credits]()
 	}
-	in.ClearCredits = k.noCredits
 	if visited["limit"] {
 		ls, err := parseNamedLimits(k.limits)
 		if err != nil {
@@ -214,7 +217,7 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 				}
 			}
 		}
-		in.AllowedCIDRs = &cidrs
+		in.AllowedCIDRs = keyward.Some(cidrs)
 	}
 	if visited["token-lifespan"] {
 		s, err := parseSeconds(k.tokenLifespan)
@@ -236,17 +239,16 @@ func (k *keyFlags) input(visited map[string]bool, create bool, now time.Time) (k
 		if create {
 			in.ExpiresIn = &s
 		} else {
-			t := now.Add(time.Duration(s) * time.Second).UTC().Truncate(time.Second)
-			in.ExpiresAt = &t
+			in.ExpiresAt = keyward.Some(now.Add(time.Duration(s) * time.Second).UTC().Truncate(time.Second))
 		}
 	case visited["expires-at"]:
 		t, err := parseTime(k.expiresAt)
 		if err != nil {
 			return in, fmt.Errorf("--expires-at: %w", err)
 		}
-		in.ExpiresAt = &t
+		in.ExpiresAt = keyward.Some(t)
 	case k.noExpiry:
-		in.ClearExpiry = true
+		in.ExpiresAt = keyward.Null[time.Time]()
 	}
 	if visited["meta"] {
 		var obj map[string]any
@@ -355,7 +357,7 @@ func (cli *runner) printTable(page *client.Page[keyward.APIKey]) {
 	fmt.Fprintln(tw, "ID\tCLIENT ID\tNAME\tSTATUS\tLEVEL\tEXPIRES\tLAST USED")
 	for _, k := range page.Items {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", safe(k.ID), safe(k.ClientID), shorten(safe(k.Name), 40),
-			keyStatus(&k, now), k.Level, fmtTime(k.ExpiresAt, "never"), fmtTime(k.LastUsedAt, "never"))
+			k.Status(now), k.Level, fmtTime(k.ExpiresAt, "never"), fmtTime(k.LastUsedAt, "never"))
 	}
 	tw.Flush()
 	noun := "keys"
@@ -391,7 +393,7 @@ func apikeysUpdateFlags(fs *flag.FlagSet) commandPrepare {
 		if err != nil {
 			return nil, err
 		}
-		if emptyInput(in) {
+		if in.IsEmpty() {
 			return nil, errors.New("nothing to change: give at least one of the flags that set a field (see --help)")
 		}
 		return func(ctx context.Context, c *client.Client) int {
@@ -446,14 +448,6 @@ func rateLimitText(l *keyward.RateLimit) string {
 	return fmt.Sprintf("%d per %ds", l.Limit, l.WindowSeconds)
 }
 
-// emptyInput reports whether in changes nothing.
-func emptyInput(in keyward.APIKeyInput) bool {
-	return in.Name == nil && in.Description == nil && in.ClientID == nil && in.Permissions == nil &&
-		in.Level == nil && in.IsActive == nil && in.ExpiresAt == nil && in.ExpiresIn == nil && !in.ClearExpiry &&
-		in.TokenLifespanSeconds == nil && in.HMACEnabled == nil && in.DeviceName == nil && in.OwnerID == nil &&
-		in.Meta == nil && in.RateLimit == nil && !in.ClearRateLimit && in.Audiences == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil && in.AllowedCIDRs == nil
-}
-
 func apikeysRotateFlags(fs *flag.FlagSet) commandPrepare {
 	grace := fs.String("grace", "0", "keep the old secret working for this `duration`: seconds or e.g. 1h, at most 24h")
 	hmac := fs.Bool("hmac", false, "also turn HMAC request signatures on (or off with --hmac=false)")
@@ -501,7 +495,7 @@ func apikeysActiveFlags(active bool) func(fs *flag.FlagSet) commandPrepare {
 				if cli.json {
 					return cli.printJSON(key)
 				}
-				fmt.Fprintf(cli.stdout, "API key %s (%s) is now %s.\n", safe(key.ID), safe(key.Name), keyStatus(key, cli.now()))
+				fmt.Fprintf(cli.stdout, "API key %s (%s) is now %s.\n", safe(key.ID), safe(key.Name), key.Status(cli.now()))
 				return exitOK
 			}, nil
 		}
@@ -564,7 +558,7 @@ func (cli *runner) printKey(k *keyward.APIKey, what string) int {
 		{"Client ID", safe(k.ClientID)},
 		{"Name", safe(k.Name)},
 		{"Description", safe(k.Description)},
-		{"Status", keyStatus(k, cli.now())},
+		{"Status", k.Status(cli.now())},
 		{"Level", strconv.Itoa(k.Level)},
 		{"Permissions", strings.Join(perms, ", ")},
 		{"Audiences", safe(strings.Join(k.Audiences, ", "))},
@@ -591,18 +585,6 @@ func (cli *runner) printKey(k *keyward.APIKey, what string) int {
 	}
 	tw.Flush()
 	return exitOK
-}
-
-// keyStatus is active, inactive or expired, as the list's status filter
-// counts them.
-func keyStatus(k *keyward.APIKey, now time.Time) string {
-	switch {
-	case !k.IsActive:
-		return keyward.StatusInactive
-	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
-		return keyward.StatusExpired
-	}
-	return keyward.StatusActive
 }
 
 // allowedText shows a key's address allowlist, "anywhere" without one.
