@@ -82,6 +82,9 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	case strings.Count(c.Bearer, ".") == 2:
 		scheme = SchemeUserToken
 		p, err = s.authenticateUserToken(ctx, c.Bearer)
+	case secret.Foreign(c.Bearer): // an imported key's secret, in its own format
+		scheme = SchemeAPIKey
+		p, err = s.authenticateKey(ctx, c.Bearer, "")
 	case c.Bearer != "":
 		err = Errorf(EUNAUTHORIZED, "invalid credentials")
 	default:
@@ -155,7 +158,7 @@ func (s *Service) checkSecret(ctx context.Context, sec, clientID string) (*keySn
 // checkSecretIn is checkSecret with the snapshots a batch read ahead
 // (nil: the hash is unknown); a hash missing from batch is read alone.
 func (s *Service) checkSecretIn(ctx context.Context, sec, clientID string, batch map[[32]byte]*keySnapshot) (*keySnapshot, string, error) {
-	if !secret.WellFormed(sec) {
+	if !secret.Lookupable(sec) {
 		return nil, CodeNotFound, nil
 	}
 	h := sha256.Sum256([]byte(sec))

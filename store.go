@@ -75,6 +75,12 @@ type StoreTx interface {
 	// permissions and returned as full Permission objects; UserName is filled
 	// from the owner.
 	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// CreateAPIKeys stores many new keys (an import) as CreateAPIKey
+	// would, in a few statements. A key whose id, clientId or secret hash
+	// (current or previous, of any key, stored or earlier in keys) is taken
+	// is left out: its entry of the answer (one per key) is ECONFLICT, the
+	// others' nil.
+	CreateAPIKeys(ctx context.Context, keys []*APIKey) ([]error, error)
 	UpdateAPIKey(ctx context.Context, k *APIKey, expectVersion int) error
 	DeleteAPIKey(ctx context.Context, tenantID, id string, expectVersion int) error
 	GetAPIKey(ctx context.Context, tenantID, id string) (*APIKey, error)

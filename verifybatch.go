@@ -54,7 +54,7 @@ func (s *Service) readAhead(ctx context.Context, reqs []VerifyRequest) (map[[32]
 		if req.ClientID != "" {
 			sec = req.ClientSecret
 		}
-		if req.Token != "" || !secret.WellFormed(sec) {
+		if req.Token != "" || !secret.Lookupable(sec) {
 			continue
 		}
 		h := sha256.Sum256([]byte(sec))

@@ -56,24 +56,9 @@ const keyConflict = "an api key with this id, clientId or secret already exists"
 // hash is ECONFLICT.
 func (s *store) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 	return s.atomic(ctx, func(q querier) error {
-		_, err := q.ExecContext(ctx, `
-			INSERT INTO api_keys (id, tenant_id, client_id, name, description, owner_id, device_name, level, is_active,
-				expires_at, token_lifespan_seconds, hmac_enabled, meta, secret_hint, created_at, updated_at,
-				last_used_at, created_by, version, secret_hash, secret_ciphertext, prev_secret_hash,
-				prev_secret_ciphertext, prev_secret_expires_at, secret_generation, rate_limit, rate_window_seconds,
-				acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id, secret_holder_tenant_id,
-				prev_secret_holder_tenant_id, audiences, allowed_cidrs)
+		_, err := q.ExecContext(ctx, `INSERT INTO api_keys (`+keyInsertColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)`,
-			k.ID, k.TenantID, k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level,
-			k.IsActive, s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
-			s.ts(k.CreatedAt), s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.CreatedBy, k.Version,
-			nullBytes(k.SecretHash), nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash),
-			nullBytes(k.PrevSecretCiphertext), s.tsPtr(k.PrevSecretExpiresAt), k.SecretGeneration,
-			rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
-			nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID),
-			nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID), audiencesArg(k.Audiences),
-			cidrsArg(k.AllowedCIDRs))
+				$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)`, s.keyInsertArgs(k)...)
 		if err != nil {
 			return writeError(err, "creating an api key", keyConflict)
 		}

@@ -98,6 +98,10 @@ func (g *guardTx) CreateAPIKey(ctx context.Context, k *keyward.APIKey) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.CreateAPIKey(ctx, k) })
 }
 
+func (g *guardTx) CreateAPIKeys(ctx context.Context, keys []*keyward.APIKey) ([]error, error) {
+	return call(g, ctx, func(ctx context.Context) ([]error, error) { return g.StoreTx.CreateAPIKeys(ctx, keys) })
+}
+
 func (g *guardTx) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersion int) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.UpdateAPIKey(ctx, k, expectVersion) })
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"APIKeySameIDs", testAPIKeySameIDs},
 		{"APIKeyAllowlist", testAPIKeyAllowlist},
 		{"APIKeysBySecretHashes", testAPIKeysBySecretHashes},
+		{"APIKeysImport", testAPIKeysImport},
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
 		{"Tx", testTx},

@@ -1,0 +1,231 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/keyward/keyward"
+)
+
+// keyInsertColumns are the columns a new key is stored in, in the order of
+// keyInsertArgs.
+const keyInsertColumns = `id, tenant_id, client_id, name, description, owner_id, device_name, level, is_active,
+	expires_at, token_lifespan_seconds, hmac_enabled, meta, secret_hint, created_at, updated_at,
+	last_used_at, created_by, version, secret_hash, secret_ciphertext, prev_secret_hash,
+	prev_secret_ciphertext, prev_secret_expires_at, secret_generation, rate_limit, rate_window_seconds,
+	acts_as_owner, secret_holder_id, secret_revoked, prev_secret_holder_id, secret_holder_tenant_id,
+	prev_secret_holder_tenant_id, audiences, allowed_cidrs`
+
+// keyInsertWidth is the number of keyInsertColumns.
+const keyInsertWidth = 35
+
+// keyInsertArgs are the values of keyInsertColumns for k.
+func (s *store) keyInsertArgs(k *keyward.APIKey) []any {
+	return []any{k.ID, k.TenantID, k.ClientID, k.Name, k.Description, nullString(k.OwnerID), k.DeviceName, k.Level,
+		k.IsActive, s.tsPtr(k.ExpiresAt), k.TokenLifespanSeconds, k.HMACEnabled, rawJSON(k.Meta), k.SecretHint,
+		s.ts(k.CreatedAt), s.ts(k.UpdatedAt), s.tsPtr(k.LastUsedAt), k.CreatedBy, k.Version,
+		nullBytes(k.SecretHash), nullBytes(k.SecretCiphertext), nullBytes(k.PrevSecretHash),
+		nullBytes(k.PrevSecretCiphertext), s.tsPtr(k.PrevSecretExpiresAt), k.SecretGeneration,
+		rateLimitCol(k.RateLimit, false), rateLimitCol(k.RateLimit, true), k.ActsAsOwner,
+		nullString(k.SecretHolderID), k.SecretRevoked, nullString(k.PrevSecretHolderID),
+		nullString(k.SecretHolderTenantID), nullString(k.PrevSecretHolderTenantID), audiencesArg(k.Audiences),
+		cidrsArg(k.AllowedCIDRs)}
+}
+
+// Batch sizes of CreateAPIKeys, well under SQLite's 32,766 and
+// PostgreSQL's 65,535 parameters a statement.
+const (
+	importKeyRows   = 400  // × keyInsertWidth parameters
+	importGrantRows = 5000 // × 3
+	importLookups   = 2000 // values looked up in one IN list
+)
+
+// CreateAPIKeys stores new keys, as CreateAPIKey each, in a few
+// statements. A key whose id (in its tenant), clientId or secret hash
+// (current or previous, of any key, stored or earlier in keys) is taken is
+// left out, its error ECONFLICT; the others are stored together or not at
+// all. A key taken by a concurrent writer after the check fails the whole
+// call with ECONFLICT.
+func (s *store) CreateAPIKeys(ctx context.Context, keys []*keyward.APIKey) ([]error, error) {
+	errs := make([]error, len(keys))
+	err := s.atomic(ctx, func(q querier) error {
+		clear(errs)
+		taken, err := s.takenKeyValues(ctx, q, keys)
+		if err != nil {
+			return err
+		}
+		var ok []*keyward.APIKey
+		for i, k := range keys {
+			if msg := taken.claim(k); msg != "" {
+				errs[i] = keyward.Errorf(keyward.ECONFLICT, "%s", msg)
+				continue
+			}
+			ok = append(ok, k)
+		}
+		return s.insertKeys(ctx, q, ok)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// keyValues are the unique values of keys: ids by tenant, client ids and
+// secret hashes.
+type keyValues struct {
+	ids, clientIDs, hashes map[string]bool
+}
+
+// claim records k's values and returns "", or says which one is taken.
+func (v keyValues) claim(k *keyward.APIKey) string {
+	hashes := []string{string(k.SecretHash)}
+	if len(k.PrevSecretHash) > 0 {
+		hashes = append(hashes, string(k.PrevSecretHash))
+	}
+	switch {
+	case v.ids[k.TenantID+"/"+k.ID]:
+		return "an api key with this id already exists"
+	case v.clientIDs[k.ClientID]:
+		return "clientId " + k.ClientID + " is already taken"
+	case v.hashes[hashes[0]] || len(hashes) > 1 && (v.hashes[hashes[1]] || hashes[0] == hashes[1]):
+		return "another key has this secret"
+	}
+	v.ids[k.TenantID+"/"+k.ID], v.clientIDs[k.ClientID] = true, true
+	for _, h := range hashes {
+		v.hashes[h] = true
+	}
+	return ""
+}
+
+// takenKeyValues reads which of keys' unique values stored keys hold.
+func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.APIKey) (keyValues, error) {
+	v := keyValues{ids: map[string]bool{}, clientIDs: map[string]bool{}, hashes: map[string]bool{}}
+	var hashes, clientIDs []any
+	idsByTenant := map[string][]any{}
+	for _, k := range keys {
+		hashes = append(hashes, k.SecretHash)
+		if len(k.PrevSecretHash) > 0 {
+			hashes = append(hashes, k.PrevSecretHash)
+		}
+		clientIDs = append(clientIDs, k.ClientID)
+		idsByTenant[k.TenantID] = append(idsByTenant[k.TenantID], k.ID)
+	}
+	err := lookupIn(ctx, q, hashes, nil, `SELECT secret_hash, prev_secret_hash FROM api_keys WHERE secret_hash IN (%[1]s) OR prev_secret_hash IN (%[1]s)`,
+		func(scan func(...any) error) error {
+			var h, prev []byte
+			if err := scan(&h, &prev); err != nil {
+				return err
+			}
+			v.hashes[string(h)] = true
+			if len(prev) > 0 {
+				v.hashes[string(prev)] = true
+			}
+			return nil
+		})
+	if err != nil {
+		return v, err
+	}
+	err = lookupIn(ctx, q, clientIDs, nil, `SELECT client_id FROM api_keys WHERE client_id IN (%[1]s)`,
+		func(scan func(...any) error) error {
+			var id string
+			err := scan(&id)
+			v.clientIDs[id] = true
+			return err
+		})
+	if err != nil {
+		return v, err
+	}
+	for tenant, ids := range idsByTenant {
+		err = lookupIn(ctx, q, ids, []any{tenant}, `SELECT id FROM api_keys WHERE tenant_id = $1 AND id IN (%[1]s)`,
+			func(scan func(...any) error) error {
+				var id string
+				err := scan(&id)
+				v.ids[tenant+"/"+id] = true
+				return err
+			})
+		if err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// lookupIn runs query (whose %[1]s is an IN list) for values in batches,
+// after the fixed args, calling row for each row.
+func lookupIn(ctx context.Context, q querier, values, fixed []any, query string, row func(scan func(...any) error) error) error {
+	for start := 0; start < len(values); start += importLookups {
+		batch := values[start:min(start+importLookups, len(values))]
+		args := append(append([]any{}, fixed...), batch...)
+		marks := make([]string, len(batch))
+		for i := range batch {
+			marks[i] = "$" + strconv.Itoa(len(fixed)+i+1)
+		}
+		rows, err := q.QueryContext(ctx, fmt.Sprintf(query, strings.Join(marks, ", ")), args...)
+		if err != nil {
+			return fmt.Errorf("reading api keys: %w", err)
+		}
+		for rows.Next() {
+			if err := row(rows.Scan); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading api keys: %w", err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading api keys: %w", err)
+		}
+		rows.Close()
+	}
+	return nil
+}
+
+// insertKeys stores keys and their permissions in multi-row statements.
+func (s *store) insertKeys(ctx context.Context, q querier, keys []*keyward.APIKey) error {
+	var sb strings.Builder
+	for start := 0; start < len(keys); start += importKeyRows {
+		batch := keys[start:min(start+importKeyRows, len(keys))]
+		args := make([]any, 0, len(batch)*keyInsertWidth)
+		sb.Reset()
+		sb.WriteString(`INSERT INTO api_keys (` + keyInsertColumns + `) VALUES `)
+		for i, k := range batch {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteByte('(')
+			for c := range keyInsertWidth {
+				if c > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteByte('$')
+				sb.WriteString(strconv.Itoa(len(args) + c + 1))
+			}
+			sb.WriteByte(')')
+			args = append(args, s.keyInsertArgs(k)...)
+		}
+		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+			return writeError(err, "importing api keys", keyConflict)
+		}
+	}
+	var grants []any
+	for _, k := range keys {
+		for _, p := range k.Permissions {
+			grants = append(grants, k.TenantID, k.ID, p.ID)
+		}
+	}
+	for start := 0; start < len(grants); start += importGrantRows * 3 {
+		batch := grants[start:min(start+importGrantRows*3, len(grants))]
+		sb.Reset()
+		sb.WriteString(`INSERT INTO api_key_permissions (tenant_id, key_id, permission_id) VALUES `)
+		for i := 0; i < len(batch); i += 3 {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "($%d, $%d, $%d)", i+1, i+2, i+3)
+		}
+		if _, err := q.ExecContext(ctx, sb.String(), batch...); err != nil {
+			return writeError(err, "storing permissions", "permissions must be distinct")
+		}
+	}
+	return nil
+}
