@@ -21,6 +21,12 @@ import (
 // idempotency_in_progress. Only successful answers are kept: after a
 // failure the key may be retried.
 func (s *Server) idempotent(h func(http.ResponseWriter, *http.Request, *keyward.Principal) error) func(http.ResponseWriter, *http.Request, *keyward.Principal) error {
+	return s.idempotentUpTo(MaxBodyBytes, h)
+}
+
+// idempotentUpTo is idempotent for a route whose bodies may hold up to
+// limit bytes.
+func (s *Server) idempotentUpTo(limit int, h func(http.ResponseWriter, *http.Request, *keyward.Principal) error) func(http.ResponseWriter, *http.Request, *keyward.Principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 		values := r.Header.Values("Idempotency-Key")
 		if len(values) == 0 {
@@ -31,12 +37,15 @@ func (s *Server) idempotent(h func(http.ResponseWriter, *http.Request, *keyward.
 			return keyward.Invalid(keyward.FieldError{Field: "Idempotency-Key",
 				Message: `must be one string of 1 to 255 printable ASCII characters, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324"`})
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+		body, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 		if err != nil {
 			return keyward.Errorf(keyward.EINVALID, "could not read the request body")
 		}
-		if len(body) > MaxBodyBytes {
-			return keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than 1 MiB")
+		if len(body) > limit {
+			if limit == MaxBodyBytes {
+				return keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than 1 MiB")
+			}
+			return keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than %d bytes", limit)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		h256 := sha256.New()

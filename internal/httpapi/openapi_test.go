@@ -174,6 +174,15 @@ func TestOpenAPIMatchesLiveResponses(t *testing.T) {
 	s.do("POST", "/v1/keys/verify:batch", rot.ClientSecret, map[string]any{"items": []map[string]any{
 		{"key": rot.ClientSecret, "permissions": []string{"orders_read"}}, {"key": secret.NewSecret("kw")}}}, 200, nil)
 	s.do("POST", "/v1/keys/verify:batch", admin, map[string]any{"items": []map[string]any{}}, 400, nil)
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(r)
+		return string(b), err
+	})
+	if r := s.raw("POST", "/v1/apikeys:import", "Bearer "+admin, strings.NewReader(`{"name": "imported", "secret": "legacy_`+secret.NewID()+`"}`+"\n"+`{"name": ""}`+"\n"),
+		"Content-Type", "application/x-ndjson"); r.Status != 200 {
+		t.Errorf("import: got %d %s", r.Status, r.Body)
+	}
+	s.raw("POST", "/v1/apikeys:import", "Bearer "+admin, strings.NewReader("\n"), "Content-Type", "application/x-ndjson")
 	s.do("POST", "/v1/signatures/verify", rot.ClientSecret, map[string]any{"method": "GET", "authority": "api.example.com",
 		"path": "/orders", "headers": map[string]string{"Signature-Input": "x", "Signature": "y"}}, 200, nil)
 	s.do("POST", "/v1/signatures/verify", rot.ClientSecret, map[string]any{"method": "GET"}, 400, nil)

@@ -41,6 +41,7 @@ func (s *Server) table() []route {
 		h("POST /v1/signatures/verify", s.authed(s.verifySignature)),
 
 		h("POST /v1/apikeys", s.authed(s.idempotent(s.createAPIKey))),
+		h("POST /v1/apikeys:import", s.authed(s.idempotentUpTo(MaxImportBytes, s.importAPIKeys))),
 		h("GET /v1/apikeys", s.authed(s.listAPIKeys)),
 		h("GET /v1/apikeys/{id}", s.authed(s.getAPIKey)),
 		h("PATCH /v1/apikeys/{id}", s.authed(s.updateAPIKey)),

@@ -1,0 +1,239 @@
+package keyward
+
+import (
+	"context"
+	"encoding/hex"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// MaxImportLines bounds the keys one import request carries.
+const MaxImportLines = 10000
+
+// ImportLine is one key to import: a create body and the key's secret from
+// the system it comes from, in clear (Secret) or as the hex SHA-256 of it
+// (SecretHash). Either way the secret keeps its format: it verifies as it
+// did before the move. Secret is never logged nor answered.
+type ImportLine struct {
+	APIKeyInput
+	Secret     string `json:"secret,omitempty"`
+	SecretHash string `json:"secretHash,omitempty"`
+
+	// Line is the line's number in the request (from 1); Err, when set,
+	// is why it could not be read: the line fails with it.
+	Line int   `json:"-"`
+	Err  error `json:"-"`
+}
+
+// String hides the secret, should a line ever be printed.
+func (l ImportLine) String() string { return "import line " + strconv.Itoa(l.Line) }
+
+// LogValue hides the secret from structured logs.
+func (l ImportLine) LogValue() slog.Value { return slog.IntValue(l.Line) }
+
+// ImportResult is what became of one line: the new key's id and clientId,
+// or why it was refused (Err).
+type ImportResult struct {
+	Line     int    `json:"line"`
+	ID       string `json:"id,omitempty"`
+	ClientID string `json:"clientId,omitempty"`
+	Err      error  `json:"-"`
+}
+
+// ImportAPIKeys creates a key for each line, under the rules of
+// CreateAPIKey (apikeys:write, no rights beyond the caller's), each line
+// checked on its own: a line that is invalid, forbidden or whose clientId
+// or secret is taken fails alone, with its error in its result, and the
+// others are created together, in one transaction. One audit entry
+// (apikey.import) records the counts. Secrets given as a hash cannot be
+// HMAC keys (hmacEnabled needs the secret itself, sealed). A secret given
+// in clear is shown to nobody; the caller becomes its holder (SPEC: a
+// holder that loses its access revokes the secrets it was shown).
+func (s *Service) ImportAPIKeys(ctx context.Context, p *Principal, lines []ImportLine) ([]ImportResult, error) {
+	if len(lines) > MaxImportLines {
+		return nil, Errorf(ETOOLARGE, "an import holds at most %d lines", MaxImportLines)
+	}
+	if !p.CanSomeKeys(PermAPIKeysWrite) {
+		return nil, s.denied(ctx, p, "apikey.import", "", Errorf(EFORBIDDEN, "apikeys:write is required"))
+	}
+	var results []ImportResult
+	err := s.store.Tx(ctx, func(tx StoreTx) error {
+		var err error
+		results, err = s.importKeys(ctx, tx, p, lines)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// importKeys is ImportAPIKeys inside its transaction.
+func (s *Service) importKeys(ctx context.Context, tx StoreTx, p *Principal, lines []ImportLine) ([]ImportResult, error) {
+	if err := s.stillActive(ctx, tx, p); err != nil {
+		return nil, err
+	}
+	mtx := newMemoTx(tx)
+	t, err := mtx.GetTenant(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	results := make([]ImportResult, len(lines))
+	var keys []*APIKey
+	var at []int // keys[i] is the key of results[at[i]]
+	forbidden, denial := 0, ""
+	for i, l := range lines {
+		results[i].Line = l.Line
+		k, err := s.importKey(ctx, mtx, p, t, l, now)
+		switch code := ErrorCode(err); code {
+		case "":
+			keys, at = append(keys, k), append(at, i)
+		case EINVALID, EFORBIDDEN, ECONFLICT, ENOTFOUND:
+			results[i].Err = err
+			if code == EFORBIDDEN {
+				if forbidden++; denial == "" {
+					denial = ErrorMessage(err)
+				}
+			}
+		default:
+			return nil, err
+		}
+	}
+	errs, err := tx.CreateAPIKeys(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	created := 0
+	for j, k := range keys {
+		r := &results[at[j]]
+		if errs[j] != nil {
+			r.Err = errs[j]
+			continue
+		}
+		if err := saveKeyLimits(ctx, tx, &APIKey{}, k); err != nil {
+			return nil, err
+		}
+		r.ID, r.ClientID = k.ID, k.ClientID
+		created++
+	}
+	details := map[string]any{"created": created, "failed": len(lines) - created}
+	if forbidden > 0 {
+		details["forbidden"], details["reason"] = forbidden, denial
+	}
+	if err := s.auditDetails(ctx, tx, p, "apikey.import", p.TenantID, "", details); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// importKey is the key line l makes, through the steps of a create
+// (keychange.go), with the line's secret.
+func (s *Service) importKey(ctx context.Context, tx StoreTx, p *Principal, t *Tenant, l ImportLine, now time.Time) (*APIKey, error) {
+	if l.Err != nil {
+		return nil, l.Err
+	}
+	hash, err := importedHash(l)
+	if err != nil {
+		return nil, err
+	}
+	in := l.APIKeyInput
+	in.OwnerUserName = nil
+	if in.IsActive == nil {
+		on := true
+		in.IsActive = &on
+	}
+	k, err := newKey(p, t, secret.NewID(), in.ClientID, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.changeKey(ctx, tx, p, k, nil, in, now); err != nil {
+		return nil, err
+	}
+	if l.Secret != "" {
+		s.setSecret(k, l.Secret)
+		k.SecretHolderID, k.SecretHolderTenantID = p.ID, p.HomeTenantID() // p knows this secret
+	} else {
+		k.SecretHash, k.SecretHint, k.SecretCiphertext = hash, "", nil
+	}
+	return k, nil
+}
+
+// importedHash checks a line's secret and returns the hash of a
+// SecretHash (nil for a Secret, which setSecret hashes).
+func importedHash(l ImportLine) ([]byte, error) {
+	switch {
+	case l.Secret != "" && l.SecretHash != "":
+		return nil, Invalid(FieldError{Field: "secretHash", Message: "give secret or secretHash, not both"})
+	case l.Secret != "":
+		if msg := secret.CheckImported(l.Secret); msg != "" {
+			return nil, Invalid(FieldError{Field: "secret", Message: msg})
+		}
+		return nil, nil
+	case l.SecretHash == "":
+		return nil, Invalid(FieldError{Field: "secret", Message: "give secret (the key's secret) or secretHash (the hex SHA-256 of it)"})
+	}
+	h, err := hex.DecodeString(l.SecretHash)
+	if err != nil || len(h) != 32 {
+		return nil, Invalid(FieldError{Field: "secretHash", Message: "must be the SHA-256 of the secret in hex (64 characters)"})
+	}
+	if on := l.HMACEnabled; on != nil && *on {
+		return nil, Invalid(FieldError{Field: "hmacEnabled", Message: "needs the secret itself: import it with secret, not secretHash"})
+	}
+	return h, nil
+}
+
+// memoTx remembers, for the length of an import, what every line reads
+// alike: the tenant, its catalog and the owners. The import writes none of
+// them.
+type memoTx struct {
+	StoreTx
+	tenants  map[string]*Tenant
+	catalogs map[string][]*Permission
+	users    map[string]memoUser
+}
+
+type memoUser struct {
+	u   *User
+	err error
+}
+
+func newMemoTx(tx StoreTx) *memoTx {
+	return &memoTx{StoreTx: tx, tenants: map[string]*Tenant{}, catalogs: map[string][]*Permission{}, users: map[string]memoUser{}}
+}
+
+func (m *memoTx) GetTenant(ctx context.Context, id string) (*Tenant, error) {
+	if t, ok := m.tenants[id]; ok {
+		return t, nil
+	}
+	t, err := m.StoreTx.GetTenant(ctx, id)
+	if err == nil {
+		m.tenants[id] = t
+	}
+	return t, err
+}
+
+func (m *memoTx) ListPermissions(ctx context.Context, tenantID string) ([]*Permission, error) {
+	if c, ok := m.catalogs[tenantID]; ok {
+		return c, nil
+	}
+	c, err := m.StoreTx.ListPermissions(ctx, tenantID)
+	if err == nil {
+		m.catalogs[tenantID] = c
+	}
+	return c, err
+}
+
+func (m *memoTx) GetUser(ctx context.Context, tenantID, id string) (*User, error) {
+	if u, ok := m.users[tenantID+"/"+id]; ok {
+		return u.u, u.err
+	}
+	u, err := m.StoreTx.GetUser(ctx, tenantID, id)
+	if err == nil || ErrorCode(err) == ENOTFOUND {
+		m.users[tenantID+"/"+id] = memoUser{u, err}
+	}
+	return u, err
+}

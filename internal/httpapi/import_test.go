@@ -1,0 +1,212 @@
+package httpapi_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+)
+
+// importAnswer is the answer of POST /v1/apikeys:import.
+type importAnswer struct {
+	Items []struct {
+		Line     int              `json:"line"`
+		ID       string           `json:"id"`
+		ClientID string           `json:"clientId"`
+		Problem  *httpapi.Problem `json:"problem"`
+	} `json:"items"`
+	Created int `json:"created"`
+	Failed  int `json:"failed"`
+}
+
+// ndjson joins lines, each value encoded as JSON (strings as they are).
+func ndjson(lines ...any) string {
+	var b strings.Builder
+	for _, l := range lines {
+		if s, ok := l.(string); ok {
+			b.WriteString(s)
+		} else {
+			j, _ := json.Marshal(l)
+			b.Write(j)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// importKeys posts body to /v1/apikeys:import with auth and returns the
+// answer, failing unless the status is want.
+func (s *server) importKeys(auth, body string, want int, header ...string) (importAnswer, response) {
+	s.t.Helper()
+	res := s.raw("POST", "/v1/apikeys:import", auth, strings.NewReader(body), append([]string{"Content-Type", "application/x-ndjson"}, header...)...)
+	if res.Status != want {
+		s.t.Fatalf("import: got %d %s, want %d", res.Status, res.Body, want)
+	}
+	var a importAnswer
+	if want == 200 {
+		if err := json.Unmarshal(res.Body, &a); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return a, res
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// TestImportAPIKeys: keys imported with their secrets in clear or hashed
+// verify in their own format on every scheme, an invalid line fails alone,
+// a secret that is taken is refused, and nothing echoes a secret.
+func TestImportAPIKeys(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		unkey := "unkey_3ZbFhWkQ9xYpLmN2aB7cDe" + secret.NewID()[:8]
+		stripe := "sk_live_51HxYz0AbCdEfGhIjKlMnOp" + secret.NewID()[:8]
+		body := ndjson(
+			map[string]any{"name": "from-unkey", "level": 2, "meta": map[string]any{"plan": "pro"}, "secret": unkey},
+			map[string]any{"name": "from-stripe", "clientId": "stripe-moved", "secretHash": sha256Hex(stripe),
+				"rateLimit": map[string]any{"limit": 100, "windowSeconds": 60}},
+			map[string]any{"name": "too-short", "secret": "short_secret"},
+			"",
+			`{"name": "broken"`,
+			map[string]any{"name": "same-secret", "secret": unkey},
+			map[string]any{"name": "hmac-by-hash", "hmacEnabled": true, "secretHash": sha256Hex("x" + stripe)},
+			map[string]any{"name": "both", "secret": unkey + "x", "secretHash": sha256Hex(stripe)},
+		)
+		a, res := s.importKeys("Bearer "+s.admin, body, 200)
+		if a.Created != 2 || a.Failed != 5 || len(a.Items) != 7 {
+			t.Fatalf("got %s", res.Body)
+		}
+		wantLines := []struct {
+			line int
+			code string
+		}{{1, ""}, {2, ""}, {3, keyward.EINVALID}, {5, keyward.EINVALID}, {6, keyward.ECONFLICT}, {7, keyward.EINVALID}, {8, keyward.EINVALID}}
+		for i, w := range wantLines {
+			it := a.Items[i]
+			code := ""
+			if it.Problem != nil {
+				code = it.Problem.Code
+			}
+			if it.Line != w.line || code != w.code || (code == "") != (it.ID != "") {
+				t.Errorf("item %d: got %+v, want line %d code %q", i, it, w.line, w.code)
+			}
+		}
+		if a.Items[1].ClientID != "kw_stripe-moved" {
+			t.Errorf("clientId: got %q", a.Items[1].ClientID)
+		}
+		for _, sec := range []string{unkey, stripe} {
+			if strings.Contains(string(res.Body), sec) || strings.Contains(s.logs.String(), sec) {
+				t.Errorf("a secret is echoed or logged")
+			}
+		}
+
+		// The imported secrets work as they did: verify, X-API-Key, Bearer, Basic.
+		for i, sec := range []string{unkey, stripe} {
+			var v keyward.VerifyResult
+			s.do("POST", "/v1/keys/verify", s.admin, map[string]any{"key": sec}, 200, &v)
+			if !v.Valid || v.KeyID == nil || *v.KeyID != a.Items[i].ID {
+				t.Errorf("verify %d: got %+v", i, v)
+			}
+			for _, auth := range [][]string{{"Bearer " + sec}, {"", "X-API-Key", sec}, {basic(a.Items[i].ClientID, sec)}} {
+				var who map[string]any
+				if r := s.raw("GET", "/v1/whoami", auth[0], nil, auth[1:]...); r.Status != 200 {
+					t.Errorf("key %d with %q: got %d %s", i, auth, r.Status, r.Body)
+				} else if json.Unmarshal(r.Body, &who); who["id"] != a.Items[i].ID {
+					t.Errorf("key %d: whoami %v", i, who)
+				}
+			}
+		}
+		var k keyward.APIKey
+		s.do("GET", "/v1/apikeys/"+a.Items[0].ID, s.admin, nil, 200, &k)
+		if k.Level != 2 || string(k.Meta) != `{"plan":"pro"}` || !k.IsActive || k.SecretHint != unkey[len(unkey)-4:] {
+			t.Errorf("imported key: %+v", k)
+		}
+		// A wrong foreign secret, and a keyward one with a bad checksum, are refused.
+		for _, bad := range []string{stripe + "x", "sk_live_" + strings.Repeat("Q7", 12)} {
+			if r := s.raw("GET", "/v1/whoami", "Bearer "+bad, nil); r.Status != 401 {
+				t.Errorf("%q: got %d", bad, r.Status)
+			}
+			var v keyward.VerifyResult
+			s.do("POST", "/v1/keys/verify", s.admin, map[string]any{"key": bad}, 200, &v)
+			if v.Valid || v.Code != keyward.CodeNotFound {
+				t.Errorf("verify %q: %+v", bad, v)
+			}
+		}
+
+		// One audit entry, with the counts.
+		var audit struct{ Items []keyward.AuditEntry }
+		s.do("GET", "/v1/audit?action=apikey.import", s.admin, nil, 200, &audit)
+		if len(audit.Items) != 1 || !strings.Contains(string(audit.Items[0].Details), `"created":2`) ||
+			!strings.Contains(string(audit.Items[0].Details), `"failed":5`) {
+			t.Errorf("audit: %+v", audit.Items)
+		}
+
+		// Not NDJSON, nothing to import, too many lines.
+		if r := s.raw("POST", "/v1/apikeys:import", "Bearer "+s.admin, strings.NewReader(body)); r.Status != 400 {
+			t.Errorf("as application/json: got %d", r.Status)
+		}
+		s.importKeys("Bearer "+s.admin, "\n\n", 400)
+		s.importKeys("Bearer "+s.admin, strings.Repeat("{}\n", keyward.MaxImportLines+1), 413)
+	})
+}
+
+// TestImportNoEscalation: a caller with apikeys:write imports only keys
+// within its own rights; each other line is forbidden on its own.
+func TestImportNoEscalation(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders_read"}, 201, nil)
+		low := s.newKey(map[string]any{"name": "low", "level": 3, "permissions": refs("apikeys:write")})
+		sec := func() string { return "legacy_" + secret.NewID() }
+		a, _ := s.importKeys("Bearer "+low.ClientSecret, ndjson(
+			map[string]any{"name": "within", "level": 2, "secret": sec()},
+			map[string]any{"name": "above-level", "level": 7, "secret": sec()},
+			map[string]any{"name": "foreign-permission", "level": 1, "permissions": refs("orders_read"), "secret": sec()},
+			map[string]any{"name": "ownerless", "level": 1, "ownerId": "", "secretHash": sha256Hex(sec())},
+		), 200)
+		if a.Created != 1 || a.Items[0].ID == "" {
+			t.Fatalf("got %+v", a)
+		}
+		for _, it := range a.Items[1:] {
+			if it.Problem == nil || it.Problem.Code != keyward.EFORBIDDEN || it.ID != "" {
+				t.Errorf("line %d: got %+v, want forbidden", it.Line, it)
+			}
+		}
+		var audit struct{ Items []keyward.AuditEntry }
+		s.do("GET", "/v1/audit?action=apikey.import", s.admin, nil, 200, &audit)
+		if len(audit.Items) != 1 || !strings.Contains(string(audit.Items[0].Details), `"forbidden":3`) {
+			t.Errorf("audit: %+v", audit.Items)
+		}
+		none := s.newKey(map[string]any{"name": "reader", "level": 3, "permissions": refs("apikeys:read")})
+		s.importKeys("Bearer "+none.ClientSecret, ndjson(map[string]any{"name": "x", "secret": sec()}), 403)
+	})
+}
+
+// TestImportIdempotencyKey: an import retried with its Idempotency-Key
+// answers the first answer again and creates nothing more; the key with
+// another body is 422.
+func TestImportIdempotencyKey(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		body := ndjson(map[string]any{"name": "idem-import", "secret": "legacy_" + secret.NewID()})
+		key := secret.NewID()
+		first, _ := s.importKeys("Bearer "+s.admin, body, 200, "Idempotency-Key", key)
+		again, res := s.importKeys("Bearer "+s.admin, body, 200, "Idempotency-Key", key)
+		if res.Header.Get("Idempotent-Replayed") != "true" || again.Items[0].ID != first.Items[0].ID || first.Created != 1 {
+			t.Errorf("replay: %s", res.Body)
+		}
+		if n := s.countKeys("idem-import"); n != 1 {
+			t.Errorf("keys: got %d, want 1", n)
+		}
+		s.importKeys("Bearer "+s.admin, body+"\n", 422, "Idempotency-Key", key)
+	})
+}
