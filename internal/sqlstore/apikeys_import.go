@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,12 +35,15 @@ func (s *store) keyInsertArgs(k *keyward.APIKey) []any {
 		cidrsArg(k.AllowedCIDRs)}
 }
 
-// Batch sizes of CreateAPIKeys, well under SQLite's 32,766 and
-// PostgreSQL's 65,535 parameters a statement.
+// Batch sizes of CreateAPIKeys on PostgreSQL, well under its 65,535
+// parameters a statement: each statement is a round trip. SQLite, in
+// process, runs one prepared statement a row instead: it finds a $N
+// parameter by a linear search, so a statement of n parameters costs n².
 const (
-	importKeyRows   = 400  // × keyInsertWidth parameters
-	importGrantRows = 5000 // × 3
-	importLookups   = 2000 // values looked up in one IN list
+	importKeyRows    = 400  // × keyInsertWidth parameters
+	importGrantRows  = 5000 // × 3
+	importLookups    = 2000 // values looked up in one IN list
+	importLookupsLit = 100  // the same on SQLite
 )
 
 // CreateAPIKeys stores new keys, as CreateAPIKey each, in a few
@@ -112,7 +116,11 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 		clientIDs = append(clientIDs, k.ClientID)
 		idsByTenant[k.TenantID] = append(idsByTenant[k.TenantID], k.ID)
 	}
-	err := lookupIn(ctx, q, hashes, nil, `SELECT secret_hash, prev_secret_hash FROM api_keys WHERE secret_hash IN (%[1]s) OR prev_secret_hash IN (%[1]s)`,
+	batch := importLookups
+	if !s.pg {
+		batch = importLookupsLit
+	}
+	err := lookupIn(ctx, q, batch, hashes, nil, `SELECT secret_hash, prev_secret_hash FROM api_keys WHERE secret_hash IN (%[1]s) OR prev_secret_hash IN (%[1]s)`,
 		func(scan func(...any) error) error {
 			var h, prev []byte
 			if err := scan(&h, &prev); err != nil {
@@ -127,7 +135,7 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 	if err != nil {
 		return v, err
 	}
-	err = lookupIn(ctx, q, clientIDs, nil, `SELECT client_id FROM api_keys WHERE client_id IN (%[1]s)`,
+	err = lookupIn(ctx, q, batch, clientIDs, nil, `SELECT client_id FROM api_keys WHERE client_id IN (%[1]s)`,
 		func(scan func(...any) error) error {
 			var id string
 			err := scan(&id)
@@ -138,7 +146,7 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 		return v, err
 	}
 	for tenant, ids := range idsByTenant {
-		err = lookupIn(ctx, q, ids, []any{tenant}, `SELECT id FROM api_keys WHERE tenant_id = $1 AND id IN (%[1]s)`,
+		err = lookupIn(ctx, q, batch, ids, []any{tenant}, `SELECT id FROM api_keys WHERE tenant_id = $1 AND id IN (%[1]s)`,
 			func(scan func(...any) error) error {
 				var id string
 				err := scan(&id)
@@ -152,11 +160,11 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 	return v, nil
 }
 
-// lookupIn runs query (whose %[1]s is an IN list) for values in batches,
-// after the fixed args, calling row for each row.
-func lookupIn(ctx context.Context, q querier, values, fixed []any, query string, row func(scan func(...any) error) error) error {
-	for start := 0; start < len(values); start += importLookups {
-		batch := values[start:min(start+importLookups, len(values))]
+// lookupIn runs query (whose %[1]s is an IN list) for values in batches
+// of size, after the fixed args, calling row for each row.
+func lookupIn(ctx context.Context, q querier, size int, values, fixed []any, query string, row func(scan func(...any) error) error) error {
+	for start := 0; start < len(values); start += size {
+		batch := values[start:min(start+size, len(values))]
 		args := append(append([]any{}, fixed...), batch...)
 		marks := make([]string, len(batch))
 		for i := range batch {
@@ -180,8 +188,12 @@ func lookupIn(ctx context.Context, q querier, values, fixed []any, query string,
 	return nil
 }
 
-// insertKeys stores keys and their permissions in multi-row statements.
+// insertKeys stores keys and their permissions: in multi-row statements
+// on PostgreSQL, a prepared statement a row on SQLite.
 func (s *store) insertKeys(ctx context.Context, q querier, keys []*keyward.APIKey) error {
+	if !s.pg {
+		return s.insertKeysOneByOne(ctx, q, keys)
+	}
 	var sb strings.Builder
 	for start := 0; start < len(keys); start += importKeyRows {
 		batch := keys[start:min(start+importKeyRows, len(keys))]
@@ -228,4 +240,79 @@ func (s *store) insertKeys(ctx context.Context, q querier, keys []*keyward.APIKe
 		}
 	}
 	return nil
+}
+
+// preparer is a querier that prepares statements (a *sql.Tx).
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// insertKeysOneByOne stores keys and their permissions a row at a time,
+// each statement prepared once.
+func (s *store) insertKeysOneByOne(ctx context.Context, q querier, keys []*keyward.APIKey) error {
+	var pages int64
+	if len(keys) > 1000 && q.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&pages) == nil {
+		// Room for the pages of every index the rows go to, so that
+		// SQLite does not spill them to the WAL before the commit.
+		if _, err := q.ExecContext(ctx, `PRAGMA cache_size = -131072`); err == nil {
+			defer q.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(pages, 10))
+		}
+	}
+	// Positional parameters: SQLite binds them without looking up names.
+	marks := strings.Repeat("?, ", keyInsertWidth-1) + "?"
+	insertKey, err := prepare(ctx, q, `INSERT INTO api_keys (`+keyInsertColumns+`) VALUES (`+marks+`)`)
+	if err != nil {
+		return err
+	}
+	defer insertKey.Close()
+	insertGrant, err := prepare(ctx, q, `INSERT INTO api_key_permissions (tenant_id, key_id, permission_id) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer insertGrant.Close()
+	for _, k := range keys {
+		if err := insertKey.exec(ctx, s.keyInsertArgs(k)...); err != nil {
+			return writeError(err, "importing api keys", keyConflict)
+		}
+		for _, p := range k.Permissions {
+			if err := insertGrant.exec(ctx, k.TenantID, k.ID, p.ID); err != nil {
+				return writeError(err, "storing permissions", "permissions must be distinct")
+			}
+		}
+	}
+	return nil
+}
+
+// statement is a statement prepared on q when q can, or its text.
+type statement struct {
+	q     querier
+	query string
+	stmt  *sql.Stmt
+}
+
+func prepare(ctx context.Context, q querier, query string) (*statement, error) {
+	st := &statement{q: q, query: query}
+	if p, ok := q.(preparer); ok {
+		var err error
+		if st.stmt, err = p.PrepareContext(ctx, query); err != nil {
+			return nil, fmt.Errorf("preparing an import: %w", err)
+		}
+	}
+	return st, nil
+}
+
+func (st *statement) exec(ctx context.Context, args ...any) error {
+	var err error
+	if st.stmt != nil {
+		_, err = st.stmt.ExecContext(ctx, args...)
+	} else {
+		_, err = st.q.ExecContext(ctx, st.query, args...)
+	}
+	return err
+}
+
+func (st *statement) Close() {
+	if st.stmt != nil {
+		st.stmt.Close()
+	}
 }
