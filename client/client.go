@@ -209,6 +209,7 @@ type request struct {
 	path     string     // escaped, from the server root: "/v1/apikeys/<id>"
 	query    url.Values // may be nil
 	body     any        // sent as JSON unless nil; a json.RawMessage is sent as is
+	ndjson   []byte     // sent as application/x-ndjson instead of body, unless nil
 	ifMatch  *int       // sent as If-Match: "<n>"
 	noTenant bool       // do not add ?tenant=
 }
@@ -237,6 +238,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 		}
 		body = bytes.NewReader(b)
 	}
+	if r.ndjson != nil {
+		body = bytes.NewReader(r.ndjson)
+	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
 	if err != nil {
 		return 0, fmt.Errorf("keyward client: %w", err)
@@ -244,6 +248,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 	req.Header.Set("Accept", "application/json")
 	if r.body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.ndjson != nil {
+		req.Header.Set("Content-Type", "application/x-ndjson")
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)

@@ -30,6 +30,7 @@ Commands:
   activate     let a key be used again
   deactivate   stop a key from working, without deleting it
   delete       delete a key
+  import       import keys with the secrets they have elsewhere (NDJSON FILE)
 
 Every command takes these flags:
   --server URL            keyward server (env KEYWARD_SERVER, default http://127.0.0.1:8080)
@@ -67,6 +68,7 @@ working at once, or after --grace.`, flags: apikeysRotateFlags},
 	"activate":   {args: "ID", about: `Activates an API key, so it verifies again.`, flags: apikeysActiveFlags(true)},
 	"deactivate": {args: "ID", about: `Deactivates an API key: it stops working on the next request.`, flags: apikeysActiveFlags(false)},
 	"delete":     {args: "ID", about: `Deletes an API key for good. It asks no question: check the id first.`, flags: apikeysDeleteFlags},
+	"import":     apikeysImportCommand,
 }
 
 // keyFlags are the settable fields of a key, shared by create and update.
