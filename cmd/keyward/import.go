@@ -23,7 +23,7 @@ FILE ("-": standard input) is NDJSON: one JSON object a line, each a create
 body (name, ownerId, level, permissions, expiresAt, meta, rateLimit, clientId,
 ...) plus either "secret" (the key's secret in clear, 16 to 512 printable
 characters) or "secretHash" (the hex SHA-256 of the secret). Blank lines are
-skipped. The file is sent in requests of at most 10,000 lines; each line is
+skipped. The file is sent in requests of at most 10,000 lines (--batch); each line is
 created or refused on its own, under the rules of create: you grant nothing
 you do not hold. A progress bar shows on a terminal (plain progress lines
 otherwise); every refused line is printed with its file line number to
@@ -39,8 +39,12 @@ request failed, 2 on bad usage.`, flags: apikeysImportFlags}
 const importChunkBytes = 30 << 20
 
 func apikeysImportFlags(fs *flag.FlagSet) commandPrepare {
+	batch := fs.Int("batch", keyward.MaxImportLines, "send at most this `number` of lines a request (1 to 10000; fewer when a large import outlasts the server's --db-timeout)")
 	idem := fs.String("idempotency-key", "", "send each request with an Idempotency-Key made of this `key` and the request's number, so that running the same import again within 24 hours creates nothing twice")
 	return func(cli *runner, file string) (commandAction, error) {
+		if *batch < 1 || *batch > keyward.MaxImportLines {
+			return nil, fmt.Errorf("--batch must be between 1 and %d", keyward.MaxImportLines)
+		}
 		var data []byte
 		var err error
 		if file == "-" {
@@ -51,7 +55,7 @@ func apikeysImportFlags(fs *flag.FlagSet) commandPrepare {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", file, errors.Unwrap(err))
 		}
-		chunks := importChunks(data)
+		chunks := importChunks(data, *batch)
 		if len(chunks) == 0 {
 			return nil, fmt.Errorf("%s holds no line to import", file)
 		}
@@ -68,9 +72,9 @@ type importChunk struct {
 	lines []int
 }
 
-// importChunks splits an NDJSON file into requests of at most
-// keyward.MaxImportLines non-blank lines and importChunkBytes.
-func importChunks(data []byte) []importChunk {
+// importChunks splits an NDJSON file into requests of at most batch
+// non-blank lines and importChunkBytes.
+func importChunks(data []byte, batch int) []importChunk {
 	var chunks []importChunk
 	var cur importChunk
 	n := 0
@@ -86,7 +90,7 @@ func importChunks(data []byte) []importChunk {
 		if len(line) == 0 {
 			continue
 		}
-		if len(cur.lines) == keyward.MaxImportLines || len(cur.body)+len(line)+1 > importChunkBytes && len(cur.lines) > 0 {
+		if len(cur.lines) == batch || len(cur.body)+len(line)+1 > importChunkBytes && len(cur.lines) > 0 {
 			chunks, cur = append(chunks, cur), importChunk{}
 		}
 		cur.body = append(append(cur.body, line...), '\n')

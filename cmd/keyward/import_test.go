@@ -63,9 +63,12 @@ func TestImportChunks(t *testing.T) {
 	for range keyward.MaxImportLines + 1 {
 		b.WriteString("{}\n")
 	}
-	chunks := importChunks([]byte(b.String()))
+	chunks := importChunks([]byte(b.String()), keyward.MaxImportLines)
 	if len(chunks) != 2 || len(chunks[0].lines) != keyward.MaxImportLines || chunks[0].lines[0] != 2 ||
 		chunks[1].lines[0] != keyward.MaxImportLines+2 || string(chunks[1].body) != "{}\n" {
 		t.Errorf("got %d chunks", len(chunks))
+	}
+	if chunks = importChunks([]byte("{}\n{}\n\n{}\n"), 2); len(chunks) != 2 || chunks[1].lines[0] != 4 {
+		t.Errorf("--batch 2: got %+v", chunks)
 	}
 }
