@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -35,15 +34,15 @@ func (s *store) keyInsertArgs(k *keyward.APIKey) []any {
 		cidrsArg(k.AllowedCIDRs)}
 }
 
-// Batch sizes of CreateAPIKeys on PostgreSQL, well under its 65,535
-// parameters a statement: each statement is a round trip. SQLite, in
-// process, runs one prepared statement a row instead: it finds a $N
-// parameter by a linear search, so a statement of n parameters costs n².
+// Batch sizes of CreateAPIKeys, well under PostgreSQL's 65,535 and
+// SQLite's 32,766 parameters a statement.
 const (
-	importKeyRows    = 400  // × keyInsertWidth parameters
-	importGrantRows  = 5000 // × 3
-	importLookups    = 2000 // values looked up in one IN list
-	importLookupsLit = 100  // the same on SQLite
+	importKeyRows       = 400  // × keyInsertWidth parameters
+	importGrantRows     = 5000 // × 3
+	importKeyRowsLite   = 200
+	importGrantRowsLite = 2000
+	importLookups       = 2000 // values looked up in one IN list
+	importLookupsLite   = 1000
 )
 
 // CreateAPIKeys stores new keys, as CreateAPIKey each, in a few
@@ -118,9 +117,9 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 	}
 	batch := importLookups
 	if !s.pg {
-		batch = importLookupsLit
+		batch = importLookupsLite
 	}
-	err := lookupIn(ctx, q, batch, hashes, nil, `SELECT secret_hash, prev_secret_hash FROM api_keys WHERE secret_hash IN (%[1]s) OR prev_secret_hash IN (%[1]s)`,
+	err := s.lookupIn(ctx, q, batch, hashes, nil, `SELECT secret_hash, prev_secret_hash FROM api_keys WHERE secret_hash IN (%[1]s) OR prev_secret_hash IN (%[1]s)`,
 		func(scan func(...any) error) error {
 			var h, prev []byte
 			if err := scan(&h, &prev); err != nil {
@@ -135,7 +134,7 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 	if err != nil {
 		return v, err
 	}
-	err = lookupIn(ctx, q, batch, clientIDs, nil, `SELECT client_id FROM api_keys WHERE client_id IN (%[1]s)`,
+	err = s.lookupIn(ctx, q, batch, clientIDs, nil, `SELECT client_id FROM api_keys WHERE client_id IN (%[1]s)`,
 		func(scan func(...any) error) error {
 			var id string
 			err := scan(&id)
@@ -146,7 +145,7 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 		return v, err
 	}
 	for tenant, ids := range idsByTenant {
-		err = lookupIn(ctx, q, batch, ids, []any{tenant}, `SELECT id FROM api_keys WHERE tenant_id = $1 AND id IN (%[1]s)`,
+		err = s.lookupIn(ctx, q, batch, ids, []any{tenant}, `SELECT id FROM api_keys WHERE tenant_id = %[2]s AND id IN (%[1]s)`,
 			func(scan func(...any) error) error {
 				var id string
 				err := scan(&id)
@@ -160,17 +159,32 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 	return v, nil
 }
 
-// lookupIn runs query (whose %[1]s is an IN list) for values in batches
-// of size, after the fixed args, calling row for each row.
-func lookupIn(ctx context.Context, q querier, size int, values, fixed []any, query string, row func(scan func(...any) error) error) error {
+// lookupIn runs query for values in batches of size, calling row for
+// each row: its %[1]s (once or more) is an IN list of a batch, its %[2]s
+// the one fixed arg, if any. SQLite gets positional parameters (see
+// insertKeys), each given as often as it is used.
+func (s *store) lookupIn(ctx context.Context, q querier, size int, values, fixed []any, query string, row func(scan func(...any) error) error) error {
+	uses := strings.Count(query, "%[1]s")
 	for start := 0; start < len(values); start += size {
 		batch := values[start:min(start+size, len(values))]
-		args := append(append([]any{}, fixed...), batch...)
+		args := append([]any{}, fixed...)
 		marks := make([]string, len(batch))
+		fixedMark := "$1"
 		for i := range batch {
 			marks[i] = "$" + strconv.Itoa(len(fixed)+i+1)
 		}
-		rows, err := q.QueryContext(ctx, fmt.Sprintf(query, strings.Join(marks, ", ")), args...)
+		if s.pg {
+			args = append(args, batch...)
+		} else {
+			fixedMark = "?"
+			for i := range marks {
+				marks[i] = "?"
+			}
+			for range uses {
+				args = append(args, batch...)
+			}
+		}
+		rows, err := q.QueryContext(ctx, fmt.Sprintf(query, strings.Join(marks, ", "), fixedMark), args...)
 		if err != nil {
 			return fmt.Errorf("reading api keys: %w", err)
 		}
@@ -188,15 +202,28 @@ func lookupIn(ctx context.Context, q querier, size int, values, fixed []any, que
 	return nil
 }
 
-// insertKeys stores keys and their permissions: in multi-row statements
-// on PostgreSQL, a prepared statement a row on SQLite.
+// insertKeys stores keys and their permissions in multi-row statements.
+// SQLite gets positional parameters: it finds a $N parameter by a linear
+// search, so a statement of n of them costs n². Few statements matter
+// there too: full-text indexes flush at each.
 func (s *store) insertKeys(ctx context.Context, q querier, keys []*keyward.APIKey) error {
+	rows, grantRows := importKeyRows, importGrantRows
+	mark := func(n int) string { return "$" + strconv.Itoa(n) }
 	if !s.pg {
-		return s.insertKeysOneByOne(ctx, q, keys)
+		rows, grantRows = importKeyRowsLite, importGrantRowsLite
+		mark = func(int) string { return "?" }
+		var pages int64
+		if len(keys) > 1000 && q.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&pages) == nil {
+			// Room for the pages of every index the rows go to, so that
+			// SQLite does not spill them to the WAL before the commit.
+			if _, err := q.ExecContext(ctx, `PRAGMA cache_size = -131072`); err == nil {
+				defer q.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(pages, 10))
+			}
+		}
 	}
 	var sb strings.Builder
-	for start := 0; start < len(keys); start += importKeyRows {
-		batch := keys[start:min(start+importKeyRows, len(keys))]
+	for start := 0; start < len(keys); start += rows {
+		batch := keys[start:min(start+rows, len(keys))]
 		args := make([]any, 0, len(batch)*keyInsertWidth)
 		sb.Reset()
 		sb.WriteString(`INSERT INTO api_keys (` + keyInsertColumns + `) VALUES `)
@@ -209,8 +236,7 @@ func (s *store) insertKeys(ctx context.Context, q querier, keys []*keyward.APIKe
 				if c > 0 {
 					sb.WriteString(", ")
 				}
-				sb.WriteByte('$')
-				sb.WriteString(strconv.Itoa(len(args) + c + 1))
+				sb.WriteString(mark(len(args) + c + 1))
 			}
 			sb.WriteByte(')')
 			args = append(args, s.keyInsertArgs(k)...)
@@ -225,94 +251,19 @@ func (s *store) insertKeys(ctx context.Context, q querier, keys []*keyward.APIKe
 			grants = append(grants, k.TenantID, k.ID, p.ID)
 		}
 	}
-	for start := 0; start < len(grants); start += importGrantRows * 3 {
-		batch := grants[start:min(start+importGrantRows*3, len(grants))]
+	for start := 0; start < len(grants); start += grantRows * 3 {
+		batch := grants[start:min(start+grantRows*3, len(grants))]
 		sb.Reset()
 		sb.WriteString(`INSERT INTO api_key_permissions (tenant_id, key_id, permission_id) VALUES `)
 		for i := 0; i < len(batch); i += 3 {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			fmt.Fprintf(&sb, "($%d, $%d, $%d)", i+1, i+2, i+3)
+			sb.WriteString("(" + mark(i+1) + ", " + mark(i+2) + ", " + mark(i+3) + ")")
 		}
 		if _, err := q.ExecContext(ctx, sb.String(), batch...); err != nil {
 			return writeError(err, "storing permissions", "permissions must be distinct")
 		}
 	}
 	return nil
-}
-
-// preparer is a querier that prepares statements (a *sql.Tx).
-type preparer interface {
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}
-
-// insertKeysOneByOne stores keys and their permissions a row at a time,
-// each statement prepared once.
-func (s *store) insertKeysOneByOne(ctx context.Context, q querier, keys []*keyward.APIKey) error {
-	var pages int64
-	if len(keys) > 1000 && q.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&pages) == nil {
-		// Room for the pages of every index the rows go to, so that
-		// SQLite does not spill them to the WAL before the commit.
-		if _, err := q.ExecContext(ctx, `PRAGMA cache_size = -131072`); err == nil {
-			defer q.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(pages, 10))
-		}
-	}
-	// Positional parameters: SQLite binds them without looking up names.
-	marks := strings.Repeat("?, ", keyInsertWidth-1) + "?"
-	insertKey, err := prepare(ctx, q, `INSERT INTO api_keys (`+keyInsertColumns+`) VALUES (`+marks+`)`)
-	if err != nil {
-		return err
-	}
-	defer insertKey.Close()
-	insertGrant, err := prepare(ctx, q, `INSERT INTO api_key_permissions (tenant_id, key_id, permission_id) VALUES (?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer insertGrant.Close()
-	for _, k := range keys {
-		if err := insertKey.exec(ctx, s.keyInsertArgs(k)...); err != nil {
-			return writeError(err, "importing api keys", keyConflict)
-		}
-		for _, p := range k.Permissions {
-			if err := insertGrant.exec(ctx, k.TenantID, k.ID, p.ID); err != nil {
-				return writeError(err, "storing permissions", "permissions must be distinct")
-			}
-		}
-	}
-	return nil
-}
-
-// statement is a statement prepared on q when q can, or its text.
-type statement struct {
-	q     querier
-	query string
-	stmt  *sql.Stmt
-}
-
-func prepare(ctx context.Context, q querier, query string) (*statement, error) {
-	st := &statement{q: q, query: query}
-	if p, ok := q.(preparer); ok {
-		var err error
-		if st.stmt, err = p.PrepareContext(ctx, query); err != nil {
-			return nil, fmt.Errorf("preparing an import: %w", err)
-		}
-	}
-	return st, nil
-}
-
-func (st *statement) exec(ctx context.Context, args ...any) error {
-	var err error
-	if st.stmt != nil {
-		_, err = st.stmt.ExecContext(ctx, args...)
-	} else {
-		_, err = st.q.ExecContext(ctx, st.query, args...)
-	}
-	return err
-}
-
-func (st *statement) Close() {
-	if st.stmt != nil {
-		st.stmt.Close()
-	}
 }
