@@ -74,9 +74,10 @@ type Limiter interface {
 	Refund(ctx context.Context, key string, limit RateLimit) error
 }
 
-// windowOf returns the start of the window that holds now, and when it ends.
-// Windows are aligned to the Unix epoch so that replicas agree on them.
-func windowOf(now time.Time, l RateLimit) (index int64, reset time.Duration) {
+// WindowOf returns the index of the window of l that holds now, and how
+// long until it ends. Windows are aligned to the Unix epoch so that
+// replicas agree on them.
+func WindowOf(now time.Time, l RateLimit) (index int64, reset time.Duration) {
 	w := l.window()
 	index = now.UnixNano() / int64(w)
 	end := time.Unix(0, (index+1)*int64(w))
@@ -98,71 +99,8 @@ func NewRateStatus(l RateLimit, count int64, reset time.Duration) RateStatus {
 
 // WindowKey names the counter of key in the current window of l.
 func WindowKey(key string, l RateLimit, now time.Time) (string, time.Duration) {
-	i, reset := windowOf(now, l)
+	i, reset := WindowOf(now, l)
 	return key + ":" + strconv.Itoa(l.WindowSeconds) + ":" + strconv.FormatInt(i, 10), reset
-}
-
-// memoryLimiter is the in-memory Limiter. Counters of past windows are
-// dropped as new windows begin, so memory holds only the current ones.
-type memoryLimiter struct {
-	now   func() time.Time
-	mu    sync.Mutex
-	count map[windowID]*windowCount
-	sweep time.Time
-}
-
-// windowID names one counter: a key in one window of a limit.
-type windowID struct {
-	key   string
-	secs  int
-	index int64
-}
-
-type windowCount struct {
-	n   int64
-	end time.Time
-}
-
-// NewMemoryLimiter returns a Limiter that counts in this process.
-func NewMemoryLimiter(now func() time.Time) Limiter {
-	if now == nil {
-		now = time.Now
-	}
-	return &memoryLimiter{now: now, count: map[windowID]*windowCount{}}
-}
-
-func (m *memoryLimiter) Allow(_ context.Context, key string, l RateLimit) (bool, RateStatus, error) {
-	now := m.now()
-	index, reset := windowOf(now, l)
-	id := windowID{key, l.WindowSeconds, index}
-	m.mu.Lock()
-	if now.After(m.sweep) {
-		for k, c := range m.count {
-			if !now.Before(c.end) {
-				delete(m.count, k)
-			}
-		}
-		m.sweep = now.Add(time.Second)
-	}
-	c := m.count[id]
-	if c == nil {
-		c = &windowCount{end: now.Add(reset)}
-		m.count[id] = c
-	}
-	c.n++
-	n := c.n
-	m.mu.Unlock()
-	return n <= int64(l.Limit), NewRateStatus(l, n, reset), nil
-}
-
-func (m *memoryLimiter) Refund(_ context.Context, key string, l RateLimit) error {
-	index, _ := windowOf(m.now(), l)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c := m.count[windowID{key, l.WindowSeconds, index}]; c != nil && c.n > 0 {
-		c.n--
-	}
-	return nil
 }
 
 // errLimiterDown is the answer when the Limiter fails: the request is refused.

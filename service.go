@@ -52,12 +52,14 @@ type Config struct {
 	// Changes carries cache invalidations between replicas sharing the
 	// database (nil: this process is the only one).
 	Changes ChangeFeed
-	// NonceStore guards signed requests against replay (default: in memory).
+	// NonceStore guards signed requests against replay (required; wire
+	// supplies the in-memory one).
 	NonceStore NonceStore
 	// SigningKeyRotation is how long one signing key signs tokens before the
 	// next one takes over (default 30 days, at least 1 hour).
 	SigningKeyRotation time.Duration
-	// Limiter counts requests for rate limits (default: in memory).
+	// Limiter counts requests for rate limits (required; wire supplies the
+	// in-memory one).
 	Limiter Limiter
 	// TenantRateLimit, when set, limits the requests of each tenant's keys
 	// together.
@@ -65,6 +67,16 @@ type Config struct {
 	// FailedAuthLimit, when set, refuses a client address for the rest of
 	// the window once it failed to authenticate this often.
 	FailedAuthLimit *RateLimit
+}
+
+// Clock returns the Service's clock: Now (time.Now when nil) in UTC, to the
+// microsecond the databases keep.
+func (c Config) Clock() func() time.Time {
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	return func() time.Time { return now().UTC().Truncate(time.Microsecond) }
 }
 
 // Service holds every business rule of keyward: who may do what, what is
@@ -113,8 +125,13 @@ type Service struct {
 // NewService validates cfg and returns a Service. Call Close to flush
 // pending last-use times.
 func NewService(cfg Config) (*Service, error) {
-	if cfg.Store == nil {
+	switch {
+	case cfg.Store == nil:
 		return nil, errors.New("keyward: Config.Store is required")
+	case cfg.Limiter == nil:
+		return nil, errors.New("keyward: Config.Limiter is required")
+	case cfg.NonceStore == nil:
+		return nil, errors.New("keyward: Config.NonceStore is required")
 	}
 	sealer, err := secret.NewSealer(cfg.MasterKey, "apikey secrets")
 	if err != nil {
@@ -139,11 +156,7 @@ func NewService(cfg Config) (*Service, error) {
 	if s.issuer == "" {
 		s.issuer = "keyward"
 	}
-	nowFn := cfg.Now
-	if nowFn == nil {
-		nowFn = time.Now
-	}
-	s.now = func() time.Time { return nowFn().UTC().Truncate(time.Microsecond) }
+	s.now = cfg.Clock()
 	ttl := cfg.CacheTTL
 	if ttl <= 0 {
 		ttl = 30 * time.Second
@@ -175,14 +188,7 @@ func NewService(cfg Config) (*Service, error) {
 	default:
 		return nil, fmt.Errorf("keyward: token algorithm %q: want EdDSA, ES256 or RS256", cfg.TokenAlgorithm)
 	}
-	s.nonces = cfg.NonceStore
-	if s.nonces == nil {
-		s.nonces = NewMemoryNonceStore(s.now)
-	}
-	s.limiter = cfg.Limiter
-	if s.limiter == nil {
-		s.limiter = NewMemoryLimiter(s.now)
-	}
+	s.nonces, s.limiter = cfg.NonceStore, cfg.Limiter
 	for _, l := range []*RateLimit{cfg.TenantRateLimit, cfg.FailedAuthLimit} {
 		if l != nil {
 			var f fieldErrors

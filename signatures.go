@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/keyward/keyward/internal/signature"
@@ -92,49 +91,9 @@ func (s *Service) spend(ctx context.Context, n *signatureNonce) error {
 
 // NonceStore remembers (key, nonce) pairs until they expire. Remember
 // reports false when the pair was already there. It is the replay guard of
-// signed requests; a cluster-wide store replaces the in-memory one.
+// signed requests: in memory (one replica) or in Redis (cluster-wide).
 type NonceStore interface {
 	Remember(ctx context.Context, key string, until time.Time) (fresh bool, err error)
-}
-
-// memoryNonces is the in-memory NonceStore: entries are dropped once they
-// expire, so it never grows past the nonces of one window.
-type memoryNonces struct {
-	mu      sync.Mutex
-	entries map[string]time.Time
-	now     func() time.Time
-	sweep   time.Time
-}
-
-// NewMemoryNonceStore returns an in-memory NonceStore.
-func NewMemoryNonceStore(now func() time.Time) NonceStore {
-	return &memoryNonces{entries: map[string]time.Time{}, now: now}
-}
-
-func (m *memoryNonces) Remember(_ context.Context, key string, until time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	if now.Sub(m.sweep) > 10*time.Second {
-		for k, t := range m.entries {
-			if !now.Before(t) {
-				delete(m.entries, k)
-			}
-		}
-		m.sweep = now
-	}
-	if t, ok := m.entries[key]; ok && now.Before(t) {
-		return false, nil
-	}
-	m.entries[key] = until
-	return true, nil
-}
-
-// Len returns the number of nonces held (for tests).
-func (m *memoryNonces) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.entries)
 }
 
 // IsSigned reports whether header carries a request signature keyward

@@ -4,10 +4,20 @@
 // a Service is never assembled differently in two places.
 package wire
 
-import "github.com/keyward/keyward"
+import (
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/memstore"
+)
 
 // NewService returns a Service for cfg, filling in the in-process
 // implementations of every port cfg leaves empty.
 func NewService(cfg keyward.Config) (*keyward.Service, error) {
+	now := cfg.Clock()
+	if cfg.Limiter == nil {
+		cfg.Limiter = memstore.NewLimiter(now)
+	}
+	if cfg.NonceStore == nil {
+		cfg.NonceStore = memstore.NewNonceStore(now)
+	}
 	return keyward.NewService(cfg)
 }
