@@ -5,7 +5,7 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/hex"
-	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 	"time"
@@ -49,7 +49,9 @@ type SignedRequest struct {
 	Authority string // the Host, lower-case, with the port if any
 	Path      string // escaped path
 	RawQuery  string
-	Header    http.Header
+	// Header holds the header fields under canonical keys, as net/http's
+	// Header does (one converts to the other).
+	Header map[string][]string
 	// BodySHA256 is the SHA-256 the server computed over the body.
 	BodySHA256 []byte
 	HasBody    bool
@@ -74,7 +76,7 @@ type signatureNonce struct {
 
 // safeMethod reports whether method only reads (RFC 9110 §9.2.1).
 func safeMethod(method string) bool {
-	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+	return method == "GET" || method == "HEAD" || method == "OPTIONS"
 }
 
 // spend records n in the replay guard: EREPLAY if it was there already.
@@ -98,9 +100,19 @@ type NonceStore interface {
 
 // IsSigned reports whether header carries a request signature keyward
 // checks: keyward-v1 (Signature-Input) or NWS4 (Authorization).
-func IsSigned(header http.Header) bool {
-	return header.Get(headerSigInput) != "" || header.Get(headerSignature) != "" ||
-		strings.HasPrefix(header.Get("Authorization"), signature.NWS4Algorithm+" ")
+func IsSigned(header map[string][]string) bool {
+	h := textproto.MIMEHeader(header)
+	return h.Get(headerSigInput) != "" || h.Get(headerSignature) != "" ||
+		strings.HasPrefix(h.Get("Authorization"), signature.NWS4Algorithm+" ")
+}
+
+// field returns the first value of the header field name.
+func (r *SignedRequest) field(name string) string { return textproto.MIMEHeader(r.Header).Get(name) }
+
+// fieldList returns the values of the header field name joined as one
+// list, the way a signature covers a repeated field.
+func (r *SignedRequest) fieldList(name string) string {
+	return strings.TrimSpace(strings.Join(textproto.MIMEHeader(r.Header).Values(name), ", "))
 }
 
 // authenticateSigned checks a signed request and returns the key's
@@ -144,7 +156,7 @@ func (s *Service) checkSigned(ctx context.Context, r *SignedRequest, tenantID st
 	if r.BodyTooLarge {
 		return nil, Errorf(EBODYTOOLARGE, "a signed body may be at most 10 MiB")
 	}
-	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
+	if auth := r.field("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
 		return s.checkNWS4(ctx, r, auth, tenantID)
 	}
 	return s.checkKeywardV1(ctx, r, tenantID)
@@ -188,7 +200,7 @@ func (s *Service) signingKey(ctx context.Context, clientID, tenantID string) (*k
 }
 
 func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest, tenantID string) (*keySnapshot, error) {
-	rawInput, rawSig := r.Header.Get(headerSigInput), r.Header.Get(headerSignature)
+	rawInput, rawSig := r.field(headerSigInput), r.field(headerSignature)
 	if rawInput == "" || rawSig == "" {
 		return nil, Errorf(ESIGMISSING, "Signature-Input and Signature are required")
 	}
@@ -266,7 +278,7 @@ func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest, tenantID
 	}
 	if in.Covers("content-digest") || r.HasBody {
 		want := "sha-256=:" + base64.StdEncoding.EncodeToString(r.BodySHA256) + ":"
-		if !digestListed(r.Header.Get("Content-Digest"), want) {
+		if !digestListed(r.field("Content-Digest"), want) {
 			return snap, Errorf(EDIGESTMISMATCH, "Content-Digest does not match the body")
 		}
 	}
@@ -302,7 +314,7 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth, tenantI
 		}
 	}
 	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
-	if err != nil || r.Header.Get(headerNWS4Date) != a.Timestamp {
+	if err != nil || r.field(headerNWS4Date) != a.Timestamp {
 		return nil, Errorf(ESIGMALFORMED, "Timestamp must be an RFC 3339 time equal to x-nd-date")
 	}
 	now := s.now()
@@ -318,7 +330,7 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth, tenantI
 	values := map[string]string{"host": r.Authority}
 	for _, h := range a.SignedHeaders {
 		if h != "host" {
-			values[h] = strings.TrimSpace(strings.Join(r.Header.Values(h), ", "))
+			values[h] = r.fieldList(h)
 		}
 	}
 	declared := values["x-nd-content-sha256"]
