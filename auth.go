@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -484,30 +481,13 @@ func isAccessToken(raw string) bool {
 	return json.Unmarshal(b, &h) == nil && strings.EqualFold(h.Typ, "at+jwt")
 }
 
-// userClaims are the claims of a login token.
-type userClaims struct {
-	jwt.Claims
-	Tenant string `json:"tenant"`
-	Kind   string `json:"kind"`
-	// Generation is the user's session generation at login: a password
-	// change or deactivation ends every token of an older one.
-	Generation int `json:"sgen"`
-}
-
 func (s *Service) authenticateUserToken(ctx context.Context, raw string) (*Principal, error) {
 	fail := Errorf(EUNAUTHORIZED, "invalid or expired token")
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
-	if err != nil {
+	c, ok := s.tokens.VerifyLoginToken(raw)
+	if !ok || c.Kind != KindUser {
 		return nil, fail
 	}
-	var c userClaims
-	if err := tok.Claims(s.tokenKey.Public(), &c); err != nil {
-		return nil, fail
-	}
-	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, AnyAudience: jwt.Audience{s.issuer}, Time: s.now()}, 0); err != nil || c.Kind != KindUser {
-		return nil, fail
-	}
-	if s.revoked.has(c.ID) {
+	if s.tokens.Revoked(c.ID) {
 		return nil, fail // signed out
 	}
 	t, err := s.store.GetTenant(ctx, c.Tenant)
@@ -555,22 +535,18 @@ func (s *Service) AuthenticateUser(ctx context.Context, raw, ip, userAgent strin
 // Logout ends a login token before it expires, on every replica. An invalid
 // or expired token is not an error: there is nothing to end.
 func (s *Service) Logout(ctx context.Context, raw string) error {
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
-	if err != nil {
+	c, ok := s.tokens.ParseLoginToken(raw)
+	if !ok || c.Kind != KindUser || c.Expiry.IsZero() || c.ID == "" {
 		return nil
 	}
-	var c userClaims
-	if err := tok.Claims(s.tokenKey.Public(), &c); err != nil || c.Kind != KindUser || c.Expiry == nil || c.ID == "" {
-		return nil
-	}
-	exp := c.Expiry.Time().UTC()
+	exp := c.Expiry.UTC()
 	if !exp.After(s.now()) {
 		return nil
 	}
 	if err := s.store.Tx(ctx, func(tx StoreTx) error { return tx.RevokeToken(ctx, c.ID, c.Tenant, exp) }); err != nil {
 		return err
 	}
-	s.revoked.add(c.ID, exp)
+	s.tokens.AddRevoked(c.ID, exp)
 	s.publishRevocation(ctx, c.ID, exp)
 	return nil
 }

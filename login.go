@@ -6,9 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -105,20 +102,10 @@ func (s *Service) login(ctx context.Context, tenant, userName, password string) 
 		return nil, t, u, fail
 	}
 	now := s.now()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.tokenKey},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return nil, t, u, err
-	}
-	claims := userClaims{
-		Claims: jwt.Claims{
-			Issuer: s.issuer, Subject: u.ID, Audience: jwt.Audience{s.issuer}, ID: secret.NewID(),
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			Expiry: jwt.NewNumericDate(now.Add(UserTokenLifetime)),
-		},
-		Tenant: t.ID, Kind: KindUser, Generation: u.SessionGeneration,
-	}
-	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
+	tok, err := s.tokens.SignLoginToken(&LoginToken{
+		ID: secret.NewID(), Subject: u.ID, Tenant: t.ID, Kind: KindUser, Generation: u.SessionGeneration,
+		IssuedAt: now, NotBefore: now, Expiry: now.Add(UserTokenLifetime),
+	})
 	if err != nil {
 		return nil, t, u, err
 	}

@@ -2,7 +2,6 @@ package keyward
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +33,7 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the number of cached keys (default 1,000,000).
 	CacheSize int
-	// Issuer is the "iss" of tokens the Service signs (default "keyward").
+	// Issuer is the "iss" of login tokens (default "keyward").
 	Issuer string
 	// MaxConcurrentLogins caps argon2id computations running at once
 	// (default 2).
@@ -47,7 +46,7 @@ type Config struct {
 	// TokenAudience is the "aud" of access tokens (default "keyward").
 	TokenAudience string
 	// TokenAlgorithm signs access tokens: AlgEdDSA (default), AlgES256 or
-	// AlgRS256.
+	// AlgRS256 (wire gives it to the Tokens it makes).
 	TokenAlgorithm string
 	// Changes carries cache invalidations between replicas sharing the
 	// database (nil: this process is the only one).
@@ -56,8 +55,12 @@ type Config struct {
 	// supplies the in-memory one).
 	NonceStore NonceStore
 	// SigningKeyRotation is how long one signing key signs tokens before the
-	// next one takes over (default 30 days, at least 1 hour).
+	// next one takes over (default 30 days, at least 1 hour; wire gives it
+	// to the Tokens it makes).
 	SigningKeyRotation time.Duration
+	// Tokens signs and checks access and login tokens (required; wire
+	// supplies internal/oauth's).
+	Tokens Tokens
 	// Limiter counts requests for rate limits (required; wire supplies the
 	// in-memory one).
 	Limiter Limiter
@@ -86,10 +89,8 @@ type Service struct {
 	store  Store
 	logger *slog.Logger
 	now    func() time.Time
-	issuer string
 
 	sealer       *secret.Sealer
-	tokenKey     ed25519.PrivateKey
 	cache        *keyCache
 	catalogs     catalogCache
 	loginQueue   *loginQueue
@@ -99,11 +100,7 @@ type Service struct {
 	// OAuth2.
 	publicURL string
 	audience  string
-	tokenAlg  string
-	rotation  time.Duration
-	ring      keyring
-	revoked   revocations
-	verified  tokenCache
+	tokens    Tokens
 	nonces    NonceStore
 	changes   ChangeFeed
 
@@ -132,29 +129,23 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("keyward: Config.Limiter is required")
 	case cfg.NonceStore == nil:
 		return nil, errors.New("keyward: Config.NonceStore is required")
+	case cfg.Tokens == nil:
+		return nil, errors.New("keyward: Config.Tokens is required")
 	}
 	sealer, err := secret.NewSealer(cfg.MasterKey, "apikey secrets")
-	if err != nil {
-		return nil, err
-	}
-	seed, err := secret.DeriveKey(cfg.MasterKey, "user token signing", ed25519.SeedSize)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{
 		store:     cfg.Store,
 		logger:    cfg.Logger,
-		issuer:    cfg.Issuer,
 		sealer:    sealer,
-		tokenKey:  ed25519.NewKeyFromSeed(seed),
+		tokens:    cfg.Tokens,
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
-	}
-	if s.issuer == "" {
-		s.issuer = "keyward"
 	}
 	s.now = cfg.Clock()
 	ttl := cfg.CacheTTL
@@ -172,21 +163,10 @@ func NewService(cfg Config) (*Service, error) {
 		logins = 2
 	}
 	s.loginQueue = newLoginQueue(logins)
-	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
-	if s.publicURL == "" {
-		s.publicURL = "http://127.0.0.1:8080"
-	}
+	s.publicURL, _ = cfg.Issuers()
 	s.audience = cfg.TokenAudience
 	if s.audience == "" {
 		s.audience = "keyward"
-	}
-	switch cfg.TokenAlgorithm {
-	case "", AlgEdDSA:
-		s.tokenAlg = AlgEdDSA
-	case AlgES256, AlgRS256:
-		s.tokenAlg = cfg.TokenAlgorithm
-	default:
-		return nil, fmt.Errorf("keyward: token algorithm %q: want EdDSA, ES256 or RS256", cfg.TokenAlgorithm)
 	}
 	s.nonces, s.limiter = cfg.NonceStore, cfg.Limiter
 	for _, l := range []*RateLimit{cfg.TenantRateLimit, cfg.FailedAuthLimit} {
@@ -198,17 +178,9 @@ func NewService(cfg Config) (*Service, error) {
 		}
 	}
 	s.tenantLimit, s.failLimit = cfg.TenantRateLimit, cfg.FailedAuthLimit
-	s.rotation = cfg.SigningKeyRotation
-	if s.rotation == 0 {
-		s.rotation = 30 * 24 * time.Hour
-	}
-	if s.rotation < time.Hour {
-		return nil, fmt.Errorf("keyward: signing key rotation %v: want at least 1h", s.rotation)
-	}
-	s.rotation = s.rotation.Truncate(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.loadRevocations(ctx); err != nil {
+	if err := s.tokens.LoadRevoked(ctx); err != nil {
 		return nil, fmt.Errorf("loading token revocations: %w", err)
 	}
 	if s.changes = cfg.Changes; s.changes != nil {
@@ -249,7 +221,7 @@ func (s *Service) flushLoop() {
 				s.logger.Warn("flushing last-used times", slog.Any("error", err))
 			}
 			// Revocations made by other replicas, and expired ones dropped.
-			if err := s.loadRevocations(ctx); err != nil {
+			if err := s.tokens.LoadRevoked(ctx); err != nil {
 				s.logger.Warn("loading token revocations", slog.Any("error", err))
 			}
 			if i%300 == 0 {

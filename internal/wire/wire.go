@@ -7,6 +7,7 @@ package wire
 import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/memstore"
+	"github.com/keyward/keyward/internal/oauth"
 )
 
 // NewService returns a Service for cfg, filling in the in-process
@@ -18,6 +19,15 @@ func NewService(cfg keyward.Config) (*keyward.Service, error) {
 	}
 	if cfg.NonceStore == nil {
 		cfg.NonceStore = memstore.NewNonceStore(now)
+	}
+	if cfg.Tokens == nil && cfg.Store != nil {
+		issuer, loginIssuer := cfg.Issuers()
+		tokens, err := oauth.New(oauth.Config{Store: cfg.Store, MasterKey: cfg.MasterKey, Logger: cfg.Logger, Now: now,
+			Issuer: issuer, LoginIssuer: loginIssuer, Algorithm: cfg.TokenAlgorithm, Rotation: cfg.SigningKeyRotation})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Tokens = tokens
 	}
 	return keyward.NewService(cfg)
 }
