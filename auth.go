@@ -51,7 +51,7 @@ func (c Credentials) Empty() bool {
 // Authenticate turns credentials into a Principal. Every failure is
 // EUNAUTHORIZED with a message that never echoes the credentials.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, error) {
-	if err := s.checkBlocked(c.IP); err != nil {
+	if err := s.failedAuth.check(c.IP); err != nil {
 		return nil, err
 	}
 	if c.IP != clientIP(ctx) {
@@ -86,7 +86,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	}
 	if err != nil {
 		if ErrorCode(err) == EUNAUTHORIZED || ErrorCode(err) == ESIGINVALID || ErrorCode(err) == EKEYUNKNOWN {
-			if ferr := s.recordFailure(ctx, c.IP, scheme); ferr != nil {
+			if ferr := s.failedAuth.record(ctx, c.IP, scheme); ferr != nil {
 				return nil, ferr
 			}
 		}

@@ -49,27 +49,27 @@ func (s *Service) LoginFrom(ctx context.Context, req LoginRequest) (*LoginResult
 	if req.UserName == "" || req.Password == "" || len(req.Password) > 1024 {
 		return nil, Invalid(FieldError{Field: "userName", Message: "userName and password are required"})
 	}
-	if err := s.checkBlocked(req.IP); err != nil {
+	if err := s.failedAuth.check(req.IP); err != nil {
 		return nil, err
 	}
-	if err := s.reserveAttempt(ctx, req.IP); err != nil {
+	if err := s.failedAuth.reserve(ctx, req.IP); err != nil {
 		return nil, err
 	}
 	release, err := s.loginQueue.enter(ctx, req.IP)
 	if err != nil {
-		s.refundAttempt(ctx, req.IP)
+		s.failedAuth.refund(ctx, req.IP)
 		return nil, err
 	}
 	defer release()
 	// The address may have been refused while this login waited.
-	if err := s.checkBlocked(req.IP); err != nil {
-		s.refundAttempt(ctx, req.IP)
+	if err := s.failedAuth.check(req.IP); err != nil {
+		s.failedAuth.refund(ctx, req.IP)
 		return nil, err
 	}
 	res, t, u, err := s.login(ctx, req.Tenant, req.UserName, req.Password)
 	switch {
 	case err == nil:
-		s.refundAttempt(ctx, req.IP)
+		s.failedAuth.refund(ctx, req.IP)
 		s.recordLogin(ctx, req, t, u)
 	case ErrorCode(err) == EUNAUTHORIZED:
 		s.ops.authFailed(SchemePassword)
@@ -219,8 +219,8 @@ func (s *Service) recordFailedLogin(ctx context.Context, req LoginRequest, t *Te
 		return
 	}
 	window := time.Minute
-	if s.failLimit != nil {
-		window = s.failLimit.window()
+	if s.failedAuth.limit != nil {
+		window = s.failedAuth.limit.window()
 	}
 	target := ""
 	if u != nil {

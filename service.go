@@ -107,8 +107,7 @@ type Service struct {
 	// Rate limits.
 	limiter     Limiter
 	tenantLimit *RateLimit
-	failLimit   *RateLimit
-	failed      failures
+	failedAuth  *failedAuth
 	ops         opCounts
 
 	stopFeed context.CancelFunc
@@ -177,7 +176,8 @@ func NewService(cfg Config) (*Service, error) {
 			}
 		}
 	}
-	s.tenantLimit, s.failLimit = cfg.TenantRateLimit, cfg.FailedAuthLimit
+	s.tenantLimit = cfg.TenantRateLimit
+	s.failedAuth = &failedAuth{limit: cfg.FailedAuthLimit, limiter: s.limiter, logger: s.logger, now: s.now, ops: &s.ops}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.tokens.LoadRevoked(ctx); err != nil {

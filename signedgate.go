@@ -41,7 +41,7 @@ func HideSigner(err error) error {
 // lookup and an HMAC, never a buffered body. A request that passes still
 // needs Authenticate, which checks everything (times, nonce, digest).
 func (s *Service) IdentifySigner(ctx context.Context, ip string, r *SignedRequest) error {
-	if err := s.checkBlocked(ip); err != nil {
+	if err := s.failedAuth.check(ip); err != nil {
 		return err
 	}
 	keyid, err := signerKeyID(textproto.MIMEHeader(r.Header))
@@ -51,7 +51,7 @@ func (s *Service) IdentifySigner(ctx context.Context, ip string, r *SignedReques
 	refuse := func(reason string) error {
 		s.logger.InfoContext(ctx, "signed request refused", slog.String("keyid", keyid),
 			slog.String("reason", reason), slog.String("remote", ip))
-		if ferr := s.recordFailure(ctx, ip, SchemeSigned); ferr != nil {
+		if ferr := s.failedAuth.record(ctx, ip, SchemeSigned); ferr != nil {
 			return ferr
 		}
 		return errSignerRefused()
