@@ -84,7 +84,9 @@ func (c Config) Clock() func() time.Time {
 
 // Service holds every business rule of keyward: who may do what, what is
 // valid, and when a key works. Handlers and dialects translate requests into
-// calls on it and never decide those things themselves.
+// calls on it and never decide those things themselves. What it runs on
+// comes through ports that internal/wire fills in: the Store, the Tokens
+// that sign and check JWTs, the Limiter, the NonceStore and the ChangeFeed.
 type Service struct {
 	store  Store
 	logger *slog.Logger

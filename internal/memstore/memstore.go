@@ -2,3 +2,10 @@
 // of signed requests in this process's memory: the implementations for a
 // single replica, beside redisstore (shared by replicas) and sqlstore.
 package memstore
+
+import "github.com/keyward/keyward"
+
+var (
+	_ keyward.Limiter    = (*Limiter)(nil)
+	_ keyward.NonceStore = (*NonceStore)(nil)
+)
