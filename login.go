@@ -102,7 +102,7 @@ func (s *Service) login(ctx context.Context, tenant, userName, password string) 
 		return nil, t, u, fail
 	}
 	now := s.now()
-	tok, err := s.tokens.SignLoginToken(&LoginToken{
+	tok, err := s.tokens.SignLoginToken(&LoginTokenClaims{
 		ID: secret.NewID(), Subject: u.ID, Tenant: t.ID, Kind: KindUser, Generation: u.SessionGeneration,
 		IssuedAt: now, NotBefore: now, Expiry: now.Add(UserTokenLifetime),
 	})

@@ -20,6 +20,27 @@ const (
 	EINVALIDTARGET = "invalid_target" // 400: an audience the key may not have (RFC 8707 §2)
 )
 
+// AccessTokenClaims are the claims of an OAuth2 access token (RFC 9068).
+type AccessTokenClaims struct {
+	ID        string // "jti"
+	Issuer    string // set by Tokens
+	Subject   string
+	Audience  Audience
+	IssuedAt  time.Time
+	NotBefore time.Time
+	Expiry    time.Time
+	ClientID  string
+	Scope     string
+	Tenant    string
+	Level     int
+	// Generation is the key's secret generation when the token was issued:
+	// a rotation retires the tokens of the previous secret.
+	Generation int
+	// KeyID binds the token to its key: a key made later with the same
+	// client id (the first was deleted) does not bring its tokens back.
+	KeyID string
+}
+
 // TokenResponse is the answer of the token endpoint.
 type TokenResponse struct {
 	AccessToken string `json:"access_token"`
@@ -136,7 +157,7 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 	if snap.ExpiresAt != nil && snap.ExpiresAt.Before(exp) {
 		exp = *snap.ExpiresAt // a token never outlives its key
 	}
-	claims := &AccessToken{
+	claims := &AccessTokenClaims{
 		ID: secret.NewID(), Subject: snap.ClientID, Audience: aud, IssuedAt: now, NotBefore: now, Expiry: exp,
 		ClientID: snap.ClientID, Scope: strings.Join(granted, " "), Tenant: snap.TenantID, Level: snap.Level,
 		Generation: snap.generation, KeyID: snap.ID,
@@ -170,7 +191,7 @@ func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clie
 // state of its key now (active, not expired, owner and tenant active, not
 // rotated away, every audience still allowed). It returns the claims and
 // the key, or ok=false.
-func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessToken, *keySnapshot, bool, error) {
+func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessTokenClaims, *keySnapshot, bool, error) {
 	c, ok := s.tokens.VerifyAccessToken(ctx, raw)
 	if !ok || c.ID == "" || c.ClientID == "" || c.ClientID != c.Subject || s.tokens.Revoked(c.ID) {
 		return nil, nil, false, nil

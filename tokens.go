@@ -24,23 +24,23 @@ const (
 // internal/oauth implements it.
 type Tokens interface {
 	// SignAccessToken signs t with the key that signs now.
-	SignAccessToken(ctx context.Context, t *AccessToken) (string, error)
+	SignAccessToken(ctx context.Context, t *AccessTokenClaims) (string, error)
 	// VerifyAccessToken returns the claims of raw if it is an access token
 	// (typ at+jwt) signed by a published key, of this issuer, with an
 	// audience and an expiry, and valid at this time; ok is false
 	// otherwise.
-	VerifyAccessToken(ctx context.Context, raw string) (t *AccessToken, ok bool)
+	VerifyAccessToken(ctx context.Context, raw string) (t *AccessTokenClaims, ok bool)
 	// JWKS returns the published public keys as a JWK Set document.
 	JWKS(ctx context.Context) ([]byte, error)
 
 	// SignLoginToken signs a user's login token.
-	SignLoginToken(t *LoginToken) (string, error)
+	SignLoginToken(t *LoginTokenClaims) (string, error)
 	// VerifyLoginToken returns the claims of raw if this keyward signed it
 	// as a login token of this issuer and it is valid at this time.
-	VerifyLoginToken(raw string) (t *LoginToken, ok bool)
+	VerifyLoginToken(raw string) (t *LoginTokenClaims, ok bool)
 	// ParseLoginToken returns the claims of raw if this keyward signed it,
 	// whatever its times.
-	ParseLoginToken(raw string) (t *LoginToken, ok bool)
+	ParseLoginToken(raw string) (t *LoginTokenClaims, ok bool)
 
 	// Revoked reports whether the token id jti was revoked.
 	Revoked(jti string) bool
@@ -50,30 +50,9 @@ type Tokens interface {
 	LoadRevoked(ctx context.Context) error
 }
 
-// AccessToken is what an OAuth2 access token says (RFC 9068).
-type AccessToken struct {
-	ID        string // "jti"
-	Issuer    string // set by Tokens
-	Subject   string
-	Audience  Audience
-	IssuedAt  time.Time
-	NotBefore time.Time
-	Expiry    time.Time
-	ClientID  string
-	Scope     string
-	Tenant    string
-	Level     int
-	// Generation is the key's secret generation when the token was issued:
-	// a rotation retires the tokens of the previous secret.
-	Generation int
-	// KeyID binds the token to its key: a key made later with the same
-	// client id (the first was deleted) does not bring its tokens back.
-	KeyID string
-}
-
-// LoginToken is what a user's login token says. Its issuer and audience
-// are Tokens' issuer.
-type LoginToken struct {
+// LoginTokenClaims are the claims of a user's login token. Its issuer and
+// audience are Tokens' issuer.
+type LoginTokenClaims struct {
 	ID        string // "jti"
 	Subject   string // the user's id
 	Tenant    string

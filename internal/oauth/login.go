@@ -16,7 +16,7 @@ type loginClaims struct {
 }
 
 // SignLoginToken signs l with the login key, for this issuer.
-func (t *Tokens) SignLoginToken(l *keyward.LoginToken) (string, error) {
+func (t *Tokens) SignLoginToken(l *keyward.LoginTokenClaims) (string, error) {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: t.loginKey},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
@@ -34,7 +34,7 @@ func (t *Tokens) SignLoginToken(l *keyward.LoginToken) (string, error) {
 }
 
 // ParseLoginToken returns the claims of raw if the login key signed it.
-func (t *Tokens) ParseLoginToken(raw string) (*keyward.LoginToken, bool) {
+func (t *Tokens) ParseLoginToken(raw string) (*keyward.LoginTokenClaims, bool) {
 	c, ok := t.parseLogin(raw)
 	if !ok {
 		return nil, false
@@ -43,7 +43,7 @@ func (t *Tokens) ParseLoginToken(raw string) (*keyward.LoginToken, bool) {
 }
 
 // VerifyLoginToken is ParseLoginToken for a token of this issuer, valid now.
-func (t *Tokens) VerifyLoginToken(raw string) (*keyward.LoginToken, bool) {
+func (t *Tokens) VerifyLoginToken(raw string) (*keyward.LoginTokenClaims, bool) {
 	c, ok := t.parseLogin(raw)
 	if !ok {
 		return nil, false
@@ -67,8 +67,8 @@ func (t *Tokens) parseLogin(raw string) (*loginClaims, bool) {
 	return &c, true
 }
 
-func (c *loginClaims) token() *keyward.LoginToken {
-	return &keyward.LoginToken{
+func (c *loginClaims) token() *keyward.LoginTokenClaims {
+	return &keyward.LoginTokenClaims{
 		ID: c.ID, Subject: c.Subject, Tenant: c.Tenant, Kind: c.Kind, Generation: c.Generation,
 		IssuedAt: c.IssuedAt.Time(), NotBefore: c.NotBefore.Time(), Expiry: c.Expiry.Time(),
 	}

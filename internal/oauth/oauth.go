@@ -122,8 +122,8 @@ type accessClaims struct {
 	KeyID      string `json:"key_id"`
 }
 
-func (c *accessClaims) token() *keyward.AccessToken {
-	return &keyward.AccessToken{
+func (c *accessClaims) token() *keyward.AccessTokenClaims {
+	return &keyward.AccessTokenClaims{
 		ID: c.ID, Issuer: c.Issuer, Subject: c.Subject, Audience: keyward.Audience(c.Audience),
 		IssuedAt: c.IssuedAt.Time(), NotBefore: c.NotBefore.Time(), Expiry: c.Expiry.Time(),
 		ClientID: c.ClientID, Scope: c.Scope, Tenant: c.Tenant, Level: c.Level, Generation: c.Generation, KeyID: c.KeyID,
@@ -132,7 +132,7 @@ func (c *accessClaims) token() *keyward.AccessToken {
 
 // SignAccessToken signs a with the key of the current rotation period,
 // made when there is none yet.
-func (t *Tokens) SignAccessToken(ctx context.Context, a *keyward.AccessToken) (string, error) {
+func (t *Tokens) SignAccessToken(ctx context.Context, a *keyward.AccessTokenClaims) (string, error) {
 	signer, _, err := t.currentSigner(ctx)
 	if err != nil {
 		return "", err
@@ -154,7 +154,7 @@ var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jo
 // signature by a published key, its type, issuer, audience and times.
 // Tokens that passed are remembered (by SHA-256) until they expire, so a
 // token checked again costs no signature verification.
-func (t *Tokens) VerifyAccessToken(ctx context.Context, raw string) (*keyward.AccessToken, bool) {
+func (t *Tokens) VerifyAccessToken(ctx context.Context, raw string) (*keyward.AccessTokenClaims, bool) {
 	h := sha256.Sum256([]byte(raw))
 	if c := t.verified.get(h, t.now()); c != nil {
 		return c, true
@@ -166,7 +166,7 @@ func (t *Tokens) VerifyAccessToken(ctx context.Context, raw string) (*keyward.Ac
 	return c, ok
 }
 
-func (t *Tokens) parseAccessToken(ctx context.Context, raw string) (*keyward.AccessToken, bool) {
+func (t *Tokens) parseAccessToken(ctx context.Context, raw string) (*keyward.AccessTokenClaims, bool) {
 	tok, err := jwt.ParseSigned(raw, accessTokenAlgorithms)
 	if err != nil || len(tok.Headers) != 1 {
 		return nil, false
@@ -194,10 +194,10 @@ func (t *Tokens) parseAccessToken(ctx context.Context, raw string) (*keyward.Acc
 // tokenCache remembers tokens whose signature verified, until they expire.
 type tokenCache struct {
 	mu      sync.RWMutex
-	entries map[[32]byte]*keyward.AccessToken
+	entries map[[32]byte]*keyward.AccessTokenClaims
 }
 
-func (t *tokenCache) get(h [32]byte, now time.Time) *keyward.AccessToken {
+func (t *tokenCache) get(h [32]byte, now time.Time) *keyward.AccessTokenClaims {
 	t.mu.RLock()
 	c := t.entries[h]
 	t.mu.RUnlock()
@@ -207,11 +207,11 @@ func (t *tokenCache) get(h [32]byte, now time.Time) *keyward.AccessToken {
 	return c
 }
 
-func (t *tokenCache) put(h [32]byte, c *keyward.AccessToken) {
+func (t *tokenCache) put(h [32]byte, c *keyward.AccessTokenClaims) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.entries == nil || len(t.entries) >= 100_000 {
-		t.entries = map[[32]byte]*keyward.AccessToken{} // bounded: start over
+		t.entries = map[[32]byte]*keyward.AccessTokenClaims{} // bounded: start over
 	}
 	t.entries[h] = c
 }

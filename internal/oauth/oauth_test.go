@@ -75,8 +75,8 @@ func newTokens(t *testing.T, store oauth.Store, c *clock, master []byte, alg str
 	return tokens
 }
 
-func accessToken(now time.Time) *keyward.AccessToken {
-	return &keyward.AccessToken{ID: secret.NewID(), Subject: "kw_client", Audience: keyward.Audience{"orders", "billing"},
+func accessToken(now time.Time) *keyward.AccessTokenClaims {
+	return &keyward.AccessTokenClaims{ID: secret.NewID(), Subject: "kw_client", Audience: keyward.Audience{"orders", "billing"},
 		IssuedAt: now, NotBefore: now, Expiry: now.Add(time.Hour), ClientID: "kw_client", Scope: "a b",
 		Tenant: "t1", Level: 3, Generation: 2, KeyID: "k1"}
 }
@@ -145,7 +145,7 @@ func TestAccessTokenRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	login, err := tokens.SignLoginToken(&keyward.LoginToken{ID: "j", Subject: "u", Kind: keyward.KindUser, IssuedAt: c.t, NotBefore: c.t, Expiry: c.t.Add(time.Hour)})
+	login, err := tokens.SignLoginToken(&keyward.LoginTokenClaims{ID: "j", Subject: "u", Kind: keyward.KindUser, IssuedAt: c.t, NotBefore: c.t, Expiry: c.t.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestAccessTokenRefusals(t *testing.T) {
 func TestLoginTokens(t *testing.T) {
 	c := &clock{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	tokens := newTokens(t, &memStore{}, c, secret.RandomBytes(32), "")
-	want := &keyward.LoginToken{ID: secret.NewID(), Subject: "u1", Tenant: "t1", Kind: keyward.KindUser, Generation: 4,
+	want := &keyward.LoginTokenClaims{ID: secret.NewID(), Subject: "u1", Tenant: "t1", Kind: keyward.KindUser, Generation: 4,
 		IssuedAt: c.t, NotBefore: c.t, Expiry: c.t.Add(time.Hour)}
 	raw, err := tokens.SignLoginToken(want)
 	if err != nil {
