@@ -12,14 +12,6 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 )
 
-// OAuth2 error codes (RFC 6749 §5.2). They are Error codes too: the OAuth
-// endpoints answer them in RFC 6749's shape, the rest of the API as problems.
-const (
-	EINVALIDCLIENT = "invalid_client" // 401
-	EINVALIDSCOPE  = "invalid_scope"  // 400
-	EINVALIDTARGET = "invalid_target" // 400: an audience the key may not have (RFC 8707 §2)
-)
-
 // AccessTokenClaims are the claims of an OAuth2 access token (RFC 9068).
 type AccessTokenClaims struct {
 	ID        string // "jti"

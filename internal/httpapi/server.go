@@ -92,8 +92,8 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	s.routes()
 	// The API reference is not an API operation: it is outside the table
 	// (and openapi.json), gated like every route.
-	s.mux.Handle("GET /docs", gated(http.HandlerFunc(s.docs), s.writeError))
-	s.mux.Handle("GET /docs/docs.css", gated(http.HandlerFunc(s.docsCSS), s.writeError))
+	s.mux.Handle("GET /docs", answer(s.docs, s.writeError))
+	s.mux.Handle("GET /docs/docs.css", answer(s.docsCSS, s.writeError))
 	s.handler = s.withRequestContext(s.unmatched(s.mux))
 	return s
 }
@@ -394,12 +394,11 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 
 // authed wraps a handler that needs a principal. It authenticates the
 // request and, with ?tenant=, switches a root admin into another tenant.
-func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.Authenticate(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if p.Rate != nil {
 			setRateHeaders(w.Header(), p.Rate)
@@ -407,12 +406,12 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keywar
 		if p.SpentCredits() {
 			// A request refused as not allowed spends none of the key's credits.
 			sw := &codeWriter{ResponseWriter: w}
-			h(sw, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
-			if sw.code == http.StatusForbidden {
+			err := h(sw, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
+			if sw.code == http.StatusForbidden || (err != nil && StatusOf(err) == http.StatusForbidden) {
 				s.svc.RefundRequest(r.Context(), p)
 			}
-			return
+			return err
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
+		return h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
 	}
 }
