@@ -199,7 +199,7 @@ func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessToke
 	switch {
 	case snap.TenantID != c.Tenant, snap.ID != c.KeyID, snap.disabled != "":
 		return nil, nil, false, nil
-	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
+	case expired(snap.ExpiresAt, now):
 		return nil, nil, false, nil
 	case !audiencesAllowed(c.Audience, s.allowedAudiences(snap)):
 		return nil, nil, false, nil

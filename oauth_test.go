@@ -223,7 +223,7 @@ func TestSigningKeyRotation(t *testing.T) {
 // client's secret and counts the request once, like /oauth2/token.
 func TestRealmTokenCountsOnce(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
-		k := e.key(t, e.admin, keyward.APIKeyInput{RateLimit: &keyward.RateLimit{Limit: 2, WindowSeconds: 3600}})
+		k := e.key(t, e.admin, keyward.APIKeyInput{RateLimit: keyward.Some(keyward.RateLimit{Limit: 2, WindowSeconds: 3600})})
 		for i := range 2 {
 			if _, err := e.svc.IssueTokenInTenant(e.ctx, keyward.RootTenantName, k.ClientID, k.ClientSecret, ""); err != nil {
 				t.Fatalf("token %d of a key allowed 2 an hour: %v", i+1, err)

@@ -165,7 +165,7 @@ func (s *Service) signingKey(ctx context.Context, clientID, tenantID string) (*k
 		return nil, nil, Errorf(EKEYUNKNOWN, "no key has this keyid")
 	case snap.disabled != "":
 		return snap, nil, Errorf(EKEYDISABLED, "the key is disabled")
-	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
+	case expired(snap.ExpiresAt, now):
 		return snap, nil, Errorf(EKEYEXPIRED, "the key has expired")
 	case !snap.HMACEnabled || len(snap.sealed) == 0:
 		return snap, nil, Errorf(EHMACNOTENABLED, "the key does not sign requests (hmacEnabled is off)")

@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/gate"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
@@ -191,7 +192,7 @@ func (c *Console) session(h sessionHandler) http.Handler {
 		ck, err := r.Cookie(c.cookieName(r))
 		var p *keyward.Principal
 		if err == nil {
-			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent())
+			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, clientaddr.IP(r), r.UserAgent())
 		}
 		if err != nil || p == nil {
 			if ck != nil {
@@ -302,7 +303,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) error {
 		return refuse(http.StatusBadRequest, plantedCookie)
 	}
 	if ck, err := r.Cookie(c.cookieName(r)); err == nil {
-		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent()); err == nil {
+		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, clientaddr.IP(r), r.UserAgent()); err == nil {
 			http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
 			return nil
 		}
@@ -322,7 +323,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	f := loginForm{Tenant: strings.TrimSpace(r.PostFormValue("tenant")), UserName: strings.TrimSpace(r.PostFormValue("userName")), Next: r.PostFormValue("next")}
 	res, err := c.svc.LoginFrom(r.Context(), keyward.LoginRequest{Tenant: f.Tenant, UserName: f.UserName,
-		Password: r.PostFormValue("password"), IP: httpapi.ClientIP(r), UserAgent: r.UserAgent()})
+		Password: r.PostFormValue("password"), IP: clientaddr.IP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		status := httpapi.StatusOf(err)
 		switch keyward.ErrorCode(err) {

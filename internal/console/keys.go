@@ -52,13 +52,7 @@ type issuedView struct {
 }
 
 func keyState(k *keyward.APIKey, now time.Time) string {
-	switch {
-	case !k.IsActive:
-		return "Inactive"
-	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
-		return "Expired"
-	}
-	return "Active"
+	return map[string]string{keyward.StatusActive: "Active", keyward.StatusInactive: "Inactive", keyward.StatusExpired: "Expired"}[k.Status(now)]
 }
 
 func (c *Console) row(s *session, k *keyward.APIKey, now time.Time) keyRow {
@@ -329,7 +323,7 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	switch {
 	case f.ExpiresOn == "":
 		if prev != nil && prev.ExpiresAt != nil {
-			in.ClearExpiry = true
+			in.ExpiresAt = keyward.Null[time.Time]()
 		}
 	default:
 		d, err := time.Parse("2006-01-02", f.ExpiresOn)
@@ -345,19 +339,19 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 			f.Errors["expiresOn"] = "Choose today or a later day."
 			break
 		}
-		in.ExpiresAt = &end
+		in.ExpiresAt = keyward.Some(end)
 	}
 	switch n, err := strconv.Atoi(f.RateLimit); {
 	case f.RateLimit == "":
 		if prev != nil && prev.RateLimit != nil {
-			in.ClearRateLimit = true
+			in.RateLimit = keyward.Null[keyward.RateLimit]()
 		}
 	case err != nil || n < 1 || n > keyward.MaxRateLimit:
 		f.Errors["rateLimit"] = "Enter a whole number of requests, at least 1, or leave it empty for no limit."
 	case f.RateWindow < 1 || f.RateWindow > keyward.MaxRateLimitWindow:
 		f.Errors["rateLimit"] = "Choose a window."
 	default:
-		in.RateLimit = &keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow}
+		in.RateLimit = keyward.Some(keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow})
 	}
 	creditsFromForm(f, &in, prev)
 	if _, sent := r.PostForm["rateLimits"]; sent {
@@ -378,7 +372,7 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 		f.Errors["allowedCidrs"] = "Enter one IPv4 or IPv6 address or prefix a line, such as 203.0.113.0/24, at most " +
 			strconv.Itoa(keyward.MaxAllowedCIDRs) + "."
 	case prev == nil || !slices.Equal(cidrs, prev.AllowedCIDRs):
-		in.AllowedCIDRs = &cidrs
+		in.AllowedCIDRs = keyward.Some(cidrs)
 	}
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -89,28 +88,8 @@ func (s *Server) updateAPIKey(w http.ResponseWriter, r *http.Request, p *keyward
 		return err
 	}
 	var in keyward.APIKeyInput
-	body, err := decode(w, r, &in)
-	if err != nil {
+	if _, err := decode(w, r, &in); err != nil {
 		return err
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return keyward.Errorf(keyward.EINVALID, "the body must be a JSON object")
-	}
-	if _, ok := raw["clientId"]; ok {
-		return keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is immutable"})
-	}
-	if v, ok := raw["rateLimit"]; ok && string(v) == "null" {
-		in.ClearRateLimit = true
-	}
-	if v, ok := raw["credits"]; ok && string(v) == "null" {
-		in.ClearCredits = true
-	}
-	if v, ok := raw["expiresAt"]; ok && string(v) == "null" {
-		in.ClearExpiry = true
-	}
-	if v, ok := raw["allowedCidrs"]; ok && string(v) == "null" {
-		in.AllowedCIDRs = &[]string{} // null removes the allowlist, as []
 	}
 	k, err := s.svc.UpdateAPIKey(r.Context(), p, r.PathValue("id"), in, match)
 	if err != nil {

@@ -91,7 +91,7 @@ func TestRateLimitHoldsAcrossReplicas(t *testing.T) {
 	rs := replicas(t, 3, url, "keyward-test:"+secret.NewID()+":")
 	ctx := context.Background()
 	name := "shared limit"
-	k, err := rs[0].svc.CreateAPIKey(ctx, rs[0].admin, keyward.APIKeyInput{Name: &name, RateLimit: &keyward.RateLimit{Limit: 25, WindowSeconds: 3600}})
+	k, err := rs[0].svc.CreateAPIKey(ctx, rs[0].admin, keyward.APIKeyInput{Name: &name, RateLimit: keyward.Some(keyward.RateLimit{Limit: 25, WindowSeconds: 3600})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
 	defer ts.Close()
 	ctx := context.Background()
 	name := "limited"
-	k, err := svc.CreateAPIKey(ctx, rs[0].admin, keyward.APIKeyInput{Name: &name, RateLimit: &keyward.RateLimit{Limit: 1000, WindowSeconds: 60}})
+	k, err := svc.CreateAPIKey(ctx, rs[0].admin, keyward.APIKeyInput{Name: &name, RateLimit: keyward.Some(keyward.RateLimit{Limit: 1000, WindowSeconds: 60})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func (d *api) create(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	k, err := d.svc.CreateAPIKey(r.Context(), p, keyward.APIKeyInput{
-		Name: in.DisplayName, ClientID: in.ClientID, Permissions: &perms,
+		Name: in.DisplayName, ClientID: keyward.OptionalOf(in.ClientID), Permissions: &perms,
 	})
 	if keyward.ErrorCode(err) == keyward.ECONFLICT && in.ClientID != nil {
 		// Client ids are unique across tenants; never say whose it is.
