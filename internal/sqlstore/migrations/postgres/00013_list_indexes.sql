@@ -1,0 +1,44 @@
+-- Fast lists of a huge tenant (issue 13): a name search that does not read
+-- every key, and indexes for the status, owner and permission filters.
+--
+-- The name search (lower(name) LIKE '%…%') uses a pg_trgm GIN index.
+-- pg_trgm is a trusted extension (PostgreSQL 13+): a user who may create
+-- in the database may install it. It is installed once per database, in
+-- the public schema when there is one (so that dropping one keyward schema
+-- does not drop it under another), and the index names its operator class
+-- in whatever schema holds it.
+
+-- +goose Up
+-- +goose StatementBegin
+DO $$
+DECLARE
+    s text;
+BEGIN
+    SELECT n.nspname INTO s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+    IF s IS NULL THEN
+        s := COALESCE((SELECT nspname FROM pg_namespace WHERE nspname = 'public'), current_schema());
+        BEGIN
+            EXECUTE format('CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA %I', s);
+        EXCEPTION WHEN unique_violation OR duplicate_object THEN
+            NULL; -- another migration installed it at the same moment
+        END;
+        SELECT n.nspname INTO s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+    END IF;
+    EXECUTE format('CREATE INDEX api_keys_name_trgm ON api_keys USING gin (lower(name) %I.gin_trgm_ops)', s);
+END
+$$;
+-- +goose StatementEnd
+
+CREATE INDEX api_keys_tenant_active_created ON api_keys (tenant_id, is_active, created_at);
+CREATE INDEX api_keys_tenant_owner_created ON api_keys (tenant_id, owner_id, created_at);
+DROP INDEX api_keys_tenant_owner;
+CREATE INDEX api_key_permissions_permission_key ON api_key_permissions (permission_id, key_id);
+DROP INDEX api_key_permissions_permission;
+
+-- +goose Down
+CREATE INDEX api_key_permissions_permission ON api_key_permissions (permission_id);
+DROP INDEX api_key_permissions_permission_key;
+CREATE INDEX api_keys_tenant_owner ON api_keys (tenant_id, owner_id);
+DROP INDEX api_keys_tenant_owner_created;
+DROP INDEX api_keys_tenant_active_created;
+DROP INDEX api_keys_name_trgm;

@@ -1,0 +1,78 @@
+-- Fast lists of a huge tenant (issue 13): a name search that does not read
+-- every key, and indexes for the status, owner and permission filters.
+--
+-- api_key_names_fts is an FTS5 trigram index of key names (substrings of
+-- at least three characters, ASCII and Unicode case folded). Its content
+-- is api_key_names, whose INTEGER PRIMARY KEY survives VACUUM (api_keys'
+-- rowid may not), kept in step with api_keys by triggers. The index only
+-- narrows a search: the list still tests lower(name) LIKE, so results are
+-- those of the plain scan.
+
+-- +goose Up
+CREATE TABLE api_key_names (
+    id        INTEGER PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    key_id    TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    UNIQUE (tenant_id, key_id)
+) STRICT;
+
+CREATE VIRTUAL TABLE api_key_names_fts USING fts5 (
+    name, content = 'api_key_names', content_rowid = 'id', tokenize = 'trigram case_sensitive 0'
+);
+
+INSERT INTO api_key_names (tenant_id, key_id, name) SELECT tenant_id, id, name FROM api_keys;
+INSERT INTO api_key_names_fts (api_key_names_fts) VALUES ('rebuild');
+
+-- +goose StatementBegin
+CREATE TRIGGER api_key_names_insert AFTER INSERT ON api_key_names BEGIN
+    INSERT INTO api_key_names_fts (rowid, name) VALUES (new.id, new.name);
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER api_key_names_delete AFTER DELETE ON api_key_names BEGIN
+    INSERT INTO api_key_names_fts (api_key_names_fts, rowid, name) VALUES ('delete', old.id, old.name);
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER api_key_names_update AFTER UPDATE OF name ON api_key_names BEGIN
+    INSERT INTO api_key_names_fts (api_key_names_fts, rowid, name) VALUES ('delete', old.id, old.name);
+    INSERT INTO api_key_names_fts (rowid, name) VALUES (new.id, new.name);
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER api_keys_name_insert AFTER INSERT ON api_keys BEGIN
+    INSERT INTO api_key_names (tenant_id, key_id, name) VALUES (new.tenant_id, new.id, new.name);
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER api_keys_name_delete AFTER DELETE ON api_keys BEGIN
+    DELETE FROM api_key_names WHERE tenant_id = old.tenant_id AND key_id = old.id;
+END;
+-- +goose StatementEnd
+-- +goose StatementBegin
+CREATE TRIGGER api_keys_name_update AFTER UPDATE OF tenant_id, id, name ON api_keys BEGIN
+    UPDATE api_key_names SET tenant_id = new.tenant_id, key_id = new.id, name = new.name
+    WHERE tenant_id = old.tenant_id AND key_id = old.id;
+END;
+-- +goose StatementEnd
+
+-- Status and owner filters in the default order (newest first); a
+-- permission's keys without reading the table.
+CREATE INDEX api_keys_tenant_active_created ON api_keys (tenant_id, is_active, created_at);
+CREATE INDEX api_keys_tenant_owner_created ON api_keys (tenant_id, owner_id, created_at);
+DROP INDEX api_keys_tenant_owner;
+CREATE INDEX api_key_permissions_permission_key ON api_key_permissions (permission_id, key_id);
+DROP INDEX api_key_permissions_permission;
+
+-- +goose Down
+CREATE INDEX api_key_permissions_permission ON api_key_permissions (permission_id);
+DROP INDEX api_key_permissions_permission_key;
+CREATE INDEX api_keys_tenant_owner ON api_keys (tenant_id, owner_id);
+DROP INDEX api_keys_tenant_owner_created;
+DROP INDEX api_keys_tenant_active_created;
+DROP TRIGGER api_keys_name_update;
+DROP TRIGGER api_keys_name_delete;
+DROP TRIGGER api_keys_name_insert;
+DROP TABLE api_key_names_fts;
+DROP TABLE api_key_names;
