@@ -188,7 +188,9 @@ func (w *whereClause) addAfter(terms []keyOrderTerm, vals []any) {
 			after = "(" + after + " OR " + t.expr + " IS NULL)"
 		}
 		ors = append(ors, strings.Join(append(append([]string{}, eqs...), after), " AND "))
-		eqs = append(eqs, t.expr+" = "+arg(v))
+		if i < len(terms)-1 {
+			eqs = append(eqs, t.expr+" = "+arg(v))
+		}
 	}
 	if len(ors) == 0 {
 		w.conds = append(w.conds, "FALSE")
