@@ -25,7 +25,7 @@ func testAPIKeyCursor(t *testing.T, s keyward.Store) {
 	for i := range 23 {
 		createKey(t, s, tn.ID, func(k *keyward.APIKey) {
 			k.Name = []string{"Alpha", "alpha", "beta", "Gamma 100%", "gamma"}[i%5] + fmt.Sprint(i%3) // ties in name
-			k.CreatedAt = at(time.Duration(i%7) * h)                                                // ties in time
+			k.CreatedAt = at(time.Duration(i%7) * h)                                                  // ties in time
 			k.IsActive = i%4 != 0
 			k.Version = 1 + i%3
 			if i%3 == 0 {
