@@ -31,22 +31,24 @@ func keyOrder(sort string) ([]keyOrderTerm, error) {
 		if !ok {
 			return nil, keyward.Errorf(keyward.EINVALID, "cannot sort api keys by %q", field)
 		}
+		if col.nullable {
+			// NULLs last: first whether it is NULL (an index holds that
+			// expression), then the value.
+			terms = append(terms, keyOrderTerm{expr: "(" + col.expr + " IS NULL)", kind: "bool"})
+		}
 		terms = append(terms, keyOrderTerm{expr: col.expr, kind: col.kind, desc: desc, nullable: col.nullable})
 	}
 	return append(terms, keyOrderTerm{expr: "k.id", kind: "text"}), nil
 }
 
-// orderByOf returns the ORDER BY clause of terms: NULLs last in both
-// directions.
+// orderByOf returns the ORDER BY clause of terms (a nullable term follows
+// the term of whether it is NULL: NULLs come last in both directions).
 func orderByOf(terms []keyOrderTerm) string {
 	var out []string
 	for _, t := range terms {
 		dir := " ASC"
 		if t.desc {
 			dir = " DESC"
-		}
-		if t.nullable {
-			dir += " NULLS LAST"
 		}
 		out = append(out, t.expr+dir)
 	}
@@ -183,10 +185,7 @@ func (w *whereClause) addAfter(terms []keyOrderTerm, vals []any) {
 		if t.desc {
 			op = " < "
 		}
-		after := t.expr + op + arg(v)
-		if t.nullable {
-			after = "(" + after + " OR " + t.expr + " IS NULL)"
-		}
+		after := t.expr + op + arg(v) // its IS NULL term, before it, puts NULLs after
 		ors = append(ors, strings.Join(append(append([]string{}, eqs...), after), " AND "))
 		if i < len(terms)-1 {
 			eqs = append(eqs, t.expr+" = "+arg(v))

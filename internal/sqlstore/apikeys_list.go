@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -118,10 +120,10 @@ func (s *store) addConditionOn(w *whereClause, col string, c keyward.Condition) 
 }
 
 // listCountCap bounds the matches a key list counts exactly: beyond it
-// the count is an estimate (List.TotalEstimated), and the list walks its
-// order's index testing the filters instead of first collecting every
-// match (at that density a page is found after a few thousand rows).
-const listCountCap = 10_000
+// the count is an estimate (List.TotalEstimated), and the page is found by
+// walking the index of its order, testing the filters on each key (at that
+// density a page is found after some thousands of keys at most).
+const listCountCap = 1000
 
 // ListAPIKeys returns one page of the keys of tenantID that match f, with
 // the number of all matches (exact up to listCountCap, else an estimate):
@@ -142,6 +144,11 @@ const listCountCap = 10_000
 //     follow the page.
 //
 // An unknown Status or Sort, or a cursor of another sort, is EINVALID.
+//
+// On SQLite the keys are first counted from the most selective source: a
+// name's trigram index, a permission's keys, or the table. Up to
+// listCountCap matches, the page is sorted from that source too; beyond,
+// the list walks its order instead.
 func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIKeyFilter) (keyward.List[*keyward.APIKey], error) {
 	list := keyward.List[*keyward.APIKey]{Items: []*keyward.APIKey{}, Page: f.Page}
 	terms, err := keyOrder(f.Sort)
@@ -169,14 +176,20 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		return list, keyward.Errorf(keyward.EINVALID, "unknown api key status %q", f.Status)
 	}
 	if f.Query != "" {
-		if err := s.addNameQuery(ctx, &w, tenantID, f.Query); err != nil {
-			return list, err
-		}
+		w.add(`lower(k.name) LIKE ? ESCAPE '\'`, containsPattern(f.Query))
 	}
+	permissionID := ""
 	if f.Permission != "" {
-		if err := s.addPermission(ctx, &w, tenantID, f.Permission); err != nil {
-			return list, err
+		err := s.read.QueryRowContext(ctx, `SELECT id FROM permissions WHERE tenant_id = $1 AND name = $2`,
+			tenantID, f.Permission).Scan(&permissionID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return list, nil // no such permission: no key holds it
 		}
+		if err != nil {
+			return list, fmt.Errorf("reading a permission: %w", err)
+		}
+		w.add(`EXISTS (SELECT 1 FROM api_key_permissions kp
+			WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id AND kp.permission_id = ?)`, permissionID)
 	}
 	if f.OwnerID != "" {
 		w.add("k.owner_id = ?", f.OwnerID)
@@ -187,21 +200,42 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		}
 	}
 
-	n, err := s.countCapped(ctx, `SELECT 1 FROM api_keys k`+w.String(), w.args...)
+	// The source of the keys: on SQLite, the keys whose names hold the
+	// query's trigrams, or those holding the permission, joined in this
+	// order (CROSS JOIN); the filters above still test every key.
+	from := "api_keys k"
+	var src whereClause
+	src.args = slices.Clone(w.args)
+	switch {
+	case s.pg:
+	case utf8.RuneCountInString(f.Query) >= 3:
+		from = `api_key_names_fts CROSS JOIN api_key_names n ON n.id = api_key_names_fts.rowid
+			CROSS JOIN api_keys k ON k.tenant_id = n.tenant_id AND k.id = n.key_id`
+		src.add("api_key_names_fts MATCH ?", `"`+strings.ReplaceAll(f.Query, `"`, `""`)+`"`)
+		src.add("n.tenant_id = ?", tenantID)
+	case permissionID != "":
+		from = `api_key_permissions kps CROSS JOIN api_keys k ON k.tenant_id = kps.tenant_id AND k.id = kps.key_id`
+		src.add("kps.permission_id = ?", permissionID)
+	}
+	src.conds = append(src.conds, w.conds...)
+
+	n, err := s.countCapped(ctx, `SELECT 1 FROM `+from+src.String(), src.args...)
 	if err != nil {
 		return list, fmt.Errorf("counting api keys: %w", err)
 	}
 	list.TotalCount = n
 	if n > listCountCap {
+		// Many matches: walk the order's index.
 		list.TotalEstimated = true
 		if est := s.estimateKeys(ctx, w); est > n {
 			list.TotalCount = est
 		}
+		from, src = "api_keys k", w
 	} else if f.Cursor == "" && n <= f.Page.Offset() {
 		return list, nil
 	}
 
-	pw := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+	pw := whereClause{conds: slices.Clone(src.conds), args: slices.Clone(src.args)}
 	if after != nil {
 		pw.addAfter(terms, after)
 	}
@@ -215,7 +249,8 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	for _, t := range terms {
 		extra = append(extra, t.expr)
 	}
-	query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + keyFrom + pw.String() + orderByOf(terms) + limit
+	query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from +
+		` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id` + pw.String() + orderByOf(terms) + limit
 	keys, vals, err := s.queryKeysWith(ctx, len(terms), query, args...)
 	if err != nil {
 		return list, fmt.Errorf("listing api keys: %w", err)
@@ -234,49 +269,6 @@ func (s *store) countCapped(ctx context.Context, query string, args ...any) (int
 	var n int
 	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (`+query+fmt.Sprintf(` LIMIT %d) c`, listCountCap+1), args...).Scan(&n)
 	return n, err
-}
-
-// addNameQuery adds the name-contains test of q to w. The test is always
-// lower(name) LIKE; on SQLite, when q has three characters or more and the
-// trigram index finds at most listCountCap names of the tenant holding it,
-// the candidates are first taken from that index (else the list walks its
-// order, where common names are found soon). PostgreSQL's planner uses its
-// trigram index for the LIKE itself.
-func (s *store) addNameQuery(ctx context.Context, w *whereClause, tenantID, q string) error {
-	if !s.pg && utf8.RuneCountInString(q) >= 3 {
-		phrase := `"` + strings.ReplaceAll(q, `"`, `""`) + `"`
-		const names = `SELECT n.key_id FROM api_key_names_fts f JOIN api_key_names n ON n.id = f.rowid
-			WHERE api_key_names_fts MATCH ? AND n.tenant_id = ?`
-		n, err := s.countCapped(ctx, strings.Replace(strings.Replace(names, "?", "$1", 1), "?", "$2", 1), phrase, tenantID)
-		if err != nil {
-			return fmt.Errorf("searching key names: %w", err)
-		}
-		if n <= listCountCap {
-			w.addArgs("k.id IN ("+names+")", phrase, tenantID)
-		}
-	}
-	w.add(`lower(k.name) LIKE ? ESCAPE '\'`, containsPattern(q))
-	return nil
-}
-
-// addPermission adds to w that a key holds the permission named name
-// explicitly: as a list of the permission's keys when it has at most
-// listCountCap of them, else as a test of each key.
-func (s *store) addPermission(ctx context.Context, w *whereClause, tenantID, name string) error {
-	const held = `SELECT kp.key_id FROM api_key_permissions kp
-		WHERE kp.permission_id = (SELECT p.id FROM permissions p WHERE p.tenant_id = ? AND p.name = ?) AND kp.tenant_id = ?`
-	q := strings.Replace(strings.Replace(strings.Replace(held, "?", "$1", 1), "?", "$2", 1), "?", "$3", 1)
-	n, err := s.countCapped(ctx, q, tenantID, name, tenantID)
-	if err != nil {
-		return fmt.Errorf("counting the keys of a permission: %w", err)
-	}
-	if n <= listCountCap {
-		w.addArgs("k.id IN ("+held+")", tenantID, name, tenantID)
-		return nil
-	}
-	w.add(`EXISTS (SELECT 1 FROM api_key_permissions kp JOIN permissions p ON p.id = kp.permission_id
-			WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id AND p.name = ?)`, name)
-	return nil
 }
 
 // estimateKeys returns the planner's estimate of the keys matching w on

@@ -1,5 +1,6 @@
 -- Fast lists of a huge tenant (issue 13): a name search that does not read
--- every key, and indexes for the status, owner and permission filters.
+-- every key, and indexes for the status, owner and permission filters and
+-- the orders.
 --
 -- The name search (lower(name) LIKE '%…%') uses a pg_trgm GIN index.
 -- pg_trgm is a trusted extension (PostgreSQL 13+): a user who may create
@@ -35,7 +36,18 @@ DROP INDEX api_keys_tenant_owner;
 CREATE INDEX api_key_permissions_permission_key ON api_key_permissions (permission_id, key_id);
 DROP INDEX api_key_permissions_permission;
 
+-- Orders: NULLs last (lists order by whether the time is NULL, then by
+-- the time), and isActive with its tie-breaker.
+CREATE INDEX api_keys_tenant_last_used_nulls ON api_keys (tenant_id, (last_used_at IS NULL), last_used_at);
+DROP INDEX api_keys_tenant_last_used;
+CREATE INDEX api_keys_tenant_expires_nulls ON api_keys (tenant_id, (expires_at IS NULL), expires_at);
+CREATE INDEX api_keys_tenant_active_id ON api_keys (tenant_id, is_active, id);
+
 -- +goose Down
+DROP INDEX api_keys_tenant_active_id;
+DROP INDEX api_keys_tenant_expires_nulls;
+CREATE INDEX api_keys_tenant_last_used ON api_keys (tenant_id, last_used_at);
+DROP INDEX api_keys_tenant_last_used_nulls;
 CREATE INDEX api_key_permissions_permission ON api_key_permissions (permission_id);
 DROP INDEX api_key_permissions_permission_key;
 CREATE INDEX api_keys_tenant_owner ON api_keys (tenant_id, owner_id);
