@@ -36,13 +36,13 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p *keyward.
 	q := r.URL.Query()
 	l, err := s.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
 		Page: page, Query: q.Get("q"), Status: q.Get("status"), Permission: q.Get("permission"),
-		OwnerID: q.Get("ownerId"), Sort: q.Get("sort"),
+		OwnerID: q.Get("ownerId"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
 	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	encode(w, http.StatusOK, envelope(l))
+	encode(w, http.StatusOK, keyListOf(l, q.Get("cursor") != ""))
 }
 
 // getAPIKey serves GET /v1/apikeys/{id} with an ETag of the version.
