@@ -33,7 +33,7 @@ $$;
 CREATE INDEX api_keys_tenant_active_created ON api_keys (tenant_id, is_active, created_at);
 CREATE INDEX api_keys_tenant_owner_created ON api_keys (tenant_id, owner_id, created_at);
 DROP INDEX api_keys_tenant_owner;
-CREATE INDEX api_key_permissions_permission_key ON api_key_permissions (permission_id, key_id);
+CREATE INDEX api_key_permissions_permission_key ON api_key_permissions (tenant_id, permission_id, key_id);
 DROP INDEX api_key_permissions_permission;
 
 -- Orders: NULLs last (lists order by whether the time is NULL, then by
