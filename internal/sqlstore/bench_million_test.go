@@ -201,7 +201,11 @@ func listMillion(b *testing.B, db *sqlstore.DB) {
 		{"permission-rare", keyward.APIKeyFilter{Permission: "orders_write"}},
 		{"owner-heavy", keyward.APIKeyFilter{OwnerID: heavyOwner}},
 		{"owner-small", keyward.APIKeyFilter{OwnerID: smallOwner}},
-		{"all-filters", keyward.APIKeyFilter{Query: "service 1", Status: keyward.StatusActive, Permission: "orders_read", OwnerID: heavyOwner}},
+		{"all-filters", keyward.APIKeyFilter{Query: "agamm", Status: keyward.StatusActive, Permission: "orders_read", OwnerID: heavyOwner}},
+		// A name common in the tenant but rare at the start of the order:
+		// the walk reads far (keys are ordered by i, and these names are
+		// those of i from 100,000 to 199,999).
+		{"name-correlated", keyward.APIKeyFilter{Query: "service 1", OwnerID: heavyOwner}},
 		{"page25000", keyward.APIKeyFilter{Page: deep}},
 		{"cursor-deep", keyward.APIKeyFilter{Cursor: before.NextCursor}},
 	}
