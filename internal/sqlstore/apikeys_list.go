@@ -269,7 +269,7 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 // walkIndexes name, on SQLite, the index that walks the keys of a tenant
 // in the order of a sort's first field.
 var walkIndexes = map[string]string{
-	"createdAt": "api_keys_tenant_created", "name": "api_keys_tenant_name", "isActive": "api_keys_tenant_active_id",
+	"createdAt": "api_keys_tenant_created_id", "name": "api_keys_tenant_name_id", "isActive": "api_keys_tenant_active_id",
 	"lastUsedAt": "api_keys_tenant_last_used_nulls", "expiresAt": "api_keys_tenant_expires_nulls",
 }
 
@@ -287,7 +287,7 @@ func walkIndex(f keyward.APIKeyFilter) string {
 		case f.Status == keyward.StatusActive || f.Status == keyward.StatusInactive:
 			return "api_keys_tenant_active_created"
 		}
-		return "api_keys_tenant_created"
+		return "api_keys_tenant_created_id"
 	}
 	return walkIndexes[field]
 }

@@ -66,11 +66,17 @@ DROP INDEX api_keys_tenant_owner;
 CREATE INDEX api_key_permissions_permission_key ON api_key_permissions (tenant_id, permission_id, key_id);
 DROP INDEX api_key_permissions_permission;
 
--- Orders: NULLs last (lists order by whether the time is NULL, then by
--- the time), and isActive with its tie-breaker.
-CREATE INDEX api_keys_tenant_last_used_nulls ON api_keys (tenant_id, (last_used_at IS NULL), last_used_at);
+-- Orders, each ending with the tie-breaker (id) so that a page never
+-- sorts a run of equal values: NULLs last (lists order by whether the
+-- time is NULL, then by the time); recently used first and expiring
+-- soonest first are the orders served in full.
+CREATE INDEX api_keys_tenant_name_id ON api_keys (tenant_id, lower(name), id);
+DROP INDEX api_keys_tenant_name;
+CREATE INDEX api_keys_tenant_created_id ON api_keys (tenant_id, created_at, id);
+DROP INDEX api_keys_tenant_created;
+CREATE INDEX api_keys_tenant_last_used_nulls ON api_keys (tenant_id, (last_used_at IS NULL), last_used_at DESC, id);
 DROP INDEX api_keys_tenant_last_used;
-CREATE INDEX api_keys_tenant_expires_nulls ON api_keys (tenant_id, (expires_at IS NULL), expires_at);
+CREATE INDEX api_keys_tenant_expires_nulls ON api_keys (tenant_id, (expires_at IS NULL), expires_at, id);
 CREATE INDEX api_keys_tenant_active_id ON api_keys (tenant_id, is_active, id);
 
 -- +goose Down
@@ -78,6 +84,10 @@ DROP INDEX api_keys_tenant_active_id;
 DROP INDEX api_keys_tenant_expires_nulls;
 CREATE INDEX api_keys_tenant_last_used ON api_keys (tenant_id, last_used_at);
 DROP INDEX api_keys_tenant_last_used_nulls;
+CREATE INDEX api_keys_tenant_created ON api_keys (tenant_id, created_at);
+DROP INDEX api_keys_tenant_created_id;
+CREATE INDEX api_keys_tenant_name ON api_keys (tenant_id, lower(name));
+DROP INDEX api_keys_tenant_name_id;
 CREATE INDEX api_key_permissions_permission ON api_key_permissions (permission_id);
 DROP INDEX api_key_permissions_permission_key;
 CREATE INDEX api_keys_tenant_owner ON api_keys (tenant_id, owner_id);
