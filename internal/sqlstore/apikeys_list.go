@@ -252,8 +252,15 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	for _, t := range terms {
 		extra = append(extra, t.expr)
 	}
-	query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from +
-		` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id` + pw.String() + orderByOf(terms) + limit
+	const users = ` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id`
+	query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
+	if f.Cursor == "" && f.Page.Offset() > 0 {
+		// A deep page by number: skip the rows reading only the index
+		// (their ids), then read the page's keys.
+		query = `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + users +
+			` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + from + users + pw.String() + orderByOf(terms) + limit +
+			`)` + orderByOf(terms)
+	}
 	keys, vals, err := s.queryKeysWith(ctx, len(terms), query, args...)
 	if err != nil {
 		return list, fmt.Errorf("listing api keys: %w", err)
