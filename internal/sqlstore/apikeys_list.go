@@ -219,7 +219,14 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	}
 	src.conds = append(src.conds, w.conds...)
 
-	n, err := s.countCapped(ctx, `SELECT 1 FROM `+from+src.String(), src.args...)
+	count, countArgs := `SELECT 1 FROM `+from+src.String(), src.args
+	if strings.HasPrefix(from, "api_key_names_fts") && f.Status == "" && f.Permission == "" && f.OwnerID == "" && len(f.Conditions) == 0 {
+		// A name search alone: the names need not be joined to the keys.
+		count = `SELECT 1 FROM api_key_names_fts CROSS JOIN api_key_names n ON n.id = api_key_names_fts.rowid
+			WHERE api_key_names_fts MATCH $1 AND n.tenant_id = $2 AND lower(n.name) LIKE $3 ESCAPE '\'`
+		countArgs = []any{`"` + strings.ReplaceAll(f.Query, `"`, `""`) + `"`, tenantID, containsPattern(f.Query)}
+	}
+	n, err := s.countCapped(ctx, count, countArgs...)
 	if err != nil {
 		return list, fmt.Errorf("counting api keys: %w", err)
 	}
