@@ -264,8 +264,12 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	if f.Cursor == "" && f.Page.Offset() > 0 {
 		// A deep page by number: skip the rows reading only the index
 		// (their ids), then read the page's keys.
+		inner := from
+		if strings.Contains(strings.Join(extra, ""), "u.") { // the owner's name sorts
+			inner += users
+		}
 		query = `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + users +
-			` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + from + users + pw.String() + orderByOf(terms) + limit +
+			` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + inner + pw.String() + orderByOf(terms) + limit +
 			`)` + orderByOf(terms)
 	}
 	keys, vals, err := s.queryKeysWith(ctx, len(terms), query, args...)
@@ -281,10 +285,12 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 }
 
 // walkIndexes name, on SQLite, the index that walks the keys of a tenant
-// in the order of a sort's first field.
+// in the order of a sort's first term, direction included.
 var walkIndexes = map[string]string{
-	"createdAt": "api_keys_tenant_created_id", "name": "api_keys_tenant_name_id", "isActive": "api_keys_tenant_active_id",
-	"lastUsedAt": "api_keys_tenant_last_used_nulls", "expiresAt": "api_keys_tenant_expires_nulls",
+	"createdAt": "api_keys_tenant_created_id", "-createdAt": "api_keys_tenant_created_id",
+	"name": "api_keys_tenant_name_id", "-name": "api_keys_tenant_name_id", "isActive": "api_keys_tenant_active_id",
+	"lastUsedAt": "api_keys_tenant_last_used_asc", "-lastUsedAt": "api_keys_tenant_last_used_nulls",
+	"expiresAt": "api_keys_tenant_expires_nulls",
 }
 
 // walkIndex returns the index a list of many matches of f walks on SQLite
@@ -293,8 +299,7 @@ var walkIndexes = map[string]string{
 // or the active flag in the default order. "" leaves the choice to SQLite.
 func walkIndex(f keyward.APIKeyFilter) string {
 	first, _, _ := strings.Cut(f.Sort, ",")
-	field := strings.TrimPrefix(first, "-")
-	if field == "" || field == "createdAt" {
+	if field := strings.TrimPrefix(first, "-"); field == "" || field == "createdAt" {
 		switch {
 		case f.OwnerID != "":
 			return "api_keys_tenant_owner_created"
@@ -303,7 +308,7 @@ func walkIndex(f keyward.APIKeyFilter) string {
 		}
 		return "api_keys_tenant_created_id"
 	}
-	return walkIndexes[field]
+	return walkIndexes[first]
 }
 
 // countCapped returns the number of rows of query, counting no further
