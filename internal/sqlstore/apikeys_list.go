@@ -237,6 +237,12 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		if est := s.estimateKeys(ctx, w); est > n {
 			list.TotalCount = est
 		}
+		if !s.pg && len(w.conds) == 1 { // every key of the tenant: counted by triggers
+			if err := s.read.QueryRowContext(ctx, `SELECT n FROM api_key_counts WHERE tenant_id = $1`, tenantID).Scan(&list.TotalCount); err != nil {
+				return list, fmt.Errorf("counting api keys: %w", err)
+			}
+			list.TotalEstimated = false
+		}
 		from, src = "api_keys k", w
 		if idx := walkIndex(f); idx != "" && !s.pg {
 			from += " INDEXED BY " + idx
