@@ -294,9 +294,10 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 // in the order of a sort's first term, direction included.
 var walkIndexes = map[string]string{
 	"createdAt": "api_keys_tenant_created_id", "-createdAt": "api_keys_tenant_created_id",
-	"name": "api_keys_tenant_name_id", "-name": "api_keys_tenant_name_id", "isActive": "api_keys_tenant_active_id",
+	"name": "api_keys_tenant_name_id", "-name": "api_keys_tenant_name_id",
+	"isActive": "api_keys_tenant_active_id", "-isActive": "api_keys_tenant_active_desc",
 	"lastUsedAt": "api_keys_tenant_last_used_asc", "-lastUsedAt": "api_keys_tenant_last_used_nulls",
-	"expiresAt": "api_keys_tenant_expires_nulls",
+	"expiresAt": "api_keys_tenant_expires_nulls", "-expiresAt": "api_keys_tenant_expires_desc",
 }
 
 // walkIndex returns the index a list of many matches of f walks on SQLite

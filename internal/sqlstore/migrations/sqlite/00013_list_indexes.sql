@@ -88,8 +88,8 @@ DROP INDEX api_key_permissions_permission;
 
 -- Orders, each ending with the tie-breaker (id) so that a page never
 -- sorts a run of equal values: NULLs last (lists order by whether the
--- time is NULL, then by the time). Newest first (the default), name,
--- both orders of last use and expiring soonest first are served in full.
+-- time is NULL, then by the time); each order of name, createdAt,
+-- lastUsedAt, expiresAt and isActive (those of GET /v1/apikeys) has one.
 CREATE INDEX api_keys_tenant_name_id ON api_keys (tenant_id, lower(name), id);
 DROP INDEX api_keys_tenant_name;
 CREATE INDEX api_keys_tenant_created_id ON api_keys (tenant_id, created_at DESC, id);
@@ -98,9 +98,13 @@ CREATE INDEX api_keys_tenant_last_used_nulls ON api_keys (tenant_id, (last_used_
 CREATE INDEX api_keys_tenant_last_used_asc ON api_keys (tenant_id, (last_used_at IS NULL), last_used_at, id);
 DROP INDEX api_keys_tenant_last_used;
 CREATE INDEX api_keys_tenant_expires_nulls ON api_keys (tenant_id, (expires_at IS NULL), expires_at, id);
+CREATE INDEX api_keys_tenant_expires_desc ON api_keys (tenant_id, (expires_at IS NULL), expires_at DESC, id);
 CREATE INDEX api_keys_tenant_active_id ON api_keys (tenant_id, is_active, id);
+CREATE INDEX api_keys_tenant_active_desc ON api_keys (tenant_id, is_active DESC, id);
 
 -- +goose Down
+DROP INDEX api_keys_tenant_active_desc;
+DROP INDEX api_keys_tenant_expires_desc;
 DROP INDEX api_keys_tenant_last_used_asc;
 DROP INDEX api_keys_tenant_active_id;
 DROP INDEX api_keys_tenant_expires_nulls;
