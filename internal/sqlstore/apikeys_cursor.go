@@ -206,17 +206,3 @@ func (w *whereClause) addAfter(terms []keyOrderTerm, vals []any) {
 	}
 	w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")
 }
-
-// addArgs appends cond, in which each "?" in turn stands for the
-// placeholder of the next of args.
-func (w *whereClause) addArgs(cond string, args ...any) {
-	var b strings.Builder
-	for _, a := range args {
-		before, rest, _ := strings.Cut(cond, "?")
-		w.args = append(w.args, a)
-		b.WriteString(before + "$" + strconv.Itoa(len(w.args)))
-		cond = rest
-	}
-	b.WriteString(cond)
-	w.conds = append(w.conds, b.String())
-}
