@@ -267,7 +267,24 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	}
 	const users = ` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id`
 	query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
-	if f.Cursor == "" && f.Page.Offset() > 0 {
+	walk := n > listCountCap
+	switch {
+	case s.pg && !walk:
+		// Few matches: find them all by the filters' own indexes, then
+		// sort them (the subquery, not flattened, keeps PostgreSQL's
+		// planner from walking the order's index for a rare match).
+		var order []string
+		for i, t := range terms {
+			dir := " ASC"
+			if t.desc {
+				dir = " DESC"
+			}
+			order = append(order, fmt.Sprintf("s%d", i)+dir)
+			extra[i] += fmt.Sprintf(" AS s%d", i)
+		}
+		query = `SELECT * FROM (SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
+			` OFFSET 0) k ORDER BY ` + strings.Join(order, ", ") + limit
+	case f.Cursor == "" && f.Page.Offset() > 0:
 		// A deep page by number: skip the rows reading only the index
 		// (their ids), then read the page's keys.
 		inner := from
