@@ -210,7 +210,7 @@ func listMillion(b *testing.B, db *sqlstore.DB) {
 		{"cursor-deep", keyward.APIKeyFilter{Cursor: before.NextCursor}},
 	}
 	for _, sort := range []string{"name", "-name", "createdAt", "-createdAt", "lastUsedAt", "-lastUsedAt", "expiresAt",
-		"-expiresAt", "id", "-id", "isActive", "clientId", "userName", "version", "description", "deviceName"} {
+		"-expiresAt", "id", "-id", "isActive", "-isActive", "clientId", "userName", "version", "description", "deviceName"} {
 		cases = append(cases, struct {
 			name string
 			f    keyward.APIKeyFilter
