@@ -4,10 +4,11 @@
 --
 -- The name search (lower(name) LIKE '%…%') uses a pg_trgm GIN index.
 -- pg_trgm is a trusted extension (PostgreSQL 13+): a user who may create
--- in the database may install it. It is installed once per database, in
--- the public schema when there is one (so that dropping one keyward schema
--- does not drop it under another), and the index names its operator class
--- in whatever schema holds it.
+-- in the database may install it (where it may not, or the server lacks
+-- it, the migration warns and searches go unindexed). It is installed once
+-- per database, in the public schema when there is one (so that dropping
+-- one keyward schema does not drop it under another), and the index names
+-- its operator class in whatever schema holds it.
 
 -- +goose Up
 -- +goose StatementBegin
@@ -20,12 +21,19 @@ BEGIN
         s := COALESCE((SELECT nspname FROM pg_namespace WHERE nspname = 'public'), current_schema());
         BEGIN
             EXECUTE format('CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA %I', s);
-        EXCEPTION WHEN unique_violation OR duplicate_object THEN
-            NULL; -- another migration installed it at the same moment
+        EXCEPTION
+            WHEN unique_violation OR duplicate_object THEN
+                NULL; -- another migration installed it at the same moment
+            WHEN insufficient_privilege OR undefined_file THEN
+                -- Not allowed, or not shipped with this server: name
+                -- searches scan the tenant's keys, as before.
+                RAISE WARNING 'pg_trgm cannot be installed (%): key name searches will not use an index', SQLERRM;
         END;
         SELECT n.nspname INTO s FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
     END IF;
-    EXECUTE format('CREATE INDEX api_keys_name_trgm ON api_keys USING gin (lower(name) %I.gin_trgm_ops)', s);
+    IF s IS NOT NULL THEN
+        EXECUTE format('CREATE INDEX api_keys_name_trgm ON api_keys USING gin (lower(name) %I.gin_trgm_ops)', s);
+    END IF;
 END
 $$;
 -- +goose StatementEnd
@@ -69,4 +77,4 @@ DROP INDEX api_key_permissions_permission_key;
 CREATE INDEX api_keys_tenant_owner ON api_keys (tenant_id, owner_id);
 DROP INDEX api_keys_tenant_owner_created;
 DROP INDEX api_keys_tenant_active_created;
-DROP INDEX api_keys_name_trgm;
+DROP INDEX IF EXISTS api_keys_name_trgm;
