@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
 
 // keyPage is the answer of GET /v1/apikeys with its keyset paging fields.
@@ -21,11 +22,15 @@ type keyPage struct {
 	NextCursor          string           `json:"nextCursor"`
 }
 
-// TestListAPIKeysCursor pages GET /v1/apikeys by cursor: the pages join
-// into the one big page, and a cursor of one tenant used in another lists
-// only that tenant's keys.
+// TestListAPIKeysCursor pages GET /v1/apikeys by cursor, on both
+// databases: the pages join into the one big page, and a cursor of one
+// tenant used in another lists only that tenant's keys.
 func TestListAPIKeysCursor(t *testing.T) {
-	s := sqliteServer(t)
+	t.Run("sqlite", func(t *testing.T) { testListAPIKeysCursor(t, sqliteServer(t)) })
+	t.Run("postgres", func(t *testing.T) { testListAPIKeysCursor(t, newServer(t, sqltest.Postgres(t))) })
+}
+
+func testListAPIKeysCursor(t *testing.T, s *server) {
 	var acme keyward.Tenant
 	s.do("POST", "/v1/tenants", s.admin, map[string]any{"name": "acme", "prefix": "acme"}, 201, &acme)
 	for i := range 7 {
