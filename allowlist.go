@@ -8,10 +8,6 @@ import (
 	"strings"
 )
 
-// EIPNOTALLOWED refuses a key used from an address outside its
-// allowedCidrs (403).
-const EIPNOTALLOWED = "ip_not_allowed"
-
 // CodeIPNotAllowed is verify's answer for a key presented on behalf of a
 // client outside the key's allowedCidrs (or with no client address given).
 const CodeIPNotAllowed = "IP_NOT_ALLOWED"

@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,24 +18,23 @@ type PermissionRef struct {
 	Name string `json:"name,omitempty"`
 }
 
-// APIKeyInput is what a caller may set on a key. Nil fields are left as
-// they are (PATCH) or take their defaults (create, replace).
+// APIKeyInput is what a caller may set on a key. Nil and left-out fields
+// are left as they are (PATCH) or take their defaults (create, replace); a
+// null Optional clears its field.
 type APIKeyInput struct {
-	Name                 *string          `json:"name,omitempty"`
-	Description          *string          `json:"description,omitempty"`
-	ClientID             *string          `json:"clientId,omitempty"` // a slug; create only
-	Permissions          *[]PermissionRef `json:"permissions,omitempty"`
-	Level                *int             `json:"level,omitempty"`
-	IsActive             *bool            `json:"isActive,omitempty"`
-	ExpiresAt            *time.Time       `json:"expiresAt,omitempty"`
-	ExpiresIn            *int64           `json:"expiresIn,omitempty"` // seconds from now; create and replace only
-	ClearExpiry          bool             `json:"-"`                   // PATCH expiresAt: null
-	TokenLifespanSeconds *int             `json:"tokenLifespanSeconds,omitempty"`
-	HMACEnabled          *bool            `json:"hmacEnabled,omitempty"`
-	RateLimit            *RateLimit       `json:"rateLimit,omitempty"`
-	ClearRateLimit       bool             `json:"-"` // PATCH rateLimit: null
-	Credits              *Credits         `json:"credits,omitempty"`
-	ClearCredits         bool             `json:"-"` // PATCH credits: null
+	Name        *string          `json:"name,omitempty"`
+	Description *string          `json:"description,omitempty"`
+	ClientID    Optional[string] `json:"clientId,omitzero"` // a slug; create only (null: generated)
+	Permissions *[]PermissionRef `json:"permissions,omitempty"`
+	Level       *int             `json:"level,omitempty"`
+	IsActive    *bool            `json:"isActive,omitempty"`
+	// ExpiresAt null: the key never expires.
+	ExpiresAt            Optional[time.Time] `json:"expiresAt,omitzero"`
+	ExpiresIn            *int64              `json:"expiresIn,omitempty"` // seconds from now; create and replace only
+	TokenLifespanSeconds *int                `json:"tokenLifespanSeconds,omitempty"`
+	HMACEnabled          *bool               `json:"hmacEnabled,omitempty"`
+	RateLimit            Optional[RateLimit] `json:"rateLimit,omitzero"` // null: none of its own
+	Credits              Optional[Credits]   `json:"credits,omitzero"`   // null: unlimited uses
 	// RateLimits replaces the key's named limits ([] removes them).
 	RateLimits *[]NamedRateLimit `json:"rateLimits,omitempty"`
 	DeviceName *string           `json:"deviceName,omitempty"`
@@ -46,10 +46,10 @@ type APIKeyInput struct {
 	// userName); an unknown name is EINVALID naming "userName". The owner
 	// changes under the same rules as with OwnerID.
 	OwnerUserName *string `json:"-"`
-	// AllowedCIDRs replaces the key's address allowlist; an empty list
-	// removes it (any address).
-	AllowedCIDRs *[]string       `json:"allowedCidrs,omitempty"`
-	Meta         json.RawMessage `json:"meta,omitempty"`
+	// AllowedCIDRs replaces the key's address allowlist; an empty list or
+	// null removes it (any address).
+	AllowedCIDRs Optional[[]string] `json:"allowedCidrs,omitzero"`
+	Meta         json.RawMessage    `json:"meta,omitempty"`
 }
 
 // IssuedKey is a key together with its secret, returned only by create,
@@ -137,20 +137,11 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 			return err
 		}
 		now := s.now()
-		k := &APIKey{ID: id, TenantID: p.TenantID, TokenLifespanSeconds: DefaultTokenLifespan, CreatedAt: now,
-			UpdatedAt: now, CreatedBy: p.ID, Version: 1, SecretGeneration: 1, Meta: json.RawMessage("{}")}
-		if !p.crossTenant {
-			k.OwnerID = p.OwnerID
+		k, err := newKey(p, t, id, in.ClientID, now)
+		if err != nil {
+			return err
 		}
-		if in.ClientID != nil {
-			if !slugRE.MatchString(*in.ClientID) {
-				return Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of A-Z, a-z, 0-9, '.', '_', '~' and '-', starting with a letter or digit"})
-			}
-			k.ClientID = t.Prefix + "_" + *in.ClientID
-		} else {
-			k.ClientID = secret.NewClientID(t.Prefix)
-		}
-		if err := s.applyKeyInput(ctx, tx, p, k, nil, in, now, true); err != nil {
+		if err := s.changeKey(ctx, tx, p, k, nil, in, now); err != nil {
 			return err
 		}
 		sec := secret.NewSecret(t.Prefix)
@@ -162,15 +153,8 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 			}
 			return err
 		}
-		if k.Credits != nil {
-			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
-				return err
-			}
-		}
-		if len(k.RateLimits) > 0 {
-			if err := tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits); err != nil {
-				return err
-			}
+		if err := saveKeyLimits(ctx, tx, &APIKey{}, k); err != nil {
+			return err
 		}
 		if err := s.auditDetails(ctx, tx, p, "apikey.create", p.TenantID, k.ID, map[string]any{"name": k.Name}); err != nil {
 			return err
@@ -186,6 +170,41 @@ func (s *Service) createAPIKey(ctx context.Context, p *Principal, id string, in 
 		return nil, err
 	}
 	return issued, nil
+}
+
+// newKey returns a key about to be created by p in tenant t, with its
+// defaults: owned by p's owner, with the clientId asked for (a slug, which
+// the tenant's prefix is put before) or a generated one.
+func newKey(p *Principal, t *Tenant, id string, clientID Optional[string], now time.Time) (*APIKey, error) {
+	k := &APIKey{ID: id, TenantID: p.TenantID, TokenLifespanSeconds: DefaultTokenLifespan, CreatedAt: now,
+		UpdatedAt: now, CreatedBy: p.ID, Version: 1, SecretGeneration: 1, Meta: json.RawMessage("{}")}
+	if !p.crossTenant {
+		k.OwnerID = p.OwnerID
+	}
+	slug, ok := clientID.Get()
+	switch {
+	case !ok:
+		k.ClientID = secret.NewClientID(t.Prefix)
+	case !slugRE.MatchString(slug):
+		return nil, Invalid(FieldError{Field: "clientId", Message: "must be 1-64 of A-Z, a-z, 0-9, '.', '_', '~' and '-', starting with a letter or digit"})
+	default:
+		k.ClientID = t.Prefix + "_" + slug
+	}
+	return k, nil
+}
+
+// saveKeyLimits stores k's credits and named rate limits where they
+// differ from prev's, which are kept beside the key.
+func saveKeyLimits(ctx context.Context, tx StoreTx, prev, k *APIKey) error {
+	if !sameCredits(prev.Credits, k.Credits) {
+		if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
+			return err
+		}
+	}
+	if !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
+		return tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits)
+	}
+	return nil
 }
 
 // stillActive re-reads, inside tx, whether the principal that is about to
@@ -217,206 +236,89 @@ func (s *Service) setSecret(k *APIKey, sec string) {
 	}
 }
 
-// applyKeyInput validates in and applies it to k, enforcing the rules on who
-// may give a key what. prev is the key before the change (nil on create).
-func (s *Service) applyKeyInput(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey, in APIKeyInput, now time.Time, create bool) error {
-	var f fieldErrors
-	if create || in.Name != nil {
-		name := ""
-		if in.Name != nil {
-			name = strings.TrimSpace(*in.Name)
-		}
-		checkText(&f, "name", name, true, MaxNameLen)
-		k.Name = name
-	}
-	if in.Description != nil {
-		checkText(&f, "description", *in.Description, false, MaxDescriptionLen)
-		k.Description = *in.Description
-	}
-	if in.DeviceName != nil {
-		checkText(&f, "deviceName", *in.DeviceName, false, MaxNameLen)
-		k.DeviceName = *in.DeviceName
-	}
-	if in.Level != nil {
-		checkLevel(&f, "level", *in.Level)
-		k.Level = *in.Level
-	}
-	if in.IsActive != nil {
-		k.IsActive = *in.IsActive
-	}
-	switch {
-	case in.ExpiresAt != nil && in.ExpiresIn != nil:
-		f.add("expiresIn", "give expiresAt or expiresIn, not both")
-	case in.ExpiresIn != nil:
-		if *in.ExpiresIn < 1 || *in.ExpiresIn > MaxExpiresIn {
-			f.add("expiresIn", "must be between 1 and "+strconv.Itoa(MaxExpiresIn)+" seconds")
-		} else {
-			t := now.Add(time.Duration(*in.ExpiresIn) * time.Second)
-			k.ExpiresAt = &t
-		}
-	case in.ExpiresAt != nil:
-		if !in.ExpiresAt.After(now) {
-			f.add("expiresAt", "must be in the future")
-		} else if in.ExpiresAt.Sub(now) > MaxExpiresIn*time.Second {
-			f.add("expiresAt", "must be at most ten years from now")
-		}
-		k.ExpiresAt = normalizeTime(in.ExpiresAt)
-	case in.ClearExpiry:
-		k.ExpiresAt = nil
-	}
-	if in.TokenLifespanSeconds != nil {
-		if *in.TokenLifespanSeconds < MinTokenLifespan || *in.TokenLifespanSeconds > MaxTokenLifespan {
-			f.add("tokenLifespanSeconds", "must be between 60 and 86400")
-		}
-		k.TokenLifespanSeconds = *in.TokenLifespanSeconds
-	}
-	switch {
-	case in.RateLimit != nil && in.ClearRateLimit:
-		f.add("rateLimit", "give a rate limit or null, not both")
-	case in.RateLimit != nil:
-		checkRateLimit(&f, "rateLimit", *in.RateLimit)
-		l := *in.RateLimit
-		k.RateLimit = &l
-	case in.ClearRateLimit:
-		k.RateLimit = nil
-	}
-	switch {
-	case in.Credits != nil && in.ClearCredits:
-		f.add("credits", "give credits or null, not both")
-	case in.Credits != nil:
-		c := *in.Credits
-		if c.Refill != nil {
-			r := *c.Refill
-			c.Refill = &r
-		}
-		checkCredits(&f, &c)
-		if c.Refill != nil && (f.err() == nil) {
-			c.Period = c.Refill.periodStart(now).Unix()
-		}
-		k.Credits = &c
-	case in.ClearCredits:
-		k.Credits = nil
-	}
-	if in.RateLimits != nil {
-		k.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
-	}
-	if in.HMACEnabled != nil {
-		if *in.HMACEnabled && !create && prev != nil && !prev.HMACEnabled {
-			f.add("hmacEnabled", "can only be turned on when the key is created or rotated (POST .../rotate with hmacEnabled)")
-		}
-		k.HMACEnabled = *in.HMACEnabled
-		if !k.HMACEnabled {
-			k.SecretCiphertext, k.PrevSecretCiphertext = nil, nil
-		}
-	}
-	if in.ActsAsOwner != nil {
-		k.ActsAsOwner = *in.ActsAsOwner
-	}
-	if in.Audiences != nil {
-		checkAudiences(&f, "audiences", *in.Audiences)
-		k.Audiences = nil
-		if len(*in.Audiences) > 0 {
-			k.Audiences = append(Audiences{}, *in.Audiences...)
-		}
-	}
-	if in.Meta != nil && string(in.Meta) != "null" {
-		checkMeta(&f, in.Meta)
-		k.Meta = in.Meta
-	}
-	if in.OwnerID != nil {
-		k.OwnerID = *in.OwnerID
-		if k.OwnerID != "" && !secret.ValidID(k.OwnerID) {
-			f.add("ownerId", "must be a user id")
-		}
-	}
-	if in.OwnerUserName != nil {
-		switch u, err := tx.GetUserByName(ctx, k.TenantID, *in.OwnerUserName); {
-		case err == nil:
-			k.OwnerID = u.ID
-		case ErrorCode(err) == ENOTFOUND:
-			f.add("userName", "no user "+strconv.Quote(*in.OwnerUserName)+" in this tenant")
-		default:
-			return err
-		}
-	}
-	if in.AllowedCIDRs != nil {
-		cidrs, errs := ParseAllowedCIDRs("allowedCidrs", *in.AllowedCIDRs)
-		f = append(f, errs...)
-		k.AllowedCIDRs = cidrs
-	}
-	if in.Permissions != nil {
-		perms, err := resolvePermissions(ctx, tx, k.TenantID, *in.Permissions, &f)
-		if err != nil {
-			return err
-		}
-		k.Permissions = perms
+// changeKey makes the change in to k, which was prev (nil on create):
+// validated, applied, then authorized (keychange.go).
+func (s *Service) changeKey(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey, in APIKeyInput, now time.Time) error {
+	f := validateKeyInput(in, prev, now)
+	refs, err := resolveKeyRefs(ctx, tx, k.TenantID, in, &f)
+	if err != nil {
+		return err
 	}
 	if err := f.err(); err != nil {
 		return err
 	}
-
-	if k.ActsAsOwner && k.OwnerID == "" {
-		return Invalid(FieldError{Field: "actsAsOwner", Message: "needs an owner (ownerId)"})
+	applyKeyInput(k, in, refs, now)
+	if err := checkKey(k); err != nil {
+		return err
 	}
-	if prev != nil && p.isKey(prev.TenantID, prev.ID) && (in.ExpiresAt != nil || in.ClearExpiry ||
-		in.RateLimit != nil || in.ClearRateLimit) {
-		return Errorf(EFORBIDDEN, "a key may not change its own expiry or rate limit")
-	}
-	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !sameCredits(prev.Credits, k.Credits) {
-		return Errorf(EFORBIDDEN, "a key may not change its own credits")
-	}
-	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
-		return Errorf(EFORBIDDEN, "a key may not change its own rate limits")
-	}
-	if prev != nil && p.isKey(prev.TenantID, prev.ID) && widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs) {
-		return Errorf(EFORBIDDEN, "a key may not widen its own allowedCidrs")
-	}
-	if prev != nil && p.isKey(prev.TenantID, prev.ID) && !slices.Equal(prev.Audiences, k.Audiences) {
-		// Any change may widen: an added audience reaches another API, and
-		// none at all is keyward's own, the management API.
-		return Errorf(EFORBIDDEN, "a key may not change its own audiences")
-	}
-	return s.authorizeKey(ctx, tx, p, k, prev)
+	return s.authorizeKey(ctx, tx, p, k, prev, in)
 }
 
 // authorizeKey asks the policy whether p may turn prev (nil on create) into
 // k, after reading the facts it needs: the catalog, the owners' rights.
-func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey) error {
-	t, catalog, err := tenantCatalog(ctx, tx, k.TenantID)
+func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey, in APIKeyInput) error {
+	if prev != nil && p.isKey(prev.TenantID, prev.ID) {
+		if err := p.authorizeOwnKeyChange(ownChange(prev, k, in)); err != nil {
+			return err
+		}
+	}
+	c, err := s.keyChangeFacts(ctx, tx, p, k, prev)
 	if err != nil {
 		return err
 	}
+	return p.authorizeKeyChange(c)
+}
+
+// ownChange describes, for the policy, what a key changing itself from
+// prev to k changes of what bounds it.
+func ownChange(prev, k *APIKey, in APIKeyInput) ownKeyChange {
+	return ownKeyChange{
+		expiryOrRateLimit: !in.ExpiresAt.IsZero() || !in.RateLimit.IsZero(),
+		credits:           !sameCredits(prev.Credits, k.Credits),
+		rateLimits:        !sameNamedRateLimits(prev.RateLimits, k.RateLimits),
+		widensAllowlist:   widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs),
+		audiences:         !slices.Equal(prev.Audiences, k.Audiences),
+	}
+}
+
+// keyChangeFacts reads what the policy needs to decide whether p may turn
+// prev (nil on create) into k.
+func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey) (keyChange, error) {
+	t, catalog, err := tenantCatalog(ctx, tx, k.TenantID)
+	if err != nil {
+		return keyChange{}, err
+	}
 	next, owner, err := s.keyFacts(ctx, tx, k, t.IsRoot, catalog)
 	if err != nil {
-		return err
+		return keyChange{}, err
 	}
 	c := keyChange{next: next, rights: prev == nil}
 	ownerChanged := prev == nil || prev.OwnerID != k.OwnerID
 	if prev != nil {
 		pf, _, err := s.keyFacts(ctx, tx, prev, t.IsRoot, catalog)
 		if err != nil {
-			return err
+			return keyChange{}, err
 		}
-		c.prev = &pf
-		// A new audience lets the key's tokens reach another API: a grant
-		// like a permission.
-		c.rights = ownerChanged || prev.ActsAsOwner != k.ActsAsOwner || prev.Level != k.Level ||
-			!samePermissions(prev.Permissions, k.Permissions) || !slices.Equal(prev.Audiences, k.Audiences) ||
-			creditsGrant(prev.Credits, k.Credits) ||
-			// Widening where the key works is a grant too.
-			widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs)
+		c.prev, c.rights = &pf, changesRights(prev, k)
 	}
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
 		c.owner = &r
 	}
-	if err := p.authorizeKeyChange(c); err != nil {
-		return err
+	if owner != nil && (ownerChanged || prev.Level != k.Level) && !k.ActsAsOwner {
+		c.ownerLevel = &owner.Level
 	}
-	if owner != nil && (ownerChanged || prev.Level != k.Level) && !k.ActsAsOwner && k.Level > owner.Level {
-		return Errorf(EFORBIDDEN, "level %d is above the owner's level %d", k.Level, owner.Level)
-	}
-	return nil
+	return c, nil
+}
+
+// changesRights reports whether turning prev into k gives the key rights:
+// a new owner, level or permissions, acting as its owner or not, and also
+// a new audience (its tokens reach another API), more credits, or a wider
+// allowlist.
+func changesRights(prev, k *APIKey) bool {
+	return prev.OwnerID != k.OwnerID || prev.ActsAsOwner != k.ActsAsOwner || prev.Level != k.Level ||
+		!samePermissions(prev.Permissions, k.Permissions) || !slices.Equal(prev.Audiences, k.Audiences) ||
+		creditsGrant(prev.Credits, k.Credits) || widensAllowlist(prev.AllowedCIDRs, k.AllowedCIDRs)
 }
 
 // tenantCatalog reads what every policy decision in a tenant needs: the
@@ -604,11 +506,11 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter)
 // version (else EPRECONDITION). Without it, a concurrent change is retried
 // on the fresh key, so no write is lost.
 func (s *Service) UpdateAPIKey(ctx context.Context, p *Principal, id string, in APIKeyInput, ifMatch *int) (*APIKey, error) {
+	if !in.ClientID.IsZero() { // even null
+		return nil, Invalid(FieldError{Field: "clientId", Message: "is immutable"})
+	}
 	if err := checkID("key", id); err != nil {
 		return nil, err
-	}
-	if in.ClientID != nil {
-		return nil, Invalid(FieldError{Field: "clientId", Message: "is immutable"})
 	}
 	if in.ExpiresIn != nil {
 		return nil, Invalid(FieldError{Field: "expiresIn", Message: "is only accepted on create; use expiresAt"})
@@ -635,29 +537,18 @@ func (s *Service) updateAPIKeyOnce(ctx context.Context, p *Principal, id string,
 		}
 		k := *prev
 		now := s.now()
-		if err := s.applyKeyInput(ctx, tx, p, &k, prev, in, now, false); err != nil {
+		if err := s.changeKey(ctx, tx, p, &k, prev, in, now); err != nil {
 			return err
 		}
 		k.UpdatedAt, k.Version = now, prev.Version+1
 		if err := tx.UpdateAPIKey(ctx, &k, prev.Version); err != nil {
 			return err
 		}
-		if !sameCredits(prev.Credits, k.Credits) {
-			if err := tx.SetKeyCredits(ctx, k.TenantID, k.ID, k.Credits); err != nil {
-				return err
-			}
-		}
-		if !sameNamedRateLimits(prev.RateLimits, k.RateLimits) {
-			if err := tx.SetKeyRateLimits(ctx, k.TenantID, k.ID, k.RateLimits); err != nil {
-				return err
-			}
-		}
-		action := "apikey.update"
-		if in.IsActive != nil && *in.IsActive != prev.IsActive && onlyActiveChanged(in) {
-			action = map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*in.IsActive]
+		if err := saveKeyLimits(ctx, tx, prev, &k); err != nil {
+			return err
 		}
 		changes := keyChanges(prev, &k)
-		if err := s.auditDetails(ctx, tx, p, action, p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": changes.fields(), "changes": changes}); err != nil {
+		if err := s.auditDetails(ctx, tx, p, updateAction(prev, in), p.TenantID, k.ID, map[string]any{"name": k.Name, "changed": changes.fields(), "changes": changes}); err != nil {
 			return err
 		}
 		if prev.IsActive && !k.IsActive {
@@ -684,13 +575,19 @@ func sameRateLimit(a, b *RateLimit) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }
 
-func onlyActiveChanged(in APIKeyInput) bool {
+// updateAction is the audit action of an update: an activation or a
+// deactivation when that is all it does.
+func updateAction(prev *APIKey, in APIKeyInput) string {
+	active := in.IsActive
 	in.IsActive = nil
-	return in.Name == nil && in.Description == nil && in.Permissions == nil && in.Level == nil &&
-		in.ExpiresAt == nil && !in.ClearExpiry && in.TokenLifespanSeconds == nil && in.HMACEnabled == nil &&
-		in.RateLimit == nil && !in.ClearRateLimit && in.DeviceName == nil && in.OwnerID == nil && in.OwnerUserName == nil &&
-		in.Meta == nil && in.ActsAsOwner == nil && in.Audiences == nil && in.Credits == nil && !in.ClearCredits && in.RateLimits == nil && in.AllowedCIDRs == nil
+	if active == nil || *active == prev.IsActive || !in.IsEmpty() {
+		return "apikey.update"
+	}
+	return map[bool]string{true: "apikey.activate", false: "apikey.deactivate"}[*active]
 }
+
+// IsEmpty reports whether in changes nothing.
+func (in APIKeyInput) IsEmpty() bool { return reflect.ValueOf(in).IsZero() }
 
 // KeyToChange returns key id if the caller may change it — it may read or
 // write the key, or it is the key — else ENOTFOUND: what a dialect's
@@ -748,84 +645,15 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 	if !p.canKey(PermAPIKeysRead, existing.OwnerID) && !p.canKey(PermAPIKeysWrite, existing.OwnerID) {
 		return nil, false, Errorf(ENOTFOUND, "api key not found")
 	}
-	switch {
-	case ifMatch != nil && *ifMatch != existing.Version:
-		return nil, false, Errorf(EPRECONDITION, "the key's version is %d, not %d", existing.Version, *ifMatch)
-	case version != nil && *version != existing.Version:
-		return nil, false, Errorf(EVERSIONCONFLICT, "the key's version is %d, not %d", existing.Version, *version)
-	case version == nil && ifMatch == nil:
-		return nil, false, Errorf(EVERSIONCONFLICT, "give the key's current version (version or If-Match) to replace it")
+	if err := checkReplaceVersion(existing, version, ifMatch); err != nil {
+		return nil, false, err
 	}
-	if in.ClientID != nil {
-		t, err := s.store.GetTenant(ctx, p.TenantID)
-		if err != nil {
-			return nil, false, err
-		}
-		if existing.ClientID != t.Prefix+"_"+*in.ClientID {
-			return nil, false, Invalid(FieldError{Field: "clientId", Message: "is immutable"})
-		}
+	if err := s.checkClientIDKept(ctx, existing, in.ClientID); err != nil {
+		return nil, false, err
 	}
-	// Replace: every field not given takes its default.
-	full := in
-	full.ClientID = nil
-	def := func(v *string) *string {
-		if v == nil {
-			e := ""
-			return &e
-		}
-		return v
-	}
-	full.Description, full.DeviceName = def(in.Description), def(in.DeviceName)
-	if full.Permissions == nil {
-		full.Permissions = &[]PermissionRef{}
-	}
-	if full.Level == nil {
-		zero := 0
-		full.Level = &zero
-	}
-	if full.IsActive == nil {
-		t := true
-		full.IsActive = &t
-	}
-	if full.ExpiresAt == nil && full.ExpiresIn == nil {
-		full.ClearExpiry = true
-	}
-	if full.RateLimit == nil {
-		full.ClearRateLimit = true
-	}
-	if full.Credits == nil {
-		full.ClearCredits = true
-	}
-	if full.RateLimits == nil {
-		full.RateLimits = &[]NamedRateLimit{}
-	}
-	if full.TokenLifespanSeconds == nil {
-		d := DefaultTokenLifespan
-		full.TokenLifespanSeconds = &d
-	}
-	if full.HMACEnabled == nil {
-		full.HMACEnabled = &existing.HMACEnabled
-	}
-	if full.Meta == nil {
-		full.Meta = json.RawMessage("{}")
-	}
-	if full.ActsAsOwner == nil {
-		full.ActsAsOwner = new(bool)
-	}
-	if full.Audiences == nil {
-		full.Audiences = &[]string{}
-	}
-	if full.AllowedCIDRs == nil {
-		full.AllowedCIDRs = &[]string{}
-	}
-	expiresIn := full.ExpiresIn
-	full.ExpiresIn = nil
-	if expiresIn != nil {
-		if *expiresIn < 1 || *expiresIn > MaxExpiresIn {
-			return nil, false, Invalid(FieldError{Field: "expiresIn", Message: "must be between 1 and " + strconv.Itoa(MaxExpiresIn) + " seconds"})
-		}
-		t := s.now().Add(time.Duration(*expiresIn) * time.Second)
-		full.ExpiresAt = &t
+	full, err := replacement(in, existing, s.now())
+	if err != nil {
+		return nil, false, err
 	}
 	v := existing.Version
 	k, err := s.updateAPIKeyOnce(ctx, p, id, full, &v)
@@ -836,6 +664,78 @@ func (s *Service) replaceAPIKey(ctx context.Context, p *Principal, id string, in
 		return nil, false, err
 	}
 	return &IssuedKey{APIKey: k}, false, nil
+}
+
+// checkReplaceVersion checks that a replace names the version of the key
+// it replaces: in the body (version) or in If-Match.
+func checkReplaceVersion(existing *APIKey, version, ifMatch *int) error {
+	switch {
+	case ifMatch != nil && *ifMatch != existing.Version:
+		return Errorf(EPRECONDITION, "the key's version is %d, not %d", existing.Version, *ifMatch)
+	case version != nil && *version != existing.Version:
+		return Errorf(EVERSIONCONFLICT, "the key's version is %d, not %d", existing.Version, *version)
+	case version == nil && ifMatch == nil:
+		return Errorf(EVERSIONCONFLICT, "give the key's current version (version or If-Match) to replace it")
+	}
+	return nil
+}
+
+// checkClientIDKept refuses a replace that gives the key another clientId
+// (a slug, without the tenant's prefix): it is immutable.
+func (s *Service) checkClientIDKept(ctx context.Context, existing *APIKey, clientID Optional[string]) error {
+	slug, ok := clientID.Get()
+	if !ok {
+		return nil
+	}
+	t, err := s.store.GetTenant(ctx, existing.TenantID)
+	if err != nil {
+		return err
+	}
+	if existing.ClientID != t.Prefix+"_"+slug {
+		return Invalid(FieldError{Field: "clientId", Message: "is immutable"})
+	}
+	return nil
+}
+
+// replacement is the change a replace of existing with in makes: every
+// field in leaves out takes its default, and expiresIn becomes the expiry
+// it means.
+func replacement(in APIKeyInput, existing *APIKey, now time.Time) (APIKeyInput, error) {
+	full := in
+	full.ClientID = Optional[string]{}
+	full.Description = orDefault(in.Description, "")
+	full.DeviceName = orDefault(in.DeviceName, "")
+	full.Permissions = orDefault(in.Permissions, []PermissionRef{})
+	full.Level = orDefault(in.Level, 0)
+	full.IsActive = orDefault(in.IsActive, true)
+	full.RateLimit = in.RateLimit.or(Null[RateLimit]())
+	full.Credits = in.Credits.or(Null[Credits]())
+	full.RateLimits = orDefault(in.RateLimits, []NamedRateLimit{})
+	full.TokenLifespanSeconds = orDefault(in.TokenLifespanSeconds, DefaultTokenLifespan)
+	full.HMACEnabled = orDefault(in.HMACEnabled, existing.HMACEnabled)
+	full.ActsAsOwner = orDefault(in.ActsAsOwner, false)
+	full.Audiences = orDefault(in.Audiences, []string{})
+	full.AllowedCIDRs = in.AllowedCIDRs.or(Some([]string{}))
+	if full.Meta == nil {
+		full.Meta = json.RawMessage("{}")
+	}
+	full.ExpiresAt = in.ExpiresAt.or(Null[time.Time]())
+	if in.ExpiresIn != nil {
+		var f fieldErrors
+		if checkExpiresIn(&f, *in.ExpiresIn); f.err() != nil {
+			return full, f.err()
+		}
+		full.ExpiresAt, full.ExpiresIn = Some(now.Add(time.Duration(*in.ExpiresIn)*time.Second)), nil
+	}
+	return full, nil
+}
+
+// orDefault returns v, or a pointer to def when v is nil.
+func orDefault[T any](v *T, def T) *T {
+	if v != nil {
+		return v
+	}
+	return &def
 }
 
 // DeleteAPIKey deletes a key and returns it as it was. Needs apikeys:delete

@@ -65,13 +65,13 @@ func TestClientIDSlugUsesTenantPrefix(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k := e.key(t, in, keyward.APIKeyInput{ClientID: ptr("myapp_name")})
+		k := e.key(t, in, keyward.APIKeyInput{ClientID: keyward.Some("myapp_name")})
 		if k.ClientID != "cbx_b2b_myapp_name" || !strings.HasPrefix(k.ClientSecret, "cbx_b2b_sk_") {
 			t.Errorf("got clientId %q secret prefix %q, want cbx_b2b_myapp_name and cbx_b2b_sk_", k.ClientID, k.ClientSecret[:11])
 		}
-		_, err = e.svc.CreateAPIKey(e.ctx, in, keyward.APIKeyInput{Name: ptr("again"), ClientID: ptr("myapp_name")})
+		_, err = e.svc.CreateAPIKey(e.ctx, in, keyward.APIKeyInput{Name: ptr("again"), ClientID: keyward.Some("myapp_name")})
 		wantCode(t, err, keyward.ECONFLICT)
-		_, err = e.svc.CreateAPIKey(e.ctx, in, keyward.APIKeyInput{Name: ptr("bad"), ClientID: ptr("Bad Slug")})
+		_, err = e.svc.CreateAPIKey(e.ctx, in, keyward.APIKeyInput{Name: ptr("bad"), ClientID: keyward.Some("Bad Slug")})
 		wantCode(t, err, keyward.EINVALID)
 	})
 }
@@ -398,9 +398,9 @@ func TestUpdateAndReplaceVersions(t *testing.T) {
 		k := e.key(t, e.admin, keyward.APIKeyInput{ExpiresIn: ptr(int64(3600))})
 		_, err := e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{Name: ptr("x")}, ptr(7))
 		wantCode(t, err, keyward.EPRECONDITION)
-		_, err = e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{ClientID: ptr("new")}, nil)
+		_, err = e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{ClientID: keyward.Some("new")}, nil)
 		wantCode(t, err, keyward.EINVALID)
-		up, err := e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{ClearExpiry: true}, ptr(1))
+		up, err := e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{ExpiresAt: keyward.Null[time.Time]()}, ptr(1))
 		if err != nil || up.ExpiresAt != nil || up.Version != 2 {
 			t.Fatalf("clear expiry: got %v version %d err %v", up.ExpiresAt, up.Version, err)
 		}
@@ -416,7 +416,7 @@ func TestUpdateAndReplaceVersions(t *testing.T) {
 		wantCode(t, err, keyward.EVERSIONCONFLICT)
 		_, _, err = e.svc.ReplaceAPIKey(e.ctx, e.admin, id, keyward.APIKeyInput{Name: ptr("put2")}, nil, ptr(5))
 		wantCode(t, err, keyward.EPRECONDITION)
-		_, _, err = e.svc.ReplaceAPIKey(e.ctx, e.admin, id, keyward.APIKeyInput{Name: ptr("put2"), ClientID: ptr("renamed")}, ptr(1), nil)
+		_, _, err = e.svc.ReplaceAPIKey(e.ctx, e.admin, id, keyward.APIKeyInput{Name: ptr("put2"), ClientID: keyward.Some("renamed")}, ptr(1), nil)
 		wantCode(t, err, keyward.EINVALID) // clientId is immutable
 		rep, isNew, err := e.svc.ReplaceAPIKey(e.ctx, e.admin, id, keyward.APIKeyInput{Name: ptr("put2")}, ptr(1), nil)
 		if err != nil || isNew || rep.Name != "put2" || rep.Version != 2 || rep.ClientSecret != "" {

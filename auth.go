@@ -188,7 +188,7 @@ func (s *Service) checkSecretIn(ctx context.Context, sec, clientID string, batch
 	if snap.disabled != "" {
 		return snap, snap.disabled, nil
 	}
-	if snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt) {
+	if expired(snap.ExpiresAt, now) {
 		return snap, CodeExpired, nil
 	}
 	return snap, CodeValid, nil

@@ -35,8 +35,8 @@ func BenchmarkVerifyAllowlist(b *testing.B) {
 		in   keyward.APIKeyInput
 	}{
 		{"plain", keyward.APIKeyInput{Name: ptr("plain")}},
-		{"allowlist-3", keyward.APIKeyInput{Name: ptr("three"), AllowedCIDRs: cidrs(3)}},
-		{"allowlist-100", keyward.APIKeyInput{Name: ptr("hundred"), AllowedCIDRs: cidrs(100)}},
+		{"allowlist-3", keyward.APIKeyInput{Name: ptr("three"), AllowedCIDRs: keyward.OptionalOf(cidrs(3))}},
+		{"allowlist-100", keyward.APIKeyInput{Name: ptr("hundred"), AllowedCIDRs: keyward.OptionalOf(cidrs(100))}},
 	}
 	for _, c := range cases {
 		k, err := e.svc.CreateAPIKey(e.ctx, e.admin, c.in)

@@ -23,7 +23,7 @@ func BenchmarkAuthenticateCachedKey(b *testing.B) {
 // BenchmarkAuthenticateLimitedKey is the same with a key that has a rate
 // limit it never reaches: the in-memory limiter's cost.
 func BenchmarkAuthenticateLimitedKey(b *testing.B) {
-	benchAuthenticate(b, keyward.APIKeyInput{Name: ptr("bench"), RateLimit: &keyward.RateLimit{Limit: 1_000_000_000, WindowSeconds: 86400}})
+	benchAuthenticate(b, keyward.APIKeyInput{Name: ptr("bench"), RateLimit: keyward.Some(keyward.RateLimit{Limit: 1_000_000_000, WindowSeconds: 86400})})
 }
 
 func benchAuthenticate(b *testing.B, in keyward.APIKeyInput) {
@@ -59,7 +59,7 @@ func BenchmarkVerifyKeyCached(b *testing.B) {
 //
 //	go test -run '^$' -bench 'VerifyKey(Cached|Credits)$' .
 func BenchmarkVerifyKeyCredits(b *testing.B) {
-	benchVerify(b, keyward.APIKeyInput{Name: ptr("bench"), Credits: &keyward.Credits{Remaining: keyward.MaxCredits}})
+	benchVerify(b, keyward.APIKeyInput{Name: ptr("bench"), Credits: keyward.Some(keyward.Credits{Remaining: keyward.MaxCredits})})
 }
 
 // BenchmarkVerifyKeyNamedLimits is the same with a key that has a burst

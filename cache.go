@@ -9,7 +9,8 @@ import (
 )
 
 // keySnapshot is what the verify path needs of a key, resolved once and
-// cached by secret hash. It holds no secret material.
+// cached by secret hash. It holds no secret in the clear: an HMAC key's
+// secrets only sealed with the master key (sealed).
 type keySnapshot struct {
 	ID          string
 	TenantID    string

@@ -9,10 +9,11 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
-func credits(n int64, r *keyward.Refill) *keyward.Credits {
-	return &keyward.Credits{Remaining: n, Refill: r}
+func credits(n int64, r *keyward.Refill) keyward.Optional[keyward.Credits] {
+	return keyward.Some(keyward.Credits{Remaining: n, Refill: r})
 }
 
 // verifyCode verifies sec with cost (nil: default) and returns the answer.
@@ -28,7 +29,7 @@ func verifyCost(t *testing.T, e *env, verifier *keyward.Principal, sec string, c
 func TestCreditsSpendAndRefuse(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		verifier := e.keyPrincipal(t, e.key(t, e.admin, keyward.APIKeyInput{Permissions: perms("keys:verify")}).ClientSecret)
-		k := e.key(t, e.admin, keyward.APIKeyInput{Credits: credits(3, nil), RateLimit: &keyward.RateLimit{Limit: 5, WindowSeconds: 60}})
+		k := e.key(t, e.admin, keyward.APIKeyInput{Credits: credits(3, nil), RateLimit: keyward.Some(keyward.RateLimit{Limit: 5, WindowSeconds: 60})})
 		steps := []struct {
 			name      string
 			cost      *int64
@@ -79,7 +80,7 @@ func TestCreditsSpendAndRefuse(t *testing.T) {
 		wantCode(t, err, keyward.EUSAGEEXCEEDED)
 
 		// Removing the credits makes the key unlimited, on this replica at once.
-		if _, err := e.svc.UpdateAPIKey(e.ctx, e.admin, a.ID, keyward.APIKeyInput{ClearCredits: true}, nil); err != nil {
+		if _, err := e.svc.UpdateAPIKey(e.ctx, e.admin, a.ID, keyward.APIKeyInput{Credits: keyward.Null[keyward.Credits]()}, nil); err != nil {
 			t.Fatal(err)
 		}
 		for range 3 {
@@ -102,7 +103,7 @@ func TestCreditsValidation(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
 		tests := []struct {
 			name  string
-			c     *keyward.Credits
+			c     keyward.Optional[keyward.Credits]
 			field string
 		}{
 			{"negative", credits(-1, nil), "credits.remaining"},
@@ -177,7 +178,7 @@ func TestCreditsAreAGrant(t *testing.T) {
 		k := e.key(t, e.admin, keyward.APIKeyInput{Permissions: perms("orders_read"), Credits: credits(10, nil)})
 		_, err := e.svc.UpdateAPIKey(e.ctx, ops, k.ID, keyward.APIKeyInput{Credits: credits(11, nil)}, nil)
 		wantCode(t, err, keyward.EFORBIDDEN)
-		_, err = e.svc.UpdateAPIKey(e.ctx, ops, k.ID, keyward.APIKeyInput{ClearCredits: true}, nil)
+		_, err = e.svc.UpdateAPIKey(e.ctx, ops, k.ID, keyward.APIKeyInput{Credits: keyward.Null[keyward.Credits]()}, nil)
 		wantCode(t, err, keyward.EFORBIDDEN)
 		_, err = e.svc.UpdateAPIKey(e.ctx, ops, k.ID, keyward.APIKeyInput{Credits: credits(5, &keyward.Refill{Amount: 1, Interval: "daily"})}, nil)
 		wantCode(t, err, keyward.EFORBIDDEN)
@@ -240,7 +241,7 @@ func TestCreditsExactAcrossReplicas(t *testing.T) {
 	master := secret.RandomBytes(32)
 	replica := func(migrate bool) *keyward.Service {
 		db := sqltest.Open(t, dsn, migrate)
-		svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed(), CacheTTL: time.Hour})
+		svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed(), CacheTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

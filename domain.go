@@ -219,6 +219,26 @@ const (
 	StatusExpired  = "expired"  // expiresAt <= now
 )
 
+// Status is the key's status at now, as the list's status filter counts
+// it: StatusInactive when switched off, else StatusExpired from its expiry
+// on, else StatusActive.
+func (k *APIKey) Status(now time.Time) string {
+	switch {
+	case !k.IsActive:
+		return StatusInactive
+	case expired(k.ExpiresAt, now):
+		return StatusExpired
+	}
+	return StatusActive
+}
+
+// expired reports whether what expires at expiresAt (nil: never) has
+// expired at now: the one definition of "expired", which includes the
+// moment itself.
+func expired(expiresAt *time.Time, now time.Time) bool {
+	return expiresAt != nil && !now.Before(*expiresAt)
+}
+
 // APIKeyFilter selects API keys of one tenant.
 type APIKeyFilter struct {
 	Page       Page

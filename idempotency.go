@@ -8,12 +8,6 @@ import (
 	"time"
 )
 
-// Error codes of Idempotency-Key requests.
-const (
-	EIDEMREUSED     = "idempotency_key_reused"  // 422: the key was used with another request
-	EIDEMINPROGRESS = "idempotency_in_progress" // 409: the first request with the key is still running
-)
-
 // IdempotencyTTL is how long the answer to a request with an
 // Idempotency-Key is kept; idempotencyStale is how long a request may stay
 // in flight before a retry takes its place (its replica died).

@@ -21,12 +21,11 @@ const MaxNamedRateLimits = 16
 
 var limitNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// checkNamedRateLimits validates ls (field "rateLimits") and returns them
-// sorted by name.
-func checkNamedRateLimits(f *fieldErrors, ls []NamedRateLimit) []NamedRateLimit {
+// checkNamedRateLimits validates ls (field "rateLimits").
+func checkNamedRateLimits(f *fieldErrors, ls []NamedRateLimit) {
 	if len(ls) > MaxNamedRateLimits {
 		f.add("rateLimits", "must hold at most "+strconv.Itoa(MaxNamedRateLimits)+" limits")
-		return nil
+		return
 	}
 	seen := map[string]bool{}
 	for i, l := range ls {
@@ -39,6 +38,11 @@ func checkNamedRateLimits(f *fieldErrors, ls []NamedRateLimit) []NamedRateLimit 
 		seen[l.Name] = true
 		checkRateLimit(f, field, RateLimit{Limit: l.Limit, WindowSeconds: l.WindowSeconds})
 	}
+}
+
+// sortNamedRateLimits returns valid limits as they are stored: sorted by
+// name, none as nil.
+func sortNamedRateLimits(ls []NamedRateLimit) []NamedRateLimit {
 	if len(ls) == 0 {
 		return nil
 	}

@@ -86,7 +86,7 @@ func TestNamedRateLimitsEachRefuseAtTheirBound(t *testing.T) {
 		}
 		// The single rateLimit is one more limit among them.
 		verifier := e.keyPrincipal(t, e.key(t, e.admin, keyward.APIKeyInput{Permissions: perms("keys:verify")}).ClientSecret)
-		both := e.key(t, e.admin, keyward.APIKeyInput{RateLimit: &keyward.RateLimit{Limit: 1, WindowSeconds: 60},
+		both := e.key(t, e.admin, keyward.APIKeyInput{RateLimit: keyward.Some(keyward.RateLimit{Limit: 1, WindowSeconds: 60}),
 			RateLimits: &[]keyward.NamedRateLimit{named("day", 10, 86400)}})
 		if res := verifyCost(t, e, verifier, both.ClientSecret, nil); !res.Valid || res.RateLimit == nil || res.RateLimit.Limit != 1 {
 			t.Fatalf("first: got %+v %+v, want the rateLimit of 1 reported", res, res.RateLimit)

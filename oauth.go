@@ -15,14 +15,6 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 )
 
-// OAuth2 error codes (RFC 6749 §5.2). They are Error codes too: the OAuth
-// endpoints answer them in RFC 6749's shape, the rest of the API as problems.
-const (
-	EINVALIDCLIENT = "invalid_client" // 401
-	EINVALIDSCOPE  = "invalid_scope"  // 400
-	EINVALIDTARGET = "invalid_target" // 400: an audience the key may not have (RFC 8707 §2)
-)
-
 // AccessTokenClaims are the claims of an OAuth2 access token (RFC 9068).
 type AccessTokenClaims struct {
 	jwt.Claims
@@ -250,7 +242,7 @@ func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessToke
 	switch {
 	case snap.TenantID != c.Tenant, snap.ID != c.KeyID, snap.disabled != "":
 		return nil, nil, false, nil
-	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
+	case expired(snap.ExpiresAt, now):
 		return nil, nil, false, nil
 	case !audiencesAllowed(c.Audience, s.allowedAudiences(snap)):
 		return nil, nil, false, nil

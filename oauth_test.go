@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // TestSigningKeySharedByReplicas: two Services on one database (two
@@ -27,7 +28,7 @@ func TestSigningKeySharedByReplicas(t *testing.T) {
 			var svcs []*keyward.Service
 			for i := range 2 {
 				db := sqltest.Open(t, dsn, i == 0)
-				svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, PublicURL: "http://keyward.test"})
+				svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, PublicURL: "http://keyward.test"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -151,7 +152,7 @@ func TestTokenScopeAndLifetime(t *testing.T) {
 func TestSigningKeyRotation(t *testing.T) {
 	c := &clock{t: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}
 	db := sqltest.SQLite(t)
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: c.Now,
+	svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: c.Now,
 		SigningKeyRotation: 2 * time.Hour, CacheTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +218,7 @@ func TestSigningKeyRotation(t *testing.T) {
 // client's secret and counts the request once, like /oauth2/token.
 func TestRealmTokenCountsOnce(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
-		k := e.key(t, e.admin, keyward.APIKeyInput{RateLimit: &keyward.RateLimit{Limit: 2, WindowSeconds: 3600}})
+		k := e.key(t, e.admin, keyward.APIKeyInput{RateLimit: keyward.Some(keyward.RateLimit{Limit: 2, WindowSeconds: 3600})})
 		for i := range 2 {
 			if _, err := e.svc.IssueTokenInTenant(e.ctx, keyward.RootTenantName, k.ClientID, k.ClientSecret, ""); err != nil {
 				t.Fatalf("token %d of a key allowed 2 an hour: %v", i+1, err)

@@ -109,8 +109,8 @@ func (s *Service) applyPermissionInput(ctx context.Context, tx StoreTx, p *Princ
 				f.add("children["+strconv.Itoa(i)+"]", "would make the composite contain itself")
 				continue
 			}
-			if !p.canGrant(c.Name) {
-				return Errorf(EFORBIDDEN, "you cannot compose permission %s: you do not hold it", c.Name)
+			if err := p.authorizeCompose(c.Name); err != nil {
+				return err
 			}
 			perm.Children = append(perm.Children, c.ID)
 		}
@@ -225,8 +225,8 @@ func (s *Service) DeletePermission(ctx context.Context, p *Principal, id string)
 		if perm.BuiltIn {
 			return Errorf(EFORBIDDEN, "built-in permissions are read-only")
 		}
-		if !p.canGrant(perm.Name) {
-			return Errorf(EFORBIDDEN, "you cannot delete permission %s: you do not hold it", perm.Name)
+		if err := p.authorizePermissionDelete(perm.Name); err != nil {
+			return err
 		}
 		used, err := tx.PermissionInUse(ctx, p.TenantID, id)
 		if err != nil {

@@ -92,6 +92,10 @@ type keyChange struct {
 	// owner holds the rights of next's owner when the owner is set or
 	// changed to a user other than the caller's own.
 	owner *Rights
+	// ownerLevel is the level of next's owner when the owner or the key's
+	// level changes and the key has a grant of its own (it does not act as
+	// its owner): a key's level never exceeds its owner's.
+	ownerLevel *int
 }
 
 // authorizeKeyChange decides a create, replace or update of a key.
@@ -130,6 +134,38 @@ func (p *Principal) authorizeKeyChange(c keyChange) error {
 		if err := p.uncovered(*c.owner); err != nil {
 			return Errorf(EFORBIDDEN, "you may only give keys to users you cover: %s", err.Message)
 		}
+	}
+	if c.ownerLevel != nil && c.next.Rights.Level > *c.ownerLevel {
+		return Errorf(EFORBIDDEN, "level %d is above the owner's level %d", c.next.Rights.Level, *c.ownerLevel)
+	}
+	return nil
+}
+
+// ownKeyChange is what a key changing itself changes of what bounds it.
+type ownKeyChange struct {
+	expiryOrRateLimit bool // expiresAt or rateLimit given, even unchanged
+	credits           bool // its credits change
+	rateLimits        bool // its named rate limits change
+	widensAllowlist   bool // it would work from more addresses
+	audiences         bool // its audiences change
+}
+
+// authorizeOwnKeyChange decides what a key may change of itself: nothing
+// that bounds it, which someone else sets.
+func (p *Principal) authorizeOwnKeyChange(c ownKeyChange) error {
+	switch {
+	case c.expiryOrRateLimit:
+		return Errorf(EFORBIDDEN, "a key may not change its own expiry or rate limit")
+	case c.credits:
+		return Errorf(EFORBIDDEN, "a key may not change its own credits")
+	case c.rateLimits:
+		return Errorf(EFORBIDDEN, "a key may not change its own rate limits")
+	case c.widensAllowlist:
+		return Errorf(EFORBIDDEN, "a key may not widen its own allowedCidrs")
+	case c.audiences:
+		// Any change may widen: an added audience reaches another API, and
+		// none at all is keyward's own, the management API.
+		return Errorf(EFORBIDDEN, "a key may not change its own audiences")
 	}
 	return nil
 }
@@ -185,6 +221,25 @@ func (p *Principal) authorizePermissionChange() error {
 	return nil
 }
 
+// authorizeCompose decides whether the principal may put permission name
+// into a composite: only one it holds, lest the composite hand out more
+// than the caller has.
+func (p *Principal) authorizeCompose(name string) error {
+	if !p.canGrant(name) {
+		return Errorf(EFORBIDDEN, "you cannot compose permission %s: you do not hold it", name)
+	}
+	return nil
+}
+
+// authorizePermissionDelete decides whether the principal may delete
+// permission name from the catalog: only one it holds.
+func (p *Principal) authorizePermissionDelete(name string) error {
+	if !p.canGrant(name) {
+		return Errorf(EFORBIDDEN, "you cannot delete permission %s: you do not hold it", name)
+	}
+	return nil
+}
+
 // authorizeKeyDelete decides a deletion: it takes rights away, so the
 // caller needs apikeys:delete on the key and a level at least the key's.
 func (p *Principal) authorizeKeyDelete(k keyFacts) error {
@@ -202,8 +257,8 @@ func (p *Principal) authorizeKeyDelete(k keyFacts) error {
 // will be. A password, level, permission or activation change of someone
 // with more rights than the caller would hand the caller those rights.
 func (p *Principal) authorizeUserChange(prev, next *Rights) error {
-	if !p.Has(PermUsersWrite) {
-		return Errorf(EFORBIDDEN, "users:write is required")
+	if err := p.authorizeUserWrite(); err != nil {
+		return err
 	}
 	if prev != nil {
 		if prev.Level > p.Level {
@@ -217,6 +272,25 @@ func (p *Principal) authorizeUserChange(prev, next *Rights) error {
 		if err := p.uncovered(*next); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// authorizeUserWrite decides whether the principal may create, change or
+// delete users at all: users:write.
+func (p *Principal) authorizeUserWrite() error {
+	if !p.Has(PermUsersWrite) {
+		return Errorf(EFORBIDDEN, "users:write is required")
+	}
+	return nil
+}
+
+// authorizeOwnUserChange decides what a user, or a key acting for it, may
+// change of the user itself: not its rate limits, which someone else sets,
+// as a key's own.
+func (p *Principal) authorizeOwnUserChange(prev, next *User) error {
+	if prev.TenantID == p.TenantID && p.OwnerID == prev.ID && !sameNamedRateLimits(prev.RateLimits, next.RateLimits) {
+		return Errorf(EFORBIDDEN, "a user may not change their own rate limits")
 	}
 	return nil
 }

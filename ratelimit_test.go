@@ -24,7 +24,7 @@ func TestRateLimitField(t *testing.T) {
 		}
 		for _, tt := range tests {
 			l := tt.limit
-			k, err := e.svc.CreateAPIKey(e.ctx, e.admin, keyward.APIKeyInput{Name: ptr("limited"), RateLimit: &l})
+			k, err := e.svc.CreateAPIKey(e.ctx, e.admin, keyward.APIKeyInput{Name: ptr("limited"), RateLimit: keyward.Some(l)})
 			if tt.wantFields == nil {
 				if err != nil {
 					t.Errorf("%+v: %v", l, err)
@@ -51,7 +51,7 @@ func TestRateLimitField(t *testing.T) {
 		}
 		// PATCH sets and clears it; other changes keep it.
 		k := e.key(t, e.admin, keyward.APIKeyInput{Name: ptr("patched")})
-		got, err := e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{RateLimit: &keyward.RateLimit{Limit: 5, WindowSeconds: 10}}, nil)
+		got, err := e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{RateLimit: keyward.Some(keyward.RateLimit{Limit: 5, WindowSeconds: 10})}, nil)
 		if err != nil || got.RateLimit == nil || got.RateLimit.Limit != 5 {
 			t.Fatalf("PATCH rateLimit: got %+v, %v", got, err)
 		}
@@ -59,7 +59,7 @@ func TestRateLimitField(t *testing.T) {
 		if got.RateLimit == nil {
 			t.Error("renaming dropped the rate limit")
 		}
-		got, _ = e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{ClearRateLimit: true}, nil)
+		got, _ = e.svc.UpdateAPIKey(e.ctx, e.admin, k.ID, keyward.APIKeyInput{RateLimit: keyward.Null[keyward.RateLimit]()}, nil)
 		if got.RateLimit != nil {
 			t.Errorf("PATCH rateLimit null: got %+v", got.RateLimit)
 		}
@@ -68,7 +68,7 @@ func TestRateLimitField(t *testing.T) {
 
 func TestKeyRateLimitEveryScheme(t *testing.T) {
 	e := newEnv(t, sqltest.SQLite(t))
-	k := e.key(t, e.admin, keyward.APIKeyInput{Name: ptr("three a minute"), RateLimit: &keyward.RateLimit{Limit: 3, WindowSeconds: 60},
+	k := e.key(t, e.admin, keyward.APIKeyInput{Name: ptr("three a minute"), RateLimit: keyward.Some(keyward.RateLimit{Limit: 3, WindowSeconds: 60}),
 		Permissions: &[]keyward.PermissionRef{{Name: keyward.PermKeysVerify}}})
 	free := e.key(t, e.admin, keyward.APIKeyInput{Name: ptr("unlimited")})
 	// Start at the beginning of a window so that the test does not straddle two.

@@ -9,6 +9,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // replicas starts n Services on one PostgreSQL schema, each with the
@@ -20,7 +21,7 @@ func replicas(t *testing.T, n int) []*keyward.Service {
 	var out []*keyward.Service
 	for i := range n {
 		db := sqltest.Open(t, dsn, i == 0)
-		svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed(), CacheTTL: time.Hour})
+		svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed(), CacheTTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 const adminPassword = "admin-password-1"
@@ -57,7 +58,7 @@ func newEnv(t testing.TB, db *sqlstore.DB, opts ...func(*keyward.Config)) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	svc, err := keyward.NewService(cfg)
+	svc, err := wire.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,24 +14,9 @@ import (
 	"github.com/keyward/keyward/internal/signature"
 )
 
-// Problem codes of signed-request authentication, one per reason.
+// Limits and names of signed-request authentication (its error codes are
+// in error.go).
 const (
-	ESIGMISSING      = "signature_missing"           // 401: no Signature-Input/Signature (or NWS4 Authorization)
-	ESIGMALFORMED    = "signature_malformed"         // 400: headers that do not parse
-	ESIGTAG          = "signature_tag"               // 401: no keyward-v1 signature
-	ESIGCOMPONENT    = "signature_component_missing" // 401: a required component is not covered
-	ESIGINVALID      = "signature_invalid"           // 401: the MAC does not match
-	EDIGESTMISMATCH  = "digest_mismatch"             // 401: the body is not the one signed
-	EREPLAY          = "replay_detected"             // 401: the nonce was used before
-	ESIGTOOOLD       = "signature_too_old"           // 401: created more than 300 s ago
-	ESIGFUTURE       = "signature_in_future"         // 401: created more than 60 s ahead
-	ESIGEXPIRED      = "signature_expired"           // 401: expires has passed
-	ESIGWINDOW       = "signature_window_too_long"   // 401: expires - created over 300 s
-	EKEYUNKNOWN      = "key_not_found"               // 401: no such key
-	EKEYDISABLED     = "key_disabled"                // 401: inactive key, owner or tenant
-	EKEYEXPIRED      = "key_expired"                 // 401: past the key's expiresAt
-	EHMACNOTENABLED  = "hmac_not_enabled"            // 401: the key may not sign requests
-	EBODYTOOLARGE    = "body_too_large"              // 413: over 10 MiB
 	MaxSignedBody    = 10 << 20
 	sigMaxAge        = 300 * time.Second
 	sigMaxFuture     = 60 * time.Second
@@ -209,7 +194,7 @@ func (s *Service) signingKey(ctx context.Context, clientID, tenantID string) (*k
 		return nil, nil, Errorf(EKEYUNKNOWN, "no key has this keyid")
 	case snap.disabled != "":
 		return snap, nil, Errorf(EKEYDISABLED, "the key is disabled")
-	case snap.ExpiresAt != nil && !now.Before(*snap.ExpiresAt):
+	case expired(snap.ExpiresAt, now):
 		return snap, nil, Errorf(EKEYEXPIRED, "the key has expired")
 	case !snap.HMACEnabled || len(snap.sealed) == 0:
 		return snap, nil, Errorf(EHMACNOTENABLED, "the key does not sign requests (hmacEnabled is off)")

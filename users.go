@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/internal/secret"
 )
@@ -24,47 +25,23 @@ type UserInput struct {
 // CreateUser creates a user. Needs users:write; level and permissions may
 // not exceed the caller's.
 func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*User, error) {
-	if !p.Has(PermUsersWrite) {
-		return nil, s.denied(ctx, p, "user.create", "", Errorf(EFORBIDDEN, "users:write is required"))
+	if err := p.authorizeUserWrite(); err != nil {
+		return nil, s.denied(ctx, p, "user.create", "", err)
 	}
-	var f fieldErrors
-	name := ""
-	if in.UserName != nil {
-		name = strings.TrimSpace(*in.UserName)
-	}
-	if !userNameRE.MatchString(name) {
-		f.add("userName", "must be 1-64 of letters, digits and . _ @ + -, starting with a letter or digit")
-	}
-	if in.Password == nil {
-		f.add("password", "is required")
-	} else if err := validatePassword(*in.Password); err != nil {
-		f.add("password", err.(*Error).Fields[0].Message)
-	}
+	f := validateUserCreate(in)
 	now := s.now()
-	u := &User{ID: secret.NewID(), TenantID: p.TenantID, UserName: name, IsActive: true, CreatedAt: now, UpdatedAt: now,
+	u := &User{ID: secret.NewID(), TenantID: p.TenantID, UserName: in.newUserName(), IsActive: true, CreatedAt: now, UpdatedAt: now,
 		Version: 1, SessionGeneration: 1, Permissions: []Permission{}}
-	if in.Level != nil {
-		checkLevel(&f, "level", *in.Level)
-		u.Level = *in.Level
-	}
-	if in.IsActive != nil {
-		u.IsActive = *in.IsActive
-	}
-	if in.RateLimits != nil {
-		u.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
-	}
 	var out *User
 	err := s.store.Tx(ctx, func(tx StoreTx) error {
-		if in.Permissions != nil {
-			perms, err := resolvePermissions(ctx, tx, p.TenantID, *in.Permissions, &f)
-			if err != nil {
-				return err
-			}
-			u.Permissions = perms
+		perms, err := resolveUserPermissions(ctx, tx, p.TenantID, in, &f)
+		if err != nil {
+			return err
 		}
 		if err := f.err(); err != nil {
 			return err
 		}
+		applyUserInput(u, in, perms, "")
 		if err := s.authorizeUser(ctx, tx, p, nil, u); err != nil {
 			return err
 		}
@@ -83,7 +60,6 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 		if err := s.auditDetails(ctx, tx, p, "user.create", p.TenantID, u.ID, map[string]any{"userName": u.UserName}); err != nil {
 			return err
 		}
-		var err error
 		out, err = tx.GetUser(ctx, p.TenantID, u.ID)
 		return err
 	})
@@ -93,11 +69,22 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 	return out, nil
 }
 
+// resolveUserPermissions resolves the permissions in names (nil when it
+// names none), adding the unknown ones to f.
+func resolveUserPermissions(ctx context.Context, tx StoreTx, tenantID string, in UserInput, f *fieldErrors) ([]Permission, error) {
+	if in.Permissions == nil {
+		return nil, nil
+	}
+	return resolvePermissions(ctx, tx, tenantID, *in.Permissions, f)
+}
+
 // authorizeUser asks the policy whether p may turn prev into next (either
 // nil for a create or a delete), after reading the catalog.
 func (s *Service) authorizeUser(ctx context.Context, tx StoreTx, p *Principal, prev, next *User) error {
-	if !p.Has(PermUsersWrite) {
-		return Errorf(EFORBIDDEN, "users:write is required")
+	if prev != nil && next != nil {
+		if err := p.authorizeOwnUserChange(prev, next); err != nil {
+			return err
+		}
 	}
 	t, catalog, err := tenantCatalog(ctx, tx, p.TenantID)
 	if err != nil {
@@ -193,28 +180,13 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 	if err := checkID("user", id); err != nil {
 		return nil, err
 	}
-	if !p.Has(PermUsersWrite) {
-		return nil, Errorf(EFORBIDDEN, "users:write is required")
+	if err := p.authorizeUserWrite(); err != nil {
+		return nil, err
 	}
-	var f fieldErrors
-	if in.UserName != nil {
-		f.add("userName", "is immutable")
-	}
+	f := validateUserUpdate(in, p.Kind == KindUser && p.ID == id)
 	var hash string
-	if in.Password != nil && len(*in.Password) > 1024 {
-		f.add("password", "must be at most 1024 bytes")
-	} else if in.Password != nil {
-		if err := validatePassword(*in.Password); err != nil {
-			f.add("password", err.(*Error).Fields[0].Message)
-		} else {
-			hash = secret.HashPassword(*in.Password)
-		}
-	}
-	if in.Level != nil {
-		checkLevel(&f, "level", *in.Level)
-	}
-	if in.IsActive != nil && !*in.IsActive && p.Kind == KindUser && p.ID == id {
-		f.add("isActive", "you cannot deactivate yourself")
+	if in.Password != nil && len(f) == 0 {
+		hash = secret.HashPassword(*in.Password)
 	}
 	var out *User
 	var keyIDs []string
@@ -223,89 +195,27 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 		if err != nil {
 			return err
 		}
-		u := *prev
-		if in.Permissions != nil {
-			perms, err := resolvePermissions(ctx, tx, p.TenantID, *in.Permissions, &f)
-			if err != nil {
-				return err
-			}
-			u.Permissions = perms
+		perms, err := resolveUserPermissions(ctx, tx, p.TenantID, in, &f)
+		if err != nil {
+			return err
 		}
 		if err := f.err(); err != nil {
 			return err
 		}
-		if in.Level != nil {
-			u.Level = *in.Level
-		}
-		if in.IsActive != nil {
-			u.IsActive = *in.IsActive
-		}
-		if hash != "" {
-			u.PasswordHash = hash
-		}
-		if in.RateLimits != nil {
-			u.RateLimits = checkNamedRateLimits(&f, *in.RateLimits)
-			if err := f.err(); err != nil {
-				return err
-			}
-			if prev.TenantID == p.TenantID && p.OwnerID == prev.ID && !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
-				// Like a key's own limits: set by someone else.
-				return Errorf(EFORBIDDEN, "a user may not change their own rate limits")
-			}
-		}
+		u := *prev
+		applyUserInput(&u, in, perms, hash)
 		if err := s.authorizeUser(ctx, tx, p, prev, &u); err != nil {
 			return err
 		}
 		now := s.now()
-		u.UpdatedAt, u.Version = now, prev.Version+1
-		deactivated := prev.IsActive && !u.IsActive
-		if hash != "" || deactivated {
-			u.SessionGeneration = prev.SessionGeneration + 1 // ends every session of the user
-		}
-		if err := tx.UpdateUser(ctx, &u, prev.Version); err != nil {
+		if err := saveUser(ctx, tx, prev, &u, hash != "", now); err != nil {
 			return err
 		}
-		if !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
-			if err := tx.SetUserRateLimits(ctx, u.TenantID, u.ID, u.RateLimits); err != nil {
-				return err
-			}
-		}
+		deactivated := prev.IsActive && !u.IsActive
 		if deactivated {
-			// A key cannot outlive its owner's rights, nor a secret the
-			// access of whoever was shown it.
-			owned, err := tx.ListAPIKeyIDsByOwner(ctx, p.TenantID, id)
-			if err != nil {
+			if keyIDs, err = s.offboardUser(ctx, tx, p, id, now); err != nil {
 				return err
 			}
-			shown, err := s.offboard(ctx, tx, p, id)
-			if err != nil {
-				return err
-			}
-			keyIDs = append(refIDs(shown), owned...)
-			for _, kid := range owned {
-				k, err := tx.GetAPIKey(ctx, p.TenantID, kid)
-				if err != nil {
-					return err
-				}
-				if !k.IsActive {
-					continue
-				}
-				v := k.Version
-				k.IsActive, k.UpdatedAt, k.Version = false, now, v+1
-				if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
-					return err
-				}
-				if err := s.audit(ctx, tx, p, "apikey.deactivate", p.TenantID, kid); err != nil {
-					return err
-				}
-				made, err := s.offboard(ctx, tx, p, kid) // and the secrets that key was shown
-				if err != nil {
-					return err
-				}
-				keyIDs = append(keyIDs, refIDs(made)...)
-			}
-			slices.Sort(keyIDs)
-			keyIDs = slices.Compact(keyIDs)
 		}
 		changes := userChanges(prev, &u, hash != "")
 		details := map[string]any{"userName": u.UserName, "changed": changes.fields(), "changes": changes}
@@ -328,14 +238,71 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 	return out, nil
 }
 
+// saveUser writes u, which was prev, inside tx. A new password or a
+// deactivation ends every session of the user.
+func saveUser(ctx context.Context, tx StoreTx, prev, u *User, newPassword bool, now time.Time) error {
+	u.UpdatedAt, u.Version = now, prev.Version+1
+	if newPassword || (prev.IsActive && !u.IsActive) {
+		u.SessionGeneration = prev.SessionGeneration + 1
+	}
+	if err := tx.UpdateUser(ctx, u, prev.Version); err != nil {
+		return err
+	}
+	if !sameNamedRateLimits(prev.RateLimits, u.RateLimits) {
+		return tx.SetUserRateLimits(ctx, u.TenantID, u.ID, u.RateLimits)
+	}
+	return nil
+}
+
+// offboardUser runs inside tx when user id is deactivated: a key cannot
+// outlive its owner's rights, nor a secret the access of whoever was shown
+// it. It deactivates the user's keys, revokes the secrets the user and
+// those keys were shown, and returns the ids of every key that stopped
+// working, sorted.
+func (s *Service) offboardUser(ctx context.Context, tx StoreTx, p *Principal, id string, now time.Time) ([]string, error) {
+	owned, err := tx.ListAPIKeyIDsByOwner(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	shown, err := s.offboard(ctx, tx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	keyIDs := append(refIDs(shown), owned...)
+	for _, kid := range owned {
+		k, err := tx.GetAPIKey(ctx, p.TenantID, kid)
+		if err != nil {
+			return nil, err
+		}
+		if !k.IsActive {
+			continue
+		}
+		v := k.Version
+		k.IsActive, k.UpdatedAt, k.Version = false, now, v+1
+		if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
+			return nil, err
+		}
+		if err := s.audit(ctx, tx, p, "apikey.deactivate", p.TenantID, kid); err != nil {
+			return nil, err
+		}
+		made, err := s.offboard(ctx, tx, p, kid) // and the secrets that key was shown
+		if err != nil {
+			return nil, err
+		}
+		keyIDs = append(keyIDs, refIDs(made)...)
+	}
+	slices.Sort(keyIDs)
+	return slices.Compact(keyIDs), nil
+}
+
 // DeleteUser deletes a user and every key it owns. Needs users:write and a
 // level at least the user's; a caller cannot delete itself.
 func (s *Service) DeleteUser(ctx context.Context, p *Principal, id string) (*User, error) {
 	if err := checkID("user", id); err != nil {
 		return nil, err
 	}
-	if !p.Has(PermUsersWrite) {
-		return nil, Errorf(EFORBIDDEN, "users:write is required")
+	if err := p.authorizeUserWrite(); err != nil {
+		return nil, err
 	}
 	if p.Kind == KindUser && p.ID == id {
 		return nil, Invalid(FieldError{Field: "id", Message: "you cannot delete yourself"})

@@ -136,8 +136,8 @@ func validatePassword(pw string) error {
 	return nil
 }
 
-// checkID rejects an id that is not a canonical UUID as not found: a path id
-// that cannot exist.
+// checkID refuses an id that is not a canonical lower-case UUID as invalid
+// input (EINVALID on the field "id"): a path id that cannot exist.
 func checkID(kind, id string) error {
 	if !secret.ValidID(id) {
 		return Invalid(FieldError{Field: "id", Message: kind + " id must be a UUID"})

@@ -53,7 +53,7 @@ func TestVerifyKeysBatchEqualsSingleCalls(t *testing.T) {
 		valid := mk(e.admin, keyward.APIKeyInput{Permissions: perms("orders_read"), Meta: json.RawMessage(`{"team":"a"}`)})
 		disabled := mk(e.admin, keyward.APIKeyInput{IsActive: ptr(false)})
 		expiring := mk(e.admin, keyward.APIKeyInput{ExpiresIn: ptr(int64(60))})
-		office := mk(e.admin, keyward.APIKeyInput{AllowedCIDRs: &[]string{"203.0.113.0/24"}})
+		office := mk(e.admin, keyward.APIKeyInput{AllowedCIDRs: keyward.Some([]string{"203.0.113.0/24"})})
 		tn, err := e.svc.CreateTenant(e.ctx, e.admin, keyward.TenantInput{Name: ptr("other")})
 		if err != nil {
 			t.Fatal(err)

@@ -2,9 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -75,12 +72,12 @@ func (c *Client) GetAPIKey(ctx context.Context, id string) (*keyward.APIKey, err
 	return &out, nil
 }
 
-// UpdateAPIKey changes the non-nil fields of in (PATCH /v1/apikeys/{id});
-// set in.ClearExpiry to remove the expiry ("expiresAt": null) and
-// in.ClearRateLimit to remove the key's rate limit ("rateLimit": null),
-// in.ClearCredits to remove its credits ("credits": null); in.AllowedCIDRs
-// replaces the key's address allowlist (&[]string{} removes it). ClientID and
-// ExpiresIn cannot be changed this way: the server rejects them (invalid).
+// UpdateAPIKey changes the given fields of in (PATCH /v1/apikeys/{id});
+// set in.ExpiresAt to keyward.Null to remove the expiry ("expiresAt": null),
+// in.RateLimit to remove the key's rate limit ("rateLimit": null) and
+// in.Credits to remove its credits ("credits": null); in.AllowedCIDRs
+// replaces the key's address allowlist (an empty list removes it). ClientID
+// and ExpiresIn cannot be changed this way: the server rejects them (invalid).
 // With ifMatch, the server changes the key only at that version, else
 // answers precondition (HTTP 412).
 func (c *Client) UpdateAPIKey(ctx context.Context, id string, in keyward.APIKeyInput, ifMatch *int) (*keyward.APIKey, error) {
@@ -88,51 +85,11 @@ func (c *Client) UpdateAPIKey(ctx context.Context, id string, in keyward.APIKeyI
 	if err != nil {
 		return nil, err
 	}
-	body, err := patchBody(in)
-	if err != nil {
-		return nil, err
-	}
 	var out keyward.APIKey
-	if _, err := c.do(ctx, request{method: http.MethodPatch, path: p, body: body, ifMatch: ifMatch}, &out); err != nil {
+	if _, err := c.do(ctx, request{method: http.MethodPatch, path: p, body: in, ifMatch: ifMatch}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
-}
-
-// patchBody encodes in with its nil fields left out, "expiresAt": null when
-// in.ClearExpiry is set, "rateLimit": null when in.ClearRateLimit is and
-// "credits": null when in.ClearCredits is.
-func patchBody(in keyward.APIKeyInput) (json.RawMessage, error) {
-	if in.ClearExpiry && in.ExpiresAt != nil {
-		return nil, errors.New("keyward client: set ExpiresAt or ClearExpiry, not both")
-	}
-	if in.ClearRateLimit && in.RateLimit != nil {
-		return nil, errors.New("keyward client: set RateLimit or ClearRateLimit, not both")
-	}
-	if in.ClearCredits && in.Credits != nil {
-		return nil, errors.New("keyward client: set Credits or ClearCredits, not both")
-	}
-	b, err := json.Marshal(in)
-	if err != nil {
-		return nil, fmt.Errorf("keyward client: encoding the update: %w", err)
-	}
-	if !in.ClearExpiry && !in.ClearRateLimit && !in.ClearCredits {
-		return b, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("keyward client: encoding the update: %w", err)
-	}
-	if in.ClearExpiry {
-		m["expiresAt"] = json.RawMessage("null")
-	}
-	if in.ClearRateLimit {
-		m["rateLimit"] = json.RawMessage("null")
-	}
-	if in.ClearCredits {
-		m["credits"] = json.RawMessage("null")
-	}
-	return json.Marshal(m)
 }
 
 // SetAPIKeyActive activates or deactivates a key: UpdateAPIKey with only

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/client"
@@ -57,7 +58,7 @@ func ExampleClient_UpdateAPIKey() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = c.UpdateAPIKey(ctx, k.ID, keyward.APIKeyInput{IsActive: client.Bool(false), ClearExpiry: true}, &k.Version)
+	_, err = c.UpdateAPIKey(ctx, k.ID, keyward.APIKeyInput{IsActive: client.Bool(false), ExpiresAt: keyward.Null[time.Time]()}, &k.Version)
 	if client.HasCode(err, keyward.EPRECONDITION) {
 		log.Fatal("the key changed meanwhile; read it again")
 	} else if err != nil {

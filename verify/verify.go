@@ -93,8 +93,9 @@ type Principal struct {
 	TokenID   string    // the token's jti
 }
 
-// RateLimitError is Verify's answer for a key over its rate limit (or its
-// tenant's): Require turns it into 429 with Retry-After.
+// RateLimitError is VerifyKey's and VerifySigned's answer for a key over
+// its rate limit (or its tenant's): Require turns it into 429 with
+// Retry-After.
 type RateLimitError struct {
 	Limit, Remaining int
 	Reset            int // seconds until the window ends
@@ -104,9 +105,9 @@ func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("verify: rate limited (limit %d, reset in %ds)", e.Limit, e.Reset)
 }
 
-// UsageExceededError is Verify's answer for a key whose usage credits are
-// spent: Require turns it into 429, with Retry-After until the refill when
-// there is one.
+// UsageExceededError is VerifyKey's and VerifySigned's answer for a key
+// whose usage credits are spent: Require turns it into 429, with
+// Retry-After until the refill when there is one.
 type UsageExceededError struct {
 	RefillsAt time.Time // zero without a refill
 }
@@ -121,7 +122,7 @@ func (e *UsageExceededError) Error() string {
 // HasScope reports whether the principal holds scope.
 func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes, scope) }
 
-// Errors returned by Verify.
+// Errors returned by VerifyToken, VerifyKey and VerifySigned.
 var (
 	ErrNoCredentials = errors.New("verify: no credentials")
 	ErrInvalid       = errors.New("verify: invalid credentials")
@@ -214,7 +215,8 @@ type claims struct {
 
 // VerifyToken checks an access token offline: signature by a key in the
 // JWKS (EdDSA, ES256 or RS256 only), type at+jwt, issuer, audience, time and
-// tenant.
+// tenant. It asks keyward only for the JWKS and, without Config.Tenant, once
+// for the verifier key's tenant.
 func (v *Verifier) VerifyToken(ctx context.Context, raw string) (*Principal, error) {
 	tenant, err := v.servedTenant(ctx)
 	if err != nil {

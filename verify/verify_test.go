@@ -24,6 +24,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signature"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/wire"
 	"github.com/keyward/keyward/verify"
 )
 
@@ -44,7 +45,7 @@ func keywardServerWith(dir string, cfg keyward.Config) (url string, admin string
 		return "", "", nil, err
 	}
 	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String(),
+	svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String(),
 		TokenAlgorithm: cfg.TokenAlgorithm})
 	if err != nil {
 		return "", "", nil, err

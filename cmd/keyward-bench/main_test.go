@@ -5,41 +5,20 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/httpapi"
-	"github.com/keyward/keyward/internal/secret"
-	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire/wiretest"
 )
 
 // TestBenchRuns runs every scenario briefly against a real server and
 // checks each line reports requests and no errors.
 func TestBenchRuns(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	if _, err := svc.Bootstrap(ctx, "bench-password"); err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = httpapi.New(svc, nil, nil)
-	ts.Start()
-	defer ts.Close()
+	ts := benchServer(t)
 
 	var out, errb bytes.Buffer
 	code := run(ctx, []string{"--server", ts.URL, "--duration", "200ms", "--concurrency", "2"},
@@ -59,7 +38,7 @@ func TestBenchRuns(t *testing.T) {
 	}
 	// Several replicas: requests are spread over all of them.
 	var hits [2]atomic.Int64
-	api := httpapi.New(svc, nil, nil)
+	api := httpapi.New(ts.Svc, nil, nil)
 	var urls []string
 	for i := range hits {
 		rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -95,26 +74,7 @@ func TestBenchRuns(t *testing.T) {
 // the test's process.)
 func TestSoakShort(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Close()
-	if _, err := svc.Bootstrap(ctx, "bench-password"); err != nil {
-		t.Fatal(err)
-	}
-	ts.Config.Handler = httpapi.New(svc, nil, nil)
-	ts.Start()
-	defer ts.Close()
+	ts := benchServer(t)
 
 	tests := []struct {
 		args     []string
@@ -137,4 +97,11 @@ func TestSoakShort(t *testing.T) {
 			}
 		}
 	}
+}
+
+// benchServer runs keyward's native API over a fresh SQLite database, its
+// admin's password "bench-password".
+func benchServer(t *testing.T) *wiretest.Server {
+	t.Helper()
+	return wiretest.Start(t, sqltest.SQLite(t), wiretest.Options{AdminPassword: "bench-password"})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 const adminUsage = `Usage: keyward admin reset-password [flags]
@@ -61,18 +62,15 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stderr, "keyward admin: master key: %v\n", err)
 		return exitError
 	}
-	db, err := openStore(ctx, &c, false)
+	// Built as serve builds it, with the change feed: the other replicas
+	// drop what they cached of the user.
+	running, err := wire.Open(ctx, wire.Options{DSN: c.databaseDSN(), Config: keyward.Config{MasterKey: master}})
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
 		return exitError
 	}
-	defer db.Close()
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed()})
-	if err != nil {
-		fmt.Fprintf(stderr, "keyward admin: %v\n", err)
-		return exitError
-	}
-	defer svc.Close()
+	defer running.Close()
+	svc := running.Service
 	generated, err := svc.ResetPassword(ctx, *tenant, *user, *password)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward admin: %s\n", keyward.ErrorMessage(err))

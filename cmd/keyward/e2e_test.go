@@ -60,8 +60,11 @@ func TestCLIAgainstServer(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"name": "cli key"`) && !strings.Contains(out, `"name":"cli key"`) || strings.Contains(out, k.ClientSecret) {
 		t.Errorf("get: exit %d: %s", code, out)
 	}
-	if code, _, errs = cli(t, env, "apikeys", "update", k.ID, "--name", "renamed"); code != 0 {
-		t.Errorf("update: exit %d: %s", code, errs)
+	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--name", "renamed", "--json"); code != 0 || !strings.Contains(out, `"name": "renamed"`) {
+		t.Errorf("update --name renamed: exit %d: %s %s", code, out, errs)
+	}
+	if code, out, _ = cli(t, env, "apikeys", "get", k.ID, "--json"); code != 0 || !strings.Contains(out, `"name": "renamed"`) {
+		t.Errorf("get after update --name renamed: exit %d: %s", code, out)
 	}
 	if code, out, errs = cli(t, env, "apikeys", "update", k.ID, "--rate-limit", "100/1m"); code != 0 || !strings.Contains(out, "100 per 60s") {
 		t.Errorf("update --rate-limit: exit %d: %s %s", code, out, errs)
@@ -220,6 +223,9 @@ func TestUsersAndPermissionsCLI(t *testing.T) {
 	}
 	if code, _, errs = cli(t, env, "users", "activate", id); code != 0 {
 		t.Errorf("users activate: exit %d: %s", code, errs)
+	}
+	if code, _, errs = cli(t, opsEnv, "apikeys", "list"); code != 0 {
+		t.Errorf("a reactivated user cannot sign in: exit %d: %s", code, errs)
 	}
 	if code, _, errs = cli(t, env, "users", "create", "--level", "9", "--name", "x"); code != exitUsage {
 		t.Errorf("--level 9: exit %d, want 2: %s", code, errs)

@@ -24,6 +24,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // surfaceRoutes lists the routes of the dialects, the console and the API
@@ -68,7 +69,7 @@ func newFuzzSurface(tb testing.TB, db *sqlstore.DB) *fuzzSurface {
 	tb.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	svc, err := keyward.NewService(keyward.Config{
+	svc, err := wire.NewService(keyward.Config{
 		Store: sqlstore.Guard(db, sqlstore.Limits{}), MasterKey: secret.RandomBytes(32), Logger: logger,
 		PublicURL: "http://keyward.test",
 	})

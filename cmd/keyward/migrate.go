@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // runMigrate implements "keyward migrate": apply pending migrations and exit.
@@ -26,7 +28,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stderr, "keyward migrate: %v\n", err)
 		return exitUsage
 	}
-	db, err := openStore(ctx, &c, true)
+	db, err := wire.OpenStore(ctx, c.databaseDSN(), true)
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward migrate: %v\n", err)
 		return exitError

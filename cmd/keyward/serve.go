@@ -24,8 +24,8 @@ import (
 	"github.com/keyward/keyward/internal/dialect/piercloud"
 	"github.com/keyward/keyward/internal/dialect/portos"
 	"github.com/keyward/keyward/internal/httpapi"
-	"github.com/keyward/keyward/internal/redisstore"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 const serveUsage = `Usage: keyward serve [flags]
@@ -158,34 +158,6 @@ func dialectNames() []string {
 	return names
 }
 
-// openStore opens the database and brings its schema up to date: a new
-// database is always migrated, an old one only when migrate is set.
-func openStore(ctx context.Context, c *serverConfig, migrate bool) (*sqlstore.DB, error) {
-	db, err := sqlstore.Open(ctx, c.databaseDSN())
-	if err != nil {
-		return nil, fmt.Errorf("opening the database: %w", err)
-	}
-	current, latest, err := db.SchemaVersion(ctx)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("reading the schema version: %w", err)
-	}
-	if current < latest {
-		if current > 0 && !migrate {
-			db.Close()
-			return nil, fmt.Errorf("the database schema is at version %d, this keyward needs %d: run \"keyward migrate\" or start with --migrate", current, latest)
-		}
-		if err := db.Migrate(ctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("migrating the database: %w", err)
-		}
-	} else if current > latest {
-		db.Close()
-		return nil, fmt.Errorf("the database schema (version %d) is newer than this keyward (%d): upgrade keyward", current, latest)
-	}
-	return db, nil
-}
-
 // serve runs the server until ctx is done, then drains requests.
 func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.Writer) error {
 	master, created, err := c.masterKey()
@@ -231,43 +203,19 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 		}
 		defer unlock()
 	}
-	db, err := openStore(ctx, c, c.Migrate)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	limits := sqlstore.Limits{Timeout: c.DBTimeout}
 	cfg := keyward.Config{
-		Store: sqlstore.Guard(db, limits), Changes: sqlstore.GuardChanges(db.ChangeFeed(), limits),
 		MasterKey: master, Logger: logger, CacheTTL: c.CacheTTL,
 		PublicURL: c.PublicURL, TokenAlgorithm: c.TokenAlg, SigningKeyRotation: c.SigningKeyRotation,
 	}
 	cfg.TenantRateLimit, _ = rateLimit("tenant-rate-limit", c.TenantRateLimit)
 	cfg.FailedAuthLimit, _ = rateLimit("failed-auth-limit", c.FailedAuthLimit)
-	shared := "in memory"
-	switch {
-	case c.RedisURL != "":
-		rs, err := redisstore.Open(ctx, c.RedisURL)
-		if err != nil {
-			return err
-		}
-		defer rs.Close()
-		rs = rs.WithTimeout(c.DBTimeout)
-		cfg.Limiter, cfg.NonceStore, shared = rs, rs, "redis"
-	default:
-		// Nonces live in the database (the nonces table) on SQLite and
-		// PostgreSQL alike, so a signed request is refused the second time
-		// after a restart too; rate limits stay per replica.
-		cfg.NonceStore = db.NonceStore(nil)
-	}
-	if cfg.NonceStore != nil {
-		cfg.NonceStore = sqlstore.GuardNonces(cfg.NonceStore, limits)
-	}
-	svc, err := keyward.NewService(cfg)
+	running, err := wire.Open(ctx, wire.Options{DSN: c.databaseDSN(), Migrate: c.Migrate,
+		Limits: &sqlstore.Limits{Timeout: c.DBTimeout}, RedisURL: c.RedisURL, Config: cfg})
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	defer running.Close()
+	svc, db, shared := running.Service, running.DB, running.Shared
 	generated, err := svc.Bootstrap(ctx, c.AdminPassword)
 	if err != nil {
 		return err

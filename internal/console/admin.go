@@ -91,16 +91,16 @@ func usersURL(query, sort string, page int) string {
 	return Prefix + "/users?" + q.Encode()
 }
 
-func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	v := usersView{Form: userForm{Level: 1}}
 	if err := c.usersView(r, s, &v); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	c.render(w, r, s, http.StatusOK, "users", "Users", v)
+	return nil
 }
 
-func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session) error {
 	f := userForm{UserName: strings.TrimSpace(r.PostFormValue("userName")), Scopes: r.PostForm["scopes"], Errors: map[string]string{}}
 	level, err := strconv.Atoi(r.PostFormValue("level"))
 	if err != nil {
@@ -128,27 +128,25 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session)
 		_, err = c.svc.CreateUser(r.Context(), s.p, in)
 		if err == nil {
 			http.Redirect(w, r, Prefix+"/users?done=user-added", http.StatusSeeOther)
-			return
+			return nil
 		}
 		fields, msg, status, ok := formProblem(err, map[string]string{"permissions": "scopes"})
 		if !ok {
-			c.fail(w, r, s, err)
-			return
+			return err
 		}
 		f.Errors, f.Error = fields, msg
-		c.renderUsers(w, r, s, status, f)
-		return
+		return c.renderUsers(w, r, s, status, f)
 	}
-	c.renderUsers(w, r, s, http.StatusBadRequest, f)
+	return c.renderUsers(w, r, s, http.StatusBadRequest, f)
 }
 
-func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, s *session, status int, f userForm) {
+func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, s *session, status int, f userForm) error {
 	v := usersView{Form: f}
 	if err := c.usersView(r, s, &v); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	c.render(w, r, s, status, "users", "Users", v)
+	return nil
 }
 
 // userEdit is the form that changes a user: level, permissions, password.
@@ -179,24 +177,22 @@ func (c *Console) userEdit(r *http.Request, s *session, u *keyward.User) userEdi
 	return e
 }
 
-func (c *Console) editUserPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) editUserPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	if !s.p.Has(keyward.PermUsersWrite) {
-		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot change users. Ask an administrator of your tenant.")
-		return
+		return refuse(http.StatusForbidden, "You cannot change users. Ask an administrator of your tenant.")
 	}
 	u, err := c.svc.GetUser(r.Context(), s.p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	c.render(w, r, s, http.StatusOK, "useredit", "Edit user", c.userEdit(r, s, u))
+	return nil
 }
 
-func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, s *session) error {
 	u, err := c.svc.GetUser(r.Context(), s.p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	e := c.userEdit(r, s, u)
 	e.Scopes = r.PostForm["scopes"]
@@ -228,18 +224,18 @@ func (c *Console) updateUser(w http.ResponseWriter, r *http.Request, s *session)
 		_, err = c.svc.UpdateUser(r.Context(), s.p, u.ID, in)
 		if err == nil {
 			http.Redirect(w, r, Prefix+"/users?done=user-changed", http.StatusSeeOther)
-			return
+			return nil
 		}
 		fields, msg, status, ok := formProblem(err, map[string]string{"permissions": "scopes"})
 		if !ok {
-			c.fail(w, r, s, err)
-			return
+			return err
 		}
 		e.Errors, e.Error = fields, msg
 		c.render(w, r, s, status, "useredit", "Edit user", e)
-		return
+		return nil
 	}
 	c.render(w, r, s, http.StatusBadRequest, "useredit", "Edit user", e)
+	return nil
 }
 
 // maxListed is how many affected keys a confirmation names.
@@ -258,18 +254,16 @@ func (c *Console) userKeys(r *http.Request, s *session, userID, status string) (
 // confirmUserActive asks before a user is deactivated, naming the keys
 // that stop with them, or reactivated, offering to turn their keys on again
 // (those turned off together with the user are chosen already).
-func (c *Console) confirmUserActive(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) confirmUserActive(w http.ResponseWriter, r *http.Request, s *session) error {
 	u, err := c.svc.GetUser(r.Context(), s.p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	v := confirmView{Action: Prefix + "/users/" + u.ID + "/active", Back: Prefix + "/users"}
 	if u.IsActive {
 		keys, total, err := c.userKeys(r, s, u.ID, keyward.StatusActive)
 		if err != nil {
-			c.fail(w, r, s, err)
-			return
+			return err
 		}
 		v.Heading, v.Danger = "Deactivate “"+u.UserName+"”?", true
 		v.Hidden = [][2]string{{"active", "false"}}
@@ -292,12 +286,11 @@ func (c *Console) confirmUserActive(w http.ResponseWriter, r *http.Request, s *s
 			}
 		}
 		c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
-		return
+		return nil
 	}
 	keys, total, err := c.userKeys(r, s, u.ID, keyward.StatusInactive)
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	v.Heading, v.Button = "Activate “"+u.UserName+"”?", "Activate user"
 	v.Hidden = [][2]string{{"active", "true"}}
@@ -313,6 +306,7 @@ func (c *Console) confirmUserActive(w http.ResponseWriter, r *http.Request, s *s
 		v.List = []string{strconv.Itoa(total-len(keys)) + " more inactive keys are not listed: activate them from API Keys."}
 	}
 	c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+	return nil
 }
 
 // offWithUser reports whether key k was turned off when user u was: its
@@ -327,12 +321,11 @@ func (c *Console) offWithUser(r *http.Request, s *session, k *keyward.APIKey, u 
 	return len(l.Items) == 1 && l.Items[0].At.Equal(u.UpdatedAt)
 }
 
-func (c *Console) setUserActive(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) setUserActive(w http.ResponseWriter, r *http.Request, s *session) error {
 	id := r.PathValue("id")
 	active := r.PostFormValue("active") == "true"
 	if _, err := c.svc.UpdateUser(r.Context(), s.p, id, keyward.UserInput{IsActive: &active}); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	done := "user-off"
 	if active {
@@ -344,33 +337,33 @@ func (c *Console) setUserActive(w http.ResponseWriter, r *http.Request, s *sessi
 				continue // not this user's, or on already
 			}
 			if _, err := c.svc.UpdateAPIKey(r.Context(), s.p, kid, keyward.APIKeyInput{IsActive: &on}, nil); err != nil {
-				c.fail(w, r, s, err)
-				return
+				return err
 			}
 			done = "user-on-keys"
 		}
 	}
 	http.Redirect(w, r, Prefix+"/users?done="+done, http.StatusSeeOther)
+	return nil
 }
 
-func (c *Console) confirmUserDelete(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) confirmUserDelete(w http.ResponseWriter, r *http.Request, s *session) error {
 	u, err := c.svc.GetUser(r.Context(), s.p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	v := confirmView{Heading: "Delete this user?", Button: "Delete user", Danger: true, Back: Prefix + "/users",
 		Action:  Prefix + "/users/" + u.ID + "/delete",
 		Message: "“" + u.UserName + "” can no longer sign in, and the keys they own stop working."}
 	c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+	return nil
 }
 
-func (c *Console) deleteUser(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) deleteUser(w http.ResponseWriter, r *http.Request, s *session) error {
 	if _, err := c.svc.DeleteUser(r.Context(), s.p, r.PathValue("id")); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, Prefix+"/users?done=user-gone", http.StatusSeeOther)
+	return nil
 }
 
 // permForm is the add-permission form.
@@ -399,16 +392,16 @@ func (c *Console) permissionsView(r *http.Request, s *session, f permForm) (perm
 	return v, nil
 }
 
-func (c *Console) permissionsPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) permissionsPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	v, err := c.permissionsView(r, s, permForm{})
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	c.render(w, r, s, http.StatusOK, "permissions", "Permissions", v)
+	return nil
 }
 
-func (c *Console) createPermission(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) createPermission(w http.ResponseWriter, r *http.Request, s *session) error {
 	f := permForm{Name: strings.TrimSpace(r.PostFormValue("name")), Description: strings.TrimSpace(r.PostFormValue("description")),
 		Children: r.PostForm["children"], Errors: map[string]string{}}
 	in := keyward.PermissionInput{Name: &f.Name, Description: &f.Description}
@@ -422,40 +415,39 @@ func (c *Console) createPermission(w http.ResponseWriter, r *http.Request, s *se
 	_, err := c.svc.CreatePermission(r.Context(), s.p, in)
 	if err == nil {
 		http.Redirect(w, r, Prefix+"/permissions?done=perm-added", http.StatusSeeOther)
-		return
+		return nil
 	}
 	fields, msg, status, ok := formProblem(err, nil)
 	if !ok {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	f.Errors, f.Error = fields, msg
 	v, verr := c.permissionsView(r, s, f)
 	if verr != nil {
-		c.fail(w, r, s, verr)
-		return
+		return verr
 	}
 	c.render(w, r, s, status, "permissions", "Permissions", v)
+	return nil
 }
 
-func (c *Console) confirmPermissionDelete(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) confirmPermissionDelete(w http.ResponseWriter, r *http.Request, s *session) error {
 	p, err := c.svc.GetPermission(r.Context(), s.p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	v := confirmView{Heading: "Delete this permission?", Button: "Delete permission", Danger: true, Back: Prefix + "/permissions",
 		Action:  Prefix + "/permissions/" + p.ID + "/delete",
 		Message: "“" + p.Name + "” leaves the catalog. Take it from every key, user and composite that holds it first: keyward refuses to delete a permission in use."}
 	c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+	return nil
 }
 
-func (c *Console) deletePermission(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) deletePermission(w http.ResponseWriter, r *http.Request, s *session) error {
 	if _, err := c.svc.DeletePermission(r.Context(), s.p, r.PathValue("id")); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, Prefix+"/permissions?done=perm-gone", http.StatusSeeOther)
+	return nil
 }
 
 type auditView struct {
@@ -624,13 +616,12 @@ func (n *namer) name(kind, id string) string {
 	return name
 }
 
-func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	v := auditView{Action: strings.TrimSpace(r.URL.Query().Get("action"))}
 	number := pageNumber(r)
 	list, err := c.svc.ListAudit(r.Context(), s.p, keyward.AuditFilter{Page: keyward.Page{Number: number, Size: listPageSize}, Action: v.Action})
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	names := &namer{c: c, r: r, s: s, names: map[string]string{}}
 	for _, e := range list.Items {
@@ -655,4 +646,5 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *session) 
 		return Prefix + "/audit?" + q.Encode()
 	})
 	c.render(w, r, s, http.StatusOK, "audit", "Audit log", v)
+	return nil
 }

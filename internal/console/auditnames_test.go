@@ -32,7 +32,7 @@ func TestAuditSaysWhatChanged(t *testing.T) {
 	}
 	life, active := 1800, false
 	if _, err := s.svc.UpdateAPIKey(ctx, s.admin, k.ID, keyward.APIKeyInput{TokenLifespanSeconds: &life,
-		RateLimit: &keyward.RateLimit{Limit: 600, WindowSeconds: 60}, IsActive: &active}, nil); err != nil {
+		RateLimit: keyward.Some(keyward.RateLimit{Limit: 600, WindowSeconds: 60}), IsActive: &active}, nil); err != nil {
 		t.Fatal(err)
 	}
 	rot, err := s.svc.RotateAPIKey(ctx, s.admin, k.ID, keyward.RotateInput{})

@@ -21,20 +21,18 @@ var bulkActions = map[string]struct{ Heading, Button, Message, Done string }{
 // (ids) and an action. Without confirm=1 it answers a confirmation that
 // names every key; with it, it acts on each key the user may change and
 // returns to the list.
-func (c *Console) bulkKeys(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) bulkKeys(w http.ResponseWriter, r *http.Request, s *session) error {
 	action := r.PostFormValue("action")
 	a, ok := bulkActions[action]
 	ids := r.PostForm["ids"]
 	if !ok || len(ids) == 0 || len(ids) > maxBulk {
-		c.renderStatus(w, r, s, http.StatusBadRequest, "Choose 1 to 100 keys in the list, then an action.")
-		return
+		return refuse(http.StatusBadRequest, "Choose 1 to 100 keys in the list, then an action.")
 	}
 	var keys []*keyward.APIKey
 	for _, id := range ids {
 		k, err := c.svc.GetAPIKey(r.Context(), s.p, id)
 		if err != nil {
-			c.fail(w, r, s, err)
-			return
+			return err
 		}
 		keys = append(keys, k)
 	}
@@ -48,7 +46,7 @@ func (c *Console) bulkKeys(w http.ResponseWriter, r *http.Request, s *session) {
 			v.Hidden = append(v.Hidden, [2]string{"ids", k.ID})
 		}
 		c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
-		return
+		return nil
 	}
 	for _, k := range keys {
 		var err error
@@ -62,8 +60,7 @@ func (c *Console) bulkKeys(w http.ResponseWriter, r *http.Request, s *session) {
 			}
 		}
 		if err != nil {
-			c.fail(w, r, s, err) // those before it are done; the page says which one failed
-			return
+			return err // those before it are done; the page says which one failed
 		}
 	}
 	if action == "delete" && strings.HasPrefix(backTo, Prefix+"/keys/") {
@@ -74,4 +71,5 @@ func (c *Console) bulkKeys(w http.ResponseWriter, r *http.Request, s *session) {
 		sep = "&"
 	}
 	http.Redirect(w, r, backTo+sep+"done="+a.Done, http.StatusSeeOther)
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/gate"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
@@ -106,8 +107,8 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, logger *slog.Logger) *Conso
 	mux.Handle("POST "+Prefix+"/tenants", c.session(c.createTenant))
 	mux.Handle("GET "+Prefix+"/tenants/{id}/active", c.session(c.confirmTenantActive))
 	mux.Handle("POST "+Prefix+"/tenants/{id}/active", c.session(c.setTenantActive))
-	mux.Handle(Prefix+"/", c.protect(func(w http.ResponseWriter, r *http.Request) {
-		c.renderStatus(w, r, nil, http.StatusNotFound, "There is no such page in the console.")
+	mux.Handle(Prefix+"/", c.protect(func(w http.ResponseWriter, r *http.Request) error {
+		return refuse(http.StatusNotFound, "There is no such page in the console.")
 	}))
 	return c
 }
@@ -127,8 +128,9 @@ func cacheStatic(h http.Handler) http.Handler {
 }
 
 // protect sets the headers every console answer carries and refuses
-// cross-origin form posts.
-func (c *Console) protect(h http.HandlerFunc) http.Handler {
+// cross-origin form posts. It is the adapter of the pages without a
+// session: the error h returns is answered as a page (fail).
+func (c *Console) protect(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return c.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		securityHeaders(w)
 		err := gate.Request(r)
@@ -139,10 +141,13 @@ func (c *Console) protect(h http.HandlerFunc) http.Handler {
 			}
 		}
 		if err != nil {
-			c.renderStatus(w, r, nil, http.StatusBadRequest, "The request holds text that is not valid UTF-8, or a NUL character ("+keyward.ErrorMessage(err)+").")
-			return
+			err = refuse(http.StatusBadRequest, "The request holds text that is not valid UTF-8, or a NUL character ("+keyward.ErrorMessage(err)+").")
+		} else {
+			err = h(w, r)
 		}
-		h(w, r)
+		if err != nil {
+			c.fail(w, r, nil, err)
+		}
 	}))
 }
 
@@ -167,24 +172,27 @@ type session struct {
 	who   *keyward.WhoAmI
 }
 
-type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session)
+// sessionHandler is a console handler: it answers success itself (a page,
+// a redirect, a form re-rendered with its field errors) and returns any
+// other error, which session, the console's one adapter, answers as a page
+// (fail).
+type sessionHandler func(w http.ResponseWriter, r *http.Request, s *session) error
 
 // session authenticates the session cookie (a login token), checks the
 // form token on every POST, and hands the user to h. Without a valid
 // session a page load goes to the login form.
 func (c *Console) session(h sessionHandler) http.Handler {
-	return c.protect(func(w http.ResponseWriter, r *http.Request) {
+	return c.protect(func(w http.ResponseWriter, r *http.Request) error {
 		if len(r.CookiesNamed(c.cookieName(r))) > 1 {
 			// Two sessions: one was planted by another site sharing the
 			// domain (on a longer path, so the browser sends it first).
 			// Use neither, rather than let it replace the user's.
-			c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
-			return
+			return refuse(http.StatusBadRequest, plantedCookie)
 		}
 		ck, err := r.Cookie(c.cookieName(r))
 		var p *keyward.Principal
 		if err == nil {
-			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent())
+			p, err = c.svc.AuthenticateUser(r.Context(), ck.Value, clientaddr.IP(r), r.UserAgent())
 		}
 		if err != nil || p == nil {
 			if ck != nil {
@@ -195,22 +203,26 @@ func (c *Console) session(h sessionHandler) http.Handler {
 				next = r.URL.RequestURI()
 			}
 			http.Redirect(w, r, loginURL(next), http.StatusSeeOther)
-			return
+			return nil
 		}
 		s := &session{p: p, token: ck.Value, csrf: csrfToken(ck.Value)}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			got := r.PostFormValue("csrf")
 			if subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) != 1 {
-				c.renderStatus(w, r, s, http.StatusForbidden, "The form was out of date or did not come from this console. Reload the page and try again.")
-				return
+				err = refuse(http.StatusForbidden, "The form was out of date or did not come from this console. Reload the page and try again.")
 			}
 		}
-		if s.who, err = c.svc.WhoAmI(r.Context(), p); err != nil {
-			c.fail(w, r, s, err)
-			return
+		if err == nil {
+			if s.who, err = c.svc.WhoAmI(r.Context(), p); err == nil {
+				err = h(w, r, s)
+			}
 		}
-		h(w, r, s)
+		if err != nil {
+			// Answered here, with the session: the page shows the user's menu.
+			c.fail(w, r, s, err)
+		}
+		return nil
 	})
 }
 
@@ -286,33 +298,32 @@ type loginForm struct {
 	Tenant, UserName, Next, Error string
 }
 
-func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) error {
 	if len(r.CookiesNamed(c.cookieName(r))) > 1 {
-		c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
-		return
+		return refuse(http.StatusBadRequest, plantedCookie)
 	}
 	if ck, err := r.Cookie(c.cookieName(r)); err == nil {
-		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, httpapi.ClientIP(r), r.UserAgent()); err == nil {
+		if _, err := c.svc.AuthenticateUser(r.Context(), ck.Value, clientaddr.IP(r), r.UserAgent()); err == nil {
 			http.Redirect(w, r, Prefix+"/keys", http.StatusSeeOther)
-			return
+			return nil
 		}
 	}
 	c.render(w, r, nil, http.StatusOK, "login", "Sign in", loginForm{Next: r.URL.Query().Get("next"), Tenant: r.URL.Query().Get("tenant")})
+	return nil
 }
 
 // plantedCookie explains why a request with two session cookies is refused.
 const plantedCookie = "Your browser sent two console sessions. One was set by another site that shares this domain, so keyward uses neither. " +
 	"Delete this site's cookies in your browser and sign in again; serving the console over HTTPS prevents this."
 
-func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	if len(r.CookiesNamed(c.cookieName(r))) > 1 {
-		c.renderStatus(w, r, nil, http.StatusBadRequest, plantedCookie)
-		return
+		return refuse(http.StatusBadRequest, plantedCookie)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	f := loginForm{Tenant: strings.TrimSpace(r.PostFormValue("tenant")), UserName: strings.TrimSpace(r.PostFormValue("userName")), Next: r.PostFormValue("next")}
 	res, err := c.svc.LoginFrom(r.Context(), keyward.LoginRequest{Tenant: f.Tenant, UserName: f.UserName,
-		Password: r.PostFormValue("password"), IP: httpapi.ClientIP(r), UserAgent: r.UserAgent()})
+		Password: r.PostFormValue("password"), IP: clientaddr.IP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		status := httpapi.StatusOf(err)
 		switch keyward.ErrorCode(err) {
@@ -333,7 +344,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(retry))
 		}
 		c.render(w, r, nil, status, "login", "Sign in", f)
-		return
+		return nil
 	}
 	c.setSession(w, r, res.AccessToken, res.ExpiresIn)
 	next := Prefix + "/keys"
@@ -341,20 +352,39 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		next = p
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
 }
 
-func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) error {
 	if err := c.svc.Logout(r.Context(), s.token); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	c.clearSession(w, r)
 	http.Redirect(w, r, Prefix+"/login?signedOut=1", http.StatusSeeOther)
+	return nil
 }
 
-// fail answers a Service error as a page. Internal errors are logged and
-// shown without detail.
+// refusal is a page a handler refuses with, its status and message as
+// they are.
+type refusal struct {
+	status int
+	msg    string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+// refuse returns the error that answers the page status with msg.
+func refuse(status int, msg string) error { return &refusal{status, msg} }
+
+// fail answers a handler's error as a page: a refusal as it is, a Service
+// error with its status (401 back to the login form). Internal errors are
+// logged and shown without detail.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	var page *refusal
+	if errors.As(err, &page) {
+		c.renderStatus(w, r, s, page.status, page.msg)
+		return
+	}
 	status := httpapi.StatusOf(err)
 	msg := keyward.ErrorMessage(err)
 	switch {

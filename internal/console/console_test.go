@@ -6,41 +6,26 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/console"
 	"github.com/keyward/keyward/internal/httpapi"
-	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire/wiretest"
 )
 
 const adminPassword = "console-admin-password"
 
-// clock is a settable time source for session expiry.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type server struct {
 	URL   string
 	svc   *keyward.Service
-	clock *clock
+	clock *wiretest.Clock
 	admin *keyward.Principal
 	t     *testing.T
 }
@@ -49,31 +34,10 @@ type server struct {
 // SQLite database; tls serves it over HTTPS.
 func start(t *testing.T, useTLS bool) *server {
 	t.Helper()
-	db := sqltest.SQLite(t)
-	ts := httptest.NewUnstartedServer(nil)
-	clk := &clock{t: time.Now().UTC()}
-	scheme := "http://"
-	if useTLS {
-		scheme = "https://"
-	}
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Now: clk.now,
-		PublicURL: scheme + ts.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	if _, err := svc.Bootstrap(context.Background(), adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(svc, nil, nil)
-	console.Mount(api.Mux(), svc, nil)
-	ts.Config.Handler = api
-	if useTLS {
-		ts.StartTLS()
-	} else {
-		ts.Start()
-	}
-	t.Cleanup(ts.Close)
+	w := wiretest.Start(t, sqltest.SQLite(t), wiretest.Options{Clock: wiretest.NewFrozenClock(time.Now().UTC()),
+		AdminPassword: adminPassword, TLS: useTLS,
+		Mount: func(api *httpapi.Server, svc *keyward.Service) { console.Mount(api.Mux(), svc, nil) }})
+	svc, clk := w.Svc, w.Clock
 	res, err := svc.Login(context.Background(), "", "admin", adminPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +46,7 @@ func start(t *testing.T, useTLS bool) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{URL: ts.URL, svc: svc, clock: clk, admin: admin, t: t}
+	return &server{URL: w.URL, svc: svc, clock: clk, admin: admin, t: t}
 }
 
 // browser is a cookie-keeping client that does not follow redirects.
@@ -288,7 +252,7 @@ func TestSessionsExpireAndSignOutEndsThem(t *testing.T) {
 	if res := b.get("/console/keys"); res.Status != http.StatusOK {
 		t.Fatalf("signed in: got %d", res.Status)
 	}
-	s.clock.add(keyward.UserTokenLifetime + time.Second)
+	s.clock.Add(keyward.UserTokenLifetime + time.Second)
 	if res := b.get("/console/keys"); res.Status != http.StatusSeeOther {
 		t.Errorf("after the session lifetime: got %d, want 303 to the login", res.Status)
 	}

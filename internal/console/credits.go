@@ -38,7 +38,7 @@ func creditsFromForm(f *keyForm, in *keyward.APIKeyInput, prev *keyward.APIKey) 
 			return
 		}
 		if prev != nil && prev.Credits != nil {
-			in.ClearCredits = true
+			in.Credits = keyward.Null[keyward.Credits]()
 		}
 		return
 	}
@@ -69,5 +69,5 @@ func creditsFromForm(f *keyForm, in *keyward.APIKeyInput, prev *keyward.APIKey) 
 		f.Errors["credits"] = "Choose a refill from the list."
 		return
 	}
-	in.Credits = c
+	in.Credits = keyward.Some(*c)
 }

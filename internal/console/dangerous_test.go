@@ -110,28 +110,26 @@ func TestRotateGrace(t *testing.T) {
 			if m := secretRe.FindStringSubmatch(p.Body); m == nil || m[1] == k.ClientSecret {
 				t.Fatal("no new secret in the dialog")
 			}
-			start := s.clock.now()
+			start := s.clock.Now()
 			if len(tt.oldWorks) == 0 && works() {
 				t.Error("without grace the old secret still works")
 			}
 			for _, d := range tt.oldWorks {
-				s.clock.set(start.Add(d))
+				s.clock.Set(start.Add(d))
 				if !works() {
 					t.Errorf("after %v: the old secret is refused, want it working", d)
 				}
 			}
 			if tt.oldFailed > 0 {
-				s.clock.set(start.Add(tt.oldFailed))
+				s.clock.Set(start.Add(tt.oldFailed))
 				if works() {
 					t.Errorf("after %v: the old secret still works", tt.oldFailed)
 				}
 			}
-			s.clock.set(start)
+			s.clock.Set(start)
 		})
 	}
 }
-
-func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // TestUserActiveConfirm: deactivating a user first names the keys that stop
 // with them; reactivating offers those keys back, chosen already.
@@ -159,7 +157,7 @@ func TestUserActiveConfirm(t *testing.T) {
 	if _, err := s.svc.UpdateAPIKey(context.Background(), s.admin, keys[2].ID, keyward.APIKeyInput{IsActive: &off}, nil); err != nil {
 		t.Fatal(err)
 	}
-	s.clock.add(time.Minute) // the user goes later
+	s.clock.Add(time.Minute) // the user goes later
 	b := s.browser()
 	b.mustLogin("admin", adminPassword)
 	path := "/console/users/" + ops.ID + "/active"

@@ -52,13 +52,7 @@ type issuedView struct {
 }
 
 func keyState(k *keyward.APIKey, now time.Time) string {
-	switch {
-	case !k.IsActive:
-		return "Inactive"
-	case k.ExpiresAt != nil && !k.ExpiresAt.After(now):
-		return "Expired"
-	}
-	return "Active"
+	return map[string]string{keyward.StatusActive: "Active", keyward.StatusInactive: "Inactive", keyward.StatusExpired: "Expired"}[k.Status(now)]
 }
 
 func (c *Console) row(s *session, k *keyward.APIKey, now time.Time) keyRow {
@@ -157,27 +151,27 @@ func keysURL(query, status, sort string, page int) string {
 	return Prefix + "/keys?" + q.Encode()
 }
 
-func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	var v keysView
 	if err := c.listKeys(r, s, &v); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	c.render(w, r, s, http.StatusOK, "keys", "API Keys", v)
+	return nil
 }
 
 // showIssued answers a create or rotate with the keys page and the dialog
 // that shows the secret this once. The answer is never stored (no-store),
 // and closing the dialog replaces it in the history with the plain list.
-func (c *Console) showIssued(w http.ResponseWriter, r *http.Request, s *session, heading string, k *keyward.IssuedKey) {
+func (c *Console) showIssued(w http.ResponseWriter, r *http.Request, s *session, heading string, k *keyward.IssuedKey) error {
 	r.URL.RawQuery = ""
 	v := keysView{Issued: &issuedView{Heading: heading, ClientID: k.ClientID, Secret: k.ClientSecret, Name: k.Name,
 		Server: strings.TrimSuffix(c.svc.PublicURL(), "/")}, Close: Prefix + "/keys"}
 	if err := c.listKeys(r, s, &v); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	c.render(w, r, s, http.StatusOK, "keys", "API Keys", v)
+	return nil
 }
 
 // keyForm is the add and edit form.
@@ -226,14 +220,14 @@ func (c *Console) catalog(r *http.Request, s *session) []*keyward.Permission {
 	return perms
 }
 
-func (c *Console) newKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) newKeyPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	if !s.p.CanSomeKeys(keyward.PermAPIKeysWrite) {
-		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot create API keys. Ask an administrator of your tenant.")
-		return
+		return refuse(http.StatusForbidden, "You cannot create API keys. Ask an administrator of your tenant.")
 	}
 	f := keyForm{LifespanValue: "1", LifespanUnit: "hours", RateWindow: 60, Once: newOnce(), OwnerID: s.p.OwnerID, OwnerName: s.who.Name, Expires: "never"}
 	c.formChoices(r, s, &f)
 	c.render(w, r, s, http.StatusOK, "keyform", "Add API key", f)
+	return nil
 }
 
 // formChoices fills what the key form offers: the catalog, the levels up to
@@ -329,7 +323,7 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 	switch {
 	case f.ExpiresOn == "":
 		if prev != nil && prev.ExpiresAt != nil {
-			in.ClearExpiry = true
+			in.ExpiresAt = keyward.Null[time.Time]()
 		}
 	default:
 		d, err := time.Parse("2006-01-02", f.ExpiresOn)
@@ -345,19 +339,19 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 			f.Errors["expiresOn"] = "Choose today or a later day."
 			break
 		}
-		in.ExpiresAt = &end
+		in.ExpiresAt = keyward.Some(end)
 	}
 	switch n, err := strconv.Atoi(f.RateLimit); {
 	case f.RateLimit == "":
 		if prev != nil && prev.RateLimit != nil {
-			in.ClearRateLimit = true
+			in.RateLimit = keyward.Null[keyward.RateLimit]()
 		}
 	case err != nil || n < 1 || n > keyward.MaxRateLimit:
 		f.Errors["rateLimit"] = "Enter a whole number of requests, at least 1, or leave it empty for no limit."
 	case f.RateWindow < 1 || f.RateWindow > keyward.MaxRateLimitWindow:
 		f.Errors["rateLimit"] = "Choose a window."
 	default:
-		in.RateLimit = &keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow}
+		in.RateLimit = keyward.Some(keyward.RateLimit{Limit: n, WindowSeconds: f.RateWindow})
 	}
 	creditsFromForm(f, &in, prev)
 	if _, sent := r.PostForm["rateLimits"]; sent {
@@ -378,7 +372,7 @@ func readKeyForm(r *http.Request, f *keyForm, prev *keyward.APIKey) keyward.APIK
 		f.Errors["allowedCidrs"] = "Enter one IPv4 or IPv6 address or prefix a line, such as 203.0.113.0/24, at most " +
 			strconv.Itoa(keyward.MaxAllowedCIDRs) + "."
 	case prev == nil || !slices.Equal(cidrs, prev.AllowedCIDRs):
-		in.AllowedCIDRs = &cidrs
+		in.AllowedCIDRs = keyward.Some(cidrs)
 	}
 	if prev == nil {
 		in.HMACEnabled = &f.HMAC
@@ -435,19 +429,18 @@ func (f *keyForm) explain(err error) (int, bool) {
 	return status, ok
 }
 
-func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) error {
 	f := keyForm{OwnerID: s.p.OwnerID, OwnerName: s.who.Name}
 	in := readKeyForm(r, &f, nil)
 	f.Once = r.PostFormValue("once")
 	c.formChoices(r, s, &f)
 	if len(f.Errors) > 0 {
 		c.render(w, r, s, http.StatusBadRequest, "keyform", "Add API key", f)
-		return
+		return nil
 	}
 	if f.Once != "" {
 		if id, first := c.once.claim(s.csrf, f.Once, time.Now()); !first {
-			c.alreadyCreated(w, r, s, id)
-			return
+			return c.alreadyCreated(w, r, s, id)
 		}
 	}
 	k, err := c.svc.CreateAPIKey(r.Context(), s.p, in)
@@ -457,36 +450,33 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		}
 		if status, ok := f.explain(err); ok {
 			c.render(w, r, s, status, "keyform", "Add API key", f)
-			return
+			return nil
 		}
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	if f.Once != "" {
 		c.once.done(s.csrf, f.Once, k.ID)
 	}
-	c.showIssued(w, r, s, "API key created", k)
+	return c.showIssued(w, r, s, "API key created", k)
 }
 
 // alreadyCreated answers an add form sent a second time: the key the first
 // sending made, never a second one.
-func (c *Console) alreadyCreated(w http.ResponseWriter, r *http.Request, s *session, id string) {
+func (c *Console) alreadyCreated(w http.ResponseWriter, r *http.Request, s *session, id string) error {
 	if id == "" {
-		c.renderStatus(w, r, s, http.StatusConflict, "This form was already sent and the key is being created. Open API Keys to see it.")
-		return
+		return refuse(http.StatusConflict, "This form was already sent and the key is being created. Open API Keys to see it.")
 	}
 	http.Redirect(w, r, Prefix+"/keys/"+id+"?done=already-created", http.StatusSeeOther)
+	return nil
 }
 
-func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	k, err := c.svc.GetAPIKey(r.Context(), s.p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	if !s.p.CanKey(keyward.PermAPIKeysWrite, k.OwnerID) {
-		c.renderStatus(w, r, s, http.StatusForbidden, "You cannot change this key. Ask an administrator of your tenant.")
-		return
+		return refuse(http.StatusForbidden, "You cannot change this key. Ask an administrator of your tenant.")
 	}
 	v, unit := lifespanParts(k.TokenLifespanSeconds)
 	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, Version: k.Version, Name: k.Name, Description: k.Description,
@@ -508,14 +498,14 @@ func (c *Console) editKeyPage(w http.ResponseWriter, r *http.Request, s *session
 	f.RateLimits = namedLimitsText(k.RateLimits)
 	f.RateLimitsWas = f.RateLimits
 	c.render(w, r, s, http.StatusOK, "keyform", "Edit API key", f)
+	return nil
 }
 
-func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) error {
 	id := r.PathValue("id")
 	k, err := c.svc.GetAPIKey(r.Context(), s.p, id)
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	f := keyForm{Edit: true, ID: k.ID, ClientID: k.ClientID, HMAC: k.HMACEnabled, Level: k.Level, OwnerID: k.OwnerID, OwnerName: k.UserName}
 	f.Version, _ = strconv.Atoi(r.PostFormValue("version"))
@@ -524,24 +514,24 @@ func (c *Console) updateKey(w http.ResponseWriter, r *http.Request, s *session) 
 	c.formChoices(r, s, &f)
 	if len(f.Errors) > 0 {
 		c.render(w, r, s, http.StatusBadRequest, "keyform", "Edit API key", f)
-		return
+		return nil
 	}
 	version := f.Version
 	if _, err := c.svc.UpdateAPIKey(r.Context(), s.p, id, in, &version); err != nil {
 		if keyward.ErrorCode(err) == keyward.EPRECONDITION {
 			f.Error = "Someone changed this key while you were editing it. Reload the page to see their changes, then edit again."
 			c.render(w, r, s, http.StatusConflict, "keyform", "Edit API key", f)
-			return
+			return nil
 		}
 		if status, ok := f.explain(err); ok {
 			c.render(w, r, s, status, "keyform", "Edit API key", f)
-			return
+			return nil
 		}
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	// Back to the key itself, where the change can be seen.
 	http.Redirect(w, r, Prefix+"/keys/"+k.ID+"?done=updated", http.StatusSeeOther)
+	return nil
 }
 
 // back returns the list URL a form posted from (its "back" field, a
@@ -561,17 +551,17 @@ func doneParam(r *http.Request, code string) string {
 	return "?done=" + code
 }
 
-func (c *Console) setKeyActive(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) setKeyActive(w http.ResponseWriter, r *http.Request, s *session) error {
 	active := r.PostFormValue("active") == "true"
 	if _, err := c.svc.UpdateAPIKey(r.Context(), s.p, r.PathValue("id"), keyward.APIKeyInput{IsActive: &active}, nil); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	done := "deactivated"
 	if active {
 		done = "activated"
 	}
 	http.Redirect(w, r, back(r, Prefix+"/keys")+doneParam(r, done), http.StatusSeeOther)
+	return nil
 }
 
 // gracePeriod reads the rotation's grace choice: "0", "3600", "86400", or
@@ -593,28 +583,25 @@ func gracePeriod(r *http.Request) (int, bool) {
 	return 0, false
 }
 
-func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, s *session) error {
 	grace, ok := gracePeriod(r)
 	if !ok {
-		c.renderStatus(w, r, s, http.StatusBadRequest, "Keep the old secret working for 1 to 1440 minutes (24 hours), or choose another option. Nothing was changed.")
-		return
+		return refuse(http.StatusBadRequest, "Keep the old secret working for 1 to 1440 minutes (24 hours), or choose another option. Nothing was changed.")
 	}
 	k, err := c.svc.RotateAPIKey(r.Context(), s.p, r.PathValue("id"), keyward.RotateInput{GracePeriodSeconds: grace})
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	heading := "New client secret"
 	if grace > 0 {
 		heading += ": the old one works until " + time.Now().Add(time.Duration(grace)*time.Second).UTC().Format("Jan 2, 15:04 UTC")
 	}
-	c.showIssued(w, r, s, heading, k)
+	return c.showIssued(w, r, s, heading, k)
 }
 
-func (c *Console) deleteKey(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) deleteKey(w http.ResponseWriter, r *http.Request, s *session) error {
 	if _, err := c.svc.DeleteAPIKey(r.Context(), s.p, r.PathValue("id"), nil); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	b := back(r, Prefix+"/keys")
 	if strings.HasPrefix(b, Prefix+"/keys/") {
@@ -625,6 +612,7 @@ func (c *Console) deleteKey(w http.ResponseWriter, r *http.Request, s *session) 
 		sep = "&"
 	}
 	http.Redirect(w, r, b+sep+"done=deleted", http.StatusSeeOther)
+	return nil
 }
 
 // confirmView is a confirmation page, used without script (with script
@@ -650,11 +638,10 @@ func rotateText(name string) string {
 }
 
 func (c *Console) confirmPage(what string) sessionHandler {
-	return func(w http.ResponseWriter, r *http.Request, s *session) {
+	return func(w http.ResponseWriter, r *http.Request, s *session) error {
 		k, err := c.svc.GetAPIKey(r.Context(), s.p, r.PathValue("id"))
 		if err != nil {
-			c.fail(w, r, s, err)
-			return
+			return err
 		}
 		v := confirmView{Action: Prefix + "/keys/" + k.ID + "/" + what, Back: Prefix + "/keys"}
 		switch what {
@@ -666,6 +653,7 @@ func (c *Console) confirmPage(what string) sessionHandler {
 			v.Message = "“" + k.Name + "” (" + k.ClientID + ") stops working at once and cannot be restored."
 		}
 		c.render(w, r, s, http.StatusOK, "confirm", v.Heading, v)
+		return nil
 	}
 }
 
@@ -676,22 +664,21 @@ type keyView struct {
 	PrevSecretUntil *time.Time // the rotated-out secret works until then
 }
 
-func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) {
+func (c *Console) keyPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	k, err := c.svc.GetAPIKey(r.Context(), s.p, r.PathValue("id"))
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	u, err := c.svc.APIKeyUsage(r.Context(), s.p, k.ID, usageDays)
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
 	v := keyView{Key: c.row(s, k, time.Now()), Usage: newUsageChart(u), Back: Prefix + "/keys/" + k.ID}
 	if k.PrevSecretExpiresAt != nil && k.PrevSecretExpiresAt.After(time.Now()) {
 		v.PrevSecretUntil = k.PrevSecretExpiresAt
 	}
 	c.render(w, r, s, http.StatusOK, "key", k.Name, v)
+	return nil
 }
 
 const usageDays = 14

@@ -272,12 +272,8 @@ func formProblem(err error, names map[string]string) (fields map[string]string, 
 		return nil, "", 0, false
 	}
 	switch e.Code {
-	case keyward.EINVALID:
-		status = http.StatusBadRequest
-	case keyward.ECONFLICT:
-		status = http.StatusConflict
-	case keyward.EFORBIDDEN:
-		status = http.StatusForbidden
+	case keyward.EINVALID, keyward.ECONFLICT, keyward.EFORBIDDEN:
+		status = keyward.CodeStatus(e.Code)
 	default:
 		return nil, "", 0, false
 	}

@@ -33,6 +33,21 @@ type Host interface {
 	ClientIP(r *http.Request) string
 }
 
+// Handler is a dialect's handler: it answers success itself and returns
+// any error, which the dialect's one adapter (Answer) turns into the
+// dialect's error shape.
+type Handler func(w http.ResponseWriter, r *http.Request) error
+
+// Answer adapts h to net/http: the error h returns is answered by write,
+// the dialect's error writer (with the native API's status and headers).
+func Answer(h Handler, write func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			write(w, r, err)
+		}
+	}
+}
+
 // MaxBody bounds every dialect request body, as on the native API.
 const MaxBody = 1 << 20
 

@@ -1,12 +1,10 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -25,6 +23,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire/wiretest"
 )
 
 // dualStackServer is one keyward server, with every dialect, reached on
@@ -42,35 +41,16 @@ func dualStackServer(t *testing.T, db *sqlstore.DB) (v4, v6 *server) {
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Logger: logger,
-		NonceStore: db.NonceStore(nil), PublicURL: "http://" + l4.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	if _, err := svc.Bootstrap(context.Background(), adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(svc, logger, nil)
-	api.TrustProxies([]netip.Prefix{netip.MustParsePrefix("::1/128")})
-	for _, mount := range []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount, piercloud.Mount, portos.Mount} {
-		mount(api.Mux(), svc, api)
-	}
-	for _, l := range []net.Listener{l4, l6} {
-		ts := httptest.NewUnstartedServer(api)
-		ts.Listener.Close()
-		ts.Listener = l
-		ts.Start()
-		t.Cleanup(ts.Close)
-		s := &server{t: t, URL: ts.URL, svc: svc, logs: logs}
-		if v4 == nil {
-			v4 = s
-		} else {
-			v6 = s
-		}
-	}
-	v4.admin = v4.login("", "admin", adminPassword)
-	v6.admin = v4.admin
+	w := wiretest.Start(t, db, wiretest.Options{Logger: logger, AdminPassword: adminPassword, Listeners: []net.Listener{l4, l6},
+		Config: func(cfg *keyward.Config) { cfg.NonceStore = db.NonceStore(nil) },
+		Mount: func(api *httpapi.Server, svc *keyward.Service) {
+			api.TrustProxies([]netip.Prefix{netip.MustParsePrefix("::1/128")})
+			for _, mount := range []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount, piercloud.Mount, portos.Mount} {
+				mount(api.Mux(), svc, api)
+			}
+		}})
+	v4 = &server{t: t, URL: w.URLs[0], svc: w.Svc, logs: logs, admin: w.Admin, clock: w.Clock}
+	v6 = &server{t: t, URL: w.URLs[1], svc: w.Svc, logs: logs, admin: w.Admin, clock: w.Clock}
 	return v4, v6
 }
 

@@ -326,11 +326,10 @@ func contents(m map[string]oaMedia) []docsContent {
 var docsPageOnce = sync.OnceValues(func() ([]byte, error) { return renderDocs(openapiJSON) })
 
 // docs serves GET /docs: the rendered reference.
-func (s *Server) docs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) docs(w http.ResponseWriter, r *http.Request) error {
 	page, err := docsPageOnce()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -338,12 +337,14 @@ func (s *Server) docs(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.Write(page)
+	return nil
 }
 
 // docsCSS serves GET /docs/docs.css.
-func (s *Server) docsCSS(w http.ResponseWriter, r *http.Request) {
+func (s *Server) docsCSS(w http.ResponseWriter, r *http.Request) error {
 	b, _ := docsFS.ReadFile("docs/docs.css")
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Write(b)
+	return nil
 }

@@ -1,14 +1,12 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/signature"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire/wiretest"
 )
 
 // fullServer is keyward as "keyward serve" wires it: the native API, every
@@ -36,32 +35,18 @@ func fullServer(t testing.TB, db *sqlstore.DB, configure ...func(*keyward.Config
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ts := httptest.NewUnstartedServer(nil)
-	cfg := keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Logger: logger, NonceStore: db.NonceStore(nil),
-		PublicURL: "http://" + ts.Listener.Addr().String()}
-	for _, f := range configure {
-		f(&cfg)
-	}
-	svc, err := keyward.NewService(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	if _, err := svc.Bootstrap(context.Background(), adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(svc, logger, nil)
-	for _, mount := range []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount, piercloud.Mount, portos.Mount} {
-		mount(api.Mux(), svc, api)
-	}
-	console.Mount(api.Mux(), svc, logger)
-	ts.Config.Handler = api
-	ts.Config.MaxHeaderBytes = 64 << 10
-	ts.Start()
-	t.Cleanup(ts.Close)
-	s := &server{t: t, URL: ts.URL, svc: svc, logs: logs}
-	s.admin = s.login("", "admin", adminPassword)
-	return s
+	return harness(t, db, logs, wiretest.Options{Logger: logger,
+		Config: func(cfg *keyward.Config) {
+			cfg.NonceStore = db.NonceStore(nil)
+			configureAll(configure)(cfg)
+		},
+		Mount: func(api *httpapi.Server, svc *keyward.Service) {
+			for _, mount := range []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount, piercloud.Mount, portos.Mount} {
+				mount(api.Mux(), svc, api)
+			}
+			console.Mount(api.Mux(), svc, logger)
+		},
+		Server: func(hs *http.Server) { hs.MaxHeaderBytes = 64 << 10 }})
 }
 
 // backends runs fn on a full server over SQLite and, when configured,

@@ -17,53 +17,10 @@ import (
 // MaxBodyBytes bounds every JSON request body.
 const MaxBodyBytes = 1 << 20
 
-// statusOf maps each error code to its HTTP status: the one table.
-var statusOf = map[string]int{
-	keyward.EINVALID:         http.StatusBadRequest,
-	keyward.EUNAUTHORIZED:    http.StatusUnauthorized,
-	keyward.EFORBIDDEN:       http.StatusForbidden,
-	keyward.ENOTFOUND:        http.StatusNotFound,
-	keyward.ECONFLICT:        http.StatusConflict,
-	keyward.EVERSIONCONFLICT: http.StatusConflict,
-	keyward.EPRECONDITION:    http.StatusPreconditionFailed,
-	keyward.ETOOLARGE:        http.StatusRequestEntityTooLarge,
-	keyward.ERATELIMITED:     http.StatusTooManyRequests,
-	keyward.EUSAGEEXCEEDED:   http.StatusTooManyRequests,
-	keyward.EUNAVAILABLE:     http.StatusServiceUnavailable,
-	keyward.ELIMITERDOWN:     http.StatusServiceUnavailable,
-	keyward.EDBUNAVAILABLE:   http.StatusServiceUnavailable,
-	keyward.EINTERNAL:        http.StatusInternalServerError,
-
-	keyward.ESIGMISSING:     http.StatusUnauthorized,
-	keyward.ESIGMALFORMED:   http.StatusBadRequest,
-	keyward.ESIGTAG:         http.StatusUnauthorized,
-	keyward.ESIGCOMPONENT:   http.StatusUnauthorized,
-	keyward.ESIGINVALID:     http.StatusUnauthorized,
-	keyward.EDIGESTMISMATCH: http.StatusUnauthorized,
-	keyward.EREPLAY:         http.StatusUnauthorized,
-	keyward.ESIGTOOOLD:      http.StatusUnauthorized,
-	keyward.ESIGFUTURE:      http.StatusUnauthorized,
-	keyward.ESIGEXPIRED:     http.StatusUnauthorized,
-	keyward.ESIGWINDOW:      http.StatusUnauthorized,
-	keyward.EKEYUNKNOWN:     http.StatusUnauthorized,
-	keyward.EKEYDISABLED:    http.StatusUnauthorized,
-	keyward.EKEYEXPIRED:     http.StatusUnauthorized,
-	keyward.EHMACNOTENABLED: http.StatusUnauthorized,
-	keyward.EBODYTOOLARGE:   http.StatusRequestEntityTooLarge,
-	keyward.EINVALIDCLIENT:  http.StatusUnauthorized,
-	keyward.EINVALIDSCOPE:   http.StatusBadRequest,
-	keyward.EINVALIDTARGET:  http.StatusBadRequest,
-	keyward.EIPNOTALLOWED:   http.StatusForbidden,
-	keyward.EIDEMREUSED:     http.StatusUnprocessableEntity,
-	keyward.EIDEMINPROGRESS: http.StatusConflict,
-}
-
-// StatusOf returns the HTTP status for err's code.
+// StatusOf returns the HTTP status for err's code, from the one table
+// (keyward.Codes).
 func StatusOf(err error) int {
-	if s, ok := statusOf[keyward.ErrorCode(err)]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
+	return keyward.CodeStatus(keyward.ErrorCode(err))
 }
 
 // Problem is an RFC 9457 problem details body.

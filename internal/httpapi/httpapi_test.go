@@ -2,13 +2,11 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire/wiretest"
 )
 
 const adminPassword = "admin-password-1"
@@ -48,6 +47,7 @@ type server struct {
 	svc   *keyward.Service
 	logs  *syncBuffer
 	admin string // admin login token
+	clock *wiretest.Clock
 }
 
 func newServer(t testing.TB, db *sqlstore.DB, configure ...func(*keyward.Config)) *server {
@@ -60,29 +60,30 @@ func newServerWith(t testing.TB, db *sqlstore.DB, mount []func(*http.ServeMux, *
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ts := httptest.NewUnstartedServer(nil)
-	cfg := keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), Logger: logger, PublicURL: "http://" + ts.Listener.Addr().String()}
-	for _, f := range configure {
-		f(&cfg)
+	return harness(t, db, logs, wiretest.Options{Logger: logger, Config: configureAll(configure),
+		Mount: func(api *httpapi.Server, svc *keyward.Service) {
+			for _, m := range mount {
+				m(api.Mux(), svc, api)
+			}
+		}})
+}
+
+// harness starts the shared test server (wiretest) as this package's
+// server, logging to logs.
+func harness(t testing.TB, db *sqlstore.DB, logs *syncBuffer, o wiretest.Options) *server {
+	t.Helper()
+	o.AdminPassword = adminPassword
+	w := wiretest.Start(t, db, o)
+	return &server{t: t, URL: w.URL, svc: w.Svc, logs: logs, admin: w.Admin, clock: w.Clock}
+}
+
+// configureAll applies every configure function in turn.
+func configureAll(configure []func(*keyward.Config)) func(*keyward.Config) {
+	return func(cfg *keyward.Config) {
+		for _, f := range configure {
+			f(cfg)
+		}
 	}
-	svc, err := keyward.NewService(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	if _, err := svc.Bootstrap(context.Background(), adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(svc, logger, nil)
-	for _, m := range mount {
-		m(api.Mux(), svc, api)
-	}
-	ts.Config.Handler = api
-	ts.Start()
-	t.Cleanup(ts.Close)
-	s := &server{t: t, URL: ts.URL, svc: svc, logs: logs}
-	s.admin = s.login("", "admin", adminPassword)
-	return s
 }
 
 // sqliteServer starts a server on a fresh SQLite database.

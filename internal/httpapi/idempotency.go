@@ -20,27 +20,23 @@ import (
 // idempotency_key_reused; while the first is running, 409
 // idempotency_in_progress. Only successful answers are kept: after a
 // failure the key may be retried.
-func (s *Server) idempotent(h func(http.ResponseWriter, *http.Request, *keyward.Principal)) func(http.ResponseWriter, *http.Request, *keyward.Principal) {
-	return func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (s *Server) idempotent(h func(http.ResponseWriter, *http.Request, *keyward.Principal) error) func(http.ResponseWriter, *http.Request, *keyward.Principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 		values := r.Header.Values("Idempotency-Key")
 		if len(values) == 0 {
-			h(w, r, p)
-			return
+			return h(w, r, p)
 		}
 		key, ok := idempotencyKey(values)
 		if !ok {
-			s.writeError(w, r, keyward.Invalid(keyward.FieldError{Field: "Idempotency-Key",
-				Message: `must be one string of 1 to 255 printable ASCII characters, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324"`}))
-			return
+			return keyward.Invalid(keyward.FieldError{Field: "Idempotency-Key",
+				Message: `must be one string of 1 to 255 printable ASCII characters, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324"`})
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
 		if err != nil {
-			s.writeError(w, r, keyward.Errorf(keyward.EINVALID, "could not read the request body"))
-			return
+			return keyward.Errorf(keyward.EINVALID, "could not read the request body")
 		}
 		if len(body) > MaxBodyBytes {
-			s.writeError(w, r, keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than 1 MiB"))
-			return
+			return keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than 1 MiB")
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		h256 := sha256.New()
@@ -51,8 +47,7 @@ func (s *Server) idempotent(h func(http.ResponseWriter, *http.Request, *keyward.
 		h256.Write(body)
 		kept, err := s.svc.BeginIdempotent(r.Context(), p, key, h256.Sum(nil))
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if kept != nil {
 			for name, v := range kept.Header {
@@ -61,7 +56,7 @@ func (s *Server) idempotent(h func(http.ResponseWriter, *http.Request, *keyward.
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.WriteHeader(kept.Status)
 			w.Write(kept.Body)
-			return
+			return nil
 		}
 		cw := &answerCopier{ResponseWriter: w}
 		defer func() {
@@ -79,7 +74,7 @@ func (s *Server) idempotent(h func(http.ResponseWriter, *http.Request, *keyward.
 				s.logger.ErrorContext(r.Context(), "keeping an idempotent answer", slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
 			}
 		}()
-		h(cw, r, p)
+		return h(cw, r, p)
 	}
 }
 

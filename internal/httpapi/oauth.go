@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	"net/url"
@@ -25,29 +26,36 @@ type oauthError struct {
 // header gets the challenge of its scheme (RFC 6749 §5.2: Basic after
 // Basic); one that sent client_secret_post gets none, as §5.2 leaves it
 // open: clients such as openid-client treat any challenge as an HTTP
-// authentication problem and would not read the error in the body. postAuth
-// says the client's credentials were in the form.
-func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error, postAuth bool) {
-	code, status := "invalid_request", http.StatusBadRequest
-	desc := keyward.ErrorMessage(err)
-	switch keyward.ErrorCode(err) {
+// authentication problem and would not read the error in the body: such a
+// client's errors are marked by fromPost. An error marked asProblem is
+// answered as on the rest of the API.
+func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	var post clientPostError
+	postAuth := errors.As(err, &post)
+	if postAuth {
+		err = post.error
+	}
+	var problem asProblem
+	if errors.As(err, &problem) {
+		s.writeError(w, r, problem.error)
+		return
+	}
+	// The status is the table's; the code is RFC 6749's name for it.
+	var code string
+	switch c := keyward.ErrorCode(err); c {
 	case keyward.EINVALIDCLIENT, keyward.EUNAUTHORIZED:
-		code, status = "invalid_client", http.StatusUnauthorized
-	case keyward.EINVALIDSCOPE:
-		code = "invalid_scope"
-	case keyward.EINVALIDTARGET:
-		code = "invalid_target"
-	case "unsupported_grant_type":
-		code = "unsupported_grant_type"
+		code = "invalid_client"
+	case keyward.EINVALIDSCOPE, keyward.EINVALIDTARGET, keyward.EUNSUPPORTEDGRANT:
+		code = c // named as in RFC 6749 and RFC 8707
 	case keyward.EFORBIDDEN, keyward.EIPNOTALLOWED:
-		code, status = "unauthorized_client", http.StatusForbidden
-	case keyward.ETOOLARGE:
-		status = http.StatusRequestEntityTooLarge
-	case keyward.EINVALID:
+		code = "unauthorized_client"
+	case keyward.EINVALID, keyward.ETOOLARGE:
+		code = "invalid_request"
 	default:
 		s.writeError(w, r, err)
 		return
 	}
+	status, desc := StatusOf(err), keyward.ErrorMessage(err)
 	if status == http.StatusUnauthorized && !postAuth {
 		scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 		challenge := `Basic realm="keyward"`
@@ -60,6 +68,26 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 	w.Header().Set("Pragma", "no-cache")
 	encode(w, status, oauthError{Error: code, ErrorDescription: desc})
 }
+
+// clientPostError marks the error of a client that sent its credentials in
+// the form (client_secret_post).
+type clientPostError struct{ error }
+
+func (e clientPostError) Unwrap() error { return e.error }
+
+// fromPost marks err as the error of a client_secret_post client if post.
+func fromPost(err error, post bool) error {
+	if post {
+		return clientPostError{err}
+	}
+	return err
+}
+
+// asProblem marks an error an OAuth2 endpoint answers as a problem, as the
+// native API does: a blocked address, an outage, an internal error.
+type asProblem struct{ error }
+
+func (e asProblem) Unwrap() error { return e.error }
 
 // readForm parses an application/x-www-form-urlencoded body of at most
 // MaxBodyBytes. A parameter given twice is an error (RFC 6749 §3.2).
@@ -123,31 +151,26 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 }
 
 // token serves POST /oauth2/token: the client credentials grant.
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	form, err := readForm(w, r)
 	if err != nil {
-		s.writeOAuthError(w, r, err, false)
-		return
+		return err
 	}
 	switch gt := form.Get("grant_type"); gt {
 	case "":
-		s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALID, "grant_type is required"), false)
-		return
+		return keyward.Errorf(keyward.EINVALID, "grant_type is required")
 	case "client_credentials":
 	default:
-		s.writeOAuthError(w, r, keyward.Errorf("unsupported_grant_type", "only client_credentials is supported"), false)
-		return
+		return keyward.Errorf(keyward.EUNSUPPORTEDGRANT, "only client_credentials is supported")
 	}
 	id, sec, basic, err := clientCredentials(r, form)
 	post := !basic && form.Has("client_secret")
 	if err != nil {
-		s.writeOAuthError(w, r, err, post)
-		return
+		return fromPost(err, post)
 	}
 	audiences, err := keyward.RequestedAudiences(form)
 	if err != nil {
-		s.writeOAuthError(w, r, err, post)
-		return
+		return fromPost(err, post)
 	}
 	var res *keyward.TokenResponse
 	err = s.svc.Attempt(r.Context(), ClientIP(r), func() (err error) {
@@ -155,13 +178,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if err != nil {
-		s.writeOAuthError(w, r, err, post)
-		return
+		return fromPost(err, post)
 	}
 	s.metrics.tokens.Inc()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	encode(w, http.StatusOK, res)
+	return nil
 }
 
 // oauthCaller authenticates the caller of introspection or revocation:
@@ -170,8 +193,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 // credentials (a bearer token, a key, a signature). A failure is answered
 // in RFC 6749 §5.2's shape (invalid_client, 401, WWW-Authenticate: Basic
 // when Basic was used); a blocked address still learns when to come back
-// (429 with Retry-After) and an outage is still 503. ok=false: answered.
-func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Values) (*keyward.Principal, bool) {
+// (429 with Retry-After) and an outage is still 503.
+func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Values) (*keyward.Principal, error) {
 	scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	basic := strings.EqualFold(scheme, "basic")
 	post := false
@@ -181,22 +204,19 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Va
 	switch {
 	case basic:
 		if _, _, _, err := clientCredentials(r, form); err != nil {
-			s.writeOAuthError(w, r, err, false)
-			return nil, false
+			return nil, err
 		}
 		p, err = s.Authenticate(r)
 	case headerCreds:
 		if form.Has("client_secret") {
-			s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALID, "use one client authentication method, not two"), false)
-			return nil, false
+			return nil, keyward.Errorf(keyward.EINVALID, "use one client authentication method, not two")
 		}
 		p, err = s.Authenticate(r)
 	default: // client_secret_post, or nothing
 		post = form.Has("client_secret")
 		id, sec, _, cerr := clientCredentials(r, form)
 		if cerr != nil {
-			s.writeOAuthError(w, r, cerr, post)
-			return nil, false
+			return nil, fromPost(cerr, post)
 		}
 		p, err = s.svc.Authenticate(r.Context(), keyward.Credentials{IP: ClientIP(r), UserAgent: r.UserAgent(),
 			HasBasic: true, BasicUser: id, BasicPass: sec})
@@ -207,86 +227,80 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Va
 	if err != nil {
 		switch status := StatusOf(err); {
 		case status == http.StatusUnauthorized:
-			s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALIDCLIENT, "client authentication failed"), post)
+			return nil, fromPost(keyward.Errorf(keyward.EINVALIDCLIENT, "client authentication failed"), post)
 		case status == http.StatusBadRequest:
-			s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALID, "%s", keyward.ErrorMessage(err)), post)
+			return nil, fromPost(keyward.Errorf(keyward.EINVALID, "%s", keyward.ErrorMessage(err)), post)
 		case status == http.StatusForbidden:
-			s.writeOAuthError(w, r, err, post)
+			return nil, fromPost(err, post)
 		default: // a blocked address learns when to come back (429, Retry-After); outages stay 503
-			s.writeError(w, r, err)
+			return nil, asProblem{err}
 		}
-		return nil, false
 	}
 	if p.Rate != nil {
 		setRateHeaders(w.Header(), p.Rate)
 	}
-	return p, true
+	return p, nil
 }
 
 // introspect serves POST /oauth2/introspect (RFC 7662). The caller needs
 // keys:verify.
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	form, err := readForm(w, r)
 	if err != nil {
-		s.writeOAuthError(w, r, err, false)
-		return
+		return err
 	}
-	p, ok := s.oauthCaller(w, r, form)
-	if !ok {
-		return
+	p, err := s.oauthCaller(w, r, form)
+	if err != nil {
+		return err
 	}
 	if form.Get("token") == "" {
-		s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALID, "token is required"), false)
-		return
+		return keyward.Errorf(keyward.EINVALID, "token is required")
 	}
 	res, err := s.svc.IntrospectToken(r.Context(), p, form.Get("token"))
 	if err != nil {
-		s.writeOAuthError(w, r, err, false)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	encode(w, http.StatusOK, res)
+	return nil
 }
 
 // revoke serves POST /oauth2/revoke (RFC 7009). The client that holds the
 // token, or a principal with apikeys:write on its key, may revoke it.
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	form, err := readForm(w, r)
 	if err != nil {
-		s.writeOAuthError(w, r, err, false)
-		return
+		return err
 	}
-	p, ok := s.oauthCaller(w, r, form)
-	if !ok {
-		return
+	p, err := s.oauthCaller(w, r, form)
+	if err != nil {
+		return err
 	}
 	if form.Get("token") == "" {
-		s.writeOAuthError(w, r, keyward.Errorf(keyward.EINVALID, "token is required"), false)
-		return
+		return keyward.Errorf(keyward.EINVALID, "token is required")
 	}
 	if err := s.svc.RevokeToken(r.Context(), p, form.Get("token")); err != nil {
-		s.writeOAuthError(w, r, err, false)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // jwks serves GET /.well-known/jwks.json.
-func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) error {
 	set, err := s.svc.JWKS(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	b, err := json.Marshal(set)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Write(b)
+	return nil
 }
 
 // metadata serves RFC 8414 authorization server metadata. keyward is an
@@ -300,13 +314,12 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 // RFC 8414 §3.1 puts the document at
 // /.well-known/oauth-authorization-server/keys; it is also served at the
 // bare path, which a proxy that strips the prefix forwards.
-func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	base := s.svc.PublicURL()
 	if rest := r.PathValue("issuerPath"); rest != "" || strings.HasSuffix(r.URL.Path, "/") {
 		u, err := url.Parse(base)
 		if err != nil || u.Path == "" || "/"+rest != u.Path {
-			s.writeError(w, r, keyward.Errorf(keyward.ENOTFOUND, "no authorization server has this issuer path"))
-			return
+			return keyward.Errorf(keyward.ENOTFOUND, "no authorization server has this issuer path")
 		}
 	}
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
@@ -326,4 +339,5 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) {
 		"revocation_endpoint_auth_methods_supported":    authMethods,
 		"access_token_signing_alg_values_supported":     []string{keyward.AlgEdDSA, keyward.AlgES256, keyward.AlgRS256},
 	})
+	return nil
 }

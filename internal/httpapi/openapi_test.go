@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire/wiretest"
 )
 
 // loadDoc fetches /openapi.json from s and loads it with kin-openapi.
@@ -242,28 +242,17 @@ func TestOpenAPIDocumentsEveryStatus(t *testing.T) {
 	})
 	db := sqltest.SQLite(t)
 	logger := slog.New(slog.DiscardHandler)
-	ts := httptest.NewUnstartedServer(nil)
-	svc, err := keyward.NewService(keyward.Config{Store: sqlstore.Guard(db, sqlstore.Limits{}), MasterKey: secret.RandomBytes(32),
-		Logger: logger, PublicURL: "http://" + ts.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	if _, err := svc.Bootstrap(t.Context(), adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(svc, logger, nil)
 	var spent atomic.Bool // every request's store budget is already over
-	ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if spent.Load() {
-			r = r.WithContext(keyward.WithStoreBudget(r.Context(), time.Now().Add(-time.Second)))
-		}
-		api.ServeHTTP(w, r)
-	})
-	ts.Start()
-	t.Cleanup(ts.Close)
-	s := &server{t: t, URL: ts.URL, svc: svc, logs: &syncBuffer{}}
-	s.admin = s.login("", "admin", adminPassword)
+	s := harness(t, db, &syncBuffer{}, wiretest.Options{Logger: logger,
+		Config: func(cfg *keyward.Config) { cfg.Store = sqlstore.Guard(db, sqlstore.Limits{}) },
+		Handler: func(api http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if spent.Load() {
+					r = r.WithContext(keyward.WithStoreBudget(r.Context(), time.Now().Add(-time.Second)))
+				}
+				api.ServeHTTP(w, r)
+			})
+		}})
 	k := s.newKey(map[string]any{"name": "walker", "level": 8})
 	doc := loadDoc(t, s)
 

@@ -13,17 +13,25 @@ var openapiJSON []byte
 // route is one entry of the route table.
 type route struct {
 	pattern string
-	handler http.Handler
+	handler handler
+	// write answers the handler's error: a problem, or RFC 6749's shape on
+	// the OAuth2 endpoints.
+	write func(http.ResponseWriter, *http.Request, error)
 }
+
+// handler is a route's handler: it answers success itself and returns any
+// error, which the route's adapter (answer) turns into the answer.
+type handler func(w http.ResponseWriter, r *http.Request) error
 
 // table lists every route of the native API in one place. Each pattern is
 // described in openapi.json, and the tests walk every one.
 func (s *Server) table() []route {
-	h := func(pattern string, f http.HandlerFunc) route { return route{pattern, f} }
+	h := func(pattern string, f handler) route { return route{pattern, f, s.writeError} }
+	oauth := func(pattern string, f handler) route { return route{pattern, f, s.writeOAuthError} }
 	return []route{
 		h("GET /healthz", s.healthz),
 		h("GET /readyz", s.readyz),
-		{"GET /metrics", s.metrics.handler},
+		h("GET /metrics", s.serveMetrics),
 		h("GET /openapi.json", s.openapi),
 
 		h("POST /v1/login", s.login),
@@ -60,9 +68,9 @@ func (s *Server) table() []route {
 
 		h("GET /v1/audit", s.authed(s.listAudit)),
 
-		h("POST /oauth2/token", s.token),
-		h("POST /oauth2/introspect", s.introspect),
-		h("POST /oauth2/revoke", s.revoke),
+		oauth("POST /oauth2/token", s.token),
+		oauth("POST /oauth2/introspect", s.introspect),
+		oauth("POST /oauth2/revoke", s.revoke),
 		h("GET /.well-known/jwks.json", s.jwks),
 		h("GET /.well-known/oauth-authorization-server", s.metadata),
 		h("GET /.well-known/oauth-authorization-server/{issuerPath}", s.metadata),
@@ -71,24 +79,23 @@ func (s *Server) table() []route {
 
 func (s *Server) routes() {
 	for _, r := range s.table() {
-		write := s.writeError
-		if r.pattern == "POST /oauth2/token" || r.pattern == "POST /oauth2/revoke" || r.pattern == "POST /oauth2/introspect" {
-			write = func(w http.ResponseWriter, r *http.Request, err error) { s.writeOAuthError(w, r, err, false) }
-		}
-		s.mux.Handle(r.pattern, gated(r.handler, write))
+		s.mux.Handle(r.pattern, answer(r.handler, r.write))
 	}
 }
 
-// gated refuses, before h runs, a request whose path, query or kept
-// headers hold bytes that are not valid UTF-8, or NUL (see package gate),
-// answering with write (the route's error shape).
-func gated(h http.Handler, write func(http.ResponseWriter, *http.Request, error)) http.Handler {
+// answer is the one adapter from a handler to net/http. It refuses, before
+// h runs, a request whose path, query or kept headers hold bytes that are
+// not valid UTF-8, or NUL (see package gate); it answers the error h
+// returns with write (the route's error shape).
+func answer(h handler, write func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := gate.Request(r); err != nil {
-			write(w, r, err)
-			return
+		err := gate.Request(r)
+		if err == nil {
+			err = h(w, r)
 		}
-		h.ServeHTTP(w, r)
+		if err != nil {
+			write(w, r, err)
+		}
 	})
 }
 
@@ -101,19 +108,26 @@ func (s *Server) Patterns() []string {
 	return out
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	encode(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.Ready(r.Context()); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	encode(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
 }
 
-func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	s.metrics.handler.ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openapiJSON)
+	return nil
 }

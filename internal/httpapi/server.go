@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/gate"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signature"
@@ -34,7 +34,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	// proxies are the load balancers whose X-Forwarded-For is believed.
-	proxies []netip.Prefix
+	proxies clientaddr.Proxies
 }
 
 // TrustProxies makes the server take the client's address from
@@ -43,38 +43,9 @@ type Server struct {
 // trusted proxy. Call it before serving.
 func (s *Server) TrustProxies(prefixes []netip.Prefix) { s.proxies = prefixes }
 
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.proxies {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
-}
-
 // resolveClient replaces r.RemoteAddr with the client's address when a
-// trusted proxy forwarded the request, so that everything downstream (rate
-// limits, audit, logs) sees the client.
-func (s *Server) resolveClient(r *http.Request) {
-	if len(s.proxies) == 0 {
-		return
-	}
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil || !s.trusted(peer.Addr()) {
-		return
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			return // a malformed chain: keep the proxy's address
-		}
-		if !s.trusted(a) {
-			r.RemoteAddr = netip.AddrPortFrom(a.Unmap(), 0).String()
-			return
-		}
-	}
-}
+// trusted proxy forwarded the request (see clientaddr.Proxies.Resolve).
+func (s *Server) resolveClient(r *http.Request) { s.proxies.Resolve(r) }
 
 // New returns a Server for svc. reg receives the server's metrics; a new
 // registry is used when it is nil.
@@ -92,8 +63,8 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	s.routes()
 	// The API reference is not an API operation: it is outside the table
 	// (and openapi.json), gated like every route.
-	s.mux.Handle("GET /docs", gated(http.HandlerFunc(s.docs), s.writeError))
-	s.mux.Handle("GET /docs/docs.css", gated(http.HandlerFunc(s.docsCSS), s.writeError))
+	s.mux.Handle("GET /docs", answer(s.docs, s.writeError))
+	s.mux.Handle("GET /docs/docs.css", answer(s.docsCSS, s.writeError))
 	s.handler = s.withRequestContext(s.unmatched(s.mux))
 	return s
 }
@@ -259,14 +230,8 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 	})
 }
 
-// ClientIP returns the caller's address without the port.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// ClientIP returns the caller's address without the port (see clientaddr.IP).
+func ClientIP(r *http.Request) string { return clientaddr.IP(r) }
 
 // ClientIP returns the caller's address, for the dialects (dialect.Host).
 func (s *Server) ClientIP(r *http.Request) string { return ClientIP(r) }
@@ -394,12 +359,11 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 
 // authed wraps a handler that needs a principal. It authenticates the
 // request and, with ?tenant=, switches a root admin into another tenant.
-func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.Authenticate(r)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		if p.Rate != nil {
 			setRateHeaders(w.Header(), p.Rate)
@@ -407,12 +371,12 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keywar
 		if p.SpentCredits() {
 			// A request refused as not allowed spends none of the key's credits.
 			sw := &codeWriter{ResponseWriter: w}
-			h(sw, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
-			if sw.code == http.StatusForbidden {
+			err := h(sw, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
+			if sw.code == http.StatusForbidden || (err != nil && StatusOf(err) == http.StatusForbidden) {
 				s.svc.RefundRequest(r.Context(), p)
 			}
-			return
+			return err
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
+		return h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
 	}
 }

@@ -29,11 +29,10 @@ type signatureVerifyBody struct {
 // verifySignature serves POST /v1/signatures/verify: always 200 with a
 // code (INVALID_SIGNATURE with the refusal's reason), unless the caller is
 // not allowed or the body is malformed.
-func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	var in signatureVerifyBody
 	if _, err := decode(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var fe []keyward.FieldError
 	for field, v := range map[string]string{"method": in.Method, "authority": in.Authority, "path": in.Path} {
@@ -51,8 +50,7 @@ func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyw
 		digest = d
 	}
 	if len(fe) > 0 {
-		s.writeError(w, r, keyward.Invalid(fe...))
-		return
+		return keyward.Invalid(fe...)
 	}
 	header := http.Header{}
 	for k, v := range in.Headers {
@@ -63,8 +61,7 @@ func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyw
 		BodySHA256: digest, HasBody: in.BodySHA256 != "", ClientIP: in.IP,
 	}, in.Permissions)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if res.Valid && strings.HasPrefix(header.Get("Authorization"), signature.NWS4Algorithm+" ") && !signature.NWS4QueryFullySigned(in.Query) {
 		// The signature holds, but not over all of the query: the resource
@@ -74,4 +71,5 @@ func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyw
 	s.metrics.verifications.WithLabelValues(res.Code).Inc()
 	w.Header().Set("Cache-Control", "no-store")
 	encode(w, http.StatusOK, res)
+	return nil
 }

@@ -27,9 +27,7 @@ func (s *Server) unmatched(mux *http.ServeMux) http.Handler {
 			w.Header().Set("Allow", cw.header.Get("Allow"))
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusMethodNotAllowed)
-			json.NewEncoder(w).Encode(Problem{Type: "urn:keyward:problem:method_not_allowed",
-				Title: http.StatusText(http.StatusMethodNotAllowed), Status: http.StatusMethodNotAllowed,
-				Detail: "this route does not accept " + r.Method + "; see Allow", Code: "method_not_allowed"})
+			json.NewEncoder(w).Encode(ProblemFor(keyward.Errorf(keyward.EMETHODNOTALLOWED, "this route does not accept %s; see Allow", r.Method)))
 		default:
 			for k, v := range cw.header {
 				w.Header()[k] = v

@@ -42,7 +42,6 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	// The caller's deadline (see WithTimeout) bounds dialing, waiting for a
 	// pooled connection and each command, whichever ends first.
 	opt.ContextTimeoutEnabled = true
-	quiet.Do(func() { redis.SetLogger(discard{}) }) // keyward logs the failures it acts on
 	s := &Store{rdb: redis.NewClient(opt), prefix: "keyward:", now: time.Now, timeout: DefaultTimeout}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -75,6 +74,14 @@ func (s *Store) WithTimeout(d time.Duration) *Store {
 func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
 }
+
+// SilenceLibraryLogs drops the Redis client library's own log lines (a
+// failed dial, a pool retry), which it writes to standard error in a format
+// of its own: keyward logs the failures it acts on. The library has one
+// logger for the whole process (redis.SetLogger, no per-client option), so
+// a Store does not touch it: the program calls this, once (wire.Open does
+// when it opens Redis).
+func SilenceLibraryLogs() { quiet.Do(func() { redis.SetLogger(discard{}) }) }
 
 var quiet sync.Once
 

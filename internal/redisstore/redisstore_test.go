@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/redisstore"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+	"github.com/keyward/keyward/internal/wire"
 )
 
 // redisURL returns KEYWARD_TEST_REDIS_URL, or skips without it.
@@ -61,7 +62,7 @@ func replicas(t *testing.T, n int, url, prefix string) []replica {
 		}
 		t.Cleanup(func() { rs.Close() })
 		rs = rs.WithPrefix(prefix)
-		svc, err := keyward.NewService(keyward.Config{Store: db, MasterKey: master, Limiter: rs, NonceStore: rs})
+		svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, Limiter: rs, NonceStore: rs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +91,7 @@ func TestRateLimitHoldsAcrossReplicas(t *testing.T) {
 	rs := replicas(t, 3, url, "keyward-test:"+secret.NewID()+":")
 	ctx := context.Background()
 	name := "shared limit"
-	k, err := rs[0].svc.CreateAPIKey(ctx, rs[0].admin, keyward.APIKeyInput{Name: &name, RateLimit: &keyward.RateLimit{Limit: 25, WindowSeconds: 3600}})
+	k, err := rs[0].svc.CreateAPIKey(ctx, rs[0].admin, keyward.APIKeyInput{Name: &name, RateLimit: keyward.Some(keyward.RateLimit{Limit: 25, WindowSeconds: 3600})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestRedisDownFailsClosedAndRecovers(t *testing.T) {
 	defer ts.Close()
 	ctx := context.Background()
 	name := "limited"
-	k, err := svc.CreateAPIKey(ctx, rs[0].admin, keyward.APIKeyInput{Name: &name, RateLimit: &keyward.RateLimit{Limit: 1000, WindowSeconds: 60}})
+	k, err := svc.CreateAPIKey(ctx, rs[0].admin, keyward.APIKeyInput{Name: &name, RateLimit: keyward.Some(keyward.RateLimit{Limit: 1000, WindowSeconds: 60})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,10 +32,12 @@ import (
 // Mount adds the Carbonext routes to mux.
 func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 	d := &api{svc: svc, host: host}
-	mux.HandleFunc("POST /v1/customers/applications", d.create)
-	mux.HandleFunc("GET /v1/customers/applications", d.list)
-	mux.HandleFunc("GET /v1/customers/applications/{id}", d.get)
-	mux.HandleFunc("POST /auth/realms/{tenant}/protocol/openid-connect/token", d.token)
+	// The application routes answer errors as the native API's problems;
+	// the token endpoint in Keycloak's shape.
+	mux.HandleFunc("POST /v1/customers/applications", dialect.Answer(d.create, host.WriteError))
+	mux.HandleFunc("GET /v1/customers/applications", dialect.Answer(d.list, host.WriteError))
+	mux.HandleFunc("GET /v1/customers/applications/{id}", dialect.Answer(d.get, host.WriteError))
+	mux.HandleFunc("POST /auth/realms/{tenant}/protocol/openid-connect/token", dialect.Answer(d.token, d.tokenError))
 }
 
 type api struct {
@@ -44,18 +46,14 @@ type api struct {
 }
 
 // principal authenticates r and moves it into the customer-id tenant.
-func (d *api) principal(w http.ResponseWriter, r *http.Request) (*keyward.Principal, bool) {
+func (d *api) principal(r *http.Request) (*keyward.Principal, error) {
 	p, err := d.host.Authenticate(r)
 	if err == nil {
 		if c := r.URL.Query().Get("customer-id"); c != "" {
 			p, err = d.svc.InTenant(r.Context(), p, c)
 		}
 	}
-	if err != nil {
-		d.host.WriteError(w, r, err)
-		return nil, false
-	}
-	return p, true
+	return p, err
 }
 
 // createBody is an application as Carbonext clients send it. permissions
@@ -80,15 +78,14 @@ type created struct {
 	ClientSecret string `json:"clientSecret"`
 }
 
-func (d *api) create(w http.ResponseWriter, r *http.Request) {
-	p, ok := d.principal(w, r)
-	if !ok {
-		return
+func (d *api) create(w http.ResponseWriter, r *http.Request) error {
+	p, err := d.principal(r)
+	if err != nil {
+		return err
 	}
 	var in createBody
 	if err := dialect.DecodeJSON(r, &in, "the body must be an application: {clientId, displayName, permissions: [{id}]}"); err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	perms := []keyward.PermissionRef{}
 	for _, r := range in.Permissions {
@@ -99,18 +96,18 @@ func (d *api) create(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	k, err := d.svc.CreateAPIKey(r.Context(), p, keyward.APIKeyInput{
-		Name: in.DisplayName, ClientID: in.ClientID, Permissions: &perms,
+		Name: in.DisplayName, ClientID: keyward.OptionalOf(in.ClientID), Permissions: &perms,
 	})
 	if keyward.ErrorCode(err) == keyward.ECONFLICT && in.ClientID != nil {
 		// Client ids are unique across tenants; never say whose it is.
 		err = keyward.Errorf(keyward.ECONFLICT, "clientId %s is not available: choose another", *in.ClientID)
 	}
 	if err != nil {
-		d.host.WriteError(w, r, dialect.RenameField(err, "name", "displayName"))
-		return
+		return dialect.RenameField(err, "name", "displayName")
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	dialect.WriteJSON(w, http.StatusCreated, created{ID: k.ID, ClientID: k.ClientID, ClientSecret: k.ClientSecret})
+	return nil
 }
 
 // application is a list item.
@@ -132,30 +129,26 @@ type page struct {
 	HasNextPage     bool          `json:"hasNextPage"`
 }
 
-func (d *api) list(w http.ResponseWriter, r *http.Request) {
-	p, ok := d.principal(w, r)
-	if !ok {
-		return
+func (d *api) list(w http.ResponseWriter, r *http.Request) error {
+	p, err := d.principal(r)
+	if err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	num, size := 1, keyward.DefaultPageSize
-	var err error
 	if v := q.Get("page"); v != "" {
 		if num, err = strconv.Atoi(v); err != nil {
-			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "page", Message: "must be an integer"}))
-			return
+			return keyward.Invalid(keyward.FieldError{Field: "page", Message: "must be an integer"})
 		}
 	}
 	if v := q.Get("page-size"); v != "" {
 		if size, err = strconv.Atoi(v); err != nil {
-			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "page-size", Message: "must be an integer"}))
-			return
+			return keyward.Invalid(keyward.FieldError{Field: "page-size", Message: "must be an integer"})
 		}
 	}
 	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{Page: keyward.Page{Number: num, Size: size}, Sort: "createdAt"})
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	out := page{Items: []application{}, PageIndex: num, PageSize: size, TotalPages: l.TotalPages(), TotalCount: l.TotalCount}
 	out.HasPreviousPage, out.HasNextPage = num > 1, num < out.TotalPages
@@ -163,22 +156,21 @@ func (d *api) list(w http.ResponseWriter, r *http.Request) {
 		out.Items = append(out.Items, application{ID: k.ID, ClientID: k.ClientID, DisplayName: k.Name})
 	}
 	dialect.WriteJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (d *api) get(w http.ResponseWriter, r *http.Request) {
-	p, ok := d.principal(w, r)
-	if !ok {
-		return
+func (d *api) get(w http.ResponseWriter, r *http.Request) error {
+	p, err := d.principal(r)
+	if err != nil {
+		return err
 	}
 	id := r.PathValue("id")
 	if !secret.ValidID(id) {
-		d.host.WriteError(w, r, keyward.Errorf(keyward.ENOTFOUND, "application not found"))
-		return
+		return keyward.Errorf(keyward.ENOTFOUND, "application not found")
 	}
 	k, err := d.svc.GetAPIKey(r.Context(), p, id)
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	roles := []role{}
 	for _, p := range k.Permissions {
@@ -189,6 +181,7 @@ func (d *api) get(w http.ResponseWriter, r *http.Request) {
 		application
 		Permissions []role `json:"permissions"`
 	}{application{ID: k.ID, ClientID: k.ClientID, DisplayName: k.Name}, roles})
+	return nil
 }
 
 // role is a Keycloak role object, the shape of an application's permissions.
@@ -203,25 +196,18 @@ type role struct {
 }
 
 // token is Keycloak's client credentials endpoint of realm {tenant}.
-func (d *api) token(w http.ResponseWriter, r *http.Request) {
-	oauthErr := func(status int, code, desc string) {
-		w.Header().Set("Cache-Control", "no-store")
-		dialect.WriteJSON(w, status, map[string]string{"error": code, "error_description": desc})
-	}
+func (d *api) token(w http.ResponseWriter, r *http.Request) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 	form, perr := url.ParseQuery(string(body))
 	if mt != "application/x-www-form-urlencoded" || err != nil || perr != nil {
-		oauthErr(http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
-		return
+		return &keycloakError{http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded"}
 	}
 	if err := errors.Join(gate.Request(r), gate.Form(form)); err != nil {
-		oauthErr(http.StatusBadRequest, "invalid_request", keyward.ErrorMessage(err))
-		return
+		return &keycloakError{http.StatusBadRequest, "invalid_request", keyward.ErrorMessage(err)}
 	}
 	if form.Get("grant_type") != "client_credentials" {
-		oauthErr(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
-		return
+		return &keycloakError{http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported"}
 	}
 	id, sec := form.Get("client_id"), form.Get("client_secret")
 	if u, pw, ok := r.BasicAuth(); ok {
@@ -229,8 +215,7 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 	}
 	audiences, err := keyward.RequestedAudiences(form)
 	if err != nil {
-		oauthErr(http.StatusBadRequest, "invalid_target", keyward.ErrorMessage(err))
-		return
+		return &keycloakError{http.StatusBadRequest, "invalid_target", keyward.ErrorMessage(err)}
 	}
 	var res *keyward.TokenResponse
 	err = d.svc.Attempt(r.Context(), d.host.ClientIP(r), func() (err error) {
@@ -240,31 +225,45 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) {
 	switch keyward.ErrorCode(err) {
 	case "":
 	case keyward.EINVALIDCLIENT:
-		oauthErr(http.StatusUnauthorized, "unauthorized_client", "Invalid client or Invalid client credentials")
-		return
+		return &keycloakError{http.StatusUnauthorized, "unauthorized_client", "Invalid client or Invalid client credentials"}
 	case keyward.EINVALIDSCOPE:
-		oauthErr(http.StatusBadRequest, "invalid_scope", keyward.ErrorMessage(err))
-		return
+		return &keycloakError{http.StatusBadRequest, "invalid_scope", keyward.ErrorMessage(err)}
 	case keyward.EINVALIDTARGET:
-		oauthErr(http.StatusBadRequest, "invalid_target", keyward.ErrorMessage(err))
-		return
+		return &keycloakError{http.StatusBadRequest, "invalid_target", keyward.ErrorMessage(err)}
 	default:
-		d.tokenError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{
 		"access_token": res.AccessToken, "expires_in": res.ExpiresIn, "refresh_expires_in": 0,
 		"token_type": res.TokenType, "not-before-policy": 0, "scope": res.Scope,
 	})
+	return nil
 }
 
-// tokenError answers err from the token endpoint in Keycloak's shape
-// {error, error_description} with the native status and headers: a refused
-// address or a limited key is 429 and a dependency down 503, both
+// keycloakError is a refusal of the token endpoint that Keycloak answers
+// with its own status and code, whatever the native table says: bad input,
+// and credentials that do not authenticate (401 without a challenge).
+type keycloakError struct {
+	status     int
+	code, desc string
+}
+
+func (e *keycloakError) Error() string { return e.code + ": " + e.desc }
+
+// tokenError, the token endpoint's one error adapter, answers err in
+// Keycloak's shape {error, error_description}: a keycloakError as it is,
+// any other with the native status and headers: a refused address or a
+// limited key is 429 and a dependency down 503, both
 // "temporarily_unavailable" with Retry-After; internal errors are
 // "server_error" without detail.
 func (d *api) tokenError(w http.ResponseWriter, r *http.Request, err error) {
+	var ke *keycloakError
+	if errors.As(err, &ke) {
+		w.Header().Set("Cache-Control", "no-store")
+		dialect.WriteJSON(w, ke.status, map[string]string{"error": ke.code, "error_description": ke.desc})
+		return
+	}
 	status := d.host.ErrorStatus(w, r, err)
 	code, msg := "invalid_request", keyward.ErrorMessage(err)
 	switch status {

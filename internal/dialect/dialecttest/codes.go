@@ -19,24 +19,22 @@ type ErrorCase struct {
 	Retry  bool
 }
 
-// ErrorCases covers every code of the native API's table that a dialect
-// handler can meet, and an internal error.
-var ErrorCases = []ErrorCase{
-	{keyward.Invalid(keyward.FieldError{Field: "name", Message: "is required"}), http.StatusBadRequest, false},
-	{keyward.Errorf(keyward.EUNAUTHORIZED, "no"), http.StatusUnauthorized, false},
-	{keyward.Errorf(keyward.EFORBIDDEN, "no"), http.StatusForbidden, false},
-	{keyward.Errorf(keyward.EIPNOTALLOWED, "not from here"), http.StatusForbidden, false},
-	{keyward.Errorf(keyward.ENOTFOUND, "no"), http.StatusNotFound, false},
-	{keyward.Errorf(keyward.ECONFLICT, "taken"), http.StatusConflict, false},
-	{keyward.Errorf(keyward.EVERSIONCONFLICT, "stale"), http.StatusConflict, false},
-	{keyward.Errorf(keyward.EPRECONDITION, "stale"), http.StatusPreconditionFailed, false},
-	{keyward.Errorf(keyward.ETOOLARGE, "big"), http.StatusRequestEntityTooLarge, false},
-	{&keyward.Error{Code: keyward.ERATELIMITED, Message: "slow down", Rate: &keyward.RateStatus{Limit: 1, Reset: 7}}, http.StatusTooManyRequests, true},
-	{&keyward.Error{Code: keyward.EUSAGEEXCEEDED, Message: "spent", RetryAfter: 3600}, http.StatusTooManyRequests, true},
-	{keyward.Errorf(keyward.EUNAVAILABLE, "the database does not answer"), http.StatusServiceUnavailable, true},
-	{keyward.Errorf(keyward.ELIMITERDOWN, "the rate limiter is down"), http.StatusServiceUnavailable, true},
-	{errors.New("disk on fire"), http.StatusInternalServerError, false},
-}
+// ErrorCases covers every code of keyward.Codes, the one table, with the
+// status it gives (a rate-limited and a spent key also as the Service
+// returns them, with the wait), and an internal error. A code added to the
+// table is checked on every dialect.
+var ErrorCases = func() []ErrorCase {
+	cases := []ErrorCase{
+		{keyward.Invalid(keyward.FieldError{Field: "name", Message: "is required"}), http.StatusBadRequest, false},
+		{&keyward.Error{Code: keyward.ERATELIMITED, Message: "slow down", Rate: &keyward.RateStatus{Limit: 1, Reset: 7}}, http.StatusTooManyRequests, true},
+		{&keyward.Error{Code: keyward.EUSAGEEXCEEDED, Message: "spent", RetryAfter: 3600}, http.StatusTooManyRequests, true},
+	}
+	for _, c := range keyward.Codes {
+		retry := c.Status == http.StatusTooManyRequests || c.Status == http.StatusServiceUnavailable
+		cases = append(cases, ErrorCase{keyward.Errorf(c.Code, "refused: %s", c.Meaning), c.Status, retry})
+	}
+	return append(cases, ErrorCase{errors.New("disk on fire"), http.StatusInternalServerError, false})
+}()
 
 // CheckErrorMapping sends every ErrorCase through write, a dialect's error
 // writer, for a method and path of the dialect, and checks each answer: the

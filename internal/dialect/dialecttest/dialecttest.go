@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +18,8 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/dialect"
 	"github.com/keyward/keyward/internal/httpapi"
-	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/wire/wiretest"
 )
 
 // AdminPassword is the password of the bootstrapped "admin".
@@ -32,6 +31,7 @@ type Server struct {
 	Svc   *keyward.Service
 	Host  dialect.Host // the native API the dialects are mounted beside
 	Admin string
+	Clock *wiretest.Clock // the Service's
 	t     testing.TB
 }
 
@@ -45,31 +45,13 @@ func Start(t testing.TB, db *sqlstore.DB, mount ...func(mux *http.ServeMux, svc 
 // (e.g. a failed-authentication limit).
 func StartWith(t testing.TB, db *sqlstore.DB, config func(*keyward.Config), mount ...func(mux *http.ServeMux, svc *keyward.Service, host dialect.Host)) *Server {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(nil)
-	cfg := keyward.Config{Store: db, MasterKey: secret.RandomBytes(32), PublicURL: "http://" + ts.Listener.Addr().String()}
-	if config != nil {
-		config(&cfg)
-	}
-	svc, err := keyward.NewService(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	if _, err := svc.Bootstrap(context.Background(), AdminPassword); err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(svc, nil, nil)
-	for _, m := range mount {
-		m(api.Mux(), svc, api)
-	}
-	ts.Config.Handler = api
-	ts.Start()
-	t.Cleanup(ts.Close)
-	s := &Server{URL: ts.URL, Svc: svc, Host: api, t: t}
-	var login struct{ AccessToken string }
-	s.Do("POST", "/v1/login", "", map[string]string{"userName": "admin", "password": AdminPassword}, 200, &login)
-	s.Admin = login.AccessToken
-	return s
+	w := wiretest.Start(t, db, wiretest.Options{Config: config, AdminPassword: AdminPassword,
+		Mount: func(api *httpapi.Server, svc *keyward.Service) {
+			for _, m := range mount {
+				m(api.Mux(), svc, api)
+			}
+		}})
+	return &Server{URL: w.URL, Svc: w.Svc, Host: w.API, Admin: w.Admin, Clock: w.Clock, t: t}
 }
 
 // Response is an HTTP answer.

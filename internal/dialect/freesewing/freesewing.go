@@ -40,13 +40,16 @@ const MaxExpiresIn = 365 * 24 * 3600
 // Mount adds the FreeSewing routes to mux.
 func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 	d := &api{svc: svc, host: host}
-	for _, via := range []string{"jwt", "key"} {
-		mux.HandleFunc("POST /apikeys/"+via, d.authed(via, d.create))
-		mux.HandleFunc("GET /apikeys/"+via, d.authed(via, d.list))
-		mux.HandleFunc("GET /apikeys/{id}/"+via, d.authed(via, d.get))
-		mux.HandleFunc("DELETE /apikeys/{id}/"+via, d.authed(via, d.delete))
+	route := func(pattern, via string, h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) {
+		mux.HandleFunc(pattern, dialect.Answer(d.authed(via, h), d.fail))
 	}
-	mux.HandleFunc("GET /whoami/key", d.authed("key", d.whoami))
+	for _, via := range []string{"jwt", "key"} {
+		route("POST /apikeys/"+via, via, d.create)
+		route("GET /apikeys/"+via, via, d.list)
+		route("GET /apikeys/{id}/"+via, via, d.get)
+		route("DELETE /apikeys/{id}/"+via, via, d.delete)
+	}
+	route("GET /whoami/key", "key", d.whoami)
 }
 
 type api struct {
@@ -87,7 +90,7 @@ func toAPIKey(k *keyward.APIKey) apikey {
 		UserID: UserNumber(k.TenantID, k.OwnerID), ID: k.ID}
 }
 
-// fail answers FreeSewing's error shape with the native API's status and
+// fail, the dialect's one error adapter, answers FreeSewing's error shape with the native API's status and
 // headers for err (Retry-After on 429 and 503), except that credentials
 // that do not authenticate are 403 ("authentication failed"), as the
 // document lists them; 401 is kept for a request without authentication.
@@ -102,12 +105,11 @@ func (d *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // authed checks the route's scheme (jwt: a login token; key: Basic
 // key:secret) before authenticating like the native API.
-func (d *api) authed(via string, h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *api) authed(via string, h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) dialect.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if (via == "jwt" && !strings.EqualFold(scheme, "bearer")) || (via == "key" && !strings.EqualFold(scheme, "basic")) {
-			d.fail(w, r, keyward.Errorf(keyward.EUNAUTHORIZED, "this endpoint needs %s authentication", map[string]string{"jwt": "JSON Web Token (Bearer)", "key": "API key and secret (Basic)"}[via]))
-			return
+			return keyward.Errorf(keyward.EUNAUTHORIZED, "this endpoint needs %s authentication", map[string]string{"jwt": "JSON Web Token (Bearer)", "key": "API key and secret (Basic)"}[via])
 		}
 		p, err := d.host.Authenticate(r)
 		if err == nil && via == "jwt" && p.Kind != keyward.KindUser {
@@ -122,10 +124,9 @@ func (d *api) authed(via string, h func(w http.ResponseWriter, r *http.Request, 
 				// Credentials were given and failed: the document's 403.
 				err = keyward.Errorf(keyward.EFORBIDDEN, "authentication failed: %s", keyward.ErrorMessage(err))
 			}
-			d.fail(w, r, err)
-			return
+			return err
 		}
-		h(w, r, p)
+		return h(w, r, p)
 	}
 }
 
@@ -153,47 +154,42 @@ type createBody struct {
 	ExpiresIn *json.Number `json:"expiresIn"`
 }
 
-func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	var in createBody
 	if err := dialect.DecodeJSON(r, &in, "the body must be {name, level, expiresIn}"); err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	if in.Name == nil || in.Level == nil || in.ExpiresIn == nil {
-		d.fail(w, r, keyward.Errorf(keyward.EINVALID, "name, level and expiresIn are required"))
-		return
+		return keyward.Errorf(keyward.EINVALID, "name, level and expiresIn are required")
 	}
 	level, err := dialect.Whole(*in.Level, "level", 0, 8)
 	if err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	expiresIn, err := dialect.Whole(*in.ExpiresIn, "expiresIn", 1, MaxExpiresIn)
 	if err != nil {
-		d.fail(w, r, keyward.Errorf(keyward.EINVALID, "expiresIn must be a whole number of seconds from 1 to %d (one year)", MaxExpiresIn))
-		return
+		return keyward.Errorf(keyward.EINVALID, "expiresIn must be a whole number of seconds from 1 to %d (one year)", MaxExpiresIn)
 	}
 	lv := int(level)
 	k, err := d.svc.CreateAPIKey(r.Context(), p, keyward.APIKeyInput{Name: in.Name, Level: &lv, ExpiresIn: &expiresIn})
 	if err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	out := toAPIKey(k.APIKey)
 	out.Secret = k.ClientSecret
 	w.Header().Set("Cache-Control", "no-store")
 	dialect.WriteJSON(w, http.StatusCreated, map[string]any{"result": "success", "apikey": out})
+	return nil
 }
 
 // list answers the keys the caller owns.
-func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	out := []apikey{}
 	for page := 1; p.OwnerID != ""; page++ {
 		l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
 			Page: keyward.Page{Number: page, Size: keyward.MaxPageSize}, OwnerID: p.OwnerID, Sort: "createdAt"})
 		if err != nil {
-			d.fail(w, r, err)
-			return
+			return err
 		}
 		for _, k := range l.Items {
 			out = append(out, toAPIKey(k))
@@ -203,45 +199,44 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 		}
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"result": "success", "apikeys": out})
+	return nil
 }
 
-func (d *api) get(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) get(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	id, err := d.keyID(r, p, r.PathValue("id"))
 	if err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	k, err := d.svc.GetAPIKey(r.Context(), p, id)
 	if err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"result": "success", "apikey": toAPIKey(k)})
+	return nil
 }
 
-func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	id, err := d.keyID(r, p, r.PathValue("id"))
 	if err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	if _, err := d.svc.DeleteAPIKey(r.Context(), p, id, nil); err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"result": "success"})
+	return nil
 }
 
 // whoami answers the calling key. It reads the key as the key itself may
 // (level 1-3 reads own keys): a key owned by nobody answers from the
 // principal alone.
-func (d *api) whoami(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) whoami(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	who, err := d.svc.WhoAmI(r.Context(), p)
 	if err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"result": "success", "apikey": map[string]any{
 		"key": who.ClientID, "level": who.Level, "name": who.Name, "userId": UserNumber(who.TenantID, who.OwnerID), "id": who.ID,
 	}})
+	return nil
 }

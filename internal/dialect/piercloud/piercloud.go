@@ -30,7 +30,7 @@ const (
 // Mount adds the Pier Cloud routes to mux.
 func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 	d := &api{svc: svc, host: host}
-	mux.HandleFunc("POST /auth", d.auth)
+	mux.HandleFunc("POST /auth", dialect.Answer(d.auth, d.fail))
 }
 
 type api struct {
@@ -56,7 +56,7 @@ type tokenData struct {
 	Scope            string `json:"scope"`
 }
 
-// fail answers err in Pier Cloud's shape, with the native API's status and
+// fail, the dialect's one error adapter, answers err in Pier Cloud's shape, with the native API's status and
 // headers (Retry-After on 429 and 503).
 func (d *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := d.host.ErrorStatus(w, r, err)
@@ -77,19 +77,17 @@ func (d *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	dialect.WriteJSON(w, status, map[string]string{"code": code, "message": msg})
 }
 
-func (d *api) auth(w http.ResponseWriter, r *http.Request) {
+func (d *api) auth(w http.ResponseWriter, r *http.Request) error {
 	var in authBody
 	err := gate.Request(r)
 	if err == nil {
 		err = dialect.DecodeJSON(r, &in, "the body must be {client_id, client_secret}")
 	}
 	if err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	if in.ClientID == "" || in.ClientSecret == "" {
-		d.fail(w, r, keyward.Errorf(keyward.EINVALID, "client_id and client_secret are required"))
-		return
+		return keyward.Errorf(keyward.EINVALID, "client_id and client_secret are required")
 	}
 	var res *keyward.TokenResponse
 	err = d.svc.Attempt(r.Context(), d.host.ClientIP(r), func() (err error) {
@@ -100,12 +98,12 @@ func (d *api) auth(w http.ResponseWriter, r *http.Request) {
 		err = keyward.Errorf(keyward.EUNAUTHORIZED, "invalid client credentials")
 	}
 	if err != nil {
-		d.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	dialect.WriteJSON(w, http.StatusCreated, map[string]any{"code": CodeSuccess, "data": tokenData{
 		AccessToken: res.AccessToken, ExpiresIn: res.ExpiresIn, TokenType: res.TokenType, Scope: res.Scope,
 		SessionState: secret.NewID(),
 	}})
+	return nil
 }

@@ -40,11 +40,15 @@ import (
 // Mount adds the Portos routes to mux.
 func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 	d := &api{svc: svc, host: host}
-	mux.HandleFunc("GET /apikeys", d.authed(d.list))
-	mux.HandleFunc("GET /apikeys/{id}", d.authed(d.get))
-	mux.HandleFunc("POST /apikeys", d.authed(d.create))
-	mux.HandleFunc("PUT /apikeys/{id}", d.authed(d.put))
-	mux.HandleFunc("DELETE /apikeys/{id}", d.authed(d.delete))
+	// Portos answers errors as the native API's problems.
+	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) {
+		mux.HandleFunc(pattern, dialect.Answer(d.authed(h), host.WriteError))
+	}
+	route("GET /apikeys", d.list)
+	route("GET /apikeys/{id}", d.get)
+	route("POST /apikeys", d.create)
+	route("PUT /apikeys/{id}", d.put)
+	route("DELETE /apikeys/{id}", d.delete)
 }
 
 type api struct {
@@ -52,14 +56,13 @@ type api struct {
 	host dialect.Host
 }
 
-func (d *api) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (d *api) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) dialect.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := d.host.Authenticate(r)
 		if err != nil {
-			d.host.WriteError(w, r, err)
-			return
+			return err
 		}
-		h(w, r, p)
+		return h(w, r, p)
 	}
 }
 
@@ -180,17 +183,15 @@ func keyID(r *http.Request) (string, error) {
 
 const shape = "the body must be an ApiKey: {name, description, isActive, userName, deviceName, permissions, _v}"
 
-func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	q, err := ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
 		Page: keyward.Page{Skip: q.Skip, Size: q.Take}, Sort: q.Sort, Conditions: q.Conditions})
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	if q.CountOnly {
 		// The number of items the query would answer, without MaxTake's cap.
@@ -199,12 +200,11 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 			n = min(n, q.Take)
 		}
 		dialect.WriteJSON(w, http.StatusOK, map[string]int{"count": n, "totalCount": l.TotalCount})
-		return
+		return nil
 	}
 	secrets, err := d.svc.ReadableSecrets(r.Context(), p, l.Items)
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	items := []apiKey{}
 	for _, k := range l.Items {
@@ -214,63 +214,58 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 		w.Header().Set("Cache-Control", "no-store")
 	}
 	dialect.WriteJSON(w, http.StatusOK, map[string]any{"items": items, "count": len(items), "totalCount": l.TotalCount})
+	return nil
 }
 
-func (d *api) get(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) get(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	id, err := keyID(r)
-	if err == nil {
-		var k *keyward.APIKey
-		if k, err = d.svc.GetAPIKey(r.Context(), p, id); err == nil {
-			d.answer(w, r, p, http.StatusOK, k)
-			return
-		}
+	if err != nil {
+		return err
 	}
-	d.host.WriteError(w, r, err)
+	k, err := d.svc.GetAPIKey(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	return d.answer(w, r, p, http.StatusOK, k)
 }
 
-func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	var b body
 	if err := dialect.DecodeJSON(r, &b, shape); err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	if (b.ID != nil && *b.ID != "") || (b.ClientID != nil && *b.ClientID != "") {
-		d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "id", Message: "id and clientId are assigned by the server"}))
-		return
+		return keyward.Invalid(keyward.FieldError{Field: "id", Message: "id and clientId are assigned by the server"})
 	}
 	k, err := d.svc.CreateAPIKey(r.Context(), p, b.creation())
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	dialect.WriteJSON(w, http.StatusCreated, toAPIKey(k.APIKey, k.ClientSecret))
+	return nil
 }
 
 // put creates the key with this id, or updates the members Portos models;
 // with _v, only if it is the key's version (else 409).
-func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	var b body
 	if err := dialect.DecodeJSON(r, &b, shape); err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	id, err := keyID(r)
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	if b.ID != nil && *b.ID != id {
-		d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "id", Message: "differs from the id in the path"}))
-		return
+		return keyward.Invalid(keyward.FieldError{Field: "id", Message: "differs from the id in the path"})
 	}
 	// A caller that may update the key (ApiKeyUpdate) sees it here, as
 	// the native PATCH does, even without a right to read it.
 	existing, err := d.svc.KeyToChange(r.Context(), p, id)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		if b.ClientID != nil && *b.ClientID != "" {
-			d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is assigned by the server"}))
-			return
+			return keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is assigned by the server"})
 		}
 		var k *keyward.IssuedKey
 		var created bool
@@ -288,51 +283,46 @@ func (d *api) put(w http.ResponseWriter, r *http.Request, p *keyward.Principal) 
 				out.ClientSecret = k.ClientSecret
 			}
 			dialect.WriteJSON(w, http.StatusOK, out)
-			return
+			return nil
 		}
 	}
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	if b.ClientID != nil && *b.ClientID != existing.ClientID {
-		d.host.WriteError(w, r, keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is immutable"}))
-		return
+		return keyward.Invalid(keyward.FieldError{Field: "clientId", Message: "is immutable"})
 	}
 	k, err := d.svc.UpdateAPIKey(r.Context(), p, id, b.input(), b.V)
 	if keyward.ErrorCode(err) == keyward.EPRECONDITION {
 		err = keyward.Errorf(keyward.EVERSIONCONFLICT, "_v is %d, not %d: read the key again", existing.Version, *b.V)
 	}
 	if err != nil {
-		d.host.WriteError(w, r, dialect.RenameField(err, "version", "_v"))
-		return
+		return dialect.RenameField(err, "version", "_v")
 	}
-	d.answer(w, r, p, http.StatusOK, k)
+	return d.answer(w, r, p, http.StatusOK, k)
 }
 
-func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principal) {
+func (d *api) delete(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	id, err := keyID(r)
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	k, err := d.svc.DeleteAPIKey(r.Context(), p, id, nil)
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
-	d.answer(w, r, p, http.StatusOK, k)
+	return d.answer(w, r, p, http.StatusOK, k)
 }
 
 // answer writes k with its secret when the tenant lets the caller read it.
-func (d *api) answer(w http.ResponseWriter, r *http.Request, p *keyward.Principal, status int, k *keyward.APIKey) {
+func (d *api) answer(w http.ResponseWriter, r *http.Request, p *keyward.Principal, status int, k *keyward.APIKey) error {
 	secrets, err := d.svc.ReadableSecrets(r.Context(), p, []*keyward.APIKey{k})
 	if err != nil {
-		d.host.WriteError(w, r, err)
-		return
+		return err
 	}
 	if secrets[k.ID] != "" {
 		w.Header().Set("Cache-Control", "no-store")
 	}
 	dialect.WriteJSON(w, status, toAPIKey(k, secrets[k.ID]))
+	return nil
 }
