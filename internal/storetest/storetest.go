@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"APIKeyUpdates", testAPIKeyUpdates},
 		{"APIKeyList", testAPIKeyList},
 		{"APIKeyConditions", testAPIKeyConditions},
+		{"APIKeyCursor", testAPIKeyCursor},
 		{"APIKeySameIDs", testAPIKeySameIDs},
 		{"APIKeyAllowlist", testAPIKeyAllowlist},
 		{"APIKeysBySecretHashes", testAPIKeysBySecretHashes},
