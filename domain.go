@@ -258,6 +258,11 @@ type APIKeyFilter struct {
 	// starts right after the key it stands for, whatever Page's number or
 	// skip (keyset paging: as fast deep as on page 1).
 	Cursor string
+	// ExactCount asks for an exact TotalCount however many keys match, for
+	// the surfaces that page by number to the last page (the seed APIs,
+	// the console); otherwise a count past some thousand matches may be an
+	// estimate (List.TotalEstimated).
+	ExactCount bool
 }
 
 // Condition compares one key field (NData): Field is "id", "clientId",

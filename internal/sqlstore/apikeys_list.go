@@ -243,6 +243,12 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 			}
 			list.TotalEstimated = false
 		}
+		if list.TotalEstimated && f.ExactCount {
+			if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (`+count+`) c`, countArgs...).Scan(&list.TotalCount); err != nil {
+				return list, fmt.Errorf("counting api keys: %w", err)
+			}
+			list.TotalEstimated = false
+		}
 		from, src = "api_keys k", w
 		if idx := walkIndex(f); idx != "" && !s.pg {
 			from += " INDEXED BY " + idx

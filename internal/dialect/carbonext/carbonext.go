@@ -146,7 +146,7 @@ func (d *api) list(w http.ResponseWriter, r *http.Request) error {
 			return keyward.Invalid(keyward.FieldError{Field: "page-size", Message: "must be an integer"})
 		}
 	}
-	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{Page: keyward.Page{Number: num, Size: size}, Sort: "createdAt"})
+	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{ExactCount: true, Page: keyward.Page{Number: num, Size: size}, Sort: "createdAt"})
 	if err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func (d *api) keyID(r *http.Request, p *keyward.Principal, ref string) (string, 
 	if secret.ValidID(ref) {
 		return ref, nil
 	}
-	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{Page: keyward.Page{Size: 1},
+	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{ExactCount: true, Page: keyward.Page{Size: 1},
 		Conditions: []keyward.Condition{{Field: "clientId", Op: "eq", Values: []any{ref}}}})
 	switch {
 	case err == nil && len(l.Items) == 1:
@@ -186,7 +186,7 @@ func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principa
 func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	out := []apikey{}
 	for page := 1; p.OwnerID != ""; page++ {
-		l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
+		l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{ExactCount: true,
 			Page: keyward.Page{Number: page, Size: keyward.MaxPageSize}, OwnerID: p.OwnerID, Sort: "createdAt"})
 		if err != nil {
 			return err

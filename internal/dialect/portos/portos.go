@@ -188,7 +188,7 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 	if err != nil {
 		return err
 	}
-	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
+	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{ExactCount: true,
 		Page: keyward.Page{Skip: q.Skip, Size: q.Take}, Sort: q.Sort, Conditions: q.Conditions})
 	if err != nil {
 		return err
