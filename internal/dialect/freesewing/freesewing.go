@@ -44,7 +44,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 		mux.HandleFunc(pattern, dialect.Answer(d.authed(via, h), d.fail))
 	}
 	for _, via := range []string{"jwt", "key"} {
-		route("POST /apikeys/"+via, via, d.create)
+		route("POST /apikeys/"+via, via, host.Idempotent(d.create))
 		route("GET /apikeys/"+via, via, d.list)
 		route("GET /apikeys/{id}/"+via, via, d.get)
 		route("DELETE /apikeys/{id}/"+via, via, d.delete)
@@ -126,7 +126,7 @@ func (d *api) authed(via string, h func(w http.ResponseWriter, r *http.Request, 
 			}
 			return err
 		}
-		return h(w, r, p)
+		return d.host.Serve(w, r, p, h)
 	}
 }
 

@@ -46,8 +46,9 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 	}
 	route("GET /apikeys", d.list)
 	route("GET /apikeys/{id}", d.get)
-	route("POST /apikeys", d.create)
-	route("PUT /apikeys/{id}", d.put)
+	// A create (or a PUT that may create) honours Idempotency-Key.
+	route("POST /apikeys", host.Idempotent(d.create))
+	route("PUT /apikeys/{id}", host.Idempotent(d.put))
 	route("DELETE /apikeys/{id}", d.delete)
 }
 
@@ -62,7 +63,7 @@ func (d *api) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.P
 		if err != nil {
 			return err
 		}
-		return h(w, r, p)
+		return d.host.Serve(w, r, p, h)
 	}
 }
 
