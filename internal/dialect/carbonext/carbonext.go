@@ -12,7 +12,9 @@
 // built-in aliases of apikeys:read + apikeys:write + apikeys:delete (the
 // document lists write for List and Fetch too) and apikeys:read. clientId
 // keeps its case; permissions may be [{id}], [{name}] or full role objects
-// (matched by id, then name); unknown body members are ignored.
+// (matched by id, then name); unknown body members are ignored. The create
+// honours an Idempotency-Key as the native create does
+// (dialect.Host.Idempotent).
 package carbonext
 
 import (

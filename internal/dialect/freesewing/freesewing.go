@@ -18,7 +18,8 @@
 // (keyward's users have UUIDs; see UserNumber). Unlike the original, level
 // 0 is a valid level, expiresIn is bounded (1 s to 1 year), expired keys
 // fail, and a key never mints a key above its own level or with rights it
-// lacks: those rules are the Service's.
+// lacks: those rules are the Service's. POST /apikeys/jwt|key honours an
+// Idempotency-Key as the native create does (dialect.Host.Idempotent).
 package freesewing
 
 import (

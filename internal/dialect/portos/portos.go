@@ -24,7 +24,8 @@
 // audited (Service.ReadableSecrets). The
 // rights ApiKeyCreate/ApiKeyUpdate (= apikeys:write) and ApiKeyDelete
 // (= apikeys:delete) are built-in aliases, accepted in any case and
-// answered as the document spells them.
+// answered as the document spells them. POST and PUT honour an
+// Idempotency-Key as the native create does (dialect.Host.Idempotent).
 package portos
 
 import (
