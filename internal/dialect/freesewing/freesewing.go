@@ -18,7 +18,8 @@
 // (keyward's users have UUIDs; see UserNumber). Unlike the original, level
 // 0 is a valid level, expiresIn is bounded (1 s to 1 year), expired keys
 // fail, and a key never mints a key above its own level or with rights it
-// lacks: those rules are the Service's.
+// lacks: those rules are the Service's. POST /apikeys/jwt|key honours an
+// Idempotency-Key as the native create does (dialect.Host.Idempotent).
 package freesewing
 
 import (
@@ -44,7 +45,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 		mux.HandleFunc(pattern, dialect.Answer(d.authed(via, h), d.fail))
 	}
 	for _, via := range []string{"jwt", "key"} {
-		route("POST /apikeys/"+via, via, d.create)
+		route("POST /apikeys/"+via, via, host.Idempotent(d.create))
 		route("GET /apikeys/"+via, via, d.list)
 		route("GET /apikeys/{id}/"+via, via, d.get)
 		route("DELETE /apikeys/{id}/"+via, via, d.delete)
@@ -126,7 +127,7 @@ func (d *api) authed(via string, h func(w http.ResponseWriter, r *http.Request, 
 			}
 			return err
 		}
-		return h(w, r, p)
+		return d.host.Serve(w, r, p, h)
 	}
 }
 
