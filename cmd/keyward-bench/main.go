@@ -2,7 +2,8 @@
 // prints throughput and latency for its hot paths next to two references it
 // measures itself in the same run, with the same client: the floor (a bare
 // net/http handler) and the signing reference (the same plus one Ed25519
-// signature per request), both served in process on 127.0.0.1:0.
+// signature per request), served by keyward-bench itself on 127.0.0.1:0
+// (each in a child process, or in process with --references inprocess).
 //
 //	keyward-bench --server http://127.0.0.1:8080 --user admin --password … [--duration 5s] [--concurrency 16] [--cold-keys 10000] [--compare FILE]
 //
@@ -44,8 +45,8 @@ scenario, req/s, p50, p99 and its ratio to the floor (a bare net/http handler) a
 sets a target, to that target's reference: healthz >= 0.90 of the floor; key and verify >= 0.90 of
 keyward's healthz; token >= 0.85 of the signing reference (the floor plus one Ed25519 signature);
 cold and cold-key >= 0.35 of the floor on SQLite, 0.20 on PostgreSQL (--store). keyward-bench serves
-both references itself, in process, and loads them first with the same client, concurrency and
-duration. Ratios are comparable only within one run.
+both references itself on 127.0.0.1:0 (--references) and loads them first with the same client,
+concurrency and duration. Ratios are comparable only within one run.
 
 The cold scenarios use --cold-keys distinct keys round-robin; for every request to miss the key
 cache, run the server with a small --cache-ttl (e.g. 1ns) or --cache-size, or use more keys than
@@ -56,6 +57,9 @@ Usage: keyward-bench --password … [flags]
 `
 
 func main() {
+	if kind := os.Getenv(referenceEnv); kind != "" {
+		os.Exit(serveReference(kind, os.Stdin, os.Stdout))
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -68,6 +72,7 @@ type config struct {
 	coldKeys               int
 	store                  string
 	compare                string
+	references             string
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -87,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&c.coldKeys, "cold-keys", 10_000, "distinct keys the cold scenarios create (in parallel, through the API) and use round-robin (1-1000000)")
 	fs.StringVar(&c.store, "store", "sqlite", "the server's database, sqlite or postgres: it picks the cold scenarios' target (0.35 or 0.20 of the floor)")
 	fs.StringVar(&c.compare, "compare", "", "also write the results as a markdown table to this file, with the machine and the command line")
+	fs.StringVar(&c.references, "references", "process", "where the floor and the signing reference run: process (each in a child process of its own, as keyward runs in its own: fair on a shared machine) or inprocess (in keyward-bench's process, sharing the client's CPUs)")
 	fs.DurationVar(&c.soak, "soak", 0, "instead of the scenarios, run a mixed workload (verify, key, token, create, list, rotate, signed) this long against one server, reporting every 10s, and fail on any 5xx or unexpected answer, or when the server's memory or goroutines grow 10% or more after the warm-up (a third of the run, at most 5m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -114,6 +120,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if c.coldKeys < 1 || c.coldKeys > 1_000_000 {
 		fmt.Fprintln(stderr, "keyward-bench: --cold-keys must be in [1, 1000000]")
+		return 2
+	}
+	if c.references != "process" && c.references != "inprocess" {
+		fmt.Fprintln(stderr, "keyward-bench: --references must be process or inprocess")
 		return 2
 	}
 	if c.store != "sqlite" && c.store != "postgres" {
@@ -148,14 +158,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	rep := &report{cfg: c, args: args, machine: readMachine(), start: time.Now().UTC()}
-	refs, err := startReferences()
+	refs, err := startReferences(c.references == "inprocess")
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward-bench: references: %v\n", err)
 		return 1
 	}
 	defer refs.close()
 	for _, ref := range []struct{ name, url string }{{"floor", refs.floor}, {"signing", refs.signing}} {
-		fmt.Fprintf(stderr, "keyward-bench: %s reference (in process)…\n", ref.name)
+		fmt.Fprintf(stderr, "keyward-bench: %s reference (%s)…\n", ref.name, c.references)
 		rep.rows = append(rep.rows, row{name: ref.name, result: b.load(ctx, b.getter(ref.url))})
 	}
 	for _, name := range names {

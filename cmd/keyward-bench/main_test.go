@@ -85,19 +85,35 @@ func tableLines(out string) []string {
 	return lines
 }
 
-// TestReferences starts the floor and the signing reference and loads each
-// briefly: both answer, at a positive rate.
-func TestReferences(t *testing.T) {
-	refs, err := startReferences()
-	if err != nil {
-		t.Fatal(err)
+// TestMain lets the test binary serve a reference, as keyward-bench does
+// when it runs itself as a child process.
+func TestMain(m *testing.M) {
+	if kind := os.Getenv(referenceEnv); kind != "" {
+		os.Exit(serveReference(kind, os.Stdin, os.Stdout))
 	}
-	defer refs.close()
-	b := &bench{cfg: config{duration: 200 * time.Millisecond, concurrency: 2}, http: &http.Client{Timeout: 5 * time.Second}}
-	for _, u := range []string{refs.floor, refs.signing} {
-		r := b.load(context.Background(), b.getter(u))
-		if r.n == 0 || r.errors != 0 || r.rps <= 0 || r.p50 <= 0 {
-			t.Errorf("%s: %d requests, %d errors, %.0f req/s, p50 %v: want a positive rate and no errors", u, r.n, r.errors, r.rps, r.p50)
+	os.Exit(m.Run())
+}
+
+// TestReferences starts the floor and the signing reference, in child
+// processes and in process, and loads each briefly: both answer, at a
+// positive rate, and the children end with them.
+func TestReferences(t *testing.T) {
+	for _, inProcess := range []bool{false, true} {
+		refs, err := startReferences(inProcess)
+		if err != nil {
+			t.Fatalf("in process %v: %v", inProcess, err)
+		}
+		b := &bench{cfg: config{duration: 200 * time.Millisecond, concurrency: 2}, http: &http.Client{Timeout: 5 * time.Second}}
+		for _, u := range []string{refs.floor, refs.signing} {
+			r := b.load(context.Background(), b.getter(u))
+			if r.n == 0 || r.errors != 0 || r.rps <= 0 || r.p50 <= 0 {
+				t.Errorf("in process %v, %s: %d requests, %d errors, %.0f req/s, p50 %v: want a positive rate and no errors", inProcess, u, r.n, r.errors, r.rps, r.p50)
+			}
+		}
+		refs.close()
+		b.http.CloseIdleConnections()
+		if _, err := http.Get(refs.floor); err == nil {
+			t.Errorf("in process %v: the floor still answers after close", inProcess)
 		}
 	}
 }
@@ -152,6 +168,7 @@ func TestFlags(t *testing.T) {
 		{"--cold-keys", "2000000"},
 		{"--cold-keys", "many"},
 		{"--store", "mysql"},
+		{"--references", "elsewhere"},
 		{"--scenarios", "healthz,nope"},
 		{"--duration", "0s"},
 	} {

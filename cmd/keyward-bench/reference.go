@@ -11,6 +11,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,56 +26,157 @@ import (
 // answering a small body (what any Go HTTP server costs on this machine),
 // and the signing reference, the same handler plus one Ed25519 signature of
 // a small payload per request (what issuing a signed token cannot go
-// below). keyward-bench serves both itself, on 127.0.0.1:0.
+// below). keyward-bench serves both itself, on 127.0.0.1:0: by default each
+// in a child process of its own (keyward-bench run again with
+// referenceEnv set), as keyward runs in a process of its own; in process
+// with --references inprocess. On a shared machine the difference matters:
+// the operating system shares the CPUs among threads, so a server sharing
+// the client's process (and its GOMAXPROCS) gets a smaller share than
+// keyward does.
 type references struct {
 	floor, signing string // base URLs
-	servers        []*http.Server
+	stop           []func()
 }
+
+// referenceEnv, set to "floor" or "signing", makes keyward-bench serve that
+// reference instead (see serveReference).
+const referenceEnv = "KEYWARD_BENCH_REFERENCE"
 
 // referencePayload is about the size of an access token's claims.
 var referencePayload = []byte(`{"iss":"http://127.0.0.1:8080","sub":"kw_0123456789abcdef","client_id":"kw_0123456789abcdef","scope":"keys:verify","exp":1700000900,"iat":1700000000,"jti":"0123456789abcdef0123"}`)
 
-func startReferences() (*references, error) {
-	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return nil, err
-	}
-	body := []byte(`{"status":"ok"}` + "\n")
-	floor := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	})
-	signing := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sig := ed25519.Sign(priv, referencePayload)
-		out := make([]byte, 0, 120)
-		out = append(out, `{"signature":"`...)
-		out = base64.RawURLEncoding.AppendEncode(out, sig)
-		out = append(out, "\"}\n"...)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(out)
-	})
-	refs := &references{}
-	for _, h := range []http.Handler{floor, signing} {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+// referenceHandler returns the floor's or the signing reference's handler.
+func referenceHandler(kind string) (http.Handler, error) {
+	switch kind {
+	case "floor":
+		body := []byte(`{"status":"ok"}` + "\n")
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(body)
+		}), nil
+	case "signing":
+		_, priv, err := ed25519.GenerateKey(nil)
 		if err != nil {
-			refs.close()
 			return nil, err
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		refs.servers = append(refs.servers, srv)
-		if refs.floor == "" {
-			refs.floor = "http://" + ln.Addr().String()
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sig := ed25519.Sign(priv, referencePayload)
+			out := make([]byte, 0, 120)
+			out = append(out, `{"signature":"`...)
+			out = base64.RawURLEncoding.AppendEncode(out, sig)
+			out = append(out, "\"}\n"...)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(out)
+		}), nil
+	}
+	return nil, fmt.Errorf("unknown reference %q", kind)
+}
+
+// listenReference serves the reference kind on 127.0.0.1:0 and returns its
+// base URL and how to stop it.
+func listenReference(kind string) (string, func(), error) {
+	h, err := referenceHandler(kind)
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// serveReference is the child process's side: it serves the reference
+// kind, writes its base URL as one line to out, and serves until in (its
+// parent's pipe) closes.
+func serveReference(kind string, in io.Reader, out io.Writer) int {
+	url, stop, err := listenReference(kind)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "keyward-bench: reference %s: %v\n", kind, err)
+		return 1
+	}
+	defer stop()
+	fmt.Fprintln(out, url)
+	io.Copy(io.Discard, in)
+	return 0
+}
+
+// startReferences starts the floor and the signing reference, each in a
+// child process unless inProcess.
+func startReferences(inProcess bool) (*references, error) {
+	refs := &references{}
+	for _, kind := range []string{"floor", "signing"} {
+		start := startChildReference
+		if inProcess {
+			start = listenReference
+		}
+		url, stop, err := start(kind)
+		if err != nil {
+			refs.close()
+			return nil, fmt.Errorf("%s: %w", kind, err)
+		}
+		refs.stop = append(refs.stop, stop)
+		if kind == "floor" {
+			refs.floor = url
 		} else {
-			refs.signing = "http://" + ln.Addr().String()
+			refs.signing = url
 		}
 	}
 	return refs, nil
 }
 
+// startChildReference runs keyward-bench again as the reference kind.
+func startChildReference(kind string) (string, func(), error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), referenceEnv+"="+kind)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		line <- strings.TrimSpace(l)
+	}()
+	select {
+	case url := <-line:
+		if strings.HasPrefix(url, "http://127.0.0.1:") {
+			return url, stop, nil
+		}
+	case <-time.After(10 * time.Second):
+	}
+	stop()
+	return "", nil, errors.New("the child process did not say where it listens")
+}
+
 func (r *references) close() {
-	for _, s := range r.servers {
-		s.Close()
+	for _, stop := range r.stop {
+		stop()
 	}
 }
 
