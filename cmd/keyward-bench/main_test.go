@@ -143,7 +143,7 @@ func TestCompareCold(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"\nMachine: ", " CPUs (nproc), ", "Command: `keyward-bench --server " + ts.URL + " --password … --duration 200ms",
-		"| token | ", "≥0.85×signing", "≥0.90×healthz", "≥0.35×floor"} {
+		"each in a child process of keyward-bench", "| token | ", "≥0.85×signing", "≥0.90×healthz", "≥0.35×floor"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("--compare file has no %q:\n%s", want, md)
 		}

@@ -112,7 +112,7 @@ func (r *report) judge() {
 		r.notes = append(r.notes, fmt.Sprintf("cold scenarios: %d distinct keys round-robin; for every request to miss the key cache, run the server with a small --cache-ttl (e.g. 1ns; then the verifier's own key misses too, 2 misses per cold verify) or a small --cache-size, or use more --cold-keys than the run sends requests", r.cfg.coldKeys))
 	}
 	if m := r.machine; m.load1 > float64(m.cpus) {
-		r.notes = append(r.notes, fmt.Sprintf("load average %.2f on %d CPUs at the start: the machine was shared, the ratios are noisier than usual", m.load1, m.cpus))
+		r.notes = append(r.notes, fmt.Sprintf("load average %.2f on %d CPUs when the measurements began: the machine was shared, the ratios are noisier than usual", m.load1, m.cpus))
 	}
 }
 
@@ -153,9 +153,13 @@ func (r *report) text(w io.Writer) {
 func (r *report) markdown() string {
 	var b strings.Builder
 	m := r.machine
-	fmt.Fprintf(&b, "Run at %s, closed loop, %d connections, %s per scenario, loopback; floor and signing reference served in process by keyward-bench, measured by the same client in the same run.\n\n",
-		r.start.Format("2006-01-02 15:04 UTC"), r.cfg.concurrency, r.cfg.duration)
-	fmt.Fprintf(&b, "Machine: %d CPUs (nproc), %s, %s, %s, load average %s at the start\n\n", m.cpus, m.model, m.goVersion, m.os, m.load)
+	where := "each in a child process of keyward-bench"
+	if r.cfg.references == "inprocess" {
+		where = "in keyward-bench's process"
+	}
+	fmt.Fprintf(&b, "Run at %s, closed loop, %d connections, %s per scenario, loopback; the floor and the signing reference served %s, loaded by the same client in the same run.\n\n",
+		r.start.Format("2006-01-02 15:04 UTC"), r.cfg.concurrency, r.cfg.duration, where)
+	fmt.Fprintf(&b, "Machine: %d CPUs (nproc), %s, %s, %s, load average %s when the measurements began\n\n", m.cpus, m.model, m.goVersion, m.os, m.load)
 	fmt.Fprintf(&b, "Command: `%s`\n\n", commandLine(r.args))
 	b.WriteString("| scenario | req/s | p50 | p99 | of floor | of its reference | target | met | key cache misses/req |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |\n")
