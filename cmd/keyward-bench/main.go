@@ -21,6 +21,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -46,7 +47,8 @@ sets a target, to that target's reference: healthz >= 0.90 of the floor; key and
 keyward's healthz; token >= 0.85 of the signing reference (the floor plus one Ed25519 signature);
 cold and cold-key >= 0.35 of the floor on SQLite, 0.20 on PostgreSQL (--store). keyward-bench serves
 both references itself on 127.0.0.1:0 (--references) and loads them first with the same client,
-concurrency and duration. Ratios are comparable only within one run.
+concurrency and duration. Ratios are comparable only within one run; on a shared machine, take the
+median of a few rounds (--rounds 3).
 
 The cold scenarios use --cold-keys distinct keys round-robin; for every request to miss the key
 cache, run the server with a small --cache-ttl (e.g. 1ns) or --cache-size, or use more keys than
@@ -73,6 +75,7 @@ type config struct {
 	store                  string
 	compare                string
 	references             string
+	rounds                 int
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -93,6 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&c.store, "store", "sqlite", "the server's database, sqlite or postgres: it picks the cold scenarios' target (0.35 or 0.20 of the floor)")
 	fs.StringVar(&c.compare, "compare", "", "also write the results as a markdown table to this file, with the machine and the command line")
 	fs.StringVar(&c.references, "references", "process", "where the floor and the signing reference run: process (each in a child process of its own, as keyward runs in its own: fair on a shared machine) or inprocess (in keyward-bench's process, sharing the client's CPUs)")
+	fs.IntVar(&c.rounds, "rounds", 1, "run the references and the scenarios this many times in turn (1-20) and report, for each, the round with the median req/s (its errors summed over all rounds): on a shared machine the load changes from one scenario to the next")
 	fs.DurationVar(&c.soak, "soak", 0, "instead of the scenarios, run a mixed workload (verify, key, token, create, list, rotate, signed) this long against one server, reporting every 10s, and fail on any 5xx or unexpected answer, or when the server's memory or goroutines grow 10% or more after the warm-up (a third of the run, at most 5m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -120,6 +124,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if c.coldKeys < 1 || c.coldKeys > 1_000_000 {
 		fmt.Fprintln(stderr, "keyward-bench: --cold-keys must be in [1, 1000000]")
+		return 2
+	}
+	if c.rounds < 1 || c.rounds > 20 {
+		fmt.Fprintln(stderr, "keyward-bench: --rounds must be in [1, 20]")
 		return 2
 	}
 	if c.references != "process" && c.references != "inprocess" {
@@ -164,19 +172,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	defer refs.close()
-	for _, ref := range []struct{ name, url string }{{"floor", refs.floor}, {"signing", refs.signing}} {
-		fmt.Fprintf(stderr, "keyward-bench: %s reference (%s)…\n", ref.name, c.references)
-		rep.rows = append(rep.rows, row{name: ref.name, result: b.load(ctx, b.getter(ref.url))})
-	}
-	for _, name := range names {
-		fmt.Fprintf(stderr, "keyward-bench: %s…\n", name)
-		sc, _ := b.scenario(name)
-		hits0, misses0, okBefore := b.cacheCounters(ctx)
-		r := row{name: name, result: b.load(ctx, sc)}
-		if hits1, misses1, okAfter := b.cacheCounters(ctx); okBefore && okAfter && r.n > 0 {
-			r.lookups, r.misses, r.cacheKnown = (hits1-hits0+misses1-misses0)/float64(r.n), (misses1-misses0)/float64(r.n), true
+	rounds := map[string][]row{}
+	for round := range c.rounds {
+		if c.rounds > 1 {
+			fmt.Fprintf(stderr, "keyward-bench: round %d of %d\n", round+1, c.rounds)
 		}
-		rep.rows = append(rep.rows, r)
+		for _, ref := range []struct{ name, url string }{{"floor", refs.floor}, {"signing", refs.signing}} {
+			fmt.Fprintf(stderr, "keyward-bench: %s reference (%s)…\n", ref.name, c.references)
+			rounds[ref.name] = append(rounds[ref.name], row{name: ref.name, result: b.load(ctx, b.getter(ref.url))})
+		}
+		for _, name := range names {
+			fmt.Fprintf(stderr, "keyward-bench: %s…\n", name)
+			sc, _ := b.scenario(name)
+			hits0, misses0, okBefore := b.cacheCounters(ctx)
+			r := row{name: name, result: b.load(ctx, sc)}
+			if hits1, misses1, okAfter := b.cacheCounters(ctx); okBefore && okAfter && r.n > 0 {
+				r.lookups, r.misses, r.cacheKnown = (hits1-hits0+misses1-misses0)/float64(r.n), (misses1-misses0)/float64(r.n), true
+			}
+			rounds[name] = append(rounds[name], r)
+		}
+	}
+	for _, name := range append([]string{"floor", "signing"}, names...) {
+		if rs, ok := rounds[name]; ok {
+			rep.rows = append(rep.rows, medianRow(rs))
+			delete(rounds, name) // a scenario listed twice is reported once
+		}
 	}
 	rep.judge()
 	rep.text(stdout)
@@ -187,6 +207,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	return 0
+}
+
+// medianRow returns the round with the median req/s, with the errors of
+// every round.
+func medianRow(rs []row) row {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b row) int { return cmp.Compare(a.rps, b.rps) })
+	m := sorted[len(sorted)/2]
+	m.errors = 0
+	for _, r := range rs {
+		m.errors += r.errors
+	}
+	return m
 }
 
 func isLoopback(host string) bool {

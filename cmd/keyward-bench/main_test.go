@@ -128,7 +128,7 @@ func TestCompareCold(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "perf.md")
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"--server", ts.URL, "--password", "bench-password", "--duration", "200ms", "--concurrency", "2",
-		"--cold-keys", "30", "--scenarios", "healthz,key,verify,token,cold,cold-key", "--compare", file},
+		"--cold-keys", "30", "--scenarios", "healthz,key,verify,token,cold,cold-key", "--rounds", "2", "--compare", file},
 		func(string) string { return "" }, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
@@ -143,7 +143,7 @@ func TestCompareCold(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"\nMachine: ", " CPUs (nproc), ", "Command: `keyward-bench --server " + ts.URL + " --password … --duration 200ms",
-		"each in a child process of keyward-bench", "| token | ", "≥0.85×signing", "≥0.90×healthz", "≥0.35×floor"} {
+		"each in a child process of keyward-bench", "the median of 2 rounds", "| token | ", "≥0.85×signing", "≥0.90×healthz", "≥0.35×floor"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("--compare file has no %q:\n%s", want, md)
 		}
@@ -160,6 +160,15 @@ func TestCompareCold(t *testing.T) {
 	}
 }
 
+// TestMedianRow checks that a row of several rounds is the median round,
+// with every round's errors.
+func TestMedianRow(t *testing.T) {
+	m := medianRow([]row{{name: "a", result: result{n: 30, rps: 3, errors: 1}}, {name: "a", result: result{n: 10, rps: 1}}, {name: "a", result: result{n: 20, rps: 2, errors: 2}}})
+	if m.rps != 2 || m.n != 20 || m.errors != 3 {
+		t.Errorf("got %+v, want the round at 2 req/s with 3 errors", m)
+	}
+}
+
 // TestFlags checks that bad flags are refused before anything runs.
 func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
@@ -169,6 +178,7 @@ func TestFlags(t *testing.T) {
 		{"--cold-keys", "many"},
 		{"--store", "mysql"},
 		{"--references", "elsewhere"},
+		{"--rounds", "0"},
 		{"--scenarios", "healthz,nope"},
 		{"--duration", "0s"},
 	} {

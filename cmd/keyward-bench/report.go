@@ -157,8 +157,12 @@ func (r *report) markdown() string {
 	if r.cfg.references == "inprocess" {
 		where = "in keyward-bench's process"
 	}
-	fmt.Fprintf(&b, "Run at %s, closed loop, %d connections, %s per scenario, loopback; the floor and the signing reference served %s, loaded by the same client in the same run.\n\n",
-		r.start.Format("2006-01-02 15:04 UTC"), r.cfg.concurrency, r.cfg.duration, where)
+	rounds := ""
+	if r.cfg.rounds > 1 {
+		rounds = fmt.Sprintf("; each row the median of %d rounds run in turn", r.cfg.rounds)
+	}
+	fmt.Fprintf(&b, "Run at %s, closed loop, %d connections, %s per scenario, loopback; the floor and the signing reference served %s, loaded by the same client in the same run%s.\n\n",
+		r.start.Format("2006-01-02 15:04 UTC"), r.cfg.concurrency, r.cfg.duration, where, rounds)
 	fmt.Fprintf(&b, "Machine: %d CPUs (nproc), %s, %s, %s, load average %s when the measurements began\n\n", m.cpus, m.model, m.goVersion, m.os, m.load)
 	fmt.Fprintf(&b, "Command: `%s`\n\n", commandLine(r.args))
 	b.WriteString("| scenario | req/s | p50 | p99 | of floor | of its reference | target | met | key cache misses/req |\n")
