@@ -414,10 +414,12 @@ type result struct {
 	p50, p99  time.Duration
 }
 
-// load runs one scenario with the configured concurrency for the duration.
+// load runs one scenario with the configured concurrency for the duration:
+// no request starts after it, and the requests in flight then finish and
+// count (cutting them would count nothing for a scenario slower than the
+// duration, and close their connections under the next scenario).
 func (b *bench) load(ctx context.Context, one func(context.Context) bool) result {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.duration)
-	defer cancel()
+	end := time.Now().Add(b.cfg.duration)
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
@@ -429,7 +431,7 @@ func (b *bench) load(ctx context.Context, one func(context.Context) bool) result
 			defer wg.Done()
 			var mine []time.Duration
 			bad := 0
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && time.Now().Before(end) {
 				t := time.Now()
 				if !one(ctx) {
 					if ctx.Err() != nil {
