@@ -1,0 +1,109 @@
+package keyward_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+)
+
+// readCounter counts the store reads the verify path may make.
+type readCounter struct {
+	keyward.Store
+	reads atomic.Int64
+}
+
+func (c *readCounter) GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*keyward.APIKey, error) {
+	c.reads.Add(1)
+	return c.Store.GetAPIKeyBySecretHash(ctx, hash)
+}
+
+func (c *readCounter) KeyForVerification(ctx context.Context, hash []byte) (*keyward.VerificationRecord, error) {
+	c.reads.Add(1)
+	return c.Store.KeyForVerification(ctx, hash)
+}
+
+func (c *readCounter) GetTenant(ctx context.Context, id string) (*keyward.Tenant, error) {
+	c.reads.Add(1)
+	return c.Store.GetTenant(ctx, id)
+}
+
+func (c *readCounter) GetUser(ctx context.Context, tenantID, id string) (*keyward.User, error) {
+	c.reads.Add(1)
+	return c.Store.GetUser(ctx, tenantID, id)
+}
+
+func (c *readCounter) ListPermissions(ctx context.Context, tenantID string) ([]*keyward.Permission, error) {
+	c.reads.Add(1)
+	return c.Store.ListPermissions(ctx, tenantID)
+}
+
+func (c *readCounter) GetAPIKey(ctx context.Context, tenantID, id string) (*keyward.APIKey, error) {
+	c.reads.Add(1)
+	return c.Store.GetAPIKey(ctx, tenantID, id)
+}
+
+func (c *readCounter) PrincipalActive(ctx context.Context, kind, tenantID, id string) (bool, error) {
+	c.reads.Add(1)
+	return c.Store.PrincipalActive(ctx, kind, tenantID, id)
+}
+
+// TestColdVerifyReadsOnce: with every verified key a cache miss, a
+// verification (and a plain-key authentication) reads the store once —
+// the key with its tenant, its owner and the catalog's version — once the
+// tenant's catalog is known at that version.
+func TestColdVerifyReadsOnce(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		counter := &readCounter{}
+		e := newEnv(t, db, func(c *keyward.Config) {
+			counter.Store = c.Store
+			c.Store = counter
+			c.CacheTTL = time.Nanosecond // every key a miss
+		})
+		if _, err := e.svc.CreatePermission(e.ctx, e.admin, keyward.PermissionInput{Name: ptr("orders_read")}); err != nil {
+			t.Fatal(err)
+		}
+		owner := e.user(t, e.admin, "alice", 5, "orders_read")
+		mine := e.key(t, owner, keyward.APIKeyInput{Permissions: perms("orders_read"),
+			RateLimits: &[]keyward.NamedRateLimit{{Name: "burst", Limit: 1000, WindowSeconds: 1}}})
+		plain := e.key(t, e.admin, keyward.APIKeyInput{})
+		verifier := e.key(t, e.admin, keyward.APIKeyInput{Permissions: perms("keys:verify")})
+		vp, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: verifier.ClientSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name string
+			sec  string
+			want string
+		}{{"owned", mine.ClientSecret, keyward.CodeValid}, {"ownerless", plain.ClientSecret, keyward.CodeValid}} {
+			// The first read may load the catalog; every later miss reads once.
+			if _, err := e.svc.VerifyKey(e.ctx, vp, keyward.VerifyRequest{Key: tc.sec}); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				e.clock.Add(time.Millisecond)
+				counter.reads.Store(0)
+				res, err := e.svc.VerifyKey(e.ctx, vp, keyward.VerifyRequest{Key: tc.sec, Permissions: []string{}})
+				if err != nil || res.Code != tc.want {
+					t.Fatalf("%s: verify = %+v, %v", tc.name, res, err)
+				}
+				if n := counter.reads.Load(); n != 1 {
+					t.Errorf("%s: a cold verification read the store %d times; want 1", tc.name, n)
+				}
+				e.clock.Add(time.Millisecond)
+				counter.reads.Store(0)
+				if _, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: tc.sec}); err != nil {
+					t.Fatal(err)
+				}
+				if n := counter.reads.Load(); n != 1 {
+					t.Errorf("%s: a cold authentication read the store %d times; want 1", tc.name, n)
+				}
+			}
+		}
+	})
+}
