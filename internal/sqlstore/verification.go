@@ -15,15 +15,16 @@ import (
 // verificationQuery reads a key by secret hash with its owner's and
 // tenant's state, its credits, the ids of its and its owner's explicit
 // permissions and their named limits ("name limit window", comma-separated:
-// neither ids nor limit names hold commas or spaces), and catalogVersion.
+// neither ids nor limit names hold commas or spaces), permission ids in id
+// order, and catalogVersion.
 // One statement: the verify path's only store read on a cache miss.
 const verificationQuery = `SELECT ` + keyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
 	c.remaining, c.refill_amount, c.refill_interval, c.refill_day, c.refill_period,
-	(SELECT string_agg(kp.permission_id, ',') FROM api_key_permissions kp
+	(SELECT string_agg(kp.permission_id, ',' ORDER BY kp.permission_id) FROM api_key_permissions kp
 		WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id),
 	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM api_key_rate_limits l
 		WHERE l.tenant_id = k.tenant_id AND l.key_id = k.id),
-	(SELECT string_agg(up.permission_id, ',') FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id),
+	(SELECT string_agg(up.permission_id, ',' ORDER BY up.permission_id) FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id),
 	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM user_rate_limits l
 		WHERE l.tenant_id = u.tenant_id AND l.user_id = u.id),
 	` + catalogVersion + `
@@ -34,14 +35,14 @@ const verificationQuery = `SELECT ` + keyColumns + `, u.id, u.level, u.is_active
 	ORDER BY k.secret_hash = $1 DESC LIMIT 1`
 
 // catalogVersion is the version of the catalog of k's tenant: every
-// permission's id, name and members, in id order, which is all a key's
-// rights depend on. The schema has no counter of catalog changes, so the
+// permission's id, name and members (as a set: their order gives no
+// rights), in id order, which is all a key's rights depend on. The schema has no counter of catalog changes, so the
 // version is the catalog's content itself (on PostgreSQL its MD5; "%s" is
 // where the dialect's wrapper goes): exact, at the cost of reading the
 // tenant's permissions (by index) on every call.
-const catalogVersion = `(SELECT COALESCE(string_agg(p.id || '=' || p.name || '>' || COALESCE((SELECT string_agg(pc.child_id, ','
-	ORDER BY pc.position) FROM permission_children pc WHERE pc.parent_id = p.id), ''), ';' ORDER BY p.id), '')
-	FROM permissions p WHERE p.tenant_id = k.tenant_id)`
+const catalogVersion = `(SELECT COALESCE(string_agg(p.id || ' ' || length(p.name) || ':' || p.name || ' ' || COALESCE(pc.child_id, ''),
+	',' ORDER BY p.id, pc.child_id), '')
+	FROM permissions p LEFT JOIN permission_children pc ON pc.parent_id = p.id WHERE p.tenant_id = k.tenant_id)`
 
 // verificationStmt is verificationQuery prepared once on the read pool.
 type verificationStmt struct {
