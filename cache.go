@@ -257,6 +257,12 @@ func (s *Service) catalog(ctx context.Context, tenantID string) ([]*Permission, 
 // by KeyForVerification): the cached one if it is at that version, else
 // read from the store once and cached at that version. Callers must not
 // change the result.
+//
+// The catalog read may already be newer than version (a change between
+// the two reads): it is then cached under the older version, which the
+// next read finds changed (one more read), unless the catalog went back to
+// exactly that version meanwhile. That change was made through a Service,
+// which clears every replica's catalogs through the change feed.
 func (s *Service) catalogAt(ctx context.Context, tenantID, version string) ([]*Permission, error) {
 	c := &s.catalogs
 	c.mu.RLock()

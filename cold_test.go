@@ -55,7 +55,7 @@ func (c *readCounter) PrincipalActive(ctx context.Context, kind, tenantID, id st
 }
 
 // TestColdVerifyReadsOnce: with every verified key a cache miss, a
-// verification (and a plain-key authentication) reads the store once —
+// verification (and a plain-key whoami) reads the store once —
 // the key with its tenant, its owner and the catalog's version — once the
 // tenant's catalog is known at that version.
 func TestColdVerifyReadsOnce(t *testing.T) {
@@ -99,11 +99,15 @@ func TestColdVerifyReadsOnce(t *testing.T) {
 				}
 				e.clock.Add(time.Millisecond)
 				counter.reads.Store(0)
-				if _, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: tc.sec}); err != nil {
+				p, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: tc.sec})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.svc.WhoAmI(e.ctx, p); err != nil {
 					t.Fatal(err)
 				}
 				if n := counter.reads.Load(); n != 1 {
-					t.Errorf("%s: a cold authentication read the store %d times; want 1", tc.name, n)
+					t.Errorf("%s: a cold whoami read the store %d times; want 1", tc.name, n)
 				}
 			}
 		}
