@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"APIKeySameIDs", testAPIKeySameIDs},
 		{"APIKeyAllowlist", testAPIKeyAllowlist},
 		{"APIKeysBySecretHashes", testAPIKeysBySecretHashes},
+		{"KeyForVerification", testKeyForVerification},
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
 		{"Tx", testTx},
