@@ -242,15 +242,21 @@ func (s *Service) catalog(ctx context.Context, tenantID string) ([]*Permission, 
 	if err != nil {
 		return nil, err
 	}
+	c.put(tenantID, catalogEntry{perms: perms, at: now}, gen)
+	return perms, nil
+}
+
+// put caches e for tenantID unless the catalogs were cleared since gen was
+// read (the entry may predate the change that cleared them).
+func (c *catalogCache) put(tenantID string, e catalogEntry, gen uint64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.gen == gen {
 		if c.entries == nil {
 			c.entries = map[string]catalogEntry{}
 		}
-		c.entries[tenantID] = catalogEntry{perms: perms, at: now}
+		c.entries[tenantID] = e
 	}
-	c.mu.Unlock()
-	return perms, nil
 }
 
 // catalogAt returns the permission catalog of tenantID at version (read
@@ -276,14 +282,7 @@ func (s *Service) catalogAt(ctx context.Context, tenantID, version string) ([]*P
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.gen == gen {
-		if c.entries == nil {
-			c.entries = map[string]catalogEntry{}
-		}
-		c.entries[tenantID] = catalogEntry{perms: perms, at: s.now(), version: version, versioned: true}
-	}
-	c.mu.Unlock()
+	c.put(tenantID, catalogEntry{perms: perms, at: s.now(), version: version, versioned: true}, gen)
 	return perms, nil
 }
 
