@@ -65,6 +65,10 @@ type Config struct {
 	// FailedAuthLimit, when set, refuses a client address for the rest of
 	// the window once it failed to authenticate this often.
 	FailedAuthLimit *RateLimit
+	// NoCreditLeases spends credits in the database on every use instead
+	// of from per-replica leases (see creditlease.go): exact at every
+	// moment, but one database write per use.
+	NoCreditLeases bool
 }
 
 // Service holds every business rule of keyward: who may do what, what is
@@ -103,6 +107,7 @@ type Service struct {
 	ops         opCounts
 
 	stopFeed context.CancelFunc
+	leases   *creditLeases // nil: NoCreditLeases
 
 	flushMu   sync.Mutex
 	outcomes  outcomeCounter // verifications per key and outcome since the last flush
@@ -211,6 +216,9 @@ func NewService(cfg Config) (*Service, error) {
 		s.stopFeed = cancel
 		go s.subscribe(feedCtx)
 	}
+	if !cfg.NoCreditLeases {
+		s.startLeases()
+	}
 	go s.flushLoop()
 	return s, nil
 }
@@ -220,6 +228,7 @@ func (s *Service) Close() error {
 	if s.stopFeed != nil {
 		s.stopFeed()
 	}
+	s.closeLeases()
 	select {
 	case <-s.stopFlush:
 	default:
