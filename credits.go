@@ -9,9 +9,14 @@ import (
 // Credits are the uses left to a key: every verification of it, and every
 // request authenticated by it, spends a cost (1 unless a verification says
 // otherwise); once spent, the key is refused (CodeUsageExceeded,
-// EUSAGEEXCEEDED) until a refill. The count lives in the database only and
-// is spent there with one conditional update, so that it is exact across
-// replicas and survives restarts: the key cache never holds it.
+// EUSAGEEXCEEDED) until a refill. The count lives in the database (the
+// key cache never holds it). Each replica spends from a lease it took
+// there with one conditional update (creditlease.go), or, with
+// Config.NoCreditLeases, spends every use there: either way never more
+// than granted across replicas. Leases go back on Close, when idle, and
+// when the key changes, so a restart loses nothing; the trade is that a
+// crash forfeits what the crashed replica held: a key may be under-spent
+// by at most one lease per replica, never over-spent.
 type Credits struct {
 	Remaining int64   `json:"remaining"`
 	Refill    *Refill `json:"refill"` // nil: never refilled
