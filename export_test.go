@@ -8,3 +8,15 @@ func LeaseStats(s *Service) (waits, prefetches int64) {
 	}
 	return s.leases.waits.Load(), s.leases.prefetches.Load()
 }
+
+// LeaseHeld is what s's lease of a key holds (0 without one).
+func LeaseHeld(s *Service, tenantID, keyID string) int64 {
+	if s.leases == nil {
+		return 0
+	}
+	v, ok := s.leases.m.Load(KeyRef{TenantID: tenantID, ID: keyID}.String())
+	if !ok {
+		return 0
+	}
+	return max(v.(*creditLease).avail.Load(), 0)
+}
