@@ -41,6 +41,9 @@ type creditLeases struct {
 	stop    chan struct{}
 	done    chan struct{}
 	returns sync.WaitGroup // returns started by invalidations
+	// stopped is set by Close: spends then go to the database.
+	stopped atomic.Bool
+	retMu   sync.Mutex // orders returns.Add before Close's Wait
 	// waits and prefetches count reservations made by a request that
 	// waited for them, and in the background.
 	waits, prefetches atomic.Int64
@@ -100,6 +103,9 @@ func (s *Service) closeLeases() {
 		close(s.leases.stop)
 	}
 	<-s.leases.done
+	s.leases.retMu.Lock()
+	s.leases.stopped.Store(true)
+	s.leases.retMu.Unlock()
 	s.dropLeases(nil, false)
 	s.leases.returns.Wait()
 }
@@ -150,13 +156,16 @@ func (s *Service) dropLeases(keys []string, async bool) {
 	if len(ls) == 0 {
 		return
 	}
-	if !async {
+	s.leases.retMu.Lock()
+	if !async || s.leases.stopped.Load() {
+		s.leases.retMu.Unlock()
 		for _, l := range ls {
 			s.closeLease(l)
 		}
 		return
 	}
 	s.leases.returns.Add(1)
+	s.leases.retMu.Unlock()
 	go func() {
 		defer s.leases.returns.Done()
 		for _, l := range ls {

@@ -162,7 +162,7 @@ func (s *Service) spendCredits(ctx context.Context, snap *keySnapshot, cost int6
 		return nil, nil
 	}
 	now := s.now()
-	if s.leases != nil {
+	if s.leases != nil && !s.leases.stopped.Load() {
 		return s.spendLeased(ctx, snap, cost, now)
 	}
 	sp := CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: cost, Refill: snap.refill, Period: periodOf(snap, now)}

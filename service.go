@@ -210,14 +210,14 @@ func NewService(cfg Config) (*Service, error) {
 	if err := s.loadRevocations(ctx); err != nil {
 		return nil, fmt.Errorf("loading token revocations: %w", err)
 	}
+	if !cfg.NoCreditLeases {
+		s.startLeases()
+	}
 	if s.changes = cfg.Changes; s.changes != nil {
 		s.cache.setEnabled(false) // until the feed listens
 		feedCtx, cancel := context.WithCancel(context.Background())
 		s.stopFeed = cancel
 		go s.subscribe(feedCtx)
-	}
-	if !cfg.NoCreditLeases {
-		s.startLeases()
 	}
 	go s.flushLoop()
 	return s, nil
