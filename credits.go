@@ -161,10 +161,10 @@ func (s *Service) spendCredits(ctx context.Context, snap *keySnapshot, cost int6
 	if !snap.hasCredits {
 		return nil, nil
 	}
-	now := s.now()
 	if s.leases != nil && !s.leases.stopped.Load() {
-		return s.spendLeased(ctx, snap, cost, now)
+		return s.spendLeased(ctx, snap, cost)
 	}
+	now := s.now()
 	sp := CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: cost, Refill: snap.refill, Period: periodOf(snap, now)}
 	var refillsAt *time.Time
 	if snap.refill != nil {
