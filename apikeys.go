@@ -483,6 +483,9 @@ func (s *Service) ListAPIKeys(ctx context.Context, p *Principal, f APIKeyFilter)
 	if len(f.Query) > MaxNameLen {
 		fe.add("q", "must be at most 200 characters")
 	}
+	if len(f.Cursor) > MaxCursorLen {
+		fe.add("cursor", "is not a cursor of this list")
+	}
 	if err := fe.err(); err != nil {
 		return List[*APIKey]{}, err
 	}

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -54,7 +51,7 @@ func (c Credentials) Empty() bool {
 // Authenticate turns credentials into a Principal. Every failure is
 // EUNAUTHORIZED with a message that never echoes the credentials.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, error) {
-	if err := s.checkBlocked(c.IP); err != nil {
+	if err := s.failedAuth.check(c.IP); err != nil {
 		return nil, err
 	}
 	if c.IP != clientIP(ctx) {
@@ -89,7 +86,7 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	}
 	if err != nil {
 		if ErrorCode(err) == EUNAUTHORIZED || ErrorCode(err) == ESIGINVALID || ErrorCode(err) == EKEYUNKNOWN {
-			if ferr := s.recordFailure(ctx, c.IP, scheme); ferr != nil {
+			if ferr := s.failedAuth.record(ctx, c.IP, scheme); ferr != nil {
 				return nil, ferr
 			}
 		}
@@ -140,7 +137,7 @@ func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map
 		spent: spent,
 		Kind:  KindAPIKey, ID: snap.ID, TenantID: snap.TenantID, Name: snap.Name, ClientID: snap.ClientID,
 		OwnerID: snap.OwnerID, Level: snap.Level, perms: snap.perms, rootTenant: snap.rootTenant, scope: scope,
-		Rate: rate, prevSecret: snap.validUntil != nil,
+		Rate: rate, prevSecret: snap.validUntil != nil, catalog: snap.catalog,
 	}, nil
 }
 
@@ -195,15 +192,21 @@ func (s *Service) checkSecretIn(ctx context.Context, sec, clientID string, batch
 }
 
 // loadSnapshot reads a key by secret hash with everything that decides
-// whether it works: its tenant, its owner and its expanded permissions.
+// whether it works, in one store read: its tenant, its owner, its
+// permissions and the version of its tenant's catalog, which comes from
+// the catalog cache when it holds that version.
 func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) (*keySnapshot, error) {
-	k, err := s.store.GetAPIKeyBySecretHash(ctx, hash)
+	rec, err := s.store.KeyForVerification(ctx, hash)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	return s.snapshotFor(ctx, k, hash, now)
+	catalog, err := s.catalogAt(ctx, rec.Key.TenantID, rec.CatalogVersion)
+	if err != nil {
+		return nil, err
+	}
+	return matchSecret(rec.Key, hash, s.snapshotOf(rec, catalog, now)), nil
 }
 
 // snapshotFor is the snapshot of k as found by hash: its current secret,
@@ -214,6 +217,12 @@ func (s *Service) snapshotFor(ctx context.Context, k *APIKey, hash []byte, now t
 	if err != nil {
 		return nil, err
 	}
+	return matchSecret(k, hash, snap), nil
+}
+
+// matchSecret is snap, the snapshot of k, as found by hash (see
+// snapshotFor).
+func matchSecret(k *APIKey, hash []byte, snap *keySnapshot) *keySnapshot {
 	switch {
 	case secret.Equal(k.SecretHash, hash):
 	case secret.Equal(k.PrevSecretHash, hash) && k.PrevSecretExpiresAt != nil:
@@ -222,13 +231,37 @@ func (s *Service) snapshotFor(ctx context.Context, k *APIKey, hash []byte, now t
 		snap.validUntil = k.PrevSecretExpiresAt
 		snap.generation--
 	default:
-		return nil, nil
+		return nil
 	}
-	return snap, nil
+	return snap
 }
 
-// snapshot resolves what the verify path needs of k.
+// snapshot resolves what the verify path needs of k, reading its tenant
+// and owner.
 func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keySnapshot, error) {
+	t, err := s.store.GetTenant(ctx, k.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	rec := &VerificationRecord{Key: k, TenantActive: t.IsActive, TenantRoot: t.IsRoot}
+	if k.OwnerID != "" {
+		owner, err := s.store.GetUser(ctx, k.TenantID, k.OwnerID)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, err
+		}
+		rec.Owner = owner
+	}
+	catalog, err := s.catalog(ctx, k.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return s.snapshotOf(rec, catalog, now), nil
+}
+
+// snapshotOf is the snapshot of rec's key in a tenant whose catalog is
+// given.
+func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now time.Time) *keySnapshot {
+	k := rec.Key
 	snap := &keySnapshot{
 		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
@@ -237,6 +270,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		creditGen:     creditGen(k.Credits),
 		tenantCounter: "tenant:" + k.TenantID,
 		audiences:     k.Audiences,
+		catalog:       catalog,
 	}
 	if k.Credits != nil && k.Credits.Refill != nil {
 		r := *k.Credits.Refill
@@ -249,35 +283,25 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 			snap.sealed = append(snap.sealed, k.PrevSecretCiphertext)
 		}
 	}
-	t, err := s.store.GetTenant(ctx, k.TenantID)
-	if err != nil {
-		return nil, err
-	}
-	snap.rootTenant = t.IsRoot
-	if !k.IsActive || !t.IsActive || k.SecretRevoked {
+	snap.rootTenant = rec.TenantRoot
+	if !k.IsActive || !rec.TenantActive || k.SecretRevoked {
 		snap.disabled = CodeDisabled
 	}
 	var owner *User
 	if k.OwnerID != "" {
-		owner, err = s.store.GetUser(ctx, k.TenantID, k.OwnerID)
-		if err != nil && ErrorCode(err) != ENOTFOUND {
-			return nil, err
-		} else if err != nil || !owner.IsActive {
+		owner = rec.Owner
+		if owner == nil || !owner.IsActive {
 			snap.disabled = CodeDisabled
 			owner = nil
 		}
 	}
 	snap.limits = keyLimits(k, owner)
-	catalog, err := s.catalog(ctx, k.TenantID)
-	if err != nil {
-		return nil, err
-	}
 	// A key acts with its grant intersected with its owner's rights now
 	// (SPEC §3): demoting the owner narrows the key at once.
 	explicit := expand(catalog, k.Permissions)
-	eff := grantRights(k.Level, explicit, t.IsRoot, catalog)
+	eff := grantRights(k.Level, explicit, rec.TenantRoot, catalog)
 	if owner != nil {
-		or := s.userRights(owner, t.IsRoot, catalog)
+		or := s.userRights(owner, rec.TenantRoot, catalog)
 		if k.ActsAsOwner {
 			eff, explicit = or, or.Perms
 		} else {
@@ -301,7 +325,7 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 		snap.scopable[name] = true
 	}
 	snap.effective = slices.Sorted(maps.Keys(snap.scopable))
-	return snap, nil
+	return snap
 }
 
 // result is the verify answer for the key with code and permissions.
@@ -485,30 +509,13 @@ func isAccessToken(raw string) bool {
 	return json.Unmarshal(b, &h) == nil && strings.EqualFold(h.Typ, "at+jwt")
 }
 
-// userClaims are the claims of a login token.
-type userClaims struct {
-	jwt.Claims
-	Tenant string `json:"tenant"`
-	Kind   string `json:"kind"`
-	// Generation is the user's session generation at login: a password
-	// change or deactivation ends every token of an older one.
-	Generation int `json:"sgen"`
-}
-
 func (s *Service) authenticateUserToken(ctx context.Context, raw string) (*Principal, error) {
 	fail := Errorf(EUNAUTHORIZED, "invalid or expired token")
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
-	if err != nil {
+	c, ok := s.tokens.VerifyLoginToken(raw)
+	if !ok || c.Kind != KindUser {
 		return nil, fail
 	}
-	var c userClaims
-	if err := tok.Claims(s.tokenKey.Public(), &c); err != nil {
-		return nil, fail
-	}
-	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Issuer: s.issuer, AnyAudience: jwt.Audience{s.issuer}, Time: s.now()}, 0); err != nil || c.Kind != KindUser {
-		return nil, fail
-	}
-	if s.revoked.has(c.ID) {
+	if s.tokens.Revoked(c.ID) {
 		return nil, fail // signed out
 	}
 	t, err := s.store.GetTenant(ctx, c.Tenant)
@@ -556,22 +563,18 @@ func (s *Service) AuthenticateUser(ctx context.Context, raw, ip, userAgent strin
 // Logout ends a login token before it expires, on every replica. An invalid
 // or expired token is not an error: there is nothing to end.
 func (s *Service) Logout(ctx context.Context, raw string) error {
-	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.EdDSA})
-	if err != nil {
+	c, ok := s.tokens.ParseLoginToken(raw)
+	if !ok || c.Kind != KindUser || c.Expiry.IsZero() || c.ID == "" {
 		return nil
 	}
-	var c userClaims
-	if err := tok.Claims(s.tokenKey.Public(), &c); err != nil || c.Kind != KindUser || c.Expiry == nil || c.ID == "" {
-		return nil
-	}
-	exp := c.Expiry.Time().UTC()
+	exp := c.Expiry.UTC()
 	if !exp.After(s.now()) {
 		return nil
 	}
 	if err := s.store.Tx(ctx, func(tx StoreTx) error { return tx.RevokeToken(ctx, c.ID, c.Tenant, exp) }); err != nil {
 		return err
 	}
-	s.revoked.add(c.ID, exp)
+	s.tokens.AddRevoked(c.ID, exp)
 	s.publishRevocation(ctx, c.ID, exp)
 	return nil
 }
@@ -602,9 +605,12 @@ type WhoAmI struct {
 
 // WhoAmI returns the principal with its effective permissions.
 func (s *Service) WhoAmI(ctx context.Context, p *Principal) (*WhoAmI, error) {
-	catalog, err := s.catalog(ctx, p.TenantID)
-	if err != nil {
-		return nil, err
+	catalog := p.catalog // a key's: the catalog its snapshot was made with
+	if catalog == nil || p.crossTenant {
+		var err error
+		if catalog, err = s.catalog(ctx, p.TenantID); err != nil {
+			return nil, err
+		}
 	}
 	wide, own := p.EffectivePermissions(catalog)
 	if wide == nil {

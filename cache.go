@@ -66,6 +66,8 @@ type keySnapshot struct {
 	sealed [][]byte
 	// allowed are the client prefixes the key works from (nil: any).
 	allowed allowList
+	// catalog is the tenant's catalog the snapshot was made with.
+	catalog []*Permission
 
 	cachedAt time.Time
 	lastUsed atomic.Int64 // unix microseconds of the last successful use
@@ -221,6 +223,11 @@ type catalogCache struct {
 type catalogEntry struct {
 	perms []*Permission
 	at    time.Time
+	// version is the catalog's version (VerificationRecord) when
+	// versioned: the entry then serves, whatever its age, every read that
+	// found that version.
+	version   string
+	versioned bool
 }
 
 // catalog returns the permission catalog of tenantID. Callers must not
@@ -239,14 +246,47 @@ func (s *Service) catalog(ctx context.Context, tenantID string) ([]*Permission, 
 	if err != nil {
 		return nil, err
 	}
+	c.put(tenantID, catalogEntry{perms: perms, at: now}, gen)
+	return perms, nil
+}
+
+// put caches e for tenantID unless the catalogs were cleared since gen was
+// read (the entry may predate the change that cleared them).
+func (c *catalogCache) put(tenantID string, e catalogEntry, gen uint64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.gen == gen {
 		if c.entries == nil {
 			c.entries = map[string]catalogEntry{}
 		}
-		c.entries[tenantID] = catalogEntry{perms: perms, at: now}
+		c.entries[tenantID] = e
 	}
-	c.mu.Unlock()
+}
+
+// catalogAt returns the permission catalog of tenantID at version (read
+// by KeyForVerification): the cached one if it is at that version, else
+// read from the store once and cached at that version. Callers must not
+// change the result.
+//
+// The catalog read may already be newer than version (a change between
+// the two reads): it is then cached under the older version, which the
+// next read finds changed (one more read), unless the catalog went back to
+// exactly that version meanwhile. That change was made through a Service,
+// which clears every replica's catalogs through the change feed.
+func (s *Service) catalogAt(ctx context.Context, tenantID, version string) ([]*Permission, error) {
+	c := &s.catalogs
+	c.mu.RLock()
+	e, ok := c.entries[tenantID]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok && e.versioned && e.version == version {
+		return e.perms, nil
+	}
+	perms, err := s.store.ListPermissions(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	c.put(tenantID, catalogEntry{perms: perms, at: s.now(), version: version, versioned: true}, gen)
 	return perms, nil
 }
 

@@ -77,7 +77,7 @@ func (s *Service) subscribe(ctx context.Context) {
 			if rest, ok := strings.CutPrefix(id, revokedPrefix); ok {
 				if i := strings.LastIndexByte(rest, ':'); i > 0 {
 					if exp, err := strconv.ParseInt(rest[i+1:], 10, 64); err == nil {
-						s.revoked.add(rest[:i], time.Unix(exp, 0).UTC())
+						s.tokens.AddRevoked(rest[:i], time.Unix(exp, 0).UTC())
 					}
 				}
 				continue

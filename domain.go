@@ -254,6 +254,15 @@ type APIKeyFilter struct {
 	// Conditions are further comparisons, all of which must hold.
 	Conditions []Condition
 	Now        time.Time // reference time for the active/expired statuses
+	// Cursor, when set, is a List.NextCursor of the same Sort: the list
+	// starts right after the key it stands for, whatever Page's number or
+	// skip (keyset paging: as fast deep as on page 1).
+	Cursor string
+	// ExactCount asks for an exact TotalCount however many keys match, for
+	// the surfaces that page by number to the last page (the seed APIs,
+	// the console); otherwise a count past some thousand matches may be an
+	// estimate (List.TotalEstimated).
+	ExactCount bool
 }
 
 // Condition compares one key field (NData): Field is "id", "clientId",
@@ -295,6 +304,12 @@ type List[T any] struct {
 	Items      []T
 	Page       Page
 	TotalCount int
+	// TotalEstimated says TotalCount is an estimate (at least the number
+	// counted exactly): counting every match of a huge list is not cheap.
+	TotalEstimated bool
+	// NextCursor, when there are more items, continues after the last item
+	// (APIKeyFilter.Cursor); lists without keyset paging leave it empty.
+	NextCursor string
 }
 
 // TotalPages returns the number of pages at the list's page size.

@@ -6,9 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -52,27 +49,27 @@ func (s *Service) LoginFrom(ctx context.Context, req LoginRequest) (*LoginResult
 	if req.UserName == "" || req.Password == "" || len(req.Password) > 1024 {
 		return nil, Invalid(FieldError{Field: "userName", Message: "userName and password are required"})
 	}
-	if err := s.checkBlocked(req.IP); err != nil {
+	if err := s.failedAuth.check(req.IP); err != nil {
 		return nil, err
 	}
-	if err := s.reserveAttempt(ctx, req.IP); err != nil {
+	if err := s.failedAuth.reserve(ctx, req.IP); err != nil {
 		return nil, err
 	}
 	release, err := s.loginQueue.enter(ctx, req.IP)
 	if err != nil {
-		s.refundAttempt(ctx, req.IP)
+		s.failedAuth.refund(ctx, req.IP)
 		return nil, err
 	}
 	defer release()
 	// The address may have been refused while this login waited.
-	if err := s.checkBlocked(req.IP); err != nil {
-		s.refundAttempt(ctx, req.IP)
+	if err := s.failedAuth.check(req.IP); err != nil {
+		s.failedAuth.refund(ctx, req.IP)
 		return nil, err
 	}
 	res, t, u, err := s.login(ctx, req.Tenant, req.UserName, req.Password)
 	switch {
 	case err == nil:
-		s.refundAttempt(ctx, req.IP)
+		s.failedAuth.refund(ctx, req.IP)
 		s.recordLogin(ctx, req, t, u)
 	case ErrorCode(err) == EUNAUTHORIZED:
 		s.ops.authFailed(SchemePassword)
@@ -105,20 +102,10 @@ func (s *Service) login(ctx context.Context, tenant, userName, password string) 
 		return nil, t, u, fail
 	}
 	now := s.now()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.tokenKey},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return nil, t, u, err
-	}
-	claims := userClaims{
-		Claims: jwt.Claims{
-			Issuer: s.issuer, Subject: u.ID, Audience: jwt.Audience{s.issuer}, ID: secret.NewID(),
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			Expiry: jwt.NewNumericDate(now.Add(UserTokenLifetime)),
-		},
-		Tenant: t.ID, Kind: KindUser, Generation: u.SessionGeneration,
-	}
-	tok, err := jwt.Signed(signer).Claims(claims).Serialize()
+	tok, err := s.tokens.SignLoginToken(&LoginTokenClaims{
+		ID: secret.NewID(), Subject: u.ID, Tenant: t.ID, Kind: KindUser, Generation: u.SessionGeneration,
+		IssuedAt: now, NotBefore: now, Expiry: now.Add(UserTokenLifetime),
+	})
 	if err != nil {
 		return nil, t, u, err
 	}
@@ -232,8 +219,8 @@ func (s *Service) recordFailedLogin(ctx context.Context, req LoginRequest, t *Te
 		return
 	}
 	window := time.Minute
-	if s.failLimit != nil {
-		window = s.failLimit.window()
+	if s.failedAuth.limit != nil {
+		window = s.failedAuth.limit.window()
 	}
 	target := ""
 	if u != nil {

@@ -3,31 +3,34 @@ package keyward
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/keyward/keyward/internal/secret"
 )
 
 // AccessTokenClaims are the claims of an OAuth2 access token (RFC 9068).
 type AccessTokenClaims struct {
-	jwt.Claims
-	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"`
-	Tenant   string `json:"tenant"`
-	Level    int    `json:"level"`
+	ID        string // "jti"
+	Issuer    string // set by Tokens
+	Subject   string
+	Audience  Audience
+	IssuedAt  time.Time
+	NotBefore time.Time
+	Expiry    time.Time
+	ClientID  string
+	Scope     string
+	Tenant    string
+	Level     int
 	// Generation is the key's secret generation when the token was issued:
 	// a rotation retires the tokens of the previous secret.
-	Generation int `json:"sgen"`
+	Generation int
 	// KeyID binds the token to its key: a key made later with the same
 	// client id (the first was deleted) does not bring its tokens back.
-	KeyID string `json:"key_id"`
+	KeyID string
 }
 
 // TokenResponse is the answer of the token endpoint.
@@ -36,41 +39,6 @@ type TokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int    `json:"expires_in"`
 	Scope       string `json:"scope"`
-}
-
-// revocations is the in-memory set of revoked token ids, filled from the
-// store at start and on every revocation made here.
-type revocations struct {
-	mu   sync.RWMutex
-	jtis map[string]time.Time
-}
-
-func (r *revocations) has(jti string) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	_, ok := r.jtis[jti]
-	return ok
-}
-
-func (r *revocations) add(jti string, until time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.jtis == nil {
-		r.jtis = map[string]time.Time{}
-	}
-	r.jtis[jti] = until
-}
-
-// loadRevocations replaces the in-memory set with the store's.
-func (s *Service) loadRevocations(ctx context.Context) error {
-	m, err := s.store.ListRevokedTokens(ctx, s.now())
-	if err != nil {
-		return err
-	}
-	s.revoked.mu.Lock()
-	s.revoked.jtis = m
-	s.revoked.mu.Unlock()
-	return nil
 }
 
 // IssueToken runs the client credentials grant: it authenticates the client
@@ -175,25 +143,18 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 	if err != nil {
 		return nil, err
 	}
-	signer, _, err := s.currentSigner(ctx)
-	if err != nil {
-		return nil, err
-	}
 	now := s.now()
 	lifetime := time.Duration(snap.TokenLifespanSeconds) * time.Second
 	exp := now.Add(lifetime)
 	if snap.ExpiresAt != nil && snap.ExpiresAt.Before(exp) {
 		exp = *snap.ExpiresAt // a token never outlives its key
 	}
-	claims := AccessTokenClaims{
-		Claims: jwt.Claims{
-			Issuer: s.publicURL, Subject: snap.ClientID, Audience: jwt.Audience(aud), ID: secret.NewID(),
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(exp),
-		},
+	claims := &AccessTokenClaims{
+		ID: secret.NewID(), Subject: snap.ClientID, Audience: aud, IssuedAt: now, NotBefore: now, Expiry: exp,
 		ClientID: snap.ClientID, Scope: strings.Join(granted, " "), Tenant: snap.TenantID, Level: snap.Level,
 		Generation: snap.generation, KeyID: snap.ID,
 	}
-	tok, err := signer.sign(claims)
+	tok, err := s.tokens.SignAccessToken(ctx, claims)
 	if err != nil {
 		return nil, err
 	}
@@ -217,22 +178,18 @@ func (s *Service) IssueTokenInTenant(ctx context.Context, tenant, clientID, clie
 	return s.issueToken(ctx, tenantID, clientID, clientSecret, scope, audiences)
 }
 
-// accessTokenAlgorithms are the only algorithms a token may claim: never
-// "none" and never an HMAC.
-var accessTokenAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256}
-
 // checkAccessToken validates an access token fully: signature by a
 // published key, type at+jwt, issuer, audience, time, revocation, and the
 // state of its key now (active, not expired, owner and tenant active, not
 // rotated away, every audience still allowed). It returns the claims and
 // the key, or ok=false.
 func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessTokenClaims, *keySnapshot, bool, error) {
-	c, ok := s.verifyTokenSignature(ctx, raw)
-	if !ok || c.ID == "" || c.ClientID == "" || c.ClientID != c.Subject || s.revoked.has(c.ID) {
+	c, ok := s.tokens.VerifyAccessToken(ctx, raw)
+	if !ok || c.ID == "" || c.ClientID == "" || c.ClientID != c.Subject || s.tokens.Revoked(c.ID) {
 		return nil, nil, false, nil
 	}
 	now := s.now()
-	if !now.Before(c.Expiry.Time()) {
+	if !now.Before(c.Expiry) {
 		return nil, nil, false, nil
 	}
 	snap, err := s.snapshotByClientID(ctx, c.ClientID)
@@ -255,79 +212,13 @@ func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessToke
 }
 
 // audiencesAllowed reports whether every audience of a token is allowed.
-func audiencesAllowed(aud jwt.Audience, allowed []string) bool {
+func audiencesAllowed(aud Audience, allowed []string) bool {
 	for _, a := range aud {
 		if !slices.Contains(allowed, a) {
 			return false
 		}
 	}
 	return true
-}
-
-// verifyTokenSignature checks what never changes about a token: its
-// signature by a published key, its type, issuer, audience and times.
-// Tokens that passed are remembered (by SHA-256) until they expire, so a
-// token checked again costs no signature verification.
-func (s *Service) verifyTokenSignature(ctx context.Context, raw string) (*AccessTokenClaims, bool) {
-	h := sha256.Sum256([]byte(raw))
-	if c := s.verified.get(h, s.now()); c != nil {
-		return c, true
-	}
-	c, ok := s.parseAccessToken(ctx, raw)
-	if ok {
-		s.verified.put(h, c)
-	}
-	return c, ok
-}
-
-func (s *Service) parseAccessToken(ctx context.Context, raw string) (*AccessTokenClaims, bool) {
-	tok, err := jwt.ParseSigned(raw, accessTokenAlgorithms)
-	if err != nil || len(tok.Headers) != 1 {
-		return nil, false
-	}
-	h := tok.Headers[0]
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
-		return nil, false
-	}
-	key, ok := s.publicKey(ctx, h.KeyID)
-	if !ok || key.Algorithm != h.Algorithm {
-		return nil, false
-	}
-	var c AccessTokenClaims
-	if err := tok.Claims(key.Key, &c); err != nil {
-		return nil, false
-	}
-	// Any audience: introspection answers for every resource server; the
-	// management API takes only tokens for keyward's own audience.
-	if err := c.ValidateWithLeeway(jwt.Expected{Issuer: s.publicURL, Time: s.now()}, 0); err != nil || c.Expiry == nil || len(c.Audience) == 0 {
-		return nil, false
-	}
-	return &c, true
-}
-
-// tokenCache remembers tokens whose signature verified, until they expire.
-type tokenCache struct {
-	mu      sync.RWMutex
-	entries map[[32]byte]*AccessTokenClaims
-}
-
-func (t *tokenCache) get(h [32]byte, now time.Time) *AccessTokenClaims {
-	t.mu.RLock()
-	c := t.entries[h]
-	t.mu.RUnlock()
-	if c == nil || !now.Before(c.Expiry.Time()) {
-		return nil
-	}
-	return c
-}
-
-func (t *tokenCache) put(h [32]byte, c *AccessTokenClaims) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.entries == nil || len(t.entries) >= 100_000 {
-		t.entries = map[[32]byte]*AccessTokenClaims{} // bounded: start over
-	}
-	t.entries[h] = c
 }
 
 // snapshotByClientID returns the cached snapshot of a key found by client
@@ -359,7 +250,7 @@ func (s *Service) authenticateAccessToken(ctx context.Context, raw string) (*Pri
 	c, snap, ok, err := s.checkAccessToken(ctx, raw)
 	if err != nil {
 		return nil, err
-	} else if !ok || !c.Audience.Contains(s.audience) {
+	} else if !ok || !slices.Contains(c.Audience, s.audience) {
 		return nil, Errorf(EUNAUTHORIZED, "invalid or expired token")
 	}
 	scope := map[string]bool{}
@@ -389,19 +280,19 @@ func (snap *keySnapshot) currentScope(scope string) []string {
 
 // Introspection is an RFC 7662 answer.
 type Introspection struct {
-	Active    bool         `json:"active"`
-	Scope     string       `json:"scope,omitempty"`
-	ClientID  string       `json:"client_id,omitempty"`
-	TokenType string       `json:"token_type,omitempty"`
-	Exp       int64        `json:"exp,omitempty"`
-	Iat       int64        `json:"iat,omitempty"`
-	Nbf       int64        `json:"nbf,omitempty"`
-	Sub       string       `json:"sub,omitempty"`
-	Aud       jwt.Audience `json:"aud,omitempty"`
-	Iss       string       `json:"iss,omitempty"`
-	Jti       string       `json:"jti,omitempty"`
-	Tenant    string       `json:"tenant,omitempty"`
-	Level     *int         `json:"level,omitempty"`
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Nbf       int64    `json:"nbf,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       Audience `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	Jti       string   `json:"jti,omitempty"`
+	Tenant    string   `json:"tenant,omitempty"`
+	Level     *int     `json:"level,omitempty"`
 }
 
 // IntrospectToken answers RFC 7662 for a caller holding keys:verify. A
@@ -421,8 +312,8 @@ func (s *Service) IntrospectToken(ctx context.Context, p *Principal, raw string)
 	// at the key's current level.
 	level := snap.Level
 	return &Introspection{
-		Active: true, Scope: strings.Join(snap.currentScope(c.Scope), " "), ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry.Time().Unix(),
-		Iat: c.IssuedAt.Time().Unix(), Nbf: c.NotBefore.Time().Unix(), Sub: c.Subject, Aud: c.Audience,
+		Active: true, Scope: strings.Join(snap.currentScope(c.Scope), " "), ClientID: c.ClientID, TokenType: "Bearer", Exp: c.Expiry.Unix(),
+		Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(), Sub: c.Subject, Aud: c.Audience,
 		Iss: c.Issuer, Jti: c.ID, Tenant: c.Tenant, Level: &level,
 	}, nil
 }
@@ -442,7 +333,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 	if p.ClientID != c.ClientID && !p.canKey(PermAPIKeysWrite, snap.OwnerID) {
 		return Errorf(EFORBIDDEN, "only the client that holds the token, or apikeys:write on its key, may revoke it")
 	}
-	exp := c.Expiry.Time().UTC()
+	exp := c.Expiry.UTC()
 	err = s.store.Tx(ctx, func(tx StoreTx) error {
 		if err := tx.RevokeToken(ctx, c.ID, c.Tenant, exp); err != nil {
 			return err
@@ -452,7 +343,7 @@ func (s *Service) RevokeToken(ctx context.Context, p *Principal, raw string) err
 	if err != nil {
 		return err
 	}
-	s.revoked.add(c.ID, exp)
+	s.tokens.AddRevoked(c.ID, exp)
 	s.publishRevocation(ctx, c.ID, exp)
 	return nil
 }
@@ -463,7 +354,7 @@ func (s *Service) verifyToken(ctx context.Context, p *Principal, req VerifyReque
 	if err != nil {
 		return nil, err
 	}
-	if !ok || snap.TenantID != p.TenantID || (req.Audience != "" && !c.Audience.Contains(req.Audience)) {
+	if !ok || snap.TenantID != p.TenantID || (req.Audience != "" && !slices.Contains(c.Audience, req.Audience)) {
 		return &VerifyResult{Code: CodeNotFound}, nil
 	}
 	code := CodeValid
@@ -482,3 +373,8 @@ func (s *Service) verifyToken(ctx context.Context, p *Principal, req VerifyReque
 	}
 	return s.limitedResult(ctx, snap, code, scope, cost)
 }
+
+// JWKS returns the published public keys of access tokens as a JWK Set
+// document: the current one and every older one whose tokens may still be
+// valid.
+func (s *Service) JWKS(ctx context.Context) (json.RawMessage, error) { return s.tokens.JWKS(ctx) }

@@ -2,6 +2,7 @@ package keyward_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -178,8 +179,12 @@ func TestSigningKeyRotation(t *testing.T) {
 	}
 	kids := func() []string {
 		t.Helper()
-		set, err := svc.JWKS(e.ctx)
+		doc, err := svc.JWKS(e.ctx)
 		if err != nil {
+			t.Fatal(err)
+		}
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(doc, &set); err != nil {
 			t.Fatal(err)
 		}
 		var out []string

@@ -117,6 +117,10 @@ type Principal struct {
 	// (or a token of it) during a rotation's grace period.
 	prevSecret bool
 
+	// catalog is, for a key, its tenant's catalog its rights were
+	// resolved with (nil: read it when needed).
+	catalog []*Permission
+
 	// spent is what the request spent of the key's credits when it
 	// authenticated (nil: nothing), for RefundRequest.
 	spent *CreditSpend

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -74,9 +72,10 @@ type Limiter interface {
 	Refund(ctx context.Context, key string, limit RateLimit) error
 }
 
-// windowOf returns the start of the window that holds now, and when it ends.
-// Windows are aligned to the Unix epoch so that replicas agree on them.
-func windowOf(now time.Time, l RateLimit) (index int64, reset time.Duration) {
+// WindowOf returns the index of the window of l that holds now, and how
+// long until it ends. Windows are aligned to the Unix epoch so that
+// replicas agree on them.
+func WindowOf(now time.Time, l RateLimit) (index int64, reset time.Duration) {
 	w := l.window()
 	index = now.UnixNano() / int64(w)
 	end := time.Unix(0, (index+1)*int64(w))
@@ -98,71 +97,8 @@ func NewRateStatus(l RateLimit, count int64, reset time.Duration) RateStatus {
 
 // WindowKey names the counter of key in the current window of l.
 func WindowKey(key string, l RateLimit, now time.Time) (string, time.Duration) {
-	i, reset := windowOf(now, l)
+	i, reset := WindowOf(now, l)
 	return key + ":" + strconv.Itoa(l.WindowSeconds) + ":" + strconv.FormatInt(i, 10), reset
-}
-
-// memoryLimiter is the in-memory Limiter. Counters of past windows are
-// dropped as new windows begin, so memory holds only the current ones.
-type memoryLimiter struct {
-	now   func() time.Time
-	mu    sync.Mutex
-	count map[windowID]*windowCount
-	sweep time.Time
-}
-
-// windowID names one counter: a key in one window of a limit.
-type windowID struct {
-	key   string
-	secs  int
-	index int64
-}
-
-type windowCount struct {
-	n   int64
-	end time.Time
-}
-
-// NewMemoryLimiter returns a Limiter that counts in this process.
-func NewMemoryLimiter(now func() time.Time) Limiter {
-	if now == nil {
-		now = time.Now
-	}
-	return &memoryLimiter{now: now, count: map[windowID]*windowCount{}}
-}
-
-func (m *memoryLimiter) Allow(_ context.Context, key string, l RateLimit) (bool, RateStatus, error) {
-	now := m.now()
-	index, reset := windowOf(now, l)
-	id := windowID{key, l.WindowSeconds, index}
-	m.mu.Lock()
-	if now.After(m.sweep) {
-		for k, c := range m.count {
-			if !now.Before(c.end) {
-				delete(m.count, k)
-			}
-		}
-		m.sweep = now.Add(time.Second)
-	}
-	c := m.count[id]
-	if c == nil {
-		c = &windowCount{end: now.Add(reset)}
-		m.count[id] = c
-	}
-	c.n++
-	n := c.n
-	m.mu.Unlock()
-	return n <= int64(l.Limit), NewRateStatus(l, n, reset), nil
-}
-
-func (m *memoryLimiter) Refund(_ context.Context, key string, l RateLimit) error {
-	index, _ := windowOf(m.now(), l)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c := m.count[windowID{key, l.WindowSeconds, index}]; c != nil && c.n > 0 {
-		c.n--
-	}
-	return nil
 }
 
 // errLimiterDown is the answer when the Limiter fails: the request is refused.
@@ -205,128 +141,17 @@ func (s *Service) limitKey(ctx context.Context, snap *keySnapshot) (*RateStatus,
 	return rate, nil
 }
 
-// failures remembers, per client address, until when it is refused after
-// too many failed authentications. The count itself is the Limiter's
-// (cluster-wide with Redis); this map only spares the limiter a call on
-// every request.
-type failures struct {
-	n       atomic.Int64 // len(blocked): with none, no lock is taken
-	mu      sync.RWMutex
-	blocked map[string]time.Time
-}
-
-func (f *failures) until(ip string, now time.Time) (time.Time, bool) {
-	if f.n.Load() == 0 {
-		return time.Time{}, false
-	}
-	f.mu.RLock()
-	t, ok := f.blocked[ip]
-	f.mu.RUnlock()
-	if ok && !now.Before(t) {
-		f.mu.Lock()
-		if t2, still := f.blocked[ip]; still && !now.Before(t2) {
-			delete(f.blocked, ip)
-			f.n.Store(int64(len(f.blocked)))
-		}
-		f.mu.Unlock()
-		return t, false
-	}
-	return t, ok
-}
-
-func (f *failures) block(ip string, until, now time.Time) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.blocked == nil {
-		f.blocked = map[string]time.Time{}
-	}
-	if len(f.blocked) >= 100_000 { // bounded: drop expired entries first
-		for k, t := range f.blocked {
-			if !now.Before(t) {
-				delete(f.blocked, k)
-			}
-		}
-	}
-	f.blocked[ip] = until
-	f.n.Store(int64(len(f.blocked)))
-}
-
-// checkBlocked refuses a client address that failed too often.
-func (s *Service) checkBlocked(ip string) error {
-	if s.failLimit == nil || ip == "" {
-		return nil
-	}
-	now := s.now()
-	until, blocked := s.failed.until(ip, now)
-	if !blocked {
-		return nil
-	}
-	st := NewRateStatus(*s.failLimit, int64(s.failLimit.Limit)+1, until.Sub(now))
-	s.ops.limited(LimitFailedAuth)
-	return &Error{Code: ERATELIMITED, Message: "too many failed authentications from this address; try again later", Rate: &st}
-}
-
-// recordFailure counts a failed authentication of ip by scheme (for the
-// metrics); the failure that reaches the limit closes the address until the
-// window ends, so a limit of N lets N failures be checked, not N+1.
-func (s *Service) recordFailure(ctx context.Context, ip, scheme string) error {
-	s.ops.authFailed(scheme)
-	_, err := s.countFailure(ctx, ip, true)
-	return err
-}
-
-// reserveAttempt counts an authentication attempt from ip before it is
-// evaluated; past the limit the address is refused and so is the attempt.
-func (s *Service) reserveAttempt(ctx context.Context, ip string) error {
-	if blocked, err := s.countFailure(ctx, ip, false); err != nil || !blocked {
-		return err
-	}
-	return s.checkBlocked(ip)
-}
-
-// countFailure counts one failed (or reserved) authentication of ip and
-// reports whether that closed the address until the window ends: past the
-// limit, or — atLimit, for a failure counted after it was checked — on
-// reaching it.
-func (s *Service) countFailure(ctx context.Context, ip string, atLimit bool) (blocked bool, err error) {
-	if s.failLimit == nil || ip == "" {
-		return false, nil
-	}
-	ok, st, err := s.limiter.Allow(ctx, "fail:"+ip, *s.failLimit)
-	if err != nil {
-		s.logger.Warn("rate limiter unavailable: refusing", "error", err)
-		s.ops.limited(LimitUnavailable)
-		return false, errLimiterDown
-	}
-	if !ok || (atLimit && st.Remaining == 0) {
-		now := s.now()
-		s.failed.block(ip, now.Add(time.Duration(st.Reset)*time.Second), now)
-		return true, nil
-	}
-	return false, nil
-}
-
-// refundAttempt gives back an attempt reserved by reserveAttempt.
-func (s *Service) refundAttempt(ctx context.Context, ip string) {
-	if s.failLimit == nil || ip == "" {
-		return
-	}
-	if err := s.limiter.Refund(context.WithoutCancel(ctx), "fail:"+ip, *s.failLimit); err != nil {
-		s.logger.Warn("rate limiter: refunding an attempt", "error", err)
-	}
-}
-
 // Attempt runs fn, an authentication by password or client secret that
 // arrived from ip, under the failed-authentication limit: while ip is
 // refused fn does not run, and fn's failure (EUNAUTHORIZED,
 // EINVALIDCLIENT) counts against ip. Authenticate does the same itself.
 func (s *Service) Attempt(ctx context.Context, ip string, fn func() error) error {
-	if err := s.checkBlocked(ip); err != nil {
+	if err := s.failedAuth.check(ip); err != nil {
 		return err
 	}
 	err := fn()
 	if code := ErrorCode(err); code == EUNAUTHORIZED || code == EINVALIDCLIENT {
-		if ferr := s.recordFailure(ctx, ip, SchemeClientSecret); ferr != nil {
+		if ferr := s.failedAuth.record(ctx, ip, SchemeClientSecret); ferr != nil {
 			return ferr
 		}
 	}

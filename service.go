@@ -2,7 +2,6 @@ package keyward
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +33,7 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the number of cached keys (default 1,000,000).
 	CacheSize int
-	// Issuer is the "iss" of tokens the Service signs (default "keyward").
+	// Issuer is the "iss" of login tokens (default "keyward").
 	Issuer string
 	// MaxConcurrentLogins caps argon2id computations running at once
 	// (default 2).
@@ -47,17 +46,23 @@ type Config struct {
 	// TokenAudience is the "aud" of access tokens (default "keyward").
 	TokenAudience string
 	// TokenAlgorithm signs access tokens: AlgEdDSA (default), AlgES256 or
-	// AlgRS256.
+	// AlgRS256 (wire gives it to the Tokens it makes).
 	TokenAlgorithm string
 	// Changes carries cache invalidations between replicas sharing the
 	// database (nil: this process is the only one).
 	Changes ChangeFeed
-	// NonceStore guards signed requests against replay (default: in memory).
+	// NonceStore guards signed requests against replay (required; wire
+	// supplies the in-memory one).
 	NonceStore NonceStore
 	// SigningKeyRotation is how long one signing key signs tokens before the
-	// next one takes over (default 30 days, at least 1 hour).
+	// next one takes over (default 30 days, at least 1 hour; wire gives it
+	// to the Tokens it makes).
 	SigningKeyRotation time.Duration
-	// Limiter counts requests for rate limits (default: in memory).
+	// Tokens signs and checks access and login tokens (required; wire
+	// supplies internal/oauth's).
+	Tokens Tokens
+	// Limiter counts requests for rate limits (required; wire supplies the
+	// in-memory one).
 	Limiter Limiter
 	// TenantRateLimit, when set, limits the requests of each tenant's keys
 	// together.
@@ -71,17 +76,27 @@ type Config struct {
 	NoCreditLeases bool
 }
 
+// Clock returns the Service's clock: Now (time.Now when nil) in UTC, to the
+// microsecond the databases keep.
+func (c Config) Clock() func() time.Time {
+	now := c.Now
+	if now == nil {
+		now = time.Now
+	}
+	return func() time.Time { return now().UTC().Truncate(time.Microsecond) }
+}
+
 // Service holds every business rule of keyward: who may do what, what is
 // valid, and when a key works. Handlers and dialects translate requests into
-// calls on it and never decide those things themselves.
+// calls on it and never decide those things themselves. What it runs on
+// comes through ports that internal/wire fills in: the Store, the Tokens
+// that sign and check JWTs, the Limiter, the NonceStore and the ChangeFeed.
 type Service struct {
 	store  Store
 	logger *slog.Logger
 	now    func() time.Time
-	issuer string
 
 	sealer       *secret.Sealer
-	tokenKey     ed25519.PrivateKey
 	cache        *keyCache
 	catalogs     catalogCache
 	loginQueue   *loginQueue
@@ -91,19 +106,14 @@ type Service struct {
 	// OAuth2.
 	publicURL string
 	audience  string
-	tokenAlg  string
-	rotation  time.Duration
-	ring      keyring
-	revoked   revocations
-	verified  tokenCache
+	tokens    Tokens
 	nonces    NonceStore
 	changes   ChangeFeed
 
 	// Rate limits.
 	limiter     Limiter
 	tenantLimit *RateLimit
-	failLimit   *RateLimit
-	failed      failures
+	failedAuth  *failedAuth
 	ops         opCounts
 
 	stopFeed context.CancelFunc
@@ -118,37 +128,32 @@ type Service struct {
 // NewService validates cfg and returns a Service. Call Close to flush
 // pending last-use times.
 func NewService(cfg Config) (*Service, error) {
-	if cfg.Store == nil {
+	switch {
+	case cfg.Store == nil:
 		return nil, errors.New("keyward: Config.Store is required")
+	case cfg.Limiter == nil:
+		return nil, errors.New("keyward: Config.Limiter is required")
+	case cfg.NonceStore == nil:
+		return nil, errors.New("keyward: Config.NonceStore is required")
+	case cfg.Tokens == nil:
+		return nil, errors.New("keyward: Config.Tokens is required")
 	}
 	sealer, err := secret.NewSealer(cfg.MasterKey, "apikey secrets")
-	if err != nil {
-		return nil, err
-	}
-	seed, err := secret.DeriveKey(cfg.MasterKey, "user token signing", ed25519.SeedSize)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{
 		store:     cfg.Store,
 		logger:    cfg.Logger,
-		issuer:    cfg.Issuer,
 		sealer:    sealer,
-		tokenKey:  ed25519.NewKeyFromSeed(seed),
+		tokens:    cfg.Tokens,
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	if s.issuer == "" {
-		s.issuer = "keyward"
-	}
-	nowFn := cfg.Now
-	if nowFn == nil {
-		nowFn = time.Now
-	}
-	s.now = func() time.Time { return nowFn().UTC().Truncate(time.Microsecond) }
+	s.now = cfg.Clock()
 	ttl := cfg.CacheTTL
 	if ttl <= 0 {
 		ttl = 30 * time.Second
@@ -164,30 +169,12 @@ func NewService(cfg Config) (*Service, error) {
 		logins = 2
 	}
 	s.loginQueue = newLoginQueue(logins)
-	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
-	if s.publicURL == "" {
-		s.publicURL = "http://127.0.0.1:8080"
-	}
+	s.publicURL, _ = cfg.Issuers()
 	s.audience = cfg.TokenAudience
 	if s.audience == "" {
 		s.audience = "keyward"
 	}
-	switch cfg.TokenAlgorithm {
-	case "", AlgEdDSA:
-		s.tokenAlg = AlgEdDSA
-	case AlgES256, AlgRS256:
-		s.tokenAlg = cfg.TokenAlgorithm
-	default:
-		return nil, fmt.Errorf("keyward: token algorithm %q: want EdDSA, ES256 or RS256", cfg.TokenAlgorithm)
-	}
-	s.nonces = cfg.NonceStore
-	if s.nonces == nil {
-		s.nonces = NewMemoryNonceStore(s.now)
-	}
-	s.limiter = cfg.Limiter
-	if s.limiter == nil {
-		s.limiter = NewMemoryLimiter(s.now)
-	}
+	s.nonces, s.limiter = cfg.NonceStore, cfg.Limiter
 	for _, l := range []*RateLimit{cfg.TenantRateLimit, cfg.FailedAuthLimit} {
 		if l != nil {
 			var f fieldErrors
@@ -196,18 +183,11 @@ func NewService(cfg Config) (*Service, error) {
 			}
 		}
 	}
-	s.tenantLimit, s.failLimit = cfg.TenantRateLimit, cfg.FailedAuthLimit
-	s.rotation = cfg.SigningKeyRotation
-	if s.rotation == 0 {
-		s.rotation = 30 * 24 * time.Hour
-	}
-	if s.rotation < time.Hour {
-		return nil, fmt.Errorf("keyward: signing key rotation %v: want at least 1h", s.rotation)
-	}
-	s.rotation = s.rotation.Truncate(time.Second)
+	s.tenantLimit = cfg.TenantRateLimit
+	s.failedAuth = &failedAuth{limit: cfg.FailedAuthLimit, limiter: s.limiter, logger: s.logger, now: s.now, ops: &s.ops}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.loadRevocations(ctx); err != nil {
+	if err := s.tokens.LoadRevoked(ctx); err != nil {
 		return nil, fmt.Errorf("loading token revocations: %w", err)
 	}
 	if !cfg.NoCreditLeases {
@@ -252,7 +232,7 @@ func (s *Service) flushLoop() {
 				s.logger.Warn("flushing last-used times", slog.Any("error", err))
 			}
 			// Revocations made by other replicas, and expired ones dropped.
-			if err := s.loadRevocations(ctx); err != nil {
+			if err := s.tokens.LoadRevoked(ctx); err != nil {
 				s.logger.Warn("loading token revocations", slog.Any("error", err))
 			}
 			if i%300 == 0 {

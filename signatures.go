@@ -5,10 +5,9 @@ import (
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/hex"
-	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/keyward/keyward/internal/signature"
@@ -35,7 +34,9 @@ type SignedRequest struct {
 	Authority string // the Host, lower-case, with the port if any
 	Path      string // escaped path
 	RawQuery  string
-	Header    http.Header
+	// Header holds the header fields under canonical keys, as net/http's
+	// Header does (one converts to the other).
+	Header map[string][]string
 	// BodySHA256 is the SHA-256 the server computed over the body.
 	BodySHA256 []byte
 	HasBody    bool
@@ -60,7 +61,7 @@ type signatureNonce struct {
 
 // safeMethod reports whether method only reads (RFC 9110 §9.2.1).
 func safeMethod(method string) bool {
-	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+	return method == "GET" || method == "HEAD" || method == "OPTIONS"
 }
 
 // spend records n in the replay guard: EREPLAY if it was there already.
@@ -77,56 +78,26 @@ func (s *Service) spend(ctx context.Context, n *signatureNonce) error {
 
 // NonceStore remembers (key, nonce) pairs until they expire. Remember
 // reports false when the pair was already there. It is the replay guard of
-// signed requests; a cluster-wide store replaces the in-memory one.
+// signed requests: in memory (one replica) or in Redis (cluster-wide).
 type NonceStore interface {
 	Remember(ctx context.Context, key string, until time.Time) (fresh bool, err error)
 }
 
-// memoryNonces is the in-memory NonceStore: entries are dropped once they
-// expire, so it never grows past the nonces of one window.
-type memoryNonces struct {
-	mu      sync.Mutex
-	entries map[string]time.Time
-	now     func() time.Time
-	sweep   time.Time
-}
-
-// NewMemoryNonceStore returns an in-memory NonceStore.
-func NewMemoryNonceStore(now func() time.Time) NonceStore {
-	return &memoryNonces{entries: map[string]time.Time{}, now: now}
-}
-
-func (m *memoryNonces) Remember(_ context.Context, key string, until time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := m.now()
-	if now.Sub(m.sweep) > 10*time.Second {
-		for k, t := range m.entries {
-			if !now.Before(t) {
-				delete(m.entries, k)
-			}
-		}
-		m.sweep = now
-	}
-	if t, ok := m.entries[key]; ok && now.Before(t) {
-		return false, nil
-	}
-	m.entries[key] = until
-	return true, nil
-}
-
-// Len returns the number of nonces held (for tests).
-func (m *memoryNonces) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.entries)
-}
-
 // IsSigned reports whether header carries a request signature keyward
 // checks: keyward-v1 (Signature-Input) or NWS4 (Authorization).
-func IsSigned(header http.Header) bool {
-	return header.Get(headerSigInput) != "" || header.Get(headerSignature) != "" ||
-		strings.HasPrefix(header.Get("Authorization"), signature.NWS4Algorithm+" ")
+func IsSigned(header map[string][]string) bool {
+	h := textproto.MIMEHeader(header)
+	return h.Get(headerSigInput) != "" || h.Get(headerSignature) != "" ||
+		strings.HasPrefix(h.Get("Authorization"), signature.NWS4Algorithm+" ")
+}
+
+// field returns the first value of the header field name.
+func (r *SignedRequest) field(name string) string { return textproto.MIMEHeader(r.Header).Get(name) }
+
+// fieldList returns the values of the header field name joined as one
+// list, the way a signature covers a repeated field.
+func (r *SignedRequest) fieldList(name string) string {
+	return strings.TrimSpace(strings.Join(textproto.MIMEHeader(r.Header).Values(name), ", "))
 }
 
 // authenticateSigned checks a signed request and returns the key's
@@ -170,7 +141,7 @@ func (s *Service) checkSigned(ctx context.Context, r *SignedRequest, tenantID st
 	if r.BodyTooLarge {
 		return nil, Errorf(EBODYTOOLARGE, "a signed body may be at most 10 MiB")
 	}
-	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
+	if auth := r.field("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
 		return s.checkNWS4(ctx, r, auth, tenantID)
 	}
 	return s.checkKeywardV1(ctx, r, tenantID)
@@ -214,7 +185,7 @@ func (s *Service) signingKey(ctx context.Context, clientID, tenantID string) (*k
 }
 
 func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest, tenantID string) (*keySnapshot, error) {
-	rawInput, rawSig := r.Header.Get(headerSigInput), r.Header.Get(headerSignature)
+	rawInput, rawSig := r.field(headerSigInput), r.field(headerSignature)
 	if rawInput == "" || rawSig == "" {
 		return nil, Errorf(ESIGMISSING, "Signature-Input and Signature are required")
 	}
@@ -292,7 +263,7 @@ func (s *Service) checkKeywardV1(ctx context.Context, r *SignedRequest, tenantID
 	}
 	if in.Covers("content-digest") || r.HasBody {
 		want := "sha-256=:" + base64.StdEncoding.EncodeToString(r.BodySHA256) + ":"
-		if !digestListed(r.Header.Get("Content-Digest"), want) {
+		if !digestListed(r.field("Content-Digest"), want) {
 			return snap, Errorf(EDIGESTMISMATCH, "Content-Digest does not match the body")
 		}
 	}
@@ -328,7 +299,7 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth, tenantI
 		}
 	}
 	ts, err := time.Parse(time.RFC3339Nano, a.Timestamp)
-	if err != nil || r.Header.Get(headerNWS4Date) != a.Timestamp {
+	if err != nil || r.field(headerNWS4Date) != a.Timestamp {
 		return nil, Errorf(ESIGMALFORMED, "Timestamp must be an RFC 3339 time equal to x-nd-date")
 	}
 	now := s.now()
@@ -344,7 +315,7 @@ func (s *Service) checkNWS4(ctx context.Context, r *SignedRequest, auth, tenantI
 	values := map[string]string{"host": r.Authority}
 	for _, h := range a.SignedHeaders {
 		if h != "host" {
-			values[h] = strings.TrimSpace(strings.Join(r.Header.Values(h), ", "))
+			values[h] = r.fieldList(h)
 		}
 	}
 	declared := values["x-nd-content-sha256"]

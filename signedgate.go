@@ -5,7 +5,7 @@ import (
 	"crypto/hmac"
 	"encoding/hex"
 	"log/slog"
-	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -41,17 +41,17 @@ func HideSigner(err error) error {
 // lookup and an HMAC, never a buffered body. A request that passes still
 // needs Authenticate, which checks everything (times, nonce, digest).
 func (s *Service) IdentifySigner(ctx context.Context, ip string, r *SignedRequest) error {
-	if err := s.checkBlocked(ip); err != nil {
+	if err := s.failedAuth.check(ip); err != nil {
 		return err
 	}
-	keyid, err := signerKeyID(r.Header)
+	keyid, err := signerKeyID(textproto.MIMEHeader(r.Header))
 	if err != nil {
 		return err
 	}
 	refuse := func(reason string) error {
 		s.logger.InfoContext(ctx, "signed request refused", slog.String("keyid", keyid),
 			slog.String("reason", reason), slog.String("remote", ip))
-		if ferr := s.recordFailure(ctx, ip, SchemeSigned); ferr != nil {
+		if ferr := s.failedAuth.record(ctx, ip, SchemeSigned); ferr != nil {
 			return ferr
 		}
 		return errSignerRefused()
@@ -80,7 +80,7 @@ func (s *Service) IdentifySigner(ctx context.Context, ip string, r *SignedReques
 // headerMACMatches reports whether one of secrets made the request's MAC,
 // computed over its headers (with the declared body digest).
 func headerMACMatches(r *SignedRequest, secrets [][]byte) (bool, error) {
-	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
+	if auth := r.field("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
 		a, err := signature.ParseNWS4Authorization(auth)
 		if err != nil {
 			return false, Errorf(ESIGMALFORMED, "Authorization: %s", err.Error())
@@ -91,7 +91,7 @@ func headerMACMatches(r *SignedRequest, secrets [][]byte) (bool, error) {
 		values := map[string]string{"host": r.Authority}
 		for _, h := range a.SignedHeaders {
 			if h != "host" {
-				values[h] = strings.TrimSpace(strings.Join(r.Header.Values(h), ", "))
+				values[h] = r.fieldList(h)
 			}
 		}
 		cr := signature.NWS4CanonicalRequest(r.Method, r.Path, r.RawQuery, values, a.SignedHeaders, values["x-nd-content-sha256"])
@@ -104,11 +104,11 @@ func headerMACMatches(r *SignedRequest, secrets [][]byte) (bool, error) {
 		}
 		return matched, nil
 	}
-	inputs, err := signature.ParseSignatureInput(r.Header.Get(headerSigInput))
+	inputs, err := signature.ParseSignatureInput(r.field(headerSigInput))
 	if err != nil {
 		return false, Errorf(ESIGMALFORMED, "Signature-Input: %s", err.Error())
 	}
-	sigs, err := signature.ParseSignature(r.Header.Get(headerSignature))
+	sigs, err := signature.ParseSignature(r.field(headerSignature))
 	if err != nil {
 		return false, Errorf(ESIGMALFORMED, "Signature: %s", err.Error())
 	}
@@ -136,7 +136,7 @@ func headerMACMatches(r *SignedRequest, secrets [][]byte) (bool, error) {
 // signerKeyID returns the keyid of a keyward-v1 signature or the Credential
 // of an NWS4 one, with the error the full check would give when there is
 // none.
-func signerKeyID(h http.Header) (string, error) {
+func signerKeyID(h textproto.MIMEHeader) (string, error) {
 	if auth := h.Get("Authorization"); strings.HasPrefix(auth, signature.NWS4Algorithm+" ") {
 		a, err := signature.ParseNWS4Authorization(auth)
 		if err != nil {

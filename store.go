@@ -83,6 +83,11 @@ type StoreTx interface {
 	// GetAPIKeyBySecretHash finds the key whose current or previous secret
 	// hash equals hash, across all tenants.
 	GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// KeyForVerification finds, in one round trip, the key whose current or
+	// previous secret hash equals hash (as GetAPIKeyBySecretHash), with
+	// everything that decides whether it works: its tenant's state, its
+	// owner's and the version of its tenant's permission catalog.
+	KeyForVerification(ctx context.Context, hash []byte) (*VerificationRecord, error)
 	// GetAPIKeysBySecretHashes finds, in one round trip, every key whose
 	// current or previous secret hash is one of hashes (at most 100), across
 	// all tenants, in no particular order; unknown hashes are left out.
@@ -185,4 +190,22 @@ type StoreTx interface {
 	// UpdateAuditDetails replaces the details of one entry (the count of a
 	// window's failed logins); entries are otherwise never changed.
 	UpdateAuditDetails(ctx context.Context, tenantID, id string, details json.RawMessage) error
+}
+
+// VerificationRecord is what deciding whether a key works needs of the
+// store (Store.KeyForVerification).
+type VerificationRecord struct {
+	// Key is the key, with Credits and RateLimits; its Permissions carry
+	// only their ID (the catalog has the rest).
+	Key *APIKey
+	// TenantActive and TenantRoot are the state of the key's tenant.
+	TenantActive, TenantRoot bool
+	// Owner is the key's owner, nil when the key has none or it no longer
+	// exists. Only ID, TenantID, Level, IsActive, Permissions (their ID)
+	// and RateLimits are filled.
+	Owner *User
+	// CatalogVersion changes whenever the tenant's permission catalog
+	// changes (a permission created, renamed, deleted, or its members
+	// changed): two reads with the same version saw the same catalog.
+	CatalogVersion string
 }

@@ -24,6 +24,11 @@ func (c *countingStore) GetAPIKeyBySecretHash(ctx context.Context, hash []byte) 
 	return c.Store.GetAPIKeyBySecretHash(ctx, hash)
 }
 
+func (c *countingStore) KeyForVerification(ctx context.Context, hash []byte) (*keyward.VerificationRecord, error) {
+	c.single.Add(1)
+	return c.Store.KeyForVerification(ctx, hash)
+}
+
 func (c *countingStore) GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) ([]*keyward.APIKey, error) {
 	c.batch.Add(1)
 	return c.Store.GetAPIKeysBySecretHashes(ctx, hashes)

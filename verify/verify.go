@@ -12,6 +12,22 @@
 //
 // Inside the handler, verify.FromContext(r.Context()) returns the caller.
 //
+// A plain API key with usage credits spends 1 per request by default;
+// Config.Cost prices each request instead (0 checks without spending), and
+// a key whose credits are spent is refused with 429 and Retry-After until
+// its refill:
+//
+//	v := verify.New(verify.Config{Issuer: issuer, VerifierSecret: secret,
+//		Cost: func(r *http.Request) int {
+//			if r.URL.Path == "/healthz" {
+//				return 0 // checked, not billed
+//			}
+//			if r.Method == http.MethodGet {
+//				return 1
+//			}
+//			return 5
+//		}})
+//
 // A Verifier serves one tenant: every tenant's tokens share keyward's
 // issuer and signing keys, so tokens are accepted only when their tenant
 // claim is Config.Tenant, or the verifier key's own tenant (learned once
@@ -79,6 +95,13 @@ type Config struct {
 	// not itself a trusted proxy. Keys with allowedCidrs are checked
 	// against that client address.
 	TrustedProxies []netip.Prefix
+	// Cost, when set, is what Require's verification of a plain API key
+	// spends of the key's usage credits: the resource server prices each
+	// request (by route, method, size, ...); 0 checks the key without
+	// spending. Nil spends keyward's default, 1. A cost keyward refuses
+	// (below 0 or above 1,000,000) fails the check (503). Access tokens are
+	// checked offline and spend nothing; signed requests spend 1.
+	Cost func(*http.Request) int
 }
 
 // Principal is the authenticated caller.
@@ -323,6 +346,9 @@ func (v *Verifier) VerifyKey(ctx context.Context, secret string, permissions ...
 	if ip := clientIP(ctx); ip != "" {
 		in["ip"] = ip
 	}
+	if cost, ok := ctx.Value(costKey{}).(int); ok {
+		in["cost"] = cost
+	}
 	return v.ask(ctx, "/v1/keys/verify", in)
 }
 
@@ -333,6 +359,15 @@ type ipKey struct{}
 // from the request (see Config.TrustedProxies).
 func WithClientIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, ipKey{}, ip)
+}
+
+type costKey struct{}
+
+// WithCost returns ctx carrying what VerifyKey's verification spends of
+// the key's usage credits (0: nothing; without it, keyward's default 1).
+// Require sets it from Config.Cost.
+func WithCost(ctx context.Context, cost int) context.Context {
+	return context.WithValue(ctx, costKey{}, cost)
 }
 
 func clientIP(ctx context.Context) string {
@@ -539,6 +574,9 @@ func (v *Verifier) Require(scopes ...string) func(http.Handler) http.Handler {
 
 func (v *Verifier) authenticate(r *http.Request, scopes []string) (*Principal, error) {
 	ctx := WithClientIP(r.Context(), v.ClientIP(r))
+	if v.cfg.Cost != nil {
+		ctx = WithCost(ctx, v.cfg.Cost(r))
+	}
 	if r.Header.Get("Signature-Input") != "" || strings.HasPrefix(r.Header.Get("Authorization"), "NWS4-HMAC-SHA256 ") {
 		return v.VerifySigned(r, scopes...)
 	}

@@ -523,3 +523,73 @@ func TestRequireAllowedCIDRs(t *testing.T) {
 		}
 	}
 }
+
+// TestRequireCost: Config.Cost prices each request: 0 checks the key
+// without spending, 3 spends 3, and a key without enough credits left is
+// refused with 429 and Retry-After until its refill.
+func TestRequireCost(t *testing.T) {
+	keywardURL, admin, stop, err := keywardServer(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	// A monthly refill about two weeks away, so that no refill happens
+	// while the test runs.
+	now := time.Now().UTC()
+	day := (now.Day()+14)%28 + 1
+	refill := time.Date(now.Year(), now.Month(), day, 0, 0, 0, 0, time.UTC)
+	if day < now.Day() {
+		refill = time.Date(now.Year(), now.Month()+1, day, 0, 0, 0, 0, time.UTC)
+	}
+	var verifier, key struct{ ID, ClientSecret string }
+	call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "verifier",
+		"permissions": []map[string]string{{"name": "keys:verify"}}}, &verifier)
+	if code, err := call("POST", keywardURL+"/v1/apikeys", "Bearer "+admin, map[string]any{"name": "metered",
+		"credits": map[string]any{"remaining": 5, "refill": map[string]any{"amount": 5, "interval": "monthly", "dayOfMonth": day}}}, &key); code != 201 {
+		t.Fatalf("create key: %d %v", code, err)
+	}
+	remaining := func() int64 {
+		t.Helper()
+		var k struct{ Credits struct{ Remaining int64 } }
+		if code, err := call("GET", keywardURL+"/v1/apikeys/"+key.ID, "Bearer "+admin, nil, &k); code != 200 {
+			t.Fatalf("read key: %d %v", code, err)
+		}
+		return k.Credits.Remaining
+	}
+	v := verify.New(verify.Config{Issuer: keywardURL, VerifierSecret: verifier.ClientSecret,
+		Cost: func(r *http.Request) int { n, _ := strconv.Atoi(r.URL.Query().Get("cost")); return n }})
+	h := v.Require()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	serve := func(cost int) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/orders?cost="+strconv.Itoa(cost), nil)
+		req.Header.Set("X-API-Key", key.ClientSecret)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, step := range []struct {
+		cost, status int
+		left         int64
+	}{
+		{0, 200, 5},
+		{0, 200, 5},
+		{3, 200, 2},
+		{3, 429, 2}, // 3 of 2 left: refused, nothing spent
+		{0, 200, 2},
+		{2, 200, 0},
+		{0, 429, 0}, // spent: even a free check is refused
+	} {
+		rec := serve(step.cost)
+		if rec.Code != step.status {
+			t.Fatalf("cost %d: got %d %s, want %d", step.cost, rec.Code, rec.Body, step.status)
+		}
+		if got := remaining(); got != step.left {
+			t.Fatalf("cost %d: got %d credits left, want %d", step.cost, got, step.left)
+		}
+		if rec.Code == 429 {
+			retry, _ := strconv.Atoi(rec.Header().Get("Retry-After"))
+			if want := time.Until(refill).Seconds(); float64(retry) < want-2 || float64(retry) > want+2 {
+				t.Errorf("cost %d: got Retry-After %q, want about %.0f (the refill at %s)", step.cost, rec.Header().Get("Retry-After"), want, refill)
+			}
+		}
+	}
+}

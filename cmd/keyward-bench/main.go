@@ -1,8 +1,16 @@
 // Command keyward-bench drives a running keyward server over loopback and
-// prints throughput and latency for its hot paths next to GET /healthz, the
-// HTTP floor of the same run.
+// prints throughput and latency for its hot paths next to two references it
+// measures itself in the same run, with the same client: the floor (a bare
+// net/http handler) and the signing reference (the same plus one Ed25519
+// signature per request), served by keyward-bench itself on 127.0.0.1:0
+// (each in a child process, or in process with --references inprocess).
 //
-//	keyward-bench --server http://127.0.0.1:8080 --user admin --password … [--duration 5s] [--concurrency 16]
+//	keyward-bench --server http://127.0.0.1:8080 --user admin --password … [--duration 5s] [--concurrency 16] [--cold-keys 10000] [--compare FILE]
+//
+// Every row shows req/s, p50, p99, its ratio to the floor and, for the
+// scenarios issue 13 sets a target for, its ratio to that target's
+// reference and whether it meets it. --compare also writes the table as
+// markdown with the machine and the command line (docs/performance.md).
 //
 // --server may list several replicas, comma-separated: requests are spread
 // over them in turn, as a round-robin load balancer would.
@@ -13,6 +21,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -27,13 +36,32 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/keyward/keyward/client"
 )
 
+const usage = `keyward-bench loads a running keyward server over loopback and prints, for each
+scenario, req/s, p50, p99 and its ratio to the floor (a bare net/http handler) and, where issue 13
+sets a target, to that target's reference: healthz >= 0.90 of the floor; key and verify >= 0.90 of
+keyward's healthz; token >= 0.85 of the signing reference (the floor plus one Ed25519 signature);
+cold and cold-key >= 0.35 of the floor on SQLite, 0.20 on PostgreSQL (--store). keyward-bench serves
+both references itself on 127.0.0.1:0 (--references) and loads them first with the same client,
+concurrency and duration. Ratios are comparable only within one run; on a shared machine, take the
+median of a few rounds (--rounds 3).
+
+The cold scenarios use --cold-keys distinct keys round-robin; for every request to miss the key
+cache, run the server with a small --cache-ttl (e.g. 1ns) or --cache-size, or use more keys than
+the run sends requests. The misses/req column is read from the server's /metrics.
+
+Usage: keyward-bench --password … [flags]
+
+`
+
 func main() {
+	if kind := os.Getenv(referenceEnv); kind != "" {
+		os.Exit(serveReference(kind, os.Stdin, os.Stdout))
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -43,18 +71,32 @@ type config struct {
 	concurrency            int
 	scenarios              string
 	soak                   time.Duration
+	coldKeys               int
+	store                  string
+	compare                string
+	references             string
+	rounds                 int
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keyward-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
 	var c config
 	fs.StringVar(&c.server, "server", "http://127.0.0.1:8080", "keyward server URL, or several replicas' URLs comma-separated to spread requests over in turn (loopback only)")
 	fs.StringVar(&c.user, "user", "admin", "admin user name")
 	fs.StringVar(&c.password, "password", getenv("KEYWARD_PASSWORD"), "admin password (env KEYWARD_PASSWORD)")
-	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario runs (at most 60s)")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario (and each reference) runs (at most 60s)")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "concurrent connections (1-256)")
-	fs.StringVar(&c.scenarios, "scenarios", "healthz,key,verify,token,introspect,signed", "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), limited (the same with a key that has a rate limit it never reaches: the limiter's cost), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1)")
+	fs.StringVar(&c.scenarios, "scenarios", strings.Join(defaultScenarios, ","), "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), limited (the same with a key that has a rate limit it never reaches: the limiter's cost), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1), cold (POST /v1/keys/verify of --cold-keys distinct keys round-robin), cold-key (GET /v1/whoami with those keys round-robin)")
+	fs.IntVar(&c.coldKeys, "cold-keys", 10_000, "distinct keys the cold scenarios create (in parallel, through the API) and use round-robin (1-1000000)")
+	fs.StringVar(&c.store, "store", "sqlite", "the server's database, sqlite or postgres: it picks the cold scenarios' target (0.35 or 0.20 of the floor)")
+	fs.StringVar(&c.compare, "compare", "", "also write the results as a markdown table to this file, with the machine and the command line")
+	fs.StringVar(&c.references, "references", "process", "where the floor and the signing reference run: process (each in a child process of its own, as keyward runs in its own: fair on a shared machine) or inprocess (in keyward-bench's process, sharing the client's CPUs)")
+	fs.IntVar(&c.rounds, "rounds", 1, "run the references and the scenarios this many times in turn (1-20) and report, for each, the round with the median req/s (its errors summed over all rounds): on a shared machine the load changes from one scenario to the next")
 	fs.DurationVar(&c.soak, "soak", 0, "instead of the scenarios, run a mixed workload (verify, key, token, create, list, rotate, signed) this long against one server, reporting every 10s, and fail on any 5xx or unexpected answer, or when the server's memory or goroutines grow 10% or more after the warm-up (a third of the run, at most 5m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -80,39 +122,104 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "keyward-bench: --soak must be at most 168h")
 		return 2
 	}
+	if c.coldKeys < 1 || c.coldKeys > 1_000_000 {
+		fmt.Fprintln(stderr, "keyward-bench: --cold-keys must be in [1, 1000000]")
+		return 2
+	}
+	if c.rounds < 1 || c.rounds > 20 {
+		fmt.Fprintln(stderr, "keyward-bench: --rounds must be in [1, 20]")
+		return 2
+	}
+	if c.references != "process" && c.references != "inprocess" {
+		fmt.Fprintln(stderr, "keyward-bench: --references must be process or inprocess")
+		return 2
+	}
+	if c.store != "sqlite" && c.store != "postgres" {
+		fmt.Fprintln(stderr, "keyward-bench: --store must be sqlite or postgres")
+		return 2
+	}
+	var names []string
+	for _, name := range strings.Split(c.scenarios, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(allScenarios, name) {
+			fmt.Fprintf(stderr, "keyward-bench: unknown scenario %q\n", name)
+			return 2
+		}
+		names = append(names, name)
+	}
 	b := &bench{cfg: c, servers: servers, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency, MaxConnsPerHost: c.concurrency}, Timeout: 10 * time.Second}}
 	if err := b.setup(ctx); err != nil {
 		fmt.Fprintf(stderr, "keyward-bench: setup: %v\n", err)
 		return 1
 	}
-	defer b.teardown(ctx)
+	defer b.teardown(ctx, stderr)
 	if c.soak > 0 {
 		if !b.soak(ctx, c.soak, stdout) {
 			return 1
 		}
 		return 0
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\trequests\terrors\treq/s\tp50\tp99\tof floor\n")
-	var floor float64
-	for _, name := range strings.Split(c.scenarios, ",") {
-		sc, ok := b.scenario(strings.TrimSpace(name))
-		if !ok {
-			fmt.Fprintf(stderr, "keyward-bench: unknown scenario %q\n", name)
-			return 2
+	if slices.Contains(names, "cold") || slices.Contains(names, "cold-key") {
+		if err := b.createColdKeys(ctx, stderr); err != nil {
+			fmt.Fprintf(stderr, "keyward-bench: setup: %v\n", err)
+			return 1
 		}
-		r := b.load(ctx, sc)
-		if name == "healthz" {
-			floor = r.rps
-		}
-		rel := "-"
-		if floor > 0 {
-			rel = fmt.Sprintf("%.0f%%", 100*r.rps/floor)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%v\t%v\t%s\n", name, r.n, r.errors, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), rel)
 	}
-	tw.Flush()
+	rep := &report{cfg: c, args: args, machine: readMachine(), start: time.Now().UTC()}
+	refs, err := startReferences(c.references == "inprocess")
+	if err != nil {
+		fmt.Fprintf(stderr, "keyward-bench: references: %v\n", err)
+		return 1
+	}
+	defer refs.close()
+	rounds := map[string][]row{}
+	for round := range c.rounds {
+		if c.rounds > 1 {
+			fmt.Fprintf(stderr, "keyward-bench: round %d of %d\n", round+1, c.rounds)
+		}
+		for _, ref := range []struct{ name, url string }{{"floor", refs.floor}, {"signing", refs.signing}} {
+			fmt.Fprintf(stderr, "keyward-bench: %s reference (%s)…\n", ref.name, c.references)
+			rounds[ref.name] = append(rounds[ref.name], row{name: ref.name, result: b.load(ctx, b.getter(ref.url))})
+		}
+		for _, name := range names {
+			fmt.Fprintf(stderr, "keyward-bench: %s…\n", name)
+			sc, _ := b.scenario(name)
+			hits0, misses0, okBefore := b.cacheCounters(ctx)
+			r := row{name: name, result: b.load(ctx, sc)}
+			if hits1, misses1, okAfter := b.cacheCounters(ctx); okBefore && okAfter && r.n > 0 {
+				r.lookups, r.misses, r.cacheKnown = (hits1-hits0+misses1-misses0)/float64(r.n), (misses1-misses0)/float64(r.n), true
+			}
+			rounds[name] = append(rounds[name], r)
+		}
+	}
+	for _, name := range append([]string{"floor", "signing"}, names...) {
+		if rs, ok := rounds[name]; ok {
+			rep.rows = append(rep.rows, medianRow(rs))
+			delete(rounds, name) // a scenario listed twice is reported once
+		}
+	}
+	rep.judge()
+	rep.text(stdout)
+	if c.compare != "" {
+		if err := os.WriteFile(c.compare, []byte(rep.markdown()), 0o644); err != nil {
+			fmt.Fprintf(stderr, "keyward-bench: --compare: %v\n", err)
+			return 1
+		}
+	}
 	return 0
+}
+
+// medianRow returns the round with the median req/s, with the errors of
+// every round.
+func medianRow(rs []row) row {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b row) int { return cmp.Compare(a.rps, b.rps) })
+	m := sorted[len(sorted)/2]
+	m.errors = 0
+	for _, r := range rs {
+		m.errors += r.errors
+	}
+	return m
 }
 
 func isLoopback(host string) bool {
@@ -132,6 +239,8 @@ type bench struct {
 	hmacID, hmacClient      string
 	hmacSecret              string
 	limitedID, limited      string
+	coldIDs, coldSecrets    []string      // the cold scenarios' keys
+	coldNext                atomic.Uint64 // the next cold key, shared by both cold scenarios
 }
 
 func (b *bench) call(ctx context.Context, method, path string, hdr map[string]string, body io.Reader, out any) (int, error) {
@@ -220,11 +329,18 @@ func (b *bench) basicForm() map[string]string {
 	}
 }
 
-func (b *bench) teardown(ctx context.Context) {
+func (b *bench) teardown(ctx context.Context, stderr io.Writer) {
 	for _, id := range []string{b.keyID, b.verifierID, b.hmacID, b.limitedID} {
 		if id != "" {
 			b.call(ctx, "DELETE", "/v1/apikeys/"+id, map[string]string{"Authorization": b.admin}, nil, nil)
 		}
+	}
+	if len(b.coldIDs) > 0 {
+		fmt.Fprintf(stderr, "keyward-bench: deleting the %d cold keys…\n", len(b.coldIDs))
+		b.parallel(len(b.coldIDs), func(i int) error {
+			b.call(ctx, "DELETE", "/v1/apikeys/"+b.coldIDs[i], map[string]string{"Authorization": b.admin}, nil, nil)
+			return nil
+		})
 	}
 }
 
@@ -268,6 +384,18 @@ func (b *bench) scenario(name string) (func(ctx context.Context) bool, bool) {
 			res.Body.Close()
 			return res.StatusCode == 200
 		}, true
+	case "cold":
+		h := map[string]string{"Authorization": "Bearer " + b.verifierSecret, "Content-Type": "application/json"}
+		return func(ctx context.Context) bool {
+			body := append(append([]byte(`{"key":"`), b.coldKey()...), `"}`...)
+			var r struct{ Valid bool }
+			code, err := b.call(ctx, "POST", "/v1/keys/verify", h, bytes.NewReader(body), &r)
+			return ok(code, err) && r.Valid
+		}, true
+	case "cold-key":
+		return func(ctx context.Context) bool {
+			return ok(b.call(ctx, "GET", "/v1/whoami", map[string]string{"Authorization": "Bearer " + b.coldKey()}, nil, nil))
+		}, true
 	case "introspect":
 		h := map[string]string{"Authorization": "Bearer " + b.verifierSecret, "Content-Type": "application/x-www-form-urlencoded"}
 		body := "token=" + url.QueryEscape(b.token)
@@ -286,10 +414,12 @@ type result struct {
 	p50, p99  time.Duration
 }
 
-// load runs one scenario with the configured concurrency for the duration.
+// load runs one scenario with the configured concurrency for the duration:
+// no request starts after it, and the requests in flight then finish and
+// count (cutting them would count nothing for a scenario slower than the
+// duration, and close their connections under the next scenario).
 func (b *bench) load(ctx context.Context, one func(context.Context) bool) result {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.duration)
-	defer cancel()
+	end := time.Now().Add(b.cfg.duration)
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
@@ -301,7 +431,7 @@ func (b *bench) load(ctx context.Context, one func(context.Context) bool) result
 			defer wg.Done()
 			var mine []time.Duration
 			bad := 0
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && time.Now().Before(end) {
 				t := time.Now()
 				if !one(ctx) {
 					if ctx.Err() != nil {

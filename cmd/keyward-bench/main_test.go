@@ -5,9 +5,16 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
 
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
@@ -21,18 +28,18 @@ func TestBenchRuns(t *testing.T) {
 	ts := benchServer(t)
 
 	var out, errb bytes.Buffer
-	code := run(ctx, []string{"--server", ts.URL, "--duration", "200ms", "--concurrency", "2"},
+	code := run(ctx, []string{"--server", ts.URL, "--duration", "200ms", "--concurrency", "2", "--cold-keys", "20"},
 		func(k string) string { return map[string]string{"KEYWARD_PASSWORD": "bench-password"}[k] }, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 7 {
-		t.Fatalf("got %d lines, want a header and 6 scenarios:\n%s", len(lines), out.String())
+	lines := tableLines(out.String())
+	if len(lines) != 11 {
+		t.Fatalf("got %d lines, want a header, the 2 references and 8 scenarios:\n%s", len(lines), out.String())
 	}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if len(f) != 7 || f[1] == "0" || f[2] != "0" {
+		if len(f) != 11 || f[1] == "0" || f[2] != "0" {
 			t.Errorf("scenario line %q: want requests > 0 and 0 errors", l)
 		}
 	}
@@ -51,10 +58,10 @@ func TestBenchRuns(t *testing.T) {
 	out.Reset()
 	code = run(ctx, []string{"--server", strings.Join(urls, ","), "--duration", "100ms", "--concurrency", "2", "--scenarios", "healthz,key,limited,signed"},
 		func(k string) string { return map[string]string{"KEYWARD_PASSWORD": "bench-password"}[k] }, &out, &errb)
-	if code != 0 || strings.Count(out.String(), "\n") != 5 {
+	if code != 0 || len(tableLines(out.String())) != 7 {
 		t.Fatalf("two replicas: exit %d: %s %s", code, out.String(), errb.String())
 	}
-	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n")[1:] {
+	for _, l := range tableLines(out.String())[1:] {
 		if f := strings.Fields(l); f[2] != "0" {
 			t.Errorf("two replicas, %q: want 0 errors", l)
 		}
@@ -64,6 +71,128 @@ func TestBenchRuns(t *testing.T) {
 	}
 	if code := run(ctx, []string{"--server", "http://10.0.0.1:8080", "--password", "x"}, func(string) string { return "" }, &out, &errb); code != 2 {
 		t.Errorf("a non-loopback server: exit %d, want 2", code)
+	}
+}
+
+// tableLines returns the table of keyward-bench's output, without its notes.
+func tableLines(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(l, "note: ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// TestMain lets the test binary serve a reference, as keyward-bench does
+// when it runs itself as a child process.
+func TestMain(m *testing.M) {
+	if kind := os.Getenv(referenceEnv); kind != "" {
+		os.Exit(serveReference(kind, os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
+// TestReferences starts the floor and the signing reference, in child
+// processes and in process, and loads each briefly: both answer, at a
+// positive rate, and the children end with them.
+func TestReferences(t *testing.T) {
+	for _, inProcess := range []bool{false, true} {
+		refs, err := startReferences(inProcess)
+		if err != nil {
+			t.Fatalf("in process %v: %v", inProcess, err)
+		}
+		b := &bench{cfg: config{duration: 200 * time.Millisecond, concurrency: 2}, http: &http.Client{Timeout: 5 * time.Second}}
+		for _, u := range []string{refs.floor, refs.signing} {
+			r := b.load(context.Background(), b.getter(u))
+			if r.n == 0 || r.errors != 0 || r.rps <= 0 || r.p50 <= 0 {
+				t.Errorf("in process %v, %s: %d requests, %d errors, %.0f req/s, p50 %v: want a positive rate and no errors", inProcess, u, r.n, r.errors, r.rps, r.p50)
+			}
+		}
+		refs.close()
+		b.http.CloseIdleConnections()
+		if _, err := http.Get(refs.floor); err == nil {
+			t.Errorf("in process %v: the floor still answers after close", inProcess)
+		}
+	}
+}
+
+// TestCompareCold runs the judged scenarios, cold ones included, against a
+// server whose key cache keeps nothing, and checks the --compare table: a
+// row per reference and scenario, each cold request a cache miss, the
+// machine and the command line without the password.
+func TestCompareCold(t *testing.T) {
+	ts := wiretest.Start(t, sqltest.SQLite(t), wiretest.Options{AdminPassword: "bench-password",
+		Config: func(c *keyward.Config) { c.CacheTTL = time.Nanosecond }})
+	file := filepath.Join(t.TempDir(), "perf.md")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"--server", ts.URL, "--password", "bench-password", "--duration", "200ms", "--concurrency", "2",
+		"--cold-keys", "30", "--scenarios", "healthz,key,verify,token,cold,cold-key", "--rounds", "2", "--compare", file},
+		func(string) string { return "" }, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	md, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"floor", "signing", "healthz", "key", "verify", "token", "cold", "cold-key"} {
+		if !regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(name) + ` \| [0-9]+ \|`).Match(md) {
+			t.Errorf("--compare table has no row for %s:\n%s", name, md)
+		}
+	}
+	for _, want := range []string{"\nMachine: ", " CPUs (nproc), ", "Command: `keyward-bench --server " + ts.URL + " --password … --duration 200ms",
+		"each in a child process of keyward-bench", "the median of 2 rounds", "| token | ", "≥0.85×signing", "≥0.90×healthz", "≥0.35×floor"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("--compare file has no %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(string(md), "bench-password") {
+		t.Errorf("--compare file holds the password:\n%s", md)
+	}
+	for _, l := range tableLines(out.String()) {
+		if f := strings.Fields(l); f[0] == "cold" || f[0] == "cold-key" {
+			if misses, err := strconv.ParseFloat(f[10], 64); err != nil || misses < 0.9 || f[9] == "warm" {
+				t.Errorf("%q: want every request a key cache miss", l)
+			}
+		}
+	}
+}
+
+// TestMedianRow checks that a row of several rounds is the median round,
+// with every round's errors.
+func TestMedianRow(t *testing.T) {
+	m := medianRow([]row{{name: "a", result: result{n: 30, rps: 3, errors: 1}}, {name: "a", result: result{n: 10, rps: 1}}, {name: "a", result: result{n: 20, rps: 2, errors: 2}}})
+	if m.rps != 2 || m.n != 20 || m.errors != 3 {
+		t.Errorf("got %+v, want the round at 2 req/s with 3 errors", m)
+	}
+}
+
+// TestFlags checks that bad flags are refused before anything runs.
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--cold-keys", "0"},
+		{"--cold-keys", "-5"},
+		{"--cold-keys", "2000000"},
+		{"--cold-keys", "many"},
+		{"--store", "mysql"},
+		{"--references", "elsewhere"},
+		{"--rounds", "0"},
+		{"--scenarios", "healthz,nope"},
+		{"--duration", "0s"},
+	} {
+		var out, errb bytes.Buffer
+		// The server is never reached: the flags are refused first.
+		if code := run(context.Background(), append([]string{"--server", "http://127.0.0.1:1", "--password", "x"}, args...),
+			func(string) string { return "" }, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, &errb); code != 0 ||
+		!strings.Contains(errb.String(), "--cold-keys") || !strings.Contains(errb.String(), "-compare") {
+		t.Errorf("--help: exit %d, output %s", code, errb.String())
 	}
 }
 

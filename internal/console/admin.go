@@ -243,7 +243,7 @@ const maxListed = 50
 
 // userKeys lists the keys a user owns in one state (active or inactive).
 func (c *Console) userKeys(r *http.Request, s *session, userID, status string) ([]*keyward.APIKey, int, error) {
-	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{Page: keyward.Page{Number: 1, Size: maxListed},
+	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{ExactCount: true, Page: keyward.Page{Number: 1, Size: maxListed},
 		OwnerID: userID, Status: status, Sort: "name"})
 	if err != nil {
 		return nil, 0, err

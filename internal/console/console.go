@@ -26,7 +26,6 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/clientaddr"
 	"github.com/keyward/keyward/internal/gate"
-	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -325,7 +324,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	res, err := c.svc.LoginFrom(r.Context(), keyward.LoginRequest{Tenant: f.Tenant, UserName: f.UserName,
 		Password: r.PostFormValue("password"), IP: clientaddr.IP(r), UserAgent: r.UserAgent()})
 	if err != nil {
-		status := httpapi.StatusOf(err)
+		status := keyward.CodeStatus(keyward.ErrorCode(err))
 		switch keyward.ErrorCode(err) {
 		case keyward.EUNAUTHORIZED, keyward.EINVALID:
 			f.Error = "The user name or password is not right."
@@ -385,7 +384,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		c.renderStatus(w, r, s, page.status, page.msg)
 		return
 	}
-	status := httpapi.StatusOf(err)
+	status := keyward.CodeStatus(keyward.ErrorCode(err))
 	msg := keyward.ErrorMessage(err)
 	switch {
 	case status == http.StatusUnauthorized:

@@ -98,7 +98,7 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	v.Filtered = v.Query != "" || v.Status != keyward.StatusAll
 	v.Sort, v.Sorts = validSort(q.Get("sort")), keySorts
 	number := pageNumber(r)
-	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{
+	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{ExactCount: true,
 		Page: keyward.Page{Number: number, Size: keysPageSize}, Query: v.Query, Status: v.Status, Sort: v.Sort + ",-id",
 	})
 	if err != nil {

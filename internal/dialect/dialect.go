@@ -31,6 +31,20 @@ type Host interface {
 	ErrorStatus(w http.ResponseWriter, r *http.Request, err error) int
 	// ClientIP is the caller's address, for the failed-authentication limit.
 	ClientIP(r *http.Request) string
+	// Serve runs h for p, the principal Authenticate returned for r, as the
+	// native API runs its authenticated handlers: a request refused as not
+	// allowed (h wrote a 403, or returned an error the native table makes
+	// 403) gives back the credits p's key spent on it. Every dialect route
+	// that authenticates a principal runs through it.
+	Serve(w http.ResponseWriter, r *http.Request, p *keyward.Principal, h func(http.ResponseWriter, *http.Request, *keyward.Principal) error) error
+	// Idempotent makes h honour an Idempotency-Key header as the native
+	// create and rotate do: the same caller sending the same request with
+	// the same key within 24 hours gets h's first successful answer again
+	// (kept sealed), another request with the key is EIDEMREUSED (422), and
+	// a duplicate while the first runs EIDEMINPROGRESS (409); both errors
+	// are returned for the dialect's adapter to answer. Every dialect route
+	// that creates a key or hands out a new secret is wrapped in it.
+	Idempotent(h func(http.ResponseWriter, *http.Request, *keyward.Principal) error) func(http.ResponseWriter, *http.Request, *keyward.Principal) error
 }
 
 // Handler is a dialect's handler: it answers success itself and returns

@@ -33,12 +33,12 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p *keyward.
 	q := r.URL.Query()
 	l, err := s.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
 		Page: page, Query: q.Get("q"), Status: q.Get("status"), Permission: q.Get("permission"),
-		OwnerID: q.Get("ownerId"), Sort: q.Get("sort"),
+		OwnerID: q.Get("ownerId"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),
 	})
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, envelope(l))
+	encode(w, http.StatusOK, keyListOf(l, q.Get("cursor") != ""))
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// idempotent makes h honour an Idempotency-Key header
+// Idempotent makes h honour an Idempotency-Key header
 // (draft-ietf-httpapi-idempotency-key-header): the same principal sending
 // the same request (method, path, query, body) with the same key within 24
 // hours gets the first answer again, secret included (kept sealed), with
@@ -20,6 +20,15 @@ import (
 // idempotency_key_reused; while the first is running, 409
 // idempotency_in_progress. Only successful answers are kept: after a
 // failure the key may be retried.
+//
+// Idempotent is the same for the dialects (dialect.Host): h answers
+// success in the dialect's shape, which is what is kept, and the errors
+// come back to the dialect's adapter.
+func (s *Server) Idempotent(h func(http.ResponseWriter, *http.Request, *keyward.Principal) error) func(http.ResponseWriter, *http.Request, *keyward.Principal) error {
+	return s.idempotent(h)
+}
+
+// idempotent is Idempotent, for the native routes.
 func (s *Server) idempotent(h func(http.ResponseWriter, *http.Request, *keyward.Principal) error) func(http.ResponseWriter, *http.Request, *keyward.Principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 		values := r.Header.Values("Idempotency-Key")

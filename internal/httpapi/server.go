@@ -368,15 +368,23 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keywar
 		if p.Rate != nil {
 			setRateHeaders(w.Header(), p.Rate)
 		}
-		if p.SpentCredits() {
-			// A request refused as not allowed spends none of the key's credits.
-			sw := &codeWriter{ResponseWriter: w}
-			err := h(sw, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
-			if sw.code == http.StatusForbidden || (err != nil && StatusOf(err) == http.StatusForbidden) {
-				s.svc.RefundRequest(r.Context(), p)
-			}
-			return err
-		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p)
+		return s.Serve(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p, h)
 	}
+}
+
+// Serve runs h for p, the principal Authenticate returned for r, as every
+// authenticated route of the native API runs (dialect.Host): a request
+// refused as not allowed — h wrote a 403 or returned an error the one
+// table makes 403 — spends none of the key's credits
+// (Service.RefundRequest).
+func (s *Server) Serve(w http.ResponseWriter, r *http.Request, p *keyward.Principal, h func(http.ResponseWriter, *http.Request, *keyward.Principal) error) error {
+	if !p.SpentCredits() {
+		return h(w, r, p)
+	}
+	sw := &codeWriter{ResponseWriter: w}
+	err := h(sw, r, p)
+	if sw.code == http.StatusForbidden || (err != nil && StatusOf(err) == http.StatusForbidden) {
+		s.svc.RefundRequest(r.Context(), p)
+	}
+	return err
 }

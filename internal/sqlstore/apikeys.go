@@ -197,42 +197,64 @@ func (s *store) getKey(ctx context.Context, where string, args ...any) (*keyward
 // queryKeys runs a query selecting keyColumns and loads the keys'
 // permissions in one more query.
 func (s *store) queryKeys(ctx context.Context, query string, args ...any) ([]*keyward.APIKey, error) {
+	keys, _, err := s.queryKeysWith(ctx, 0, query, args...)
+	return keys, err
+}
+
+// extraScan scans a row of keyColumns followed by more columns into extra.
+type extraScan struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+func (e extraScan) Scan(dest ...any) error { return e.rows.Scan(append(dest, e.extra...)...) }
+
+// queryKeysWith is queryKeys of a query whose rows have n more columns
+// after keyColumns: it returns their values too, row by row.
+func (s *store) queryKeysWith(ctx context.Context, n int, query string, args ...any) ([]*keyward.APIKey, [][]any, error) {
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	keys := []*keyward.APIKey{}
 	var refs []keyward.KeyRef
+	var more [][]any
 	for rows.Next() {
-		k, err := scanKey(rows)
+		vals := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		k, err := scanKey(extraScan{rows, ptrs})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		keys = append(keys, k)
+		more = append(more, vals)
 		refs = append(refs, keyward.KeyRef{TenantID: k.TenantID, ID: k.ID})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rows.Close() // a PostgreSQL connection runs one query at a time
 	perms, err := s.loadPermissions(ctx, s.read, "api_key_permissions", "key_id", refs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	credits, err := s.loadCredits(ctx, s.read, refs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	limits, err := s.loadNamedLimits(ctx, s.read, "api_key_rate_limits", "key_id", refs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, k := range keys {
 		r := keyward.KeyRef{TenantID: k.TenantID, ID: k.ID}
 		k.Permissions, k.Credits, k.RateLimits = perms[r], credits[r], limits[r]
 	}
-	return keys, nil
+	return keys, more, nil
 }
 
 // ListAPIKeyIDsByOwner returns the ids of the keys of tenantID that ownerID

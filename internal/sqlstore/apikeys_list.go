@@ -2,10 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
 )
@@ -14,19 +19,20 @@ import (
 // by, and whether those can be NULL.
 var keySortColumns = map[string]struct {
 	expr     string
+	kind     string // of a cursor's value: see keyOrderTerm
 	nullable bool
 }{
-	"name":        {"lower(k.name)", false},
-	"createdAt":   {"k.created_at", false},
-	"lastUsedAt":  {"k.last_used_at", true},
-	"expiresAt":   {"k.expires_at", true},
-	"id":          {"k.id", false},
-	"isActive":    {"k.is_active", false},
-	"clientId":    {"lower(k.client_id)", false},
-	"description": {"lower(k.description)", false},
-	"deviceName":  {"lower(k.device_name)", false},
-	"userName":    {"lower(COALESCE(u.user_name, ''))", false},
-	"version":     {"k.version", false},
+	"name":        {"lower(k.name)", "text", false},
+	"createdAt":   {"k.created_at", "time", false},
+	"lastUsedAt":  {"k.last_used_at", "time", true},
+	"expiresAt":   {"k.expires_at", "time", true},
+	"id":          {"k.id", "text", false},
+	"isActive":    {"k.is_active", "bool", false},
+	"clientId":    {"lower(k.client_id)", "text", false},
+	"description": {"lower(k.description)", "text", false},
+	"deviceName":  {"lower(k.device_name)", "text", false},
+	"userName":    {"lower(COALESCE(u.user_name, ''))", "text", false},
+	"version":     {"k.version", "int", false},
 }
 
 // keyConditionColumns maps Condition fields to the expressions they test.
@@ -113,36 +119,14 @@ func (s *store) addConditionOn(w *whereClause, col string, c keyward.Condition) 
 	return nil
 }
 
-// keyOrderBy returns the ORDER BY clause of a key list sorted by sort: a
-// comma-separated list of fields of keySortColumns, each optionally
-// prefixed with "-" for descending; "" is "-createdAt". NULLs sort last in
-// both directions, and ties are broken by id, ascending, so that pages
-// never overlap.
-func keyOrderBy(sort string) (string, error) {
-	if sort == "" {
-		sort = "-createdAt"
-	}
-	var terms []string
-	for _, field := range strings.Split(sort, ",") {
-		dir := "ASC"
-		if f, ok := strings.CutPrefix(field, "-"); ok {
-			field, dir = f, "DESC"
-		}
-		col, ok := keySortColumns[field]
-		if !ok {
-			return "", keyward.Errorf(keyward.EINVALID, "cannot sort api keys by %q", field)
-		}
-		nulls := ""
-		if col.nullable {
-			nulls = " NULLS LAST"
-		}
-		terms = append(terms, col.expr+" "+dir+nulls)
-	}
-	return " ORDER BY " + strings.Join(terms, ", ") + ", k.id ASC", nil
-}
+// listCountCap bounds the matches a key list counts exactly: beyond it
+// the count is an estimate (List.TotalEstimated), and the page is found by
+// walking the index of its order, testing the filters on each key (at that
+// density a page is found after some thousands of keys at most).
+var listCountCap = 1000
 
 // ListAPIKeys returns one page of the keys of tenantID that match f, with
-// the number of all matches:
+// the number of all matches (exact up to listCountCap, else an estimate):
 //
 //   - Query: the name contains it, ignoring ASCII case; %, _ and \ match
 //     themselves.
@@ -151,23 +135,41 @@ func keyOrderBy(sort string) (string, error) {
 //   - Permission: the key holds the permission of that name explicitly
 //     (not through a composite).
 //   - OwnerID: the key is owned by that user.
-//   - Sort: see keyOrderBy; "name" ignores ASCII case.
+//   - Sort: a comma-separated list of fields of keySortColumns, each
+//     optionally prefixed with "-" for descending; "" is "-createdAt".
+//     NULLs sort last in both directions, "name" ignores ASCII case, and
+//     ties are broken by id, ascending, so that pages never overlap.
+//   - Cursor: the page starts after the key of a NextCursor (keyset
+//     paging); else at f.Page's offset. NextCursor is set when more keys
+//     follow the page.
 //
-// An unknown Status or Sort is EINVALID.
+// An unknown Status or Sort, or a cursor of another sort, is EINVALID.
+//
+// On SQLite the keys are first counted from the most selective source: a
+// name's trigram index, a permission's keys, or the table. Up to
+// listCountCap matches, the page is sorted from that source too; beyond,
+// the list walks its order instead.
 func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIKeyFilter) (keyward.List[*keyward.APIKey], error) {
 	list := keyward.List[*keyward.APIKey]{Items: []*keyward.APIKey{}, Page: f.Page}
-	orderBy, err := keyOrderBy(f.Sort)
+	terms, err := keyOrder(f.Sort)
 	if err != nil {
 		return list, err
+	}
+	var after []any
+	if f.Cursor != "" {
+		if after, err = s.decodeKeyCursor(f.Cursor, f.Sort, terms); err != nil {
+			return list, err
+		}
 	}
 	var w whereClause
 	w.add("k.tenant_id = ?", tenantID)
 	switch f.Status {
 	case "", keyward.StatusAll:
 	case keyward.StatusActive:
-		w.add("k.is_active AND (k.expires_at IS NULL OR k.expires_at > ?)", s.ts(f.Now))
+		w.add("k.is_active = ?", true)
+		w.add("(k.expires_at IS NULL OR k.expires_at > ?)", s.ts(f.Now))
 	case keyward.StatusInactive:
-		w.conds = append(w.conds, "NOT k.is_active")
+		w.add("k.is_active = ?", false)
 	case keyward.StatusExpired:
 		w.add("k.expires_at <= ?", s.ts(f.Now))
 	default:
@@ -176,9 +178,18 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	if f.Query != "" {
 		w.add(`lower(k.name) LIKE ? ESCAPE '\'`, containsPattern(f.Query))
 	}
+	permissionID := ""
 	if f.Permission != "" {
-		w.add(`EXISTS (SELECT 1 FROM api_key_permissions kp JOIN permissions p ON p.id = kp.permission_id
-			WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id AND p.name = ?)`, f.Permission)
+		err := s.read.QueryRowContext(ctx, `SELECT id FROM permissions WHERE tenant_id = $1 AND name = $2`,
+			tenantID, f.Permission).Scan(&permissionID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return list, nil // no such permission: no key holds it
+		}
+		if err != nil {
+			return list, fmt.Errorf("reading a permission: %w", err)
+		}
+		w.add(`EXISTS (SELECT 1 FROM api_key_permissions kp
+			WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id AND kp.permission_id = ?)`, permissionID)
 	}
 	if f.OwnerID != "" {
 		w.add("k.owner_id = ?", f.OwnerID)
@@ -189,21 +200,172 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		}
 	}
 
-	err = s.read.QueryRowContext(ctx, `SELECT count(*) FROM api_keys k`+w.String(), w.args...).Scan(&list.TotalCount)
+	// The source of the keys: on SQLite, the keys whose names hold the
+	// query's trigrams, or those holding the permission, joined in this
+	// order (CROSS JOIN); the filters above still test every key.
+	from := "api_keys k"
+	var src whereClause
+	src.args = slices.Clone(w.args)
+	switch {
+	case s.pg:
+	case utf8.RuneCountInString(f.Query) >= 3:
+		from = `api_key_names_fts CROSS JOIN api_key_names n ON n.id = api_key_names_fts.rowid
+			CROSS JOIN api_keys k ON k.tenant_id = n.tenant_id AND k.id = n.key_id`
+		src.add("api_key_names_fts MATCH ?", `"`+strings.ReplaceAll(f.Query, `"`, `""`)+`"`)
+		src.add("n.tenant_id = ?", tenantID)
+	case permissionID != "":
+		from = `api_key_permissions kps CROSS JOIN api_keys k ON k.tenant_id = kps.tenant_id AND k.id = kps.key_id`
+		src.add("kps.permission_id = ?", permissionID)
+	}
+	src.conds = append(src.conds, w.conds...)
+
+	count, countArgs := `SELECT 1 FROM `+from+src.String(), src.args
+	if strings.HasPrefix(from, "api_key_names_fts") && f.Status == "" && f.Permission == "" && f.OwnerID == "" && len(f.Conditions) == 0 {
+		// A name search alone: the names need not be joined to the keys.
+		count = `SELECT 1 FROM api_key_names_fts CROSS JOIN api_key_names n ON n.id = api_key_names_fts.rowid
+			WHERE api_key_names_fts MATCH $1 AND n.tenant_id = $2 AND lower(n.name) LIKE $3 ESCAPE '\'`
+		countArgs = []any{`"` + strings.ReplaceAll(f.Query, `"`, `""`) + `"`, tenantID, containsPattern(f.Query)}
+	}
+	n, err := s.countCapped(ctx, count, countArgs...)
 	if err != nil {
 		return list, fmt.Errorf("counting api keys: %w", err)
 	}
-	if list.TotalCount <= f.Page.Offset() {
+	list.TotalCount = n
+	if n > listCountCap {
+		// Many matches: walk the order's index.
+		list.TotalEstimated = true
+		if est := s.estimateKeys(ctx, w); est > n {
+			list.TotalCount = est
+		}
+		if !s.pg && len(w.conds) == 1 { // every key of the tenant: counted by triggers
+			if err := s.read.QueryRowContext(ctx, `SELECT n FROM api_key_counts WHERE tenant_id = $1`, tenantID).Scan(&list.TotalCount); err != nil {
+				return list, fmt.Errorf("counting api keys: %w", err)
+			}
+			list.TotalEstimated = false
+		}
+		if list.TotalEstimated && f.ExactCount {
+			if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (`+count+`) c`, countArgs...).Scan(&list.TotalCount); err != nil {
+				return list, fmt.Errorf("counting api keys: %w", err)
+			}
+			list.TotalEstimated = false
+		}
+		from, src = "api_keys k", w
+		if idx := walkIndex(f); idx != "" && !s.pg {
+			from += " INDEXED BY " + idx
+		}
+	} else if f.Cursor == "" && n <= f.Page.Offset() {
 		return list, nil
 	}
-	n := len(w.args)
-	args := append(w.args, f.Page.Size, f.Page.Offset())
-	query := `SELECT ` + keyColumns + keyFrom + w.String() + orderBy +
-		fmt.Sprintf(" LIMIT $%d OFFSET $%d", n+1, n+2)
-	keys, err := s.queryKeys(ctx, query, args...)
+
+	pw := whereClause{conds: slices.Clone(src.conds), args: slices.Clone(src.args)}
+	if after != nil {
+		pw.addAfter(terms, after)
+	}
+	args := append(pw.args, f.Page.Size+1)
+	limit := fmt.Sprintf(" LIMIT $%d", len(args))
+	if f.Cursor == "" {
+		args = append(args, f.Page.Offset())
+		limit += fmt.Sprintf(" OFFSET $%d", len(args))
+	}
+	var extra []string
+	for _, t := range terms {
+		extra = append(extra, t.expr)
+	}
+	const users = ` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id`
+	query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
+	walk := n > listCountCap
+	switch {
+	case s.pg && !walk:
+		// Few matches: find them all by the filters' own indexes, then
+		// sort them (the subquery, not flattened, keeps PostgreSQL's
+		// planner from walking the order's index for a rare match).
+		var order []string
+		for i, t := range terms {
+			dir := " ASC"
+			if t.desc {
+				dir = " DESC"
+			}
+			order = append(order, fmt.Sprintf("s%d", i)+dir)
+			extra[i] += fmt.Sprintf(" AS s%d", i)
+		}
+		query = `SELECT * FROM (SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
+			` OFFSET 0) k ORDER BY ` + strings.Join(order, ", ") + limit
+	case f.Cursor == "" && f.Page.Offset() > 0:
+		// A deep page by number: skip the rows reading only the index
+		// (their ids), then read the page's keys.
+		inner := from
+		if strings.Contains(strings.Join(extra, ""), "u.") { // the owner's name sorts
+			inner += users
+		}
+		query = `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + users +
+			` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + inner + pw.String() + orderByOf(terms) + limit +
+			`)` + orderByOf(terms)
+	}
+	keys, vals, err := s.queryKeysWith(ctx, len(terms), query, args...)
 	if err != nil {
 		return list, fmt.Errorf("listing api keys: %w", err)
 	}
+	if len(keys) > f.Page.Size {
+		keys = keys[:f.Page.Size]
+		list.NextCursor = encodeKeyCursor(f.Sort, vals[f.Page.Size-1])
+	}
 	list.Items = keys
 	return list, nil
+}
+
+// walkIndexes name, on SQLite, the index that walks the keys of a tenant
+// in the order of a sort's first term, direction included.
+var walkIndexes = map[string]string{
+	"createdAt": "api_keys_tenant_created_id", "-createdAt": "api_keys_tenant_created_id",
+	"name": "api_keys_tenant_name_id", "-name": "api_keys_tenant_name_id",
+	"isActive": "api_keys_tenant_active_id", "-isActive": "api_keys_tenant_active_desc",
+	"lastUsedAt": "api_keys_tenant_last_used_asc", "-lastUsedAt": "api_keys_tenant_last_used_nulls",
+	"expiresAt": "api_keys_tenant_expires_nulls", "-expiresAt": "api_keys_tenant_expires_desc",
+}
+
+// walkIndex returns the index a list of many matches of f walks on SQLite
+// (whose planner, without statistics, would rather collect every key one
+// filter's index finds and sort them): the order's, narrowed to the owner
+// or the active flag in the default order. "" leaves the choice to SQLite.
+func walkIndex(f keyward.APIKeyFilter) string {
+	first, _, _ := strings.Cut(f.Sort, ",")
+	if field := strings.TrimPrefix(first, "-"); field == "" || field == "createdAt" {
+		switch {
+		case f.OwnerID != "":
+			return "api_keys_tenant_owner_created"
+		case f.Status == keyward.StatusActive || f.Status == keyward.StatusInactive:
+			return "api_keys_tenant_active_created"
+		}
+		return "api_keys_tenant_created_id"
+	}
+	return walkIndexes[first]
+}
+
+// countCapped returns the number of rows of query, counting no further
+// than listCountCap+1.
+func (s *store) countCapped(ctx context.Context, query string, args ...any) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM (`+query+fmt.Sprintf(` LIMIT %d) c`, listCountCap+1), args...).Scan(&n)
+	return n, err
+}
+
+// estimateKeys returns the planner's estimate of the keys matching w on
+// PostgreSQL, 0 when there is none (SQLite).
+func (s *store) estimateKeys(ctx context.Context, w whereClause) int {
+	if !s.pg {
+		return 0
+	}
+	var plan []byte
+	if err := s.read.QueryRowContext(ctx, `EXPLAIN (FORMAT JSON) SELECT 1 FROM api_keys k`+w.String(), w.args...).Scan(&plan); err != nil {
+		return 0
+	}
+	var p []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if json.Unmarshal(plan, &p) != nil || len(p) == 0 {
+		return 0
+	}
+	return int(p[0].Plan.Rows)
 }

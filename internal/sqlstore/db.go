@@ -146,7 +146,7 @@ func escapeURIPath(path string) string {
 
 func newDB(dialect string, write, read *sql.DB) *DB {
 	db := &DB{dialect: dialect, write: write, read: read}
-	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write}
+	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write, readPool: read, verify: &verificationStmt{}}
 	return db
 }
 
@@ -168,7 +168,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes every connection. The DB must not be used afterwards.
 func (db *DB) Close() error {
-	err := db.write.Close()
+	err := errors.Join(db.verify.close(), db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
@@ -218,6 +218,10 @@ type store struct {
 	read querier // where reads go: the read pool, or tx
 	tx   *sql.Tx // the transaction of DB.Tx, or nil
 	pool *sql.DB // the write pool, where writes go when tx is nil
+	// readPool and verify: KeyForVerification's statement, prepared once
+	// (nil inside a transaction).
+	readPool *sql.DB
+	verify   *verificationStmt
 }
 
 // atomic runs fn, which may issue several writes, so that they all happen

@@ -120,6 +120,12 @@ func (g *guardTx) GetAPIKeyBySecretHash(ctx context.Context, hash []byte) (*keyw
 	return call(g, ctx, func(ctx context.Context) (*keyward.APIKey, error) { return g.StoreTx.GetAPIKeyBySecretHash(ctx, hash) })
 }
 
+func (g *guardTx) KeyForVerification(ctx context.Context, hash []byte) (*keyward.VerificationRecord, error) {
+	return call(g, ctx, func(ctx context.Context) (*keyward.VerificationRecord, error) {
+		return g.StoreTx.KeyForVerification(ctx, hash)
+	})
+}
+
 func (g *guardTx) GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) ([]*keyward.APIKey, error) {
 	return call(g, ctx, func(ctx context.Context) ([]*keyward.APIKey, error) {
 		return g.StoreTx.GetAPIKeysBySecretHashes(ctx, hashes)

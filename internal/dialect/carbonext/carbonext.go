@@ -12,7 +12,9 @@
 // built-in aliases of apikeys:read + apikeys:write + apikeys:delete (the
 // document lists write for List and Fetch too) and apikeys:read. clientId
 // keeps its case; permissions may be [{id}], [{name}] or full role objects
-// (matched by id, then name); unknown body members are ignored.
+// (matched by id, then name); unknown body members are ignored. The create
+// honours an Idempotency-Key as the native create does
+// (dialect.Host.Idempotent).
 package carbonext
 
 import (
@@ -34,9 +36,10 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 	d := &api{svc: svc, host: host}
 	// The application routes answer errors as the native API's problems;
 	// the token endpoint in Keycloak's shape.
-	mux.HandleFunc("POST /v1/customers/applications", dialect.Answer(d.create, host.WriteError))
-	mux.HandleFunc("GET /v1/customers/applications", dialect.Answer(d.list, host.WriteError))
-	mux.HandleFunc("GET /v1/customers/applications/{id}", dialect.Answer(d.get, host.WriteError))
+	// A create honours Idempotency-Key.
+	mux.HandleFunc("POST /v1/customers/applications", dialect.Answer(d.authed(host.Idempotent(d.create)), host.WriteError))
+	mux.HandleFunc("GET /v1/customers/applications", dialect.Answer(d.authed(d.list), host.WriteError))
+	mux.HandleFunc("GET /v1/customers/applications/{id}", dialect.Answer(d.authed(d.get), host.WriteError))
 	mux.HandleFunc("POST /auth/realms/{tenant}/protocol/openid-connect/token", dialect.Answer(d.token, d.tokenError))
 }
 
@@ -54,6 +57,18 @@ func (d *api) principal(r *http.Request) (*keyward.Principal, error) {
 		}
 	}
 	return p, err
+}
+
+// authed runs h for the principal of r (in the customer-id tenant), as the
+// native API runs its handlers (dialect.Host.Serve).
+func (d *api) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) dialect.Handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := d.principal(r)
+		if err != nil {
+			return err
+		}
+		return d.host.Serve(w, r, p, h)
+	}
 }
 
 // createBody is an application as Carbonext clients send it. permissions
@@ -78,11 +93,7 @@ type created struct {
 	ClientSecret string `json:"clientSecret"`
 }
 
-func (d *api) create(w http.ResponseWriter, r *http.Request) error {
-	p, err := d.principal(r)
-	if err != nil {
-		return err
-	}
+func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	var in createBody
 	if err := dialect.DecodeJSON(r, &in, "the body must be an application: {clientId, displayName, permissions: [{id}]}"); err != nil {
 		return err
@@ -129,13 +140,10 @@ type page struct {
 	HasNextPage     bool          `json:"hasNextPage"`
 }
 
-func (d *api) list(w http.ResponseWriter, r *http.Request) error {
-	p, err := d.principal(r)
-	if err != nil {
-		return err
-	}
+func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	q := r.URL.Query()
 	num, size := 1, keyward.DefaultPageSize
+	var err error
 	if v := q.Get("page"); v != "" {
 		if num, err = strconv.Atoi(v); err != nil {
 			return keyward.Invalid(keyward.FieldError{Field: "page", Message: "must be an integer"})
@@ -146,7 +154,7 @@ func (d *api) list(w http.ResponseWriter, r *http.Request) error {
 			return keyward.Invalid(keyward.FieldError{Field: "page-size", Message: "must be an integer"})
 		}
 	}
-	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{Page: keyward.Page{Number: num, Size: size}, Sort: "createdAt"})
+	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{ExactCount: true, Page: keyward.Page{Number: num, Size: size}, Sort: "createdAt"})
 	if err != nil {
 		return err
 	}
@@ -159,11 +167,7 @@ func (d *api) list(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (d *api) get(w http.ResponseWriter, r *http.Request) error {
-	p, err := d.principal(r)
-	if err != nil {
-		return err
-	}
+func (d *api) get(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	id := r.PathValue("id")
 	if !secret.ValidID(id) {
 		return keyward.Errorf(keyward.ENOTFOUND, "application not found")

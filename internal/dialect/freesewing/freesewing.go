@@ -18,7 +18,8 @@
 // (keyward's users have UUIDs; see UserNumber). Unlike the original, level
 // 0 is a valid level, expiresIn is bounded (1 s to 1 year), expired keys
 // fail, and a key never mints a key above its own level or with rights it
-// lacks: those rules are the Service's.
+// lacks: those rules are the Service's. POST /apikeys/jwt|key honours an
+// Idempotency-Key as the native create does (dialect.Host.Idempotent).
 package freesewing
 
 import (
@@ -44,7 +45,7 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 		mux.HandleFunc(pattern, dialect.Answer(d.authed(via, h), d.fail))
 	}
 	for _, via := range []string{"jwt", "key"} {
-		route("POST /apikeys/"+via, via, d.create)
+		route("POST /apikeys/"+via, via, host.Idempotent(d.create))
 		route("GET /apikeys/"+via, via, d.list)
 		route("GET /apikeys/{id}/"+via, via, d.get)
 		route("DELETE /apikeys/{id}/"+via, via, d.delete)
@@ -126,7 +127,7 @@ func (d *api) authed(via string, h func(w http.ResponseWriter, r *http.Request, 
 			}
 			return err
 		}
-		return h(w, r, p)
+		return d.host.Serve(w, r, p, h)
 	}
 }
 
@@ -137,7 +138,7 @@ func (d *api) keyID(r *http.Request, p *keyward.Principal, ref string) (string, 
 	if secret.ValidID(ref) {
 		return ref, nil
 	}
-	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{Page: keyward.Page{Size: 1},
+	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{ExactCount: true, Page: keyward.Page{Size: 1},
 		Conditions: []keyward.Condition{{Field: "clientId", Op: "eq", Values: []any{ref}}}})
 	switch {
 	case err == nil && len(l.Items) == 1:
@@ -186,7 +187,7 @@ func (d *api) create(w http.ResponseWriter, r *http.Request, p *keyward.Principa
 func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	out := []apikey{}
 	for page := 1; p.OwnerID != ""; page++ {
-		l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
+		l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{ExactCount: true,
 			Page: keyward.Page{Number: page, Size: keyward.MaxPageSize}, OwnerID: p.OwnerID, Sort: "createdAt"})
 		if err != nil {
 			return err

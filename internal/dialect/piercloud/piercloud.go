@@ -8,7 +8,8 @@
 // native API's status for the rest (429 and 503 with Retry-After), coded
 // "too-many-requests", "unavailable" or "internal". The token lives for the
 // key's tokenLifespanSeconds, which Pier Cloud's console sets as 1-24 hours
-// or 1-55 minutes. Its API-key screens are keyward's console.
+// or 1-55 minutes. Its API-key screens are keyward's console: no route here
+// creates a key or hands out a secret, so none takes an Idempotency-Key.
 package piercloud
 
 import (

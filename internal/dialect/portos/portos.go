@@ -24,7 +24,8 @@
 // audited (Service.ReadableSecrets). The
 // rights ApiKeyCreate/ApiKeyUpdate (= apikeys:write) and ApiKeyDelete
 // (= apikeys:delete) are built-in aliases, accepted in any case and
-// answered as the document spells them.
+// answered as the document spells them. POST and PUT honour an
+// Idempotency-Key as the native create does (dialect.Host.Idempotent).
 package portos
 
 import (
@@ -46,8 +47,9 @@ func Mount(mux *http.ServeMux, svc *keyward.Service, host dialect.Host) {
 	}
 	route("GET /apikeys", d.list)
 	route("GET /apikeys/{id}", d.get)
-	route("POST /apikeys", d.create)
-	route("PUT /apikeys/{id}", d.put)
+	// A create (or a PUT that may create) honours Idempotency-Key.
+	route("POST /apikeys", host.Idempotent(d.create))
+	route("PUT /apikeys/{id}", host.Idempotent(d.put))
 	route("DELETE /apikeys/{id}", d.delete)
 }
 
@@ -62,7 +64,7 @@ func (d *api) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.P
 		if err != nil {
 			return err
 		}
-		return h(w, r, p)
+		return d.host.Serve(w, r, p, h)
 	}
 }
 
@@ -188,7 +190,7 @@ func (d *api) list(w http.ResponseWriter, r *http.Request, p *keyward.Principal)
 	if err != nil {
 		return err
 	}
-	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
+	l, err := d.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{ExactCount: true,
 		Page: keyward.Page{Skip: q.Skip, Size: q.Take}, Sort: q.Sort, Conditions: q.Conditions})
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package keyward
+package oauth
 
 import (
 	"context"
@@ -19,16 +19,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
-)
-
-// Token signing algorithms.
-const (
-	AlgEdDSA = "EdDSA"
-	AlgES256 = "ES256"
-	// AlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256 and a 2048-bit key, the
-	// algorithm RFC 9068 requires every implementation to support.
-	AlgRS256 = "RS256"
 )
 
 // rsaKeyBits is the size of RS256 signing keys.
@@ -39,10 +31,10 @@ const rsaKeyBits = 2048
 // rotation period ends or a token names an unknown kid.
 type keyring struct {
 	mu          sync.RWMutex
-	current     *SigningKey
+	current     *keyward.SigningKey
 	signer      *tokenSigner
 	public      map[string]jose.JSONWebKey // kid → public key
-	all         []*SigningKey
+	all         []*keyward.SigningKey
 	lastRefresh time.Time
 	refreshMu   sync.Mutex // one refresh at a time
 	// algChecked is set once this process has made sure the key that signs
@@ -51,67 +43,67 @@ type keyring struct {
 }
 
 // signingSlot returns the rotation period now falls in.
-func (s *Service) signingSlot(now time.Time) int64 { return now.Unix() / int64(s.rotation/time.Second) }
+func (t *Tokens) signingSlot(now time.Time) int64 { return now.Unix() / int64(t.rotation/time.Second) }
 
 // currentSigner returns a signer for the current rotation period, creating
 // the period's key when none exists yet. Concurrent callers, in this process
 // or in other replicas, end up with the same key: the store lets one key per
 // slot exist, and the losers load the winner's.
-func (s *Service) currentSigner(ctx context.Context) (*tokenSigner, *SigningKey, error) {
-	now := s.now()
-	s.ring.mu.RLock()
-	cur, signer := s.ring.current, s.ring.signer
-	s.ring.mu.RUnlock()
+func (t *Tokens) currentSigner(ctx context.Context) (*tokenSigner, *keyward.SigningKey, error) {
+	now := t.now()
+	t.ring.mu.RLock()
+	cur, signer := t.ring.current, t.ring.signer
+	t.ring.mu.RUnlock()
 	if cur != nil && now.Before(cur.RetireAt) {
 		return signer, cur, nil
 	}
-	if err := s.refreshKeyring(ctx, true); err != nil {
+	if err := t.refreshKeyring(ctx, true); err != nil {
 		return nil, nil, err
 	}
-	s.ring.mu.RLock()
-	defer s.ring.mu.RUnlock()
-	if s.ring.current == nil {
+	t.ring.mu.RLock()
+	defer t.ring.mu.RUnlock()
+	if t.ring.current == nil {
 		return nil, nil, fmt.Errorf("no signing key for the current period")
 	}
-	return s.ring.signer, s.ring.current, nil
+	return t.ring.signer, t.ring.current, nil
 }
 
 // refreshKeyring reloads the keys from the store; with ensure it first makes
 // the current period's key if it is missing.
-func (s *Service) refreshKeyring(ctx context.Context, ensure bool) error {
-	s.ring.refreshMu.Lock()
-	defer s.ring.refreshMu.Unlock()
-	now := s.now()
-	keys, err := s.store.ListSigningKeys(ctx, now)
+func (t *Tokens) refreshKeyring(ctx context.Context, ensure bool) error {
+	t.ring.refreshMu.Lock()
+	defer t.ring.refreshMu.Unlock()
+	now := t.now()
+	keys, err := t.store.ListSigningKeys(ctx, now)
 	if err != nil {
 		return err
 	}
-	slot := s.signingSlot(now)
-	if ensure && s.needSigningKey(keys) {
+	slot := t.signingSlot(now)
+	if ensure && t.needSigningKey(keys) {
 		// Slots only order keys and let one replica win; a key made early
 		// for a new algorithm takes the next free one.
 		next := slot
 		if len(keys) > 0 && keys[0].Slot >= next {
 			next = keys[0].Slot + 1
 		}
-		k, err := s.newSigningKey(next, slot)
+		k, err := t.newSigningKey(next, slot)
 		if err != nil {
 			return err
 		}
-		if err := s.store.CreateSigningKey(ctx, k); err != nil && ErrorCode(err) != ECONFLICT {
+		if err := t.store.CreateSigningKey(ctx, k); err != nil && keyward.ErrorCode(err) != keyward.ECONFLICT {
 			return err
 		} else if err == nil {
-			s.logger.Info("created a token signing key", slog.String("kid", k.ID), slog.String("alg", k.Algorithm))
+			t.logger.Info("created a token signing key", slog.String("kid", k.ID), slog.String("alg", k.Algorithm))
 		}
-		if keys, err = s.store.ListSigningKeys(ctx, now); err != nil {
+		if keys, err = t.store.ListSigningKeys(ctx, now); err != nil {
 			return err
 		}
-		if _, err := s.store.DeleteExpiredSigningKeys(ctx, now); err != nil {
+		if _, err := t.store.DeleteExpiredSigningKeys(ctx, now); err != nil {
 			return err
 		}
 	}
 	public := map[string]jose.JSONWebKey{}
-	var current *SigningKey
+	var current *keyward.SigningKey
 	for _, k := range keys {
 		var jwk jose.JSONWebKey
 		if err := json.Unmarshal(k.PublicJWK, &jwk); err != nil {
@@ -126,7 +118,7 @@ func (s *Service) refreshKeyring(ctx context.Context, ensure bool) error {
 	}
 	var signer *tokenSigner
 	if current != nil {
-		priv, err := s.openSigningKey(current)
+		priv, err := t.openSigningKey(current)
 		if err != nil {
 			return err
 		}
@@ -134,9 +126,9 @@ func (s *Service) refreshKeyring(ctx context.Context, ensure bool) error {
 			return err
 		}
 	}
-	s.ring.mu.Lock()
-	s.ring.current, s.ring.signer, s.ring.public, s.ring.all, s.ring.lastRefresh = current, signer, public, keys, now
-	s.ring.mu.Unlock()
+	t.ring.mu.Lock()
+	t.ring.current, t.ring.signer, t.ring.public, t.ring.all, t.ring.lastRefresh = current, signer, public, keys, now
+	t.ring.mu.Unlock()
 	return nil
 }
 
@@ -145,13 +137,13 @@ func (s *Service) refreshKeyring(ctx context.Context, ensure bool) error {
 // that signs has another algorithm than --token-alg (a changed algorithm
 // takes effect at start; the old key stays published until its tokens
 // expire). keys is newest first. Called under refreshMu.
-func (s *Service) needSigningKey(keys []*SigningKey) bool {
-	first := !s.ring.algChecked
-	s.ring.algChecked = true
-	now := s.now()
+func (t *Tokens) needSigningKey(keys []*keyward.SigningKey) bool {
+	first := !t.ring.algChecked
+	t.ring.algChecked = true
+	now := t.now()
 	for _, k := range keys {
 		if now.Before(k.RetireAt) {
-			return first && k.Algorithm != s.tokenAlg
+			return first && k.Algorithm != t.alg
 		}
 	}
 	return true
@@ -169,21 +161,21 @@ type tokenSigner struct {
 	jose   jose.Signer // RS256
 }
 
-func newTokenSigner(k *SigningKey, priv crypto.Signer) (*tokenSigner, error) {
+func newTokenSigner(k *keyward.SigningKey, priv crypto.Signer) (*tokenSigner, error) {
 	switch priv.(type) {
 	case ed25519.PrivateKey:
-		if k.Algorithm != AlgEdDSA {
+		if k.Algorithm != keyward.AlgEdDSA {
 			return nil, fmt.Errorf("signing key %s: an Ed25519 key for %s", k.ID, k.Algorithm)
 		}
 	case *ecdsa.PrivateKey:
-		if k.Algorithm != AlgES256 {
+		if k.Algorithm != keyward.AlgES256 {
 			return nil, fmt.Errorf("signing key %s: a P-256 key for %s", k.ID, k.Algorithm)
 		}
 	case *rsa.PrivateKey:
-		if k.Algorithm != AlgRS256 {
+		if k.Algorithm != keyward.AlgRS256 {
 			return nil, fmt.Errorf("signing key %s: an RSA key for %s", k.ID, k.Algorithm)
 		}
-		js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID, Algorithm: AlgRS256}},
+		js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: k.ID, Algorithm: keyward.AlgRS256}},
 			(&jose.SignerOptions{}).WithType("at+jwt"))
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", k.ID, err)
@@ -236,13 +228,13 @@ func (t *tokenSigner) sign(claims any) (string, error) {
 
 // newSigningKey makes a key stored in slot with the configured algorithm,
 // signing until the rotation period period ends.
-func (s *Service) newSigningKey(slot, period int64) (*SigningKey, error) {
+func (t *Tokens) newSigningKey(slot, period int64) (*keyward.SigningKey, error) {
 	var priv crypto.Signer
 	var err error
-	switch s.tokenAlg {
-	case AlgES256:
+	switch t.alg {
+	case keyward.AlgES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case AlgRS256:
+	case keyward.AlgRS256:
 		priv, err = rsa.GenerateKey(rand.Reader, rsaKeyBits)
 	default:
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
@@ -251,7 +243,7 @@ func (s *Service) newSigningKey(slot, period int64) (*SigningKey, error) {
 		return nil, err
 	}
 	id := secret.NewID()
-	pub, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: id, Algorithm: s.tokenAlg, Use: "sig"})
+	pub, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: id, Algorithm: t.alg, Use: "sig"})
 	if err != nil {
 		return nil, err
 	}
@@ -259,17 +251,17 @@ func (s *Service) newSigningKey(slot, period int64) (*SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	retire := time.Unix((period+1)*int64(s.rotation/time.Second), 0).UTC()
-	return &SigningKey{
-		ID: id, Algorithm: s.tokenAlg, PublicJWK: pub, PrivateSealed: s.sealer.Seal(der, []byte("signing key "+id)),
-		Slot: slot, CreatedAt: s.now(), RetireAt: retire,
+	retire := time.Unix((period+1)*int64(t.rotation/time.Second), 0).UTC()
+	return &keyward.SigningKey{
+		ID: id, Algorithm: t.alg, PublicJWK: pub, PrivateSealed: t.sealer.Seal(der, []byte("signing key "+id)),
+		Slot: slot, CreatedAt: t.now(), RetireAt: retire,
 		// Published until every token it signed has expired, with a minute of skew.
-		ExpiresAt: retire.Add(MaxTokenLifespan*time.Second + time.Minute),
+		ExpiresAt: retire.Add(keyward.MaxTokenLifespan*time.Second + time.Minute),
 	}, nil
 }
 
-func (s *Service) openSigningKey(k *SigningKey) (crypto.Signer, error) {
-	der, err := s.sealer.Open(k.PrivateSealed, []byte("signing key "+k.ID))
+func (t *Tokens) openSigningKey(k *keyward.SigningKey) (crypto.Signer, error) {
+	der, err := t.sealer.Open(k.PrivateSealed, []byte("signing key "+k.ID))
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s cannot be opened with this master key: %w", k.ID, err)
 	}
@@ -286,35 +278,35 @@ func (s *Service) openSigningKey(k *SigningKey) (crypto.Signer, error) {
 
 // publicKey returns the public key of kid, reloading the keyring (at most
 // once a second) when it is unknown: another replica may have made it.
-func (s *Service) publicKey(ctx context.Context, kid string) (jose.JSONWebKey, bool) {
-	s.ring.mu.RLock()
-	k, ok := s.ring.public[kid]
-	last := s.ring.lastRefresh
-	s.ring.mu.RUnlock()
-	if ok || s.now().Sub(last) < time.Second {
+func (t *Tokens) publicKey(ctx context.Context, kid string) (jose.JSONWebKey, bool) {
+	t.ring.mu.RLock()
+	k, ok := t.ring.public[kid]
+	last := t.ring.lastRefresh
+	t.ring.mu.RUnlock()
+	if ok || t.now().Sub(last) < time.Second {
 		return k, ok
 	}
-	if err := s.refreshKeyring(ctx, false); err != nil {
-		s.logger.Warn("reloading signing keys", slog.Any("error", err))
+	if err := t.refreshKeyring(ctx, false); err != nil {
+		t.logger.Warn("reloading signing keys", slog.Any("error", err))
 		return jose.JSONWebKey{}, false
 	}
-	s.ring.mu.RLock()
-	defer s.ring.mu.RUnlock()
-	k, ok = s.ring.public[kid]
+	t.ring.mu.RLock()
+	defer t.ring.mu.RUnlock()
+	k, ok = t.ring.public[kid]
 	return k, ok
 }
 
-// JWKS returns the published public keys: the current one and every older
-// one whose tokens may still be valid.
-func (s *Service) JWKS(ctx context.Context) (*jose.JSONWebKeySet, error) {
-	if _, _, err := s.currentSigner(ctx); err != nil {
+// JWKS returns the published public keys as a JWK Set document: the
+// current one and every older one whose tokens may still be valid.
+func (t *Tokens) JWKS(ctx context.Context) ([]byte, error) {
+	if _, _, err := t.currentSigner(ctx); err != nil {
 		return nil, err
 	}
-	s.ring.mu.RLock()
-	defer s.ring.mu.RUnlock()
+	t.ring.mu.RLock()
+	defer t.ring.mu.RUnlock()
 	set := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
-	for _, k := range s.ring.all {
-		set.Keys = append(set.Keys, s.ring.public[k.ID])
+	for _, k := range t.ring.all {
+		set.Keys = append(set.Keys, t.ring.public[k.ID])
 	}
-	return set, nil
+	return json.Marshal(set)
 }

@@ -1,4 +1,4 @@
-package keyward
+package memstore
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // and expired nonces are dropped, so the store holds one window at most.
 func TestMemoryNoncesExpire(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	m := NewMemoryNonceStore(func() time.Time { return now }).(*memoryNonces)
+	m := NewNonceStore(func() time.Time { return now })
 	ctx := context.Background()
 	remember := func(key string, until time.Time) bool {
 		t.Helper()

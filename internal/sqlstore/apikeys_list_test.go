@@ -1,0 +1,183 @@
+package sqlstore_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/sqlstore"
+	"github.com/keyward/keyward/internal/sqlstore/sqltest"
+)
+
+// TestListAPIKeysPlans checks that a key list gives the same keys whichever
+// way it finds them: counted and sorted from the most selective source (few
+// matches), or walking its order's index (many matches, here beyond a cap
+// of 3), by page and by cursor; and that the name index follows renames
+// and deletions.
+func TestListAPIKeysPlans(t *testing.T) {
+	backendDSNs(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db := sqltest.Open(t, dsn, true)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		tn := &keyward.Tenant{ID: secret.NewID(), Name: "plans", Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+		must(t, db.CreateTenant(ctx, tn))
+		perm := keyward.Permission{ID: secret.NewID(), TenantID: tn.ID, Name: "orders_read", ContainerID: "c", CreatedAt: now}
+		must(t, db.CreatePermission(ctx, &perm))
+		owner := &keyward.User{ID: secret.NewID(), TenantID: tn.ID, UserName: "owner", Level: 1, IsActive: true,
+			CreatedAt: now, UpdatedAt: now, Version: 1, Permissions: []keyward.Permission{}}
+		must(t, db.CreateUser(ctx, owner))
+		var keys []*keyward.APIKey
+		for i := range 30 {
+			k := benchKey(tn.ID, nil, now.Add(time.Duration(i%9)*time.Second))
+			k.Name = fmt.Sprintf("%s service %d", []string{"Billing", "search", "Payments"}[i%3], i%4)
+			k.IsActive = i%5 != 0
+			if i%4 == 0 {
+				k.ExpiresAt = ptrTo(now.Add(-time.Hour))
+			}
+			if i%3 == 0 {
+				k.LastUsedAt = ptrTo(now.Add(time.Duration(i%2) * time.Minute))
+			}
+			if i%2 == 0 {
+				k.Permissions = []keyward.Permission{perm}
+			}
+			if i%3 == 1 {
+				k.OwnerID = owner.ID
+			}
+			must(t, db.CreateAPIKey(ctx, k))
+			keys = append(keys, k)
+		}
+		// The name index follows a rename and a deletion.
+		keys[0].Name = "renamed Zebra"
+		keys[0].Version++
+		must(t, db.UpdateAPIKey(ctx, keys[0], keys[0].Version-1))
+		must(t, db.DeleteAPIKey(ctx, tn.ID, keys[1].ID, keys[1].Version))
+
+		list := func(t *testing.T, f keyward.APIKeyFilter) keyward.List[*keyward.APIKey] {
+			t.Helper()
+			f.Now = now
+			l, err := db.ListAPIKeys(ctx, tn.ID, f)
+			must(t, err)
+			return l
+		}
+		ids := func(keys []*keyward.APIKey) []string {
+			out := []string{}
+			for _, k := range keys {
+				out = append(out, k.ID)
+			}
+			return out
+		}
+		filters := []keyward.APIKeyFilter{
+			{},
+			{Query: "ZEBRA"},
+			{Query: "Billing"},
+			{Query: "illing"},
+			{Query: "pay", Sort: "name"},
+			{Query: "ce 1", Sort: "-name"},
+			{Query: "se"},
+			{Query: "Billing service"},
+			{Status: keyward.StatusInactive},
+			{Status: keyward.StatusActive, Sort: "-lastUsedAt"},
+			{Status: keyward.StatusExpired, Sort: "expiresAt"},
+			{Permission: "orders_read", Sort: "createdAt"},
+			{Permission: "orders_read", Query: "search", Status: keyward.StatusActive},
+			{OwnerID: owner.ID},
+			{OwnerID: owner.ID, Sort: "name"},
+			{Sort: "isActive"},
+			{Sort: "-isActive,name"},
+			{Sort: "id"},
+			{Sort: "lastUsedAt"},
+			{Sort: "-expiresAt"},
+		}
+		for _, f := range filters {
+			all := f
+			all.Page = keyward.Page{Number: 1, Size: 100}
+			want := list(t, all)
+			if len(want.Items) == 0 || want.TotalEstimated {
+				t.Fatalf("%+v: %d keys (estimated %v): a weak test", f, len(want.Items), want.TotalEstimated)
+			}
+			if f.Query == "ZEBRA" && (len(want.Items) != 1 || want.Items[0].ID != keys[0].ID) {
+				t.Fatalf("the renamed key is not found by its new name")
+			}
+			for _, k := range want.Items {
+				if k.ID == keys[1].ID {
+					t.Fatalf("%+v: the deleted key is listed", f)
+				}
+			}
+			func() {
+				defer sqlstore.SetListCountCap(3)()
+				// By page.
+				var got []*keyward.APIKey
+				for n := 1; n <= 12; n++ {
+					p := f
+					p.Page = keyward.Page{Number: n, Size: 3}
+					l := list(t, p)
+					exact := f.Query == "" && f.Status == "" && f.Permission == "" && f.OwnerID == "" &&
+						db.Dialect() == sqlstore.DialectSQLite // counted by triggers
+					if e := p; !exact {
+						e.ExactCount = true
+						if l := list(t, e); l.TotalEstimated || l.TotalCount != len(want.Items) || !slices.Equal(ids(l.Items), ids(list(t, p).Items)) {
+							t.Fatalf("%+v with ExactCount: got total %d (estimated %v), want exactly %d and the same page", f, l.TotalCount, l.TotalEstimated, len(want.Items))
+						}
+					}
+					switch {
+					case exact && (l.TotalEstimated || l.TotalCount != len(want.Items)):
+						t.Fatalf("%+v: got total %d (estimated %v), want exactly %d", f, l.TotalCount, l.TotalEstimated, len(want.Items))
+					case !exact && len(want.Items) > 3 && (!l.TotalEstimated || l.TotalCount < 4):
+						t.Fatalf("%+v: got total %d (estimated %v), want an estimate above 3", f, l.TotalCount, l.TotalEstimated)
+					}
+					got = append(got, l.Items...)
+				}
+				if !slices.Equal(ids(got), ids(want.Items)) {
+					t.Errorf("%+v by page: got %v, want %v", f, ids(got), ids(want.Items))
+				}
+				// By cursor.
+				got = nil
+				c := f
+				c.Page = keyward.Page{Number: 1, Size: 4}
+				for range 12 {
+					l := list(t, c)
+					got = append(got, l.Items...)
+					if c.Cursor = l.NextCursor; c.Cursor == "" {
+						break
+					}
+				}
+				if !slices.Equal(ids(got), ids(want.Items)) {
+					t.Errorf("%+v by cursor: got %v, want %v", f, ids(got), ids(want.Items))
+				}
+			}()
+		}
+		// Deleting an owner deletes its keys (a cascade): gone from the
+		// name index and from the count too.
+		before := list(t, keyward.APIKeyFilter{Page: keyward.Page{Number: 1, Size: 100}})
+		owned := list(t, keyward.APIKeyFilter{OwnerID: owner.ID, Page: keyward.Page{Number: 1, Size: 100}})
+		must(t, db.DeleteUser(ctx, tn.ID, owner.ID))
+		func() {
+			defer sqlstore.SetListCountCap(3)()
+			l := list(t, keyward.APIKeyFilter{Page: keyward.Page{Number: 1, Size: 3}})
+			if want := len(before.Items) - len(owned.Items); db.Dialect() == sqlstore.DialectSQLite && l.TotalCount != want {
+				t.Errorf("after deleting the owner: got total %d, want %d", l.TotalCount, want)
+			}
+		}()
+		for _, k := range list(t, keyward.APIKeyFilter{Query: "service", Page: keyward.Page{Number: 1, Size: 100}}).Items {
+			if k.OwnerID == owner.ID {
+				t.Errorf("key %s of the deleted owner still listed", k.ID)
+			}
+		}
+		// A name search that matches nothing.
+		if l := list(t, keyward.APIKeyFilter{Query: "Billing service 12", Page: keyward.Page{Number: 1, Size: 10}}); len(l.Items) != 0 {
+			t.Errorf("got %d keys, want none", len(l.Items))
+		}
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,182 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/keyward/keyward"
+)
+
+// verificationQuery reads a key by secret hash with its owner's and
+// tenant's state, its credits, the ids of its and its owner's explicit
+// permissions and their named limits ("name limit window", comma-separated:
+// neither ids nor limit names hold commas or spaces), permission ids in id
+// order, and catalogVersion.
+// One statement: the verify path's only store read on a cache miss.
+const verificationQuery = `SELECT ` + keyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
+	c.remaining, c.refill_amount, c.refill_interval, c.refill_day, c.refill_period, c.generation,
+	(SELECT string_agg(kp.permission_id, ',' ORDER BY kp.permission_id) FROM api_key_permissions kp
+		WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id),
+	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM api_key_rate_limits l
+		WHERE l.tenant_id = k.tenant_id AND l.key_id = k.id),
+	(SELECT string_agg(up.permission_id, ',' ORDER BY up.permission_id) FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id),
+	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM user_rate_limits l
+		WHERE l.tenant_id = u.tenant_id AND l.user_id = u.id),
+	` + catalogVersion + `
+	FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+	LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id
+	LEFT JOIN api_key_credits c ON c.tenant_id = k.tenant_id AND c.key_id = k.id
+	WHERE k.secret_hash = $1 OR k.prev_secret_hash = $1
+	ORDER BY k.secret_hash = $1 DESC LIMIT 1`
+
+// catalogVersion is the version of the catalog of k's tenant: every
+// permission's id, name and members (as a set: their order gives no
+// rights), in id order, which is all a key's rights depend on. The schema has no counter of catalog changes, so the
+// version is the catalog's content itself (on PostgreSQL its MD5; "%s" is
+// where the dialect's wrapper goes): exact, at the cost of reading the
+// tenant's permissions (by index) on every call.
+const catalogVersion = `(SELECT COALESCE(string_agg(p.id || ' ' || length(p.name) || ':' || p.name || ' ' || COALESCE(pc.child_id, ''),
+	',' ORDER BY p.id, pc.child_id), '')
+	FROM permissions p LEFT JOIN permission_children pc ON pc.parent_id = p.id WHERE p.tenant_id = k.tenant_id)`
+
+// verificationStmt is verificationQuery prepared once on the read pool.
+type verificationStmt struct {
+	mu   sync.Mutex
+	stmt *sql.Stmt
+}
+
+func (v *verificationStmt) get(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.stmt == nil {
+		stmt, err := pool.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		v.stmt = stmt
+	}
+	return v.stmt, nil
+}
+
+func (v *verificationStmt) close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.stmt == nil {
+		return nil
+	}
+	err := v.stmt.Close()
+	v.stmt = nil
+	return err
+}
+
+// verificationSQL is verificationQuery for the store's database: on
+// PostgreSQL the catalog version is the MD5 of the content.
+func (s *store) verificationSQL() string {
+	if s.pg {
+		return strings.Replace(verificationQuery, catalogVersion, "md5("+catalogVersion+")", 1)
+	}
+	return verificationQuery
+}
+
+// KeyForVerification returns the key, in any tenant, whose current or
+// previous secret hash is hash (a current match wins), with its tenant's
+// and owner's state and its tenant's catalog version, in one statement
+// (prepared once outside a transaction), or ENOTFOUND.
+func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.VerificationRecord, error) {
+	if len(hash) == 0 {
+		return nil, notFound("api key")
+	}
+	var row *sql.Row
+	if s.verify != nil && s.tx == nil {
+		stmt, err := s.verify.get(ctx, s.readPool, s.verificationSQL())
+		if err != nil {
+			return nil, fmt.Errorf("preparing the verification query: %w", err)
+		}
+		row = stmt.QueryRowContext(ctx, hash)
+	} else {
+		row = s.read.QueryRowContext(ctx, s.verificationSQL(), hash)
+	}
+	var (
+		ownerID                                            sql.NullString
+		ownerLevel                                         sql.NullInt64
+		ownerActive                                        sql.NullBool
+		rec                                                keyward.VerificationRecord
+		remaining, amount, day, period, generation         sql.NullInt64
+		interval, keyPerms, keyLimits, userPerms, userLims sql.NullString
+		version                                            sql.NullString
+	)
+	k, err := scanKey(extraScanRow{row, []any{&ownerID, &ownerLevel, &ownerActive, &rec.TenantActive, &rec.TenantRoot,
+		&remaining, &amount, &interval, &day, &period, &generation, &keyPerms, &keyLimits, &userPerms, &userLims, &version}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("api key")
+	} else if err != nil {
+		return nil, fmt.Errorf("reading an api key for verification: %w", err)
+	}
+	rec.Key, rec.CatalogVersion = k, version.String
+	if remaining.Valid {
+		c := &keyward.Credits{Remaining: remaining.Int64, Period: period.Int64, Generation: generation.Int64}
+		if amount.Valid && interval.Valid {
+			c.Refill = &keyward.Refill{Amount: amount.Int64, Interval: interval.String, DayOfMonth: int(day.Int64)}
+		}
+		k.Credits = c
+	}
+	k.Permissions = permissionIDs(keyPerms)
+	if k.RateLimits, err = namedLimits(keyLimits); err != nil {
+		return nil, err
+	}
+	if ownerID.Valid {
+		u := &keyward.User{ID: ownerID.String, TenantID: k.TenantID, Level: int(ownerLevel.Int64), IsActive: ownerActive.Bool,
+			Permissions: permissionIDs(userPerms)}
+		if u.RateLimits, err = namedLimits(userLims); err != nil {
+			return nil, err
+		}
+		rec.Owner = u
+	}
+	return &rec, nil
+}
+
+// extraScanRow scans a row of keyColumns followed by the extra columns.
+type extraScanRow struct {
+	row   *sql.Row
+	extra []any
+}
+
+func (e extraScanRow) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
+
+// permissionIDs splits a comma-separated list of permission ids.
+func permissionIDs(s sql.NullString) []keyward.Permission {
+	out := []keyward.Permission{}
+	if !s.Valid || s.String == "" {
+		return out
+	}
+	for id := range strings.SplitSeq(s.String, ",") {
+		out = append(out, keyward.Permission{ID: id})
+	}
+	return out
+}
+
+// namedLimits parses "name limit window" items, comma-separated.
+func namedLimits(s sql.NullString) ([]keyward.NamedRateLimit, error) {
+	if !s.Valid || s.String == "" {
+		return nil, nil
+	}
+	var out []keyward.NamedRateLimit
+	for item := range strings.SplitSeq(s.String, ",") {
+		f := strings.Fields(item)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("reading named rate limits: malformed %q", item)
+		}
+		lim, err1 := strconv.Atoi(f[1])
+		win, err2 := strconv.Atoi(f[2])
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, fmt.Errorf("reading named rate limits: %w", err)
+		}
+		out = append(out, keyward.NamedRateLimit{Name: f[0], Limit: lim, WindowSeconds: win})
+	}
+	return out, nil
+}

@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// countingConnector counts the statements run on its connections: queries
+// and execs, prepared or not, and preparations.
+type countingConnector struct {
+	driver.Connector
+	runs, prepares atomic.Int64
+}
+
+func (c *countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: conn, c: c}, nil
+}
+
+// dsnConnector opens connections of a driver to dsn.
+type dsnConnector struct {
+	d   driver.Driver
+	dsn string
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.d }
+
+type countingConn struct {
+	driver.Conn
+	c *countingConnector
+}
+
+func (cc *countingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	cc.c.prepares.Add(1)
+	st, err := cc.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return &countingStmt{Stmt: st, c: cc.c}, nil
+}
+
+func (cc *countingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	cc.c.runs.Add(1)
+	return cc.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+func (cc *countingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	cc.c.runs.Add(1)
+	return cc.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+}
+
+type countingStmt struct {
+	driver.Stmt
+	c *countingConnector
+}
+
+func (s *countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.c.runs.Add(1)
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+// TestKeyForVerificationOneStatement: the verify path's read is one
+// statement, prepared once for every call.
+func TestKeyForVerificationOneStatement(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	readDSN := "file:" + escapeURIPath(path) + "?" + sqlitePragmas + "&_query_only=1"
+	ctx := t.Context()
+	tn := &keyward.Tenant{ID: secret.NewID(), Name: "t", Prefix: "kw", IsActive: true, CreatedAt: time.Now(), UpdatedAt: time.Now(), Version: 1}
+	if err := db.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	perm := &keyward.Permission{ID: secret.NewID(), TenantID: tn.ID, Name: "p", ContainerID: "c", CreatedAt: time.Now()}
+	if err := db.CreatePermission(ctx, perm); err != nil {
+		t.Fatal(err)
+	}
+	u := &keyward.User{ID: secret.NewID(), TenantID: tn.ID, UserName: "u", PasswordHash: "x", Level: 3, IsActive: true,
+		Permissions: []keyward.Permission{*perm}, CreatedAt: time.Now(), UpdatedAt: time.Now(), Version: 1}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	k := &keyward.APIKey{ID: secret.NewID(), TenantID: tn.ID, ClientID: "c1", Name: "k", OwnerID: u.ID,
+		Permissions: []keyward.Permission{*perm}, IsActive: true, CreatedAt: time.Now(), UpdatedAt: time.Now(),
+		CreatedBy: "x", Version: 1, SecretGeneration: 1, SecretHash: secret.RandomBytes(32)}
+	if err := db.CreateAPIKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetKeyCredits(ctx, tn.ID, k.ID, &keyward.Credits{Remaining: 5}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The same database through a read pool that counts.
+	inner, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := dsnConnector{inner.Driver(), readDSN}
+	inner.Close()
+	counter := &countingConnector{Connector: conn}
+	read := sql.OpenDB(counter)
+	t.Cleanup(func() { read.Close() })
+	counted := newDB(DialectSQLite, db.write, read)
+
+	for i := range 5 {
+		before := counter.runs.Load()
+		rec, err := counted.KeyForVerification(ctx, k.SecretHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Owner == nil || rec.Key.Credits == nil || len(rec.Key.Permissions) != 1 || rec.CatalogVersion == "" {
+			t.Fatalf("record %+v", rec)
+		}
+		if n := counter.runs.Load() - before; n != 1 {
+			t.Errorf("call %d ran %d statements; want 1", i, n)
+		}
+	}
+	if n := counter.prepares.Load(); n != 1 {
+		t.Errorf("prepared %d times; want once", n)
+	}
+}
