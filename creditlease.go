@@ -451,3 +451,24 @@ func creditGen(c *Credits) int64 {
 	}
 	return c.Generation
 }
+
+// countLeased adds to k's remaining credits what this replica's lease of
+// them holds, while it holds credits of the stored generation and period:
+// a key read on the replica that spends it is exact (other replicas'
+// leases are not counted).
+func (s *Service) countLeased(k *APIKey) {
+	if s.leases == nil || k.Credits == nil {
+		return
+	}
+	v, ok := s.leases.m.Load(KeyRef{TenantID: k.TenantID, ID: k.ID}.String())
+	if !ok {
+		return
+	}
+	l := v.(*creditLease)
+	t := l.term.Load()
+	if a := l.avail.Load(); a > 0 && t != nil && t.gen == k.Credits.Generation && t.period == k.Credits.Period {
+		c := *k.Credits
+		c.Remaining += a
+		k.Credits = &c
+	}
+}
