@@ -134,7 +134,7 @@ func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map
 	}
 	var spent *CreditSpend
 	if credits != nil {
-		spent = s.creditSpend(snap, 1)
+		spent = creditSpend(snap, credits, 1)
 	}
 	return &Principal{
 		spent: spent,
@@ -270,6 +270,7 @@ func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
 		hasCredits:    k.Credits != nil,
+		creditGen:     creditGen(k.Credits),
 		tenantCounter: "tenant:" + k.TenantID,
 		audiences:     k.Audiences,
 		catalog:       catalog,

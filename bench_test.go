@@ -54,12 +54,21 @@ func BenchmarkVerifyKeyCached(b *testing.B) {
 }
 
 // BenchmarkVerifyKeyCredits is the same with a key that has credits (more
-// than it spends): one conditional UPDATE per verification, on SQLite.
-// Compare with BenchmarkVerifyKeyCached in the same run:
+// than it spends), spent from this replica's lease: an atomic decrement,
+// and a conditional UPDATE per lease on SQLite (waits/op counts the
+// leases a verification waited for). Compare with BenchmarkVerifyKeyCached
+// in the same run:
 //
-//	go test -run '^$' -bench 'VerifyKey(Cached|Credits)$' .
+//	go test -run '^$' -bench 'VerifyKey(Cached|Credits|CreditsExact)$' .
 func BenchmarkVerifyKeyCredits(b *testing.B) {
 	benchVerify(b, keyward.APIKeyInput{Name: ptr("bench"), Credits: keyward.Some(keyward.Credits{Remaining: keyward.MaxCredits})})
+}
+
+// BenchmarkVerifyKeyCreditsExact is the same with leases off
+// (Config.NoCreditLeases): one conditional UPDATE per verification.
+func BenchmarkVerifyKeyCreditsExact(b *testing.B) {
+	benchVerify(b, keyward.APIKeyInput{Name: ptr("bench"), Credits: keyward.Some(keyward.Credits{Remaining: keyward.MaxCredits})},
+		func(c *keyward.Config) { c.NoCreditLeases = true })
 }
 
 // BenchmarkVerifyKeyNamedLimits is the same with a key that has a burst
@@ -69,8 +78,8 @@ func BenchmarkVerifyKeyNamedLimits(b *testing.B) {
 		{Name: "burst", Limit: 1_000_000_000, WindowSeconds: 1}, {Name: "daily", Limit: 1_000_000_000, WindowSeconds: 86400}}})
 }
 
-func benchVerify(b *testing.B, in keyward.APIKeyInput) {
-	e := benchEnv(b)
+func benchVerify(b *testing.B, in keyward.APIKeyInput, opts ...func(*keyward.Config)) {
+	e := benchEnv(b, opts...)
 	v, err := e.svc.CreateAPIKey(e.ctx, e.admin, keyward.APIKeyInput{Name: ptr("verifier"), Permissions: perms("keys:verify")})
 	if err != nil {
 		b.Fatal(err)
@@ -95,6 +104,10 @@ func benchVerify(b *testing.B, in keyward.APIKeyInput) {
 			}
 		}
 	})
+	if _, ok := in.Credits.Get(); ok {
+		waits, _ := keyward.LeaseStats(e.svc)
+		b.ReportMetric(float64(waits)/float64(b.N), "waits/op")
+	}
 }
 
 // BenchmarkCreateAPIKeyService measures creating a key through the Service
@@ -139,9 +152,9 @@ func BenchmarkListAPIKeysFiltered(b *testing.B) {
 	}
 }
 
-func benchEnv(b *testing.B) *env {
+func benchEnv(b *testing.B, opts ...func(*keyward.Config)) *env {
 	b.Helper()
-	return newEnv(b, sqltest.SQLite(b))
+	return newEnv(b, sqltest.SQLite(b), opts...)
 }
 
 // BenchmarkIssueToken measures the client credentials grant in-process:

@@ -37,6 +37,10 @@ type keySnapshot struct {
 	// refilled; the remaining count is never cached (see Credits).
 	hasCredits bool
 	refill     *Refill
+	// creditGen is the credits' generation, and lease the lease they were
+	// last spent from (see creditlease.go).
+	creditGen int64
+	lease     atomic.Pointer[creditLease]
 	// limits are the key's rate limits, its owner's included (not the
 	// tenant's); tenantCounter names the tenant's counter.
 	limits        []snapLimit

@@ -9,9 +9,14 @@ import (
 // Credits are the uses left to a key: every verification of it, and every
 // request authenticated by it, spends a cost (1 unless a verification says
 // otherwise); once spent, the key is refused (CodeUsageExceeded,
-// EUSAGEEXCEEDED) until a refill. The count lives in the database only and
-// is spent there with one conditional update, so that it is exact across
-// replicas and survives restarts: the key cache never holds it.
+// EUSAGEEXCEEDED) until a refill. The count lives in the database (the
+// key cache never holds it). Each replica spends from a lease it took
+// there with one conditional update (creditlease.go), or, with
+// Config.NoCreditLeases, spends every use there: either way never more
+// than granted across replicas. Leases go back on Close, when idle, and
+// when the key changes, so a restart loses nothing; the trade is that a
+// crash forfeits what the crashed replica held: a key may be under-spent
+// by at most one lease per replica, never over-spent.
 type Credits struct {
 	Remaining int64   `json:"remaining"`
 	Refill    *Refill `json:"refill"` // nil: never refilled
@@ -19,6 +24,10 @@ type Credits struct {
 	// belongs to (unix seconds): a spend in a later period first sets
 	// Remaining to the refill's amount, once, whichever replica comes first.
 	Period int64 `json:"-"`
+	// Generation changes whenever the credits are set (to a new random
+	// value): credits leased under one generation are never given back to
+	// another (see creditlease.go).
+	Generation int64 `json:"-"`
 }
 
 // Refill sets a key's remaining credits to Amount at the start of every
@@ -108,6 +117,9 @@ func refillDay(y int, m time.Month, d int) time.Time {
 type CreditStatus struct {
 	Remaining int64      `json:"remaining"`
 	RefillsAt *time.Time `json:"refillsAt"`
+	// gen and period are the credits' generation and refill period the
+	// cost was taken from (creditSpend).
+	gen, period int64
 }
 
 // CreditSpend asks the store to spend Cost credits of a key in the refill
@@ -118,6 +130,11 @@ type CreditSpend struct {
 	Cost            int64
 	Refill          *Refill
 	Period          int64
+	// Generation is the credits' generation the spend took from (a
+	// refund is dropped once it changed); ReserveCredits ignores it.
+	Generation int64
+	// Want is the lease ReserveCredits asks for beyond Cost (see there).
+	Want int64
 }
 
 // CreditResult is the store's answer to a CreditSpend. Found is false when
@@ -128,34 +145,49 @@ type CreditResult struct {
 	Found     bool
 	Spent     bool
 	Remaining int64
+	// Taken is what ReserveCredits took (0 when not Spent); Generation
+	// and Period are the stored credits' generation and refill period
+	// (after the refill, when one was due).
+	Taken, Generation, Period int64
 }
 
-// spendCredits spends cost credits of the key of snap, when it has credits.
-// It returns the status to report (nil without credits) and, when the
-// credits do not cover the cost, an EUSAGEEXCEEDED error that says until
-// when. A key is refused once it has nothing left, even for a cost of 0.
+// spendCredits spends cost credits of the key of snap, when it has credits:
+// from this replica's lease (creditlease.go), or in the database when
+// leases are off. It returns the status to report (nil without credits)
+// and, when the credits do not cover the cost, an EUSAGEEXCEEDED error
+// that says until when. A key is refused once it has nothing left, even
+// for a cost of 0.
 func (s *Service) spendCredits(ctx context.Context, snap *keySnapshot, cost int64) (*CreditStatus, error) {
 	if !snap.hasCredits {
 		return nil, nil
 	}
+	if s.leases != nil && !s.leases.stopped.Load() {
+		return s.spendLeased(ctx, snap, cost)
+	}
 	now := s.now()
-	sp := s.creditSpend(snap, cost)
+	sp := CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: cost, Refill: snap.refill, Period: periodOf(snap, now)}
 	var refillsAt *time.Time
 	if snap.refill != nil {
 		t := snap.refill.next(now)
 		refillsAt = &t
 	}
-	res, err := s.store.SpendCredits(ctx, *sp)
+	res, err := s.store.SpendCredits(ctx, sp)
 	if err != nil {
 		return nil, err
 	}
 	if !res.Found {
 		return nil, nil
 	}
-	st := &CreditStatus{Remaining: res.Remaining, RefillsAt: refillsAt}
+	st := &CreditStatus{Remaining: res.Remaining, RefillsAt: refillsAt, gen: res.Generation, period: res.Period}
 	if res.Spent {
 		return st, nil
 	}
+	return st, usageExceeded(refillsAt, now)
+}
+
+// usageExceeded is the error of credits that do not cover a cost, until
+// refillsAt (nil: never refilled).
+func usageExceeded(refillsAt *time.Time, now time.Time) error {
 	e := &Error{Code: EUSAGEEXCEEDED}
 	if refillsAt != nil {
 		e.Message = "the key's credits are spent until " + refillsAt.Format(time.RFC3339)
@@ -163,27 +195,30 @@ func (s *Service) spendCredits(ctx context.Context, snap *keySnapshot, cost int6
 	} else {
 		e.Message = "the key's credits are spent"
 	}
-	return st, e
+	return e
 }
 
-// creditSpend is the spend of cost credits of snap's key now.
-func (s *Service) creditSpend(snap *keySnapshot, cost int64) *CreditSpend {
-	sp := &CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: cost, Refill: snap.refill}
-	if snap.refill != nil {
-		sp.Period = snap.refill.periodStart(s.now()).Unix()
-	}
-	return sp
+// creditSpend is the spend of cost credits of snap's key that st reports,
+// to refund it.
+func creditSpend(snap *keySnapshot, st *CreditStatus, cost int64) *CreditSpend {
+	return &CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: cost, Refill: snap.refill, Period: st.period,
+		Generation: st.gen}
 }
 
 // RefundRequest gives back the credits a request authenticated by p's key
 // spent, when the request was then refused as not allowed (403): a refused
-// request spends nothing. A refill since the spend makes it a no-op.
+// request spends nothing. It goes back to the lease it came from, or to
+// the database; a refill or a new setting since the spend makes it a
+// no-op.
 func (s *Service) RefundRequest(ctx context.Context, p *Principal) {
 	if p == nil || p.spent == nil {
 		return
 	}
 	sp := *p.spent
 	p.spent = nil
+	if s.refundLeased(sp) {
+		return
+	}
 	if err := s.store.RefundCredits(context.WithoutCancel(ctx), sp); err != nil {
 		s.logger.Warn("credits: refunding a refused request", "error", err)
 	}

@@ -235,13 +235,23 @@ func TestCreditsExactUnderConcurrency(t *testing.T) {
 }
 
 // TestCreditsExactAcrossReplicas: 16 verifiers on 3 replicas sharing one
-// PostgreSQL spend a key of 1,000 credits exactly.
+// PostgreSQL spend a key of 1,000 credits exactly: with leases, each
+// verifier running until it is refused; without, 1,300 attempts in all.
 func TestCreditsExactAcrossReplicas(t *testing.T) {
+	for _, leases := range []bool{true, false} {
+		t.Run(map[bool]string{true: "leases", false: "exact"}[leases], func(t *testing.T) {
+			creditsExactAcrossReplicas(t, leases)
+		})
+	}
+}
+
+func creditsExactAcrossReplicas(t *testing.T, leases bool) {
 	dsn := sqltest.PostgresDSN(t)
 	master := secret.RandomBytes(32)
 	replica := func(migrate bool) *keyward.Service {
 		db := sqltest.Open(t, dsn, migrate)
-		svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed(), CacheTTL: time.Hour})
+		svc, err := wire.NewService(keyward.Config{Store: db, MasterKey: master, Changes: db.ChangeFeed(), CacheTTL: time.Hour,
+			NoCreditLeases: !leases})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,9 +287,15 @@ func TestCreditsExactAcrossReplicas(t *testing.T) {
 		}
 		verifiers = append(verifiers, p)
 	}
-	valid, exceeded := spendConcurrently(t, svcs, verifiers, k.ClientSecret, 1300)
-	if valid != 1000 || exceeded != 300 {
-		t.Fatalf("got %d VALID and %d USAGE_EXCEEDED, want 1000 and 300", valid, exceeded)
+	if leases {
+		if valid := spendUntilRefused(t, svcs, verifiers, k.ClientSecret, nil); valid != 1000 {
+			t.Fatalf("got %d VALID, want 1000", valid)
+		}
+	} else {
+		valid, exceeded := spendConcurrently(t, svcs, verifiers, k.ClientSecret, 1300)
+		if valid != 1000 || exceeded != 300 {
+			t.Fatalf("got %d VALID and %d USAGE_EXCEEDED, want 1000 and 300", valid, exceeded)
+		}
 	}
 	// Nothing is lost on restart: a new replica sees none left.
 	fresh := replica(false)

@@ -70,6 +70,10 @@ type Config struct {
 	// FailedAuthLimit, when set, refuses a client address for the rest of
 	// the window once it failed to authenticate this often.
 	FailedAuthLimit *RateLimit
+	// NoCreditLeases spends credits in the database on every use instead
+	// of from per-replica leases (see creditlease.go): exact at every
+	// moment, but one database write per use.
+	NoCreditLeases bool
 }
 
 // Clock returns the Service's clock: Now (time.Now when nil) in UTC, to the
@@ -113,6 +117,7 @@ type Service struct {
 	ops         opCounts
 
 	stopFeed context.CancelFunc
+	leases   *creditLeases // nil: NoCreditLeases
 
 	flushMu   sync.Mutex
 	outcomes  outcomeCounter // verifications per key and outcome since the last flush
@@ -185,6 +190,9 @@ func NewService(cfg Config) (*Service, error) {
 	if err := s.tokens.LoadRevoked(ctx); err != nil {
 		return nil, fmt.Errorf("loading token revocations: %w", err)
 	}
+	if !cfg.NoCreditLeases {
+		s.startLeases()
+	}
 	if s.changes = cfg.Changes; s.changes != nil {
 		s.cache.setEnabled(false) // until the feed listens
 		feedCtx, cancel := context.WithCancel(context.Background())
@@ -200,6 +208,7 @@ func (s *Service) Close() error {
 	if s.stopFeed != nil {
 		s.stopFeed()
 	}
+	s.closeLeases()
 	select {
 	case <-s.stopFlush:
 	default:

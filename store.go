@@ -131,9 +131,17 @@ type StoreTx interface {
 	// Nothing is spent unless the (refilled) remaining count is positive
 	// and at least sp.Cost.
 	SpendCredits(ctx context.Context, sp CreditSpend) (CreditResult, error)
-	// RefundCredits gives back sp.Cost spent by SpendCredits(sp), unless
-	// the stored period is no longer sp.Period (refilled, or set anew).
+	// RefundCredits gives back sp.Cost spent by SpendCredits(sp) (or
+	// leased by ReserveCredits), unless the stored period is no longer
+	// sp.Period or the generation no longer sp.Generation (refilled, or
+	// set anew).
 	RefundCredits(ctx context.Context, sp CreditSpend) error
+	// ReserveCredits takes a lease of a key's credits in one conditional
+	// update, refilling first as SpendCredits does: when the (refilled)
+	// remaining count is at least max(sp.Cost, 1), it takes
+	// min(remaining, max(sp.Cost, min(sp.Want, max(remaining/8, 1)))) and
+	// answers Spent with Taken; otherwise it takes nothing.
+	ReserveCredits(ctx context.Context, sp CreditSpend) (CreditResult, error)
 	// SetKeyRateLimits and SetUserRateLimits replace the named rate limits
 	// of a key or a user (APIKey.RateLimits, User.RateLimits, read back
 	// sorted by name).

@@ -45,6 +45,7 @@ type serverConfig struct {
 	TenantRateLimit string // "N/window" or "off"
 	FailedAuthLimit string // "N/window" or "off"
 	TrustedProxies  string // comma-separated addresses or CIDR prefixes
+	CreditLeases    bool   // spend credits from per-replica leases
 }
 
 // proxies parses --trusted-proxies: addresses (a single host) or prefixes.

@@ -116,6 +116,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", proxies, "load balancers whose X-Forwarded-For gives the client's address (for rate limits, audit and logs): addresses or prefixes, comma-separated, e.g. 10.0.0.0/8 (env KEYWARD_TRUSTED_PROXIES)")
 	fs.StringVar(&c.TenantRateLimit, "tenant-rate-limit", "off", "requests per window for all keys of a tenant together, e.g. 1000/1s, or off")
 	fs.StringVar(&c.FailedAuthLimit, "failed-auth-limit", "20/1m", "failed authentications per client address and window before the address is refused until the window ends, or off")
+	fs.BoolVar(&c.CreditLeases, "credit-leases", true, "spend usage credits from per-replica leases taken from the database (an atomic decrement in memory per use; a crash may leave at most one lease per key per replica unspent, never more spent than granted); false: one database write per use")
 	fs.DurationVar(&c.SigningKeyRotation, "signing-key-rotation", 30*24*time.Hour, "how long one token signing key signs before the next takes over (at least 1h)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
@@ -209,6 +210,7 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	}
 	cfg.TenantRateLimit, _ = rateLimit("tenant-rate-limit", c.TenantRateLimit)
 	cfg.FailedAuthLimit, _ = rateLimit("failed-auth-limit", c.FailedAuthLimit)
+	cfg.NoCreditLeases = !c.CreditLeases
 	running, err := wire.Open(ctx, wire.Options{DSN: c.databaseDSN(), Migrate: c.Migrate,
 		Limits: &sqlstore.Limits{Timeout: c.DBTimeout}, RedisURL: c.RedisURL, Config: cfg})
 	if err != nil {

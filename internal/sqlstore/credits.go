@@ -5,11 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 
 	"github.com/keyward/keyward"
 )
 
-// SetKeyCredits replaces the credits of a key (nil: removes them).
+// SetKeyCredits replaces the credits of a key (nil: removes them), under
+// a new random generation: credits leased from the old setting are never
+// given back to the new one.
 func (s *store) SetKeyCredits(ctx context.Context, tenantID, keyID string, c *keyward.Credits) error {
 	return s.atomic(ctx, func(q querier) error {
 		if _, err := q.ExecContext(ctx, `DELETE FROM api_key_credits WHERE tenant_id = $1 AND key_id = $2`, tenantID, keyID); err != nil {
@@ -27,14 +31,33 @@ func (s *store) SetKeyCredits(ctx context.Context, tenantID, keyID string, c *ke
 			day = r.DayOfMonth
 		}
 		_, err := q.ExecContext(ctx, `INSERT INTO api_key_credits (tenant_id, key_id, remaining, refill_amount,
-			refill_interval, refill_day, refill_period) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			tenantID, keyID, c.Remaining, amount, interval, day, c.Period)
+			refill_interval, refill_day, refill_period, generation) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			tenantID, keyID, c.Remaining, amount, interval, day, c.Period, rand.Int64N(math.MaxInt64)+1)
 		if err != nil {
 			return fmt.Errorf("setting the credits of an api key: %w", err)
 		}
 		return nil
 	})
 }
+
+// creditArgs are the arguments $4, $5 and $6 of dueCredits: the caller's
+// refill.
+func creditArgs(r *keyward.Refill) (amount sql.NullInt64, interval sql.NullString, day int) {
+	if r != nil {
+		amount = sql.NullInt64{Int64: r.Amount, Valid: true}
+		interval = sql.NullString{String: r.Interval, Valid: true}
+		day = r.DayOfMonth
+	}
+	return amount, interval, day
+}
+
+// dueCredits: the stored refill is the caller's ($4, $5, $6) and its
+// period has begun ($3 is the caller's period).
+const dueCredits = `(refill_amount IS NOT NULL AND refill_amount = $4 AND refill_interval = $5 AND refill_day = $6
+	AND refill_period < $3)`
+
+// currentCredits is the remaining count, refilled when due.
+const currentCredits = `(CASE WHEN ` + dueCredits + ` THEN refill_amount ELSE remaining END)`
 
 // SpendCredits is one UPDATE … WHERE … RETURNING: the database serializes
 // concurrent spends of a key's row, so that they never take more than it
@@ -43,43 +66,22 @@ func (s *store) SetKeyCredits(ctx context.Context, tenantID, keyID string, c *ke
 // the first spend of a period refills, and the period it records makes
 // every later spend (on any replica) see the refill as done.
 func (s *store) SpendCredits(ctx context.Context, sp keyward.CreditSpend) (keyward.CreditResult, error) {
-	var amount sql.NullInt64
-	var interval sql.NullString
-	day := 0
-	if r := sp.Refill; r != nil {
-		amount = sql.NullInt64{Int64: r.Amount, Valid: true}
-		interval = sql.NullString{String: r.Interval, Valid: true}
-		day = r.DayOfMonth
-	}
-	// due: the stored refill is the caller's and its period has begun.
-	const due = `(refill_amount IS NOT NULL AND refill_amount = $4 AND refill_interval = $5 AND refill_day = $6
-		AND refill_period < $3)`
-	const current = `(CASE WHEN ` + due + ` THEN refill_amount ELSE remaining END)`
+	amount, interval, day := creditArgs(sp.Refill)
 	var res keyward.CreditResult
 	err := s.writeOne(ctx, func(q querier) error {
 		err := q.QueryRowContext(ctx, `UPDATE api_key_credits
-			SET remaining = `+current+` - $7, refill_period = CASE WHEN `+due+` THEN $3 ELSE refill_period END
-			WHERE tenant_id = $1 AND key_id = $2 AND `+current+` >= $7 AND `+current+` > 0
-			RETURNING remaining`,
-			sp.TenantID, sp.KeyID, sp.Period, amount, interval, day, sp.Cost).Scan(&res.Remaining)
+			SET remaining = `+currentCredits+` - $7, refill_period = CASE WHEN `+dueCredits+` THEN $3 ELSE refill_period END
+			WHERE tenant_id = $1 AND key_id = $2 AND `+currentCredits+` >= $7 AND `+currentCredits+` > 0
+			RETURNING remaining, generation, refill_period`,
+			sp.TenantID, sp.KeyID, sp.Period, amount, interval, day, sp.Cost).Scan(&res.Remaining, &res.Generation, &res.Period)
 		switch {
 		case err == nil:
-			res.Found, res.Spent = true, true
+			res.Found, res.Spent, res.Taken = true, true, sp.Cost
 			return nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		// Not spent: say what is left (with the refill, when due).
-		err = q.QueryRowContext(ctx, `SELECT `+current+` FROM api_key_credits WHERE tenant_id = $1 AND key_id = $2`,
-			sp.TenantID, sp.KeyID, sp.Period, amount, interval, day).Scan(&res.Remaining)
-		switch {
-		case err == nil:
-			res.Found = true
-			return nil
-		case errors.Is(err, sql.ErrNoRows):
-			return nil
-		}
-		return err
+		return s.creditsLeft(ctx, q, sp, &res)
 	})
 	if err != nil {
 		return keyward.CreditResult{}, fmt.Errorf("spending the credits of an api key: %w", err)
@@ -87,11 +89,66 @@ func (s *store) SpendCredits(ctx context.Context, sp keyward.CreditSpend) (keywa
 	return res, nil
 }
 
-// RefundCredits adds sp.Cost back while the period is still sp.Period.
+// creditsLeft reads what a key has left (with the refill, when due) into
+// res, when its credits could not be spent; Found is false without them.
+func (s *store) creditsLeft(ctx context.Context, q querier, sp keyward.CreditSpend, res *keyward.CreditResult) error {
+	amount, interval, day := creditArgs(sp.Refill)
+	err := q.QueryRowContext(ctx, `SELECT `+currentCredits+`, generation,
+		CASE WHEN `+dueCredits+` THEN $3 ELSE refill_period END FROM api_key_credits WHERE tenant_id = $1 AND key_id = $2`,
+		sp.TenantID, sp.KeyID, sp.Period, amount, interval, day).Scan(&res.Remaining, &res.Generation, &res.Period)
+	switch {
+	case err == nil:
+		res.Found = true
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	}
+	return err
+}
+
+// ReserveCredits is SpendCredits taking a lease: one UPDATE that takes
+// min(current, max(need, min(want, max(current/8, 1)))) when current is at
+// least need = max(cost, 1), and records what it took in reserved, which
+// RETURNING reads back.
+func (s *store) ReserveCredits(ctx context.Context, sp keyward.CreditSpend) (keyward.CreditResult, error) {
+	amount, interval, day := creditArgs(sp.Refill)
+	const cur = currentCredits
+	const capped = `(CASE WHEN ` + cur + `/8 > 1 THEN ` + cur + `/8 ELSE 1 END)`
+	const wanted = `(CASE WHEN $8 < ` + capped + ` THEN $8 ELSE ` + capped + ` END)`
+	const atLeast = `(CASE WHEN $7 > ` + wanted + ` THEN $7 ELSE ` + wanted + ` END)`
+	const take = `(CASE WHEN ` + cur + ` < ` + atLeast + ` THEN ` + cur + ` ELSE ` + atLeast + ` END)`
+	need := max(sp.Cost, 1)
+	var res keyward.CreditResult
+	err := s.writeOne(ctx, func(q querier) error {
+		err := q.QueryRowContext(ctx, `UPDATE api_key_credits
+			SET remaining = `+cur+` - `+take+`, reserved = `+take+`,
+				refill_period = CASE WHEN `+dueCredits+` THEN $3 ELSE refill_period END
+			WHERE tenant_id = $1 AND key_id = $2 AND `+cur+` >= $7
+			RETURNING remaining, reserved, generation, refill_period`,
+			sp.TenantID, sp.KeyID, sp.Period, amount, interval, day, need, max(sp.Want, need)).Scan(
+			&res.Remaining, &res.Taken, &res.Generation, &res.Period)
+		switch {
+		case err == nil:
+			res.Found, res.Spent = true, true
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		return s.creditsLeft(ctx, q, sp, &res)
+	})
+	if err != nil {
+		return keyward.CreditResult{}, fmt.Errorf("reserving the credits of an api key: %w", err)
+	}
+	return res, nil
+}
+
+// RefundCredits adds sp.Cost back while the period is still sp.Period and
+// the generation sp.Generation.
 func (s *store) RefundCredits(ctx context.Context, sp keyward.CreditSpend) error {
 	return s.writeOne(ctx, func(q querier) error {
 		_, err := q.ExecContext(ctx, `UPDATE api_key_credits SET remaining = remaining + $3
-			WHERE tenant_id = $1 AND key_id = $2 AND refill_period = $4`, sp.TenantID, sp.KeyID, sp.Cost, sp.Period)
+			WHERE tenant_id = $1 AND key_id = $2 AND refill_period = $4 AND generation = $5`,
+			sp.TenantID, sp.KeyID, sp.Cost, sp.Period, sp.Generation)
 		if err != nil {
 			return fmt.Errorf("refunding the credits of an api key: %w", err)
 		}
@@ -107,7 +164,7 @@ func (s *store) loadCredits(ctx context.Context, q querier, refs []keyward.KeyRe
 	}
 	want, ids, tenants := splitRefs(refs)
 	rows, err := q.QueryContext(ctx, `SELECT tenant_id, key_id, remaining, refill_amount, refill_interval, refill_day,
-		refill_period FROM api_key_credits WHERE key_id IN (`+placeholders(1, len(ids))+`)
+		refill_period, generation FROM api_key_credits WHERE key_id IN (`+placeholders(1, len(ids))+`)
 		AND tenant_id IN (`+placeholders(len(ids)+1, len(tenants))+`)`, append(ids, tenants...)...)
 	if err != nil {
 		return nil, fmt.Errorf("reading credits: %w", err)
@@ -119,7 +176,7 @@ func (s *store) loadCredits(ctx context.Context, q querier, refs []keyward.KeyRe
 		var amount sql.NullInt64
 		var interval sql.NullString
 		var day int
-		if err := rows.Scan(&r.TenantID, &r.ID, &c.Remaining, &amount, &interval, &day, &c.Period); err != nil {
+		if err := rows.Scan(&r.TenantID, &r.ID, &c.Remaining, &amount, &interval, &day, &c.Period, &c.Generation); err != nil {
 			return nil, fmt.Errorf("reading credits: %w", err)
 		}
 		if amount.Valid && interval.Valid {

@@ -240,6 +240,10 @@ func (g *guardTx) SetUserRateLimits(ctx context.Context, tenantID, userID string
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.SetUserRateLimits(ctx, tenantID, userID, ls) })
 }
 
+func (g *guardTx) ReserveCredits(ctx context.Context, sp keyward.CreditSpend) (keyward.CreditResult, error) {
+	return call(g, ctx, func(ctx context.Context) (keyward.CreditResult, error) { return g.StoreTx.ReserveCredits(ctx, sp) })
+}
+
 func (g *guardTx) RefundCredits(ctx context.Context, sp keyward.CreditSpend) error {
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.RefundCredits(ctx, sp) })
 }

@@ -19,7 +19,7 @@ import (
 // order, and catalogVersion.
 // One statement: the verify path's only store read on a cache miss.
 const verificationQuery = `SELECT ` + keyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
-	c.remaining, c.refill_amount, c.refill_interval, c.refill_day, c.refill_period,
+	c.remaining, c.refill_amount, c.refill_interval, c.refill_day, c.refill_period, c.generation,
 	(SELECT string_agg(kp.permission_id, ',' ORDER BY kp.permission_id) FROM api_key_permissions kp
 		WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id),
 	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM api_key_rate_limits l
@@ -106,12 +106,12 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 		ownerLevel                                         sql.NullInt64
 		ownerActive                                        sql.NullBool
 		rec                                                keyward.VerificationRecord
-		remaining, amount, day, period                     sql.NullInt64
+		remaining, amount, day, period, generation         sql.NullInt64
 		interval, keyPerms, keyLimits, userPerms, userLims sql.NullString
 		version                                            sql.NullString
 	)
 	k, err := scanKey(extraScanRow{row, []any{&ownerID, &ownerLevel, &ownerActive, &rec.TenantActive, &rec.TenantRoot,
-		&remaining, &amount, &interval, &day, &period, &keyPerms, &keyLimits, &userPerms, &userLims, &version}})
+		&remaining, &amount, &interval, &day, &period, &generation, &keyPerms, &keyLimits, &userPerms, &userLims, &version}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("api key")
 	} else if err != nil {
@@ -119,7 +119,7 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 	}
 	rec.Key, rec.CatalogVersion = k, version.String
 	if remaining.Valid {
-		c := &keyward.Credits{Remaining: remaining.Int64, Period: period.Int64}
+		c := &keyward.Credits{Remaining: remaining.Int64, Period: period.Int64, Generation: generation.Int64}
 		if amount.Valid && interval.Valid {
 			c.Refill = &keyward.Refill{Amount: amount.Int64, Interval: interval.String, DayOfMonth: int(day.Int64)}
 		}
