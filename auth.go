@@ -100,7 +100,8 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 }
 
 func (s *Service) authenticateKey(ctx context.Context, sec, clientID string) (*Principal, error) {
-	snap, code, err := s.checkSecret(ctx, sec, clientID)
+	// No tenant is known here: an imported secret is unknown (lookupHash).
+	snap, code, err := s.checkSecret(ctx, "", sec, clientID)
 	if err != nil {
 		return nil, err
 	}
@@ -148,17 +149,19 @@ func (s *Service) keyPrincipal(ctx context.Context, snap *keySnapshot, scope map
 // now. clientID, when not empty, must be the key's client id. Only
 // unexpected failures return an error; an unknown or wrong secret is
 // CodeNotFound. The cache serves repeated checks without a database read.
-func (s *Service) checkSecret(ctx context.Context, sec, clientID string) (*keySnapshot, string, error) {
-	return s.checkSecretIn(ctx, sec, clientID, nil)
+// An imported (foreign) secret is found only in tenantID (see lookupHash);
+// with tenantID "" it is CodeNotFound.
+func (s *Service) checkSecret(ctx context.Context, tenantID, sec, clientID string) (*keySnapshot, string, error) {
+	return s.checkSecretIn(ctx, tenantID, sec, clientID, nil)
 }
 
 // checkSecretIn is checkSecret with the snapshots a batch read ahead
 // (nil: the hash is unknown); a hash missing from batch is read alone.
-func (s *Service) checkSecretIn(ctx context.Context, sec, clientID string, batch map[[32]byte]*keySnapshot) (*keySnapshot, string, error) {
-	if !secret.Lookupable(sec) {
+func (s *Service) checkSecretIn(ctx context.Context, tenantID, sec, clientID string, batch map[[32]byte]*keySnapshot) (*keySnapshot, string, error) {
+	h, ok := lookupHash(tenantID, sec)
+	if !ok {
 		return nil, CodeNotFound, nil
 	}
-	h := sha256.Sum256([]byte(sec))
 	now := s.now()
 	snap := s.cache.get(h, now)
 	if pre, ok := batch[h]; snap == nil && ok {
@@ -192,6 +195,23 @@ func (s *Service) checkSecretIn(ctx context.Context, sec, clientID string, batch
 		return snap, CodeExpired, nil
 	}
 	return snap, CodeValid, nil
+}
+
+// lookupHash is the hash the key with secret sec is stored under if it is a
+// key of tenantID: the SHA-256 of a WellFormed keyward secret, or the
+// secret.ScopedHash of an imported (Foreign) one, which only a known tenant
+// finds ("": none, as at keyward's own API). ok is false when no key could
+// have sec there.
+func lookupHash(tenantID, sec string) (h [32]byte, ok bool) {
+	switch {
+	case secret.WellFormed(sec):
+		return sha256.Sum256([]byte(sec)), true
+	case tenantID != "" && secret.Foreign(sec):
+		plain := sha256.Sum256([]byte(sec))
+		copy(h[:], secret.ScopedHash(tenantID, plain[:]))
+		return h, true
+	}
+	return h, false
 }
 
 // loadSnapshot reads a key by secret hash with everything that decides
@@ -435,7 +455,7 @@ func (s *Service) verifyKey(ctx context.Context, p *Principal, req VerifyRequest
 	case req.ClientID != "":
 		sec, clientID = req.ClientSecret, req.ClientID
 	}
-	snap, code, err := s.checkSecretIn(ctx, sec, clientID, batch)
+	snap, code, err := s.checkSecretIn(ctx, p.TenantID, sec, clientID, batch)
 	if err != nil {
 		return nil, err
 	}

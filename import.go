@@ -131,7 +131,10 @@ func (s *Service) importKeys(ctx context.Context, tx StoreTx, p *Principal, line
 }
 
 // importKey is the key line l makes, through the steps of a create
-// (keychange.go), with the line's secret.
+// (keychange.go), with the line's secret. A secret not in keyward's shape,
+// and any secretHash, is stored under its tenant's secret.ScopedHash: the
+// same secret in another tenant neither conflicts (no oracle of what other
+// tenants use) nor is found there.
 func (s *Service) importKey(ctx context.Context, tx StoreTx, p *Principal, t *Tenant, l ImportLine, now time.Time) (*APIKey, error) {
 	if l.Err != nil {
 		return nil, l.Err
@@ -156,8 +159,11 @@ func (s *Service) importKey(ctx context.Context, tx StoreTx, p *Principal, t *Te
 	if l.Secret != "" {
 		s.setSecret(k, l.Secret)
 		k.SecretHolderID, k.SecretHolderTenantID = p.ID, p.HomeTenantID() // p knows this secret
+		if !secret.KeywardShaped(l.Secret) {
+			k.SecretHash = secret.ScopedHash(k.TenantID, k.SecretHash)
+		}
 	} else {
-		k.SecretHash, k.SecretHint, k.SecretCiphertext = hash, "", nil
+		k.SecretHash, k.SecretHint, k.SecretCiphertext = secret.ScopedHash(k.TenantID, hash), "", nil
 	}
 	return k, nil
 }

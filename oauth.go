@@ -110,7 +110,7 @@ func (s *Service) tokenAudiences(snap *keySnapshot, requested []string) ([]strin
 // issueToken is IssueToken for a client of tenantID ("": any tenant). The
 // secret is checked, and the request counted, once.
 func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecret, scope string, audiences []string) (*TokenResponse, error) {
-	snap, code, err := s.checkSecret(ctx, clientSecret, clientID)
+	snap, code, err := s.checkSecret(ctx, tenantID, clientSecret, clientID)
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"strconv"
-
-	"github.com/keyward/keyward/internal/secret"
 )
 
 // MaxVerifyBatch bounds the items of one POST /v1/keys/verify:batch.
@@ -28,7 +26,7 @@ func (s *Service) VerifyKeys(ctx context.Context, p *Principal, reqs []VerifyReq
 			return nil, err
 		}
 	}
-	batch, err := s.readAhead(ctx, reqs)
+	batch, err := s.readAhead(ctx, p.TenantID, reqs)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +42,7 @@ func (s *Service) VerifyKeys(ctx context.Context, p *Principal, reqs []VerifyReq
 // readAhead reads, in one store call, the keys of the secrets in reqs that
 // the cache does not hold, and caches them. The map holds a snapshot (nil:
 // no such key) for every hash it looked up.
-func (s *Service) readAhead(ctx context.Context, reqs []VerifyRequest) (map[[32]byte]*keySnapshot, error) {
+func (s *Service) readAhead(ctx context.Context, tenantID string, reqs []VerifyRequest) (map[[32]byte]*keySnapshot, error) {
 	now := s.now()
 	gen := s.cache.gen.Load()
 	batch := map[[32]byte]*keySnapshot{}
@@ -54,10 +52,13 @@ func (s *Service) readAhead(ctx context.Context, reqs []VerifyRequest) (map[[32]
 		if req.ClientID != "" {
 			sec = req.ClientSecret
 		}
-		if req.Token != "" || !secret.Lookupable(sec) {
+		if req.Token != "" {
 			continue
 		}
-		h := sha256.Sum256([]byte(sec))
+		h, ok := lookupHash(tenantID, sec)
+		if !ok {
+			continue
+		}
 		if _, seen := batch[h]; seen || s.cache.get(h, now) != nil {
 			continue
 		}

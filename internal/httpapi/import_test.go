@@ -64,7 +64,8 @@ func sha256Hex(s string) string {
 }
 
 // TestImportAPIKeys: keys imported with their secrets in clear or hashed
-// verify in their own format on every scheme, an invalid line fails alone,
+// verify in their own format through /v1/keys/verify (not at keyward's own
+// API), an invalid line fails alone,
 // a secret that is taken is refused, and nothing echoes a secret.
 func TestImportAPIKeys(t *testing.T) {
 	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
@@ -109,7 +110,9 @@ func TestImportAPIKeys(t *testing.T) {
 			}
 		}
 
-		// The imported secrets work as they did: verify, X-API-Key, Bearer, Basic.
+		// The imported secrets verify as they did through /v1/keys/verify (the
+		// verifier's tenant is theirs); keyward's own API, which knows no
+		// tenant, refuses them as unknown on X-API-Key, Bearer and Basic.
 		for i, sec := range []string{unkey, stripe} {
 			var v keyward.VerifyResult
 			s.do("POST", "/v1/keys/verify", s.admin, map[string]any{"key": sec}, 200, &v)
@@ -117,11 +120,8 @@ func TestImportAPIKeys(t *testing.T) {
 				t.Errorf("verify %d: got %+v", i, v)
 			}
 			for _, auth := range [][]string{{"Bearer " + sec}, {"", "X-API-Key", sec}, {basic(a.Items[i].ClientID, sec)}} {
-				var who map[string]any
-				if r := s.raw("GET", "/v1/whoami", auth[0], nil, auth[1:]...); r.Status != 200 {
-					t.Errorf("key %d with %q: got %d %s", i, auth, r.Status, r.Body)
-				} else if json.Unmarshal(r.Body, &who); who["id"] != a.Items[i].ID {
-					t.Errorf("key %d: whoami %v", i, who)
+				if r := s.raw("GET", "/v1/whoami", auth[0], nil, auth[1:]...); r.Status != 401 {
+					t.Errorf("key %d with %q: got %d %s, want 401", i, auth, r.Status, r.Body)
 				}
 			}
 		}
@@ -208,5 +208,81 @@ func TestImportIdempotencyKey(t *testing.T) {
 			t.Errorf("keys: got %d, want 1", n)
 		}
 		s.importKeys("Bearer "+s.admin, body+"\n", 422, "Idempotency-Key", key)
+	})
+}
+
+// TestImportForeignSecretScopedByTenant: an imported secret is found only
+// in its tenant. Importing a secret (or its hash) that another tenant's key
+// has succeeds (a 409 would tell the importer which secrets other tenants
+// use, and let a leaked hash list block their migration); each tenant's
+// verifier gets its own key, never the other's; within a tenant the secret
+// stays unique; keyward's own API, which knows no tenant, refuses it.
+func TestImportForeignSecretScopedByTenant(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		const weak = "Summer2024!Password" // weak, but CheckImported accepts it
+		admin := func(tenant string) (token, verifier string) {
+			s.do("POST", "/v1/tenants", s.admin, map[string]any{"name": tenant}, 201, nil)
+			s.do("POST", "/v1/users?tenant="+tenant, s.admin, map[string]any{"userName": "admin-" + tenant, "password": "pw-" + tenant + "-123", "level": 8}, 201, nil)
+			token = s.login(tenant, "admin-"+tenant, "pw-"+tenant+"-123")
+			var k keyward.IssuedKey
+			s.do("POST", "/v1/apikeys", token, map[string]any{"name": "verifier", "level": 8, "permissions": refs("keys:verify")}, 201, &k)
+			return token, k.ClientSecret
+		}
+		bAdmin, bVerifier := admin("tenant-b")
+		cAdmin, cVerifier := admin("tenant-c")
+
+		// Tenant B has the weak secret; A imports it in clear, C by its hash:
+		// both succeed.
+		b, res := s.importKeys("Bearer "+bAdmin, ndjson(map[string]any{"name": "b-weak", "secret": weak}), 200)
+		if b.Created != 1 {
+			t.Fatalf("B's import: %s", res.Body)
+		}
+		a, res := s.importKeys("Bearer "+s.admin, ndjson(map[string]any{"name": "a-weak", "secret": weak}), 200)
+		if a.Created != 1 || a.Items[0].Problem != nil {
+			t.Fatalf("A's import of B's secret must succeed (no oracle): %s", res.Body)
+		}
+		c, res := s.importKeys("Bearer "+cAdmin, ndjson(map[string]any{"name": "c-weak", "secretHash": sha256Hex(weak)}), 200)
+		if c.Created != 1 || c.Items[0].Problem != nil {
+			t.Fatalf("C's import of B's secret hash must succeed: %s", res.Body)
+		}
+
+		// Within a tenant the secret stays unique, in clear or hashed.
+		again, res := s.importKeys("Bearer "+s.admin, ndjson(
+			map[string]any{"name": "a-weak-again", "secret": weak},
+			map[string]any{"name": "a-weak-hash", "secretHash": sha256Hex(weak)},
+		), 200)
+		if again.Created != 0 || len(again.Items) != 2 {
+			t.Fatalf("A's second import: %s", res.Body)
+		}
+		for _, it := range again.Items {
+			if it.Problem == nil || it.Problem.Code != keyward.ECONFLICT {
+				t.Errorf("line %d: got %+v, want conflict", it.Line, it)
+			}
+		}
+
+		// Each tenant's verifier gets its own key, on verify and verify:batch.
+		for _, w := range []struct {
+			name, verifier, id string
+		}{{"A", s.admin, a.Items[0].ID}, {"B", bVerifier, b.Items[0].ID}, {"C", cVerifier, c.Items[0].ID}} {
+			var v keyward.VerifyResult
+			s.do("POST", "/v1/keys/verify", w.verifier, map[string]any{"key": weak}, 200, &v)
+			if !v.Valid || v.KeyID == nil || *v.KeyID != w.id {
+				t.Errorf("verify in %s: got %+v, want key %s", w.name, v, w.id)
+			}
+			var batch struct{ Items []keyward.VerifyResult }
+			s.do("POST", "/v1/keys/verify:batch", w.verifier, map[string]any{"items": []map[string]any{{"key": weak}, {"key": weak + "x"}}}, 200, &batch)
+			if len(batch.Items) != 2 || !batch.Items[0].Valid || batch.Items[0].KeyID == nil || *batch.Items[0].KeyID != w.id ||
+				batch.Items[1].Code != keyward.CodeNotFound {
+				t.Errorf("verify:batch in %s: got %+v, want key %s", w.name, batch.Items, w.id)
+			}
+		}
+
+		// keyward's own API knows no tenant: the secret is an unknown key.
+		for _, auth := range [][]string{{"", "X-API-Key", weak}, {"Bearer " + weak}, {basic(b.Items[0].ClientID, weak)}} {
+			if r := s.raw("GET", "/v1/whoami", auth[0], nil, auth[1:]...); r.Status != 401 {
+				t.Errorf("%q: got %d %s, want 401", auth[0], r.Status, r.Body)
+			}
+		}
 	})
 }

@@ -1,10 +1,14 @@
 package secret
 
-import "strings"
+import (
+	"crypto/sha256"
+	"strings"
+)
 
 // Secrets imported from elsewhere (an Unkey "prefix_…", a Stripe-like
 // "sk_live_…", a team's own table) keep their format: keyward stores only
-// their SHA-256 and finds them by it. These bound what such a secret may be.
+// their ScopedHash and finds them by it in their tenant. These bound what
+// such a secret may be.
 const (
 	// MinForeignLen is the shortest secret not in keyward's format that is
 	// imported or looked up.
@@ -78,4 +82,26 @@ func CheckImported(s string) string {
 		return "is too simple: it must hold at least 8 distinct characters"
 	}
 	return ""
+}
+
+// ScopedHash is the lookup hash keyward stores for an imported (Foreign)
+// secret of tenant tenantID, from plainHash, the SHA-256 of the secret:
+// SHA-256("keyward imported key\x00" + tenantID + "\x00" + plainHash).
+//
+// Keyward's own secrets are random and carry their plain SHA-256, unique
+// across all tenants. An imported secret may be weak or known elsewhere;
+// were it stored by its plain hash, a tenant importing guesses (or a leaked
+// list of hashes) would learn from the uniqueness conflicts which secrets
+// another tenant uses, bypassing the limit on failed authentications, and
+// could block that tenant's own import. Scoped by tenant, the same secret
+// makes a different hash in every tenant: uniqueness holds within a tenant
+// only, and a foreign secret is found only where the tenant is known (a
+// verifier's tenant), never at keyward's own API.
+func ScopedHash(tenantID string, plainHash []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte("keyward imported key\x00"))
+	h.Write([]byte(tenantID))
+	h.Write([]byte{0})
+	h.Write(plainHash)
+	return h.Sum(nil)
 }

@@ -1,6 +1,10 @@
 package secret
 
-import "testing"
+import (
+	"bytes"
+	"crypto/sha256"
+	"testing"
+)
 
 func TestForeignSecrets(t *testing.T) {
 	good := NewSecret("kw")
@@ -27,5 +31,19 @@ func TestForeignSecrets(t *testing.T) {
 		if got := CheckImported(c.s) == ""; got != c.imported {
 			t.Errorf("CheckImported(%q) = %q", c.s, CheckImported(c.s))
 		}
+	}
+}
+
+// TestScopedHash: the scoped hash is the documented SHA-256, differs by
+// tenant and from the plain hash.
+func TestScopedHash(t *testing.T) {
+	plain := Hash("Summer2024!Password")
+	want := sha256.Sum256(append([]byte("keyward imported key\x00tenant-a\x00"), plain...))
+	a := ScopedHash("tenant-a", plain)
+	if !bytes.Equal(a, want[:]) {
+		t.Errorf("ScopedHash: got %x, want %x", a, want)
+	}
+	if b := ScopedHash("tenant-b", plain); bytes.Equal(a, b) || bytes.Equal(a, plain) || len(b) != sha256.Size {
+		t.Errorf("ScopedHash must differ by tenant and from the plain hash")
 	}
 }
