@@ -438,7 +438,7 @@ func (s *Service) GetAPIKey(ctx context.Context, p *Principal, id string) (*APIK
 	if !p.canKey(PermAPIKeysRead, k.OwnerID) {
 		return nil, Errorf(ENOTFOUND, "api key not found")
 	}
-	s.countLeased(k)
+	s.leases.countLeased(k)
 	return k, nil
 }
 

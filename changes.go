@@ -33,7 +33,7 @@ func (s *Service) invalidate(ctx context.Context, keys ...KeyRef) {
 		refs[i] = k.String()
 	}
 	s.cache.invalidate(refs...)
-	s.dropLeases(refs, true)
+	s.leases.dropLeases(refs, true)
 	s.publish(ctx, refs)
 }
 
@@ -86,12 +86,12 @@ func (s *Service) subscribe(ctx context.Context) {
 		}
 		if len(ids) > 0 {
 			s.cache.invalidate(ids...)
-			s.dropLeases(ids, true)
+			s.leases.dropLeases(ids, true)
 		}
 	}, func(listening bool) {
 		s.cache.setEnabled(listening)
 		s.cache.clear()
-		s.dropLeases(nil, true) // changes to credits may have been missed
+		s.leases.dropLeases(nil, true) // changes to credits may have been missed
 		s.catalogs.clear()
 		if !listening {
 			s.logger.Warn("lost the change feed: serving keys from the database until it is back")

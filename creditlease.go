@@ -37,6 +37,10 @@ const (
 
 // creditLeases are this replica's leases, by key (KeyRef.String()).
 type creditLeases struct {
+	store  Store
+	logger *slog.Logger
+	now    func() time.Time
+
 	m       sync.Map
 	stop    chan struct{}
 	done    chan struct{}
@@ -88,48 +92,49 @@ type leaseTerm struct {
 
 func (l *creditLease) isClosed() bool { return l.avail.Load() < 0 }
 
-// startLeases starts the sweep that returns idle leases.
-func (s *Service) startLeases() {
-	s.leases = &creditLeases{stop: make(chan struct{}), done: make(chan struct{})}
-	go s.sweepLeases()
+// newCreditLeases starts the sweep that returns idle leases.
+func newCreditLeases(store Store, logger *slog.Logger, now func() time.Time) *creditLeases {
+	c := &creditLeases{store: store, logger: logger, now: now, stop: make(chan struct{}), done: make(chan struct{})}
+	go c.sweepLeases()
+	return c
 }
 
 // closeLeases stops the sweep and returns every lease (Close).
-func (s *Service) closeLeases() {
-	if s.leases == nil {
+func (c *creditLeases) closeLeases() {
+	if c == nil {
 		return
 	}
 	select {
-	case <-s.leases.stop:
+	case <-c.stop:
 	default:
-		close(s.leases.stop)
+		close(c.stop)
 	}
-	<-s.leases.done
-	s.leases.retMu.Lock()
-	s.leases.stopped.Store(true)
-	s.leases.retMu.Unlock()
-	s.dropLeases(nil, false)
-	s.leases.returns.Wait()
+	<-c.done
+	c.retMu.Lock()
+	c.stopped.Store(true)
+	c.retMu.Unlock()
+	c.dropLeases(nil, false)
+	c.returns.Wait()
 }
 
-func (s *Service) sweepLeases() {
-	defer close(s.leases.done)
+func (c *creditLeases) sweepLeases() {
+	defer close(c.done)
 	t := time.NewTicker(leaseSweep)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.leases.stop:
+		case <-c.stop:
 			return
 		case <-t.C:
 		}
-		s.leases.m.Range(func(_, v any) bool {
+		c.m.Range(func(_, v any) bool {
 			l := v.(*creditLease)
 			if a := l.avail.Load(); a != l.seen {
 				l.seen, l.quiet = a, 0
 				return true
 			}
 			if l.quiet++; l.quiet >= int(leaseIdle/leaseSweep) {
-				s.closeLease(l)
+				c.closeLease(l)
 			}
 			return true
 		})
@@ -139,46 +144,46 @@ func (s *Service) sweepLeases() {
 // dropLeases closes the leases of keys (nil: all) and returns what they
 // hold, in the background when async: the keys changed, and a return only
 // counts if their credits did not (see creditLease).
-func (s *Service) dropLeases(keys []string, async bool) {
-	if s.leases == nil {
+func (c *creditLeases) dropLeases(keys []string, async bool) {
+	if c == nil {
 		return
 	}
 	var ls []*creditLease
 	if keys == nil {
-		s.leases.m.Range(func(_, v any) bool {
+		c.m.Range(func(_, v any) bool {
 			ls = append(ls, v.(*creditLease))
 			return true
 		})
 	}
 	for _, k := range keys {
-		if v, ok := s.leases.m.Load(k); ok {
+		if v, ok := c.m.Load(k); ok {
 			ls = append(ls, v.(*creditLease))
 		}
 	}
 	if len(ls) == 0 {
 		return
 	}
-	s.leases.retMu.Lock()
-	if !async || s.leases.stopped.Load() {
-		s.leases.retMu.Unlock()
+	c.retMu.Lock()
+	if !async || c.stopped.Load() {
+		c.retMu.Unlock()
 		for _, l := range ls {
-			s.closeLease(l)
+			c.closeLease(l)
 		}
 		return
 	}
-	s.leases.returns.Add(1)
-	s.leases.retMu.Unlock()
+	c.returns.Add(1)
+	c.retMu.Unlock()
 	go func() {
-		defer s.leases.returns.Done()
+		defer c.returns.Done()
 		for _, l := range ls {
-			s.closeLease(l)
+			c.closeLease(l)
 		}
 	}()
 }
 
 // closeLease closes l and gives back what it holds, unless the credits it
 // was taken from changed since.
-func (s *Service) closeLease(l *creditLease) {
+func (c *creditLeases) closeLease(l *creditLease) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -188,18 +193,18 @@ func (s *Service) closeLease(l *creditLease) {
 	a := l.avail.Swap(-1)
 	t := l.term.Load()
 	l.mu.Unlock()
-	s.leases.m.CompareAndDelete(l.ref, l)
+	c.m.CompareAndDelete(l.ref, l)
 	if a > 0 && t != nil {
-		s.returnCredits(context.Background(), l.ref, a, t)
+		c.returnCredits(context.Background(), l.ref, a, t)
 	}
 }
 
 // returnCredits gives n credits of the key named ref back to the store.
-func (s *Service) returnCredits(ctx context.Context, ref string, n int64, t *leaseTerm) {
+func (c *creditLeases) returnCredits(ctx context.Context, ref string, n int64, t *leaseTerm) {
 	tenant, id := splitKeyRef(ref)
 	sp := CreditSpend{TenantID: tenant, KeyID: id, Cost: n, Period: t.period, Generation: t.gen}
-	if err := s.store.RefundCredits(ctx, sp); err != nil {
-		s.logger.Warn("credits: returning a lease", slog.String("key", ref), slog.Any("error", err))
+	if err := c.store.RefundCredits(ctx, sp); err != nil {
+		c.logger.Warn("credits: returning a lease", slog.String("key", ref), slog.Any("error", err))
 	}
 }
 
@@ -213,16 +218,16 @@ func splitKeyRef(ref string) (tenant, id string) {
 }
 
 // lease returns the open lease of snap's key, made if needed.
-func (s *Service) lease(snap *keySnapshot) *creditLease {
+func (c *creditLeases) lease(snap *keySnapshot) *creditLease {
 	if l := snap.lease.Load(); l != nil && !l.isClosed() {
 		return l
 	}
 	ref := snap.ref().String()
-	v, ok := s.leases.m.Load(ref)
+	v, ok := c.m.Load(ref)
 	if !ok {
 		l := &creditLease{ref: ref}
 		l.size.Store(1)
-		v, _ = s.leases.m.LoadOrStore(ref, l)
+		v, _ = c.m.LoadOrStore(ref, l)
 	}
 	l := v.(*creditLease)
 	snap.lease.Store(l)
@@ -231,17 +236,17 @@ func (s *Service) lease(snap *keySnapshot) *creditLease {
 
 // spendLeased is spendCredits from this replica's lease. The clock is
 // only read for a key with a refill, or to take a lease.
-func (s *Service) spendLeased(ctx context.Context, snap *keySnapshot, cost int64) (*CreditStatus, error) {
+func (c *creditLeases) spendLeased(ctx context.Context, snap *keySnapshot, cost int64) (*CreditStatus, error) {
 	var now time.Time
 	if snap.refill != nil {
-		now = s.now()
+		now = c.now()
 	}
 	for {
-		l := s.lease(snap)
-		if st := s.trySpend(l, snap, cost, now); st != nil {
+		l := c.lease(snap)
+		if st := c.trySpend(l, snap, cost, now); st != nil {
 			return st, nil
 		}
-		st, retry, err := s.reserve(ctx, l, snap, cost, now)
+		st, retry, err := c.reserve(ctx, l, snap, cost, now)
 		if !retry {
 			return st, err
 		}
@@ -250,7 +255,7 @@ func (s *Service) spendLeased(ctx context.Context, snap *keySnapshot, cost int64
 
 // trySpend spends cost from l, when l holds at least max(cost, 1) of the
 // credits snap knows (same generation, period not over); nil otherwise.
-func (s *Service) trySpend(l *creditLease, snap *keySnapshot, cost int64, now time.Time) *CreditStatus {
+func (c *creditLeases) trySpend(l *creditLease, snap *keySnapshot, cost int64, now time.Time) *CreditStatus {
 	t := l.term.Load()
 	if t == nil || t.gen != snap.creditGen || (t.end != math.MaxInt64 && now.Unix() >= t.end) {
 		return nil
@@ -269,7 +274,7 @@ func (s *Service) trySpend(l *creditLease, snap *keySnapshot, cost int64, now ti
 	a -= cost
 	left := l.left.Load()
 	if size := l.size.Load(); size > 1 && a < size/2 && left > 0 && l.prefetching.CompareAndSwap(false, true) {
-		go s.prefetch(l, snap)
+		go c.prefetch(l, snap)
 	}
 	return &CreditStatus{Remaining: a + left, RefillsAt: t.refillsAt, gen: t.gen, period: t.period}
 }
@@ -318,16 +323,16 @@ func (l *creditLease) install(snap *keySnapshot, res CreditResult) bool {
 // reserve spends cost when l cannot: it takes what l holds and a new
 // lease from the store (one at a time per lease). retry says l closed
 // meanwhile.
-func (s *Service) reserve(ctx context.Context, l *creditLease, snap *keySnapshot, cost int64, now time.Time) (*CreditStatus, bool, error) {
+func (c *creditLeases) reserve(ctx context.Context, l *creditLease, snap *keySnapshot, cost int64, now time.Time) (*CreditStatus, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, true, nil
 	}
 	if now.IsZero() {
-		now = s.now()
+		now = c.now()
 	}
-	if st := s.trySpend(l, snap, cost, now); st != nil {
+	if st := c.trySpend(l, snap, cost, now); st != nil {
 		return st, false, nil
 	}
 	need := max(cost, 1)
@@ -338,8 +343,8 @@ func (s *Service) reserve(ctx context.Context, l *creditLease, snap *keySnapshot
 	sp := CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: max(need-held, 1), Refill: snap.refill,
 		Period: periodOf(snap, now)}
 	sp.Want = max(l.nextSize(held, cost), sp.Cost)
-	s.leases.waits.Add(1)
-	res, err := s.store.ReserveCredits(ctx, sp)
+	c.waits.Add(1)
+	res, err := c.store.ReserveCredits(ctx, sp)
 	l.lastAt = time.Now()
 	if err != nil {
 		l.avail.Store(held)
@@ -351,7 +356,7 @@ func (s *Service) reserve(ctx context.Context, l *creditLease, snap *keySnapshot
 		// go): nothing limits it.
 		l.closed = true
 		l.avail.Store(-1)
-		s.leases.m.CompareAndDelete(l.ref, l)
+		c.m.CompareAndDelete(l.ref, l)
 		return nil, false, nil
 	}
 	if !l.install(snap, res) {
@@ -366,7 +371,7 @@ func (s *Service) reserve(ctx context.Context, l *creditLease, snap *keySnapshot
 	if total < need {
 		l.avail.Store(total)
 		l.lastAvail = total
-		return s.exceeded(total+res.Remaining, t.refillsAt, now)
+		return c.exceeded(total+res.Remaining, t.refillsAt, now)
 	}
 	l.avail.Store(total - cost)
 	l.lastAvail = total - cost
@@ -374,19 +379,19 @@ func (s *Service) reserve(ctx context.Context, l *creditLease, snap *keySnapshot
 }
 
 // exceeded is the answer for credits that do not cover a cost.
-func (s *Service) exceeded(remaining int64, refillsAt *time.Time, now time.Time) (*CreditStatus, bool, error) {
+func (c *creditLeases) exceeded(remaining int64, refillsAt *time.Time, now time.Time) (*CreditStatus, bool, error) {
 	st := &CreditStatus{Remaining: remaining, RefillsAt: refillsAt}
 	return st, false, usageExceeded(refillsAt, now)
 }
 
 // prefetch takes the next lease of l in the background, once it fell
 // below half.
-func (s *Service) prefetch(l *creditLease, snap *keySnapshot) {
+func (c *creditLeases) prefetch(l *creditLease, snap *keySnapshot) {
 	defer l.prefetching.Store(false)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := l.term.Load()
-	now := s.now()
+	now := c.now()
 	if l.closed || t == nil || now.Unix() >= t.end {
 		return
 	}
@@ -397,17 +402,17 @@ func (s *Service) prefetch(l *creditLease, snap *keySnapshot) {
 	}
 	sp := CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: 1, Refill: snap.refill, Period: periodOf(snap, now)}
 	sp.Want = l.nextSize(a, 0)
-	s.leases.prefetches.Add(1)
-	res, err := s.store.ReserveCredits(context.Background(), sp)
+	c.prefetches.Add(1)
+	res, err := c.store.ReserveCredits(context.Background(), sp)
 	l.lastAt = time.Now()
 	if err != nil {
-		s.logger.Warn("credits: taking a lease", slog.String("key", l.ref), slog.Any("error", err))
+		c.logger.Warn("credits: taking a lease", slog.String("key", l.ref), slog.Any("error", err))
 		return
 	}
 	if !res.Found {
 		l.closed = true
 		l.avail.Store(-1)
-		s.leases.m.CompareAndDelete(l.ref, l)
+		c.m.CompareAndDelete(l.ref, l)
 		return
 	}
 	l.left.Store(res.Remaining)
@@ -425,11 +430,11 @@ func (s *Service) prefetch(l *creditLease, snap *keySnapshot) {
 
 // refundLeased gives sp back to the lease it was spent from, when that
 // lease is still open on the same credits; false otherwise.
-func (s *Service) refundLeased(sp CreditSpend) bool {
-	if s.leases == nil {
+func (c *creditLeases) refundLeased(sp CreditSpend) bool {
+	if c == nil {
 		return false
 	}
-	v, ok := s.leases.m.Load(KeyRef{TenantID: sp.TenantID, ID: sp.KeyID}.String())
+	v, ok := c.m.Load(KeyRef{TenantID: sp.TenantID, ID: sp.KeyID}.String())
 	if !ok {
 		return false
 	}
@@ -456,11 +461,11 @@ func creditGen(c *Credits) int64 {
 // them holds, while it holds credits of the stored generation and period:
 // a key read on the replica that spends it is exact (other replicas'
 // leases are not counted).
-func (s *Service) countLeased(k *APIKey) {
-	if s.leases == nil || k.Credits == nil {
+func (c *creditLeases) countLeased(k *APIKey) {
+	if c == nil || k.Credits == nil {
 		return
 	}
-	v, ok := s.leases.m.Load(KeyRef{TenantID: k.TenantID, ID: k.ID}.String())
+	v, ok := c.m.Load(KeyRef{TenantID: k.TenantID, ID: k.ID}.String())
 	if !ok {
 		return
 	}

@@ -162,7 +162,7 @@ func (s *Service) spendCredits(ctx context.Context, snap *keySnapshot, cost int6
 		return nil, nil
 	}
 	if s.leases != nil && !s.leases.stopped.Load() {
-		return s.spendLeased(ctx, snap, cost)
+		return s.leases.spendLeased(ctx, snap, cost)
 	}
 	now := s.now()
 	sp := CreditSpend{TenantID: snap.TenantID, KeyID: snap.ID, Cost: cost, Refill: snap.refill, Period: periodOf(snap, now)}
@@ -216,7 +216,7 @@ func (s *Service) RefundRequest(ctx context.Context, p *Principal) {
 	}
 	sp := *p.spent
 	p.spent = nil
-	if s.refundLeased(sp) {
+	if s.leases.refundLeased(sp) {
 		return
 	}
 	if err := s.store.RefundCredits(context.WithoutCancel(ctx), sp); err != nil {

@@ -191,7 +191,7 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("loading token revocations: %w", err)
 	}
 	if !cfg.NoCreditLeases {
-		s.startLeases()
+		s.leases = newCreditLeases(s.store, s.logger, s.now)
 	}
 	if s.changes = cfg.Changes; s.changes != nil {
 		s.cache.setEnabled(false) // until the feed listens
@@ -208,7 +208,7 @@ func (s *Service) Close() error {
 	if s.stopFeed != nil {
 		s.stopFeed()
 	}
-	s.closeLeases()
+	s.leases.closeLeases()
 	select {
 	case <-s.stopFlush:
 	default:
