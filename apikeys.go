@@ -292,7 +292,7 @@ func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, 
 	if err != nil {
 		return keyChange{}, err
 	}
-	c := keyChange{next: next, rights: prev == nil}
+	c := keyChange{next: next, rights: prev == nil, credits: k.Credits, creditsGrant: prev == nil}
 	ownerChanged := prev == nil || prev.OwnerID != k.OwnerID
 	if prev != nil {
 		pf, _, err := s.keyFacts(ctx, tx, prev, t.IsRoot, catalog)
@@ -300,6 +300,12 @@ func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, 
 			return keyChange{}, err
 		}
 		c.prev, c.rights = &pf, changesRights(prev, k)
+		c.creditsGrant = creditsGrant(prev.Credits, k.Credits)
+	}
+	if c.rights {
+		if c.callerCredits, err = callerCredits(ctx, tx, p); err != nil {
+			return keyChange{}, err
+		}
 	}
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
@@ -309,6 +315,21 @@ func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, 
 		c.ownerLevel = &owner.Level
 	}
 	return c, nil
+}
+
+// callerCredits returns the credits of the key p is, nil for a key without
+// credits or a principal that is not a key.
+func callerCredits(ctx context.Context, tx StoreTx, p *Principal) (*Credits, error) {
+	if p.Kind != KindAPIKey {
+		return nil, nil
+	}
+	self, err := tx.GetAPIKey(ctx, p.HomeTenantID(), p.ID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return self.Credits, nil
 }
 
 // changesRights reports whether turning prev into k gives the key rights:
@@ -803,7 +824,11 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if err != nil {
 			return err
 		}
-		if err := p.authorizeKeyRotate(facts); err != nil {
+		bound, err := callerCredits(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		if err := p.authorizeKeyRotate(facts, prev.Credits, bound); err != nil {
 			return err
 		}
 		if err := s.stillActive(ctx, tx, p); err != nil {

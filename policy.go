@@ -96,6 +96,14 @@ type keyChange struct {
 	// level changes and the key has a grant of its own (it does not act as
 	// its owner): a key's level never exceeds its owner's.
 	ownerLevel *int
+	// callerCredits are the credits of the calling key when it has some:
+	// a metered key gives no key more use than it has itself.
+	callerCredits *Credits
+	// credits are next's credits, and creditsGrant whether the change
+	// gives the key credits (a create, more remaining, another refill, or
+	// none at all).
+	credits      *Credits
+	creditsGrant bool
 }
 
 // authorizeKeyChange decides a create, replace or update of a key.
@@ -138,7 +146,27 @@ func (p *Principal) authorizeKeyChange(c keyChange) error {
 	if c.ownerLevel != nil && c.next.Rights.Level > *c.ownerLevel {
 		return Errorf(EFORBIDDEN, "level %d is above the owner's level %d", c.next.Rights.Level, *c.ownerLevel)
 	}
+	if c.callerCredits != nil && c.creditsGrant && !creditsWithin(c.credits, c.callerCredits) {
+		return Errorf(EFORBIDDEN, "a key with credits may only give a key credits within its own (%d remaining)", c.callerCredits.Remaining)
+	}
 	return nil
+}
+
+// creditsWithin reports whether credits c give no more use than bound:
+// some credits, no more remaining, and a refill only of bound's interval
+// and at most its amount.
+func creditsWithin(c, bound *Credits) bool {
+	switch {
+	case c == nil:
+		return false
+	case c.Remaining > bound.Remaining:
+		return false
+	case c.Refill == nil:
+		return true
+	case bound.Refill == nil:
+		return false
+	}
+	return c.Refill.Interval == bound.Refill.Interval && c.Refill.Amount <= bound.Refill.Amount
 }
 
 // ownKeyChange is what a key changing itself changes of what bounds it.
@@ -188,7 +216,11 @@ func (p *Principal) mayManageOwnerless() bool {
 // secret, so it must cover the key. A key may always rotate itself with its
 // current secret — not with a narrower token of it, nor with the previous
 // secret of a grace period.
-func (p *Principal) authorizeKeyRotate(k keyFacts) error {
+//
+// A key with credits (bound) may rotate another key only if that key's
+// credits are within its own: else the new secret would be more use than
+// the caller has.
+func (p *Principal) authorizeKeyRotate(k keyFacts, credits, bound *Credits) error {
 	if p.rotatesItself(k.ID) {
 		if p.prevSecret {
 			return Errorf(EFORBIDDEN, "a key rotates itself with its current secret, not the previous one")
@@ -203,6 +235,9 @@ func (p *Principal) authorizeKeyRotate(k keyFacts) error {
 	}
 	if err := p.uncovered(k.Rights); err != nil {
 		return Errorf(EFORBIDDEN, "rotating hands you the key's secret, so you must hold its rights: %s", err.Message)
+	}
+	if bound != nil && !creditsWithin(credits, bound) {
+		return Errorf(EFORBIDDEN, "a key with credits may only rotate keys whose credits are within its own (%d remaining)", bound.Remaining)
 	}
 	return nil
 }

@@ -22,6 +22,10 @@ func (s *Service) ReadableSecrets(ctx context.Context, p *Principal, keys []*API
 	if !t.PortosReadableSecrets {
 		return out, nil
 	}
+	bound, err := callerCredits(ctx, s.store, p)
+	if err != nil {
+		return nil, err
+	}
 	for _, k := range keys {
 		if k.TenantID != p.TenantID || len(k.SecretCiphertext) == 0 {
 			continue
@@ -31,7 +35,7 @@ func (s *Service) ReadableSecrets(ctx context.Context, p *Principal, keys []*API
 		if err != nil {
 			return nil, err
 		}
-		if p.authorizeKeyRotate(facts) != nil {
+		if p.authorizeKeyRotate(facts, k.Credits, bound) != nil {
 			continue
 		}
 		sec, err := s.sealer.Open(k.SecretCiphertext, []byte(k.ID))

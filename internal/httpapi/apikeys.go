@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/keyward/keyward"
@@ -30,7 +31,12 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p *keyward.
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	// A filter or cursor that does not decode is refused, never dropped
+	// (r.URL.Query() skips such pairs: the list would answer unfiltered).
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return keyward.Errorf(keyward.EINVALID, "the query string is malformed: escape %% as %%25")
+	}
 	l, err := s.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
 		Page: page, Query: q.Get("q"), Status: q.Get("status"), Permission: q.Get("permission"),
 		OwnerID: q.Get("ownerId"), Sort: q.Get("sort"), Cursor: q.Get("cursor"),

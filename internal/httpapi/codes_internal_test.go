@@ -52,3 +52,16 @@ func checkHeaders(t *testing.T, surface string, rec *httptest.ResponseRecorder, 
 		t.Errorf("%s: %d with Retry-After %q", surface, status, rec.Header().Get("Retry-After"))
 	}
 }
+
+// TestJSONKindNamesNoGoType: a body of the wrong JSON type is explained in
+// JSON's words, never with a Go type's name.
+func TestJSONKindNamesNoGoType(t *testing.T) {
+	for goType, want := range map[string]string{
+		"keyward.ImportLine": "an object", "*keyward.RateLimit": "an object", "map[string]any": "an object",
+		"int64": "an integer", "string": "a string", "[]string": "an array", "time.Time": "an RFC 3339 time",
+	} {
+		if got := jsonKind(goType); got != want {
+			t.Errorf("jsonKind(%q) = %q, want %q", goType, got, want)
+		}
+	}
+}

@@ -134,3 +134,77 @@ func TestNamedRateLimitsThroughTheAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestMeteredKeyGivesNoMoreThanItHas: a key with credits and apikeys:write
+// may create, import, re-credit or rotate keys only within its own credits:
+// else a trial key would mint itself an unmetered one. A key without
+// credits is not bound.
+func TestMeteredKeyGivesNoMoreThanItHas(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		writer := []map[string]string{{"name": "apikeys:write"}}
+		daily := func(remaining, amount int) map[string]any {
+			c := map[string]any{"remaining": remaining}
+			if amount > 0 {
+				c["refill"] = map[string]any{"amount": amount, "interval": "daily"}
+			}
+			return c
+		}
+		var metered, free, unmetered keyward.IssuedKey
+		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "trial", "level": 1, "permissions": writer, "credits": daily(1000, 5)}, 201, &metered)
+		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "paid", "level": 1, "permissions": writer}, 201, &free)
+		s.do("POST", "/v1/apikeys", s.admin, map[string]any{"name": "unmetered", "level": 1}, 201, &unmetered)
+
+		for _, tt := range []struct {
+			name    string
+			caller  string
+			credits any // nil: none
+			want    int
+		}{
+			{"metered, no credits", metered.ClientSecret, nil, 403},
+			{"metered, more remaining", metered.ClientSecret, daily(1001, 0), 403},
+			{"metered, a larger refill", metered.ClientSecret, daily(5, 6), 403},
+			{"metered, a monthly refill", metered.ClientSecret, map[string]any{"remaining": 1, "refill": map[string]any{"amount": 1, "interval": "monthly"}}, 403},
+			{"metered, within", metered.ClientSecret, daily(5, 5), 201},
+			{"unmetered, no credits", free.ClientSecret, nil, 201},
+		} {
+			body := map[string]any{"name": "child", "level": 1}
+			if tt.credits != nil {
+				body["credits"] = tt.credits
+			}
+			s.do("POST", "/v1/apikeys", tt.caller, body, tt.want, nil)
+			line := map[string]any{"name": "imported", "level": 1, "secretHash": strings.Repeat("ab", 32)}
+			if tt.credits != nil {
+				line["credits"] = tt.credits
+			}
+			a, _ := s.importKeys("Bearer "+tt.caller, ndjson(line), 200)
+			if got := a.Created == 1; got != (tt.want == 201) {
+				t.Errorf("%s: import created %d, want it created: %v (%+v)", tt.name, a.Created, tt.want == 201, a.Items[0].Problem)
+			}
+			if a.Created == 1 { // the next case imports the same hash
+				s.do("DELETE", "/v1/apikeys/"+importedID(t, a), s.admin, nil, 200, nil)
+			}
+		}
+
+		var child keyward.IssuedKey
+		s.do("POST", "/v1/apikeys", metered.ClientSecret, map[string]any{"name": "child", "level": 1, "credits": daily(3, 0)}, 201, &child)
+		s.do("PATCH", "/v1/apikeys/"+child.ID, metered.ClientSecret, map[string]any{"credits": nil}, 403, nil)
+		s.do("PATCH", "/v1/apikeys/"+child.ID, metered.ClientSecret, map[string]any{"credits": daily(2000, 0)}, 403, nil)
+		s.do("PATCH", "/v1/apikeys/"+child.ID, metered.ClientSecret, map[string]any{"credits": daily(2, 0)}, 200, nil)
+		s.do("POST", "/v1/apikeys/"+unmetered.ID+"/rotate", metered.ClientSecret, map[string]any{}, 403, nil)
+		s.do("POST", "/v1/apikeys/"+child.ID+"/rotate", metered.ClientSecret, map[string]any{}, 200, nil)
+		s.do("POST", "/v1/apikeys/"+unmetered.ID+"/rotate", free.ClientSecret, map[string]any{}, 200, nil)
+	})
+}
+
+// importedID is the id of the one key an import created.
+func importedID(t *testing.T, a importAnswer) string {
+	t.Helper()
+	for _, it := range a.Items {
+		if it.ID != "" {
+			return it.ID
+		}
+	}
+	t.Fatal("the import created no key")
+	return ""
+}

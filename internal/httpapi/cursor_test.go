@@ -39,6 +39,10 @@ func testListAPIKeysCursor(t *testing.T, s *server) {
 			s.do("POST", "/v1/apikeys?tenant=acme", s.admin, map[string]any{"name": fmt.Sprintf("z acme key %d", i)}, 201, nil)
 		}
 	}
+	// A cursor or filter that does not decode is refused, not dropped.
+	for _, q := range []string{"cursor=%ZZ", "q=%", "status=active&ownerId=%zz"} {
+		s.do("GET", "/v1/apikeys?"+q, s.admin, nil, 400, nil)
+	}
 	names := func(l keyPage) []string {
 		var out []string
 		for _, k := range l.Items {

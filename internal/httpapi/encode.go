@@ -199,6 +199,8 @@ func jsonKind(goType string) string {
 		return "an array"
 	case goType == "time.Time":
 		return "an RFC 3339 time"
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
+		return "an object" // never a Go type's name
 	default:
 		return "of type " + goType
 	}
