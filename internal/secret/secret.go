@@ -96,19 +96,10 @@ func NewPassword() string {
 // It lets the server reject typos without a database lookup; it is not a
 // security control.
 func WellFormed(s string) bool {
-	i := strings.LastIndex(s, "_sk_")
-	if i < 1 || !ValidPrefix(s[:i]) {
+	if !KeywardShaped(s) {
 		return false
 	}
-	tail := s[i+4:]
-	if len(tail) != randomLen+checksumLen {
-		return false
-	}
-	for j := 0; j < len(tail); j++ {
-		if !is62(tail[j]) {
-			return false
-		}
-	}
+	tail := s[strings.LastIndex(s, "_sk_")+4:]
 	v := crc32.ChecksumIEEE([]byte(tail[:randomLen]))
 	for j := len(tail) - 1; j >= randomLen; j-- {
 		if tail[j] != base62[v%62] {
