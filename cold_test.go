@@ -138,17 +138,7 @@ func TestColdReplicasNeverServeStale(t *testing.T) {
 			}
 			a, b := svcs[0], svcs[1]
 			ctx := context.Background()
-			if _, err := a.Bootstrap(ctx, adminPassword); err != nil {
-				t.Fatal(err)
-			}
-			login, err := a.Login(ctx, "", "admin", adminPassword)
-			if err != nil {
-				t.Fatal(err)
-			}
-			admin, err := a.Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
-			if err != nil {
-				t.Fatal(err)
-			}
+			admin := bootstrapAdmin(t, a)
 			for _, name := range []string{"orders_read", "orders_write"} {
 				if _, err := a.CreatePermission(ctx, admin, keyward.PermissionInput{Name: ptr(name)}); err != nil {
 					t.Fatal(err)

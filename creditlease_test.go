@@ -160,17 +160,7 @@ func TestCreditLeasesChangeIsAbsolute(t *testing.T) {
 	svcs := replicas(t, 2)
 	a, b := svcs[0], svcs[1]
 	ctx := t.Context()
-	if _, err := a.Bootstrap(ctx, adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	login, err := a.Login(ctx, "", "admin", adminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := a.Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := bootstrapAdmin(t, a)
 	waitListening(t, b)
 	v, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("verifier"), Permissions: perms("keys:verify")})
 	if err != nil {
@@ -243,17 +233,7 @@ func TestCreditLeasesChangeIsAbsolute(t *testing.T) {
 func TestCreditLeasesConserve(t *testing.T) {
 	svcs := replicas(t, 3)
 	ctx := t.Context()
-	if _, err := svcs[0].Bootstrap(ctx, adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	login, err := svcs[0].Login(ctx, "", "admin", adminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := svcs[0].Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := bootstrapAdmin(t, svcs[0])
 	for _, s := range svcs[1:] {
 		waitListening(t, s)
 	}

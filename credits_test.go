@@ -260,17 +260,7 @@ func creditsExactAcrossReplicas(t *testing.T, leases bool) {
 	}
 	svcs := []*keyward.Service{replica(true), replica(false), replica(false)}
 	ctx := t.Context()
-	if _, err := svcs[0].Bootstrap(ctx, adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	login, err := svcs[0].Login(ctx, "", "admin", adminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := svcs[0].Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := bootstrapAdmin(t, svcs[0])
 	v, err := svcs[0].CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("verifier"), Permissions: perms("keys:verify")})
 	if err != nil {
 		t.Fatal(err)

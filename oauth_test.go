@@ -37,17 +37,7 @@ func TestSigningKeySharedByReplicas(t *testing.T) {
 				svcs = append(svcs, svc)
 			}
 			ctx := context.Background()
-			if _, err := svcs[0].Bootstrap(ctx, adminPassword); err != nil {
-				t.Fatal(err)
-			}
-			login, err := svcs[0].Login(ctx, "", "admin", adminPassword)
-			if err != nil {
-				t.Fatal(err)
-			}
-			admin, err := svcs[0].Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
-			if err != nil {
-				t.Fatal(err)
-			}
+			admin := bootstrapAdmin(t, svcs[0])
 			k, err := svcs[0].CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("m2m")})
 			if err != nil {
 				t.Fatal(err)

@@ -37,17 +37,7 @@ func TestDeactivationReachesEveryReplica(t *testing.T) {
 	svcs := replicas(t, 2)
 	a, b := svcs[0], svcs[1]
 	ctx := context.Background()
-	if _, err := a.Bootstrap(ctx, adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	login, err := a.Login(ctx, "", "admin", adminPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := a.Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := bootstrapAdmin(t, a)
 	waitListening(t, b)
 	const n = 100
 	var keys []*keyward.IssuedKey
@@ -102,14 +92,7 @@ func TestListenerLossDropsCache(t *testing.T) {
 	svcs := replicas(t, 2)
 	a, b := svcs[0], svcs[1]
 	ctx := context.Background()
-	if _, err := a.Bootstrap(ctx, adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	login, _ := a.Login(ctx, "", "admin", adminPassword)
-	admin, err := a.Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := bootstrapAdmin(t, a)
 	waitListening(t, b)
 	k, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("cached on B")})
 	if err != nil {
@@ -148,14 +131,7 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 	svcs := replicas(t, 2)
 	a, b := svcs[0], svcs[1]
 	ctx := context.Background()
-	if _, err := a.Bootstrap(ctx, adminPassword); err != nil {
-		t.Fatal(err)
-	}
-	login, _ := a.Login(ctx, "", "admin", adminPassword)
-	admin, err := a.Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := bootstrapAdmin(t, a)
 	waitListening(t, b)
 	k, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("client")})
 	if err != nil {
@@ -182,4 +158,22 @@ func TestRevocationReachesEveryReplica(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Logf("revoked on A, refused on B after %v", time.Since(start))
+}
+
+// bootstrapAdmin creates the first admin on svc and returns it signed in.
+func bootstrapAdmin(t *testing.T, svc *keyward.Service) *keyward.Principal {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := svc.Bootstrap(ctx, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	login, err := svc.Login(ctx, "", "admin", adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := svc.Authenticate(ctx, keyward.Credentials{Bearer: login.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
 }
