@@ -90,6 +90,13 @@ func TestListAPIKeysPlans(t *testing.T) {
 			{Sort: "id"},
 			{Sort: "lastUsedAt"},
 			{Sort: "-expiresAt"},
+			// The orders only the Portos dialect offers (00015's indexes).
+			{Sort: "clientId"},
+			{Sort: "-clientId"},
+			{Sort: "version,-name"},
+			{Sort: "-version"},
+			{Sort: "description"},
+			{Sort: "-deviceName"},
 		}
 		for _, f := range filters {
 			all := f
@@ -169,6 +176,48 @@ func TestListAPIKeysPlans(t *testing.T) {
 		// A name search that matches nothing.
 		if l := list(t, keyward.APIKeyFilter{Query: "Billing service 12", Page: keyward.Page{Number: 1, Size: 10}}); len(l.Items) != 0 {
 			t.Errorf("got %d keys, want none", len(l.Items))
+		}
+	})
+}
+
+// TestListAPIKeysNameWords checks that a name search of several words
+// finds the names holding the whole query, not each word somewhere
+// (PostgreSQL searches its trigram index for the rarest word only).
+func TestListAPIKeysNameWords(t *testing.T) {
+	backendDSNs(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db := sqltest.Open(t, dsn, true)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		tn := &keyward.Tenant{ID: secret.NewID(), Name: "words", Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+		must(t, db.CreateTenant(ctx, tn))
+		byName := map[string]string{}
+		for i, name := range []string{"alpha beta", "beta alpha", "alphabet beta", "xALPHA BETAx", "alpha  beta", "orders 12345 prod"} {
+			k := benchKey(tn.ID, nil, now.Add(time.Duration(i)*time.Second))
+			k.Name = name
+			must(t, db.CreateAPIKey(ctx, k))
+			byName[k.ID] = name
+		}
+		for _, c := range []struct {
+			query string
+			want  []string // names, newest first
+		}{
+			{"alpha beta", []string{"xALPHA BETAx", "alpha beta"}},
+			{"BETA ALPHA", []string{"beta alpha"}},
+			{"alphabet beta", []string{"alphabet beta"}},
+			{"bet beta", []string{"alphabet beta"}},
+			{"12345 prod", []string{"orders 12345 prod"}},
+			{"prod 12345", []string{}},
+			{"alpha-beta", []string{}},
+		} {
+			l, err := db.ListAPIKeys(ctx, tn.ID, keyward.APIKeyFilter{Query: c.query, Page: keyward.Page{Number: 1, Size: 10}, Now: now})
+			must(t, err)
+			got := []string{}
+			for _, k := range l.Items {
+				got = append(got, byName[k.ID])
+			}
+			if !slices.Equal(got, c.want) || l.TotalCount != len(c.want) {
+				t.Errorf("%q: got %q (total %d), want %q", c.query, got, l.TotalCount, c.want)
+			}
 		}
 	})
 }
