@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -162,9 +163,20 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 // lookupIn runs query for values in batches of size, calling row for
 // each row: its %[1]s (once or more) is an IN list of a batch, its %[2]s
 // the one fixed arg, if any. SQLite gets positional parameters (see
-// insertKeys), each given as often as it is used.
+// insertKeys), each given as often as it is used, and all the values in
+// one batch, as JSON (see insertKeysLite) when they can be.
 func (s *store) lookupIn(ctx context.Context, q querier, size int, values, fixed []any, query string, row func(scan func(...any) error) error) error {
 	uses := strings.Count(query, "%[1]s")
+	if !s.pg {
+		// Every value in one statement, read from one JSON array.
+		if list, in, ok := jsonList(values); ok {
+			args := append([]any{}, fixed...)
+			for range uses {
+				args = append(args, list)
+			}
+			return lookupRows(ctx, q, fmt.Sprintf(query, in, "?"), args, row)
+		}
+	}
 	for start := 0; start < len(values); start += size {
 		batch := values[start:min(start+size, len(values))]
 		args := append([]any{}, fixed...)
@@ -184,29 +196,42 @@ func (s *store) lookupIn(ctx context.Context, q querier, size int, values, fixed
 				args = append(args, batch...)
 			}
 		}
-		rows, err := q.QueryContext(ctx, fmt.Sprintf(query, strings.Join(marks, ", "), fixedMark), args...)
-		if err != nil {
-			return fmt.Errorf("reading api keys: %w", err)
+		if err := lookupRows(ctx, q, fmt.Sprintf(query, strings.Join(marks, ", "), fixedMark), args, row); err != nil {
+			return err
 		}
-		for rows.Next() {
-			if err := row(rows.Scan); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading api keys: %w", err)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading api keys: %w", err)
-		}
-		rows.Close()
 	}
 	return nil
 }
 
-// insertKeys stores keys and their permissions in multi-row statements.
-// SQLite gets positional parameters: it finds a $N parameter by a linear
-// search, so a statement of n of them costs n². Few statements matter
-// there too: full-text indexes flush at each.
+// lookupRows runs query, calling row for each row.
+func lookupRows(ctx context.Context, q querier, query string, args []any, row func(scan func(...any) error) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("reading api keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return fmt.Errorf("reading api keys: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading api keys: %w", err)
+	}
+	return nil
+}
+
+// insertKeys stores keys and their permissions in multi-row statements,
+// in the order of their ids, which lead the primary key and the indexes of
+// names and permissions: each row then goes next to the one before instead
+// of into a random page of a large index. On SQLite, one statement each
+// (insertKeysLite) unless a value cannot be carried as JSON; the batches
+// there get positional parameters: SQLite finds a $N parameter by a
+// linear search, so a statement of n of them costs n². Few statements
+// matter there too: full-text indexes flush at each, and each opens a
+// statement journal that copies every page it changes.
 func (s *store) insertKeys(ctx context.Context, q querier, keys []*keyward.APIKey) error {
+	keys = slices.SortedFunc(slices.Values(keys), func(a, b *keyward.APIKey) int { return strings.Compare(a.ID, b.ID) })
 	rows, grantRows := importKeyRows, importGrantRows
 	mark := func(n int) string { return "$" + strconv.Itoa(n) }
 	if !s.pg {
@@ -219,6 +244,9 @@ func (s *store) insertKeys(ctx context.Context, q querier, keys []*keyward.APIKe
 			if _, err := q.ExecContext(ctx, `PRAGMA cache_size = -131072`); err == nil {
 				defer q.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+strconv.FormatInt(pages, 10))
 			}
+		}
+		if done, err := s.insertKeysLite(ctx, q, keys); done || err != nil {
+			return err
 		}
 	}
 	var sb strings.Builder

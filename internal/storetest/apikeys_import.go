@@ -71,6 +71,35 @@ func testAPIKeysImport(t *testing.T, s keyward.Store) {
 		t.Errorf("imported keys read back: %d, %+v", len(got), got)
 	}
 
+	// Text as it is, whatever JSON or SQL make of it (SQLite carries an
+	// import's rows as JSON).
+	var odd []*keyward.APIKey
+	for _, name := range []string{"quote \" back \\ slash", "tab\tnew\nline\x01\x1f", "ünï \u2028 😀 'single'"} {
+		odd = append(odd, newKey(tn.ID, func(k *keyward.APIKey) {
+			k.Name, k.Description, k.DeviceName = name, name+" d", name+" dev"
+			k.Meta = []byte(`{"n": "\u00e9\"", "x": [1, 2.5e3]}`)
+		}))
+	}
+	errs, err = s.CreateAPIKeys(ctx, odd)
+	must(t, "CreateAPIKeys of odd text", err)
+	for i, k := range odd {
+		wantCode(t, "odd key "+k.Name, errs[i], "")
+		check(t, "odd key "+k.Name, mustGetKey(t, s, tn.ID, k.ID), k)
+	}
+
+	// Name searches (a full-text index on SQLite, trigrams on PostgreSQL)
+	// find imported keys.
+	for _, tt := range []struct {
+		query string
+		want  int
+	}{{"BACK \\ SL", 1}, {"😀", 1}, {"ULL", 1}} {
+		l, err := s.ListAPIKeys(ctx, tn.ID, keyward.APIKeyFilter{Query: tt.query, Page: keyward.Page{Number: 1, Size: 10}})
+		must(t, "listing imported keys", err)
+		if l.TotalCount != tt.want {
+			t.Errorf("imported keys named like %q: got %d, want %d", tt.query, l.TotalCount, tt.want)
+		}
+	}
+
 	rolledBack := newKey(tn.ID)
 	err = s.Tx(ctx, func(tx keyward.StoreTx) error {
 		if _, err := tx.CreateAPIKeys(ctx, []*keyward.APIKey{rolledBack}); err != nil {

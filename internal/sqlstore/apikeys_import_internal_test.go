@@ -1,0 +1,52 @@
+package sqlstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/secret"
+)
+
+// TestImportTextJSONOrParameters: an import on SQLite carries its rows as
+// JSON unless a string cannot be (not UTF-8, or holding a NUL), and then
+// binds them; either way every string is stored byte for byte.
+func TestImportTextJSONOrParameters(t *testing.T) {
+	db := openSQLiteForTest(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	tn := &keyward.Tenant{ID: secret.NewID(), Name: "t", Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if err := db.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		json bool
+	}{
+		{"plain", true},
+		{"quote \" back \\ slash \x01 \x1f \n \t \u2028 😀", true},
+		{"not utf-8 \xff\xfe", false},
+		{"nul \x00 inside", false},
+	} {
+		k := &keyward.APIKey{ID: secret.NewID(), TenantID: tn.ID, ClientID: "kw_id_" + secret.NewID(), Name: tt.name,
+			Description: tt.name, IsActive: true, TokenLifespanSeconds: 60, Meta: []byte(`{"a": "\u00e9"}`),
+			CreatedAt: now, UpdatedAt: now, Version: 1, SecretGeneration: 1, SecretHash: secret.RandomBytes(32),
+			SecretCiphertext: []byte{0, 1, 0xff}, Permissions: []keyward.Permission{}}
+		if _, ok := jsonRows(nil, [][]any{db.keyInsertArgs(k)}); ok != tt.json {
+			t.Errorf("%q carried as JSON: got %v, want %v", tt.name, ok, tt.json)
+		}
+		errs, err := db.CreateAPIKeys(ctx, []*keyward.APIKey{k})
+		if err != nil || errs[0] != nil {
+			t.Fatalf("%q: CreateAPIKeys: %v %v", tt.name, err, errs)
+		}
+		got, err := db.GetAPIKey(ctx, tn.ID, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(k, got); d != "" {
+			t.Errorf("%q stored: mismatch (-want +got):\n%s", tt.name, d)
+		}
+	}
+}
