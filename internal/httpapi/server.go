@@ -28,11 +28,14 @@ import (
 
 // Server is the HTTP face of a Service.
 type Server struct {
-	svc     *keyward.Service
-	logger  *slog.Logger
-	metrics *metrics
-	mux     *http.ServeMux
-	handler http.Handler
+	svc    *keyward.Service
+	logger *slog.Logger
+	// requestLog receives the request log lines (LogRequestsTo); the
+	// logger's handler by default.
+	requestLog slog.Handler
+	metrics    *metrics
+	mux        *http.ServeMux
+	handler    http.Handler
 	// proxies are the load balancers whose X-Forwarded-For is believed.
 	proxies clientaddr.Proxies
 }
@@ -42,6 +45,12 @@ type Server struct {
 // balancers in front of keyward): the right-most address not itself a
 // trusted proxy. Call it before serving.
 func (s *Server) TrustProxies(prefixes []netip.Prefix) { s.proxies = prefixes }
+
+// LogRequestsTo sends the request log (one line per request) to h, e.g. a
+// handler writing to a buffer, instead of to the server's logger; every
+// other line still goes to the logger. Secrets are redacted as in every
+// line. Call it before serving.
+func (s *Server) LogRequestsTo(h slog.Handler) { s.requestLog = secret.RedactHandler(h) }
 
 // resolveClient replaces r.RemoteAddr with the client's address when a
 // trusted proxy forwarded the request (see clientaddr.Proxies.Resolve).
@@ -58,7 +67,7 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux()}
+	s := &Server{svc: svc, logger: logger, requestLog: logger.Handler(), mux: http.NewServeMux()}
 	s.metrics = newMetrics(reg, svc)
 	s.routes()
 	// The API reference is not an API operation: it is outside the table
@@ -221,13 +230,25 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			if route == "GET /healthz" || route == "GET /metrics" {
 				return
 			}
-			s.logger.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
-				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d),
-				slog.String("remote", ClientIP(r)))
+			s.logRequest(ctx, id, r, route, sw.status, d)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// logRequest writes the request log line. It builds the record itself:
+// Logger.LogAttrs would walk the stack for a source position no handler of
+// keyward's prints, on every request.
+func (s *Server) logRequest(ctx context.Context, id string, r *http.Request, route string, status int, d time.Duration) {
+	h := s.requestLog
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+		slog.String("path", r.URL.Path), slog.Int("status", status), slog.Duration("duration", d),
+		slog.String("remote", ClientIP(r)))
+	_ = h.Handle(ctx, rec)
 }
 
 // ClientIP returns the caller's address without the port (see clientaddr.IP).
