@@ -123,7 +123,6 @@ type ctxKey int
 
 const (
 	ctxRequestID ctxKey = iota
-	ctxPrincipal
 	ctxUnreadBody
 )
 
@@ -147,7 +146,7 @@ func requestID(ctx context.Context) string {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
-	unread *unreadBody
+	unread unreadBody // the request's (ctxUnreadBody), allocated with the writer
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -203,14 +202,13 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			id = hex.EncodeToString(secret.RandomBytes(8))
 		}
 		w.Header().Set("X-Request-Id", id)
-		unread := &unreadBody{}
-		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxUnreadBody, unread)
+		sw := &statusWriter{ResponseWriter: w}
+		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxUnreadBody, &sw.unread)
 		r = r.WithContext(ctx)
 		s.resolveClient(r)
 		// Every key credential is checked against its allowedCidrs with
 		// this address, whichever route or dialect turns it into a principal.
 		r = r.WithContext(keyward.WithClientIP(r.Context(), ClientIP(r)))
-		sw := &statusWriter{ResponseWriter: w, unread: unread}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -389,7 +387,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keywar
 		if p.Rate != nil {
 			setRateHeaders(w.Header(), p.Rate)
 		}
-		return s.Serve(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p, h)
+		return s.Serve(w, r, p, h)
 	}
 }
 
