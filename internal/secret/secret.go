@@ -12,7 +12,6 @@ import (
 	"hash/crc32"
 	"math/big"
 	"regexp"
-	"strings"
 )
 
 const (
@@ -109,7 +108,7 @@ func WellFormed(s string) bool {
 	if !KeywardShaped(s) {
 		return false
 	}
-	tail := s[strings.LastIndex(s, "_sk_")+4:]
+	tail := s[len(s)-randomLen-checksumLen:]
 	v := checksumIEEE(tail[:randomLen])
 	for j := len(tail) - 1; j >= randomLen; j-- {
 		if tail[j] != base62[v%62] {
