@@ -133,8 +133,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stderr, "keyward serve: %v\n", err)
 		return exitUsage
 	}
-	logger := c.logger(stderr)
-	if err := serve(ctx, &c, logger, stdout); err != nil {
+	// The request log is written in batches (logBuffer); every other line
+	// at once, after the request lines before it.
+	out := newLogBuffer(stderr, 100*time.Millisecond)
+	defer out.Close()
+	logger := c.logger(out.Direct())
+	if err := serve(ctx, &c, logger, c.logger(out), stdout); err != nil {
 		logger.Error("keyward stopped", slog.Any("error", err))
 		fmt.Fprintf(stderr, "keyward serve: %v\n", err)
 		return exitError
@@ -160,7 +164,7 @@ func dialectNames() []string {
 }
 
 // serve runs the server until ctx is done, then drains requests.
-func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, c *serverConfig, logger, requestLog *slog.Logger, stdout io.Writer) error {
 	master, created, err := c.masterKey()
 	if err != nil {
 		return fmt.Errorf("master key: %w", err)
@@ -231,6 +235,7 @@ func serve(ctx context.Context, c *serverConfig, logger *slog.Logger, stdout io.
 	build := currentBuild()
 	reg.MustRegister(build.collector())
 	api := httpapi.New(svc, logger, reg)
+	api.LogRequestsTo(requestLog.Handler())
 	proxies, _ := c.proxies()
 	api.TrustProxies(proxies)
 	for _, name := range c.dialectList() {

@@ -327,3 +327,35 @@ func TestServeRedis(t *testing.T) {
 		t.Errorf("the start log does not say rate limits are in Redis: %s", s.stderr.String())
 	}
 }
+
+// TestServeLogsEveryRequest: the request log is written in batches, yet
+// every line comes out, within its interval while serving, in order with
+// the lines around it.
+func TestServeLogsEveryRequest(t *testing.T) {
+	s := startServer(t, nil, "--data-dir", t.TempDir())
+	for range 3 {
+		res, err := http.Get(s.URL + "/v1/whoami")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(s.stderr.String(), `"route":"GET /v1/whoami"`) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("got stderr %s, want 3 request lines of GET /v1/whoami within 5s", s.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := s.stop(); got != 0 {
+		t.Fatalf("graceful shutdown: exit code %d, want 0", got)
+	}
+	out := s.stderr.String()
+	listening, request, stopping := strings.Index(out, `"msg":"listening"`), strings.Index(out, `"msg":"request"`), strings.Index(out, `"msg":"shutting down`)
+	if !(listening >= 0 && listening < request && request < stopping) {
+		t.Errorf("got stderr %s, want the listening line, then the request lines, then shutting down", out)
+	}
+	if !strings.Contains(out, `"status":401`) {
+		t.Errorf("got stderr %s, want the request lines to carry status 401", out)
+	}
+}

@@ -42,6 +42,17 @@ var keptHeaders = []string{
 	"X-Nd-Date", "X-Nd-Content-Sha256", "If-Match", "X-Forwarded-For",
 }
 
+// keptKeys are keptHeaders' canonical keys in http.Header, in the same
+// order: Request reads the map directly instead of canonicalizing each
+// name on every request.
+var keptKeys = func() []string {
+	keys := make([]string, len(keptHeaders))
+	for i, name := range keptHeaders {
+		keys[i] = http.CanonicalHeaderKey(name)
+	}
+	return keys
+}()
+
 // Request checks what a request carries before its body: the path (each
 // wildcard of the matched pattern by name), every query member (split on
 // "&" only, as NData does, and unescaped; a member that is not validly
@@ -57,7 +68,7 @@ func Request(r *http.Request) error {
 		}
 		return Text(field, "\x00")
 	}
-	for _, pair := range strings.Split(r.URL.RawQuery, "&") {
+	for pair := range strings.SplitSeq(r.URL.RawQuery, "&") {
 		k, v, _ := strings.Cut(pair, "=")
 		key, err := url.QueryUnescape(k)
 		if err != nil {
@@ -74,8 +85,8 @@ func Request(r *http.Request) error {
 			return err
 		}
 	}
-	for _, name := range keptHeaders {
-		for _, v := range r.Header.Values(name) {
+	for i, name := range keptHeaders {
+		for _, v := range r.Header[keptKeys[i]] {
 			if err := Text(name, v); err != nil {
 				return err
 			}

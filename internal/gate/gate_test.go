@@ -1,7 +1,9 @@
 package gate
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -94,4 +96,45 @@ func FuzzJSON(f *testing.F) {
 		}
 		walk(v)
 	})
+}
+
+// TestRequest refuses a NUL or invalid UTF-8 in the query and in each kept
+// header however the client spelt its name, naming the field as keyward
+// spells it; other headers and clean values pass.
+func TestRequest(t *testing.T) {
+	tests := []struct {
+		name, query, header, value, field string
+	}{
+		{"clean", "a=1&b=two", "X-API-Key", "kw_sk_x", ""},
+		{"no query", "", "Authorization", "Bearer x", ""},
+		{"query value", "a=1&b=%00", "", "", "b"},
+		{"query key", "a%FF=1", "", "", "query"},
+		{"api key", "", "X-API-Key", "k\x00", "X-API-Key"},
+		{"api key lower case", "", "x-api-key", "k\xff", "X-API-Key"},
+		{"authorization", "", "Authorization", "Bearer \x00", "Authorization"},
+		{"forwarded", "", "X-Forwarded-For", "1.2.3.4\x00", "X-Forwarded-For"},
+		{"nws4 date", "", "X-Nd-Date", "\xff", "X-Nd-Date"},
+		{"basic password", "", "Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("id:p\x00w")), "Authorization"},
+		{"other header", "", "X-Other", "\x00", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/v1/whoami", nil)
+			r.URL.RawQuery = tt.query
+			if tt.header != "" {
+				r.Header.Set(tt.header, tt.value)
+			}
+			err := Request(r)
+			if tt.field == "" {
+				if err != nil {
+					t.Errorf("got %v, want nil", err)
+				}
+				return
+			}
+			e, ok := err.(*keyward.Error)
+			if !ok || len(e.Fields) != 1 || e.Fields[0].Field != tt.field {
+				t.Errorf("got %v, want an error naming %s", err, tt.field)
+			}
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/gate"
@@ -108,16 +109,28 @@ func setRateHeaders(h http.Header, st *keyward.RateStatus) {
 	h.Set("RateLimit-Reset", strconv.Itoa(st.Reset))
 }
 
-// encode writes v as JSON with status.
+// encode writes v as JSON with status: json.Marshal's bytes and a newline.
 func encode(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer putEncodeBuffer(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
+}
+
+// encodeBuffers are encode's scratch buffers, reused across requests (a
+// Write never keeps the bytes it is given); none larger than 64 KiB is kept.
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putEncodeBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 64<<10 {
+		encodeBuffers.Put(buf)
+	}
 }
 
 // readBody reads a JSON body of at most MaxBodyBytes.

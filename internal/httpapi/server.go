@@ -28,11 +28,14 @@ import (
 
 // Server is the HTTP face of a Service.
 type Server struct {
-	svc     *keyward.Service
-	logger  *slog.Logger
-	metrics *metrics
-	mux     *http.ServeMux
-	handler http.Handler
+	svc    *keyward.Service
+	logger *slog.Logger
+	// requestLog receives the request log lines (LogRequestsTo); the
+	// logger's handler by default.
+	requestLog slog.Handler
+	metrics    *metrics
+	mux        *http.ServeMux
+	handler    http.Handler
 	// proxies are the load balancers whose X-Forwarded-For is believed.
 	proxies clientaddr.Proxies
 }
@@ -42,6 +45,12 @@ type Server struct {
 // balancers in front of keyward): the right-most address not itself a
 // trusted proxy. Call it before serving.
 func (s *Server) TrustProxies(prefixes []netip.Prefix) { s.proxies = prefixes }
+
+// LogRequestsTo sends the request log (one line per request) to h, e.g. a
+// handler writing to a buffer, instead of to the server's logger; every
+// other line still goes to the logger. Secrets are redacted as in every
+// line. Call it before serving.
+func (s *Server) LogRequestsTo(h slog.Handler) { s.requestLog = secret.RedactHandler(h) }
 
 // resolveClient replaces r.RemoteAddr with the client's address when a
 // trusted proxy forwarded the request (see clientaddr.Proxies.Resolve).
@@ -58,7 +67,7 @@ func New(svc *keyward.Service, logger *slog.Logger, reg *prometheus.Registry) *S
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s := &Server{svc: svc, logger: logger, mux: http.NewServeMux()}
+	s := &Server{svc: svc, logger: logger, requestLog: logger.Handler(), mux: http.NewServeMux()}
 	s.metrics = newMetrics(reg, svc)
 	s.routes()
 	// The API reference is not an API operation: it is outside the table
@@ -114,7 +123,6 @@ type ctxKey int
 
 const (
 	ctxRequestID ctxKey = iota
-	ctxPrincipal
 	ctxUnreadBody
 )
 
@@ -138,7 +146,7 @@ func requestID(ctx context.Context) string {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
-	unread *unreadBody
+	unread unreadBody // the request's (ctxUnreadBody), allocated with the writer
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -194,14 +202,13 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			id = hex.EncodeToString(secret.RandomBytes(8))
 		}
 		w.Header().Set("X-Request-Id", id)
-		unread := &unreadBody{}
-		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxUnreadBody, unread)
+		sw := &statusWriter{ResponseWriter: w}
+		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxUnreadBody, &sw.unread)
 		r = r.WithContext(ctx)
 		s.resolveClient(r)
 		// Every key credential is checked against its allowedCidrs with
 		// this address, whichever route or dialect turns it into a principal.
 		r = r.WithContext(keyward.WithClientIP(r.Context(), ClientIP(r)))
-		sw := &statusWriter{ResponseWriter: w, unread: unread}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -221,13 +228,25 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 			if route == "GET /healthz" || route == "GET /metrics" {
 				return
 			}
-			s.logger.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
-				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("duration", d),
-				slog.String("remote", ClientIP(r)))
+			s.logRequest(ctx, id, r, route, sw.status, d)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// logRequest writes the request log line. It builds the record itself:
+// Logger.LogAttrs would walk the stack for a source position no handler of
+// keyward's prints, on every request.
+func (s *Server) logRequest(ctx context.Context, id string, r *http.Request, route string, status int, d time.Duration) {
+	h := s.requestLog
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+		slog.String("path", r.URL.Path), slog.Int("status", status), slog.Duration("duration", d),
+		slog.String("remote", ClientIP(r)))
+	_ = h.Handle(ctx, rec)
 }
 
 // ClientIP returns the caller's address without the port (see clientaddr.IP).
@@ -368,7 +387,7 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keywar
 		if p.Rate != nil {
 			setRateHeaders(w.Header(), p.Rate)
 		}
-		return s.Serve(w, r.WithContext(context.WithValue(r.Context(), ctxPrincipal, p)), p, h)
+		return s.Serve(w, r, p, h)
 	}
 }
 

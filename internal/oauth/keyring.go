@@ -208,13 +208,18 @@ func (t *tokenSigner) sign(claims any) (string, error) {
 		}
 		return jws.CompactSerialize()
 	}
-	input := t.header + "." + base64.RawURLEncoding.EncodeToString(payload)
+	// header.payload.signature, assembled in one buffer.
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(t.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(64))
+	buf = append(append(buf, t.header...), '.')
+	buf = enc.AppendEncode(buf, payload)
+	input := buf
 	var sig []byte
 	switch key := t.key.(type) {
 	case ed25519.PrivateKey:
-		sig = ed25519.Sign(key, []byte(input))
+		sig = ed25519.Sign(key, input)
 	case *ecdsa.PrivateKey:
-		digest := sha256.Sum256([]byte(input))
+		digest := sha256.Sum256(input)
 		r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
 		if err != nil {
 			return "", err
@@ -223,7 +228,8 @@ func (t *tokenSigner) sign(claims any) (string, error) {
 		r.FillBytes(sig[:32])
 		s.FillBytes(sig[32:])
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	buf = append(buf, '.')
+	return string(enc.AppendEncode(buf, sig)), nil
 }
 
 // newSigningKey makes a key stored in slot with the configured algorithm,

@@ -2,7 +2,6 @@ package secret
 
 import (
 	"crypto/sha256"
-	"strings"
 )
 
 // Secrets imported from elsewhere (an Unkey "prefix_…", a Stripe-like
@@ -23,14 +22,13 @@ const (
 // KeywardShaped reports whether s has the shape of a keyward secret
 // (<prefix>_sk_ and 49 base62 characters), whatever its checksum.
 func KeywardShaped(s string) bool {
-	i := strings.LastIndex(s, "_sk_")
-	if i < 1 || !ValidPrefix(s[:i]) {
+	// The tail is a fixed number of base62 characters, so the last "_sk_"
+	// can only be where it ends: no search.
+	i := len(s) - randomLen - checksumLen - 4
+	if i < 1 || s[i:i+4] != "_sk_" || !ValidPrefix(s[:i]) {
 		return false
 	}
 	tail := s[i+4:]
-	if len(tail) != randomLen+checksumLen {
-		return false
-	}
 	for j := 0; j < len(tail); j++ {
 		if !is62(tail[j]) {
 			return false

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"crypto/sha256"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,40 @@ func TestScopedHash(t *testing.T) {
 	}
 	if b := ScopedHash("tenant-b", plain); bytes.Equal(a, b) || bytes.Equal(a, plain) || len(b) != sha256.Size {
 		t.Errorf("ScopedHash must differ by tenant and from the plain hash")
+	}
+}
+
+// keywardShapedBySearch is KeywardShaped as first written (the last "_sk_"
+// found by search): the fixed-position check must agree with it.
+func keywardShapedBySearch(s string) bool {
+	i := strings.LastIndex(s, "_sk_")
+	if i < 1 || !ValidPrefix(s[:i]) {
+		return false
+	}
+	tail := s[i+4:]
+	if len(tail) != randomLen+checksumLen {
+		return false
+	}
+	for j := 0; j < len(tail); j++ {
+		if !is62(tail[j]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKeywardShapedAgreesWithSearch(t *testing.T) {
+	sec := NewSecret("kw")
+	tail := sec[len("kw_sk_"):]
+	cases := []string{
+		sec, NewSecret("cbx_b2b"), NewSecret("a_sk_b"), "_sk_" + tail, "k_sk_" + tail, "kw_sk_" + tail[1:], "kw_sk_" + tail + "x",
+		"kw_sk_" + tail[:20] + "_sk_" + tail[24:], "kw_sk_" + tail[:48] + "_", "KW_sk_" + tail, "kw-sk_" + tail,
+		strings.Repeat("a", 17) + "_sk_" + tail, "kw_sk_", "", "x", sec + "_sk_" + tail, "kw_sk_" + tail + "_sk_",
+		"kw_sk_" + strings.Repeat("_sk_", 12) + "a",
+	}
+	for _, s := range cases {
+		if got, want := KeywardShaped(s), keywardShapedBySearch(s); got != want {
+			t.Errorf("KeywardShaped(%q): got %v, want %v", s, got, want)
+		}
 	}
 }

@@ -60,6 +60,11 @@ type redactHandler struct{ h slog.Handler }
 func (r redactHandler) Enabled(ctx context.Context, l slog.Level) bool { return r.h.Enabled(ctx, l) }
 
 func (r redactHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if clean(rec) {
+		// The common line (the request log): nothing to redact, so no
+		// copy of the record.
+		return r.h.Handle(ctx, rec)
+	}
 	out := slog.NewRecord(rec.Time, rec.Level, Redact(rec.Message), rec.PC)
 	rec.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(redactAttr(a))
@@ -77,6 +82,38 @@ func (r redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (r redactHandler) WithGroup(name string) slog.Handler { return redactHandler{r.h.WithGroup(name)} }
+
+// clean reports whether Redact would change nothing in rec: its message
+// and string values hold no "_sk_", and it holds no value whose text only
+// shows when formatted (an error, a stringer, bytes, a LogValuer).
+func clean(rec slog.Record) bool {
+	if strings.Contains(rec.Message, "_sk_") {
+		return false
+	}
+	ok := true
+	rec.Attrs(func(a slog.Attr) bool {
+		ok = cleanValue(a.Value)
+		return ok
+	})
+	return ok
+}
+
+func cleanValue(v slog.Value) bool {
+	switch v.Kind() {
+	case slog.KindString:
+		return !strings.Contains(v.String(), "_sk_")
+	case slog.KindGroup:
+		for _, a := range v.Group() {
+			if !cleanValue(a.Value) {
+				return false
+			}
+		}
+		return true
+	case slog.KindAny, slog.KindLogValuer:
+		return false
+	}
+	return true // numbers, booleans, durations, times
+}
 
 func redactAttr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()

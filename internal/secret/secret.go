@@ -12,7 +12,6 @@ import (
 	"hash/crc32"
 	"math/big"
 	"regexp"
-	"strings"
 )
 
 const (
@@ -92,6 +91,16 @@ func NewPassword() string {
 	return random62(18, 24)
 }
 
+// checksumIEEE is crc32.ChecksumIEEE of s without copying s to the heap
+// (WellFormed runs on every request with a key).
+func checksumIEEE(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crc32.IEEETable[byte(crc)^s[i]] ^ crc>>8
+	}
+	return ^crc
+}
+
 // WellFormed reports whether s has the secret format and a valid checksum.
 // It lets the server reject typos without a database lookup; it is not a
 // security control.
@@ -99,8 +108,8 @@ func WellFormed(s string) bool {
 	if !KeywardShaped(s) {
 		return false
 	}
-	tail := s[strings.LastIndex(s, "_sk_")+4:]
-	v := crc32.ChecksumIEEE([]byte(tail[:randomLen]))
+	tail := s[len(s)-randomLen-checksumLen:]
+	v := checksumIEEE(tail[:randomLen])
 	for j := len(tail) - 1; j >= randomLen; j-- {
 		if tail[j] != base62[v%62] {
 			return false

@@ -2,6 +2,7 @@ package secret
 
 import (
 	"bytes"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -248,6 +249,14 @@ func TestRedact(t *testing.T) {
 			if strings.Contains(Redact(tt.in), s) {
 				t.Errorf("Redact(%q) still holds a secret", tt.in)
 			}
+		}
+	}
+}
+
+func TestChecksumIEEE(t *testing.T) {
+	for _, s := range []string{"", "a", "123456789", NewSecret("kw"), random62(32, randomLen)} {
+		if got, want := checksumIEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Errorf("checksumIEEE(%q): got %08x, want %08x", s, got, want)
 		}
 	}
 }
