@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,34 +16,28 @@ import (
 // verificationQuery reads a key by secret hash with its owner's and
 // tenant's state, its credits, the ids of its and its owner's explicit
 // permissions and their named limits ("name limit window", comma-separated:
-// neither ids nor limit names hold commas or spaces), permission ids in id
-// order, and catalogVersion.
-// One statement: the verify path's only store read on a cache miss.
+// neither ids nor limit names hold commas or spaces; in no particular order,
+// which the caller sorts), and the tenant's catalog_version (a counter its
+// permission writes bump: migration 00017).
+// One statement: the verify path's only store read on a cache miss. It sorts
+// nothing: a current secret hash (unique) matches at most one key, and a
+// previous one is only looked for when no current one matches.
 const verificationQuery = `SELECT ` + keyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
 	c.remaining, c.refill_amount, c.refill_interval, c.refill_day, c.refill_period, c.generation,
-	(SELECT string_agg(kp.permission_id, ',' ORDER BY kp.permission_id) FROM api_key_permissions kp
+	(SELECT string_agg(kp.permission_id, ',') FROM api_key_permissions kp
 		WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id),
-	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM api_key_rate_limits l
+	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',') FROM api_key_rate_limits l
 		WHERE l.tenant_id = k.tenant_id AND l.key_id = k.id),
-	(SELECT string_agg(up.permission_id, ',' ORDER BY up.permission_id) FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id),
-	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM user_rate_limits l
+	(SELECT string_agg(up.permission_id, ',') FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id),
+	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',') FROM user_rate_limits l
 		WHERE l.tenant_id = u.tenant_id AND l.user_id = u.id),
-	` + catalogVersion + `
+	t.catalog_version
 	FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
 	LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id
 	LEFT JOIN api_key_credits c ON c.tenant_id = k.tenant_id AND c.key_id = k.id
-	WHERE k.secret_hash = $1 OR k.prev_secret_hash = $1
-	ORDER BY k.secret_hash = $1 DESC LIMIT 1`
-
-// catalogVersion is the version of the catalog of k's tenant: every
-// permission's id, name and members (as a set: their order gives no
-// rights), in id order, which is all a key's rights depend on. The schema has no counter of catalog changes, so the
-// version is the catalog's content itself (on PostgreSQL its MD5; "%s" is
-// where the dialect's wrapper goes): exact, at the cost of reading the
-// tenant's permissions (by index) on every call.
-const catalogVersion = `(SELECT COALESCE(string_agg(p.id || ' ' || length(p.name) || ':' || p.name || ' ' || COALESCE(pc.child_id, ''),
-	',' ORDER BY p.id, pc.child_id), '')
-	FROM permissions p LEFT JOIN permission_children pc ON pc.parent_id = p.id WHERE p.tenant_id = k.tenant_id)`
+	WHERE k.secret_hash = $1
+		OR (k.prev_secret_hash = $1 AND NOT EXISTS (SELECT 1 FROM api_keys cur WHERE cur.secret_hash = $1))
+	LIMIT 1`
 
 // verificationStmt is verificationQuery prepared once on the read pool.
 type verificationStmt struct {
@@ -74,15 +69,6 @@ func (v *verificationStmt) close() error {
 	return err
 }
 
-// verificationSQL is verificationQuery for the store's database: on
-// PostgreSQL the catalog version is the MD5 of the content.
-func (s *store) verificationSQL() string {
-	if s.pg {
-		return strings.Replace(verificationQuery, catalogVersion, "md5("+catalogVersion+")", 1)
-	}
-	return verificationQuery
-}
-
 // KeyForVerification returns the key, in any tenant, whose current or
 // previous secret hash is hash (a current match wins), with its tenant's
 // and owner's state and its tenant's catalog version, in one statement
@@ -93,13 +79,13 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 	}
 	var row *sql.Row
 	if s.verify != nil && s.tx == nil {
-		stmt, err := s.verify.get(ctx, s.readPool, s.verificationSQL())
+		stmt, err := s.verify.get(ctx, s.readPool, verificationQuery)
 		if err != nil {
 			return nil, fmt.Errorf("preparing the verification query: %w", err)
 		}
 		row = stmt.QueryRowContext(ctx, hash)
 	} else {
-		row = s.read.QueryRowContext(ctx, s.verificationSQL(), hash)
+		row = s.read.QueryRowContext(ctx, verificationQuery, hash)
 	}
 	var (
 		ownerID                                            sql.NullString
@@ -108,7 +94,7 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 		rec                                                keyward.VerificationRecord
 		remaining, amount, day, period, generation         sql.NullInt64
 		interval, keyPerms, keyLimits, userPerms, userLims sql.NullString
-		version                                            sql.NullString
+		version                                            int64
 	)
 	k, err := scanKey(extraScanRow{row, []any{&ownerID, &ownerLevel, &ownerActive, &rec.TenantActive, &rec.TenantRoot,
 		&remaining, &amount, &interval, &day, &period, &generation, &keyPerms, &keyLimits, &userPerms, &userLims, &version}})
@@ -117,7 +103,7 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 	} else if err != nil {
 		return nil, fmt.Errorf("reading an api key for verification: %w", err)
 	}
-	rec.Key, rec.CatalogVersion = k, version.String
+	rec.Key, rec.CatalogVersion = k, strconv.FormatInt(version, 10)
 	if remaining.Valid {
 		c := &keyward.Credits{Remaining: remaining.Int64, Period: period.Int64, Generation: generation.Int64}
 		if amount.Valid && interval.Valid {
@@ -148,19 +134,23 @@ type extraScanRow struct {
 
 func (e extraScanRow) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
-// permissionIDs splits a comma-separated list of permission ids.
+// permissionIDs splits a comma-separated list of permission ids, in id
+// order.
 func permissionIDs(s sql.NullString) []keyward.Permission {
-	out := []keyward.Permission{}
 	if !s.Valid || s.String == "" {
-		return out
+		return []keyward.Permission{}
 	}
-	for id := range strings.SplitSeq(s.String, ",") {
-		out = append(out, keyward.Permission{ID: id})
+	ids := strings.Split(s.String, ",")
+	slices.Sort(ids)
+	out := make([]keyward.Permission, len(ids))
+	for i, id := range ids {
+		out[i].ID = id
 	}
 	return out
 }
 
-// namedLimits parses "name limit window" items, comma-separated.
+// namedLimits parses "name limit window" items, comma-separated, in name
+// order.
 func namedLimits(s sql.NullString) ([]keyward.NamedRateLimit, error) {
 	if !s.Valid || s.String == "" {
 		return nil, nil
@@ -178,5 +168,6 @@ func namedLimits(s sql.NullString) ([]keyward.NamedRateLimit, error) {
 		}
 		out = append(out, keyward.NamedRateLimit{Name: f[0], Limit: lim, WindowSeconds: win})
 	}
+	slices.SortFunc(out, func(a, b keyward.NamedRateLimit) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
