@@ -22,7 +22,7 @@ import (
 // One statement: the verify path's only store read on a cache miss. It sorts
 // nothing: a current secret hash (unique) matches at most one key, and a
 // previous one is only looked for when no current one matches.
-const verificationQuery = `SELECT ` + keyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
+const verificationQuery = `SELECT ` + verificationKeyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
 	c.remaining, c.refill_amount, c.refill_interval, c.refill_day, c.refill_period, c.generation,
 	(SELECT string_agg(kp.permission_id, ',') FROM api_key_permissions kp
 		WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id),
@@ -38,6 +38,14 @@ const verificationQuery = `SELECT ` + keyColumns + `, u.id, u.level, u.is_active
 	WHERE k.secret_hash = $1
 		OR (k.prev_secret_hash = $1 AND NOT EXISTS (SELECT 1 FROM api_keys cur WHERE cur.secret_hash = $1))
 	LIMIT 1`
+
+// verificationKeyColumns are the columns of a key k that deciding whether it
+// works needs (VerificationRecord.Key): fewer than keyColumns, since every
+// column costs on every cache miss (the driver names and converts each).
+const verificationKeyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.owner_id, k.level, k.is_active, k.expires_at,
+	k.token_lifespan_seconds, k.hmac_enabled, k.meta, k.secret_hash, k.secret_ciphertext, k.prev_secret_hash,
+	k.prev_secret_ciphertext, k.prev_secret_expires_at, k.secret_generation, k.rate_limit, k.rate_window_seconds,
+	k.acts_as_owner, k.secret_revoked, k.audiences, k.allowed_cidrs`
 
 // verificationStmt is verificationQuery prepared once on the read pool.
 type verificationStmt struct {
@@ -88,6 +96,9 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 		row = s.read.QueryRowContext(ctx, verificationQuery, hash)
 	}
 	var (
+		k                                                  keyward.APIKey
+		keyOwner                                           sql.NullString
+		rateLimit, rateWindow                              sql.NullInt64
 		ownerID                                            sql.NullString
 		ownerLevel                                         sql.NullInt64
 		ownerActive                                        sql.NullBool
@@ -96,14 +107,22 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 		interval, keyPerms, keyLimits, userPerms, userLims sql.NullString
 		version                                            int64
 	)
-	k, err := scanKey(extraScanRow{row, []any{&ownerID, &ownerLevel, &ownerActive, &rec.TenantActive, &rec.TenantRoot,
-		&remaining, &amount, &interval, &day, &period, &generation, &keyPerms, &keyLimits, &userPerms, &userLims, &version}})
+	err := row.Scan(&k.ID, &k.TenantID, &k.ClientID, &k.Name, &keyOwner, &k.Level, &k.IsActive, nullTimeCol{&k.ExpiresAt},
+		&k.TokenLifespanSeconds, &k.HMACEnabled, rawJSONCol{&k.Meta}, &k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash,
+		&k.PrevSecretCiphertext, nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &rateLimit, &rateWindow,
+		&k.ActsAsOwner, &k.SecretRevoked, audiencesCol{&k.Audiences}, cidrsCol{&k.AllowedCIDRs},
+		&ownerID, &ownerLevel, &ownerActive, &rec.TenantActive, &rec.TenantRoot,
+		&remaining, &amount, &interval, &day, &period, &generation, &keyPerms, &keyLimits, &userPerms, &userLims, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("api key")
 	} else if err != nil {
 		return nil, fmt.Errorf("reading an api key for verification: %w", err)
 	}
-	rec.Key, rec.CatalogVersion = k, strconv.FormatInt(version, 10)
+	k.OwnerID = keyOwner.String
+	if rateLimit.Valid && rateWindow.Valid {
+		k.RateLimit = &keyward.RateLimit{Limit: int(rateLimit.Int64), WindowSeconds: int(rateWindow.Int64)}
+	}
+	rec.Key, rec.CatalogVersion = &k, strconv.FormatInt(version, 10)
 	if remaining.Valid {
 		c := &keyward.Credits{Remaining: remaining.Int64, Period: period.Int64, Generation: generation.Int64}
 		if amount.Valid && interval.Valid {
@@ -125,14 +144,6 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 	}
 	return &rec, nil
 }
-
-// extraScanRow scans a row of keyColumns followed by the extra columns.
-type extraScanRow struct {
-	row   *sql.Row
-	extra []any
-}
-
-func (e extraScanRow) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
 // permissionIDs splits a comma-separated list of permission ids, in id
 // order.
