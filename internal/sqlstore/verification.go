@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyward/keyward"
 )
@@ -48,33 +49,37 @@ const verificationKeyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.owner_
 	k.acts_as_owner, k.secret_revoked, k.audiences, k.allowed_cidrs`
 
 // verificationStmt is verificationQuery prepared once on the read pool.
+// Every cache miss gets it: once prepared, without taking a lock.
 type verificationStmt struct {
-	mu   sync.Mutex
-	stmt *sql.Stmt
+	ready atomic.Pointer[sql.Stmt]
+	mu    sync.Mutex // held while preparing or closing
 }
 
 func (v *verificationStmt) get(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	if stmt := v.ready.Load(); stmt != nil {
+		return stmt, nil
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.stmt == nil {
-		stmt, err := pool.PrepareContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		v.stmt = stmt
+	if stmt := v.ready.Load(); stmt != nil {
+		return stmt, nil
 	}
-	return v.stmt, nil
+	stmt, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	v.ready.Store(stmt)
+	return stmt, nil
 }
 
 func (v *verificationStmt) close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.stmt == nil {
+	stmt := v.ready.Swap(nil)
+	if stmt == nil {
 		return nil
 	}
-	err := v.stmt.Close()
-	v.stmt = nil
-	return err
+	return stmt.Close()
 }
 
 // KeyForVerification returns the key, in any tenant, whose current or
