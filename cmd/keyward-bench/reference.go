@@ -200,8 +200,8 @@ func (b *bench) getter(url string) func(ctx context.Context) bool {
 }
 
 // createColdKeys creates the cold scenarios' --cold-keys distinct keys
-// through POST /v1/apikeys:import, coldImportLines a request, --concurrency
-// requests at a time, each key with a keyward-shaped secret made here (an
+// through POST /v1/apikeys:import, coldImportLines a request, one request
+// at a time, each key with a keyward-shaped secret made here (an
 // import keeps it: it verifies as a created key's does). Importing is about
 // a hundred times faster than creating one key a request, so a run can use
 // more keys than it sends cold requests: then every cold request misses the
@@ -216,37 +216,41 @@ func (b *bench) createColdKeys(ctx context.Context, stderr io.Writer) error {
 	}
 	h := map[string]string{"Authorization": b.admin, "Content-Type": "application/x-ndjson"}
 	start := time.Now()
-	chunks := (n + coldImportLines - 1) / coldImportLines
-	err := b.parallel(chunks, func(c int) error {
-		lo, hi := c*coldImportLines, min((c+1)*coldImportLines, n)
-		var body bytes.Buffer
-		for _, sec := range b.coldSecrets[lo:hi] {
-			body.WriteString(`{"name":"keyward-bench cold","level":1,"secret":"` + sec + `"}` + "\n")
+	// One import at a time: the database writes them one at a time anyway
+	// (SQLite has one writer), and many at once only wait past its timeout.
+	for lo := 0; lo < n; lo += coldImportLines {
+		if err := b.importColdKeys(ctx, h, lo, min(lo+coldImportLines, n)); err != nil {
+			return err
 		}
-		var res struct {
-			Items []struct {
-				Line int
-				ID   string
-			}
-			Failed int
-		}
-		code, err := b.call(ctx, "POST", "/v1/apikeys:import", h, &body, &res)
-		if err != nil || code != 200 || res.Failed != 0 || len(res.Items) != hi-lo {
-			return fmt.Errorf("importing cold keys %d-%d: status %d, %d failed, %v", lo, hi-1, code, res.Failed, err)
-		}
-		for _, it := range res.Items {
-			if it.Line < 1 || it.Line > hi-lo || it.ID == "" {
-				return fmt.Errorf("importing cold keys %d-%d: unexpected item %+v", lo, hi-1, it)
-			}
-			b.coldIDs[lo+it.Line-1] = it.ID
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	d := time.Since(start)
 	fmt.Fprintf(stderr, "keyward-bench: imported %d keys in %v (%.0f keys/s)\n", n, d.Round(time.Millisecond), float64(n)/d.Seconds())
+	return nil
+}
+
+// importColdKeys imports the cold keys lo to hi-1 in one request.
+func (b *bench) importColdKeys(ctx context.Context, h map[string]string, lo, hi int) error {
+	var body bytes.Buffer
+	for _, sec := range b.coldSecrets[lo:hi] {
+		body.WriteString(`{"name":"keyward-bench cold","level":1,"secret":"` + sec + `"}` + "\n")
+	}
+	var res struct {
+		Items []struct {
+			Line int
+			ID   string
+		}
+		Failed int
+	}
+	code, err := b.call(ctx, "POST", "/v1/apikeys:import", h, &body, &res)
+	if err != nil || code != 200 || res.Failed != 0 || len(res.Items) != hi-lo {
+		return fmt.Errorf("importing cold keys %d-%d: status %d, %d failed, %v", lo, hi-1, code, res.Failed, err)
+	}
+	for _, it := range res.Items {
+		if it.Line < 1 || it.Line > hi-lo || it.ID == "" {
+			return fmt.Errorf("importing cold keys %d-%d: unexpected item %+v", lo, hi-1, it)
+		}
+		b.coldIDs[lo+it.Line-1] = it.ID
+	}
 	return nil
 }
 
