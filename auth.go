@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -319,35 +318,9 @@ func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now
 		}
 	}
 	snap.limits = keyLimits(k, owner)
-	// A key acts with its grant intersected with its owner's rights now
-	// (SPEC §3): demoting the owner narrows the key at once.
-	explicit := expand(catalog, k.Permissions)
-	eff := grantRights(k.Level, explicit, rec.TenantRoot, catalog)
-	if owner != nil {
-		or := s.userRights(owner, rec.TenantRoot, catalog)
-		if k.ActsAsOwner {
-			eff, explicit = or, or.Perms
-		} else {
-			eff = eff.intersect(or)
-			for name := range explicit {
-				if !or.Perms[name] {
-					delete(explicit, name)
-				}
-			}
-		}
-	}
-	snap.Level, snap.perms, snap.explicit = eff.Level, eff.Perms, explicit
-	for name := range explicit {
-		snap.Permissions = append(snap.Permissions, name)
-	}
-	slices.Sort(snap.Permissions)
-	// A token may carry whatever the key holds, on every key or on its own.
-	_, own := (&Principal{Level: eff.Level}).EffectivePermissions(nil)
-	snap.scopable = maps.Clone(eff.Perms)
-	for _, name := range own {
-		snap.scopable[name] = true
-	}
-	snap.effective = slices.Sorted(maps.Keys(snap.scopable))
+	r := s.rights.rightsOf(k, owner, rec.TenantRoot, catalog)
+	snap.Level, snap.perms, snap.explicit, snap.Permissions = r.level, r.perms, r.explicit, r.permissions
+	snap.scopable, snap.effective = r.scopable, r.effective
 	return snap
 }
 

@@ -270,9 +270,8 @@ func (c *catalogCache) put(tenantID string, e catalogEntry, gen uint64) {
 //
 // The catalog read may already be newer than version (a change between
 // the two reads): it is then cached under the older version, which the
-// next read finds changed (one more read), unless the catalog went back to
-// exactly that version meanwhile. That change was made through a Service,
-// which clears every replica's catalogs through the change feed.
+// next read finds changed (one more read): the version is a counter that
+// every permission write bumps, so it never comes back.
 func (s *Service) catalogAt(ctx context.Context, tenantID, version string) ([]*Permission, error) {
 	c := &s.catalogs
 	c.mu.RLock()

@@ -99,6 +99,7 @@ type Service struct {
 	sealer       *secret.Sealer
 	cache        *keyCache
 	catalogs     catalogCache
+	rights       rightsMemo // keyRights by their inputs (rights_memo.go)
 	loginQueue   *loginQueue
 	failedLogins auditWindows // failed logins per tenant and client address
 	logins       auditWindows // successful logins per user and client address

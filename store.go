@@ -202,7 +202,10 @@ type StoreTx interface {
 // store (Store.KeyForVerification).
 type VerificationRecord struct {
 	// Key is the key, with Credits and RateLimits; its Permissions carry
-	// only their ID (the catalog has the rest).
+	// only their ID (the catalog has the rest). Only what deciding whether
+	// it works needs is filled (VerificationKey): not its description,
+	// owner's userName, device name, secret hint, times other than
+	// ExpiresAt and PrevSecretExpiresAt, creator, version or secret holders.
 	Key *APIKey
 	// TenantActive and TenantRoot are the state of the key's tenant.
 	TenantActive, TenantRoot bool
@@ -214,4 +217,15 @@ type VerificationRecord struct {
 	// changes (a permission created, renamed, deleted, or its members
 	// changed): two reads with the same version saw the same catalog.
 	CatalogVersion string
+}
+
+// VerificationKey is k with only the fields VerificationRecord.Key holds.
+func VerificationKey(k *APIKey) *APIKey {
+	return &APIKey{ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID,
+		Permissions: k.Permissions, Level: k.Level, IsActive: k.IsActive, ExpiresAt: k.ExpiresAt,
+		TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled, RateLimit: k.RateLimit,
+		Credits: k.Credits, RateLimits: k.RateLimits, Meta: k.Meta, ActsAsOwner: k.ActsAsOwner, Audiences: k.Audiences,
+		SecretRevoked: k.SecretRevoked, AllowedCIDRs: k.AllowedCIDRs, SecretGeneration: k.SecretGeneration,
+		SecretHash: k.SecretHash, SecretCiphertext: k.SecretCiphertext, PrevSecretHash: k.PrevSecretHash,
+		PrevSecretCiphertext: k.PrevSecretCiphertext, PrevSecretExpiresAt: k.PrevSecretExpiresAt}
 }

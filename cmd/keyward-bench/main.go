@@ -92,7 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario (and each reference) runs (at most 60s)")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "concurrent connections (1-256)")
 	fs.StringVar(&c.scenarios, "scenarios", strings.Join(defaultScenarios, ","), "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), limited (the same with a key that has a rate limit it never reaches: the limiter's cost), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1), cold (POST /v1/keys/verify of --cold-keys distinct keys round-robin), cold-key (GET /v1/whoami with those keys round-robin)")
-	fs.IntVar(&c.coldKeys, "cold-keys", 10_000, "distinct keys the cold scenarios create (in parallel, through the API) and use round-robin (1-1000000)")
+	fs.IntVar(&c.coldKeys, "cold-keys", 10_000, "distinct keys the cold scenarios import (POST /v1/apikeys:import, in parallel) and use round-robin (1-1000000); more than the run sends cold requests keeps every one a miss and the verifier warm")
 	fs.StringVar(&c.store, "store", "sqlite", "the server's database, sqlite or postgres: it picks the cold scenarios' target (0.35 or 0.20 of the floor)")
 	fs.StringVar(&c.compare, "compare", "", "also write the results as a markdown table to this file, with the machine and the command line")
 	fs.StringVar(&c.references, "references", "process", "where the floor and the signing reference run: process (each in a child process of its own, as keyward runs in its own: fair on a shared machine) or inprocess (in keyward-bench's process, sharing the client's CPUs)")

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyward/keyward"
 )
@@ -15,72 +17,69 @@ import (
 // verificationQuery reads a key by secret hash with its owner's and
 // tenant's state, its credits, the ids of its and its owner's explicit
 // permissions and their named limits ("name limit window", comma-separated:
-// neither ids nor limit names hold commas or spaces), permission ids in id
-// order, and catalogVersion.
-// One statement: the verify path's only store read on a cache miss.
-const verificationQuery = `SELECT ` + keyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
+// neither ids nor limit names hold commas or spaces; in no particular order,
+// which the caller sorts), and the tenant's catalog_version (a counter its
+// permission writes bump: migration 00017).
+// One statement: the verify path's only store read on a cache miss. It sorts
+// nothing: a current secret hash (unique) matches at most one key, and a
+// previous one is only looked for when no current one matches.
+const verificationQuery = `SELECT ` + verificationKeyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
 	c.remaining, c.refill_amount, c.refill_interval, c.refill_day, c.refill_period, c.generation,
-	(SELECT string_agg(kp.permission_id, ',' ORDER BY kp.permission_id) FROM api_key_permissions kp
+	(SELECT string_agg(kp.permission_id, ',') FROM api_key_permissions kp
 		WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id),
-	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM api_key_rate_limits l
+	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',') FROM api_key_rate_limits l
 		WHERE l.tenant_id = k.tenant_id AND l.key_id = k.id),
-	(SELECT string_agg(up.permission_id, ',' ORDER BY up.permission_id) FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id),
-	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',' ORDER BY l.name) FROM user_rate_limits l
+	(SELECT string_agg(up.permission_id, ',') FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id),
+	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',') FROM user_rate_limits l
 		WHERE l.tenant_id = u.tenant_id AND l.user_id = u.id),
-	` + catalogVersion + `
+	t.catalog_version
 	FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
 	LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id
 	LEFT JOIN api_key_credits c ON c.tenant_id = k.tenant_id AND c.key_id = k.id
-	WHERE k.secret_hash = $1 OR k.prev_secret_hash = $1
-	ORDER BY k.secret_hash = $1 DESC LIMIT 1`
+	WHERE k.secret_hash = $1
+		OR (k.prev_secret_hash = $1 AND NOT EXISTS (SELECT 1 FROM api_keys cur WHERE cur.secret_hash = $1))
+	LIMIT 1`
 
-// catalogVersion is the version of the catalog of k's tenant: every
-// permission's id, name and members (as a set: their order gives no
-// rights), in id order, which is all a key's rights depend on. The schema has no counter of catalog changes, so the
-// version is the catalog's content itself (on PostgreSQL its MD5; "%s" is
-// where the dialect's wrapper goes): exact, at the cost of reading the
-// tenant's permissions (by index) on every call.
-const catalogVersion = `(SELECT COALESCE(string_agg(p.id || ' ' || length(p.name) || ':' || p.name || ' ' || COALESCE(pc.child_id, ''),
-	',' ORDER BY p.id, pc.child_id), '')
-	FROM permissions p LEFT JOIN permission_children pc ON pc.parent_id = p.id WHERE p.tenant_id = k.tenant_id)`
+// verificationKeyColumns are the columns of a key k that deciding whether it
+// works needs (VerificationRecord.Key): fewer than keyColumns, since every
+// column costs on every cache miss (the driver names and converts each).
+const verificationKeyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.owner_id, k.level, k.is_active, k.expires_at,
+	k.token_lifespan_seconds, k.hmac_enabled, k.meta, k.secret_hash, k.secret_ciphertext, k.prev_secret_hash,
+	k.prev_secret_ciphertext, k.prev_secret_expires_at, k.secret_generation, k.rate_limit, k.rate_window_seconds,
+	k.acts_as_owner, k.secret_revoked, k.audiences, k.allowed_cidrs`
 
 // verificationStmt is verificationQuery prepared once on the read pool.
+// Every cache miss gets it: once prepared, without taking a lock.
 type verificationStmt struct {
-	mu   sync.Mutex
-	stmt *sql.Stmt
+	ready atomic.Pointer[sql.Stmt]
+	mu    sync.Mutex // held while preparing or closing
 }
 
 func (v *verificationStmt) get(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
+	if stmt := v.ready.Load(); stmt != nil {
+		return stmt, nil
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.stmt == nil {
-		stmt, err := pool.PrepareContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		v.stmt = stmt
+	if stmt := v.ready.Load(); stmt != nil {
+		return stmt, nil
 	}
-	return v.stmt, nil
+	stmt, err := pool.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	v.ready.Store(stmt)
+	return stmt, nil
 }
 
 func (v *verificationStmt) close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.stmt == nil {
+	stmt := v.ready.Swap(nil)
+	if stmt == nil {
 		return nil
 	}
-	err := v.stmt.Close()
-	v.stmt = nil
-	return err
-}
-
-// verificationSQL is verificationQuery for the store's database: on
-// PostgreSQL the catalog version is the MD5 of the content.
-func (s *store) verificationSQL() string {
-	if s.pg {
-		return strings.Replace(verificationQuery, catalogVersion, "md5("+catalogVersion+")", 1)
-	}
-	return verificationQuery
+	return stmt.Close()
 }
 
 // KeyForVerification returns the key, in any tenant, whose current or
@@ -93,31 +92,42 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 	}
 	var row *sql.Row
 	if s.verify != nil && s.tx == nil {
-		stmt, err := s.verify.get(ctx, s.readPool, s.verificationSQL())
+		stmt, err := s.verify.get(ctx, s.readPool, verificationQuery)
 		if err != nil {
 			return nil, fmt.Errorf("preparing the verification query: %w", err)
 		}
 		row = stmt.QueryRowContext(ctx, hash)
 	} else {
-		row = s.read.QueryRowContext(ctx, s.verificationSQL(), hash)
+		row = s.read.QueryRowContext(ctx, verificationQuery, hash)
 	}
 	var (
+		k                                                  keyward.APIKey
+		keyOwner                                           sql.NullString
+		rateLimit, rateWindow                              sql.NullInt64
 		ownerID                                            sql.NullString
 		ownerLevel                                         sql.NullInt64
 		ownerActive                                        sql.NullBool
 		rec                                                keyward.VerificationRecord
 		remaining, amount, day, period, generation         sql.NullInt64
 		interval, keyPerms, keyLimits, userPerms, userLims sql.NullString
-		version                                            sql.NullString
+		version                                            int64
 	)
-	k, err := scanKey(extraScanRow{row, []any{&ownerID, &ownerLevel, &ownerActive, &rec.TenantActive, &rec.TenantRoot,
-		&remaining, &amount, &interval, &day, &period, &generation, &keyPerms, &keyLimits, &userPerms, &userLims, &version}})
+	err := row.Scan(&k.ID, &k.TenantID, &k.ClientID, &k.Name, &keyOwner, &k.Level, &k.IsActive, nullTimeCol{&k.ExpiresAt},
+		&k.TokenLifespanSeconds, &k.HMACEnabled, rawJSONCol{&k.Meta}, &k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash,
+		&k.PrevSecretCiphertext, nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &rateLimit, &rateWindow,
+		&k.ActsAsOwner, &k.SecretRevoked, audiencesCol{&k.Audiences}, cidrsCol{&k.AllowedCIDRs},
+		&ownerID, &ownerLevel, &ownerActive, &rec.TenantActive, &rec.TenantRoot,
+		&remaining, &amount, &interval, &day, &period, &generation, &keyPerms, &keyLimits, &userPerms, &userLims, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("api key")
 	} else if err != nil {
 		return nil, fmt.Errorf("reading an api key for verification: %w", err)
 	}
-	rec.Key, rec.CatalogVersion = k, version.String
+	k.OwnerID = keyOwner.String
+	if rateLimit.Valid && rateWindow.Valid {
+		k.RateLimit = &keyward.RateLimit{Limit: int(rateLimit.Int64), WindowSeconds: int(rateWindow.Int64)}
+	}
+	rec.Key, rec.CatalogVersion = &k, strconv.FormatInt(version, 10)
 	if remaining.Valid {
 		c := &keyward.Credits{Remaining: remaining.Int64, Period: period.Int64, Generation: generation.Int64}
 		if amount.Valid && interval.Valid {
@@ -140,27 +150,23 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 	return &rec, nil
 }
 
-// extraScanRow scans a row of keyColumns followed by the extra columns.
-type extraScanRow struct {
-	row   *sql.Row
-	extra []any
-}
-
-func (e extraScanRow) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
-
-// permissionIDs splits a comma-separated list of permission ids.
+// permissionIDs splits a comma-separated list of permission ids, in id
+// order.
 func permissionIDs(s sql.NullString) []keyward.Permission {
-	out := []keyward.Permission{}
 	if !s.Valid || s.String == "" {
-		return out
+		return []keyward.Permission{}
 	}
-	for id := range strings.SplitSeq(s.String, ",") {
-		out = append(out, keyward.Permission{ID: id})
+	ids := strings.Split(s.String, ",")
+	slices.Sort(ids)
+	out := make([]keyward.Permission, len(ids))
+	for i, id := range ids {
+		out[i].ID = id
 	}
 	return out
 }
 
-// namedLimits parses "name limit window" items, comma-separated.
+// namedLimits parses "name limit window" items, comma-separated, in name
+// order.
 func namedLimits(s sql.NullString) ([]keyward.NamedRateLimit, error) {
 	if !s.Valid || s.String == "" {
 		return nil, nil
@@ -178,5 +184,6 @@ func namedLimits(s sql.NullString) ([]keyward.NamedRateLimit, error) {
 		}
 		out = append(out, keyward.NamedRateLimit{Name: f[0], Limit: lim, WindowSeconds: win})
 	}
+	slices.SortFunc(out, func(a, b keyward.NamedRateLimit) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
