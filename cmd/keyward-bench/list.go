@@ -26,6 +26,7 @@ import (
 const (
 	seedMarker     = "keyward-bench-seed" // the name of the key whose meta holds the seed's state
 	seedBatch      = 10_000               // lines per import request (keyward.MaxImportLines)
+	seedMinBatch   = 500                  // the fewest, should imports outlast the server's --db-timeout
 	seedCommonWord = "alpha"              // in a quarter of the names
 	seedRareWord   = "zephyr"             // in ten names
 	permCommon     = "orders_read"        // held by half of the keys
@@ -218,12 +219,14 @@ func (b *bench) seedTenant(ctx context.Context, n int, stderr io.Writer) (*seed,
 	// Import every line; a line whose clientId (unique across tenants,
 	// hence the tenant's N in it) an interrupted run already imported fails
 	// with 409 and counts as there.
-	fmt.Fprintf(stderr, "keyward-bench: importing %d keys into tenant %s, %d a request…\n", n, s.tenant, seedBatch)
+	fmt.Fprintf(stderr, "keyward-bench: importing %d keys into tenant %s, up to %d a request…\n", n, s.tenant, seedBatch)
 	start, created, present := time.Now(), 0, 0
 	var body bytes.Buffer
-	for from := 0; from < n; from += seedBatch {
+	size, reported := seedBatch, 0
+	for from := 0; from < n; {
+		to := min(n, from+size)
 		body.Reset()
-		for i := from; i < min(n, from+seedBatch); i++ {
+		for i := from; i < to; i++ {
 			body.Write(s.line(i))
 			body.WriteByte('\n')
 		}
@@ -239,8 +242,15 @@ func (b *bench) seedTenant(ctx context.Context, n int, stderr io.Writer) (*seed,
 		}
 		code, err := b.call(ctx, "POST", inTenant("/v1/apikeys:import", s.tenant),
 			map[string]string{"Authorization": b.admin, "Content-Type": "application/x-ndjson"}, bytes.NewReader(body.Bytes()), &a)
+		if err == nil && code == 503 && size > seedMinBatch {
+			// The import outlasted the server's --db-timeout (and was
+			// rolled back): send fewer lines a request from now on.
+			size = max(seedMinBatch, size/2)
+			fmt.Fprintf(stderr, "keyward-bench: an import of %d keys outlasted the server's --db-timeout: %d a request from now on\n", to-from, size)
+			continue
+		}
 		if err != nil || code != 200 {
-			return nil, fmt.Errorf("importing keys %d-%d: status %d %v", from, min(n, from+seedBatch)-1, code, err)
+			return nil, fmt.Errorf("importing keys %d-%d: status %d %v", from, to-1, code, err)
 		}
 		for _, it := range a.Items {
 			switch {
@@ -252,9 +262,11 @@ func (b *bench) seedTenant(ctx context.Context, n int, stderr io.Writer) (*seed,
 				return nil, fmt.Errorf("importing key %d: %d %s", from+it.Line-1, it.Problem.Status, it.Problem.Detail)
 			}
 		}
-		if done := min(n, from+seedBatch); done%(10*seedBatch) == 0 || done == n {
+		from = to
+		if from-reported >= 50_000 || from == n {
+			reported = from
 			d := time.Since(start)
-			fmt.Fprintf(stderr, "keyward-bench: imported %d of %d keys (%.0f keys/s)\n", done, n, float64(created)/d.Seconds())
+			fmt.Fprintf(stderr, "keyward-bench: imported %d of %d keys (%.0f keys/s)\n", from, n, float64(created)/d.Seconds())
 		}
 	}
 	d := time.Since(start)

@@ -6,6 +6,7 @@
 // (each in a child process, or in process with --references inprocess).
 //
 //	keyward-bench --server http://127.0.0.1:8080 --user admin --password … [--duration 5s] [--concurrency 16] [--cold-keys 10000] [--compare FILE]
+//	keyward-bench --password … --scenarios list,memory [--list-keys 1000000] [--memory-keys 1000000]
 //
 // Every row shows req/s, p50, p99, its ratio to the floor and, for the
 // scenarios issue 13 sets a target for, its ratio to that target's
@@ -53,6 +54,13 @@ median of a few rounds (--rounds 3).
 The cold scenarios use --cold-keys distinct keys round-robin; for every request to miss the key
 cache, run the server with a small --cache-ttl (e.g. 1ns) or --cache-size, or use more keys than
 the run sends requests. The misses/req column is read from the server's /metrics.
+
+Not run by default (--scenarios list,memory): list loads GET /v1/apikeys of a tenant of
+--list-keys keys (keyward-bench-N, imported once through POST /v1/apikeys:import and kept: a
+second run imports nothing), a row per filter (name, status, permission, owner: common and rare
+matches), per sort and for a deep page by number and by cursor, each judged p99 < 50ms. memory
+verifies each of --memory-keys such keys once and prints the server's RSS growth per cached key,
+judged <= 1 KiB; run the server with --cache-ttl 1h (and --db-timeout 60s while a million seed).
 
 Usage: keyward-bench --password … [flags]
 

@@ -194,7 +194,8 @@ func TestFlags(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, &errb); code != 0 ||
-		!strings.Contains(errb.String(), "--cold-keys") || !strings.Contains(errb.String(), "-compare") {
+		!strings.Contains(errb.String(), "--cold-keys") || !strings.Contains(errb.String(), "-compare") ||
+		!strings.Contains(errb.String(), "-list-keys") || !strings.Contains(errb.String(), "-memory-keys") || !strings.Contains(errb.String(), "--scenarios list,memory") {
 		t.Errorf("--help: exit %d, output %s", code, errb.String())
 	}
 }
