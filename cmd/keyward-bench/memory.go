@@ -44,14 +44,16 @@ type memoryResult struct {
 	hasMisses             bool
 }
 
-// perKey returns the RSS growth per cached key: per new cache entry when
-// /metrics counts them, else per key verified.
-func (m memoryResult) perKey() float64 {
-	n := float64(m.keys)
+// perKey returns the RSS growth per cached key.
+func (m memoryResult) perKey() float64 { return (m.rss1 - m.rss0) / m.cached() }
+
+// cached returns the keys the pass cached: the new cache entries when
+// /metrics counts them, else the keys verified.
+func (m memoryResult) cached() float64 {
 	if m.hasEntries && m.entries1 > m.entries0 {
-		n = m.entries1 - m.entries0
+		return m.entries1 - m.entries0
 	}
-	return (m.rss1 - m.rss0) / n
+	return float64(m.keys)
 }
 
 // memory runs the memory scenario over s's keys and returns its row and
@@ -173,7 +175,7 @@ func (m memoryResult) notes() []string {
 		m.keys, memoryBatch, mib(m.rss0), mib(m.rss1), m.perKey(), memoryMaxSize)}
 	if m.hasHeap {
 		n = append(n, fmt.Sprintf("memory: Go heap in use %s before, %s after: %.0f bytes per key (RSS is read as it is: garbage not yet collected counts, and heap freed earlier, e.g. by an import, may be reused by the cache; for the cleanest figure start the server after the seed)",
-			mib(m.heap0), mib(m.heap1), (m.heap1-m.heap0)/float64(m.keys)))
+			mib(m.heap0), mib(m.heap1), (m.heap1-m.heap0)/m.cached()))
 	}
 	switch {
 	case !m.hasEntries:
