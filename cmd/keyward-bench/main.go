@@ -6,6 +6,7 @@
 // (each in a child process, or in process with --references inprocess).
 //
 //	keyward-bench --server http://127.0.0.1:8080 --user admin --password … [--duration 5s] [--concurrency 16] [--cold-keys 10000] [--compare FILE]
+//	keyward-bench --password … --scenarios list,memory [--list-keys 1000000] [--memory-keys 1000000]
 //
 // Every row shows req/s, p50, p99, its ratio to the floor and, for the
 // scenarios issue 13 sets a target for, its ratio to that target's
@@ -54,6 +55,13 @@ The cold scenarios use --cold-keys distinct keys round-robin; for every request 
 cache, run the server with a small --cache-ttl (e.g. 1ns) or --cache-size, or use more keys than
 the run sends requests. The misses/req column is read from the server's /metrics.
 
+Not run by default (--scenarios list,memory): list loads GET /v1/apikeys of a tenant of
+--list-keys keys (keyward-bench-N, imported once through POST /v1/apikeys:import and kept: a
+second run imports nothing), a row per filter (name, status, permission, owner: common and rare
+matches), per sort and for a deep page by number and by cursor, each judged p99 < 50ms. memory
+verifies each of --memory-keys such keys once and prints the server's RSS growth per cached key,
+judged <= 1 KiB; run the server with --cache-ttl 1h (and --db-timeout 60s while a million seed).
+
 Usage: keyward-bench --password … [flags]
 
 `
@@ -76,6 +84,7 @@ type config struct {
 	compare                string
 	references             string
 	rounds                 int
+	listKeys, memoryKeys   int
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -91,8 +100,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&c.password, "password", getenv("KEYWARD_PASSWORD"), "admin password (env KEYWARD_PASSWORD)")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario (and each reference) runs (at most 60s)")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "concurrent connections (1-256)")
-	fs.StringVar(&c.scenarios, "scenarios", strings.Join(defaultScenarios, ","), "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), limited (the same with a key that has a rate limit it never reaches: the limiter's cost), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1), cold (POST /v1/keys/verify of --cold-keys distinct keys round-robin), cold-key (GET /v1/whoami with those keys round-robin)")
+	fs.StringVar(&c.scenarios, "scenarios", strings.Join(defaultScenarios, ","), "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), limited (the same with a key that has a rate limit it never reaches: the limiter's cost), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1), cold (POST /v1/keys/verify of --cold-keys distinct keys round-robin), cold-key (GET /v1/whoami with those keys round-robin); not by default: list (GET /v1/apikeys of a --list-keys tenant, a row per filter, sort and deep page, each judged p99 < 50ms), memory (the server's RSS growth per cached key after verifying --memory-keys keys once, judged <= 1 KiB)")
 	fs.IntVar(&c.coldKeys, "cold-keys", 10_000, "distinct keys the cold scenarios import (POST /v1/apikeys:import, in parallel) and use round-robin (1-1000000); more than the run sends cold requests keeps every one a miss and the verifier warm")
+	fs.IntVar(&c.listKeys, "list-keys", 1_000_000, "keys in the tenant the list scenarios page through (100-10000000): keyward-bench-N, imported once through POST /v1/apikeys:import and kept for the next run")
+	fs.IntVar(&c.memoryKeys, "memory-keys", 1_000_000, "distinct keys the memory scenario verifies once each (100-10000000), from the tenant keyward-bench-N (imported once and kept, shared with list when the counts are equal)")
 	fs.StringVar(&c.store, "store", "sqlite", "the server's database, sqlite or postgres: it picks the cold scenarios' target (0.35 or 0.20 of the floor)")
 	fs.StringVar(&c.compare, "compare", "", "also write the results as a markdown table to this file, with the machine and the command line")
 	fs.StringVar(&c.references, "references", "process", "where the floor and the signing reference run: process (each in a child process of its own, as keyward runs in its own: fair on a shared machine) or inprocess (in keyward-bench's process, sharing the client's CPUs)")
@@ -124,6 +135,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if c.coldKeys < 1 || c.coldKeys > 1_000_000 {
 		fmt.Fprintln(stderr, "keyward-bench: --cold-keys must be in [1, 1000000]")
+		return 2
+	}
+	if c.listKeys < 100 || c.listKeys > 10_000_000 || c.memoryKeys < 100 || c.memoryKeys > 10_000_000 {
+		fmt.Fprintln(stderr, "keyward-bench: --list-keys and --memory-keys must be in [100, 10000000]")
 		return 2
 	}
 	if c.rounds < 1 || c.rounds > 20 {
@@ -165,6 +180,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 	}
+	var listSeed *seed
+	var lists []listCase
+	if slices.Contains(names, "list") {
+		var err error
+		if listSeed, err = b.seedTenant(ctx, c.listKeys, stderr); err == nil {
+			lists, err = b.listCases(ctx, listSeed)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "keyward-bench: list: %v\n", err)
+			return 1
+		}
+	}
+	var memRow *row
+	var memNotes []string
+	if slices.Contains(names, "memory") {
+		// Before any other load, so that the growth is the cache's.
+		s, err := b.seedTenant(ctx, c.memoryKeys, stderr)
+		if err == nil {
+			b.seeds = append(b.seeds, s)
+			var r row
+			r, memNotes, err = b.memory(ctx, s, stderr)
+			memRow = &r
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "keyward-bench: memory: %v\n", err)
+			return 1
+		}
+	}
 	rep := &report{cfg: c, args: args, machine: readMachine(), start: time.Now().UTC()}
 	refs, err := startReferences(c.references == "inprocess")
 	if err != nil {
@@ -182,6 +225,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			rounds[ref.name] = append(rounds[ref.name], row{name: ref.name, result: b.load(ctx, b.getter(ref.url))})
 		}
 		for _, name := range names {
+			if name == "memory" {
+				continue // measured once, above
+			}
+			if name == "list" {
+				for _, lc := range lists {
+					fmt.Fprintf(stderr, "keyward-bench: %s…\n", lc.name)
+					rounds[lc.name] = append(rounds[lc.name], row{name: lc.name, result: b.load(ctx, b.listScenario(listSeed, lc))})
+				}
+				continue
+			}
 			fmt.Fprintf(stderr, "keyward-bench: %s…\n", name)
 			sc, _ := b.scenario(name)
 			hits0, misses0, okBefore := b.cacheCounters(ctx)
@@ -192,12 +245,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			rounds[name] = append(rounds[name], r)
 		}
 	}
+	var order []string
 	for _, name := range append([]string{"floor", "signing"}, names...) {
-		if rs, ok := rounds[name]; ok {
-			rep.rows = append(rep.rows, medianRow(rs))
-			delete(rounds, name) // a scenario listed twice is reported once
+		switch name {
+		case "list":
+			for _, lc := range lists {
+				order = append(order, lc.name)
+			}
+		case "memory":
+			if memRow != nil {
+				rep.rows = append(rep.rows, *memRow)
+				memRow = nil
+			}
+		default:
+			order = append(order, name)
 		}
+		for _, name := range order {
+			if rs, ok := rounds[name]; ok {
+				rep.rows = append(rep.rows, medianRow(rs))
+				delete(rounds, name) // a scenario listed twice is reported once
+			}
+		}
+		order = order[:0]
 	}
+	if listSeed != nil {
+		for _, lc := range lists {
+			rep.notes = append(rep.notes, b.listMatches(ctx, listSeed, lc))
+		}
+		how := "imported by this run"
+		if listSeed.reused {
+			how = "seeded by an earlier run, reused"
+		}
+		rep.notes = append(rep.notes, fmt.Sprintf("list scenarios: tenant %s, %d keys (%s; kept for the next run), 20 keys a page, the admin's token", listSeed.tenant, listSeed.n, how))
+	}
+	rep.notes = append(rep.notes, memNotes...)
 	rep.judge()
 	rep.text(stdout)
 	if c.compare != "" {
@@ -241,6 +322,7 @@ type bench struct {
 	limitedID, limited      string
 	coldIDs, coldSecrets    []string      // the cold scenarios' keys
 	coldNext                atomic.Uint64 // the next cold key, shared by both cold scenarios
+	seeds                   []*seed       // the memory scenario's tenants (their verifier keys are deleted)
 }
 
 func (b *bench) call(ctx context.Context, method, path string, hdr map[string]string, body io.Reader, out any) (int, error) {
@@ -333,6 +415,11 @@ func (b *bench) teardown(ctx context.Context, stderr io.Writer) {
 	for _, id := range []string{b.keyID, b.verifierID, b.hmacID, b.limitedID} {
 		if id != "" {
 			b.call(ctx, "DELETE", "/v1/apikeys/"+id, map[string]string{"Authorization": b.admin}, nil, nil)
+		}
+	}
+	for _, s := range b.seeds {
+		if s.verifyID != "" {
+			b.call(ctx, "DELETE", inTenant("/v1/apikeys/"+s.verifyID, s.tenant), map[string]string{"Authorization": b.admin}, nil, nil)
 		}
 	}
 	if len(b.coldIDs) > 0 {

@@ -181,6 +181,9 @@ func TestFlags(t *testing.T) {
 		{"--rounds", "0"},
 		{"--scenarios", "healthz,nope"},
 		{"--duration", "0s"},
+		{"--list-keys", "50"},
+		{"--memory-keys", "0"},
+		{"--scenarios", "list,lists"},
 	} {
 		var out, errb bytes.Buffer
 		// The server is never reached: the flags are refused first.
@@ -191,7 +194,8 @@ func TestFlags(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &out, &errb); code != 0 ||
-		!strings.Contains(errb.String(), "--cold-keys") || !strings.Contains(errb.String(), "-compare") {
+		!strings.Contains(errb.String(), "--cold-keys") || !strings.Contains(errb.String(), "-compare") ||
+		!strings.Contains(errb.String(), "-list-keys") || !strings.Contains(errb.String(), "-memory-keys") || !strings.Contains(errb.String(), "--scenarios list,memory") {
 		t.Errorf("--help: exit %d, output %s", code, errb.String())
 	}
 }
@@ -233,4 +237,65 @@ func TestSoakShort(t *testing.T) {
 func benchServer(t *testing.T) *wiretest.Server {
 	t.Helper()
 	return wiretest.Start(t, sqltest.SQLite(t), wiretest.Options{AdminPassword: "bench-password"})
+}
+
+// TestListAndMemory runs the list and memory scenarios on a tenant of 2,000
+// imported keys: a row per filter, sort and deep page, each answering pages
+// of keys; the rare filters match exactly the ten keys seeded for them; the
+// memory row counts a new cache entry per key. A second run reuses the
+// tenant instead of importing again.
+func TestListAndMemory(t *testing.T) {
+	ts := wiretest.Start(t, sqltest.SQLite(t), wiretest.Options{AdminPassword: "bench-password",
+		Config: func(c *keyward.Config) { c.CacheTTL = time.Hour }})
+	args := []string{"--server", ts.URL, "--password", "bench-password", "--duration", "100ms", "--concurrency", "2",
+		"--scenarios", "memory,list", "--list-keys", "2000", "--memory-keys", "2000"}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), args, func(string) string { return "" }, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	rows := map[string][]string{}
+	for _, l := range tableLines(out.String())[1:] {
+		f := strings.Fields(l)
+		rows[f[0]] = f
+	}
+	want := []string{"list-page1", "list-name-common", "list-name-rare", "list-status-active", "list-status-inactive", "list-status-expired",
+		"list-perm-common", "list-perm-rare", "list-owner-common", "list-owner-rare", "list-page-deep", "list-cursor-deep", "memory"}
+	for _, f := range listSorts {
+		want = append(want, "list-sort-"+f)
+	}
+	for _, name := range want {
+		f, ok := rows[name]
+		switch {
+		case !ok:
+			t.Errorf("no row %s:\n%s", name, out.String())
+		case len(f) != 11 || f[1] == "0" || f[2] != "0" || f[9] != "yes" && f[9] != "no":
+			t.Errorf("row %q: want requests, no errors and a verdict", strings.Join(f, " "))
+		case strings.HasPrefix(name, "list-") && f[8] != "p99<50ms":
+			t.Errorf("row %q: want the target p99<50ms", strings.Join(f, " "))
+		}
+	}
+	for _, w := range []string{
+		"note: list-name-rare: 10 matches (exact)", "note: list-perm-rare: 10 matches (exact)", "note: list-owner-rare: 10 matches (exact)",
+		"note: list-status-expired: 20 matches (exact)", "note: list-status-inactive: 101 matches (exact)", "note: list-name-common: 500 matches (exact)",
+		"note: list-perm-common: 1000 matches (exact)", "note: list-cursor-deep: ", "tenant keyward-bench-2000, 2000 keys (imported by this run",
+		"note: memory: 2000 keys verified once", "note: memory: the key cache grew by 2000 entries",
+	} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output has no %q:\n%s", w, out.String())
+		}
+	}
+	if !strings.Contains(errb.String(), "importing 2000 keys into tenant keyward-bench-2000") {
+		t.Errorf("first run: no import in\n%s", errb.String())
+	}
+
+	// The second run finds the tenant complete and imports nothing.
+	out.Reset()
+	errb.Reset()
+	if code := run(context.Background(), append(args, "--scenarios", "list"), func(string) string { return "" }, &out, &errb); code != 0 {
+		t.Fatalf("second run: exit %d: %s", code, errb.String())
+	}
+	if strings.Contains(errb.String(), "importing 2000") || !strings.Contains(errb.String(), "already holds its 2000 keys") ||
+		!strings.Contains(out.String(), "seeded by an earlier run, reused") || !strings.Contains(out.String(), "note: list-name-rare: 10 matches (exact)") {
+		t.Errorf("second run: want the tenant reused:\n%s\n%s", out.String(), errb.String())
+	}
 }

@@ -15,7 +15,7 @@ import (
 // every scenario keyward-bench knows.
 var (
 	defaultScenarios = []string{"healthz", "key", "verify", "token", "introspect", "signed", "cold", "cold-key"}
-	allScenarios     = []string{"healthz", "key", "limited", "verify", "token", "introspect", "signed", "cold", "cold-key"}
+	allScenarios     = []string{"healthz", "key", "limited", "verify", "token", "introspect", "signed", "cold", "cold-key", "list", "memory"}
 )
 
 // target is the lowest ratio a scenario's req/s must reach to another row
@@ -57,7 +57,11 @@ type row struct {
 	misses     float64 // key cache misses per request (from /metrics)
 	lookups    float64 // key cache lookups per request
 	cacheKnown bool
+	memory     *memoryResult // the memory scenario's measurement
 }
+
+// listMaxP99 is issue 13's target for every list scenario.
+const listMaxP99 = 50 * time.Millisecond
 
 type report struct {
 	cfg     config
@@ -80,6 +84,21 @@ func (r *report) judge() {
 		x.met = "-"
 		if f := rps["floor"]; f > 0 {
 			x.ofFloor = x.rps / f
+		}
+		switch {
+		case strings.HasPrefix(x.name, "list-"):
+			x.target, x.met = "p99<"+listMaxP99.String(), "no"
+			if x.p99 < listMaxP99 && x.errors == 0 && x.n > 0 {
+				x.met = "yes"
+			}
+			continue
+		case x.memory != nil:
+			x.ofFloor = 0 // its req/s counts keys, not requests
+			x.target, x.met = fmt.Sprintf("≤%dB/key", memoryMaxSize), "no"
+			if x.memory.perKey() <= memoryMaxSize && x.errors == 0 {
+				x.met = "yes"
+			}
+			continue
 		}
 		t, ok := targetOf(x.name, r.cfg.store)
 		if !ok {

@@ -2,7 +2,11 @@ package console_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -569,13 +573,26 @@ func TestKeysListFiltersAndPages(t *testing.T) {
 		want     []string
 		notWant  []string
 	}{
-		{"", 20, []string{"1–20 of 26", `href="/console/keys?page=2"`}, nil},
+		{"", 20, []string{"1–20 of 26", `href="/console/keys?page=2&amp;cursor=`}, nil},
 		{"?page=2", 6, []string{"21–26 of 26", `rel="prev"`}, nil},
+		{"?page=2&cursor=not-a-cursor", 6, []string{"21–26 of 26", `href="/console/keys" rel="prev"`}, nil},
 		{"?q=batch+c", 1, []string{"Batch C"}, []string{"Batch D", "Other"}},
 		{"?status=inactive", 5, []string{"Batch A", "Batch F"}, []string{"Batch B", `state-Active`}},
 		{"?status=active&q=Other", 1, []string{"Other"}, nil},
 		{"?q=nothing-matches", 0, []string{"No API keys match"}, nil},
 	}
+	// Next carries page 1's cursor: page 2 starts after it, and its
+	// Previous goes back to page 1.
+	next := regexp.MustCompile(`href="(/console/keys\?page=2&amp;sort=name&amp;cursor=[^"]+)" rel="next"`).FindStringSubmatch(b.get("/console/keys?sort=name").Body)
+	if next == nil {
+		t.Fatalf("page 1 sorted by name has no Next link with a cursor")
+	}
+	tests = append(tests, struct {
+		query    string
+		wantRows int
+		want     []string
+		notWant  []string
+	}{strings.TrimPrefix(html.UnescapeString(next[1]), "/console/keys"), 6, []string{"21–26 of 26", "Other", `href="/console/keys?sort=name" rel="prev"`}, []string{"Batch T"}})
 	for _, tt := range tests {
 		res := b.get("/console/keys" + tt.query)
 		if got := len(rows.FindAllString(res.Body, -1)); got != tt.wantRows {
@@ -842,5 +859,36 @@ func TestKeyFormCredits(t *testing.T) {
 	}
 	if k, _ := s.svc.GetAPIKey(ctx, s.admin, p.ID); k.Credits != nil {
 		t.Errorf("after removing: got %+v", k.Credits)
+	}
+}
+
+// TestKeysListEstimatedCount lists more matches than the store counts
+// exactly:
+// the pager says the count is about, Next carries the cursor, and the
+// page it leads to starts where page 1 ended.
+func TestKeysListEstimatedCount(t *testing.T) {
+	s := start(t, false)
+	lines := make([]keyward.ImportLine, 1100)
+	for i := range lines {
+		name, sum := fmt.Sprintf("Bulk %04d", i), sha256.Sum256([]byte(fmt.Sprintf("legacy-secret-%d", i)))
+		lines[i] = keyward.ImportLine{APIKeyInput: keyward.APIKeyInput{Name: &name}, SecretHash: hex.EncodeToString(sum[:])}
+	}
+	res, err := s.svc.ImportAPIKeys(context.Background(), s.admin, lines)
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("import: %v %v", err, res[0].Err)
+	}
+	b := s.browser()
+	b.mustLogin("admin", adminPassword)
+	page1 := b.get("/console/keys?q=bulk&sort=name").Body // a filtered list: the unfiltered one counts exactly
+	if !strings.Contains(page1, "1–20 of about ") || !strings.Contains(page1, "Bulk 0019") {
+		t.Errorf("page 1: want 1–20 of about … and Bulk 0019:\n%s", page1)
+	}
+	next := regexp.MustCompile(`href="(/console/keys\?page=2&amp;q=bulk&amp;sort=name&amp;cursor=[^"]+)" rel="next"`).FindStringSubmatch(page1)
+	if next == nil {
+		t.Fatalf("page 1 has no Next link with a cursor")
+	}
+	page2 := b.get(html.UnescapeString(next[1])).Body
+	if !strings.Contains(page2, "21–40 of about ") || !strings.Contains(page2, "Bulk 0020") || strings.Contains(page2, "Bulk 0019") {
+		t.Errorf("page 2: want 21–40 of about …, from Bulk 0020 on")
 	}
 }

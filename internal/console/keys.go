@@ -97,10 +97,22 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 	}
 	v.Filtered = v.Query != "" || v.Status != keyward.StatusAll
 	v.Sort, v.Sorts = validSort(q.Get("sort")), keySorts
-	number := pageNumber(r)
-	list, err := c.svc.ListAPIKeys(r.Context(), s.p, keyward.APIKeyFilter{ExactCount: true,
-		Page: keyward.Page{Number: number, Size: keysPageSize}, Query: v.Query, Status: v.Status, Sort: v.Sort + ",-id",
-	})
+	// Pages follow each other by cursor (keyset paging: as fast on page
+	// 50,000 of a million keys as on page 1); ?page= only numbers them,
+	// and, without a cursor (a link typed or kept), pages by offset. The
+	// count past some thousand keys is the store's estimate.
+	number, cursor, back := pageNumber(r), q.Get("cursor"), q.Get("back")
+	if number == 1 {
+		cursor, back = "", ""
+	}
+	f := keyward.APIKeyFilter{Page: keyward.Page{Number: number, Size: keysPageSize}, Query: v.Query, Status: v.Status,
+		Sort: v.Sort + ",-id", Cursor: cursor}
+	list, err := c.svc.ListAPIKeys(r.Context(), s.p, f)
+	if keyward.ErrorCode(err) == keyward.EINVALID && cursor != "" {
+		// A cursor of another sort, or damaged: the page by its number.
+		f.Cursor, cursor, back = "", "", ""
+		list, err = c.svc.ListAPIKeys(r.Context(), s.p, f)
+	}
 	if err != nil {
 		return err
 	}
@@ -114,8 +126,23 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 		row.Spark = newSparkline(usage[k.ID])
 		v.Keys = append(v.Keys, row)
 	}
-	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string { return keysURL(v.Query, v.Status, v.Sort, n) })
-	v.Back = keysURL(v.Query, v.Status, v.Sort, number)
+	v.Pager = newPager(number, keysPageSize, list.TotalCount, func(n int) string {
+		u := keysURL(v.Query, v.Status, v.Sort, n)
+		switch {
+		case n == number+1 && list.NextCursor != "":
+			u = withCursor(u, list.NextCursor, cursor)
+		case n == number-1 && back != "":
+			u = withCursor(u, back, "")
+		}
+		return u
+	})
+	if list.TotalEstimated {
+		v.Pager.About = true
+		if list.NextCursor != "" && v.Pager.Next == "" {
+			v.Pager.Next = withCursor(keysURL(v.Query, v.Status, v.Sort, number+1), list.NextCursor, cursor)
+		}
+	}
+	v.Back = withCursor(keysURL(v.Query, v.Status, v.Sort, number), cursor, back)
 	href := func(sort string) string { return keysURL(v.Query, v.Status, sort, 1) }
 	v.Headers = map[string]sortHeader{}
 	for _, c := range []struct {
@@ -129,6 +156,20 @@ func (c *Console) listKeys(r *http.Request, s *session, v *keysView) error {
 		v.Headers[c.field] = newSortHeader(c.label, c.class, c.field, c.descFirst, v.Sort, href)
 	}
 	return nil
+}
+
+// withCursor adds to a keys list URL the cursor its page starts after and
+// back, the cursor of the page before it ("" for none): the next page's
+// Previous link.
+func withCursor(u, cursor, back string) string {
+	if cursor == "" || !strings.Contains(u, "page=") {
+		return u
+	}
+	q := url.Values{"cursor": {cursor}}
+	if back != "" {
+		q.Set("back", back)
+	}
+	return u + "&" + q.Encode()
 }
 
 func keysURL(query, status, sort string, page int) string {

@@ -234,6 +234,7 @@ func lifespanParts(seconds int) (int, string) {
 type pager struct {
 	Number, Size, Total, Pages, From, To int
 	Prev, Next                           string
+	About                                bool // Total is an estimate
 }
 
 func newPager(number, size, total int, link func(page int) string) pager {
