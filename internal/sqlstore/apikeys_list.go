@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -277,7 +278,14 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 			list.TotalEstimated = false
 		}
 		from, src = "api_keys k", w
-		if idx := walkIndex(f); idx != "" && !s.pg {
+		idx := walkIndex(f)
+		if first, _, _ := strings.Cut(f.Sort, ","); idx == "" && !s.pg && strings.TrimPrefix(first, "-") == "id" {
+			// The primary key (tenant_id, id), whose name SQLite makes up.
+			if err := s.read.QueryRowContext(ctx, `SELECT name FROM pragma_index_list('api_keys') WHERE origin = 'pk'`).Scan(&idx); err != nil {
+				return list, fmt.Errorf("finding the api keys' primary key: %w", err)
+			}
+		}
+		if idx != "" && !s.pg {
 			from += " INDEXED BY " + idx
 		}
 	} else if f.Cursor == "" && n <= f.Page.Offset() {
@@ -302,10 +310,16 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
 	walk := n > listCountCap
 	switch {
-	case s.pg && !walk:
+	case !walk:
 		// Few matches: find them all by the filters' own indexes, then
-		// sort them (the subquery, not flattened, keeps PostgreSQL's
-		// planner from walking the order's index for a rare match).
+		// sort them. The subquery, not flattened (an OFFSET keeps both
+		// databases from merging it), keeps the planner from walking the
+		// order's index past every other key for a rare match: SQLite
+		// did, for 10 keys of an owner among 1,000,000 (4 s).
+		noFlatten := " OFFSET 0"
+		if !s.pg {
+			noFlatten = " LIMIT -1 OFFSET 0" // SQLite's OFFSET needs a LIMIT
+		}
 		var order []string
 		for i, t := range terms {
 			dir := " ASC"
@@ -316,7 +330,7 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 			extra[i] += fmt.Sprintf(" AS s%d", i)
 		}
 		query = `SELECT * FROM (SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
-			` OFFSET 0) k ORDER BY ` + strings.Join(order, ", ") + limit
+			noFlatten + `) k ORDER BY ` + strings.Join(order, ", ") + limit
 	case f.Cursor == "" && f.Page.Offset() > 0:
 		// A deep page by number: skip the rows reading only the index
 		// (their ids), then read the page's keys.
@@ -343,7 +357,7 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 // walkIndexes name, on SQLite, the index that walks the keys of a tenant
 // in the order of a sort's first term, direction included.
 var walkIndexes = map[string]string{
-	"createdAt": "api_keys_tenant_created_id", "-createdAt": "api_keys_tenant_created_id",
+	"createdAt": "api_keys_tenant_created_asc", "-createdAt": "api_keys_tenant_created_id",
 	"name": "api_keys_tenant_name_id", "-name": "api_keys_tenant_name_id",
 	"isActive": "api_keys_tenant_active_id", "-isActive": "api_keys_tenant_active_desc",
 	"lastUsedAt": "api_keys_tenant_last_used_asc", "-lastUsedAt": "api_keys_tenant_last_used_nulls",
@@ -369,7 +383,7 @@ func walkIndex(f keyward.APIKeyFilter) string {
 		case f.Status == keyward.StatusActive || f.Status == keyward.StatusInactive:
 			return "api_keys_tenant_active_created"
 		}
-		return "api_keys_tenant_created_id"
+		return cmp.Or(walkIndexes[first], "api_keys_tenant_created_id")
 	}
 	return walkIndexes[first]
 }
