@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,3 +231,60 @@ func must(t *testing.T, err error) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestAPIKeyIndexPlans checks that the lookups whose indexes migration
+// 00016 dropped or narrowed still search an index: on SQLite (whose
+// planner, without statistics, plans the same for any number of keys) the
+// "expired" filter a range of api_keys_tenant_expires_nulls (or _desc), and the
+// previous secret's hash and holder their partial indexes; on PostgreSQL
+// the foreign keys to a key reference its primary key, the one index of
+// (tenant_id, id).
+func TestAPIKeyIndexPlans(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := t.Context()
+		if db.Dialect() != sqlstore.DialectSQLite {
+			got, err := db.QueryStrings(ctx, `SELECT conname || ' ' || conindid::regclass::text FROM pg_constraint
+				WHERE confrelid = 'api_keys'::regclass OR (conrelid = 'api_keys'::regclass AND contype = 'u') ORDER BY conname`)
+			must(t, err)
+			want := []string{
+				"api_key_credits_tenant_id_key_id_fkey api_keys_pkey",
+				"api_key_permissions_tenant_id_key_id_fkey api_keys_pkey",
+				"api_key_rate_limits_tenant_id_key_id_fkey api_keys_pkey",
+				"api_keys_client_id_key api_keys_client_id_key",
+				"api_keys_secret_hash_key api_keys_secret_hash_key",
+				"key_usage_outcomes_tenant_id_key_id_fkey api_keys_pkey",
+				"key_usage_tenant_id_key_id_fkey api_keys_pkey",
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("constraints: got %q, want %q", got, want)
+			}
+			return
+		}
+		got, err := db.QueryStrings(ctx, `SELECT name || ' ' || (sql LIKE '%WHERE%IS NOT NULL') FROM sqlite_master
+			WHERE name IN ('api_keys_tenant_expires', 'api_keys_prev_secret_hash', 'api_keys_prev_secret_holder') ORDER BY name`)
+		must(t, err)
+		if want := []string{"api_keys_prev_secret_hash 1", "api_keys_prev_secret_holder 1"}; !slices.Equal(got, want) {
+			t.Errorf("indexes (name, partial): got %q, want %q", got, want)
+		}
+		for _, c := range []struct {
+			query string
+			want  []string // in the plan's details
+		}{
+			{`SELECT 1 FROM api_keys k WHERE k.tenant_id = $1 AND (k.expires_at IS NULL) = 0 AND k.expires_at <= $2`,
+				[]string{"USING COVERING INDEX api_keys_tenant_expires_", "(tenant_id=? AND <expr>=? AND expires_at<?)"}},
+			{`SELECT 1 FROM api_keys k WHERE k.secret_hash = $1 OR k.prev_secret_hash = $1`,
+				[]string{"api_keys_prev_secret_hash (prev_secret_hash=?)"}},
+			{`SELECT 1 FROM api_keys k WHERE (k.secret_holder_id = $1 AND k.secret_holder_tenant_id = $2 AND NOT k.secret_revoked)
+				OR (k.prev_secret_holder_id = $1 AND k.prev_secret_holder_tenant_id = $2)`,
+				[]string{"api_keys_secret_holder (secret_holder_id=?)", "api_keys_prev_secret_holder (prev_secret_holder_id=?)"}},
+		} {
+			plan, err := db.QueryStrings(ctx, "EXPLAIN QUERY PLAN "+c.query, "a", "b")
+			must(t, err)
+			for _, w := range c.want {
+				if !strings.Contains(strings.Join(plan, "\n"), w) {
+					t.Errorf("%s: got plan %q, want %q in it", c.query, plan, w)
+				}
+			}
+		}
+	})
+}
