@@ -288,3 +288,73 @@ func TestAPIKeyIndexPlans(t *testing.T) {
 		}
 	})
 }
+
+// TestImportKeepsListIndexes checks that keys stored by CreateAPIKeys (an
+// import, on SQLite by one statement) are found by a name search, follow a
+// rename and a deletion, and are counted exactly, beside keys created one
+// by one before and after it.
+func TestImportKeepsListIndexes(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := t.Context()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		var tenants []*keyward.Tenant
+		for _, name := range []string{"import-a", "import-b"} {
+			tn := &keyward.Tenant{ID: secret.NewID(), Name: name, Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+			must(t, db.CreateTenant(ctx, tn))
+			tenants = append(tenants, tn)
+		}
+		a, b := tenants[0].ID, tenants[1].ID
+		before := benchKey(a, nil, now.Add(-time.Second))
+		before.Name = "created before"
+		must(t, db.CreateAPIKey(ctx, before))
+		var imported []*keyward.APIKey
+		for i, tenantID := range []string{a, a, a, b, a, b} {
+			k := benchKey(tenantID, nil, now.Add(time.Duration(i)*time.Second))
+			k.Name = fmt.Sprintf("imported %c", 'p'+i)
+			imported = append(imported, k)
+		}
+		dup := benchKey(a, nil, now)
+		dup.ClientID = before.ClientID // left out: ECONFLICT
+		must(t, db.Tx(ctx, func(tx keyward.StoreTx) error {
+			errs, err := tx.CreateAPIKeys(ctx, append(slices.Clone(imported), dup))
+			if err == nil && (errs[len(errs)-1] == nil || slices.ContainsFunc(errs[:len(errs)-1], func(e error) bool { return e != nil })) {
+				t.Fatalf("got errors %v, want only the last key's", errs)
+			}
+			return err
+		}))
+		imported[0].Name = "renamed imported"
+		imported[0].Version++
+		must(t, db.UpdateAPIKey(ctx, imported[0], imported[0].Version-1))
+		must(t, db.DeleteAPIKey(ctx, a, imported[1].ID, imported[1].Version))
+		after := benchKey(a, nil, now.Add(-2*time.Second))
+		after.Name = "created after"
+		must(t, db.CreateAPIKey(ctx, after))
+
+		defer sqlstore.SetListCountCap(1)() // an unfiltered list reads the counts (SQLite)
+		for _, c := range []struct {
+			tenantID, query string
+			want            []string // ids
+		}{
+			{a, "", []string{imported[4].ID, imported[2].ID, imported[0].ID, before.ID, after.ID}},
+			{b, "", []string{imported[5].ID, imported[3].ID}},
+			{a, "imported r", []string{imported[2].ID}},
+			{a, "renamed", []string{imported[0].ID}},
+			{a, "imported p", []string{}},
+			{a, "imported q", []string{}},
+			{a, "mported", []string{imported[4].ID, imported[2].ID, imported[0].ID}},
+			{b, "mported", []string{imported[5].ID, imported[3].ID}},
+			{a, "after", []string{after.ID}},
+		} {
+			l, err := db.ListAPIKeys(ctx, c.tenantID, keyward.APIKeyFilter{Query: c.query, Sort: "-createdAt,id",
+				Page: keyward.Page{Number: 1, Size: 10}, Now: now, ExactCount: true})
+			must(t, err)
+			got := []string{}
+			for _, k := range l.Items {
+				got = append(got, k.ID)
+			}
+			if !slices.Equal(got, c.want) || l.TotalCount != len(c.want) || l.TotalEstimated {
+				t.Errorf("%q: got %v (total %d, estimated %v), want %v (total %d)", c.query, got, l.TotalCount, l.TotalEstimated, c.want, len(c.want))
+			}
+		}
+	})
+}
