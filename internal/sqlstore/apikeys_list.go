@@ -175,6 +175,11 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	case keyward.StatusInactive:
 		w.add("k.is_active = ?", false)
 	case keyward.StatusExpired:
+		if !s.pg {
+			// Equal to the index's second column, the expiry range is a
+			// range of api_keys_tenant_expires_nulls or _desc (00016).
+			w.conds = append(w.conds, "(k.expires_at IS NULL) = 0")
+		}
 		w.add("k.expires_at <= ?", s.ts(f.Now))
 	default:
 		return list, keyward.Errorf(keyward.EINVALID, "unknown api key status %q", f.Status)

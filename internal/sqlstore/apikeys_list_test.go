@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,3 +231,130 @@ func must(t *testing.T, err error) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestAPIKeyIndexPlans checks that the lookups whose indexes migration
+// 00016 dropped or narrowed still search an index: on SQLite (whose
+// planner, without statistics, plans the same for any number of keys) the
+// "expired" filter a range of api_keys_tenant_expires_nulls (or _desc), and the
+// previous secret's hash and holder their partial indexes; on PostgreSQL
+// the foreign keys to a key reference its primary key, the one index of
+// (tenant_id, id).
+func TestAPIKeyIndexPlans(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := t.Context()
+		if db.Dialect() != sqlstore.DialectSQLite {
+			got, err := db.QueryStrings(ctx, `SELECT conname || ' ' || conindid::regclass::text FROM pg_constraint
+				WHERE confrelid = 'api_keys'::regclass OR (conrelid = 'api_keys'::regclass AND contype = 'u') ORDER BY conname`)
+			must(t, err)
+			want := []string{
+				"api_key_credits_tenant_id_key_id_fkey api_keys_pkey",
+				"api_key_permissions_tenant_id_key_id_fkey api_keys_pkey",
+				"api_key_rate_limits_tenant_id_key_id_fkey api_keys_pkey",
+				"api_keys_client_id_key api_keys_client_id_key",
+				"api_keys_secret_hash_key api_keys_secret_hash_key",
+				"key_usage_outcomes_tenant_id_key_id_fkey api_keys_pkey",
+				"key_usage_tenant_id_key_id_fkey api_keys_pkey",
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("constraints: got %q, want %q", got, want)
+			}
+			return
+		}
+		got, err := db.QueryStrings(ctx, `SELECT name || ' ' || (sql LIKE '%WHERE%IS NOT NULL') FROM sqlite_master
+			WHERE name IN ('api_keys_tenant_expires', 'api_keys_prev_secret_hash', 'api_keys_prev_secret_holder') ORDER BY name`)
+		must(t, err)
+		if want := []string{"api_keys_prev_secret_hash 1", "api_keys_prev_secret_holder 1"}; !slices.Equal(got, want) {
+			t.Errorf("indexes (name, partial): got %q, want %q", got, want)
+		}
+		for _, c := range []struct {
+			query string
+			want  []string // in the plan's details
+		}{
+			{`SELECT 1 FROM api_keys k WHERE k.tenant_id = $1 AND (k.expires_at IS NULL) = 0 AND k.expires_at <= $2`,
+				[]string{"USING COVERING INDEX api_keys_tenant_expires_", "(tenant_id=? AND <expr>=? AND expires_at<?)"}},
+			{`SELECT 1 FROM api_keys k WHERE k.secret_hash = $1 OR k.prev_secret_hash = $1`,
+				[]string{"api_keys_prev_secret_hash (prev_secret_hash=?)"}},
+			{`SELECT 1 FROM api_keys k WHERE (k.secret_holder_id = $1 AND k.secret_holder_tenant_id = $2 AND NOT k.secret_revoked)
+				OR (k.prev_secret_holder_id = $1 AND k.prev_secret_holder_tenant_id = $2)`,
+				[]string{"api_keys_secret_holder (secret_holder_id=?)", "api_keys_prev_secret_holder (prev_secret_holder_id=?)"}},
+		} {
+			plan, err := db.QueryStrings(ctx, "EXPLAIN QUERY PLAN "+c.query, "a", "b")
+			must(t, err)
+			for _, w := range c.want {
+				if !strings.Contains(strings.Join(plan, "\n"), w) {
+					t.Errorf("%s: got plan %q, want %q in it", c.query, plan, w)
+				}
+			}
+		}
+	})
+}
+
+// TestImportKeepsListIndexes checks that keys stored by CreateAPIKeys (an
+// import, on SQLite by one statement) are found by a name search, follow a
+// rename and a deletion, and are counted exactly, beside keys created one
+// by one before and after it.
+func TestImportKeepsListIndexes(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := t.Context()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		var tenants []*keyward.Tenant
+		for _, name := range []string{"import-a", "import-b"} {
+			tn := &keyward.Tenant{ID: secret.NewID(), Name: name, Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+			must(t, db.CreateTenant(ctx, tn))
+			tenants = append(tenants, tn)
+		}
+		a, b := tenants[0].ID, tenants[1].ID
+		before := benchKey(a, nil, now.Add(-time.Second))
+		before.Name = "created before"
+		must(t, db.CreateAPIKey(ctx, before))
+		var imported []*keyward.APIKey
+		for i, tenantID := range []string{a, a, a, b, a, b} {
+			k := benchKey(tenantID, nil, now.Add(time.Duration(i)*time.Second))
+			k.Name = fmt.Sprintf("imported %c", 'p'+i)
+			imported = append(imported, k)
+		}
+		dup := benchKey(a, nil, now)
+		dup.ClientID = before.ClientID // left out: ECONFLICT
+		must(t, db.Tx(ctx, func(tx keyward.StoreTx) error {
+			errs, err := tx.CreateAPIKeys(ctx, append(slices.Clone(imported), dup))
+			if err == nil && (errs[len(errs)-1] == nil || slices.ContainsFunc(errs[:len(errs)-1], func(e error) bool { return e != nil })) {
+				t.Fatalf("got errors %v, want only the last key's", errs)
+			}
+			return err
+		}))
+		imported[0].Name = "renamed imported"
+		imported[0].Version++
+		must(t, db.UpdateAPIKey(ctx, imported[0], imported[0].Version-1))
+		must(t, db.DeleteAPIKey(ctx, a, imported[1].ID, imported[1].Version))
+		after := benchKey(a, nil, now.Add(-2*time.Second))
+		after.Name = "created after"
+		must(t, db.CreateAPIKey(ctx, after))
+
+		defer sqlstore.SetListCountCap(1)() // an unfiltered list reads the counts (SQLite)
+		for _, c := range []struct {
+			tenantID, query string
+			want            []string // ids
+		}{
+			{a, "", []string{imported[4].ID, imported[2].ID, imported[0].ID, before.ID, after.ID}},
+			{b, "", []string{imported[5].ID, imported[3].ID}},
+			{a, "imported r", []string{imported[2].ID}},
+			{a, "renamed", []string{imported[0].ID}},
+			{a, "imported p", []string{}},
+			{a, "imported q", []string{}},
+			{a, "mported", []string{imported[4].ID, imported[2].ID, imported[0].ID}},
+			{b, "mported", []string{imported[5].ID, imported[3].ID}},
+			{a, "after", []string{after.ID}},
+		} {
+			l, err := db.ListAPIKeys(ctx, c.tenantID, keyward.APIKeyFilter{Query: c.query, Sort: "-createdAt,id",
+				Page: keyward.Page{Number: 1, Size: 10}, Now: now, ExactCount: true})
+			must(t, err)
+			got := []string{}
+			for _, k := range l.Items {
+				got = append(got, k.ID)
+			}
+			if !slices.Equal(got, c.want) || l.TotalCount != len(c.want) || l.TotalEstimated {
+				t.Errorf("%q: got %v (total %d, estimated %v), want %v (total %d)", c.query, got, l.TotalCount, l.TotalEstimated, c.want, len(c.want))
+			}
+		}
+	})
+}

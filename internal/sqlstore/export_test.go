@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,3 +26,30 @@ func (db *DB) ExecRaw(ctx context.Context, query string, args ...any) error {
 }
 
 func (db *DB) TS(t time.Time) any { return db.ts(t) }
+
+// QueryStrings runs a query on the read pool and returns its rows, each
+// column formatted with %v and the columns joined by spaces.
+func (db *DB) QueryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, strings.TrimSpace(fmt.Sprintln(vals...)))
+	}
+	return out, rows.Err()
+}
