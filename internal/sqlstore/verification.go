@@ -23,16 +23,7 @@ import (
 // One statement: the verify path's only store read on a cache miss. It sorts
 // nothing: a current secret hash (unique) matches at most one key, and a
 // previous one is only looked for when no current one matches.
-const verificationQuery = `SELECT ` + verificationKeyColumns + `, u.id, u.level, u.is_active, t.is_active, t.is_root,
-	c.remaining, c.refill_amount, c.refill_interval, c.refill_day, c.refill_period, c.generation,
-	(SELECT string_agg(kp.permission_id, ',') FROM api_key_permissions kp
-		WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id),
-	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',') FROM api_key_rate_limits l
-		WHERE l.tenant_id = k.tenant_id AND l.key_id = k.id),
-	(SELECT string_agg(up.permission_id, ',') FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id),
-	(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',') FROM user_rate_limits l
-		WHERE l.tenant_id = u.tenant_id AND l.user_id = u.id),
-	t.catalog_version
+var verificationQuery = `SELECT ` + oneLetterNames(verificationColumns) + `
 	FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
 	LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id
 	LEFT JOIN api_key_credits c ON c.tenant_id = k.tenant_id AND c.key_id = k.id
@@ -40,13 +31,43 @@ const verificationQuery = `SELECT ` + verificationKeyColumns + `, u.id, u.level,
 		OR (k.prev_secret_hash = $1 AND NOT EXISTS (SELECT 1 FROM api_keys cur WHERE cur.secret_hash = $1))
 	LIMIT 1`
 
-// verificationKeyColumns are the columns of a key k that deciding whether it
-// works needs (VerificationRecord.Key): fewer than keyColumns, since every
-// column costs on every cache miss (the driver names and converts each).
-const verificationKeyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.owner_id, k.level, k.is_active, k.expires_at,
-	k.token_lifespan_seconds, k.hmac_enabled, k.meta, k.secret_hash, k.secret_ciphertext, k.prev_secret_hash,
-	k.prev_secret_ciphertext, k.prev_secret_expires_at, k.secret_generation, k.rate_limit, k.rate_window_seconds,
-	k.acts_as_owner, k.secret_revoked, k.audiences, k.allowed_cidrs`
+// verificationColumns are what verificationQuery selects, in Scan's order.
+// The key's columns are those deciding whether it works needs
+// (VerificationRecord.Key): fewer than keyColumns, since every column costs
+// on every cache miss (the driver names and converts each).
+var verificationColumns = []string{
+	"k.id", "k.tenant_id", "k.client_id", "k.name", "k.owner_id", "k.level", "k.is_active", "k.expires_at",
+	"k.token_lifespan_seconds", "k.hmac_enabled", "k.meta", "k.secret_hash", "k.secret_ciphertext", "k.prev_secret_hash",
+	"k.prev_secret_ciphertext", "k.prev_secret_expires_at", "k.secret_generation", "k.rate_limit", "k.rate_window_seconds",
+	"k.acts_as_owner", "k.secret_revoked", "k.audiences", "k.allowed_cidrs",
+	"u.id", "u.level", "u.is_active", "t.is_active", "t.is_root",
+	"c.remaining", "c.refill_amount", "c.refill_interval", "c.refill_day", "c.refill_period", "c.generation",
+	`(SELECT string_agg(kp.permission_id, ',') FROM api_key_permissions kp
+		WHERE kp.tenant_id = k.tenant_id AND kp.key_id = k.id)`,
+	`(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',') FROM api_key_rate_limits l
+		WHERE l.tenant_id = k.tenant_id AND l.key_id = k.id)`,
+	`(SELECT string_agg(up.permission_id, ',') FROM user_permissions up WHERE up.tenant_id = u.tenant_id AND up.user_id = u.id)`,
+	`(SELECT string_agg(l.name || ' ' || l.lim || ' ' || l.window_seconds, ',') FROM user_rate_limits l
+		WHERE l.tenant_id = u.tenant_id AND l.user_id = u.id)`,
+	"t.catalog_version",
+}
+
+// oneLetterNames joins columns into a select list naming each with one
+// letter: SQLite's driver reads every column's name on every query, and a
+// one-byte Go string costs no allocation where "refill_interval" costs one.
+// Scan goes by position, so the names mean nothing else (they repeat past
+// 52 columns, which both databases allow).
+func oneLetterNames(columns []string) string {
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	var b strings.Builder
+	for i, c := range columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c + " AS " + string(letters[i%len(letters)]))
+	}
+	return b.String()
+}
 
 // verificationStmt is verificationQuery prepared once on the read pool.
 // Every cache miss gets it: once prepared, without taking a lock.
