@@ -122,48 +122,49 @@ func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.V
 		row = s.read.QueryRowContext(ctx, verificationQuery, hash)
 	}
 	var (
-		k                                                  keyward.APIKey
-		keyOwner                                           sql.NullString
-		rateLimit, rateWindow                              sql.NullInt64
-		ownerID                                            sql.NullString
-		ownerLevel                                         sql.NullInt64
-		ownerActive                                        sql.NullBool
-		rec                                                keyward.VerificationRecord
-		remaining, amount, day, period, generation         sql.NullInt64
-		interval, keyPerms, keyLimits, userPerms, userLims sql.NullString
-		version                                            int64
+		k   keyward.APIKey
+		rec keyward.VerificationRecord
+		// The nullable scan targets in one struct, so that they escape (to
+		// Scan's interfaces) as one allocation rather than one each.
+		v struct {
+			keyOwner, ownerID, interval, keyPerms, keyLimits, userPerms, userLims  sql.NullString
+			rateLimit, rateWindow, ownerLevel, remaining, amount, day, period, gen sql.NullInt64
+			ownerActive                                                            sql.NullBool
+			version                                                                int64
+		}
 	)
-	err := row.Scan(&k.ID, &k.TenantID, &k.ClientID, &k.Name, &keyOwner, &k.Level, &k.IsActive, nullTimeCol{&k.ExpiresAt},
+	err := row.Scan(&k.ID, &k.TenantID, &k.ClientID, &k.Name, &v.keyOwner, &k.Level, &k.IsActive, nullTimeCol{&k.ExpiresAt},
 		&k.TokenLifespanSeconds, &k.HMACEnabled, rawJSONCol{&k.Meta}, &k.SecretHash, &k.SecretCiphertext, &k.PrevSecretHash,
-		&k.PrevSecretCiphertext, nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &rateLimit, &rateWindow,
+		&k.PrevSecretCiphertext, nullTimeCol{&k.PrevSecretExpiresAt}, &k.SecretGeneration, &v.rateLimit, &v.rateWindow,
 		&k.ActsAsOwner, &k.SecretRevoked, audiencesCol{&k.Audiences}, cidrsCol{&k.AllowedCIDRs},
-		&ownerID, &ownerLevel, &ownerActive, &rec.TenantActive, &rec.TenantRoot,
-		&remaining, &amount, &interval, &day, &period, &generation, &keyPerms, &keyLimits, &userPerms, &userLims, &version)
+		&v.ownerID, &v.ownerLevel, &v.ownerActive, &rec.TenantActive, &rec.TenantRoot,
+		&v.remaining, &v.amount, &v.interval, &v.day, &v.period, &v.gen, &v.keyPerms, &v.keyLimits, &v.userPerms,
+		&v.userLims, &v.version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("api key")
 	} else if err != nil {
 		return nil, fmt.Errorf("reading an api key for verification: %w", err)
 	}
-	k.OwnerID = keyOwner.String
-	if rateLimit.Valid && rateWindow.Valid {
-		k.RateLimit = &keyward.RateLimit{Limit: int(rateLimit.Int64), WindowSeconds: int(rateWindow.Int64)}
+	k.OwnerID = v.keyOwner.String
+	if v.rateLimit.Valid && v.rateWindow.Valid {
+		k.RateLimit = &keyward.RateLimit{Limit: int(v.rateLimit.Int64), WindowSeconds: int(v.rateWindow.Int64)}
 	}
-	rec.Key, rec.CatalogVersion = &k, strconv.FormatInt(version, 10)
-	if remaining.Valid {
-		c := &keyward.Credits{Remaining: remaining.Int64, Period: period.Int64, Generation: generation.Int64}
-		if amount.Valid && interval.Valid {
-			c.Refill = &keyward.Refill{Amount: amount.Int64, Interval: interval.String, DayOfMonth: int(day.Int64)}
+	rec.Key, rec.CatalogVersion = &k, strconv.FormatInt(v.version, 10)
+	if v.remaining.Valid {
+		c := &keyward.Credits{Remaining: v.remaining.Int64, Period: v.period.Int64, Generation: v.gen.Int64}
+		if v.amount.Valid && v.interval.Valid {
+			c.Refill = &keyward.Refill{Amount: v.amount.Int64, Interval: v.interval.String, DayOfMonth: int(v.day.Int64)}
 		}
 		k.Credits = c
 	}
-	k.Permissions = permissionIDs(keyPerms)
-	if k.RateLimits, err = namedLimits(keyLimits); err != nil {
+	k.Permissions = permissionIDs(v.keyPerms)
+	if k.RateLimits, err = namedLimits(v.keyLimits); err != nil {
 		return nil, err
 	}
-	if ownerID.Valid {
-		u := &keyward.User{ID: ownerID.String, TenantID: k.TenantID, Level: int(ownerLevel.Int64), IsActive: ownerActive.Bool,
-			Permissions: permissionIDs(userPerms)}
-		if u.RateLimits, err = namedLimits(userLims); err != nil {
+	if v.ownerID.Valid {
+		u := &keyward.User{ID: v.ownerID.String, TenantID: k.TenantID, Level: int(v.ownerLevel.Int64), IsActive: v.ownerActive.Bool,
+			Permissions: permissionIDs(v.userPerms)}
+		if u.RateLimits, err = namedLimits(v.userLims); err != nil {
 			return nil, err
 		}
 		rec.Owner = u
