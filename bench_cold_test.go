@@ -53,8 +53,10 @@ func coldBackends(b *testing.B, fn func(b *testing.B, e *env, verifier *keyward.
 		open func(testing.TB) *sqlstore.DB
 	}{{"sqlite", sqltest.SQLite}, {"postgres", sqltest.Postgres}} {
 		b.Run(backend.name, func(b *testing.B) {
-			e := newEnv(b, backend.open(b), func(c *keyward.Config) {
-				c.CacheTTL, c.Now = time.Nanosecond, nil // a real clock: every entry has expired
+			db := backend.open(b)
+			e := newEnv(b, db, func(c *keyward.Config) {
+				c.CacheTTL, c.Now = time.Nanosecond, nil        // a real clock: every entry has expired
+				c.Store = sqlstore.Guard(db, sqlstore.Limits{}) // as keyward serve runs it
 			})
 			v, err := e.svc.CreateAPIKey(e.ctx, e.admin, keyward.APIKeyInput{Name: ptr("verifier"), Permissions: perms("keys:verify")})
 			if err != nil {

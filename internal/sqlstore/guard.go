@@ -172,6 +172,30 @@ func run[T any](g *guard, ctx context.Context, f func(ctx context.Context) (T, e
 	return o.v, nil
 }
 
+// inline is run without the goroutine, for reads that the drivers give up
+// at the deadline themselves: database/sql stops waiting for a connection,
+// pgx cancels the query, and an SQLite reader (WAL) waits for no lock a
+// writer holds and is interrupted at the deadline. What a call costs on
+// every key-cache miss (a goroutine, a channel and a select per call) is
+// then saved, with the same slot, deadline, classification and down mark.
+func inline[T any](g *guard, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
+	release, err := g.acquire()
+	if err != nil {
+		return zero, err
+	}
+	defer release()
+	cctx, cancel := context.WithDeadline(ctx, g.deadline(ctx))
+	v, err := f(cctx)
+	err = g.classify(ctx, cctx, err) // before cancel, which would end cctx
+	cancel()
+	g.record(err)
+	if err != nil {
+		return zero, err
+	}
+	return v, nil
+}
+
 // runErr is run for calls that return only an error.
 func (g *guard) runErr(ctx context.Context, f func(ctx context.Context) error) error {
 	_, err := run(g, ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
@@ -285,6 +309,15 @@ func call[T any](t *guardTx, ctx context.Context, f func(ctx context.Context) (T
 	defer cancel()
 	v, err := f(cctx)
 	return v, t.g.classify(ctx, cctx, err)
+}
+
+// callRead is call for a read the driver gives up at the deadline (see
+// inline).
+func callRead[T any](t *guardTx, ctx context.Context, f func(ctx context.Context) (T, error)) (T, error) {
+	if t.deadline.IsZero() {
+		return inline(t.g, ctx, f)
+	}
+	return call(t, ctx, f)
 }
 
 // guardedStore is the keyward.Store that Guard returns.

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -113,5 +114,72 @@ func TestGuardBoundsWaiting(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+}
+
+// waitingVerification is a store whose verification read waits until its
+// context ends, as a database that does not answer would.
+type waitingVerification struct {
+	keyward.Store
+	calls chan struct{}
+}
+
+func (w waitingVerification) KeyForVerification(ctx context.Context, hash []byte) (*keyward.VerificationRecord, error) {
+	w.calls <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestGuardVerificationRead checks that the verification read, which the
+// guard runs in the caller's goroutine, keeps the guard's promises: it is
+// answered at the timeout with EDBUNAVAILABLE, marks the database down (so
+// that a call beyond the probes answers at once), gives its slot back, and a
+// call that gets through clears the mark.
+func TestGuardVerificationRead(t *testing.T) {
+	ctx := context.Background()
+	const timeout = 200 * time.Millisecond
+	db := sqltest.SQLite(t)
+	w := waitingVerification{Store: db, calls: make(chan struct{}, 8)}
+	// MaxInFlight 1: one probe at a time, and a slot not given back would
+	// refuse every later call.
+	st := sqlstore.Guard(w, sqlstore.Limits{Timeout: timeout, MaxInFlight: 1})
+
+	start := time.Now()
+	_, err := st.KeyForVerification(ctx, []byte("hash"))
+	if got, took := keyward.ErrorCode(err), time.Since(start); got != keyward.EDBUNAVAILABLE || took < timeout || took > timeout+200*time.Millisecond {
+		t.Errorf("a verification read that does not answer: got %v (code %q) after %s, want code %q after %s", err, got, took, keyward.EDBUNAVAILABLE, timeout)
+	}
+	// The slot was given back: the next call probes (and fails the same way).
+	_, err = st.KeyForVerification(ctx, []byte("hash"))
+	if got := keyward.ErrorCode(err); got != keyward.EDBUNAVAILABLE {
+		t.Errorf("a second verification read: got %v, want code %q", err, keyward.EDBUNAVAILABLE)
+	}
+	if got := len(w.calls); got != 2 {
+		t.Errorf("reads that reached the store: got %d, want 2", got)
+	}
+	// A budget shorter than the timeout ends the read at the budget.
+	bctx := keyward.WithStoreBudget(ctx, time.Now().Add(50*time.Millisecond))
+	start = time.Now()
+	_, _ = st.KeyForVerification(bctx, []byte("hash"))
+	if took := time.Since(start); took > 150*time.Millisecond {
+		t.Errorf("a verification read under a 50ms store budget: took %s", took)
+	}
+	<-w.calls
+	// A call that gets through clears the down mark.
+	if _, err := st.CountTenants(ctx); err != nil {
+		t.Fatalf("CountTenants: %v", err)
+	}
+	if _, err := st.CountTenants(ctx); err != nil {
+		t.Errorf("CountTenants after the mark was cleared: %v", err)
+	}
+	// A caller that went away gets its own error, not EDBUNAVAILABLE, and
+	// does not mark the database down.
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { <-w.calls; cancel() }()
+	if _, err := st.KeyForVerification(cctx, []byte("hash")); !errors.Is(err, context.Canceled) || keyward.ErrorCode(err) == keyward.EDBUNAVAILABLE {
+		t.Errorf("a verification read whose caller went away: got %v, want context.Canceled", err)
+	}
+	if _, err := st.CountTenants(ctx); err != nil {
+		t.Errorf("CountTenants after a caller went away: %v", err)
 	}
 }
