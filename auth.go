@@ -286,14 +286,13 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now time.Time) *keySnapshot {
 	k := rec.Key
 	snap := &keySnapshot{
-		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
+		ID: k.ID, TenantID: internString(k.TenantID), ClientID: k.ClientID, Name: k.Name, OwnerID: internString(k.OwnerID), Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
-		hasCredits:    k.Credits != nil,
-		creditGen:     creditGen(k.Credits),
-		tenantCounter: "tenant:" + k.TenantID,
-		audiences:     k.Audiences,
-		catalog:       catalog,
+		hasCredits: k.Credits != nil,
+		creditGen:  creditGen(k.Credits),
+		audiences:  k.Audiences,
+		keyRights:  &keyRights{tenantCounter: "tenant:" + k.TenantID, catalog: catalog}, // shared below
 	}
 	if k.Credits != nil && k.Credits.Refill != nil {
 		r := *k.Credits.Refill
@@ -348,6 +347,7 @@ func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now
 		snap.scopable[name] = true
 	}
 	snap.effective = slices.Sorted(maps.Keys(snap.scopable))
+	snap.keyRights = s.rights.intern(snap.keyRights, snap.Level)
 	return snap
 }
 
