@@ -285,14 +285,12 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now time.Time) *keySnapshot {
 	k := rec.Key
 	snap := &keySnapshot{
-		ID: k.ID, TenantID: k.TenantID, ClientID: k.ClientID, Name: k.Name, OwnerID: k.OwnerID, Level: k.Level,
+		ID: k.ID, TenantID: internString(k.TenantID), ClientID: k.ClientID, Name: k.Name, OwnerID: internString(k.OwnerID), Level: k.Level,
 		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
 		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
-		hasCredits:    k.Credits != nil,
-		creditGen:     creditGen(k.Credits),
-		tenantCounter: "tenant:" + k.TenantID,
-		audiences:     k.Audiences,
-		catalog:       catalog,
+		hasCredits: k.Credits != nil,
+		creditGen:  creditGen(k.Credits),
+		audiences:  k.Audiences,
 	}
 	if k.Credits != nil && k.Credits.Refill != nil {
 		r := *k.Credits.Refill
@@ -305,7 +303,6 @@ func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now
 			snap.sealed = append(snap.sealed, k.PrevSecretCiphertext)
 		}
 	}
-	snap.rootTenant = rec.TenantRoot
 	if !k.IsActive || !rec.TenantActive || k.SecretRevoked {
 		snap.disabled = CodeDisabled
 	}
@@ -318,9 +315,11 @@ func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now
 		}
 	}
 	snap.limits = keyLimits(k, owner)
-	r := s.rights.rightsOf(k, owner, rec.TenantRoot, catalog)
-	snap.Level, snap.perms, snap.explicit, snap.Permissions = r.level, r.perms, r.explicit, r.permissions
-	snap.scopable, snap.effective = r.scopable, r.effective
+	// Rights many keys hold alike are shared (rights_memo.go): a miss of
+	// a key whose grant, owner and catalog repeat another's computes
+	// nothing, and a million cached keys hold a few sets of maps.
+	snap.keyRights = s.rights.rightsOf(k, owner, rec.TenantRoot, catalog)
+	snap.Level = snap.keyRights.level
 	return snap
 }
 

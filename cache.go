@@ -2,7 +2,10 @@ package keyward
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"hash/maphash"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,21 +13,18 @@ import (
 
 // keySnapshot is what the verify path needs of a key, resolved once and
 // cached by secret hash. It holds no secret in the clear: an HMAC key's
-// secrets only sealed with the master key (sealed).
+// secrets only sealed with the master key (sealed). What many keys hold
+// alike (their rights, resolved against the tenant's catalog) is shared
+// through keyRights; TenantID and OwnerID are interned strings.
 type keySnapshot struct {
-	ID          string
-	TenantID    string
-	ClientID    string
-	Name        string
-	OwnerID     string
-	Level       int
-	Permissions []string // explicit, composites expanded, sorted
-	// explicit holds Permissions as a set: what verify's required
-	// permissions are checked against.
-	explicit map[string]bool
-	// perms holds every permission the key acts with (level-implied
-	// included), its grant intersected with its owner's current rights.
-	perms                map[string]bool
+	*keyRights
+
+	ID                   string
+	TenantID             string
+	ClientID             string
+	Name                 string
+	OwnerID              string
+	Level                int
 	ExpiresAt            *time.Time
 	Meta                 json.RawMessage
 	TokenLifespanSeconds int
@@ -42,55 +42,68 @@ type keySnapshot struct {
 	creditGen int64
 	lease     atomic.Pointer[creditLease]
 	// limits are the key's rate limits, its owner's included (not the
-	// tenant's); tenantCounter names the tenant's counter.
-	limits        []snapLimit
-	tenantCounter string
+	// tenant's).
+	limits []snapLimit
 	// Why the key fails, if it does regardless of time: "" (it works),
 	// or a VerifyCode such as CodeDisabled.
 	disabled string
 	// validUntil is set when the hash matched the previous secret of a
 	// rotation: it stops working then.
 	validUntil *time.Time
-	rootTenant bool
 	// generation is the key's secret generation; prevUntil ends the grace
 	// period of the previous secret (and of its tokens).
 	generation int
 	prevUntil  *time.Time
-	// effective lists every permission name the key holds, explicit and by
-	// level, on every key or on its own: what an access token's scope may
-	// ask for. scopable holds the same as a set.
-	effective []string
-	scopable  map[string]bool
 	// sealed holds the AES-GCM sealed secrets of an HMAC key: the current
 	// one, then the previous during a rotation's grace period.
 	sealed [][]byte
 	// allowed are the client prefixes the key works from (nil: any).
 	allowed allowList
-	// catalog is the tenant's catalog the snapshot was made with.
-	catalog []*Permission
 
 	cachedAt time.Time
 	lastUsed atomic.Int64 // unix microseconds of the last successful use
 	dirty    atomic.Bool  // lastUsed not yet flushed to the store
 	uses     atomic.Int64 // successful uses since the last flush
+	// seen is set when the cache serves the snapshot, and cleared when
+	// eviction passes over it (see keyShard.evict); refHash is the hash
+	// of ref().String() in the cache's index.
+	seen    atomic.Bool
+	refHash uint64
 }
 
 // ref names the snapshot's key.
 func (s *keySnapshot) ref() KeyRef { return KeyRef{TenantID: s.TenantID, ID: s.ID} }
 
-// keyCache maps SHA-256(secret) to a snapshot of the key. Every change made
-// through the Service invalidates the affected entries before it returns, and
-// entries older than ttl are refetched. gen increases on every invalidation,
-// so a fill that raced with a change is dropped instead of cached stale.
+// keyCache maps SHA-256(secret) to a snapshot of the key, holding at most
+// max snapshots. Every change made through the Service invalidates the
+// affected entries before it returns, and entries older than ttl are
+// refetched. gen increases on every invalidation, so a fill that raced with
+// a change is dropped instead of cached stale.
+//
+// Reads take only the read lock of one of up to 64 shards (chosen by the
+// hash). Writes (fills, invalidations, clears) take mu, which guards the
+// index from keys to hashes, then the shard's lock: a fill's check of gen,
+// its insertion and its eviction are one step against invalidations. A full
+// shard evicts one entry per fill, chosen by sampling (see keyShard.evict):
+// constant work, no list to maintain on the read path.
 type keyCache struct {
-	mu      sync.RWMutex
-	entries map[[32]byte]*keySnapshot
-	byKey   map[string][][32]byte // KeyRef string → hashes cached for it
-	gen     atomic.Uint64
-	ttl     time.Duration
-	max     int
+	shards []keyShard
+	mask   uint64 // len(shards) - 1
+	gen    atomic.Uint64
+	ttl    time.Duration
+	max    int
 
-	hits, misses atomic.Uint64
+	mu   sync.Mutex
+	seed maphash.Seed
+	// refs maps the hash of a KeyRef string to the secret hash cached for
+	// it; extra holds further ones (the previous secret during a
+	// rotation's grace period, or another key whose ref hashes alike:
+	// invalidating one then drops both, which is safe).
+	refs  map[uint64][32]byte
+	extra map[uint64][][32]byte
+
+	entries                 atomic.Int64
+	hits, misses, evictions atomic.Uint64
 	// disabled is set while changes from other replicas may be missed:
 	// nothing is then served from or put into the cache.
 	disabled atomic.Bool
@@ -99,13 +112,43 @@ type keyCache struct {
 	dirty   []*keySnapshot
 }
 
-func newKeyCache(ttl time.Duration, max int) *keyCache {
-	return &keyCache{
-		entries: map[[32]byte]*keySnapshot{},
-		byKey:   map[string][][32]byte{},
-		ttl:     ttl,
-		max:     max,
+// keyShard is one part of the cache; cap is its share of the bound.
+type keyShard struct {
+	mu  sync.RWMutex
+	m   map[[32]byte]*keySnapshot
+	cap int
+	_   [64 - 24 - 8 - 8]byte // one cache line each
+}
+
+// maxKeyShards bounds the shards; a shard holds at least minShardKeys
+// keys when the cache holds more than that.
+const (
+	maxKeyShards = 64
+	minShardKeys = 1024
+)
+
+// newKeyCache returns a cache of at most size keys (size <= 0: it caches
+// nothing).
+func newKeyCache(ttl time.Duration, size int) *keyCache {
+	max := max(size, 0)
+	n := 1
+	for n < maxKeyShards && max/(2*n) >= minShardKeys {
+		n *= 2
 	}
+	c := &keyCache{shards: make([]keyShard, n), mask: uint64(n - 1), ttl: ttl, max: max, seed: maphash.MakeSeed(),
+		refs: map[uint64][32]byte{}, extra: map[uint64][][32]byte{}}
+	for i := range c.shards {
+		c.shards[i].m = map[[32]byte]*keySnapshot{}
+		c.shards[i].cap = max / n
+		if i < max%n {
+			c.shards[i].cap++
+		}
+	}
+	return c
+}
+
+func (c *keyCache) shard(h [32]byte) *keyShard {
+	return &c.shards[binary.LittleEndian.Uint64(h[:8])&c.mask]
 }
 
 func (c *keyCache) get(h [32]byte, now time.Time) *keySnapshot {
@@ -113,34 +156,123 @@ func (c *keyCache) get(h [32]byte, now time.Time) *keySnapshot {
 		c.misses.Add(1)
 		return nil
 	}
-	c.mu.RLock()
-	s := c.entries[h]
-	c.mu.RUnlock()
+	sh := c.shard(h)
+	sh.mu.RLock()
+	s := sh.m[h]
+	sh.mu.RUnlock()
 	if s == nil || now.Sub(s.cachedAt) > c.ttl {
 		c.misses.Add(1)
 		return nil
+	}
+	if !s.seen.Load() { // written once, not on every hit
+		s.seen.Store(true)
 	}
 	c.hits.Add(1)
 	return s
 }
 
 // put caches s under h unless an invalidation happened since gen was read.
+// A full shard first evicts one entry.
 func (c *keyCache) put(h [32]byte, s *keySnapshot, gen uint64) {
+	if c.max == 0 {
+		return
+	}
+	s.refHash = maphash.String(c.seed, s.ref().String())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen.Load() != gen || c.disabled.Load() {
 		return
 	}
-	if len(c.entries) >= c.max {
-		// Bounded memory: start over rather than track recency on the hot path.
-		c.entries = map[[32]byte]*keySnapshot{}
-		c.byKey = map[string][][32]byte{}
+	sh := c.shard(h)
+	sh.mu.Lock()
+	old := sh.m[h]
+	var victim *keySnapshot
+	var victimHash [32]byte
+	if old == nil && len(sh.m) >= sh.cap {
+		victimHash, victim = sh.evict(s.cachedAt, c.ttl)
 	}
-	if _, ok := c.entries[h]; !ok {
-		ref := s.ref().String()
-		c.byKey[ref] = append(c.byKey[ref], h)
+	sh.m[h] = s
+	sh.mu.Unlock()
+	switch {
+	case victim != nil:
+		c.unindex(victim.refHash, victimHash)
+		c.evictions.Add(1)
+	case old == nil:
+		c.entries.Add(1)
 	}
-	c.entries[h] = s
+	if old != nil && old.refHash != s.refHash {
+		c.unindex(old.refHash, h) // the secret hash is now another key's
+	}
+	c.index(s.refHash, h)
+}
+
+// evict removes and returns an entry of the full shard sh: of a few
+// entries sampled where the map's randomized iteration starts, the first
+// that expired or was not served since eviction last passed over it (whose
+// seen mark it clears), else the first sampled. The caller holds sh.mu.
+func (sh *keyShard) evict(now time.Time, ttl time.Duration) ([32]byte, *keySnapshot) {
+	const samples = 5
+	var first [32]byte
+	i := 0
+	for h, s := range sh.m {
+		if i == 0 {
+			first = h
+		}
+		if !s.seen.Load() || now.Sub(s.cachedAt) > ttl {
+			delete(sh.m, h)
+			return h, s
+		}
+		s.seen.Store(false)
+		if i++; i == samples {
+			break
+		}
+	}
+	s := sh.m[first]
+	delete(sh.m, first)
+	return first, s
+}
+
+// index records that h is cached for the key whose ref hashes to rh. The
+// caller holds c.mu.
+func (c *keyCache) index(rh uint64, h [32]byte) {
+	cur, ok := c.refs[rh]
+	switch {
+	case !ok:
+		c.refs[rh] = h
+	case cur != h && !slices.Contains(c.extra[rh], h):
+		c.extra[rh] = append(c.extra[rh], h)
+	}
+}
+
+// unindex forgets that h is cached for the key whose ref hashes to rh. The
+// caller holds c.mu.
+func (c *keyCache) unindex(rh uint64, h [32]byte) {
+	ex := c.extra[rh]
+	if cur, ok := c.refs[rh]; ok && cur == h {
+		if len(ex) == 0 {
+			delete(c.refs, rh)
+			return
+		}
+		c.refs[rh], ex = ex[len(ex)-1], ex[:len(ex)-1]
+	} else if i := slices.Index(ex, h); i >= 0 {
+		ex = slices.Delete(ex, i, i+1)
+	}
+	if len(ex) == 0 {
+		delete(c.extra, rh)
+	} else {
+		c.extra[rh] = ex
+	}
+}
+
+// drop removes the entry of h, if any. The caller holds c.mu.
+func (c *keyCache) drop(h [32]byte) {
+	sh := c.shard(h)
+	sh.mu.Lock()
+	if _, ok := sh.m[h]; ok {
+		delete(sh.m, h)
+		c.entries.Add(-1)
+	}
+	sh.mu.Unlock()
 }
 
 // invalidate drops every entry of the given keys (KeyRef strings).
@@ -149,10 +281,15 @@ func (c *keyCache) invalidate(ids ...string) {
 	defer c.mu.Unlock()
 	c.gen.Add(1)
 	for _, id := range ids {
-		for _, h := range c.byKey[id] {
-			delete(c.entries, h)
+		rh := maphash.String(c.seed, id)
+		if h, ok := c.refs[rh]; ok {
+			c.drop(h)
+			delete(c.refs, rh)
 		}
-		delete(c.byKey, id)
+		for _, h := range c.extra[rh] {
+			c.drop(h)
+		}
+		delete(c.extra, rh)
 	}
 }
 
@@ -164,15 +301,18 @@ func (c *keyCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen.Add(1)
-	c.entries = map[[32]byte]*keySnapshot{}
-	c.byKey = map[string][][32]byte{}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.m = map[[32]byte]*keySnapshot{}
+		sh.mu.Unlock()
+	}
+	c.refs, c.extra = map[uint64][32]byte{}, map[uint64][][32]byte{}
+	c.entries.Store(0)
 }
 
-func (c *keyCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.entries)
-}
+// len is the number of cached keys.
+func (c *keyCache) len() int { return int(c.entries.Load()) }
 
 // markUsed records a successful use; the first use since the last flush
 // queues the snapshot for flushing.

@@ -6,20 +6,37 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unique"
 )
 
-// keyRights are the rights a key snapshot holds (see snapshotOf): its
-// level, every permission it acts with, its explicit ones (as a set and
-// sorted) and what its tokens may carry. Shared by every snapshot made from
-// the same inputs: nobody may change them.
+// keyRights is what a key may do, resolved against its tenant's catalog:
+// the part of a keySnapshot that keys with the same grant, level and owner
+// rights hold alike, shared between them (see rightsMemo). Nothing may
+// change it once made.
 type keyRights struct {
-	level       int
-	perms       map[string]bool
-	explicit    map[string]bool
-	permissions []string
-	scopable    map[string]bool
-	effective   []string
+	level       int      // the level it acts with: the key's, within its owner's
+	Permissions []string // explicit, composites expanded, sorted
+	// explicit holds Permissions as a set: what verify's required
+	// permissions are checked against.
+	explicit map[string]bool
+	// perms holds every permission the key acts with (level-implied
+	// included), its grant intersected with its owner's current rights.
+	perms map[string]bool
+	// effective lists every permission name the key holds, explicit and by
+	// level, on every key or on its own: what an access token's scope may
+	// ask for. scopable holds the same as a set.
+	effective []string
+	scopable  map[string]bool
+	// catalog is the tenant's catalog the rights were resolved with.
+	catalog    []*Permission
+	rootTenant bool
+	// tenantCounter names the tenant's rate-limit counter.
+	tenantCounter string
 }
+
+// internString returns s backed by one shared copy: the tenant and owner
+// ids many snapshots hold.
+func internString(s string) string { return unique.Make(s).Value() }
 
 // rightsMemo remembers keyRights by what they are computed from, so that
 // a cache miss of a key whose grant, owner and catalog repeat another's
@@ -35,21 +52,22 @@ const maxRightsMemo = 4096
 
 // rightsInputs names everything keyRights depend on. catalog is the address
 // of the catalog's first element: a catalog is never changed once read (a
-// change reads a new one), and the key keeps it alive, so the address names
-// that catalog as long as the entry exists.
+// change reads a new one), and the entry's rights hold it, so the address
+// names that catalog as long as the entry exists.
 type rightsInputs struct {
-	catalog **Permission
+	catalog **Permission // nil for an empty catalog
 	n       int
+	tenant  string
 	grant   string
 }
 
 // rightsOf returns the rights of k, owned by owner (nil: none, or not
 // active), in a tenant (root or not) whose catalog is given.
 func (m *rightsMemo) rightsOf(k *APIKey, owner *User, root bool, catalog []*Permission) *keyRights {
-	if len(catalog) == 0 {
-		return computeKeyRights(k, owner, root, catalog)
+	in := rightsInputs{n: len(catalog), tenant: k.TenantID, grant: grantInputs(k, owner, root)}
+	if len(catalog) > 0 {
+		in.catalog = &catalog[0]
 	}
-	in := rightsInputs{catalog: &catalog[0], n: len(catalog), grant: grantInputs(k, owner, root)}
 	m.mu.RLock()
 	r := m.entries[in]
 	m.mu.RUnlock()
@@ -111,11 +129,12 @@ func computeKeyRights(k *APIKey, owner *User, root bool, catalog []*Permission) 
 			}
 		}
 	}
-	r := &keyRights{level: eff.Level, perms: eff.Perms, explicit: explicit}
+	r := &keyRights{level: eff.Level, perms: eff.Perms, explicit: explicit,
+		catalog: catalog, rootTenant: root, tenantCounter: "tenant:" + internString(k.TenantID)}
 	for name := range explicit {
-		r.permissions = append(r.permissions, name)
+		r.Permissions = append(r.Permissions, name)
 	}
-	slices.Sort(r.permissions)
+	slices.Sort(r.Permissions)
 	// A token may carry whatever the key holds, on every key or on its own.
 	_, own := (&Principal{Level: eff.Level}).EffectivePermissions(nil)
 	r.scopable = maps.Clone(eff.Perms)

@@ -51,7 +51,7 @@ func TestRightsMemo(t *testing.T) {
 		if diff := cmp.Diff(want, got, cmp.AllowUnexported(keyRights{})); diff != "" {
 			t.Errorf("%s: memo differs from a fresh computation (-want +got):\n%s", tc.name, diff)
 		}
-		if diff := cmp.Diff(tc.want, got.permissions); diff != "" {
+		if diff := cmp.Diff(tc.want, got.Permissions); diff != "" {
 			t.Errorf("%s: permissions (-want +got):\n%s", tc.name, diff)
 		}
 		if again := m.rightsOf(&APIKey{Level: tc.key.Level, Permissions: tc.key.Permissions, ActsAsOwner: tc.key.ActsAsOwner},

@@ -31,7 +31,8 @@ type Config struct {
 	// a database read (default 30 s). Changes through the Service invalidate
 	// at once; the TTL is the last line of defence against missed ones.
 	CacheTTL time.Duration
-	// CacheSize bounds the number of cached keys (default 1,000,000).
+	// CacheSize bounds the number of cached keys (0: the default,
+	// 1,000,000; negative: none, every verification reads the store).
 	CacheSize int
 	// Issuer is the "iss" of login tokens (default "keyward").
 	Issuer string
@@ -160,8 +161,8 @@ func NewService(cfg Config) (*Service, error) {
 		ttl = 30 * time.Second
 	}
 	size := cfg.CacheSize
-	if size <= 0 {
-		size = 1_000_000
+	if size == 0 {
+		size = DefaultCacheSize
 	}
 	s.cache = newKeyCache(ttl, size)
 	s.catalogs.ttl = ttl
@@ -274,6 +275,16 @@ func (s *Service) PublicURL() string { return s.publicURL }
 // CacheStats reports verify-cache hits, misses and size, for metrics.
 func (s *Service) CacheStats() (hits, misses uint64, size int) {
 	return s.cache.hits.Load(), s.cache.misses.Load(), s.cache.len()
+}
+
+// DefaultCacheSize is the number of keys the verify cache holds at most
+// unless Config.CacheSize says otherwise.
+const DefaultCacheSize = 1_000_000
+
+// CacheBound reports the verify cache's capacity (0: it caches nothing) and
+// how many keys it evicted to stay within it, for metrics.
+func (s *Service) CacheBound() (capacity int, evictions uint64) {
+	return s.cache.max, s.cache.evictions.Load()
 }
 
 // Ready reports whether the service can serve requests (the database answers).

@@ -33,6 +33,7 @@ type serverConfig struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	CacheTTL        time.Duration
+	CacheSize       int           // keys the verify cache holds at most; 0: none
 	DBTimeout       time.Duration // each store call and transaction; 0 in migrate
 
 	Dialects           string
@@ -187,6 +188,9 @@ func (c *serverConfig) validate() error {
 	}
 	if c.ShutdownTimeout < 0 || c.CacheTTL < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if c.CacheSize < 0 {
+		errs = append(errs, errors.New("--cache-size must not be negative (0 turns the key cache off)"))
 	}
 	return errors.Join(errs...)
 }

@@ -394,6 +394,10 @@ func TestOperationalEndpoints(t *testing.T) {
 		`keyward_http_requests_total{method="POST",route="/v1/apikeys",status="201"} 1`,
 		`keyward_verifications_total{code="VALID"} 1`,
 		"keyward_key_cache_hits_total",
+		"keyward_key_cache_entries 1\n", // the key, verifier and verified
+		"keyward_key_cache_capacity 1e+06\n",
+		"keyward_key_cache_evictions_total 0\n",
+		"process_resident_memory_bytes",
 		"keyward_http_request_duration_seconds_bucket",
 	} {
 		if !bytes.Contains(res.Body, []byte(want)) {

@@ -49,6 +49,12 @@ func newMetrics(reg *prometheus.Registry, svc *keyward.Service) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "keyward_key_cache_entries", Help: "Keys held in the verify-path cache.",
 		}, func() float64 { _, _, n := svc.CacheStats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keyward_key_cache_capacity", Help: "Most keys the verify-path cache holds (keyward serve --cache-size; 0: no cache).",
+		}, func() float64 { n, _ := svc.CacheBound(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "keyward_key_cache_evictions_total", Help: "Keys evicted from the verify-path cache to stay within its capacity.",
+		}, func() float64 { _, n := svc.CacheBound(); return float64(n) }),
 	)
 	for _, scheme := range keyward.AuthSchemes {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
