@@ -358,3 +358,96 @@ func TestImportKeepsListIndexes(t *testing.T) {
 		}
 	})
 }
+
+// TestListAPIKeysOwnerNameOrder checks sort=userName and -userName across
+// several owners (names differing in case, one owning nothing) and keys
+// without an owner (an empty name: first ascending, last descending; ties by id
+// ascending), walked by page and by cursor, with and without a filter, when
+// the list sorts its few matches and when it walks the owners (a cap of 3).
+func TestListAPIKeysOwnerNameOrder(t *testing.T) {
+	backendDSNs(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db := sqltest.Open(t, dsn, true)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		tn := &keyward.Tenant{ID: secret.NewID(), Name: "owners", Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+		must(t, db.CreateTenant(ctx, tn))
+		names := map[string]string{} // user id → lowercased name
+		var owners []string
+		for _, name := range []string{"bob", "Alice", "carol", "Dave-owns-nothing", "ALAN"} {
+			u := &keyward.User{ID: secret.NewID(), TenantID: tn.ID, UserName: name, Level: 1, IsActive: true,
+				CreatedAt: now, UpdatedAt: now, Version: 1, Permissions: []keyward.Permission{}}
+			must(t, db.CreateUser(ctx, u))
+			names[u.ID] = strings.ToLower(name)
+			if !strings.HasPrefix(name, "Dave") {
+				owners = append(owners, u.ID)
+			}
+		}
+		var keys []*keyward.APIKey
+		for i := range 26 {
+			k := benchKey(tn.ID, nil, now.Add(time.Duration(i)*time.Second))
+			if i%5 != 0 {
+				k.OwnerID = owners[i%len(owners)]
+			}
+			k.IsActive = i%3 != 0
+			must(t, db.CreateAPIKey(ctx, k))
+			keys = append(keys, k)
+		}
+		for _, tc := range []struct {
+			sort   string
+			status string
+		}{{"userName", ""}, {"-userName", ""}, {"userName", keyward.StatusInactive}, {"-userName", keyward.StatusActive}} {
+			var want []string
+			var sorted []*keyward.APIKey
+			for _, k := range keys {
+				if tc.status == "" || (tc.status == keyward.StatusActive) == k.IsActive {
+					sorted = append(sorted, k)
+				}
+			}
+			slices.SortFunc(sorted, func(a, b *keyward.APIKey) int {
+				c := strings.Compare(names[a.OwnerID], names[b.OwnerID])
+				if tc.sort == "-userName" {
+					c = -c
+				}
+				if c == 0 {
+					c = strings.Compare(a.ID, b.ID)
+				}
+				return c
+			})
+			for _, k := range sorted {
+				want = append(want, k.ID)
+			}
+			for _, limit := range []int{1000, 3} {
+				func() {
+					defer sqlstore.SetListCountCap(limit)()
+					f := keyward.APIKeyFilter{Sort: tc.sort, Status: tc.status, Now: now}
+					var byPage, byCursor []string
+					for n := 1; n <= 12; n++ {
+						f.Page = keyward.Page{Number: n, Size: 3}
+						l, err := db.ListAPIKeys(ctx, tn.ID, f)
+						must(t, err)
+						for _, k := range l.Items {
+							byPage = append(byPage, k.ID)
+						}
+					}
+					f.Page = keyward.Page{Number: 1, Size: 2}
+					for range 20 {
+						l, err := db.ListAPIKeys(ctx, tn.ID, f)
+						must(t, err)
+						for _, k := range l.Items {
+							byCursor = append(byCursor, k.ID)
+						}
+						if f.Cursor = l.NextCursor; f.Cursor == "" {
+							break
+						}
+					}
+					if !slices.Equal(byPage, want) {
+						t.Errorf("%s %q, cap %d, by page: got %v, want %v", tc.sort, tc.status, limit, byPage, want)
+					}
+					if !slices.Equal(byCursor, want) {
+						t.Errorf("%s %q, cap %d, by cursor: got %v, want %v", tc.sort, tc.status, limit, byCursor, want)
+					}
+				}()
+			}
+		}
+	})
+}
