@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"slices"
@@ -112,6 +113,9 @@ func testListAPIKeysCursor(t *testing.T, s *server) {
 		"sort=-name&cursor=" + url.QueryEscape(first.NextCursor),
 		"sort=name&cursor=forged",
 		"cursor=" + strings.Repeat("A", keyward.MaxCursorLen+1),
+		// Well-formed but holding text no key can (PostgreSQL answered 503).
+		"sort=name&cursor=" + base64.RawURLEncoding.EncodeToString(
+			[]byte(`{"s":"name","v":[{"k":"s","v":"a\u0000b"},{"k":"s","v":"00000000-0000-0000-0000-000000000000"}]}`)),
 	} {
 		res := s.do("GET", "/v1/apikeys?"+q, s.admin, nil, 400, nil)
 		if !strings.Contains(string(res.Body), `"field":"cursor"`) {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
 )
@@ -142,6 +143,11 @@ func (s *store) decodeKeyCursor(cursor, sort string, terms []keyOrderTerm) ([]an
 		}
 		switch cv.K {
 		case "s":
+			// Text a key can hold: PostgreSQL refuses a NUL or invalid
+			// UTF-8 outright (an error, not a miss).
+			if !utf8.ValidString(cv.V) || strings.ContainsRune(cv.V, 0) {
+				return nil, bad
+			}
 			vals[i] = cv.V
 		case "i":
 			n, err := strconv.ParseInt(cv.V, 10, 64)
