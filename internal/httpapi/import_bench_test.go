@@ -38,9 +38,9 @@ func benchmarkImport(b *testing.B, db *sqlstore.DB) {
 		b.StopTimer()
 		lines := body(benchImportLines)
 		b.StartTimer()
-		start, startCPU := time.Now(), processCPU()
+		start, startCPU := time.Now(), sqltest.ProcessCPU()
 		a, _ := s.importKeys("Bearer "+s.admin, lines, 200)
-		spent, cpu = spent+time.Since(start), cpu+processCPU()-startCPU
+		spent, cpu = spent+time.Since(start), cpu+sqltest.ProcessCPU()-startCPU
 		if a.Created != benchImportLines {
 			b.Fatalf("created %d", a.Created)
 		}

@@ -34,7 +34,7 @@ func benchmarkCreateAPIKeys(b *testing.B, db *sqlstore.DB) {
 			keys[j].Name = "bulk-" + strconv.Itoa(i*n+j)
 		}
 		b.StartTimer()
-		start, startCPU := time.Now(), processCPU()
+		start, startCPU := time.Now(), sqltest.ProcessCPU()
 		err := db.Tx(b.Context(), func(tx keyward.StoreTx) error {
 			errs, err := tx.CreateAPIKeys(b.Context(), keys)
 			for _, err := range errs {
@@ -44,7 +44,7 @@ func benchmarkCreateAPIKeys(b *testing.B, db *sqlstore.DB) {
 			}
 			return err
 		})
-		spent, cpu = spent+time.Since(start), cpu+processCPU()-startCPU
+		spent, cpu = spent+time.Since(start), cpu+sqltest.ProcessCPU()-startCPU
 		if err != nil {
 			b.Fatal(err)
 		}

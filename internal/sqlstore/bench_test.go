@@ -106,12 +106,12 @@ func BenchmarkKeyForVerification(b *testing.B) {
 	}
 	st := sqlstore.Guard(db, sqlstore.Limits{})
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := sqltest.ProcessCPU()
 	for b.Loop() {
 		if _, err := st.KeyForVerification(b.Context(), k.SecretHash); err != nil {
 			b.Fatal(err)
 		}
 	}
 	// CPU time is what a loaded machine distorts least.
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(sqltest.ProcessCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
