@@ -149,7 +149,10 @@ func (s *Service) importKey(ctx context.Context, tx StoreTx, p *Principal, t *Te
 		on := true
 		in.IsActive = &on
 	}
-	k, err := newKey(p, t, secret.NewID(), in.ClientID, now)
+	// A time-ordered id: the import's keys go, in id order, to the end of
+	// every index that ends with the id (the primary key, the list orders)
+	// instead of each to a random page (issue 13).
+	k, err := newKey(p, t, secret.NewOrderedID(now), in.ClientID, now)
 	if err != nil {
 		return nil, err
 	}

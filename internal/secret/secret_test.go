@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNewSecretFormat(t *testing.T) {
@@ -81,6 +82,30 @@ func TestIDs(t *testing.T) {
 		if ValidID(bad) {
 			t.Errorf("ValidID(%q) = true, want false", bad)
 		}
+	}
+}
+
+// TestNewOrderedID: version 7, canonical, led by the time, so that ids
+// made later sort after; random after the time.
+func TestNewOrderedID(t *testing.T) {
+	at := time.UnixMilli(0x0192_3456_789a)
+	id := NewOrderedID(at)
+	if !ValidID(id) || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+		t.Fatalf("got %q, want a canonical version 7 UUID", id)
+	}
+	if got, want := id[:13], "01923456-789a"; got != want {
+		t.Errorf("got time part %q, want %q", got, want)
+	}
+	if other := NewOrderedID(at); other == id {
+		t.Errorf("two ids of one millisecond are equal: %q", id)
+	}
+	prev := NewOrderedID(at)
+	for i := range 1000 {
+		next := NewOrderedID(at.Add(time.Duration(i+1) * time.Millisecond))
+		if next <= prev {
+			t.Fatalf("id %q made a millisecond after %q sorts before it", next, prev)
+		}
+		prev = next
 	}
 }
 
