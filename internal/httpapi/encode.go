@@ -153,8 +153,9 @@ func readBodyRaw(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// decode reads a JSON body into v, rejecting unknown fields, trailing data
-// and wrong types with a message that names the problem.
+// decode reads a JSON body into v, rejecting unknown fields, members given
+// twice (in any object), trailing data and wrong types with a message that
+// names the problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
 	body, err := readBody(w, r)
 	if err != nil {
@@ -168,6 +169,9 @@ func decodeBytes(body []byte, v any) error {
 		return keyward.Errorf(keyward.EINVALID, "a JSON body is required")
 	}
 	if err := gate.JSON(body); err != nil {
+		return err
+	}
+	if err := refuseDuplicateMembers(body); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

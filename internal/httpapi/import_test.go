@@ -286,3 +286,44 @@ func TestImportForeignSecretScopedByTenant(t *testing.T) {
 		}
 	})
 }
+
+// TestImportRefusesDuplicateMembers: a line naming a member twice (at the
+// top or inside meta, however spelled) fails alone with a problem naming
+// it, instead of taking the last value; the create body is refused alike.
+func TestImportRefusesDuplicateMembers(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		sec := func() string { return "legacy_" + secret.NewID() }
+		a, res := s.importKeys("Bearer "+s.admin, ndjson(
+			map[string]any{"name": "fine", "level": 1, "secret": sec()},
+			`{"name": "twice", "level": 1, "level": 4, "secret": "`+sec()+`"}`,
+			`{"name": "spelled", "n\u0061me": "other", "secret": "`+sec()+`"}`,
+			`{"name": "in-meta", "meta": {"plan": "pro", "plan": "free"}, "secret": "`+sec()+`"}`,
+			`{"name": "hash-twice", "secretHash": "`+sha256Hex(sec())+`", "secretHash": "`+sha256Hex(sec())+`"}`,
+		), 200)
+		if a.Created != 1 || a.Failed != 4 || a.Items[0].ID == "" {
+			t.Fatalf("got %s, want line 1 created and 4 failed", res.Body)
+		}
+		for i, want := range []keyward.FieldError{
+			{Field: "level", Message: "is given more than once"},
+			{Field: "name", Message: "is given more than once"},
+			{Field: "meta", Message: `names the member "plan" more than once`},
+			{Field: "secretHash", Message: "is given more than once"},
+		} {
+			it := a.Items[i+1]
+			if it.ID != "" || it.Problem == nil || it.Problem.Code != keyward.EINVALID || len(it.Problem.Errors) != 1 || it.Problem.Errors[0] != want {
+				t.Errorf("line %d: got %+v, want %s %+v", it.Line, it, keyward.EINVALID, want)
+			}
+		}
+		if n := s.countKeys("twice"); n != 0 {
+			t.Errorf("keys named twice: got %d, want 0", n)
+		}
+
+		r := s.raw("POST", "/v1/apikeys", "Bearer "+s.admin, strings.NewReader(`{"name": "created", "level": 1, "level": 4}`))
+		var p httpapi.Problem
+		json.Unmarshal(r.Body, &p)
+		if r.Status != 400 || p.Code != keyward.EINVALID || len(p.Errors) != 1 || p.Errors[0].Field != "level" {
+			t.Errorf("create with level twice: got %d %s, want 400 naming level", r.Status, r.Body)
+		}
+	})
+}
