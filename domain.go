@@ -142,6 +142,13 @@ type APIKey struct {
 	// access, the grace period ends.
 	PrevSecretHolderID       string `json:"-"`
 	PrevSecretHolderTenantID string `json:"-"`
+
+	// ImportedHash is set only on a key being imported from the SHA-256 of
+	// its secret (secretHash), to that hash; SecretHash is then the scoped
+	// hash. Store.CreateAPIKeys refuses the key when a key of its tenant
+	// is stored, or being imported, under ImportedHash: a keyward secret
+	// with that hash finds that key, never this one. Never stored.
+	ImportedHash []byte `json:"-"`
 }
 
 // SigningKey is a key that signs OAuth2 access tokens. Its private part is

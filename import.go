@@ -167,6 +167,7 @@ func (s *Service) importKey(ctx context.Context, tx StoreTx, p *Principal, t *Te
 		}
 	} else {
 		k.SecretHash, k.SecretHint, k.SecretCiphertext = secret.ScopedHash(k.TenantID, hash), "", nil
+		k.ImportedHash = hash
 	}
 	return k, nil
 }

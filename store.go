@@ -79,7 +79,8 @@ type StoreTx interface {
 	// would, in a few statements. A key whose id, clientId or secret hash
 	// (current or previous, of any key, stored or earlier in keys) is taken
 	// is left out: its entry of the answer (one per key) is ECONFLICT, the
-	// others' nil.
+	// others' nil. So is a key whose ImportedHash is the current or
+	// previous secret hash of a key of its tenant, stored or in keys.
 	CreateAPIKeys(ctx context.Context, keys []*APIKey) ([]error, error)
 	UpdateAPIKey(ctx context.Context, k *APIKey, expectVersion int) error
 	DeleteAPIKey(ctx context.Context, tenantID, id string, expectVersion int) error

@@ -327,3 +327,53 @@ func TestImportRefusesDuplicateMembers(t *testing.T) {
 		}
 	})
 }
+
+// TestImportRefusesHashOfOwnTenantsKey: a secretHash that is the SHA-256
+// of a key of the tenant (its keyward secret, current or previous, or one
+// imported in clear on another line) is refused on its line: the secret
+// finds that key, so the imported one would never verify. The hash of
+// another tenant's key is not refused (nothing of other tenants shows),
+// and the existing key keeps verifying.
+func TestImportRefusesHashOfOwnTenantsKey(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		own := s.newKey(map[string]any{"name": "own", "level": 1})
+		rotated := s.newKey(map[string]any{"name": "rotated", "level": 1})
+		var fresh keyward.IssuedKey
+		s.do("POST", "/v1/apikeys/"+rotated.ID+"/rotate", s.admin, map[string]any{"gracePeriodSeconds": 3600}, 200, &fresh)
+		otherAdmin := s.secondTenant("other")
+		var other keyward.IssuedKey
+		s.do("POST", "/v1/apikeys", otherAdmin, map[string]any{"name": "other-tenant", "level": 1}, 201, &other)
+		inClear := secret.NewSecret("kw")
+
+		a, res := s.importKeys("Bearer "+s.admin, ndjson(
+			map[string]any{"name": "hash-of-own", "secretHash": sha256Hex(own.ClientSecret)},
+			map[string]any{"name": "hash-of-previous", "secretHash": sha256Hex(rotated.ClientSecret)},
+			map[string]any{"name": "hash-of-later-line", "secretHash": sha256Hex(inClear)},
+			map[string]any{"name": "in-clear", "secret": inClear},
+			map[string]any{"name": "hash-of-other-tenant", "secretHash": sha256Hex(other.ClientSecret)},
+		), 200)
+		for i, want := range []string{keyward.ECONFLICT, keyward.ECONFLICT, keyward.ECONFLICT, "", ""} {
+			it, code := a.Items[i], ""
+			if it.Problem != nil {
+				code = it.Problem.Code
+			}
+			if code != want || (code == "") != (it.ID != "") {
+				t.Errorf("line %d: got %+v, want code %q", it.Line, it, want)
+			}
+			if code != "" && !strings.Contains(it.Problem.Detail, "never verify") {
+				t.Errorf("line %d: got detail %q, want it to say why", it.Line, it.Problem.Detail)
+			}
+		}
+		if strings.Contains(string(res.Body), own.ID) || strings.Contains(string(res.Body), other.ID) {
+			t.Errorf("the answer names another key: %s", res.Body)
+		}
+		for _, k := range []struct{ secret, id string }{{own.ClientSecret, own.ID}, {rotated.ClientSecret, rotated.ID}, {inClear, a.Items[3].ID}} {
+			var v keyward.VerifyResult
+			s.do("POST", "/v1/keys/verify", s.admin, map[string]any{"key": k.secret}, 200, &v)
+			if !v.Valid || v.KeyID == nil || *v.KeyID != k.id {
+				t.Errorf("verify a secret of key %s: got %+v", k.id, v)
+			}
+		}
+	})
+}

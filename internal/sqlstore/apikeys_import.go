@@ -49,9 +49,11 @@ const (
 // CreateAPIKeys stores new keys, as CreateAPIKey each, in a few
 // statements. A key whose id (in its tenant), clientId or secret hash
 // (current or previous, of any key, stored or earlier in keys) is taken is
-// left out, its error ECONFLICT; the others are stored together or not at
-// all. A key taken by a concurrent writer after the check fails the whole
-// call with ECONFLICT.
+// left out, its error ECONFLICT, and so is a key whose ImportedHash is the
+// current or previous secret hash of a key of its own tenant (stored or
+// anywhere in keys; another tenant's keys are not looked at); the others
+// are stored together or not at all. A key taken by a concurrent writer
+// after the check fails the whole call with ECONFLICT.
 func (s *store) CreateAPIKeys(ctx context.Context, keys []*keyward.APIKey) ([]error, error) {
 	errs := make([]error, len(keys))
 	err := s.atomic(ctx, func(q querier) error {
@@ -77,9 +79,10 @@ func (s *store) CreateAPIKeys(ctx context.Context, keys []*keyward.APIKey) ([]er
 }
 
 // keyValues are the unique values of keys: ids by tenant, client ids and
-// secret hashes.
+// secret hashes; tenantHashes are the secret hashes by tenant
+// (tenant/hash), which ImportedHash must not be.
 type keyValues struct {
-	ids, clientIDs, hashes map[string]bool
+	ids, clientIDs, hashes, tenantHashes map[string]bool
 }
 
 // claim records k's values and returns "", or says which one is taken.
@@ -95,6 +98,8 @@ func (v keyValues) claim(k *keyward.APIKey) string {
 		return "clientId " + k.ClientID + " is already taken"
 	case v.hashes[hashes[0]] || len(hashes) > 1 && (v.hashes[hashes[1]] || hashes[0] == hashes[1]):
 		return "another key has this secret"
+	case len(k.ImportedHash) > 0 && v.tenantHashes[k.TenantID+"/"+string(k.ImportedHash)]:
+		return "another key of this tenant has this secret: imported by its secretHash, this key would never verify (the secret finds the other)"
 	}
 	v.ids[k.TenantID+"/"+k.ID], v.clientIDs[k.ClientID] = true, true
 	for _, h := range hashes {
@@ -105,13 +110,18 @@ func (v keyValues) claim(k *keyward.APIKey) string {
 
 // takenKeyValues reads which of keys' unique values stored keys hold.
 func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.APIKey) (keyValues, error) {
-	v := keyValues{ids: map[string]bool{}, clientIDs: map[string]bool{}, hashes: map[string]bool{}}
+	v := keyValues{ids: map[string]bool{}, clientIDs: map[string]bool{}, hashes: map[string]bool{}, tenantHashes: map[string]bool{}}
 	var hashes, clientIDs []any
 	idsByTenant := map[string][]any{}
 	for _, k := range keys {
 		hashes = append(hashes, k.SecretHash)
+		v.tenantHashes[k.TenantID+"/"+string(k.SecretHash)] = true
 		if len(k.PrevSecretHash) > 0 {
 			hashes = append(hashes, k.PrevSecretHash)
+			v.tenantHashes[k.TenantID+"/"+string(k.PrevSecretHash)] = true
+		}
+		if len(k.ImportedHash) > 0 {
+			hashes = append(hashes, k.ImportedHash)
 		}
 		clientIDs = append(clientIDs, k.ClientID)
 		idsByTenant[k.TenantID] = append(idsByTenant[k.TenantID], k.ID)
@@ -120,15 +130,20 @@ func (s *store) takenKeyValues(ctx context.Context, q querier, keys []*keyward.A
 	if !s.pg {
 		batch = importLookupsLite
 	}
-	err := s.lookupIn(ctx, q, batch, hashes, nil, `SELECT secret_hash, prev_secret_hash FROM api_keys WHERE secret_hash IN (%[1]s) OR prev_secret_hash IN (%[1]s)`,
+	// The keys found by an ImportedHash of another tenant only join hashes,
+	// which no imported hash (scoped) can be: nothing of them shows.
+	err := s.lookupIn(ctx, q, batch, hashes, nil, `SELECT tenant_id, secret_hash, prev_secret_hash FROM api_keys WHERE secret_hash IN (%[1]s) OR prev_secret_hash IN (%[1]s)`,
 		func(scan func(...any) error) error {
+			var tenant string
 			var h, prev []byte
-			if err := scan(&h, &prev); err != nil {
+			if err := scan(&tenant, &h, &prev); err != nil {
 				return err
 			}
 			v.hashes[string(h)] = true
+			v.tenantHashes[tenant+"/"+string(h)] = true
 			if len(prev) > 0 {
 				v.hashes[string(prev)] = true
+				v.tenantHashes[tenant+"/"+string(prev)] = true
 			}
 			return nil
 		})

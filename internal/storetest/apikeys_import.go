@@ -37,13 +37,30 @@ func testAPIKeysImport(t *testing.T, s keyward.Store) {
 	dupID := newKey(tn.ID, func(k *keyward.APIKey) { k.ID = plain.ID })
 	sameIDOtherTenant := newKey(other.ID, func(k *keyward.APIKey) { k.ID = plain.ID })
 
-	keys := []*keyward.APIKey{full, plain, dupHash, dupPrev, dupInBatch, dupClient, dupID, sameIDOtherTenant}
+	// A key imported from a secretHash (ImportedHash, stored scoped) whose
+	// hash finds a key of its own tenant (stored, current or previous, or
+	// anywhere in the batch) is refused; another tenant's keys are not
+	// looked at.
+	own := createKey(t, s, tn.ID, func(k *keyward.APIKey) { k.PrevSecretHash = randomBytes(32) })
+	imported := func(name string, hash []byte) *keyward.APIKey {
+		return newKey(tn.ID, func(k *keyward.APIKey) { k.Name, k.ImportedHash = name, hash })
+	}
+	importedOwn := imported("imported-own", own.SecretHash)
+	importedOwnPrev := imported("imported-own-prev", own.PrevSecretHash)
+	laterInBatch := newKey(tn.ID)
+	importedLater := imported("imported-later", laterInBatch.SecretHash)
+	importedOther := imported("imported-other-tenant", createKey(t, s, other.ID).SecretHash)
+	importedFresh := imported("imported-fresh", randomBytes(32))
+
+	keys := []*keyward.APIKey{full, plain, dupHash, dupPrev, dupInBatch, dupClient, dupID, sameIDOtherTenant,
+		importedOwn, importedOwnPrev, importedLater, importedOther, importedFresh, laterInBatch}
 	errs, err := s.CreateAPIKeys(ctx, keys)
 	must(t, "CreateAPIKeys", err)
 	if len(errs) != len(keys) {
 		t.Fatalf("got %d errors, want %d", len(errs), len(keys))
 	}
-	for i, code := range []string{"", "", keyward.ECONFLICT, keyward.ECONFLICT, keyward.ECONFLICT, keyward.ECONFLICT, keyward.ECONFLICT, ""} {
+	for i, code := range []string{"", "", keyward.ECONFLICT, keyward.ECONFLICT, keyward.ECONFLICT, keyward.ECONFLICT, keyward.ECONFLICT, "",
+		keyward.ECONFLICT, keyward.ECONFLICT, keyward.ECONFLICT, "", "", ""} {
 		wantCode(t, "key "+keys[i].Name+" of the batch", errs[i], code)
 	}
 	full.Permissions = byName(full.Permissions)
