@@ -180,9 +180,16 @@ func (db *DB) Close() error {
 // panic in fn rolls back and continues panicking. The StoreTx is valid only
 // while fn runs.
 func (db *DB) Tx(ctx context.Context, fn func(tx keyward.StoreTx) error) error {
-	return inTx(ctx, db.write, func(tx *sql.Tx) error {
-		return fn(&store{pg: db.store.pg, read: tx, tx: tx, pool: db.write})
+	var after []func(context.Context)
+	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+		return fn(&store{pg: db.store.pg, read: tx, tx: tx, pool: db.write, after: &after})
 	})
+	if err == nil {
+		for _, f := range after {
+			f(ctx)
+		}
+	}
+	return err
 }
 
 // inTx runs fn in a transaction on pool, committing when fn returns nil.
@@ -222,6 +229,20 @@ type store struct {
 	// (nil inside a transaction).
 	readPool *sql.DB
 	verify   *verificationStmt
+	// after holds, inside DB.Tx, what runs once it committed (see
+	// afterCommit).
+	after *[]func(context.Context)
+}
+
+// afterCommit runs fn on the write pool once what s wrote is committed:
+// at the end of DB.Tx (not if it rolls back), or now outside one. fn's
+// failure is its own: the write stands.
+func (s *store) afterCommit(ctx context.Context, fn func(ctx context.Context)) {
+	if s.tx == nil {
+		fn(ctx)
+		return
+	}
+	*s.after = append(*s.after, fn)
 }
 
 // atomic runs fn, which may issue several writes, so that they all happen
