@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +49,61 @@ func TestImportTextJSONOrParameters(t *testing.T) {
 		}
 		if d := cmp.Diff(k, got); d != "" {
 			t.Errorf("%q stored: mismatch (-want +got):\n%s", tt.name, d)
+		}
+	}
+}
+
+// TestImportBindsSharedColumns: on SQLite a column of one value in every
+// key of an import is bound once, the others carried as JSON, and every
+// value is stored as given either way: the same odd text (a NUL, not
+// UTF-8) on every key, blobs, NULLs and times, shared or not.
+func TestImportBindsSharedColumns(t *testing.T) {
+	db := openSQLiteForTest(t)
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	tn := &keyward.Tenant{ID: secret.NewID(), Name: "t", Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if err := db.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	exp := now.Add(time.Hour)
+	key := func(name string, mods ...func(*keyward.APIKey)) *keyward.APIKey {
+		k := &keyward.APIKey{ID: secret.NewID(), TenantID: tn.ID, ClientID: "kw_id_" + secret.NewID(), Name: name,
+			Description: "shared \x00 \xff", IsActive: true, TokenLifespanSeconds: 60, Meta: []byte(`{"a": "\u00e9"}`),
+			CreatedAt: now, UpdatedAt: now, Version: 1, SecretGeneration: 1, SecretHash: secret.RandomBytes(32),
+			SecretCiphertext: []byte{0, 1, 0xff}, Permissions: []keyward.Permission{}, ExpiresAt: &exp}
+		for _, m := range mods {
+			m(k)
+		}
+		return k
+	}
+	keys := []*keyward.APIKey{key("first"), key("second", func(k *keyward.APIKey) { k.ExpiresAt, k.DeviceName = nil, "dev" }), key("third")}
+	rows := make([][]any, len(keys))
+	for i, k := range keys {
+		rows[i] = db.keyInsertArgs(k)
+	}
+	list, args, varying := keyInsertSelect(rows)
+	if want := 35 - len(varying[0]); strings.Count(list, "?") != want || len(args) != want {
+		t.Errorf("select list %s binds %d arguments, want %d", list, len(args), want)
+	}
+	for _, col := range []string{"value->>0", "unhex(value->>"} {
+		if !strings.Contains(list, col) {
+			t.Errorf("select list %s: no %s", list, col)
+		}
+	}
+	if len(varying[0]) >= 15 {
+		t.Errorf("%d varying columns, want the id, client id, name, device, expiry, secret hash and few more", len(varying[0]))
+	}
+	errs, err := db.CreateAPIKeys(ctx, keys)
+	if err != nil || slices.ContainsFunc(errs, func(err error) bool { return err != nil }) {
+		t.Fatalf("CreateAPIKeys: %v %v", err, errs)
+	}
+	for _, k := range keys {
+		got, err := db.GetAPIKey(ctx, tn.ID, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(k, got); d != "" {
+			t.Errorf("%q stored: mismatch (-want +got):\n%s", k.Name, d)
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -32,7 +34,12 @@ func (s *store) insertKeysLite(ctx context.Context, q querier, keys []*keyward.A
 			grants = append(grants, []any{k.TenantID, k.ID, p.ID})
 		}
 	}
-	keyJSON, ok := jsonRows(make([]byte, 0, 640*len(keys)), rows)
+	// A column of one value in every row (the tenant, the times, the
+	// creator, the NULLs of a new key: about half of them in an import) is
+	// bound once instead of carried in each row: SQLite finds the nth
+	// member of a JSON row by walking the n before it.
+	selectList, args, rows := keyInsertSelect(rows)
+	keyJSON, ok := jsonRows(make([]byte, 0, 400*len(keys)), rows)
 	if !ok {
 		return false, nil
 	}
@@ -41,7 +48,7 @@ func (s *store) insertKeysLite(ctx context.Context, q querier, keys []*keyward.A
 		return false, nil
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO api_keys (`+keyInsertColumns+`)
-		SELECT `+keyInsertJSON+` FROM jsonb_each(?) ORDER BY key`, string(keyJSON))
+		SELECT `+selectList+` FROM jsonb_each(?) ORDER BY key`, append(args, string(keyJSON))...)
 	if err != nil {
 		return true, writeError(err, "importing api keys", keyConflict)
 	}
@@ -61,24 +68,72 @@ func (s *store) insertKeysLite(ctx context.Context, q querier, keys []*keyward.A
 // prev_secret_ciphertext.
 var keyBlobColumns = [...]int{19, 20, 21, 22}
 
-// keyInsertJSON reads keyInsertColumns from a jsonb_each row of
-// keyInsertArgs encoded by jsonRows.
-var keyInsertJSON = func() string {
+// keyInsertSelect returns the select list that reads keyInsertColumns
+// from a jsonb_each row of rows (of keyInsertArgs) encoded by jsonRows,
+// the arguments it binds and the rows to encode: a column whose value is
+// the same in every row is a parameter, the others are read from the
+// JSON row, which holds only them.
+func keyInsertSelect(rows [][]any) (selectList string, args []any, varying [][]any) {
+	same := make([]bool, keyInsertWidth)
+	var cols []int // the varying columns
+	for c := range keyInsertWidth {
+		same[c] = len(rows) > 1 && !slices.ContainsFunc(rows[1:], func(row []any) bool { return !sameArg(row[c], rows[0][c]) })
+		if !same[c] {
+			cols = append(cols, c)
+		}
+	}
 	var sb strings.Builder
+	j := 0
 	for c := range keyInsertWidth {
 		if c > 0 {
 			sb.WriteString(", ")
 		}
-		col := "value->>" + strconv.Itoa(c)
-		for _, b := range keyBlobColumns {
-			if c == b {
-				col = "unhex(" + col + ")"
-			}
+		if same[c] {
+			sb.WriteString("?")
+			args = append(args, rows[0][c])
+			continue
+		}
+		col := "value->>" + strconv.Itoa(j)
+		j++
+		if slices.Contains(keyBlobColumns[:], c) {
+			col = "unhex(" + col + ")"
 		}
 		sb.WriteString(col)
 	}
-	return sb.String()
-}()
+	varying = make([][]any, len(rows))
+	for i, row := range rows {
+		varying[i] = make([]any, len(cols))
+		for j, c := range cols {
+			varying[i][j] = row[c]
+		}
+	}
+	return sb.String(), args, varying
+}
+
+// sameArg reports whether two query arguments are certainly equal: of one
+// type among those keyInsertArgs makes, and of one value.
+func sameArg(a, b any) bool {
+	switch a := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	case []byte:
+		b, ok := b.([]byte)
+		return ok && bytes.Equal(a, b)
+	case bool:
+		b, ok := b.(bool)
+		return ok && a == b
+	case int:
+		b, ok := b.(int)
+		return ok && a == b
+	case int64:
+		b, ok := b.(int64)
+		return ok && a == b
+	}
+	return false
+}
 
 // jsonList encodes values, all strings or all []byte, as a JSON array for
 // an IN list, and returns the subquery that reads it back (its one
