@@ -146,7 +146,8 @@ func escapeURIPath(path string) string {
 
 func newDB(dialect string, write, read *sql.DB) *DB {
 	db := &DB{dialect: dialect, write: write, read: read}
-	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write, readPool: read, verify: &verificationStmt{}}
+	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write, readPool: read, verify: &verificationStmt{},
+		anchors: &anchorCache{}}
 	return db
 }
 
@@ -222,6 +223,8 @@ type store struct {
 	// (nil inside a transaction).
 	readPool *sql.DB
 	verify   *verificationStmt
+	// anchors: the page anchors of deep lists (nil inside a transaction).
+	anchors *anchorCache
 }
 
 // atomic runs fn, which may issue several writes, so that they all happen
