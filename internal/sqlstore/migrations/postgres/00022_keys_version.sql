@@ -16,9 +16,12 @@
 -- reads that found the same values saw the same keys in the same order.
 -- Inserts and deletes bump once a statement (transition tables: one update
 -- of the tenant for an import of 10,000 keys); an update, once a row whose
--- listed columns changed. The bump locks the tenant's row until the writing
--- transaction ends: key writes of one tenant commit one at a time (a
--- deadlock between two of them is retried by the store's guard).
+-- listed columns changed, when its transaction commits (a deferred
+-- constraint trigger: a flush of last uses locks the tenant's row only at
+-- its end, not while it updates key after key). The bump locks the
+-- tenant's row until the writing transaction ends: key writes of one tenant
+-- commit one at a time (a deadlock between two of them is retried by the
+-- store's guard).
 
 -- +goose Up
 ALTER TABLE tenants ADD COLUMN keys_version BIGINT NOT NULL DEFAULT 0;
@@ -51,21 +54,24 @@ CREATE TRIGGER api_keys_keys_version_insert AFTER INSERT ON api_keys REFERENCING
     FOR EACH STATEMENT EXECUTE FUNCTION keyward_bump_keys_version();
 CREATE TRIGGER api_keys_keys_version_delete AFTER DELETE ON api_keys REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION keyward_bump_keys_version();
-CREATE TRIGGER api_keys_keys_version_update AFTER UPDATE OF tenant_id, id, name, is_active, expires_at, owner_id,
-    created_at, client_id, description, device_name, version ON api_keys FOR EACH ROW
+CREATE CONSTRAINT TRIGGER api_keys_keys_version_update AFTER UPDATE OF tenant_id, id, name, is_active, expires_at, owner_id,
+    created_at, client_id, description, device_name, version ON api_keys DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN ((OLD.tenant_id, OLD.id, OLD.name, OLD.is_active, OLD.expires_at, OLD.owner_id, OLD.created_at, OLD.client_id,
         OLD.description, OLD.device_name, OLD.version) IS DISTINCT FROM (NEW.tenant_id, NEW.id, NEW.name, NEW.is_active,
         NEW.expires_at, NEW.owner_id, NEW.created_at, NEW.client_id, NEW.description, NEW.device_name, NEW.version))
     EXECUTE FUNCTION keyward_bump_keys_version();
-CREATE TRIGGER api_keys_keys_used_version AFTER UPDATE OF last_used_at ON api_keys FOR EACH ROW
+CREATE CONSTRAINT TRIGGER api_keys_keys_used_version AFTER UPDATE OF last_used_at ON api_keys
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (OLD.last_used_at IS DISTINCT FROM NEW.last_used_at) EXECUTE FUNCTION keyward_bump_keys_used_version();
 CREATE TRIGGER api_key_permissions_keys_version_insert AFTER INSERT ON api_key_permissions REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION keyward_bump_keys_version();
 CREATE TRIGGER api_key_permissions_keys_version_delete AFTER DELETE ON api_key_permissions REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION keyward_bump_keys_version();
-CREATE TRIGGER api_key_permissions_keys_version_update AFTER UPDATE ON api_key_permissions FOR EACH ROW
+CREATE CONSTRAINT TRIGGER api_key_permissions_keys_version_update AFTER UPDATE ON api_key_permissions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     EXECUTE FUNCTION keyward_bump_keys_version();
-CREATE TRIGGER users_keys_version_update AFTER UPDATE OF tenant_id, id, user_name ON users FOR EACH ROW
+CREATE CONSTRAINT TRIGGER users_keys_version_update AFTER UPDATE OF tenant_id, id, user_name ON users
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN ((OLD.tenant_id, OLD.id, OLD.user_name) IS DISTINCT FROM (NEW.tenant_id, NEW.id, NEW.user_name))
     EXECUTE FUNCTION keyward_bump_keys_version();
 
