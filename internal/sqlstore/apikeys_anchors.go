@@ -47,8 +47,13 @@ type anchorCache struct {
 // anchorKey is a list: its tenant and filters, sort included.
 type anchorKey struct{ tenantID, filter string }
 
-// anchorVersion is what a tenant's counters were when anchors were found.
-type anchorVersion struct{ keys, used, catalog int64 }
+// anchorVersion is what a tenant's counters were when anchors were found,
+// and when the tenant was created: a tenant deleted and created again
+// under its id starts its counters again from 0.
+type anchorVersion struct {
+	keys, used, catalog int64
+	created             string
+}
 
 // anchorSet is the anchors of one list: vals[i] are the sort values of the
 // key at (0-based) position (i+1)*anchorStride-1, the one before the key
@@ -120,8 +125,10 @@ func (s *store) anchoredPage(ctx context.Context, tenantID string, f keyward.API
 	st := *s
 	st.read = tx
 	var v anchorVersion
-	err = tx.QueryRowContext(ctx, `SELECT keys_version, keys_used_version, catalog_version FROM tenants WHERE id = $1`,
-		tenantID).Scan(&v.keys, &v.used, &v.catalog)
+	var created any
+	err = tx.QueryRowContext(ctx, `SELECT keys_version, keys_used_version, catalog_version, created_at FROM tenants WHERE id = $1`,
+		tenantID).Scan(&v.keys, &v.used, &v.catalog, &created)
+	v.created = fmt.Sprint(created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil // no such tenant: no keys
 	}
