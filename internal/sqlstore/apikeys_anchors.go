@@ -126,7 +126,11 @@ func (s *store) anchoredPage(ctx context.Context, tenantID string, f keyward.API
 	st.read = tx
 	var v anchorVersion
 	var created any
-	err = tx.QueryRowContext(ctx, `SELECT keys_version, keys_used_version, catalog_version, created_at FROM tenants WHERE id = $1`,
+	counter := "keys_version"
+	if !s.pg { // plus what inserts and deletes bump (00022)
+		counter += " + COALESCE((SELECT c.version FROM api_key_counts c WHERE c.tenant_id = t.id), 0)"
+	}
+	err = tx.QueryRowContext(ctx, `SELECT `+counter+`, keys_used_version, catalog_version, created_at FROM tenants t WHERE id = $1`,
 		tenantID).Scan(&v.keys, &v.used, &v.catalog, &created)
 	v.created = fmt.Sprint(created)
 	if errors.Is(err, sql.ErrNoRows) {

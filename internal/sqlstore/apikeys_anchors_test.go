@@ -113,15 +113,20 @@ func TestListAPIKeysAnchors(t *testing.T) {
 		if n := db.Anchors(); n == 0 || anchored < 20 {
 			t.Fatalf("%d anchors kept, %d non-empty deep pages: a weak test", n, anchored)
 		}
+		// Keys without permissions: only their own rows change.
+		var added []*keyward.APIKey
 		for i := range 3 {
 			k := newKey()
+			k.Name, k.Permissions = fmt.Sprintf("aaa first %d", i), nil
+			k.CreatedAt = now.Add(time.Hour) // first in the default order
 			must(t, other.CreateAPIKey(ctx, k))
-			keys = append(keys, k)
-			if i == 0 {
-				k.Name = "aaa first"
-			}
+			added = append(added, k)
 		}
 		check("after inserts", now)
+		for _, k := range added {
+			must(t, other.DeleteAPIKey(ctx, tn.ID, k.ID, k.Version))
+		}
+		check("after deleting them", now)
 		for _, i := range []int{3, 17, 40} {
 			must(t, other.DeleteAPIKey(ctx, tn.ID, keys[i].ID, keys[i].Version))
 		}
