@@ -297,62 +297,79 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		return list, nil
 	}
 
-	pw := whereClause{conds: slices.Clone(src.conds), args: slices.Clone(src.args)}
-	if after != nil {
-		pw.addAfter(terms, after)
-	}
-	args := append(pw.args, f.Page.Size+1)
-	limit := fmt.Sprintf(" LIMIT $%d", len(args))
-	if f.Cursor == "" {
-		args = append(args, f.Page.Offset())
-		limit += fmt.Sprintf(" OFFSET $%d", len(args))
-	}
-	var extra []string
-	for _, t := range terms {
-		extra = append(extra, t.expr)
-	}
-	const users = ` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id`
-	query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
 	walk := n > listCountCap
-	switch {
-	case !walk:
-		// Few matches: find them all by the filters' own indexes, then
-		// sort them. The subquery, not flattened (an OFFSET keeps both
-		// databases from merging it), keeps the planner from walking the
-		// order's index past every other key for a rare match: SQLite
-		// did, for 10 keys of an owner among 1,000,000 (4 s).
-		noFlatten := " OFFSET 0"
-		if !s.pg {
-			noFlatten = " LIMIT -1 OFFSET 0" // SQLite's OFFSET needs a LIMIT
+	const users = ` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id`
+	fetch := func(st *store, after []any, offset, size int, valsOnly bool) ([]*keyward.APIKey, [][]any, error) {
+		if walk && (f.Sort == "userName" || f.Sort == "-userName") {
+			return st.listByOwnerName(ctx, tenantID, w, f.Sort == "-userName", after, offset, size)
 		}
-		var order []string
-		for i, t := range terms {
-			dir := " ASC"
-			if t.desc {
-				dir = " DESC"
-			}
-			order = append(order, fmt.Sprintf("s%d", i)+dir)
-			extra[i] += fmt.Sprintf(" AS s%d", i)
+		pw := whereClause{conds: slices.Clone(src.conds), args: slices.Clone(src.args)}
+		if after != nil {
+			pw.addAfter(terms, after)
 		}
-		query = `SELECT * FROM (SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
-			noFlatten + `) k ORDER BY ` + strings.Join(order, ", ") + limit
-	case f.Cursor == "" && f.Page.Offset() > 0:
-		// A deep page by number: skip the rows reading only the index
-		// (their ids), then read the page's keys.
+		args := append(pw.args, size)
+		limit := fmt.Sprintf(" LIMIT $%d", len(args))
+		if after == nil || offset > 0 {
+			args = append(args, offset)
+			limit += fmt.Sprintf(" OFFSET $%d", len(args))
+		}
+		var extra []string
+		for _, t := range terms {
+			extra = append(extra, t.expr)
+		}
 		inner := from
 		if strings.Contains(strings.Join(extra, ""), "u.") { // the owner's name sorts
 			inner += users
 		}
-		query = `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + users +
-			` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + inner + pw.String() + orderByOf(terms) + limit +
-			`)` + orderByOf(terms)
+		if valsOnly {
+			// An anchor: the sort values of one key, reading the index.
+			vals, err := st.queryValues(ctx, len(terms), `SELECT `+strings.Join(extra, ", ")+` FROM `+inner+pw.String()+
+				orderByOf(terms)+limit, st.planned(args)...)
+			return nil, vals, err
+		}
+		query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
+		switch {
+		case !walk:
+			// Few matches: find them all by the filters' own indexes, then
+			// sort them. The subquery, not flattened (an OFFSET keeps both
+			// databases from merging it), keeps the planner from walking the
+			// order's index past every other key for a rare match: SQLite
+			// did, for 10 keys of an owner among 1,000,000 (4 s).
+			noFlatten := " OFFSET 0"
+			if !st.pg {
+				noFlatten = " LIMIT -1 OFFSET 0" // SQLite's OFFSET needs a LIMIT
+			}
+			var order []string
+			for i, t := range terms {
+				dir := " ASC"
+				if t.desc {
+					dir = " DESC"
+				}
+				order = append(order, fmt.Sprintf("s%d", i)+dir)
+				extra[i] += fmt.Sprintf(" AS s%d", i)
+			}
+			query = `SELECT * FROM (SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
+				noFlatten + `) k ORDER BY ` + strings.Join(order, ", ") + limit
+		case offset > 0:
+			// A deep page by number: skip the rows reading only the index
+			// (their ids), then read the page's keys.
+			query = `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + users +
+				` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + inner + pw.String() + orderByOf(terms) + limit +
+				`)` + orderByOf(terms)
+		}
+		return st.queryKeysWith(ctx, len(terms), query, st.planned(args)...)
+	}
+	offset := f.Page.Offset()
+	if f.Cursor != "" {
+		offset = 0
 	}
 	var keys []*keyward.APIKey
 	var vals [][]any
-	if walk && (f.Sort == "userName" || f.Sort == "-userName") {
-		keys, vals, err = s.listByOwnerName(ctx, tenantID, w, f.Sort == "-userName", after, f)
+	if walk && after == nil && offset >= anchorStride && s.anchors != nil && s.tx == nil {
+		// Deep in many keys: from the nearest page anchor.
+		keys, vals, err = s.anchoredPage(ctx, tenantID, f, permissionID, terms, offset, fetch)
 	} else {
-		keys, vals, err = s.queryKeysWith(ctx, len(terms), query, s.planned(args)...)
+		keys, vals, err = fetch(s, after, offset, f.Page.Size+1, false)
 	}
 	if err != nil {
 		return list, fmt.Errorf("listing api keys: %w", err)
@@ -366,8 +383,8 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 }
 
 // listByOwnerName returns, for sort=userName (desc: -userName) and many
-// matches of w, the page of f (after the cursor values after, if any) and
-// its sort values: the order is the owner's lowercased user name, ” for
+// matches of w, need keys from skip keys after the cursor values after (if
+// any) and their sort values: the order is the owner's lowercased user name, ” for
 // a key without one, then the id, ascending. Sorting a join by a column of
 // the other table reads every key; instead the list walks two sources in
 // turn, each in the order of an index: the keys without an owner (id
@@ -375,11 +392,7 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 // (users_tenant_user_name, unique: one user a name) with each owner's keys
 // in id order. Ascending, the keys without an owner come first; descending,
 // last. Names are never empty, so no owner ties with them.
-func (s *store) listByOwnerName(ctx context.Context, tenantID string, w whereClause, desc bool, after []any, f keyward.APIKeyFilter) ([]*keyward.APIKey, [][]any, error) {
-	need, skip := f.Page.Size+1, 0
-	if after == nil {
-		skip = f.Page.Offset()
-	}
+func (s *store) listByOwnerName(ctx context.Context, tenantID string, w whereClause, desc bool, after []any, skip, need int) ([]*keyward.APIKey, [][]any, error) {
 	dir := " ASC"
 	if desc {
 		dir = " DESC"

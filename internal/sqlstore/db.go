@@ -146,7 +146,8 @@ func escapeURIPath(path string) string {
 
 func newDB(dialect string, write, read *sql.DB) *DB {
 	db := &DB{dialect: dialect, write: write, read: read}
-	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write, readPool: read, verify: &verificationStmt{}}
+	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write, readPool: read, verify: &verificationStmt{},
+		anchors: &anchorCache{}}
 	return db
 }
 
@@ -232,6 +233,8 @@ type store struct {
 	// after holds, inside DB.Tx, what runs once it committed (see
 	// afterCommit).
 	after *[]func(context.Context)
+	// anchors: the page anchors of deep lists (nil inside a transaction).
+	anchors *anchorCache
 }
 
 // afterCommit runs fn on the write pool once what s wrote is committed:

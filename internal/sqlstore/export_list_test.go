@@ -8,3 +8,23 @@ func SetListCountCap(n int) (restore func()) {
 	listCountCap = n
 	return func() { listCountCap = old }
 }
+
+// SetAnchorStride sets the keys between two page anchors until restore is
+// called; not for parallel tests.
+func SetAnchorStride(n int) (restore func()) {
+	old := anchorStride
+	anchorStride = n
+	return func() { anchorStride = old }
+}
+
+// Anchors returns the number of page anchors db holds.
+func (db *DB) Anchors() int {
+	c := db.store.anchors
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, set := range c.sets {
+		n += len(set.vals)
+	}
+	return n
+}

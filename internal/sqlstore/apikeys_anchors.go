@@ -1,0 +1,253 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// Page anchors (issue 13): a page by number deep in a list of many keys
+// (page 25,000 of 20 keys) would skip half a million index entries on each
+// request. Instead the list remembers, per tenant and filter, the sort
+// values of every anchorStride-th key, found by the first deep request,
+// and a later one seeks to the nearest anchor at or before its offset
+// (keyset, as a cursor does) and skips fewer than anchorStride keys from
+// there. The anchors are positions of one state of the tenant's keys: they
+// hold while the tenant's counters (00022: keys_version, keys_used_version
+// for lists sorted by last use, catalog_version for names of permissions)
+// are those they were found with, and, for the statuses that depend on the
+// time, while no key expired or came to expire in between. The counters are
+// read in the same snapshot as the page (a read-only repeatable-read
+// transaction), so the page is exactly the one OFFSET paging finds.
+
+// anchorStride is the number of keys between two anchors: the most a page
+// skips once its anchors are known. A filter the walked index does not
+// hold (status active tests each key's expiry in its row) pays a row read
+// per key skipped: 10,000 cost 30 ms at a million keys, 2,000 a fifth.
+var anchorStride = 2_000
+
+// anchorSetsMax bounds the lists whose anchors are kept (a list of a
+// million keys holds 500 anchors, about 50 KB); past it, a random one is
+// forgotten.
+const anchorSetsMax = 256
+
+// anchorCache holds the anchors of the lists of one DB, shared by every
+// request (of any page size: anchors are positions of keys).
+type anchorCache struct {
+	mu   sync.Mutex
+	sets map[anchorKey]*anchorSet
+}
+
+// anchorKey is a list: its tenant and filters, sort included.
+type anchorKey struct{ tenantID, filter string }
+
+// anchorVersion is what a tenant's counters were when anchors were found,
+// and when the tenant was created: a tenant deleted and created again
+// under its id starts its counters again from 0.
+type anchorVersion struct {
+	keys, used, catalog int64
+	created             string
+}
+
+// anchorSet is the anchors of one list: vals[i] are the sort values of the
+// key at (0-based) position (i+1)*anchorStride-1, the one before the key
+// at offset (i+1)*anchorStride. For a status that depends on the time,
+// they hold only for a Now in [from, until) (until zero: no bound), the
+// times between which no key expires.
+type anchorSet struct {
+	version     anchorVersion
+	timed       bool
+	from, until time.Time
+	vals        [][]any
+}
+
+// anchorFilter returns the part of a list's identity that its anchors
+// depend on: every filter and the sort, the permission by its id (a
+// name's permission may change).
+func anchorFilter(f keyward.APIKeyFilter, permissionID string) string {
+	return fmt.Sprintf("%q %q %q %q %q %#v", f.Status, f.Query, permissionID, f.OwnerID, f.Sort, f.Conditions)
+}
+
+// get returns the anchors of key, if any hold at version and now. The
+// slice is never changed in place: the caller may read it unlocked.
+func (c *anchorCache) get(key anchorKey, v anchorVersion, now time.Time) (*anchorSet, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	set, ok := c.sets[key]
+	if !ok || set.version != v || set.timed && (now.Before(set.from) || !set.until.IsZero() && !now.Before(set.until)) {
+		return nil, false
+	}
+	return set, true
+}
+
+// put records set as the anchors of key.
+func (c *anchorCache) put(key anchorKey, set *anchorSet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sets == nil {
+		c.sets = map[anchorKey]*anchorSet{}
+	}
+	if _, ok := c.sets[key]; !ok && len(c.sets) >= anchorSetsMax {
+		n := rand.IntN(len(c.sets))
+		for k := range c.sets {
+			if n == 0 {
+				delete(c.sets, k)
+				break
+			}
+			n--
+		}
+	}
+	c.sets[key] = set
+}
+
+// listFetch returns size keys of a list from offset keys after the key
+// whose sort values are after (nil: from the start), with their sort
+// values, read by st; with valsOnly, the sort values only.
+type listFetch func(st *store, after []any, offset, size int, valsOnly bool) ([]*keyward.APIKey, [][]any, error)
+
+// anchoredPage returns the page at offset (with one key more, when there is
+// one) of a list of many keys, and the sort values of its keys, seeking
+// from the nearest anchor and finding the anchors it lacks on the way.
+func (s *store) anchoredPage(ctx context.Context, tenantID string, f keyward.APIKeyFilter, permissionID string,
+	terms []keyOrderTerm, offset int, fetch listFetch) ([]*keyward.APIKey, [][]any, error) {
+	// One snapshot: the counters and every read of the page.
+	tx, err := s.readPool.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() { _ = tx.Rollback() }() // read-only: nothing to keep; after Commit, a no-op
+	st := *s
+	st.read = tx
+	var v anchorVersion
+	var created any
+	counter := "keys_version"
+	if !s.pg { // plus what inserts and deletes bump (00022)
+		counter += " + COALESCE((SELECT c.version FROM api_key_counts c WHERE c.tenant_id = t.id), 0)"
+	}
+	err = tx.QueryRowContext(ctx, `SELECT `+counter+`, keys_used_version, catalog_version, created_at FROM tenants t WHERE id = $1`,
+		tenantID).Scan(&v.keys, &v.used, &v.catalog, &created)
+	v.created = fmt.Sprint(created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil // no such tenant: no keys
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	byUse := false
+	for _, t := range terms {
+		byUse = byUse || t.expr == keySortColumns["lastUsedAt"].expr
+	}
+	if !byUse {
+		v.used = 0 // last uses do not move this list's keys
+	}
+	key := anchorKey{tenantID, anchorFilter(f, permissionID)}
+	set, ok := s.anchors.get(key, v, f.Now)
+	if !ok {
+		set = &anchorSet{version: v}
+		if f.Status == keyward.StatusActive || f.Status == keyward.StatusExpired {
+			set.timed = true
+			if set.from, set.until, err = st.expiryWindow(ctx, tenantID, f.Now); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	vals := set.vals
+	want := offset / anchorStride
+	for len(vals) < want {
+		// The next anchor: anchorStride keys after the last.
+		var after []any
+		if len(vals) > 0 {
+			after = vals[len(vals)-1]
+		}
+		_, next, err := fetch(&st, after, anchorStride-1, 1, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(next) == 0 {
+			break // the list ends before
+		}
+		vals = append(vals[:len(vals):len(vals)], next[0])
+	}
+	if len(vals) > len(set.vals) {
+		s.anchors.put(key, &anchorSet{version: v, timed: set.timed, from: set.from, until: set.until, vals: vals})
+	}
+	var after []any
+	skip := offset
+	if n := min(len(vals), want); n > 0 {
+		after, skip = vals[n-1], offset-n*anchorStride
+	}
+	keys, kv, err := fetch(&st, after, skip, f.Page.Size+1, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, kv, tx.Commit()
+}
+
+// expiryWindow returns the times around now between which no key of
+// tenantID expires: the latest expiry at or before now (zero: none) and
+// the first after it (zero: none). The statuses active and expired list
+// the same keys at any time in [from, until).
+func (s *store) expiryWindow(ctx context.Context, tenantID string, now time.Time) (from, until time.Time, err error) {
+	// (expires_at IS NULL) = 0 makes the range one of an index's on SQLite
+	// (00016), as in the "expired" filter.
+	notNull := "(expires_at IS NULL) = 0"
+	if s.pg {
+		notNull = "expires_at IS NOT NULL"
+	}
+	read := func(query string) (time.Time, error) {
+		var t time.Time
+		var err error
+		if s.pg {
+			var nt sql.NullTime
+			err = s.read.QueryRowContext(ctx, query, tenantID, s.ts(now)).Scan(&nt)
+			t = nt.Time
+		} else {
+			var n sql.NullInt64
+			err = s.read.QueryRowContext(ctx, query, tenantID, s.ts(now)).Scan(&n)
+			if n.Valid {
+				t = time.UnixMicro(n.Int64)
+			}
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return time.Time{}, nil
+		}
+		return t, err
+	}
+	if from, err = read(`SELECT expires_at FROM api_keys WHERE tenant_id = $1 AND ` + notNull +
+		` AND expires_at <= $2 ORDER BY expires_at DESC LIMIT 1`); err != nil {
+		return from, until, fmt.Errorf("reading the keys' expiries: %w", err)
+	}
+	if until, err = read(`SELECT expires_at FROM api_keys WHERE tenant_id = $1 AND ` + notNull +
+		` AND expires_at > $2 ORDER BY expires_at LIMIT 1`); err != nil {
+		return from, until, fmt.Errorf("reading the keys' expiries: %w", err)
+	}
+	return from, until, nil
+}
+
+// queryValues returns the rows of query, n values each.
+func (s *store) queryValues(ctx context.Context, n int, query string, args ...any) ([][]any, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, vals)
+	}
+	return out, rows.Err()
+}
