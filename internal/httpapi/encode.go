@@ -118,10 +118,20 @@ func encode(w http.ResponseWriter, status int, v any) {
 		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = headerJSON
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
+
+// Header values every answer that sets them shares, set without the slice
+// Header.Set allocates: net/http and keyward only ever replace a header's
+// values (Set) or append to them (Add, which copies a full slice), never
+// write one in place.
+var (
+	headerJSON    = []string{"application/json"}
+	headerNoStore = []string{"no-store"}
+	headerNoCache = []string{"no-cache"}
+)
 
 // encodeBuffers are encode's scratch buffers, reused across requests (a
 // Write never keeps the bytes it is given); none larger than 64 KiB is kept.

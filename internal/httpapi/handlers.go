@@ -52,7 +52,7 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request, p *keyward.Pr
 		return err
 	}
 	s.metrics.verifications.WithLabelValues(res.Code).Inc()
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = headerNoStore
 	encode(w, http.StatusOK, res)
 	return nil
 }

@@ -181,8 +181,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return fromPost(err, post)
 	}
 	s.metrics.tokens.Inc()
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	w.Header()["Cache-Control"] = headerNoStore
+	w.Header()["Pragma"] = headerNoCache
 	encode(w, http.StatusOK, res)
 	return nil
 }

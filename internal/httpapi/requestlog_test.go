@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -130,4 +131,30 @@ func BenchmarkRequestLine(b *testing.B) {
 			h.requestLine(ctx, now, "0123456789abcdef", "POST", "POST /v1/keys/verify", "/v1/keys/verify", 200, 123456, "127.0.0.1")
 		}
 	})
+}
+
+type parentKey struct{}
+
+// A request's context answers its id, its unread-body mark and the
+// client's address (as keyward.WithClientIP's would), and every other key
+// from the context it was given.
+func TestRequestStateContext(t *testing.T) {
+	parent := context.WithValue(context.Background(), parentKey{}, "parent")
+	want := keyward.WithClientIP(parent, "192.0.2.1")
+	st := &requestState{Context: parent, id: "abc", ip: "192.0.2.1"}
+	if got := requestID(st); got != "abc" {
+		t.Errorf("request id: got %q, want abc", got)
+	}
+	if got, _ := st.Value(ctxUnreadBody).(*unreadBody); got != &st.sw.unread {
+		t.Errorf("unread body: got %p, want %p", got, &st.sw.unread)
+	}
+	if got := st.Value(parentKey{}); got != "parent" {
+		t.Errorf("parent's value: got %v, want parent", got)
+	}
+	if got, wantIP := keyward.ClientIPFrom(st), keyward.ClientIPFrom(want); got != wantIP || got != "192.0.2.1" {
+		t.Errorf("client address: got %q, want %q", got, wantIP)
+	}
+	if got := keyward.ClientIPFrom(&requestState{Context: parent}); got != "" {
+		t.Errorf("client address before it is known: got %q, want none", got)
+	}
 }

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -151,6 +152,45 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
+// requestState is what withRequestContext gives a request, in one
+// allocation: the context carrying the request id (ctxRequestID), the
+// unread-body mark (ctxUnreadBody) and the client's address (as
+// keyward.WithClientIP does), the status writer, and the X-Request-Id
+// header's value.
+type requestState struct {
+	context.Context
+	sw       statusWriter
+	id       string
+	idHeader [1]string
+	ip       any // a string, boxed once, set before the handler runs
+}
+
+// Value answers the keys requestState carries, and any other from the
+// request's own context.
+func (c *requestState) Value(key any) any {
+	switch key {
+	case ctxRequestID:
+		return c.id
+	case ctxUnreadBody:
+		return &c.sw.unread
+	}
+	if keyward.IsClientIPKey(key) {
+		return c.ip
+	}
+	return c.Context.Value(key)
+}
+
+// newRequestID returns 16 random hex digits.
+func newRequestID() string {
+	var raw [8]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		panic("httpapi: crypto/rand failed: " + err.Error())
+	}
+	var id [16]byte
+	hex.Encode(id[:], raw[:])
+	return string(id[:])
+}
+
 // statusWriter records the status a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
@@ -208,16 +248,20 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-			id = hex.EncodeToString(secret.RandomBytes(8))
+			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		sw := &statusWriter{ResponseWriter: w}
-		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxUnreadBody, &sw.unread)
+		st := &requestState{Context: r.Context(), id: id}
+		st.idHeader[0] = id
+		w.Header()["X-Request-Id"] = st.idHeader[:]
+		st.sw.ResponseWriter = w
+		sw := &st.sw
+		var ctx context.Context = st
 		r = r.WithContext(ctx)
 		s.resolveClient(r)
 		// Every key credential is checked against its allowedCidrs with
-		// this address, whichever route or dialect turns it into a principal.
-		r = r.WithContext(keyward.WithClientIP(r.Context(), ClientIP(r)))
+		// this address, whichever route or dialect turns it into a principal
+		// (keyward.WithClientIP's value, kept in st).
+		st.ip = ClientIP(r)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
