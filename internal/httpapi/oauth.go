@@ -198,7 +198,7 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Va
 	scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	basic := strings.EqualFold(scheme, "basic")
 	post := false
-	headerCreds := scheme != "" || r.Header.Get("X-API-Key") != "" || keyward.IsSigned(r.Header)
+	headerCreds := scheme != "" || r.Header.Get("X-Api-Key") != "" || keyward.IsSigned(r.Header)
 	var p *keyward.Principal
 	var err error
 	switch {
@@ -206,12 +206,12 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Va
 		if _, _, _, err := clientCredentials(r, form); err != nil {
 			return nil, err
 		}
-		p, err = s.Authenticate(r)
+		p, err = s.authenticate(r) // answer gated r
 	case headerCreds:
 		if form.Has("client_secret") {
 			return nil, keyward.Errorf(keyward.EINVALID, "use one client authentication method, not two")
 		}
-		p, err = s.Authenticate(r)
+		p, err = s.authenticate(r) // answer gated r
 	default: // client_secret_post, or nothing
 		post = form.Has("client_secret")
 		id, sec, _, cerr := clientCredentials(r, form)

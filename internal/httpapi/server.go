@@ -315,7 +315,7 @@ func (s *Server) ClientIP(r *http.Request) string { return ClientIP(r) }
 // CredentialsFrom extracts the credentials a request presents, in the
 // schemes of SPEC §5.1, without judging them.
 func CredentialsFrom(r *http.Request) keyward.Credentials {
-	c := keyward.Credentials{IP: ClientIP(r), UserAgent: r.UserAgent(), APIKey: r.Header.Get("X-API-Key")}
+	c := keyward.Credentials{IP: ClientIP(r), UserAgent: r.UserAgent(), APIKey: r.Header.Get("X-Api-Key")}
 	if keyward.IsSigned(r.Header) {
 		c.Signed = signedRequest(r)
 		return c
@@ -396,6 +396,11 @@ func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
 	if err := gate.Request(r); err != nil {
 		return nil, err
 	}
+	return s.authenticate(r)
+}
+
+// authenticate is Authenticate for a request answer has gated already.
+func (s *Server) authenticate(r *http.Request) (*keyward.Principal, error) {
 	nws4 := isNWS4(r)
 	if nws4 && !signature.NWS4QueryFullySigned(r.URL.RawQuery) {
 		return nil, keyward.Errorf(keyward.ESIGCOMPONENT, "NWS4 signs a query value only up to a second '=': send '=' inside a value as %%3D")
@@ -422,6 +427,9 @@ func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
 		r.URL.RawQuery = signature.NWS4CanonicalQuery(r.URL.RawQuery)
 		r.Form, r.PostForm = nil, nil
 	}
+	if r.URL.RawQuery == "" {
+		return p, nil
+	}
 	if t := r.URL.Query().Get("tenant"); t != "" {
 		return s.svc.InTenant(r.Context(), p, t)
 	}
@@ -437,7 +445,7 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 // request and, with ?tenant=, switches a root admin into another tenant.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := s.Authenticate(r)
+		p, err := s.authenticate(r) // answer gated r
 		if err != nil {
 			return err
 		}
