@@ -114,7 +114,9 @@ func encode(w http.ResponseWriter, status int, v any) {
 	buf := encodeBuffers.Get().(*bytes.Buffer)
 	defer putEncodeBuffer(buf)
 	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
+	if b, ok := appendAnswer(buf.AvailableBuffer(), v); ok {
+		buf.Write(b)
+	} else if err := json.NewEncoder(buf).Encode(v); err != nil {
 		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
 		return
 	}
