@@ -92,9 +92,13 @@ func (e asProblem) Unwrap() error { return e.error }
 // readForm parses an application/x-www-form-urlencoded body of at most
 // MaxBodyBytes. A parameter given twice is an error (RFC 6749 §3.2).
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, keyward.Errorf(keyward.EINVALID, "the body must be application/x-www-form-urlencoded")
+	// The media type as clients send it needs no parsing (ParseMediaType
+	// allocates its parameters' map).
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/x-www-form-urlencoded" {
+			return nil, keyward.Errorf(keyward.EINVALID, "the body must be application/x-www-form-urlencoded")
+		}
 	}
 	body, err := readBodyRaw(w, r)
 	if err != nil {
