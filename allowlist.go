@@ -24,6 +24,19 @@ func WithClientIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, clientIPKey{}, ip)
 }
 
+// IsClientIPKey reports whether key is the one WithClientIP keeps the
+// address under: a surface whose context type carries the address itself
+// (one allocation per request instead of a context.WithValue) answers it
+// from Value with the address as a string.
+func IsClientIPKey(key any) bool {
+	_, ok := key.(clientIPKey)
+	return ok
+}
+
+// ClientIPFrom returns the client address ctx carries (WithClientIP, or
+// a surface's own context answering IsClientIPKey), or "".
+func ClientIPFrom(ctx context.Context) string { return clientIP(ctx) }
+
 // clientIP returns the client address ctx carries, or "".
 func clientIP(ctx context.Context) string {
 	ip, _ := ctx.Value(clientIPKey{}).(string)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
 )
 
@@ -212,6 +213,17 @@ func (c *serverConfig) logger(w io.Writer) *slog.Logger {
 		return slog.New(secret.RedactHandler(slog.NewTextHandler(w, opts)))
 	}
 	return slog.New(secret.RedactHandler(slog.NewJSONHandler(w, opts)))
+}
+
+// requestLogger returns the logger of the request log: the same lines as
+// logger's, written by httpapi.JSONRequestLog in the json format (the
+// server then appends each request line itself).
+func (c *serverConfig) requestLogger(w io.Writer) *slog.Logger {
+	if c.LogFormat == "text" {
+		return c.logger(w)
+	}
+	level, _ := parseLevel(c.LogLevel)
+	return slog.New(httpapi.JSONRequestLog(w, level))
 }
 
 // masterKey returns KEYWARD_MASTER_KEY, or the key in <data-dir>/master.key,

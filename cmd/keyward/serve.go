@@ -139,7 +139,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	out := newLogBuffer(stderr, 100*time.Millisecond)
 	defer out.Close()
 	logger := c.logger(out.Direct())
-	if err := serve(ctx, &c, logger, c.logger(out), stdout); err != nil {
+	if err := serve(ctx, &c, logger, c.requestLogger(out), stdout); err != nil {
 		logger.Error("keyward stopped", slog.Any("error", err))
 		fmt.Fprintf(stderr, "keyward serve: %v\n", err)
 		return exitError

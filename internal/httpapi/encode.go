@@ -114,14 +114,26 @@ func encode(w http.ResponseWriter, status int, v any) {
 	buf := encodeBuffers.Get().(*bytes.Buffer)
 	defer putEncodeBuffer(buf)
 	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
+	if b, ok := appendAnswer(buf.AvailableBuffer(), v); ok {
+		buf.Write(b)
+	} else if err := json.NewEncoder(buf).Encode(v); err != nil {
 		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = headerJSON
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
+
+// Header values every answer that sets them shares, set without the slice
+// Header.Set allocates: net/http and keyward only ever replace a header's
+// values (Set) or append to them (Add, which copies a full slice), never
+// write one in place.
+var (
+	headerJSON    = []string{"application/json"}
+	headerNoStore = []string{"no-store"}
+	headerNoCache = []string{"no-cache"}
+)
 
 // encodeBuffers are encode's scratch buffers, reused across requests (a
 // Write never keeps the bytes it is given); none larger than 64 KiB is kept.
@@ -135,22 +147,39 @@ func putEncodeBuffer(buf *bytes.Buffer) {
 
 // readBody reads a JSON body of at most MaxBodyBytes.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return nil, keyward.Errorf(keyward.EINVALID, "Content-Type must be application/json")
+	if err := jsonContentType(r); err != nil {
+		return nil, err
 	}
 	return readBodyRaw(w, r)
+}
+
+// jsonContentType refuses a Content-Type other than JSON; none is JSON.
+func jsonContentType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return keyward.Errorf(keyward.EINVALID, "Content-Type must be application/json")
+	}
+	return nil
 }
 
 // readBodyRaw reads a body of at most MaxBodyBytes, whatever its type.
 func readBodyRaw(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than %d bytes", MaxBodyBytes)
-	} else if err != nil {
-		return nil, keyward.Errorf(keyward.EINVALID, "could not read the request body")
+	if err := bodyReadError(err); err != nil {
+		return nil, err
 	}
 	return body, nil
+}
+
+// bodyReadError is the answer to an error reading a body of at most
+// MaxBodyBytes (http.MaxBytesReader).
+func bodyReadError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than %d bytes", MaxBodyBytes)
+	} else if err != nil {
+		return keyward.Errorf(keyward.EINVALID, "could not read the request body")
+	}
+	return nil
 }
 
 // decode reads a JSON body into v, rejecting unknown fields, members given

@@ -44,7 +44,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p *keyward.Princ
 // caller itself is not allowed (401/403) or the body is malformed (400).
 func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	var in keyward.VerifyRequest
-	if _, err := decode(w, r, &in); err != nil {
+	if err := decodeVerifyRequest(w, r, &in); err != nil {
 		return err
 	}
 	res, err := s.svc.VerifyKey(r.Context(), p, in)
@@ -52,7 +52,7 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request, p *keyward.Pr
 		return err
 	}
 	s.metrics.verifications.WithLabelValues(res.Code).Inc()
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = headerNoStore
 	encode(w, http.StatusOK, res)
 	return nil
 }

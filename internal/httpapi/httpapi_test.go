@@ -62,6 +62,9 @@ func newServerWith(t testing.TB, db *sqlstore.DB, mount []func(*http.ServeMux, *
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return harness(t, db, logs, wiretest.Options{Logger: logger, Config: configureAll(configure),
 		Mount: func(api *httpapi.Server, svc *keyward.Service) {
+			// The request log as serve writes it (json): each line
+			// appended by hand, secrets redacted.
+			api.LogRequestsTo(httpapi.JSONRequestLog(logs, slog.LevelDebug))
 			for _, m := range mount {
 				m(api.Mux(), svc, api)
 			}

@@ -92,9 +92,13 @@ func (e asProblem) Unwrap() error { return e.error }
 // readForm parses an application/x-www-form-urlencoded body of at most
 // MaxBodyBytes. A parameter given twice is an error (RFC 6749 §3.2).
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, keyward.Errorf(keyward.EINVALID, "the body must be application/x-www-form-urlencoded")
+	// The media type as clients send it needs no parsing (ParseMediaType
+	// allocates its parameters' map).
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/x-www-form-urlencoded" {
+			return nil, keyward.Errorf(keyward.EINVALID, "the body must be application/x-www-form-urlencoded")
+		}
 	}
 	body, err := readBodyRaw(w, r)
 	if err != nil {
@@ -181,8 +185,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return fromPost(err, post)
 	}
 	s.metrics.tokens.Inc()
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	w.Header()["Cache-Control"] = headerNoStore
+	w.Header()["Pragma"] = headerNoCache
 	encode(w, http.StatusOK, res)
 	return nil
 }
@@ -198,7 +202,7 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Va
 	scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	basic := strings.EqualFold(scheme, "basic")
 	post := false
-	headerCreds := scheme != "" || r.Header.Get("X-API-Key") != "" || keyward.IsSigned(r.Header)
+	headerCreds := scheme != "" || r.Header.Get("X-Api-Key") != "" || keyward.IsSigned(r.Header)
 	var p *keyward.Principal
 	var err error
 	switch {
@@ -206,12 +210,12 @@ func (s *Server) oauthCaller(w http.ResponseWriter, r *http.Request, form url.Va
 		if _, _, _, err := clientCredentials(r, form); err != nil {
 			return nil, err
 		}
-		p, err = s.Authenticate(r)
+		p, err = s.authenticate(r) // answer gated r
 	case headerCreds:
 		if form.Has("client_secret") {
 			return nil, keyward.Errorf(keyward.EINVALID, "use one client authentication method, not two")
 		}
-		p, err = s.Authenticate(r)
+		p, err = s.authenticate(r) // answer gated r
 	default: // client_secret_post, or nothing
 		post = form.Has("client_secret")
 		id, sec, _, cerr := clientCredentials(r, form)

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -38,6 +39,9 @@ type Server struct {
 	handler    http.Handler
 	// proxies are the load balancers whose X-Forwarded-For is believed.
 	proxies clientaddr.Proxies
+	// fastLog is requestLog when it is a JSONRequestLog: the request line
+	// is then appended by hand, the same bytes.
+	fastLog *jsonRequestLog
 }
 
 // TrustProxies makes the server take the client's address from
@@ -49,8 +53,14 @@ func (s *Server) TrustProxies(prefixes []netip.Prefix) { s.proxies = prefixes }
 // LogRequestsTo sends the request log (one line per request) to h, e.g. a
 // handler writing to a buffer, instead of to the server's logger; every
 // other line still goes to the logger. Secrets are redacted as in every
-// line. Call it before serving.
-func (s *Server) LogRequestsTo(h slog.Handler) { s.requestLog = secret.RedactHandler(h) }
+// line. Call it before serving. A JSONRequestLog costs the least.
+func (s *Server) LogRequestsTo(h slog.Handler) {
+	if f, ok := h.(*jsonRequestLog); ok {
+		s.requestLog, s.fastLog = f, f // it redacts itself
+		return
+	}
+	s.requestLog, s.fastLog = secret.RedactHandler(h), nil
+}
 
 // resolveClient replaces r.RemoteAddr with the client's address when a
 // trusted proxy forwarded the request (see clientaddr.Proxies.Resolve).
@@ -142,6 +152,45 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
+// requestState is what withRequestContext gives a request, in one
+// allocation: the context carrying the request id (ctxRequestID), the
+// unread-body mark (ctxUnreadBody) and the client's address (as
+// keyward.WithClientIP does), the status writer, and the X-Request-Id
+// header's value.
+type requestState struct {
+	context.Context
+	sw       statusWriter
+	id       string
+	idHeader [1]string
+	ip       any // a string, boxed once, set before the handler runs
+}
+
+// Value answers the keys requestState carries, and any other from the
+// request's own context.
+func (c *requestState) Value(key any) any {
+	switch key {
+	case ctxRequestID:
+		return c.id
+	case ctxUnreadBody:
+		return &c.sw.unread
+	}
+	if keyward.IsClientIPKey(key) {
+		return c.ip
+	}
+	return c.Context.Value(key)
+}
+
+// newRequestID returns 16 random hex digits.
+func newRequestID() string {
+	var raw [8]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		panic("httpapi: crypto/rand failed: " + err.Error())
+	}
+	var id [16]byte
+	hex.Encode(id[:], raw[:])
+	return string(id[:])
+}
+
 // statusWriter records the status a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
@@ -199,16 +248,20 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-			id = hex.EncodeToString(secret.RandomBytes(8))
+			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		sw := &statusWriter{ResponseWriter: w}
-		ctx := context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxUnreadBody, &sw.unread)
+		st := &requestState{Context: r.Context(), id: id}
+		st.idHeader[0] = id
+		w.Header()["X-Request-Id"] = st.idHeader[:]
+		st.sw.ResponseWriter = w
+		sw := &st.sw
+		var ctx context.Context = st
 		r = r.WithContext(ctx)
 		s.resolveClient(r)
 		// Every key credential is checked against its allowedCidrs with
-		// this address, whichever route or dialect turns it into a principal.
-		r = r.WithContext(keyward.WithClientIP(r.Context(), ClientIP(r)))
+		// this address, whichever route or dialect turns it into a principal
+		// (keyward.WithClientIP's value, kept in st).
+		st.ip = ClientIP(r)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -238,6 +291,10 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 // Logger.LogAttrs would walk the stack for a source position no handler of
 // keyward's prints, on every request.
 func (s *Server) logRequest(ctx context.Context, id string, r *http.Request, route string, status int, d time.Duration) {
+	if s.fastLog != nil {
+		s.fastLog.requestLine(ctx, time.Now(), id, r.Method, route, r.URL.Path, status, d, ClientIP(r))
+		return
+	}
 	h := s.requestLog
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
@@ -258,7 +315,7 @@ func (s *Server) ClientIP(r *http.Request) string { return ClientIP(r) }
 // CredentialsFrom extracts the credentials a request presents, in the
 // schemes of SPEC §5.1, without judging them.
 func CredentialsFrom(r *http.Request) keyward.Credentials {
-	c := keyward.Credentials{IP: ClientIP(r), UserAgent: r.UserAgent(), APIKey: r.Header.Get("X-API-Key")}
+	c := keyward.Credentials{IP: ClientIP(r), UserAgent: r.UserAgent(), APIKey: r.Header.Get("X-Api-Key")}
 	if keyward.IsSigned(r.Header) {
 		c.Signed = signedRequest(r)
 		return c
@@ -339,6 +396,11 @@ func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
 	if err := gate.Request(r); err != nil {
 		return nil, err
 	}
+	return s.authenticate(r)
+}
+
+// authenticate is Authenticate for a request answer has gated already.
+func (s *Server) authenticate(r *http.Request) (*keyward.Principal, error) {
 	nws4 := isNWS4(r)
 	if nws4 && !signature.NWS4QueryFullySigned(r.URL.RawQuery) {
 		return nil, keyward.Errorf(keyward.ESIGCOMPONENT, "NWS4 signs a query value only up to a second '=': send '=' inside a value as %%3D")
@@ -365,6 +427,9 @@ func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
 		r.URL.RawQuery = signature.NWS4CanonicalQuery(r.URL.RawQuery)
 		r.Form, r.PostForm = nil, nil
 	}
+	if r.URL.RawQuery == "" {
+		return p, nil
+	}
 	if t := r.URL.Query().Get("tenant"); t != "" {
 		return s.svc.InTenant(r.Context(), p, t)
 	}
@@ -380,7 +445,7 @@ func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 // request and, with ?tenant=, switches a root admin into another tenant.
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		p, err := s.Authenticate(r)
+		p, err := s.authenticate(r) // answer gated r
 		if err != nil {
 			return err
 		}

@@ -195,12 +195,8 @@ func newTokenSigner(k *keyward.SigningKey, priv crypto.Signer) (*tokenSigner, er
 	return &tokenSigner{header: base64.RawURLEncoding.EncodeToString(h), key: priv, alg: k.Algorithm}, nil
 }
 
-// sign returns the compact JWS of claims.
-func (t *tokenSigner) sign(claims any) (string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
+// signPayload returns the compact JWS of payload, a JSON object.
+func (t *tokenSigner) signPayload(payload []byte) (string, error) {
 	if t.jose != nil {
 		jws, err := t.jose.Sign(payload)
 		if err != nil {

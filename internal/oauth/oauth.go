@@ -137,13 +137,17 @@ func (t *Tokens) SignAccessToken(ctx context.Context, a *keyward.AccessTokenClai
 	if err != nil {
 		return "", err
 	}
-	return signer.sign(accessClaims{
+	payload, err := accessClaimsJSON(&accessClaims{
 		Claims: jwt.Claims{
 			Issuer: t.issuer, Subject: a.Subject, Audience: jwt.Audience(a.Audience), ID: a.ID,
 			IssuedAt: jwt.NewNumericDate(a.IssuedAt), NotBefore: jwt.NewNumericDate(a.NotBefore), Expiry: jwt.NewNumericDate(a.Expiry),
 		},
 		ClientID: a.ClientID, Scope: a.Scope, Tenant: a.Tenant, Level: a.Level, Generation: a.Generation, KeyID: a.KeyID,
 	})
+	if err != nil {
+		return "", err
+	}
+	return signer.signPayload(payload)
 }
 
 // accessTokenAlgorithms are the only algorithms a token may claim: never
