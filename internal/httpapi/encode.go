@@ -226,7 +226,9 @@ func decodeBytes(body []byte, v any) error {
 			return keyward.Errorf(keyward.EINVALID, "malformed JSON body")
 		}
 	}
-	if dec.More() {
+	// Anything but white space after the value is refused, a stray closing
+	// bracket too (dec.More is false before one).
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return keyward.Errorf(keyward.EINVALID, "malformed JSON: data after the object")
 	}
 	return nil

@@ -148,3 +148,31 @@ func FuzzVerifyFast(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeDataAfterTheObject: a body is one JSON value and white space;
+// a stray closing bracket after it was accepted (json.Decoder.More is false
+// before one).
+func TestDecodeDataAfterTheObject(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		ok   bool
+	}{
+		{`{"key":"k"}`, true},
+		{"{\"key\":\"k\"} \t\r\n", true},
+		{`{"key":"k"}}`, false},
+		{`{"key":"k"}]`, false},
+		{`{"key":"k"} }`, false},
+		{`{"key":"k"} {}`, false},
+		{`{"key":"k"}x`, false},
+		{`{"key":"k"},`, false},
+	} {
+		var v keyward.VerifyRequest
+		err := decodeBytes([]byte(c.body), &v)
+		if got := err == nil; got != c.ok {
+			t.Errorf("%q: got accepted %v (%v), want %v", c.body, got, err, c.ok)
+		}
+		if err != nil && keyward.ErrorCode(err) != keyward.EINVALID {
+			t.Errorf("%q: got code %s, want %s", c.body, keyward.ErrorCode(err), keyward.EINVALID)
+		}
+	}
+}
