@@ -17,10 +17,9 @@ import (
 // secrets only sealed with the master key (sealed). What many keys hold
 // alike (their rights, resolved against the tenant's catalog) is shared
 // through keyRights (TenantID and Level among them); OwnerID is an
-// interned string. What few
-// keys have is in keyExtras, which keys with none of it share: a million
-// cached keys are a million of these small structs (issue 13 wants at most
-// 1 KiB of memory per cached key).
+// interned string. What few keys have is in keyExtras, which keys with
+// none of it share: a million cached keys are a million of these small
+// structs (issue 13 wants at most 1 KiB of memory per cached key).
 type keySnapshot struct {
 	*keyRights
 	*keyExtras
@@ -30,7 +29,8 @@ type keySnapshot struct {
 	Name      string
 	OwnerID   string
 	ExpiresAt *time.Time
-	// generation is the key's secret generation (see prevUntil).
+	// generation is the key's secret generation (see prevUntil): one more
+	// per rotation, far below 2^31.
 	generation int32
 	// off says the key fails regardless of time: it, its tenant or its
 	// owner is deactivated, or its secret revoked (CodeDisabled).
