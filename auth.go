@@ -187,8 +187,8 @@ func (s *Service) checkSecretIn(ctx context.Context, tenantID, sec, clientID str
 	if snap.validUntil != nil && !now.Before(*snap.validUntil) {
 		return nil, CodeNotFound, nil
 	}
-	if snap.disabled != "" {
-		return snap, snap.disabled, nil
+	if snap.off {
+		return snap, CodeDisabled, nil
 	}
 	if expired(snap.ExpiresAt, now) {
 		return snap, CodeExpired, nil
@@ -228,39 +228,12 @@ func (s *Service) loadSnapshot(ctx context.Context, hash []byte, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	return matchSecret(rec.Key, hash, s.snapshotOf(rec, catalog, now)), nil
-}
-
-// snapshotFor is the snapshot of k as found by hash: its current secret,
-// or its previous one (which ends with the grace period); nil when hash is
-// neither.
-func (s *Service) snapshotFor(ctx context.Context, k *APIKey, hash []byte, now time.Time) (*keySnapshot, error) {
-	snap, err := s.snapshot(ctx, k, now)
-	if err != nil {
-		return nil, err
-	}
-	return matchSecret(k, hash, snap), nil
-}
-
-// matchSecret is snap, the snapshot of k, as found by hash (see
-// snapshotFor).
-func matchSecret(k *APIKey, hash []byte, snap *keySnapshot) *keySnapshot {
-	switch {
-	case secret.Equal(k.SecretHash, hash):
-	case secret.Equal(k.PrevSecretHash, hash) && k.PrevSecretExpiresAt != nil:
-		// The previous secret: it, and the tokens it gets, end with the
-		// grace period.
-		snap.validUntil = k.PrevSecretExpiresAt
-		snap.generation--
-	default:
-		return nil
-	}
-	return snap
+	return s.snapshotOf(rec, hash, catalog, now), nil
 }
 
 // snapshot resolves what the verify path needs of k, reading its tenant
-// and owner.
-func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keySnapshot, error) {
+// and owner, as found by hash (see snapshotOf).
+func (s *Service) snapshot(ctx context.Context, k *APIKey, hash []byte, now time.Time) (*keySnapshot, error) {
 	t, err := s.store.GetTenant(ctx, k.TenantID)
 	if err != nil {
 		return nil, err
@@ -277,20 +250,39 @@ func (s *Service) snapshot(ctx context.Context, k *APIKey, now time.Time) (*keyS
 	if err != nil {
 		return nil, err
 	}
-	return s.snapshotOf(rec, catalog, now), nil
+	return s.snapshotOf(rec, hash, catalog, now), nil
 }
 
 // snapshotOf is the snapshot of rec's key in a tenant whose catalog is
-// given.
-func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now time.Time) *keySnapshot {
+// given, as found by hash: its current secret, or its previous one (which
+// ends with the grace period); nil when hash is neither.
+func (s *Service) snapshotOf(rec *VerificationRecord, hash []byte, catalog []*Permission, now time.Time) *keySnapshot {
 	k := rec.Key
+	var validUntil *time.Time
+	generation := int32(k.SecretGeneration)
+	switch {
+	case secret.Equal(k.SecretHash, hash):
+	case secret.Equal(k.PrevSecretHash, hash) && k.PrevSecretExpiresAt != nil:
+		// The previous secret: it, and the tokens it gets, end with the
+		// grace period.
+		validUntil = k.PrevSecretExpiresAt
+		generation--
+	default:
+		return nil
+	}
+	// ID, ClientID and Name in one allocation.
+	strs := k.ID + k.ClientID + k.Name
+	id, rest := strs[:len(k.ID)], strs[len(k.ID):]
 	snap := &keySnapshot{
-		ID: k.ID, TenantID: internString(k.TenantID), ClientID: k.ClientID, Name: k.Name, OwnerID: internString(k.OwnerID), Level: k.Level,
-		ExpiresAt: k.ExpiresAt, Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
-		generation: k.SecretGeneration, prevUntil: k.PrevSecretExpiresAt, cachedAt: now, RateLimit: k.RateLimit,
-		hasCredits: k.Credits != nil,
-		creditGen:  creditGen(k.Credits),
-		audiences:  k.Audiences,
+		ID: id, ClientID: rest[:len(k.ClientID)], Name: rest[len(k.ClientID):],
+		OwnerID: internString(k.OwnerID), ExpiresAt: k.ExpiresAt, generation: generation,
+		cachedAt: clockStamp(now),
+		keyExtras: &keyExtras{Meta: k.Meta, TokenLifespanSeconds: k.TokenLifespanSeconds, HMACEnabled: k.HMACEnabled,
+			prevUntil: k.PrevSecretExpiresAt, validUntil: validUntil, RateLimit: k.RateLimit,
+			hasCredits: k.Credits != nil,
+			creditGen:  creditGen(k.Credits),
+			audiences:  k.Audiences,
+		},
 	}
 	if k.Credits != nil && k.Credits.Refill != nil {
 		r := *k.Credits.Refill
@@ -304,13 +296,13 @@ func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now
 		}
 	}
 	if !k.IsActive || !rec.TenantActive || k.SecretRevoked {
-		snap.disabled = CodeDisabled
+		snap.off = true
 	}
 	var owner *User
 	if k.OwnerID != "" {
 		owner = rec.Owner
 		if owner == nil || !owner.IsActive {
-			snap.disabled = CodeDisabled
+			snap.off = true
 			owner = nil
 		}
 	}
@@ -319,7 +311,7 @@ func (s *Service) snapshotOf(rec *VerificationRecord, catalog []*Permission, now
 	// a key whose grant, owner and catalog repeat another's computes
 	// nothing, and a million cached keys hold a few sets of maps.
 	snap.keyRights = s.rights.rightsOf(k, owner, rec.TenantRoot, catalog)
-	snap.Level = snap.keyRights.level
+	snap.shareExtras()
 	return snap
 }
 

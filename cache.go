@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"hash/maphash"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,17 +16,42 @@ import (
 // cached by secret hash. It holds no secret in the clear: an HMAC key's
 // secrets only sealed with the master key (sealed). What many keys hold
 // alike (their rights, resolved against the tenant's catalog) is shared
-// through keyRights; TenantID and OwnerID are interned strings.
+// through keyRights (TenantID and Level among them); OwnerID is an
+// interned string. What few keys have is in keyExtras, which keys with
+// none of it share: a million cached keys are a million of these small
+// structs (issue 13 wants at most 1 KiB of memory per cached key).
 type keySnapshot struct {
 	*keyRights
+	*keyExtras
 
-	ID                   string
-	TenantID             string
-	ClientID             string
-	Name                 string
-	OwnerID              string
-	Level                int
-	ExpiresAt            *time.Time
+	ID        string
+	ClientID  string
+	Name      string
+	OwnerID   string
+	ExpiresAt *time.Time
+	// generation is the key's secret generation (see prevUntil): one more
+	// per rotation, far below 2^31.
+	generation int32
+	// off says the key fails regardless of time: it, its tenant or its
+	// owner is deactivated, or its secret revoked (CodeDisabled).
+	off bool
+
+	// cachedAt is when the snapshot was made, as a clockStamp.
+	cachedAt int64
+	lastUsed atomic.Int64 // unix microseconds of the last successful use
+	uses     atomic.Int64 // successful uses since the last flush
+	dirty    atomic.Bool  // lastUsed not yet flushed to the store
+	// seen is set when the cache serves the snapshot, and cleared when
+	// eviction passes over it (see keyShard.evict).
+	seen atomic.Bool
+}
+
+// keyExtras is the part of a keySnapshot that most keys do not have, or
+// have alike. Snapshots whose extras are those of many keys share them
+// (sharedExtras): a snapshot's extras are never changed once it is made,
+// but for the credit lease of a key with credits, whose extras are never
+// shared.
+type keyExtras struct {
 	Meta                 json.RawMessage
 	TokenLifespanSeconds int
 	HMACEnabled          bool
@@ -44,32 +70,46 @@ type keySnapshot struct {
 	// limits are the key's rate limits, its owner's included (not the
 	// tenant's).
 	limits []snapLimit
-	// Why the key fails, if it does regardless of time: "" (it works),
-	// or a VerifyCode such as CodeDisabled.
-	disabled string
 	// validUntil is set when the hash matched the previous secret of a
 	// rotation: it stops working then.
 	validUntil *time.Time
-	// generation is the key's secret generation; prevUntil ends the grace
-	// period of the previous secret (and of its tokens).
-	generation int
-	prevUntil  *time.Time
+	// prevUntil ends the grace period of the previous secret (and of its
+	// tokens).
+	prevUntil *time.Time
 	// sealed holds the AES-GCM sealed secrets of an HMAC key: the current
 	// one, then the previous during a rotation's grace period.
 	sealed [][]byte
 	// allowed are the client prefixes the key works from (nil: any).
 	allowed allowList
-
-	cachedAt time.Time
-	lastUsed atomic.Int64 // unix microseconds of the last successful use
-	dirty    atomic.Bool  // lastUsed not yet flushed to the store
-	uses     atomic.Int64 // successful uses since the last flush
-	// seen is set when the cache serves the snapshot, and cleared when
-	// eviction passes over it (see keyShard.evict); refHash is the hash
-	// of ref().String() in the cache's index.
-	seen    atomic.Bool
-	refHash uint64
 }
+
+// sharedExtras are the extras most keys have: none, or only the meta and
+// token lifespan a key gets by default.
+var sharedExtras = []*keyExtras{
+	{},
+	{Meta: json.RawMessage("{}"), TokenLifespanSeconds: DefaultTokenLifespan},
+	{TokenLifespanSeconds: DefaultTokenLifespan},
+}
+
+// shareExtras replaces the extras of s, while s is being made, by shared
+// ones that are exactly alike, if any.
+func (s *keySnapshot) shareExtras() {
+	for _, e := range sharedExtras {
+		if reflect.DeepEqual(s.keyExtras, e) {
+			s.keyExtras = e
+			return
+		}
+	}
+}
+
+// clockBase is what clockStamp measures from.
+var clockBase = time.Now()
+
+// clockStamp is t as nanoseconds since clockBase: 8 bytes where a
+// time.Time takes 24. Two stamps of the process's clock differ by its
+// monotonic reading, as time.Time.Sub does; a clock without one (a test's)
+// by the wall clock.
+func clockStamp(t time.Time) int64 { return int64(t.Sub(clockBase)) }
 
 // ref names the snapshot's key.
 func (s *keySnapshot) ref() KeyRef { return KeyRef{TenantID: s.TenantID, ID: s.ID} }
@@ -160,7 +200,7 @@ func (c *keyCache) get(h [32]byte, now time.Time) *keySnapshot {
 	sh.mu.RLock()
 	s := sh.m[h]
 	sh.mu.RUnlock()
-	if s == nil || now.Sub(s.cachedAt) > c.ttl {
+	if s == nil || time.Duration(clockStamp(now)-s.cachedAt) > c.ttl {
 		c.misses.Add(1)
 		return nil
 	}
@@ -177,7 +217,7 @@ func (c *keyCache) put(h [32]byte, s *keySnapshot, gen uint64) {
 	if c.max == 0 {
 		return
 	}
-	s.refHash = maphash.String(c.seed, s.ref().String())
+	rh := c.refHash(s)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen.Load() != gen || c.disabled.Load() {
@@ -195,22 +235,27 @@ func (c *keyCache) put(h [32]byte, s *keySnapshot, gen uint64) {
 	sh.mu.Unlock()
 	switch {
 	case victim != nil:
-		c.unindex(victim.refHash, victimHash)
+		c.unindex(c.refHash(victim), victimHash)
 		c.evictions.Add(1)
 	case old == nil:
 		c.entries.Add(1)
 	}
-	if old != nil && old.refHash != s.refHash {
-		c.unindex(old.refHash, h) // the secret hash is now another key's
+	if old != nil && old.ref() != s.ref() {
+		c.unindex(c.refHash(old), h) // the secret hash is now another key's
 	}
-	c.index(s.refHash, h)
+	c.index(rh, h)
+}
+
+// refHash is the hash of s.ref().String() in the cache's index.
+func (c *keyCache) refHash(s *keySnapshot) uint64 {
+	return maphash.String(c.seed, s.ref().String())
 }
 
 // evict removes and returns an entry of the full shard sh: of a few
 // entries sampled where the map's randomized iteration starts, the first
 // that expired or was not served since eviction last passed over it (whose
 // seen mark it clears), else the first sampled. The caller holds sh.mu.
-func (sh *keyShard) evict(now time.Time, ttl time.Duration) ([32]byte, *keySnapshot) {
+func (sh *keyShard) evict(now int64, ttl time.Duration) ([32]byte, *keySnapshot) {
 	const samples = 5
 	var first [32]byte
 	i := 0
@@ -218,7 +263,7 @@ func (sh *keyShard) evict(now time.Time, ttl time.Duration) ([32]byte, *keySnaps
 		if i == 0 {
 			first = h
 		}
-		if !s.seen.Load() || now.Sub(s.cachedAt) > ttl {
+		if !s.seen.Load() || time.Duration(now-s.cachedAt) > ttl {
 			delete(sh.m, h)
 			return h, s
 		}

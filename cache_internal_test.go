@@ -2,7 +2,9 @@ package keyward
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,7 +14,7 @@ import (
 // cacheEntry is a snapshot of key id (tenant t) as cached under the hash
 // of secret.
 func cacheEntry(id, secret string, at time.Time) ([32]byte, *keySnapshot) {
-	return sha256.Sum256([]byte(secret)), &keySnapshot{ID: id, TenantID: "t", cachedAt: at}
+	return sha256.Sum256([]byte(secret)), &keySnapshot{ID: id, keyRights: &keyRights{TenantID: "t"}, cachedAt: clockStamp(at), keyExtras: sharedExtras[0]}
 }
 
 // checkCache fails t unless c's count, shards and index agree: every
@@ -29,7 +31,7 @@ func checkCache(t *testing.T, c *keyCache) {
 		}
 		n += len(sh.m)
 		for h, s := range sh.m {
-			if cur, ok := c.refs[s.refHash]; (!ok || cur != h) && !slicesContains(c.extra[s.refHash], h) {
+			if cur, ok := c.refs[c.refHash(s)]; (!ok || cur != h) && !slicesContains(c.extra[c.refHash(s)], h) {
 				t.Errorf("entry of %s is not indexed: invalidating it would miss it", s.ID)
 			}
 		}
@@ -171,5 +173,57 @@ func TestKeyCacheKeepsHotKeys(t *testing.T) {
 	}
 	if misses > 100 {
 		t.Errorf("the hot key missed %d times in 10,000 uses; want few", misses)
+	}
+}
+
+// TestSnapshotExtrasShared: a snapshot shares the extras of many keys only
+// when its own are exactly alike; one that differs in any field (an
+// allowlist, a rate limit, credits, a rotation, meta ...) keeps its own.
+// Every field of keyExtras must be differed in by a case here.
+func TestSnapshotExtrasShared(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, e := range sharedExtras {
+		s := &keySnapshot{keyExtras: &keyExtras{Meta: e.Meta, TokenLifespanSeconds: e.TokenLifespanSeconds}}
+		if s.shareExtras(); s.keyExtras != e {
+			t.Errorf("extras %+v: not shared; want the shared ones", e)
+		}
+	}
+	covered := map[string]bool{"lease": true} // taken after the snapshot is made, only with credits
+	for i, e := range []*keyExtras{
+		{Meta: json.RawMessage(`{"team":"a"}`), TokenLifespanSeconds: DefaultTokenLifespan},
+		{Meta: json.RawMessage("{}"), TokenLifespanSeconds: 60},
+		{Meta: json.RawMessage("{}"), TokenLifespanSeconds: DefaultTokenLifespan, HMACEnabled: true},
+		{RateLimit: &RateLimit{Limit: 10, WindowSeconds: 1}},
+		{audiences: []string{"api"}},
+		{hasCredits: true},
+		{hasCredits: true, refill: &Refill{Amount: 1, Interval: "daily"}},
+		{hasCredits: true, creditGen: 2},
+		{limits: []snapLimit{{counter: "key:t/k"}}},
+		{validUntil: &at},
+		{prevUntil: &at},
+		{sealed: [][]byte{{1}}},
+		{allowed: newAllowList([]string{"203.0.113.0/24"})},
+		{allowed: allowList{set: true}}, // allows nothing
+	} {
+		v := reflect.ValueOf(e).Elem()
+		for f := range v.NumField() {
+			if !v.Field(f).IsZero() {
+				covered[v.Type().Field(f).Name] = true
+			}
+		}
+		s := &keySnapshot{keyExtras: e}
+		if s.shareExtras(); s.keyExtras != e {
+			t.Errorf("case %d: extras %+v were replaced by shared ones %+v", i, e, s.keyExtras)
+		}
+	}
+	for f := range reflect.TypeFor[keyExtras]().Fields() {
+		if !covered[f.Name] {
+			t.Errorf("no case has keyExtras.%s: a snapshot differing only there must keep its own extras", f.Name)
+		}
+	}
+	for i, e := range sharedExtras {
+		if e.lease.Load() != nil {
+			t.Errorf("shared extras %d hold a credit lease", i)
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package keyward
 
+import "slices"
+
 // LeaseStats reports how many credit leases s took for a request that
 // waited for them, and in the background (0, 0 with leases off).
 func LeaseStats(s *Service) (waits, prefetches int64) {
@@ -19,4 +21,15 @@ func LeaseHeld(s *Service, tenantID, keyID string) int64 {
 		return 0
 	}
 	return max(v.(*creditLease).avail.Load(), 0)
+}
+
+// CachedExtrasShared reports whether the cached snapshot of the key with
+// secret sec shares its extras with other keys (cached: it is cached).
+func CachedExtrasShared(s *Service, sec string) (shared, cached bool) {
+	h, _ := lookupHash("", sec)
+	snap := s.cache.get(h, s.now())
+	if snap == nil {
+		return false, false
+	}
+	return slices.Contains(sharedExtras, snap.keyExtras), true
 }

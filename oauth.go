@@ -152,7 +152,7 @@ func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecr
 	claims := &AccessTokenClaims{
 		ID: secret.NewID(), Subject: snap.ClientID, Audience: aud, IssuedAt: now, NotBefore: now, Expiry: exp,
 		ClientID: snap.ClientID, Scope: strings.Join(granted, " "), Tenant: snap.TenantID, Level: snap.Level,
-		Generation: snap.generation, KeyID: snap.ID,
+		Generation: int(snap.generation), KeyID: snap.ID,
 	}
 	tok, err := s.tokens.SignAccessToken(ctx, claims)
 	if err != nil {
@@ -197,14 +197,14 @@ func (s *Service) checkAccessToken(ctx context.Context, raw string) (*AccessToke
 		return nil, nil, false, err
 	}
 	switch {
-	case snap.TenantID != c.Tenant, snap.ID != c.KeyID, snap.disabled != "":
+	case snap.TenantID != c.Tenant, snap.ID != c.KeyID, snap.off:
 		return nil, nil, false, nil
 	case expired(snap.ExpiresAt, now):
 		return nil, nil, false, nil
 	case !audiencesAllowed(c.Audience, s.allowedAudiences(snap)):
 		return nil, nil, false, nil
-	case c.Generation == snap.generation:
-	case c.Generation == snap.generation-1 && snap.prevUntil != nil && now.Before(*snap.prevUntil):
+	case c.Generation == int(snap.generation):
+	case c.Generation == int(snap.generation)-1 && snap.prevUntil != nil && now.Before(*snap.prevUntil):
 	default:
 		return nil, nil, false, nil
 	}
@@ -236,7 +236,7 @@ func (s *Service) snapshotByClientID(ctx context.Context, clientID string) (*key
 	} else if err != nil {
 		return nil, err
 	}
-	snap, err := s.snapshot(ctx, k, now)
+	snap, err := s.snapshot(ctx, k, k.SecretHash, now) // as of its current secret
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (s *Service) authenticateAccessToken(ctx context.Context, raw string) (*Pri
 	p, err := s.keyPrincipal(ctx, snap, scope)
 	s.countAuthentication(snap, err)
 	if p != nil {
-		p.prevSecret = c.Generation != snap.generation // a token of the previous secret
+		p.prevSecret = c.Generation != int(snap.generation) // a token of the previous secret
 	}
 	return p, err
 }

@@ -14,7 +14,10 @@ import (
 // rights hold alike, shared between them (see rightsMemo). Nothing may
 // change it once made.
 type keyRights struct {
-	level       int      // the level it acts with: the key's, within its owner's
+	// TenantID is the key's tenant (interned): rights are never shared
+	// across tenants.
+	TenantID    string
+	Level       int      // the level it acts with: the key's, within its owner's
 	Permissions []string // explicit, composites expanded, sorted
 	// explicit holds Permissions as a set: what verify's required
 	// permissions are checked against.
@@ -129,7 +132,7 @@ func computeKeyRights(k *APIKey, owner *User, root bool, catalog []*Permission) 
 			}
 		}
 	}
-	r := &keyRights{level: eff.Level, perms: eff.Perms, explicit: explicit,
+	r := &keyRights{TenantID: internString(k.TenantID), Level: eff.Level, perms: eff.Perms, explicit: explicit,
 		catalog: catalog, rootTenant: root, tenantCounter: "tenant:" + internString(k.TenantID)}
 	for name := range explicit {
 		r.Permissions = append(r.Permissions, name)

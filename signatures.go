@@ -163,7 +163,7 @@ func (s *Service) signingKey(ctx context.Context, clientID, tenantID string) (*k
 	switch {
 	case snap == nil:
 		return nil, nil, Errorf(EKEYUNKNOWN, "no key has this keyid")
-	case snap.disabled != "":
+	case snap.off:
 		return snap, nil, Errorf(EKEYDISABLED, "the key is disabled")
 	case expired(snap.ExpiresAt, now):
 		return snap, nil, Errorf(EKEYEXPIRED, "the key has expired")

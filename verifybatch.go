@@ -82,7 +82,7 @@ func (s *Service) readAhead(ctx context.Context, tenantID string, reqs []VerifyR
 			if snap, asked := batch[key]; !asked || snap != nil {
 				continue
 			}
-			snap, err := s.snapshotFor(ctx, k, h, now)
+			snap, err := s.snapshot(ctx, k, h, now)
 			if err != nil {
 				return nil, err
 			}

@@ -95,7 +95,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on shutdown")
 	fs.DurationVar(&c.DBTimeout, "db-timeout", 5*time.Second, "longest the database and Redis calls of one request may take together; past it the request answers 503 database_unavailable with Retry-After, and at most 256 calls wait for the database at once (more answer 503 at once)")
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", 30*time.Second, "longest time a verified key is served from memory without a database read")
-	fs.IntVar(&c.CacheSize, "cache-size", keyward.DefaultCacheSize, "most keys held in the verify cache (about 1.6 KiB of process memory each: a million keys take about 1.6 GB); past it a key seldom used is evicted and read from the database at its next use. 0 turns the cache off: every verification reads the database")
+	fs.IntVar(&c.CacheSize, "cache-size", keyward.DefaultCacheSize, "most keys held in the verify cache (about 0.7–0.9 KiB of process memory each); past it a key seldom used is evicted and read from the database at its next use. 0 turns the cache off: every verification reads the database")
 	publicURL, _ := env(getenv, "PUBLIC_URL")
 	fs.StringVar(&c.PublicURL, "public-url", publicURL, "URL clients reach keyward at: the issuer (iss) of OAuth2 tokens and of the RFC 8414 metadata at /.well-known/oauth-authorization-server (with a path /p, also at /.well-known/oauth-authorization-server/p) (env KEYWARD_PUBLIC_URL; default http://<addr>)")
 	alg, _ := env(getenv, "TOKEN_ALG")
