@@ -197,13 +197,21 @@ func importedHash(l ImportLine) ([]byte, error) {
 }
 
 // memoTx remembers, for the length of an import, what every line reads
-// alike: the tenant, its catalog and the owners. The import writes none of
-// them.
+// alike: the tenant, its catalog, the owners and the keys read (the
+// caller's own, for its credits: a query a line otherwise). The import
+// writes none of them before its lines are all read (CreateAPIKeys and
+// saveKeyLimits run on the transaction itself, after).
 type memoTx struct {
 	StoreTx
 	tenants  map[string]*Tenant
 	catalogs map[string][]*Permission
 	users    map[string]memoUser
+	keys     map[string]memoKey
+}
+
+type memoKey struct {
+	k   *APIKey
+	err error
 }
 
 type memoUser struct {
@@ -212,7 +220,8 @@ type memoUser struct {
 }
 
 func newMemoTx(tx StoreTx) *memoTx {
-	return &memoTx{StoreTx: tx, tenants: map[string]*Tenant{}, catalogs: map[string][]*Permission{}, users: map[string]memoUser{}}
+	return &memoTx{StoreTx: tx, tenants: map[string]*Tenant{}, catalogs: map[string][]*Permission{}, users: map[string]memoUser{},
+		keys: map[string]memoKey{}}
 }
 
 func (m *memoTx) GetTenant(ctx context.Context, id string) (*Tenant, error) {
@@ -246,4 +255,15 @@ func (m *memoTx) GetUser(ctx context.Context, tenantID, id string) (*User, error
 		m.users[tenantID+"/"+id] = memoUser{u, err}
 	}
 	return u, err
+}
+
+func (m *memoTx) GetAPIKey(ctx context.Context, tenantID, id string) (*APIKey, error) {
+	if k, ok := m.keys[tenantID+"/"+id]; ok {
+		return k.k, k.err
+	}
+	k, err := m.StoreTx.GetAPIKey(ctx, tenantID, id)
+	if err == nil || ErrorCode(err) == ENOTFOUND {
+		m.keys[tenantID+"/"+id] = memoKey{k, err}
+	}
+	return k, err
 }

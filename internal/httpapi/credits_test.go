@@ -186,6 +186,23 @@ func TestMeteredKeyGivesNoMoreThanItHas(t *testing.T) {
 			}
 		}
 
+		// Every line of one import is bound, not only the first: the
+		// import reads the caller's credits once for all its lines.
+		var lines []any
+		for i, c := range []any{daily(5, 5), daily(1001, 0), daily(3, 0), nil} {
+			line := map[string]any{"name": "imported", "level": 1, "secretHash": strings.Repeat(string("1234"[i]), 64)}
+			if c != nil {
+				line["credits"] = c
+			}
+			lines = append(lines, line)
+		}
+		a, _ := s.importKeys("Bearer "+metered.ClientSecret, ndjson(lines...), 200)
+		for i, want := range []bool{true, false, true, false} {
+			if got := a.Items[i].Problem == nil; got != want {
+				t.Errorf("import line %d of 4: created %v, want %v (%+v)", i+1, got, want, a.Items[i].Problem)
+			}
+		}
+
 		var child keyward.IssuedKey
 		s.do("POST", "/v1/apikeys", metered.ClientSecret, map[string]any{"name": "child", "level": 1, "credits": daily(3, 0)}, 201, &child)
 		s.do("PATCH", "/v1/apikeys/"+child.ID, metered.ClientSecret, map[string]any{"credits": nil}, 403, nil)
