@@ -470,14 +470,17 @@ func (s *Service) limitedResult(ctx context.Context, snap *keySnapshot, code str
 		return snap.result(code, perms), nil
 	}
 	rate, credits, err := s.admitKey(ctx, snap, cost)
-	var e *Error
-	switch {
-	case errors.As(err, &e) && e.Code == ERATELIMITED:
-		code, rate = CodeRateLimited, e.Rate
-	case errors.As(err, &e) && e.Code == EUSAGEEXCEEDED:
-		code = CodeUsageExceeded
-	case err != nil:
-		return nil, err
+	if err != nil {
+		// e only here: errors.As moves it to the heap where it is declared.
+		var e *Error
+		switch {
+		case errors.As(err, &e) && e.Code == ERATELIMITED:
+			code, rate = CodeRateLimited, e.Rate
+		case errors.As(err, &e) && e.Code == EUSAGEEXCEEDED:
+			code = CodeUsageExceeded
+		default:
+			return nil, err
+		}
 	}
 	res := snap.result(code, perms)
 	res.RateLimit, res.Credits = rate, credits
