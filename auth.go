@@ -172,7 +172,10 @@ func (s *Service) checkSecretIn(ctx context.Context, tenantID, sec, clientID str
 	if snap == nil {
 		gen := s.cache.gen.Load()
 		var err error
-		snap, err = s.loadSnapshot(ctx, h[:], now)
+		// A copy: the store keeps the slice, which moved h to the heap on
+		// every check, cached ones too.
+		read := h
+		snap, err = s.loadSnapshot(ctx, read[:], now)
 		if err != nil {
 			return nil, "", err
 		}
@@ -204,6 +207,12 @@ func (s *Service) checkSecretIn(ctx context.Context, tenantID, sec, clientID str
 func lookupHash(tenantID, sec string) (h [32]byte, ok bool) {
 	switch {
 	case secret.WellFormed(sec):
+		// Through a buffer on the stack: []byte(sec) allocates for a
+		// secret longer than 32 bytes.
+		var buf [128]byte
+		if len(sec) <= len(buf) {
+			return sha256.Sum256(append(buf[:0], sec...)), true
+		}
 		return sha256.Sum256([]byte(sec)), true
 	case tenantID != "" && secret.Foreign(sec):
 		plain := sha256.Sum256([]byte(sec))
@@ -453,14 +462,17 @@ func (s *Service) limitedResult(ctx context.Context, snap *keySnapshot, code str
 		return snap.result(code, perms), nil
 	}
 	rate, credits, err := s.admitKey(ctx, snap, cost)
-	var e *Error
-	switch {
-	case errors.As(err, &e) && e.Code == ERATELIMITED:
-		code, rate = CodeRateLimited, e.Rate
-	case errors.As(err, &e) && e.Code == EUSAGEEXCEEDED:
-		code = CodeUsageExceeded
-	case err != nil:
-		return nil, err
+	if err != nil {
+		// e only here: errors.As moves it to the heap where it is declared.
+		var e *Error
+		switch {
+		case errors.As(err, &e) && e.Code == ERATELIMITED:
+			code, rate = CodeRateLimited, e.Rate
+		case errors.As(err, &e) && e.Code == EUSAGEEXCEEDED:
+			code = CodeUsageExceeded
+		default:
+			return nil, err
+		}
 	}
 	res := snap.result(code, perms)
 	res.RateLimit, res.Credits = rate, credits

@@ -183,10 +183,11 @@ func Invalid(fields ...FieldError) *Error {
 // ErrorCode returns the code of err if it is (or wraps) an *Error, and
 // EINTERNAL otherwise. A nil error has no code.
 func ErrorCode(err error) string {
-	var e *Error
 	if err == nil {
-		return ""
-	} else if errors.As(err, &e) {
+		return "" // before e, which errors.As moves to the heap
+	}
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Code
 	}
 	return EINTERNAL
@@ -195,10 +196,11 @@ func ErrorCode(err error) string {
 // ErrorMessage returns the client-safe message of err, or a generic text for
 // errors that are not *Error.
 func ErrorMessage(err error) string {
-	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	}
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Message
 	}
 	return "internal error"

@@ -173,6 +173,9 @@ func readBodyRaw(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // bodyReadError is the answer to an error reading a body of at most
 // MaxBodyBytes (http.MaxBytesReader).
 func bodyReadError(err error) error {
+	if err == nil {
+		return nil // before tooLarge, which errors.As moves to the heap
+	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return keyward.Errorf(keyward.ETOOLARGE, "the request body is larger than %d bytes", MaxBodyBytes)

@@ -51,7 +51,7 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request, p *keyward.Pr
 	if err != nil {
 		return err
 	}
-	s.metrics.verifications.WithLabelValues(res.Code).Inc()
+	s.metrics.verified(res.Code)
 	w.Header()["Cache-Control"] = headerNoStore
 	encode(w, http.StatusOK, res)
 	return nil

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,31 @@ type metrics struct {
 	verifications *prometheus.CounterVec
 	tokens        prometheus.Counter
 	handler       http.Handler
+
+	// The series a request resolved, kept so that the next request of the
+	// same route, method and status, or the next verification of the same
+	// code, finds them without WithLabelValues (which hashes its labels,
+	// formats the status and allocates on every call). The maps are never
+	// changed once published: a new series copies them under mu. At most
+	// maxCachedSeries entries each: a method no route knows reaches
+	// "unmatched" under any name a client sends, and those are resolved
+	// as before once the map is full.
+	mu         sync.Mutex
+	series     atomic.Pointer[map[seriesKey]requestSeries]
+	codeSeries atomic.Pointer[map[string]prometheus.Counter]
+}
+
+// maxCachedSeries bounds each cache of resolved series.
+const maxCachedSeries = 1024
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type requestSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics(reg *prometheus.Registry, svc *keyward.Service) *metrics {
@@ -85,6 +112,72 @@ func (m *metrics) observe(method, route string, status int, d time.Duration) {
 	if m, path, ok := strings.Cut(route, " "); ok && m != "" && !strings.ContainsAny(m, "/.") {
 		route = path
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	rs := m.requestSeries(method, route, status)
+	rs.requests.Inc()
+	rs.duration.Observe(d.Seconds())
+}
+
+// requestSeries returns the series of a request's route (without its
+// method), method and status, resolved once.
+func (m *metrics) requestSeries(method, route string, status int) requestSeries {
+	k := seriesKey{route: route, method: method, status: status}
+	if cur := m.series.Load(); cur != nil {
+		if rs, ok := (*cur)[k]; ok {
+			return rs
+		}
+	}
+	rs := requestSeries{
+		requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(route),
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.series.Load()
+	if cur != nil && len(*cur) >= maxCachedSeries {
+		return rs
+	}
+	next := make(map[seriesKey]requestSeries, 1+mapLen(cur))
+	if cur != nil {
+		for k, v := range *cur {
+			next[k] = v
+		}
+	}
+	// The key's strings are copied: method is the request's own.
+	k.route, k.method = strings.Clone(route), strings.Clone(method)
+	next[k] = rs
+	m.series.Store(&next)
+	return rs
+}
+
+// verified counts one verification answered with code.
+func (m *metrics) verified(code string) {
+	if cur := m.codeSeries.Load(); cur != nil {
+		if c, ok := (*cur)[code]; ok {
+			c.Inc()
+			return
+		}
+	}
+	c := m.verifications.WithLabelValues(code)
+	c.Inc()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.codeSeries.Load()
+	if cur != nil && len(*cur) >= maxCachedSeries {
+		return
+	}
+	next := make(map[string]prometheus.Counter, 1+mapLen(cur))
+	if cur != nil {
+		for k, v := range *cur {
+			next[k] = v
+		}
+	}
+	next[strings.Clone(code)] = c
+	m.codeSeries.Store(&next)
+}
+
+func mapLen[K comparable, V any](m *map[K]V) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }

@@ -126,8 +126,8 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 	auth := strings.TrimSpace(r.Header.Get("Authorization"))
 	scheme, rest, _ := strings.Cut(auth, " ")
 	if strings.EqualFold(scheme, "basic") {
-		raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
-		u, p, ok := strings.Cut(string(raw), ":")
+		raw, derr := decodeBasic(strings.TrimSpace(rest))
+		u, p, ok := strings.Cut(raw, ":")
 		if derr != nil || !ok {
 			return "", "", true, keyward.Errorf(keyward.EINVALIDCLIENT, "malformed Basic credentials")
 		}
@@ -152,6 +152,20 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 		return "", "", false, keyward.Errorf(keyward.EINVALIDCLIENT, "client authentication is required")
 	}
 	return form.Get("client_id"), form.Get("client_secret"), false, nil
+}
+
+// decodeBasic is base64.StdEncoding.DecodeString of Basic credentials as a
+// string; credentials of usual length are decoded on the stack, so that the
+// string is the only allocation.
+func decodeBasic(s string) (string, error) {
+	var src [256]byte
+	var dst [192]byte
+	if len(s) > len(src) {
+		raw, err := base64.StdEncoding.DecodeString(s)
+		return string(raw), err
+	}
+	n, err := base64.StdEncoding.Decode(dst[:], append(src[:0], s...))
+	return string(dst[:n]), err
 }
 
 // token serves POST /oauth2/token: the client credentials grant.

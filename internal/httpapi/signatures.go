@@ -68,7 +68,7 @@ func (s *Server) verifySignature(w http.ResponseWriter, r *http.Request, p *keyw
 		// server would act on text nobody signed.
 		res = &keyward.VerifyResult{Code: keyward.CodeInvalidSignature, Reason: keyward.ESIGCOMPONENT}
 	}
-	s.metrics.verifications.WithLabelValues(res.Code).Inc()
+	s.metrics.verified(res.Code)
 	w.Header().Set("Cache-Control", "no-store")
 	encode(w, http.StatusOK, res)
 	return nil

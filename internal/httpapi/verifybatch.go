@@ -24,7 +24,7 @@ func (s *Server) verifyKeys(w http.ResponseWriter, r *http.Request, p *keyward.P
 		return err
 	}
 	for _, v := range res {
-		s.metrics.verifications.WithLabelValues(v.Code).Inc()
+		s.metrics.verified(v.Code)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	encode(w, http.StatusOK, verifyBatch[*keyward.VerifyResult]{Items: res})
