@@ -35,6 +35,19 @@ func Text(field, s string) error {
 	return keyward.Invalid(keyward.FieldError{Field: field, Message: Message})
 }
 
+// PlainJSON reports whether s is printable ASCII that encoding/json writes
+// as its bytes between quotes (not '"', '\\', nor the HTML-escaped '<',
+// '>', '&'): a string that may be appended to JSON by hand. Other strings
+// (some of which encoding/json writes as they are too) are left to it.
+func PlainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
 // keptHeaders are the request headers whose values keyward reads, stores
 // or looks up.
 var keptHeaders = []string{

@@ -138,3 +138,29 @@ func TestRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainJSON: PlainJSON holds for printable ASCII that encoding/json
+// writes as its bytes between quotes, and never for a string it escapes
+// (the callers append those strings by hand).
+func TestPlainJSON(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want bool
+	}{
+		{"", true}, {"kw_abc", true}, {"a b", true}, {"~", true}, {"keys:verify", true},
+		{"\x7f", false}, {"\x1f", false}, {`"`, false}, {`\`, false}, {"<", false}, {">", false},
+		{"&", false}, {"é", false}, {"\u2028", false}, {"\xff", false},
+	} {
+		b, err := json.Marshal(c.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := PlainJSON(c.s)
+		if got != c.want {
+			t.Errorf("%q: got %v, want %v", c.s, got, c.want)
+		}
+		if got && string(b) != `"`+c.s+`"` {
+			t.Errorf("%q: plain, but encoding/json writes %s", c.s, b)
+		}
+	}
+}

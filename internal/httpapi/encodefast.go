@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/gate"
 )
 
 // appendAnswer appends the JSON encode writes for the answers of the warm
 // routes (whoami, verify, token) — json.Encoder's bytes and newline — by
-// hand, when every string in it is plain (plainJSON) and it holds no meta:
+// hand, when every string in it is plain (gate.PlainJSON) and it holds no meta:
 // no reflection. It reports false for any other value, which encode then
 // gives to encoding/json (TestAppendAnswer and FuzzAppendAnswer compare
 // both).
@@ -116,7 +117,7 @@ func (o *jsonObject) member(name string) {
 
 // value appends s quoted, when plain.
 func (o *jsonObject) value(s string) {
-	if !plainJSON(s) {
+	if !gate.PlainJSON(s) {
 		o.ok = false
 		return
 	}
@@ -181,16 +182,4 @@ func (o *jsonObject) time(t *time.Time) {
 		return
 	}
 	o.b = append(o.b, '"')
-}
-
-// plainJSON reports whether encoding/json writes s as its bytes between
-// quotes: printable ASCII but '"', '\\' and the HTML-escaped '<', '>',
-// '&'.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }

@@ -5,10 +5,12 @@ import (
 	"strconv"
 
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/keyward/keyward/internal/gate"
 )
 
 // accessClaimsJSON returns c as json.Marshal writes it. The common case —
-// every string plain (plainJSON), as keyward's ids, client ids, scopes,
+// every string plain (gate.PlainJSON), as keyward's ids, client ids, scopes,
 // audiences and issuers are — is appended by hand, without reflection or
 // the claims' MarshalJSON methods; any other goes through json.Marshal.
 // TestAccessClaimsJSON and FuzzAccessClaimsJSON compare both.
@@ -23,12 +25,12 @@ func accessClaimsJSON(c *accessClaims) ([]byte, error) {
 // not plain.
 func appendAccessClaims(b []byte, c *accessClaims) ([]byte, bool) {
 	for _, s := range [...]string{c.Issuer, c.Subject, c.ID, c.ClientID, c.Scope, c.Tenant, c.KeyID} {
-		if !plainJSON(s) {
+		if !gate.PlainJSON(s) {
 			return nil, false
 		}
 	}
 	for _, a := range c.Audience {
-		if !plainJSON(a) {
+		if !gate.PlainJSON(a) {
 			return nil, false
 		}
 	}
@@ -95,16 +97,4 @@ func appendAccessClaims(b []byte, c *accessClaims) ([]byte, bool) {
 	b = strconv.AppendInt(b, int64(c.Generation), 10)
 	str("key_id", c.KeyID)
 	return append(b, '}'), true
-}
-
-// plainJSON reports whether encoding/json writes s as its bytes between
-// quotes: printable ASCII but '"', '\\' and the HTML-escaped '<', '>',
-// '&'.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }
