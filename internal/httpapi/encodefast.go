@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -10,15 +11,15 @@ import (
 
 // appendAnswer appends the JSON encode writes for the answers of the warm
 // routes (whoami, verify, token) — json.Encoder's bytes and newline — by
-// hand, when every string in it is plain (gate.PlainJSON) and it holds no meta:
-// no reflection. It reports false for any other value, which encode then
-// gives to encoding/json (TestAppendAnswer and FuzzAppendAnswer compare
-// both).
+// hand, when every string in it is plain (gate.PlainJSON) and its meta, if
+// any, is what encoding/json writes as it is (plainMeta): no reflection. It
+// reports false for any other value, which encode then gives to
+// encoding/json (TestAppendAnswer and FuzzAppendAnswer compare both).
 func appendAnswer(b []byte, v any) ([]byte, bool) {
 	o := jsonObject{b: b, ok: true}
 	switch v := v.(type) {
 	case *keyward.VerifyResult:
-		if v.Meta != nil {
+		if v.Meta != nil && !plainMeta(v.Meta) {
 			return nil, false // encoding/json compacts and escapes it
 		}
 		o.open()
@@ -37,7 +38,11 @@ func appendAnswer(b []byte, v any) ([]byte, bool) {
 		o.strs("permissions", v.Permissions)
 		o.timePtr("expiresAt", v.ExpiresAt)
 		o.member("meta")
-		o.null()
+		if v.Meta == nil {
+			o.null()
+		} else {
+			o.b = append(o.b, v.Meta...)
+		}
 		o.member("ratelimit")
 		if v.RateLimit == nil {
 			o.null()
@@ -91,6 +96,20 @@ func appendAnswer(b []byte, v any) ([]byte, bool) {
 		return nil, false
 	}
 	return append(o.b, '}', '\n'), true
+}
+
+// plainMeta reports whether encoding/json writes meta as it is: valid JSON
+// (encoding/json refuses the answer otherwise) of printable ASCII without
+// a space (compacting removes whitespace outside strings) nor '<', '>' or
+// '&' (which it escapes; U+2028 and U+2029, which it escapes too, are not
+// ASCII). A key's meta is usually "{}" or a small compact object.
+func plainMeta(meta []byte) bool {
+	for _, c := range meta {
+		if c <= ' ' || c > 0x7e || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return json.Valid(meta)
 }
 
 // jsonObject appends one JSON object's members; ok turns false at the

@@ -22,6 +22,11 @@ func encodingJSON(v any) string {
 
 // answersOf builds one answer of each warm route from the same strings.
 func answersOf(s1, s2 string, n int, t time.Time, perms []string) []any {
+	return answersWithMeta(s1, s2, n, t, perms, json.RawMessage(`{"a": "<b>"}`))
+}
+
+// answersWithMeta is answersOf with meta as a key's meta.
+func answersWithMeta(s1, s2 string, n int, t time.Time, perms []string, meta json.RawMessage) []any {
 	lvl := n
 	return []any{
 		&keyward.VerifyResult{Code: keyward.CodeNotFound},
@@ -29,7 +34,9 @@ func answersOf(s1, s2 string, n int, t time.Time, perms []string) []any {
 			Permissions: perms, ExpiresAt: &t, RateLimit: &keyward.RateStatus{Limit: n, Remaining: -n, Reset: 1},
 			Credits: &keyward.CreditStatus{Remaining: int64(n), RefillsAt: &t}, Reason: s2},
 		&keyward.VerifyResult{Valid: true, Code: s1, Permissions: perms, Credits: &keyward.CreditStatus{Remaining: 0}},
-		&keyward.VerifyResult{Code: s1, Meta: json.RawMessage(`{"a": "<b>"}`)},
+		&keyward.VerifyResult{Code: s1, Meta: meta},
+		&keyward.VerifyResult{Valid: true, Code: s1, KeyID: &s1, ClientID: &s2, TenantID: &s1, Name: &s2, Level: &lvl,
+			Permissions: perms, ExpiresAt: &t, Meta: meta},
 		&keyward.WhoAmI{Kind: "key", ID: s1, TenantID: s2, Name: s2, Level: n, Permissions: perms, OwnKeyPermissions: []string{}},
 		&keyward.WhoAmI{Kind: s2, ID: s1, ClientID: s1, OwnerID: s2, Permissions: nil, OwnKeyPermissions: perms},
 		&keyward.TokenResponse{AccessToken: s1 + "." + s2, TokenType: "Bearer", ExpiresIn: n, Scope: s2},
@@ -55,8 +62,33 @@ func TestAppendAnswer(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := appendAnswer(nil, &keyward.VerifyResult{Code: "VALID", Meta: json.RawMessage(`{}`)}); ok {
-		t.Errorf("an answer with meta was appended by hand")
+	metas := []string{"{}", `{"a":1}`, `{"team":"billing","tier":[1,2.5e3,true,null]}`, "null", `"x"`, "[]", "",
+		"{ }", "{}\n", ` {}`, `{"a":"b c"}`, `{"a":"<b>"}`, `{"a":"&"}`, `{"a":">"}`, `{"a":"\u003c"}`, `{"a":"é"}`,
+		"{\"a\":\"\u2028\"}", `{"a":"\n"}`, "{\"a\":\"\t\"}", `{"a":`, `{"a":1}x`, `{a:1}`, `{"a":1,}`, `{"a":01}`,
+		"\x00", `{"a":"\x"}`, `{"a":1,"a":2}`}
+	for _, m := range metas {
+		for _, meta := range []json.RawMessage{json.RawMessage(m), nil} {
+			for _, v := range answersWithMeta("id_1", "kw_sk_plain", 3, times[0], []string{"keys:read"}, meta) {
+				var buf bytes.Buffer
+				encodeTo(&buf, v)
+				want := encodingJSON(v)
+				if strings.HasPrefix(want, "error") {
+					if _, ok := appendAnswer(nil, v); ok {
+						t.Fatalf("meta %q: appended by hand what encoding/json refuses: %s", m, want)
+					}
+					continue
+				}
+				if got := buf.String(); got != want {
+					t.Fatalf("meta %q: got  %s\nwant %s", m, got, want)
+				}
+			}
+		}
+	}
+	if _, ok := appendAnswer(nil, &keyward.VerifyResult{Code: "VALID", Meta: json.RawMessage(`{}`)}); !ok {
+		t.Errorf("an answer with meta {} went to encoding/json")
+	}
+	if _, ok := appendAnswer(nil, &keyward.VerifyResult{Code: "VALID", Meta: json.RawMessage(`{"a": 1}`)}); ok {
+		t.Errorf("an answer with meta to compact was appended by hand")
 	}
 	if _, ok := appendAnswer(nil, &keyward.WhoAmI{Name: "<b>"}); ok {
 		t.Errorf("a name to escape was appended by hand")
@@ -75,14 +107,16 @@ func encodeTo(buf *bytes.Buffer, v any) {
 	json.NewEncoder(buf).Encode(v)
 }
 
-// FuzzAppendAnswer: whatever the strings and numbers, the answers are
-// encoding/json's bytes.
+// FuzzAppendAnswer: whatever the strings, numbers and meta, the answers
+// are encoding/json's bytes.
 func FuzzAppendAnswer(f *testing.F) {
-	f.Add("kw_abc", "key name", 3, int64(1_900_000_000), "keys:read")
-	f.Add("<", "\u2028", -1, int64(-62135596801), "")
-	f.Fuzz(func(t *testing.T, s1, s2 string, n int, unix int64, perm string) {
+	f.Add("kw_abc", "key name", 3, int64(1_900_000_000), "keys:read", []byte("{}"))
+	f.Add("<", "\u2028", -1, int64(-62135596801), "", []byte(`{"a": "<b>"}`))
+	f.Add("kw_abc", "n", 0, int64(0), "p", []byte(`{"team":"x","n":[1,-2.5e3,true,null,{}]}`))
+	f.Add("kw_abc", "n", 0, int64(0), "p", []byte{})
+	f.Fuzz(func(t *testing.T, s1, s2 string, n int, unix int64, perm string, meta []byte) {
 		tm := time.Unix(unix, int64(n)).UTC()
-		for _, v := range answersOf(s1, s2, n, tm, []string{perm, s1}) {
+		for _, v := range answersWithMeta(s1, s2, n, tm, []string{perm, s1}, meta) {
 			want := encodingJSON(v)
 			if strings.HasPrefix(want, "error") {
 				if _, ok := appendAnswer(nil, v); ok {

@@ -26,8 +26,12 @@ func decodeVerifyRequest(w http.ResponseWriter, r *http.Request, in *keyward.Ver
 	if verifyFast(body, in) {
 		return nil
 	}
-	*in = keyward.VerifyRequest{}
-	return decodeBytes(body, in)
+	// A value of its own for encoding/json, which moves what it decodes
+	// into to the heap: in stays on the caller's stack.
+	slow := new(keyward.VerifyRequest)
+	err = decodeBytes(body, slow)
+	*in = *slow
+	return err
 }
 
 // bodyBuffers are the verify bodies' buffers; none larger than 64 KiB is
