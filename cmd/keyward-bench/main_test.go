@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -297,5 +298,39 @@ func TestListAndMemory(t *testing.T) {
 	if strings.Contains(errb.String(), "importing 2000") || !strings.Contains(errb.String(), "already holds its 2000 keys") ||
 		!strings.Contains(out.String(), "seeded by an earlier run, reused") || !strings.Contains(out.String(), "note: list-name-rare: 10 matches (exact)") {
 		t.Errorf("second run: want the tenant reused:\n%s\n%s", out.String(), errb.String())
+	}
+}
+
+// TestVerified checks the verify scenarios' answer check: a valid
+// verification passes; a key keyward does not know (valid false), a
+// verifier without keys:verify (403) and a wrong verifier (401) do not.
+func TestVerified(t *testing.T) {
+	ctx := context.Background()
+	ts := benchServer(t)
+	b := &bench{cfg: config{user: "admin", password: "bench-password"}, servers: []string{ts.URL}, http: &http.Client{Timeout: 5 * time.Second}}
+	if err := b.setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.teardown(ctx, io.Discard)
+	body := func(key string) io.Reader { return strings.NewReader(`{"key":"` + key + `"}`) }
+	hdr := func(secret string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + secret, "Content-Type": "application/json"}
+	}
+	other := b.secret[:len(b.secret)-1] + "x"
+	if other == b.secret {
+		other = b.secret[:len(b.secret)-1] + "y"
+	}
+	for _, c := range []struct {
+		name, verifier, key string
+		want                bool
+	}{
+		{"valid", b.verifierSecret, b.secret, true},
+		{"unknown key", b.verifierSecret, other, false},
+		{"verifier without keys:verify", b.secret, b.secret, false},
+		{"wrong verifier", b.verifierSecret + "x", b.secret, false},
+	} {
+		if got := b.verified(ctx, hdr(c.verifier), body(c.key)); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
 	}
 }
