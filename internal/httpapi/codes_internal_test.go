@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -63,5 +67,43 @@ func TestJSONKindNamesNoGoType(t *testing.T) {
 		if got := jsonKind(goType); got != want {
 			t.Errorf("jsonKind(%q) = %q, want %q", goType, got, want)
 		}
+	}
+}
+
+// TestClientGoneIsNotAnInternalError: an error that is the request's
+// context canceled (the client went away) is logged at info as such, not
+// as an internal error; any other internal error, or a cancel while the
+// client is still there, is logged at error.
+func TestClientGoneIsNotAnInternalError(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		err       error
+		gone      bool
+		wantLevel string
+		wantMsg   string
+	}{
+		{"client went away", fmt.Errorf("deleting an api key: %w", context.Canceled), true, "INFO", "client went away"},
+		{"another error after the client went away", errors.New("disk full"), true, "ERROR", "internal error"},
+		{"canceled while the client is there", context.Canceled, false, "ERROR", "internal error"},
+		{"an internal error", errors.New("disk full"), false, "ERROR", "internal error"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			s := &Server{logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+			r := httptest.NewRequest("DELETE", "/v1/apikeys/k1", nil)
+			if tt.gone {
+				ctx, cancel := context.WithCancel(r.Context())
+				cancel()
+				r = r.WithContext(ctx)
+			}
+			rec := httptest.NewRecorder()
+			if got := s.ErrorStatus(rec, r, tt.err); got != http.StatusInternalServerError {
+				t.Errorf("status: got %d, want 500", got)
+			}
+			var line struct{ Level, Msg string }
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Level != tt.wantLevel || line.Msg != tt.wantMsg {
+				t.Errorf("log: got %s, want level %s and msg %q", logs.String(), tt.wantLevel, tt.wantMsg)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -77,7 +78,13 @@ func (s *Server) ErrorStatus(w http.ResponseWriter, r *http.Request, err error) 
 	status := StatusOf(err)
 	code := keyward.ErrorCode(err)
 	if code == keyward.EINTERNAL {
-		s.logger.ErrorContext(r.Context(), "internal error", slog.String("request_id", requestID(r.Context())),
+		// A client that went away (its request's context canceled) is no
+		// fault of the server's.
+		level, msg := slog.LevelError, "internal error"
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			level, msg = slog.LevelInfo, "client went away"
+		}
+		s.logger.Log(r.Context(), level, msg, slog.String("request_id", requestID(r.Context())),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	}
 	if status == http.StatusUnauthorized {

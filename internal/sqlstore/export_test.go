@@ -18,6 +18,17 @@ func (db *DB) MigrateUpTo(ctx context.Context, version int64) error {
 	return err
 }
 
+// MigrateDownTo rolls the migrations after version back, for tests of a
+// migration's Down.
+func (db *DB) MigrateDownTo(ctx context.Context, version int64) error {
+	p, err := db.provider(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}
+
 // ExecRaw runs a statement on the write pool; TS converts a time to the
 // database's representation.
 func (db *DB) ExecRaw(ctx context.Context, query string, args ...any) error {

@@ -220,16 +220,20 @@ func (g *guard) record(err error) {
 // classify turns a failure that means "the database did not answer" into
 // EDBUNAVAILABLE, wrapping the driver's error for the log. parent is the
 // caller's context: when it ended first (the client went away), the error
-// is the caller's, not the database's.
+// is the caller's, not the database's. Only cctx's deadline is a timeout:
+// run and txOnce cancel cctx as soon as the call returns, often before its
+// error is classified, and a statement the database refused (a foreign key
+// violated) was labelled "did not answer in time" and marked the database
+// down.
 func (g *guard) classify(parent, cctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	var e *keyward.Error
-	if errors.As(err, &e) || parent.Err() != nil {
+	if errors.As(err, &e) || parent.Err() != nil || refused(err) {
 		return err
 	}
-	if cctx.Err() != nil {
+	if errors.Is(cctx.Err(), context.DeadlineExceeded) {
 		return &unavailable{msg: fmt.Sprintf("the database did not answer in time (%s); try again shortly", g.timeout), cause: err}
 	}
 	if unreachable(err) {
@@ -247,6 +251,14 @@ type unavailable struct {
 func (u *unavailable) Error() string { return u.msg + ": " + u.cause.Error() }
 func (u *unavailable) Unwrap() []error {
 	return []error{&keyward.Error{Code: keyward.EDBUNAVAILABLE, Message: u.msg}, u.cause}
+}
+
+// refused reports whether err is PostgreSQL's answer to a statement (a
+// constraint violated, a deadlock), rather than its connection failing or
+// the statement being canceled at the deadline (57014).
+func refused(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code != "57014" && !unreachable(err)
 }
 
 // unreachable reports whether err means the connection to the database

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
@@ -181,5 +183,42 @@ func TestGuardVerificationRead(t *testing.T) {
 	}
 	if _, err := st.CountTenants(ctx); err != nil {
 		t.Errorf("CountTenants after a caller went away: %v", err)
+	}
+}
+
+// refusingTouch is a store whose TouchAPIKeys returns err at once, as a
+// database refusing the statement does.
+type refusingTouch struct {
+	keyward.Store
+	err error
+}
+
+func (r refusingTouch) TouchAPIKeys(context.Context, map[keyward.KeyRef]time.Time) error {
+	return r.err
+}
+
+// TestGuardRefusalIsNotTimeout: a statement the database refused, long
+// before the timeout, is reported as it is, not as "the database did not
+// answer in time" (EDBUNAVAILABLE, which also marks the database down). The
+// guard cancels the call's context as soon as the call returns, which raced
+// with the classification of its error.
+func TestGuardRefusalIsNotTimeout(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{
+		{"a foreign key violated", &pgconn.PgError{Code: "23503", Message: `insert or update on table "key_usage" violates foreign key constraint`}},
+		{"another error of the driver", errors.New("constraint failed")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := sqlstore.Guard(refusingTouch{Store: sqltest.SQLite(t), err: tt.err}, sqlstore.Limits{Timeout: time.Minute})
+			for i := range 300 {
+				err := st.TouchAPIKeys(ctx, map[keyward.KeyRef]time.Time{{TenantID: "t", ID: "k"}: time.Now()})
+				if !errors.Is(err, tt.err) || keyward.ErrorCode(err) == keyward.EDBUNAVAILABLE {
+					t.Fatalf("call %d: got %v (code %q), want %v", i, err, keyward.ErrorCode(err), tt.err)
+				}
+			}
+		})
 	}
 }

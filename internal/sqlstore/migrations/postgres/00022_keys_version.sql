@@ -12,7 +12,10 @@
 -- other list's anchors.
 --
 -- Triggers bump them, whoever writes (the store, a migration, a hand-written
--- statement), so that no write path can forget them. They only grow: two
+-- statement), so that no write path can forget them. (Since 00023 not
+-- keys_used_version: TouchAPIKeys bumps it itself, once per tenant per
+-- flush, instead of a trigger once per key; see there who writes last
+-- uses.) They only grow: two
 -- reads that found the same values saw the same keys in the same order.
 -- Inserts and deletes bump once a statement (transition tables: one update
 -- of the tenant for an import of 10,000 keys); an update, once a row whose
