@@ -171,18 +171,23 @@ func (s *Service) checkSecretIn(ctx context.Context, tenantID, sec, clientID str
 	}
 	if snap == nil {
 		gen := s.cache.gen.Load()
+		var leader bool
 		var err error
-		// A copy: the store keeps the slice, which moved h to the heap on
-		// every check, cached ones too.
-		read := h
-		snap, err = s.loadSnapshot(ctx, read[:], now)
+		snap, leader, err = s.misses.do(ctx, h, gen, func() (*keySnapshot, error) {
+			// A copy: the store keeps the slice, which moved h to the heap
+			// on every check, cached ones too.
+			read := h
+			return s.loadSnapshot(ctx, read[:], now)
+		})
 		if err != nil {
 			return nil, "", err
 		}
 		if snap == nil {
 			return nil, CodeNotFound, nil
 		}
-		s.cache.put(h, snap, gen)
+		if leader {
+			s.cache.put(h, snap, gen)
+		}
 	}
 	if clientID != "" && clientID != snap.ClientID {
 		return nil, CodeNotFound, nil

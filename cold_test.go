@@ -2,6 +2,7 @@ package keyward_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -197,4 +198,125 @@ func TestColdReplicasNeverServeStale(t *testing.T) {
 			verify("after deletion on A", k.ClientSecret, keyward.CodeNotFound)
 		})
 	}
+}
+
+// gatedReads is a store whose KeyForVerification counts its calls and, while
+// a gate is set, waits for it to open.
+type gatedReads struct {
+	keyward.Store
+	reads atomic.Int64
+	gate  atomic.Pointer[chan struct{}]
+}
+
+func (g *gatedReads) KeyForVerification(ctx context.Context, hash []byte) (*keyward.VerificationRecord, error) {
+	g.reads.Add(1)
+	if c := g.gate.Load(); c != nil {
+		<-*c
+	}
+	return g.Store.KeyForVerification(ctx, hash)
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestConcurrentMissesReadOnce: misses of one secret that arrive while
+// another's read of it is in flight wait for that read instead of reading
+// too, when it finds the key; a secret it does not find, each reads for
+// itself (a key created meanwhile on another replica is never refused
+// because of another request's read); a waiter whose request ends stops
+// waiting.
+func TestConcurrentMissesReadOnce(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		store := &gatedReads{}
+		e := newEnv(t, db, func(c *keyward.Config) {
+			store.Store = c.Store
+			c.Store = store
+			c.CacheTTL = time.Nanosecond // every check a miss
+		})
+		k := e.key(t, e.admin, keyward.APIKeyInput{})
+		if _, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: k.ClientSecret}); err != nil {
+			t.Fatal(err) // reads the catalog too, once
+		}
+		const n = 16
+		for _, tc := range []struct {
+			name      string
+			sec       string
+			wantReads int64
+		}{
+			{"found: one read for all", k.ClientSecret, 1},
+			{"not found: each reads", secret.NewSecret("kw"), n},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e.clock.Add(time.Millisecond)
+				gate := make(chan struct{})
+				store.gate.Store(&gate)
+				store.reads.Store(0)
+				type result struct {
+					p   *keyward.Principal
+					err error
+				}
+				results := make(chan result, n)
+				check := func() {
+					p, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: tc.sec})
+					results <- result{p, err}
+				}
+				go check() // the leader: its read waits at the gate
+				waitFor(t, "the leader's read", func() bool { return store.reads.Load() == 1 })
+				for range n - 1 {
+					go check()
+				}
+				waitFor(t, "the other misses to wait", func() bool { return keyward.MissWaiters(e.svc) == n-1 })
+				store.gate.Store(nil)
+				close(gate)
+				for range n {
+					r := <-results
+					if tc.wantReads == 1 && (r.err != nil || r.p.ID != k.ID) {
+						t.Errorf("got %v, %v; want key %s", r.p, r.err, k.ID)
+					}
+					if tc.wantReads == n && keyward.ErrorCode(r.err) != keyward.EUNAUTHORIZED {
+						t.Errorf("got %v, %v; want %s", r.p, r.err, keyward.EUNAUTHORIZED)
+					}
+				}
+				if got := store.reads.Load(); got != tc.wantReads {
+					t.Errorf("got %d store reads for %d concurrent misses; want %d", got, n, tc.wantReads)
+				}
+			})
+		}
+		t.Run("a waiter whose request ends", func(t *testing.T) {
+			e.clock.Add(time.Millisecond)
+			gate := make(chan struct{})
+			store.gate.Store(&gate)
+			store.reads.Store(0)
+			done := make(chan error, 1)
+			go func() {
+				_, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: k.ClientSecret})
+				done <- err
+			}()
+			waitFor(t, "the leader's read", func() bool { return store.reads.Load() == 1 })
+			ctx, cancel := context.WithCancel(e.ctx)
+			waiter := make(chan error, 1)
+			go func() {
+				_, err := e.svc.Authenticate(ctx, keyward.Credentials{Bearer: k.ClientSecret})
+				waiter <- err
+			}()
+			waitFor(t, "the waiter", func() bool { return keyward.MissWaiters(e.svc) == 1 })
+			cancel()
+			if err := <-waiter; !errors.Is(err, context.Canceled) {
+				t.Errorf("got %v from a waiter whose request ended; want context.Canceled", err)
+			}
+			store.gate.Store(nil)
+			close(gate)
+			if err := <-done; err != nil {
+				t.Errorf("the leader: got %v", err)
+			}
+		})
+	})
 }

@@ -33,3 +33,7 @@ func CachedExtrasShared(s *Service, sec string) (shared, cached bool) {
 	}
 	return slices.Contains(sharedExtras, snap.keyExtras), true
 }
+
+// MissWaiters is the number of cache misses of s waiting for another's
+// store read of the same secret (flights.go).
+func MissWaiters(s *Service) int { return s.misses.waiting() }

@@ -99,6 +99,7 @@ type Service struct {
 
 	sealer       *secret.Sealer
 	cache        *keyCache
+	misses       missFlights // concurrent misses of one secret read once (flights.go)
 	catalogs     catalogCache
 	rights       rightsMemo // keyRights by their inputs (rights_memo.go)
 	loginQueue   *loginQueue
