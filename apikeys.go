@@ -407,14 +407,9 @@ func resolvePermissions(ctx context.Context, tx StoreTx, tenantID string, refs [
 		f.add("permissions", "must hold at most "+strconv.Itoa(MaxPermissionRefs)+" permissions")
 		return []Permission{}, nil
 	}
-	catalog, err := tx.ListPermissions(ctx, tenantID)
+	byID, byName, err := catalogIndex(ctx, tx, tenantID)
 	if err != nil {
 		return nil, err
-	}
-	byID := map[string]*Permission{}
-	byName := map[string]*Permission{}
-	for _, c := range catalog {
-		byID[c.ID], byName[c.Name] = c, c
 	}
 	out := []Permission{}
 	seen := map[string]bool{}
@@ -445,6 +440,29 @@ func resolvePermissions(ctx context.Context, tx StoreTx, tenantID string, refs [
 		}
 	}
 	return out, nil
+}
+
+// catalogIndex returns the permissions of a tenant's catalog by id and by
+// name: made once per import (memoTx), for each call otherwise.
+func catalogIndex(ctx context.Context, tx StoreTx, tenantID string) (byID, byName map[string]*Permission, err error) {
+	if m, ok := tx.(*memoTx); ok {
+		return m.catalogIndex(ctx, tenantID)
+	}
+	catalog, err := tx.ListPermissions(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID, byName = indexCatalog(catalog)
+	return byID, byName, nil
+}
+
+// indexCatalog returns catalog by id and by name.
+func indexCatalog(catalog []*Permission) (byID, byName map[string]*Permission) {
+	byID, byName = make(map[string]*Permission, len(catalog)), make(map[string]*Permission, len(catalog))
+	for _, c := range catalog {
+		byID[c.ID], byName[c.Name] = c, c
+	}
+	return byID, byName
 }
 
 // GetAPIKey returns one key. Keys the caller may not read are ENOTFOUND.

@@ -205,9 +205,13 @@ type memoTx struct {
 	StoreTx
 	tenants  map[string]*Tenant
 	catalogs map[string][]*Permission
+	indexes  map[string]catalogByKey
 	users    map[string]memoUser
 	keys     map[string]memoKey
 }
+
+// catalogByKey is a catalog by id and by name (catalogIndex).
+type catalogByKey struct{ byID, byName map[string]*Permission }
 
 type memoKey struct {
 	k   *APIKey
@@ -220,7 +224,7 @@ type memoUser struct {
 }
 
 func newMemoTx(tx StoreTx) *memoTx {
-	return &memoTx{StoreTx: tx, tenants: map[string]*Tenant{}, catalogs: map[string][]*Permission{}, users: map[string]memoUser{},
+	return &memoTx{StoreTx: tx, tenants: map[string]*Tenant{}, catalogs: map[string][]*Permission{}, indexes: map[string]catalogByKey{}, users: map[string]memoUser{},
 		keys: map[string]memoKey{}}
 }
 
@@ -244,6 +248,21 @@ func (m *memoTx) ListPermissions(ctx context.Context, tenantID string) ([]*Permi
 		m.catalogs[tenantID] = c
 	}
 	return c, err
+}
+
+// catalogIndex is catalogIndex of the catalog ListPermissions remembers,
+// made once: the same maps for every line.
+func (m *memoTx) catalogIndex(ctx context.Context, tenantID string) (byID, byName map[string]*Permission, err error) {
+	if c, ok := m.indexes[tenantID]; ok {
+		return c.byID, c.byName, nil
+	}
+	catalog, err := m.ListPermissions(ctx, tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID, byName = indexCatalog(catalog)
+	m.indexes[tenantID] = catalogByKey{byID, byName}
+	return byID, byName, nil
 }
 
 func (m *memoTx) GetUser(ctx context.Context, tenantID, id string) (*User, error) {

@@ -2,7 +2,9 @@ package secret
 
 import (
 	"bytes"
+	"crypto/rand"
 	"hash/crc32"
+	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -282,6 +284,44 @@ func TestChecksumIEEE(t *testing.T) {
 	for _, s := range []string{"", "a", "123456789", NewSecret("kw"), random62(32, randomLen)} {
 		if got, want := checksumIEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
 			t.Errorf("checksumIEEE(%q): got %08x, want %08x", s, got, want)
+		}
+	}
+}
+
+// TestEncode62 checks encode62 against math/big's base conversion: the
+// lengths keyward draws (client ids, secrets, their random parts), edge
+// values, and values too wide for width (their low digits).
+func TestEncode62(t *testing.T) {
+	want := func(b []byte, width int) string {
+		out := bytes.Repeat([]byte{'0'}, width)
+		v, mod, base := new(big.Int).SetBytes(b), new(big.Int), big.NewInt(62)
+		for i := width - 1; i >= 0 && v.Sign() > 0; i-- {
+			v.DivMod(v, base, mod)
+			out[i] = base62[mod.Int64()]
+		}
+		return string(out)
+	}
+	cases := []struct {
+		b     []byte
+		width int
+	}{
+		{nil, 3}, {[]byte{0}, 2}, {[]byte{61}, 2}, {[]byte{62}, 2}, {[]byte{1, 0}, 4},
+		{bytes.Repeat([]byte{0xff}, 16), clientIDLen}, {bytes.Repeat([]byte{0xff}, 32), randomLen},
+		{bytes.Repeat([]byte{0xff}, 18), 24}, {bytes.Repeat([]byte{0xff}, 16), 5}, {[]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}, 12},
+	}
+	for _, n := range []int{16, 18, 32, 9, 1} {
+		for range 200 {
+			b := make([]byte, n)
+			_, _ = rand.Read(b)
+			cases = append(cases, struct {
+				b     []byte
+				width int
+			}{b, map[int]int{16: clientIDLen, 18: 24, 32: randomLen, 9: 13, 1: 2}[n]})
+		}
+	}
+	for _, c := range cases {
+		if got, want := encode62(c.b, c.width), want(c.b, c.width); got != want {
+			t.Fatalf("encode62(%x, %d): got %s, want %s", c.b, c.width, got, want)
 		}
 	}
 }
