@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"time"
@@ -49,9 +50,11 @@ type ImportResult struct {
 // or secret is taken fails alone, with its error in its result, and the
 // others are created together, in one transaction. One audit entry
 // (apikey.import) records the counts. Secrets given as a hash cannot be
-// HMAC keys (hmacEnabled needs the secret itself, sealed). A secret given
-// in clear is shown to nobody; the caller becomes its holder (SPEC: a
-// holder that loses its access revokes the secrets it was shown).
+// HMAC keys (hmacEnabled needs the secret itself, sealed). A secret is
+// shown to nobody; the caller becomes its holder, whether it gave the
+// secret in clear or its hash (whoever chose the hash may know the
+// secret), as the creator of a key is (SPEC: a holder that loses its
+// access revokes the secrets it was shown).
 func (s *Service) ImportAPIKeys(ctx context.Context, p *Principal, lines []ImportLine) ([]ImportResult, error) {
 	if len(lines) > MaxImportLines {
 		return nil, Errorf(ETOOLARGE, "an import holds at most %d lines", MaxImportLines)
@@ -82,17 +85,29 @@ func (s *Service) importKeys(ctx context.Context, tx StoreTx, p *Principal, line
 		return nil, err
 	}
 	now := s.now()
+	budget, err := importCredits(ctx, mtx, p, now)
+	if err != nil {
+		return nil, err
+	}
 	results := make([]ImportResult, len(lines))
 	var keys []*APIKey
 	var at []int // keys[i] is the key of results[at[i]]
 	forbidden, denial := 0, ""
 	for i, l := range lines {
 		results[i].Line = l.Line
-		k, err := s.importKey(ctx, mtx, p, t, l, now)
+		var k *APIKey
+		if budget != nil && budget.bound.Remaining < 0 {
+			err = usageExceeded(budget.refillsAt(now), now)
+		} else {
+			k, err = s.importKey(ctx, mtx, p, t, l, now)
+		}
 		switch code := ErrorCode(err); code {
 		case "":
 			keys, at = append(keys, k), append(at, i)
-		case EINVALID, EFORBIDDEN, ECONFLICT, ENOTFOUND:
+			if budget != nil {
+				budget.bound.Remaining-- // the next line's create would spend a credit first
+			}
+		case EINVALID, EFORBIDDEN, ECONFLICT, ENOTFOUND, EUSAGEEXCEEDED:
 			results[i].Err = err
 			if code == EFORBIDDEN {
 				if forbidden++; denial == "" {
@@ -120,14 +135,96 @@ func (s *Service) importKeys(ctx context.Context, tx StoreTx, p *Principal, line
 		r.ID, r.ClientID = k.ID, k.ClientID
 		created++
 	}
-	details := map[string]any{"created": created, "failed": len(lines) - created}
-	if forbidden > 0 {
-		details["forbidden"], details["reason"] = forbidden, denial
+	if err := budget.spend(ctx, tx, created); err != nil {
+		return nil, err
 	}
-	if err := s.auditDetails(ctx, tx, p, "apikey.import", p.TenantID, "", details); err != nil {
+	// One entry, denied when any line was refused for lack of rights, as a
+	// refused create is.
+	details, result := map[string]any{"created": created, "failed": len(lines) - created}, AuditSuccess
+	if forbidden > 0 {
+		details["forbidden"], details["reason"], result = forbidden, denial, AuditDenied
+	}
+	if err := tx.InsertAudit(ctx, s.auditEntry(p, "apikey.import", p.TenantID, "", result, details)); err != nil {
 		return nil, err
 	}
 	return results, nil
+}
+
+// importBudget is what a key with credits may still give in an import:
+// as many creates, one a line, would each spend a credit of it (the
+// import's request paid the first) and bound that line's credits by what
+// was left (TestMeteredKeyGivesNoMoreThanItHas). bound is the credits the
+// next line is checked against: the very Credits that callerCredits reads
+// from the import's memo of the caller's key.
+type importBudget struct {
+	bound *Credits
+	sp    CreditSpend // the caller's credits, Cost 0
+}
+
+// importCredits reads the credits of the key p is, for its import, nil
+// when p is no key with credits. It reads them with a spend of nothing
+// (which refills them when due): on PostgreSQL that holds the row until
+// the import's transaction ends, so that a concurrent import, or a lease,
+// of the same key waits and then sees what this one spent; SQLite runs
+// one write transaction at a time.
+func importCredits(ctx context.Context, tx *memoTx, p *Principal, now time.Time) (*importBudget, error) {
+	if p.Kind != KindAPIKey {
+		return nil, nil
+	}
+	self, err := tx.GetAPIKey(ctx, p.HomeTenantID(), p.ID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if self.Credits == nil {
+		return nil, nil
+	}
+	c := *self.Credits
+	b := &importBudget{bound: &c, sp: CreditSpend{TenantID: self.TenantID, KeyID: self.ID, Refill: c.Refill}}
+	if c.Refill != nil {
+		b.sp.Period = c.Refill.periodStart(now).Unix()
+	}
+	res, err := tx.SpendCredits(ctx, b.sp)
+	if err != nil {
+		return nil, err
+	}
+	if !res.Found {
+		self.Credits = nil
+		return nil, nil
+	}
+	c.Remaining, c.Period, c.Generation = res.Remaining, res.Period, res.Generation
+	self.Credits = &c
+	return b, nil
+}
+
+// refillsAt is when the caller's credits are next refilled (nil: never).
+func (b *importBudget) refillsAt(now time.Time) *time.Time {
+	if b.bound.Refill == nil {
+		return nil
+	}
+	t := b.bound.Refill.next(now)
+	return &t
+}
+
+// spend takes from the caller's credits what the creates of the import's
+// created keys would have: one each but the first, which its request
+// paid. Every line was bound by what was left after its own credit, so
+// the credits cover it; the row is held since importCredits.
+func (b *importBudget) spend(ctx context.Context, tx StoreTx, created int) error {
+	if b == nil || created < 2 {
+		return nil
+	}
+	sp := b.sp
+	sp.Cost = int64(created - 1)
+	res, err := tx.SpendCredits(ctx, sp)
+	if err != nil {
+		return err
+	}
+	if !res.Spent {
+		return fmt.Errorf("import: the caller's credits (%d left) do not cover its %d keys", res.Remaining, created)
+	}
+	return nil
 }
 
 // importKey is the key line l makes, through the steps of a create
@@ -159,9 +256,11 @@ func (s *Service) importKey(ctx context.Context, tx StoreTx, p *Principal, t *Te
 	if err := s.changeKey(ctx, tx, p, k, nil, in, now); err != nil {
 		return nil, err
 	}
+	// p knows this secret, or may: it chose the hash as much as the
+	// secret. Either way, its loss of access revokes the key (offboard).
+	k.SecretHolderID, k.SecretHolderTenantID = p.ID, p.HomeTenantID()
 	if l.Secret != "" {
 		s.setSecret(k, l.Secret)
-		k.SecretHolderID, k.SecretHolderTenantID = p.ID, p.HomeTenantID() // p knows this secret
 		if !secret.KeywardShaped(l.Secret) {
 			k.SecretHash = secret.ScopedHash(k.TenantID, k.SecretHash)
 		}

@@ -35,6 +35,11 @@ func (s *store) keyInsertArgs(k *keyward.APIKey) []any {
 		cidrsArg(k.AllowedCIDRs)}
 }
 
+// importAttempts bounds the tries of CreateAPIKeys when concurrent
+// writers take its values between its check and its insert: each retry
+// sees what the writers before it committed.
+const importAttempts = 5
+
 // Batch sizes of CreateAPIKeys, well under PostgreSQL's 65,535 and
 // SQLite's 32,766 parameters a statement.
 const (
@@ -52,26 +57,37 @@ const (
 // left out, its error ECONFLICT, and so is a key whose ImportedHash is the
 // current or previous secret hash of a key of its own tenant (stored or
 // anywhere in keys; another tenant's keys are not looked at); the others
-// are stored together or not at all. A key taken by a concurrent writer
-// after the check fails the whole call with ECONFLICT.
+// are stored together or not at all. A value a concurrent writer commits
+// after the check makes the insert fail on a unique index (or, two
+// imports waiting for each other's values, deadlock): the insert is undone
+// and the whole call made again, its check now seeing that value, so that
+// only the keys that hold it fail (at most importAttempts times: then the
+// call fails with ECONFLICT).
 func (s *store) CreateAPIKeys(ctx context.Context, keys []*keyward.APIKey) ([]error, error) {
 	errs := make([]error, len(keys))
-	err := s.atomic(ctx, func(q querier) error {
-		clear(errs)
-		taken, err := s.takenKeyValues(ctx, q, keys)
-		if err != nil {
-			return err
-		}
-		var ok []*keyward.APIKey
-		for i, k := range keys {
-			if msg := taken.claim(k); msg != "" {
-				errs[i] = keyward.Errorf(keyward.ECONFLICT, "%s", msg)
-				continue
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.atomic(ctx, func(q querier) error {
+			clear(errs)
+			taken, err := s.takenKeyValues(ctx, q, keys)
+			if err != nil {
+				return err
 			}
-			ok = append(ok, k)
+			var ok []*keyward.APIKey
+			for i, k := range keys {
+				if msg := taken.claim(k); msg != "" {
+					errs[i] = keyward.Errorf(keyward.ECONFLICT, "%s", msg)
+					continue
+				}
+				ok = append(ok, k)
+			}
+			return s.insertKeys(ctx, q, ok)
+		})
+		taken := keyward.ErrorCode(err) == keyward.ECONFLICT && keyward.ErrorMessage(err) == keyConflict
+		if attempt == importAttempts || !taken && !deadlocked(err) {
+			break
 		}
-		return s.insertKeys(ctx, q, ok)
-	})
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,13 @@ func violation(err error) int {
 	return violationNone
 }
 
+// deadlocked reports whether PostgreSQL ended the statement to break a
+// deadlock: undone, it may be tried again.
+func deadlocked(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01"
+}
+
 // writeError turns the error of a write into the Store's error codes: a
 // unique violation is ECONFLICT with the message dup; a foreign-key
 // violation (a referenced row is missing, or a row still referenced would
