@@ -47,6 +47,7 @@ func TestGeneratedGoClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates and builds a client: not in -short")
 	}
+	t.Parallel() // mostly waits for go build: runs beside the other long tests
 	src, err := filepath.Abs("../../test/goclient")
 	if err != nil {
 		t.Fatal(err)

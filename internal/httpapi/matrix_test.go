@@ -15,6 +15,7 @@ import (
 // one, as a user, a key, an access token and a signed request, and checks
 // each answer against the rule of SPEC §3 written out here.
 func TestRoutePrincipalMatrix(t *testing.T) {
+	t.Parallel() // its own server: runs beside the other long tests, after the rest
 	s := sqliteServer(t)
 	perms := []string{"", "apikeys:read", "apikeys:write", "apikeys:delete", "permissions:read", "permissions:write",
 		"users:read", "users:write", "audit:read", "keys:verify"}

@@ -397,8 +397,10 @@ func TestAuthorizationWalk(t *testing.T) {
 	if *walkSeed != 0 {
 		seeds = []uint64{*walkSeed}
 	}
+	t.Parallel() // each seed has its own servers: they run beside the other long tests, after the rest
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			t.Parallel()
 			sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
 				mount := []func(*http.ServeMux, *keyward.Service, dialect.Host){carbonext.Mount, freesewing.Mount, portos.Mount}
 				mount = append(mount, func(mux *http.ServeMux, svc *keyward.Service, _ dialect.Host) { console.Mount(mux, svc, nil) })

@@ -10,9 +10,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,11 +40,66 @@ func SQLiteDSN(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "data", "keyward.db")
 }
 
-// SQLite opens a fresh, migrated SQLite database, closed when t ends.
+// SQLite opens a fresh, migrated SQLite database, closed when t ends. It
+// starts as a copy of a database migrated once per test binary (see
+// migratedSQLite), then is migrated again, which finds nothing to apply:
+// the same database as migrating an empty one, without its cost. Open
+// with migrate set migrates an empty file from the first migration.
 func SQLite(t testing.TB) *sqlstore.DB {
 	t.Helper()
-	return open(t, SQLiteDSN(t), true)
+	files, err := migratedSQLite()
+	if err != nil {
+		t.Fatalf("migrating the template SQLite database: %v", err)
+	}
+	path := SQLiteDSN(t)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for suffix, data := range files {
+		if err := os.WriteFile(path+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return open(t, path, true)
 }
+
+// migratedSQLite returns the files of a SQLite database migrated from
+// empty, by suffix of the database's path ("" for the database, "-wal" for
+// its log if closing left one), made on the first call. Under -race,
+// migrating a database costs about a second of CPU (the SQLite engine is
+// Go, every memory access checked), and most tests open several.
+var migratedSQLite = sync.OnceValues(func() (map[string][]byte, error) {
+	dir, err := os.MkdirTemp("", "kwsqltemplate")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "keyward.db")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := sqlstore.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(path + suffix)
+		if errors.Is(err, fs.ErrNotExist) && suffix != "" {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		files[suffix] = data
+	}
+	return files, nil
+})
 
 // PostgresURL returns the value of KEYWARD_TEST_POSTGRES_URL, or skips t
 // when it is unset.
