@@ -203,7 +203,8 @@ func decodeBytes(body []byte, v any) error {
 	if err := gate.JSON(body); err != nil {
 		return err
 	}
-	if err := refuseDuplicateMembers(body); err != nil {
+	shape := shapeOf(v)
+	if err := refuseDuplicateMembers(body, shape); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -215,7 +216,7 @@ func decodeBytes(body []byte, v any) error {
 		case errors.As(err, &syn):
 			return keyward.Errorf(keyward.EINVALID, "malformed JSON at byte %d", syn.Offset)
 		case errors.As(err, &typ):
-			field := typ.Field
+			field := memberPath(typ.Field, shape)
 			if field == "" {
 				field = "body"
 			}
@@ -250,10 +251,12 @@ func jsonKind(goType string) string {
 		return "an array"
 	case goType == "time.Time":
 		return "an RFC 3339 time"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
 	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
 		return "an object" // never a Go type's name
 	default:
-		return "of type " + goType
+		return "another kind of value" // never a Go type's name
 	}
 }
 
