@@ -10,7 +10,7 @@ import (
 )
 
 // TestAmbiguousRequestsRefused (F10): a key with apikeys:read that sends a
-// list position twice (cursor and page, cursor twice) and a key that sends
+// list position twice (cursor and page, cursor or page twice) and a key that sends
 // two credentials (X-API-Key and Bearer, two Authorization fields, one of
 // them beside a signature) get 400 naming the problem, instead of keyward
 // picking one.
@@ -35,7 +35,7 @@ func TestAmbiguousRequestsRefused(t *testing.T) {
 			{"page=2&cursor=" + c, "cursor"},
 			{"cursor=" + c + "&cursor=" + c, "cursor"},
 			{"page=1&page=2", "page"},
-			{"status=active&status=inactive", "status"},
+			{"page-size=2&page-size=3", "page-size"},
 		} {
 			res := s.raw("GET", "/v1/apikeys?"+tt.query, "Bearer "+reader.ClientSecret, nil)
 			if res.Status != 400 || !problemField(res.Body, tt.field) {

@@ -25,15 +25,15 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, p *keyward
 	return nil
 }
 
-// keyListParams are the parameters of GET /v1/apikeys, each given at most
-// once.
-var keyListParams = []string{"cursor", "page", "page-size", "q", "status", "permission", "ownerId", "sort"}
+// keyListPosition are the parameters that place a page of GET /v1/apikeys,
+// each given at most once.
+var keyListPosition = []string{"cursor", "page", "page-size"}
 
-// oneListPosition refuses a key list query that is ambiguous: a parameter
-// given twice (which one counts would be keyward's guess), or a cursor with
-// a page (two positions).
+// oneListPosition refuses a key list query whose position is ambiguous: a
+// cursor or page given twice (which one counts would be keyward's guess),
+// or a cursor with a page (two positions).
 func oneListPosition(q url.Values) error {
-	for _, name := range keyListParams {
+	for _, name := range keyListPosition {
 		if len(q[name]) > 1 {
 			return keyward.Invalid(keyward.FieldError{Field: name, Message: "is given more than once"})
 		}
