@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/signature"
 )
 
@@ -179,7 +180,16 @@ func (s *Service) signingKey(ctx context.Context, clientID, tenantID string) (*k
 		if err != nil {
 			return nil, nil, err
 		}
+		// keyward's own API (tenantID "") takes only keyward's own secrets,
+		// signed as sent (see lookupHash); an imported one signs for
+		// verification in its tenant only.
+		if tenantID == "" && !secret.WellFormed(string(sec)) {
+			continue
+		}
 		secrets = append(secrets, sec)
+	}
+	if len(secrets) == 0 {
+		return snap, nil, Errorf(EHMACNOTENABLED, "the key's secret is imported: it signs for verification only")
 	}
 	return snap, secrets, nil
 }

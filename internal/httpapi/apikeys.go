@@ -25,6 +25,25 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, p *keyward
 	return nil
 }
 
+// keyListPosition are the parameters that place a page of GET /v1/apikeys,
+// each given at most once.
+var keyListPosition = []string{"cursor", "page", "page-size"}
+
+// oneListPosition refuses a key list query whose position is ambiguous: a
+// cursor or page given twice (which one counts would be keyward's guess),
+// or a cursor with a page (two positions).
+func oneListPosition(q url.Values) error {
+	for _, name := range keyListPosition {
+		if len(q[name]) > 1 {
+			return keyward.Invalid(keyward.FieldError{Field: name, Message: "is given more than once"})
+		}
+	}
+	if q.Has("cursor") && q.Has("page") {
+		return keyward.Invalid(keyward.FieldError{Field: "cursor", Message: "give cursor or page, not both: a cursor is a position of its own"})
+	}
+	return nil
+}
+
 // listAPIKeys serves GET /v1/apikeys.
 func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p *keyward.Principal) error {
 	page, err := pageOf(r)
@@ -36,6 +55,9 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, p *keyward.
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return keyward.Errorf(keyward.EINVALID, "the query string is malformed: escape %% as %%25")
+	}
+	if err := oneListPosition(q); err != nil {
+		return err
 	}
 	l, err := s.svc.ListAPIKeys(r.Context(), p, keyward.APIKeyFilter{
 		Page: page, Query: q.Get("q"), Status: q.Get("status"), Permission: q.Get("permission"),

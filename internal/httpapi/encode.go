@@ -210,7 +210,8 @@ func decodeBytes(body []byte, v any) error {
 	if err := gate.JSON(body); err != nil {
 		return err
 	}
-	if err := refuseDuplicateMembers(body); err != nil {
+	shape := shapeOf(v)
+	if err := refuseDuplicateMembers(body, shape); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -222,7 +223,7 @@ func decodeBytes(body []byte, v any) error {
 		case errors.As(err, &syn):
 			return keyward.Errorf(keyward.EINVALID, "malformed JSON at byte %d", syn.Offset)
 		case errors.As(err, &typ):
-			field := typ.Field
+			field := memberPath(typ.Field, shape)
 			if field == "" {
 				field = "body"
 			}
@@ -257,10 +258,12 @@ func jsonKind(goType string) string {
 		return "an array"
 	case goType == "time.Time":
 		return "an RFC 3339 time"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
 	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
 		return "an object" // never a Go type's name
 	default:
-		return "of type " + goType
+		return "another kind of value" // never a Go type's name
 	}
 }
 

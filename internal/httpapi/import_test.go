@@ -2,14 +2,19 @@ package httpapi_test
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/secret"
+	"github.com/keyward/keyward/internal/signature"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
@@ -374,6 +379,79 @@ func TestImportRefusesHashOfOwnTenantsKey(t *testing.T) {
 			if !v.Valid || v.KeyID == nil || *v.KeyID != k.id {
 				t.Errorf("verify a secret of key %s: got %+v", k.id, v)
 			}
+		}
+	})
+}
+
+// TestImportedSecretsAreNoCredentials (F2): the holder of a secret imported
+// in a foreign format (in clear, or by its hash) gets no access token for
+// it at a realm's token endpoint, as at /oauth2/token, and a keyward-v1
+// signature made with it does not authenticate to keyward's own API: such
+// a secret only verifies, in its tenant. A keyward secret imported in
+// clear works at both endpoints, and so does a created key.
+func TestImportedSecretsAreNoCredentials(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		foreign := "legacy_9fQ2xLmR7tWz" + secret.NewID()[:8]
+		hashed := "sk_live_51HxYz0AbCdEfGhIjKlMnOp" + secret.NewID()[:8]
+		own := secret.NewSecret("kw")
+		a, res := s.importKeys("Bearer "+s.admin, ndjson(
+			map[string]any{"name": "legacy", "level": 4, "permissions": refs("apikeys:write"), "secretHash": sha256Hex(hashed)},
+			map[string]any{"name": "legacy hmac", "level": 4, "permissions": refs("apikeys:write"), "secret": foreign, "hmacEnabled": true},
+			map[string]any{"name": "own", "level": 1, "secret": own},
+		), 200)
+		if a.Created != 3 {
+			t.Fatalf("import: %s", res.Body)
+		}
+		created := s.newKey(map[string]any{"name": "created", "level": 1})
+		realm := "/auth/realms/" + keyward.RootTenantName + "/protocol/openid-connect/token"
+		grant := url.Values{"grant_type": {"client_credentials"}}
+		for _, c := range []struct {
+			name, clientID, secret string
+			want                   int
+		}{
+			{"hash-only", a.Items[0].ClientID, hashed, 401},
+			{"foreign in clear", a.Items[1].ClientID, foreign, 401},
+			{"keyward secret in clear", a.Items[2].ClientID, own, 200},
+			{"created", created.ClientID, created.ClientSecret, 200},
+		} {
+			for _, path := range []string{"/oauth2/token", realm} {
+				res := s.form(path, basic(url.QueryEscape(c.clientID), url.QueryEscape(c.secret)), grant)
+				if res.Status != c.want {
+					t.Errorf("%s at %s (Basic): got %d %s, want %d", c.name, path, res.Status, res.Body, c.want)
+				}
+				res = s.form(path, "", url.Values{"grant_type": {"client_credentials"}, "client_id": {c.clientID}, "client_secret": {c.secret}})
+				if res.Status != c.want {
+					t.Errorf("%s at %s (form): got %d %s, want %d", c.name, path, res.Status, res.Body, c.want)
+				}
+				if c.want == 401 && strings.Contains(string(res.Body), "access_token") {
+					t.Errorf("%s at %s: a token: %s", c.name, path, res.Body)
+				}
+			}
+		}
+
+		// keyward-v1 with the imported secret: refused at keyward's own API,
+		// still verified for a verifier of its tenant.
+		if st, code := send(t, signed(t, s, "GET", "/v1/whoami", nil, a.Items[1].ClientID, foreign, nil)); st != 401 {
+			t.Errorf("signed with an imported secret: got %d %s, want 401", st, code)
+		}
+		body := []byte(`{"name":"minted"}`)
+		if st, code := send(t, signed(t, s, "POST", "/v1/apikeys", body, a.Items[1].ClientID, foreign, nil)); st != 401 {
+			t.Errorf("signed create with an imported secret: got %d %s, want 401", st, code)
+		}
+		req, _ := http.NewRequest("GET", "https://api.example.com/orders", nil)
+		nonce := base64.RawURLEncoding.EncodeToString(secret.RandomBytes(18))
+		if err := signature.SignKeywardV1(req, a.Items[1].ClientID, []byte(foreign), time.Now(), time.Minute, nonce); err != nil {
+			t.Fatal(err)
+		}
+		headers := map[string]string{}
+		for k := range req.Header {
+			headers[k] = req.Header.Get(k)
+		}
+		var v keyward.VerifyResult
+		s.do("POST", "/v1/signatures/verify", s.admin, map[string]any{"method": "GET", "authority": "api.example.com",
+			"path": "/orders", "headers": headers}, 200, &v)
+		if !v.Valid || v.KeyID == nil || *v.KeyID != a.Items[1].ID {
+			t.Errorf("a verifier's check of the imported key's signature: got %+v, want valid", v)
 		}
 	})
 }

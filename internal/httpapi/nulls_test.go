@@ -36,8 +36,8 @@ func TestPatchNulls(t *testing.T) {
 			}
 		}
 		res := s.raw("PATCH", path, "Bearer "+s.admin, strings.NewReader(`{"rateLimit":{"limit":1,"windowSeconds":1,"burst":2}}`))
-		if res.Status != 400 || !strings.Contains(string(res.Body), `"field":"burst"`) {
-			t.Errorf("unknown member: got %d %s, want 400 naming burst", res.Status, res.Body)
+		if res.Status != 400 || !strings.Contains(string(res.Body), `"field":"rateLimit.burst"`) {
+			t.Errorf("unknown member: got %d %s, want 400 naming rateLimit.burst (its path)", res.Status, res.Body)
 		}
 	})
 }
