@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,23 +21,53 @@ func cacheEntry(id, secret string, at time.Time) ([32]byte, *keySnapshot) {
 }
 
 // checkCache fails t unless c's count, shards and index agree: every
-// cached hash is indexed under its key, and the count is the shards' sum.
+// cached snapshot is found by its hash in its shard and indexed once under
+// its key, and the count is the shards' sum.
 func checkCache(t *testing.T, c *keyCache) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
+	cached := map[*keySnapshot]bool{}
 	for i := range c.shards {
 		sh := &c.shards[i]
-		if len(sh.m) > sh.cap {
-			t.Errorf("shard %d holds %d entries; want at most %d", i, len(sh.m), sh.cap)
+		checkTable(t, &sh.t, hashKey)
+		if sh.t.n > sh.cap {
+			t.Errorf("shard %d holds %d entries; want at most %d", i, sh.t.n, sh.cap)
 		}
-		n += len(sh.m)
-		for h, s := range sh.m {
-			if cur, ok := c.refs[c.refHash(s)]; (!ok || cur != h) && !slicesContains(c.extra[c.refHash(s)], h) {
-				t.Errorf("entry of %s is not indexed: invalidating it would miss it", s.ID)
+		n += sh.t.n
+		for _, s := range sh.t.slots {
+			if s == nil {
+				continue
+			}
+			if c.shard(s.hash) != sh {
+				t.Errorf("entry of %s is in shard %d, not its hash's", s.ID, i)
+			}
+			if j := sh.t.find(&s.hash); j < 0 || sh.t.slots[j] != s {
+				t.Errorf("entry of %s is not found by its hash", s.ID)
+			}
+			cached[s] = true
+		}
+	}
+	indexed := map[*keySnapshot]bool{}
+	for i := range c.refs {
+		checkTable(t, &c.refs[i], c.refHash)
+		for _, s := range c.refs[i].slots {
+			switch {
+			case s == nil:
+			case indexed[s]:
+				t.Errorf("entry of %s is indexed twice", s.ID)
+			case !cached[s]:
+				t.Errorf("the index holds %s, which is not cached", s.ID)
+			case c.refHash(s)&c.mask != uint64(i):
+				t.Errorf("entry of %s is indexed in part %d, not its key's", s.ID, i)
+			default:
+				indexed[s] = true
 			}
 		}
+	}
+	if len(indexed) != n {
+		t.Errorf("index holds %d entries, the shards %d: invalidating a key would miss some", len(indexed), n)
 	}
 	if got := c.len(); got != n {
 		t.Errorf("got len %d, want %d (the shards' entries)", got, n)
@@ -44,13 +77,52 @@ func checkCache(t *testing.T, c *keyCache) {
 	}
 }
 
-func slicesContains(hs [][32]byte, h [32]byte) bool {
-	for _, x := range hs {
-		if x == h {
-			return true
+// checkTable fails t unless tb's count, tags and probing agree: every
+// entry is reached by probing from its home slot without an empty slot in
+// between, and at least a quarter of the slots are empty.
+func checkTable(t *testing.T, tb *snapTable, keyOf func(*keySnapshot) uint64) {
+	t.Helper()
+	mask := uint64(len(tb.slots) - 1)
+	if len(tb.slots)&int(mask) != 0 || len(tb.tags) != len(tb.slots) {
+		t.Fatalf("table of %d slots, %d tags; want a power of two of each", len(tb.slots), len(tb.tags))
+	}
+	n := 0
+	for i, s := range tb.slots {
+		if s == nil {
+			if tb.tags[i] != 0 {
+				t.Errorf("empty slot %d has tag %d", i, tb.tags[i])
+			}
+			continue
+		}
+		n++
+		key := keyOf(s)
+		if tb.tags[i] != tagOf(key) {
+			t.Errorf("slot %d has tag %d; want %d", i, tb.tags[i], tagOf(key))
+		}
+		for j := (key >> 8) & mask; j != uint64(i); j = (j + 1) & mask {
+			if tb.slots[j] == nil {
+				t.Errorf("slot %d is not reached from its home slot %d: empty slot %d between", i, (key>>8)&mask, j)
+				break
+			}
 		}
 	}
-	return false
+	if n != tb.n {
+		t.Errorf("table counts %d entries; holds %d", tb.n, n)
+	}
+	if 4*n > 3*len(tb.slots) {
+		t.Errorf("table holds %d entries in %d slots; want at most three quarters full", n, len(tb.slots))
+	}
+}
+
+// indexLen is the number of entries in c's index.
+func indexLen(c *keyCache) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for i := range c.refs {
+		n += c.refs[i].n
+	}
+	return n
 }
 
 func TestKeyCacheBoundUnderConcurrentFills(t *testing.T) {
@@ -97,8 +169,8 @@ func TestKeyCacheBoundUnderConcurrentFills(t *testing.T) {
 			if got := c.len(); got != 0 {
 				t.Errorf("got %d entries after invalidating every key, want 0", got)
 			}
-			if len(c.refs) != 0 || len(c.extra) != 0 {
-				t.Errorf("index holds %d+%d keys after invalidating every key, want none", len(c.refs), len(c.extra))
+			if n := indexLen(c); n != 0 {
+				t.Errorf("index holds %d entries after invalidating every key, want none", n)
 			}
 		})
 	}
@@ -225,5 +297,115 @@ func TestSnapshotExtrasShared(t *testing.T) {
 		if e.lease.Load() != nil {
 			t.Errorf("shared extras %d hold a credit lease", i)
 		}
+	}
+}
+
+// TestSnapTable checks inserts and deletions against a map, with keys
+// whose home slots crowd a few places (long probe runs, wrapping past the
+// table's end) or spread out.
+func TestSnapTable(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		homes uint64 // distinct home slots keys fall in (before masking)
+		ops   int
+	}{
+		{"one home", 1, 2000},
+		{"last slots", 3, 2000},
+		{"few homes", 16, 5000},
+		{"spread", 1 << 40, 20000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, uint64(len(tc.name))))
+			keys := map[*keySnapshot]uint64{}
+			keyOf := func(s *keySnapshot) uint64 { return keys[s] }
+			tb := newSnapTable(minTableSlots)
+			var live []*keySnapshot
+			for op := range tc.ops {
+				if len(live) > 0 && (rng.IntN(3) == 0 || len(live) > 300) {
+					k := rng.IntN(len(live))
+					s := live[k]
+					i := slices.Index(tb.slots, s)
+					if i < 0 {
+						t.Fatalf("op %d: entry %s is missing", op, s.ID)
+					}
+					tb.deleteAt(uint64(i), keyOf)
+					live = slices.Delete(live, k, k+1)
+				} else {
+					// Homes past the end wrap: 1<<8 - 1 is the last slot of
+					// any table.
+					home := (rng.Uint64()%tc.homes + (1<<40 - 2)) % (1 << 40)
+					s := &keySnapshot{ID: strconv.Itoa(op)}
+					keys[s] = home<<8 | rng.Uint64()>>56<<56
+					if tb.full() {
+						tb = tb.grown(keyOf)
+					}
+					tb.insert(s, keys[s])
+					live = append(live, s)
+				}
+				checkTable(t, &tb, keyOf)
+				if t.Failed() {
+					t.Fatalf("after op %d", op)
+				}
+			}
+			for _, s := range live {
+				if !slices.Contains(tb.slots, s) {
+					t.Errorf("entry %s is missing", s.ID)
+				}
+			}
+		})
+	}
+}
+
+// The index finds a key by its KeyRef string: refHash hashes the same
+// bytes without making the string, and isRef matches it exactly.
+func TestKeyCacheRef(t *testing.T) {
+	c := newKeyCache(time.Hour, 10)
+	for _, tc := range []struct {
+		tenant, id, ref string
+		want            bool
+	}{
+		{"t", "a", "t/a", true},
+		{"t", "a", "t/ab", false},
+		{"t", "ab", "t/a", false},
+		{"t", "a", "tx/a", false},
+		{"tx", "a", "t/xa", false},
+		{"", "a", "/a", true},
+		{"t", "a/b", "t/a/b", true},
+	} {
+		s := &keySnapshot{keyRights: &keyRights{TenantID: tc.tenant}, ID: tc.id}
+		if got := s.isRef(tc.ref); got != tc.want {
+			t.Errorf("%s/%s isRef(%q): got %v, want %v", tc.tenant, tc.id, tc.ref, got, tc.want)
+		}
+		if got, want := c.refHash(s), maphash.String(c.seed, s.ref().String()); got != want {
+			t.Errorf("%s/%s: refHash %x, want %x (the hash of %q)", tc.tenant, tc.id, got, want, s.ref().String())
+		}
+	}
+}
+
+// A snapshot is cached under one hash: putting it under another leaves it
+// where it is, and replacing it under its hash drops it from the index.
+func TestKeyCacheSnapshotUnderOneHash(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := newKeyCache(time.Hour, 100)
+	h1, s := cacheEntry("a", "a1", now)
+	h2 := sha256.Sum256([]byte("a2"))
+	c.put(h1, s, c.gen.Load())
+	c.put(h2, s, c.gen.Load())
+	if c.get(h1, now) != s || c.get(h2, now) != nil || c.len() != 1 {
+		t.Errorf("got %v under its hash, %v under another, %d entries; want it under its hash only", c.get(h1, now), c.get(h2, now), c.len())
+	}
+	_, b := cacheEntry("b", "a1", now) // the secret hash now another key's
+	c.put(h1, b, c.gen.Load())
+	checkCache(t, c)
+	if got := c.get(h1, now); got != b {
+		t.Errorf("got %v under the hash, want b's snapshot", got)
+	}
+	c.invalidate("t/a")
+	if got := c.get(h1, now); got != b {
+		t.Errorf("invalidating a dropped b's snapshot: got %v", got)
+	}
+	c.invalidate("t/b")
+	if c.get(h1, now) != nil || c.len() != 0 || indexLen(c) != 0 {
+		t.Errorf("b is served after its invalidation, or left in the cache (%d entries, %d indexed)", c.len(), indexLen(c))
 	}
 }
