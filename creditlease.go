@@ -33,6 +33,8 @@ const (
 	leaseWindow = 100 * time.Millisecond
 	leaseIdle   = time.Second
 	leaseSweep  = leaseIdle / 4
+	// leaseReturnTimeout bounds a lease's return to the database.
+	leaseReturnTimeout = 5 * time.Second
 )
 
 // creditLeases are this replica's leases, by key (KeyRef.String()).
@@ -51,6 +53,9 @@ type creditLeases struct {
 	// waits and prefetches count reservations made by a request that
 	// waited for them, and in the background.
 	waits, prefetches atomic.Int64
+	// onWait, when set (tests), is called by a spend about to wait for
+	// another's use of a lease (a reservation or a return).
+	onWait func()
 }
 
 // creditLease is one key's lease on this replica.
@@ -182,25 +187,32 @@ func (c *creditLeases) dropLeases(keys []string, async bool) {
 }
 
 // closeLease closes l and gives back what it holds, unless the credits it
-// was taken from changed since.
+// was taken from changed since. The return is made under l.mu and before l
+// leaves the map: a spend meanwhile finds l closed, waits for l.mu, then
+// takes a new lease from a database that has the credits back; were l gone
+// first, that spend would reserve from the database without them and be
+// refused while they are on their way back (a key's last credits, after a
+// second idle or a change of the key).
 func (c *creditLeases) closeLease(l *creditLease) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.closed {
-		l.mu.Unlock()
 		return
 	}
 	l.closed = true
 	a := l.avail.Swap(-1)
-	t := l.term.Load()
-	l.mu.Unlock()
-	c.m.CompareAndDelete(l.ref, l)
-	if a > 0 && t != nil {
+	if t := l.term.Load(); a > 0 && t != nil {
 		c.returnCredits(context.Background(), l.ref, a, t)
 	}
+	c.m.CompareAndDelete(l.ref, l)
 }
 
-// returnCredits gives n credits of the key named ref back to the store.
+// returnCredits gives n credits of the key named ref back to the store,
+// within leaseReturnTimeout: spends of the key wait for it (closeLease),
+// and a return that fails forfeits n (under-spent, never over-spent).
 func (c *creditLeases) returnCredits(ctx context.Context, ref string, n int64, t *leaseTerm) {
+	ctx, cancel := context.WithTimeout(ctx, leaseReturnTimeout)
+	defer cancel()
 	tenant, id := splitKeyRef(ref)
 	sp := CreditSpend{TenantID: tenant, KeyID: id, Cost: n, Period: t.period, Generation: t.gen}
 	if err := c.store.RefundCredits(ctx, sp); err != nil {
@@ -324,7 +336,12 @@ func (l *creditLease) install(snap *keySnapshot, res CreditResult) bool {
 // lease from the store (one at a time per lease). retry says l closed
 // meanwhile.
 func (c *creditLeases) reserve(ctx context.Context, l *creditLease, snap *keySnapshot, cost int64, now time.Time) (*CreditStatus, bool, error) {
-	l.mu.Lock()
+	if !l.mu.TryLock() {
+		if c.onWait != nil {
+			c.onWait()
+		}
+		l.mu.Lock()
+	}
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil, true, nil

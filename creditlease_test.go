@@ -1,6 +1,7 @@
 package keyward_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -284,5 +285,96 @@ func TestCreditLeasesConserve(t *testing.T) {
 	}
 	if got.Credits.Remaining+spent != 3000 {
 		t.Fatalf("spent %d and %d stored, want 3000 in all", spent, got.Credits.Remaining)
+	}
+}
+
+// heldReturns is a store whose first RefundCredits after hold is set says
+// so on entered, then waits for release.
+type heldReturns struct {
+	keyward.Store
+	hold             atomic.Bool
+	entered, release chan struct{}
+}
+
+func (h *heldReturns) RefundCredits(ctx context.Context, sp keyward.CreditSpend) error {
+	if h.hold.CompareAndSwap(true, false) {
+		h.entered <- struct{}{}
+		<-h.release
+	}
+	return h.Store.RefundCredits(ctx, sp)
+}
+
+// TestCreditLeaseReturnInFlight: while a lease goes back to the database
+// (idle, or its key changed), a spend of the credits it held waits for the
+// return and takes them again: it is not refused with credits left. (Seen
+// under load: GET /v1/whoami refused 429 with its last credit on its way
+// back from an idle lease.) Deterministic: the return is held until the
+// spend either is answered or waits for it.
+func TestCreditLeaseReturnInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		giveUp func(t *testing.T, e *env, id string)
+	}{
+		{"idle", func(t *testing.T, e *env, id string) { keyward.ReturnLease(e.svc, e.admin.TenantID, id) }},
+		{"key changed", func(t *testing.T, e *env, id string) {
+			if _, err := e.svc.UpdateAPIKey(e.ctx, e.admin, id, keyward.APIKeyInput{Name: ptr("renamed")}, nil); err != nil {
+				t.Error(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+				store := &heldReturns{entered: make(chan struct{}), release: make(chan struct{})}
+				e := newEnv(t, db, func(c *keyward.Config) { store.Store, c.Store = c.Store, store })
+				waiting := make(chan struct{}, 1)
+				keyward.OnLeaseWait(e.svc, func() {
+					select {
+					case waiting <- struct{}{}:
+					default:
+					}
+				})
+				verifier := e.keyPrincipal(t, e.key(t, e.admin, keyward.APIKeyInput{Permissions: perms("keys:verify")}).ClientSecret)
+				k := e.key(t, e.admin, keyward.APIKeyInput{Credits: credits(1, nil)})
+				p := e.keyPrincipal(t, k.ClientSecret) // spends the credit from a lease
+				e.svc.RefundRequest(e.ctx, p)          // refused (403): back to the lease
+				if held, stored := keyward.LeaseHeld(e.svc, e.admin.TenantID, k.ID), storedCredits(t, e, k.ID); held != 1 || stored != 0 {
+					t.Fatalf("before the return: lease %d, stored %d; want 1, 0", held, stored)
+				}
+
+				store.hold.Store(true)
+				gaveUp := make(chan struct{})
+				go func() {
+					defer close(gaveUp)
+					tc.giveUp(t, e, k.ID)
+				}()
+				<-store.entered
+				answered := make(chan *keyward.VerifyResult, 1)
+				go func() {
+					res, err := e.svc.VerifyKey(e.ctx, verifier, keyward.VerifyRequest{Key: k.ClientSecret})
+					if err != nil {
+						t.Error(err)
+					}
+					answered <- res
+				}()
+				var res *keyward.VerifyResult
+				select {
+				case res = <-answered: // answered while the credit was held back
+					close(store.release)
+				case <-waiting:
+					close(store.release)
+					res = <-answered
+				}
+				<-gaveUp
+				if res == nil || !res.Valid || res.Credits == nil || res.Credits.Remaining != 0 {
+					if res == nil {
+						t.FailNow()
+					}
+					t.Fatalf("spending the last credit during the return: got valid %v, code %q, credits %+v; want VALID, 0 left", res.Valid, res.Code, res.Credits)
+				}
+				if res := verifyCost(t, e, verifier, k.ClientSecret, nil); res.Valid || res.Code != keyward.CodeUsageExceeded {
+					t.Fatalf("after it: got %+v; want USAGE_EXCEEDED", res)
+				}
+			})
+		})
 	}
 }

@@ -37,3 +37,14 @@ func CachedExtrasShared(s *Service, sec string) (shared, cached bool) {
 // MissWaiters is the number of cache misses of s waiting for another's
 // store read of the same secret (flights.go).
 func MissWaiters(s *Service) int { return s.misses.waiting() }
+
+// ReturnLease returns the lease of a key as the idle sweep does.
+func ReturnLease(s *Service, tenantID, keyID string) {
+	if v, ok := s.leases.m.Load(KeyRef{TenantID: tenantID, ID: keyID}.String()); ok {
+		s.leases.closeLease(v.(*creditLease))
+	}
+}
+
+// OnLeaseWait sets the function a spend calls when it is about to wait
+// for another's use of a lease (set it before the spends).
+func OnLeaseWait(s *Service, f func()) { s.leases.onWait = f }
