@@ -1,6 +1,7 @@
 package keyward
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -104,36 +105,52 @@ func (s *Service) authorizeUser(ctx context.Context, tx StoreTx, p *Principal, p
 
 // offboard runs inside tx when a principal (a user, or a key) loses its
 // access: every key whose current secret it was shown stops working until
-// someone who covers the key rotates it. It returns those keys. The
-// holder belongs to the tenant p acts in; the keys it was shown may be in
-// any tenant (a root admin acts in others).
+// someone who covers the key rotates it, and the grace period of a previous
+// secret it was shown ends. It goes on through those keys as holders in
+// turn: a key whose secret the principal knew could make or rotate keys in
+// its name, whose secrets it then knew too (a user's key imports or creates
+// a key: deactivating the user stops both). It returns every key changed.
+// The holder belongs to the tenant p acts in; the keys it was shown may be
+// in any tenant (a root admin acts in others).
 func (s *Service) offboard(ctx context.Context, tx StoreTx, p *Principal, holderID string) ([]KeyRef, error) {
-	keys, err := tx.ListAPIKeysBySecretHolder(ctx, p.TenantID, holderID)
-	if err != nil {
-		return nil, err
-	}
 	refs := []KeyRef{}
 	now := s.now()
-	for _, k := range keys {
-		v := k.Version
-		if k.SecretHolderID == holderID && k.SecretHolderTenantID == p.TenantID {
-			k.SecretRevoked = true
-		}
-		if k.PrevSecretHolderID == holderID && k.PrevSecretHolderTenantID == p.TenantID { // the grace period of the secret it saw ends
-			k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt = nil, nil, nil
-			k.PrevSecretHolderID, k.PrevSecretHolderTenantID = "", ""
-		}
-		k.UpdatedAt, k.Version = now, v+1
-		if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
-			return nil, err
-		}
-		err := s.auditDetails(ctx, tx, p, "apikey.secret_revoked", k.TenantID, k.ID, map[string]any{"holderId": holderID})
+	first := KeyRef{TenantID: p.TenantID, ID: holderID}
+	holders, seen := []KeyRef{first}, map[KeyRef]bool{first: true}
+	for len(holders) > 0 {
+		h := holders[0]
+		holders = holders[1:]
+		keys, err := tx.ListAPIKeysBySecretHolder(ctx, h.TenantID, h.ID)
 		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, KeyRef{TenantID: k.TenantID, ID: k.ID})
+		for _, k := range keys {
+			v := k.Version
+			if k.SecretHolderID == h.ID && k.SecretHolderTenantID == h.TenantID {
+				k.SecretRevoked = true
+			}
+			if k.PrevSecretHolderID == h.ID && k.PrevSecretHolderTenantID == h.TenantID { // the grace period of the secret it saw ends
+				k.PrevSecretHash, k.PrevSecretCiphertext, k.PrevSecretExpiresAt = nil, nil, nil
+				k.PrevSecretHolderID, k.PrevSecretHolderTenantID = "", ""
+			}
+			k.UpdatedAt, k.Version = now, v+1
+			if err := tx.UpdateAPIKey(ctx, k, v); err != nil {
+				return nil, err
+			}
+			err := s.auditDetails(ctx, tx, p, "apikey.secret_revoked", k.TenantID, k.ID, map[string]any{"holderId": h.ID})
+			if err != nil {
+				return nil, err
+			}
+			ref := KeyRef{TenantID: k.TenantID, ID: k.ID}
+			refs = append(refs, ref)
+			if !seen[ref] {
+				seen[ref] = true
+				holders = append(holders, ref)
+			}
+		}
 	}
-	return refs, nil
+	slices.SortFunc(refs, func(a, b KeyRef) int { return cmp.Or(cmp.Compare(a.TenantID, b.TenantID), cmp.Compare(a.ID, b.ID)) })
+	return slices.Compact(refs), nil
 }
 
 // refIDs returns the ids of keys, for answers and audit entries.

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -319,4 +320,57 @@ func concurrentImportsConflictPerLine(t *testing.T, servers []*server) {
 	if sharedMade != 1 {
 		t.Errorf("the shared secret was created %d times, want 1", sharedMade)
 	}
+}
+
+// TestSecretsDieDownTheChain: a user that was shown a key's secret could
+// use that key to make, import or rotate other keys, whose secrets it then
+// knew too; taking the user's access away stops them all, however deep
+// (the user's key makes a key that makes a key), on the user's
+// deactivation and deletion alike.
+func TestSecretsDieDownTheChain(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		s := newServer(t, db)
+		verifier := s.newKey(map[string]any{"name": "verifier", "permissions": refs("keys:verify")})
+		verify := func(sec string) string {
+			var v keyward.VerifyResult
+			s.do("POST", "/v1/keys/verify", verifier.ClientSecret, map[string]any{"key": sec}, 200, &v)
+			if v.Valid {
+				return "VALID"
+			}
+			return v.Code
+		}
+		ownerID, _ := s.user("chain-owner", 6, "apikeys:write")
+		for _, how := range []string{"deactivate", "delete"} {
+			t.Run(how, func(t *testing.T) {
+				holderID, holder := s.user("chain-holder-"+how, 7, "apikeys:write")
+				// The holder makes a key owned by someone else: it holds the secret.
+				k := s.keyAs(holder, map[string]any{"name": "k", "ownerId": ownerID, "level": 6, "permissions": refs("apikeys:write")})
+				made := s.keyAs(k.ClientSecret, map[string]any{"name": "made by k", "level": 6, "permissions": refs("apikeys:write")})
+				deeper := s.keyAs(made.ClientSecret, map[string]any{"name": "made by made"})
+				imported := "legacy_" + secret.NewID()
+				a, _ := s.importKeys("Bearer "+k.ClientSecret, ndjson(map[string]any{"name": "imported by k", "secretHash": sha256Hex(imported)}), 200)
+				importedKey := importedID(t, a)
+				secrets := map[string]string{k.ID: k.ClientSecret, made.ID: made.ClientSecret, deeper.ID: deeper.ClientSecret, importedKey: imported}
+				for id, sec := range secrets {
+					if got := verify(sec); got != "VALID" {
+						t.Fatalf("key %s before: got %s, want VALID", id, got)
+					}
+				}
+				var u keyward.User
+				if how == "deactivate" {
+					s.do("PATCH", "/v1/users/"+holderID, s.admin, map[string]any{"isActive": false}, 200, &u)
+				} else {
+					s.do("DELETE", "/v1/users/"+holderID, s.admin, nil, 200, &u)
+				}
+				for id, sec := range secrets {
+					if !slices.Contains(u.DisabledKeys, id) {
+						t.Errorf("disabledKeys: got %v, want it to hold %s", u.DisabledKeys, id)
+					}
+					if got := verify(sec); got != keyward.CodeDisabled {
+						t.Errorf("key %s after the holder's %s: got %s, want %s", id, how, got, keyward.CodeDisabled)
+					}
+				}
+			})
+		}
+	})
 }
