@@ -25,15 +25,7 @@ func TestImportedHashDiesWithTheImporter(t *testing.T) {
 	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
 		s := newServer(t, db)
 		s.do("POST", "/v1/permissions", s.admin, map[string]any{"name": "orders:read"}, 201, nil)
-		verifier := s.newKey(map[string]any{"name": "verifier", "permissions": refs("keys:verify")})
-		verify := func(sec string) string {
-			var v keyward.VerifyResult
-			s.do("POST", "/v1/keys/verify", verifier.ClientSecret, map[string]any{"key": sec}, 200, &v)
-			if v.Valid {
-				return "VALID"
-			}
-			return v.Code
-		}
+		verify := s.verifier()
 		for _, tt := range []struct {
 			name string
 			hash bool
@@ -330,15 +322,7 @@ func concurrentImportsConflictPerLine(t *testing.T, servers []*server) {
 func TestSecretsDieDownTheChain(t *testing.T) {
 	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
 		s := newServer(t, db)
-		verifier := s.newKey(map[string]any{"name": "verifier", "permissions": refs("keys:verify")})
-		verify := func(sec string) string {
-			var v keyward.VerifyResult
-			s.do("POST", "/v1/keys/verify", verifier.ClientSecret, map[string]any{"key": sec}, 200, &v)
-			if v.Valid {
-				return "VALID"
-			}
-			return v.Code
-		}
+		verify := s.verifier()
 		ownerID, _ := s.user("chain-owner", 6, "apikeys:write")
 		for _, how := range []string{"deactivate", "delete"} {
 			t.Run(how, func(t *testing.T) {
@@ -373,4 +357,18 @@ func TestSecretsDieDownTheChain(t *testing.T) {
 			})
 		}
 	})
+}
+
+// verifier makes a key holding keys:verify and returns a function giving
+// a secret's verification code ("VALID" when valid).
+func (s *server) verifier() func(sec string) string {
+	verifier := s.newKey(map[string]any{"name": "verifier", "permissions": refs("keys:verify")})
+	return func(sec string) string {
+		var v keyward.VerifyResult
+		s.do("POST", "/v1/keys/verify", verifier.ClientSecret, map[string]any{"key": sec}, 200, &v)
+		if v.Valid {
+			return "VALID"
+		}
+		return v.Code
+	}
 }
