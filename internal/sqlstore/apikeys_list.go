@@ -28,7 +28,7 @@ var keySortColumns = map[string]struct {
 }{
 	"name":        {"lower(k.name)", "text", false},
 	"createdAt":   {"k.created_at", "time", false},
-	"lastUsedAt":  {"k.last_used_at", "time", true},
+	"lastUsedAt":  {lastUsedColumn, "time", true},
 	"expiresAt":   {"k.expires_at", "time", true},
 	"id":          {"k.id", "text", false},
 	"isActive":    {"k.is_active", "bool", false},
@@ -38,6 +38,9 @@ var keySortColumns = map[string]struct {
 	"userName":    {"lower(COALESCE(u.user_name, ''))", "text", false},
 	"version":     {"k.version", "int", false},
 }
+
+// lastUsedColumn is the expression of a key's last use.
+const lastUsedColumn = "k.last_used_at"
 
 // keyConditionColumns maps Condition fields to the expressions they test.
 // userName is the owner's, read by a subquery so that the count needs no
@@ -158,6 +161,16 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	terms, err := keyOrder(f.Sort)
 	if err != nil {
 		return list, err
+	}
+	// On PostgreSQL the last uses sort from their copy in key_last_used,
+	// which holds their indexes (00025): one row a key, joined by the
+	// primary key.
+	sortJoin := ""
+	for i, t := range terms {
+		if s.pg && strings.Contains(t.expr, lastUsedColumn) {
+			terms[i].expr = strings.ReplaceAll(t.expr, lastUsedColumn, "l.last_used_at")
+			sortJoin = ` JOIN key_last_used l ON l.tenant_id = k.tenant_id AND l.key_id = k.id`
+		}
 	}
 	var after []any
 	if f.Cursor != "" {
@@ -303,6 +316,7 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		if walk && (f.Sort == "userName" || f.Sort == "-userName") {
 			return st.listByOwnerName(ctx, tenantID, w, f.Sort == "-userName", after, offset, size)
 		}
+		from := from + sortJoin
 		pw := whereClause{conds: slices.Clone(src.conds), args: slices.Clone(src.args)}
 		if after != nil {
 			pw.addAfter(terms, after)
@@ -327,7 +341,7 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 				orderByOf(terms)+limit, st.planned(args)...)
 			return nil, vals, err
 		}
-		query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
+		query := `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
 		switch {
 		case !walk:
 			// Few matches: find them all by the filters' own indexes, then
@@ -348,12 +362,12 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 				order = append(order, fmt.Sprintf("s%d", i)+dir)
 				extra[i] += fmt.Sprintf(" AS s%d", i)
 			}
-			query = `SELECT * FROM (SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
+			query = `SELECT * FROM (SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
 				noFlatten + `) k ORDER BY ` + strings.Join(order, ", ") + limit
 		case offset > 0:
 			// A deep page by number: skip the rows reading only the index
 			// (their ids), then read the page's keys.
-			query = `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + users +
+			query = `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + sortJoin + users +
 				` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + inner + pw.String() + orderByOf(terms) + limit +
 				`)` + orderByOf(terms)
 		}
@@ -412,7 +426,7 @@ func (s *store) listByOwnerName(ctx context.Context, tenantID string, w whereCla
 		if ids {
 			return `SELECT `
 		}
-		return `SELECT ` + keyColumns + `, `
+		return `SELECT ` + s.keyCols() + `, `
 	}
 	unowned := func(ids bool, limit, offset int) (string, []any) {
 		q := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
