@@ -18,10 +18,11 @@ import (
 // before) thousands of keys. Each of its calls is one statement per chunk
 // of flushChunk keys (issue 13), not one per key: the keys travel as
 // arrays (PostgreSQL: unnest) or as a JSON array (SQLite: json_each),
-// joined with api_keys so that a key deleted meanwhile is skipped rather
-// than failing the flush. Chunks go in (tenant, id) order, and on
-// PostgreSQL each statement locks its keys in that order, so that flushes
-// of two replicas cannot deadlock.
+// joined with api_keys (PostgreSQL's last uses: with key_last_used, 00025)
+// so that a key deleted meanwhile is skipped rather than failing the
+// flush. Chunks go in (tenant, id) order, and on PostgreSQL each statement
+// locks its keys (or their key_last_used rows) in that order, so that
+// flushes of two replicas cannot deadlock.
 
 // flushChunk bounds the keys one statement of a flush carries.
 const flushChunk = 10_000

@@ -162,15 +162,18 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	if err != nil {
 		return list, err
 	}
-	// On PostgreSQL the last uses sort from their copy in key_last_used,
-	// which holds their indexes (00025): one row a key, joined by the
-	// primary key.
+	// On PostgreSQL the last uses sort from key_last_used, which holds
+	// them and their indexes (00025): one row a key, joined by the primary
+	// key, whose key_id is then the tie-breaker.
 	sortJoin := ""
 	for i, t := range terms {
 		if s.pg && strings.Contains(t.expr, lastUsedColumn) {
 			terms[i].expr = strings.ReplaceAll(t.expr, lastUsedColumn, "l.last_used_at")
 			sortJoin = ` JOIN key_last_used l ON l.tenant_id = k.tenant_id AND l.key_id = k.id`
 		}
+	}
+	if sortJoin != "" {
+		terms[len(terms)-1].expr = "l.key_id"
 	}
 	var after []any
 	if f.Cursor != "" {
@@ -311,6 +314,11 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	}
 
 	walk := n > listCountCap
+	// Sorted by last use alone, with no filter but the tenant, rows are
+	// skipped (to an anchor, to a deep page) in key_last_used's index
+	// alone, without a key read each: every key has its row there.
+	lastUseOnly := walk && sortJoin != "" && len(w.conds) == 1 && w.conds[0] == "k.tenant_id = $1" &&
+		!slices.ContainsFunc(terms, func(t keyOrderTerm) bool { return strings.Contains(t.expr, "k.") })
 	const users = ` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id`
 	fetch := func(st *store, after []any, offset, size int, valsOnly bool) ([]*keyward.APIKey, [][]any, error) {
 		if walk && (f.Sort == "userName" || f.Sort == "-userName") {
@@ -335,9 +343,15 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		if strings.Contains(strings.Join(extra, ""), "u.") { // the owner's name sorts
 			inner += users
 		}
+		skipFrom, skipCols, sw := inner, "k.tenant_id, k.id", pw
+		if lastUseOnly {
+			sw.conds = slices.Clone(pw.conds)
+			sw.conds[0] = "l.tenant_id = $1"
+			skipFrom, skipCols = "key_last_used l", "l.tenant_id, l.key_id"
+		}
 		if valsOnly {
 			// An anchor: the sort values of one key, reading the index.
-			vals, err := st.queryValues(ctx, len(terms), `SELECT `+strings.Join(extra, ", ")+` FROM `+inner+pw.String()+
+			vals, err := st.queryValues(ctx, len(terms), `SELECT `+strings.Join(extra, ", ")+` FROM `+skipFrom+sw.String()+
 				orderByOf(terms)+limit, st.planned(args)...)
 			return nil, vals, err
 		}
@@ -368,7 +382,7 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 			// A deep page by number: skip the rows reading only the index
 			// (their ids), then read the page's keys.
 			query = `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + sortJoin + users +
-				` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + inner + pw.String() + orderByOf(terms) + limit +
+				` WHERE (k.tenant_id, k.id) IN (SELECT ` + skipCols + ` FROM ` + skipFrom + sw.String() + orderByOf(terms) + limit +
 				`)` + orderByOf(terms)
 		}
 		return st.queryKeysWith(ctx, len(terms), query, st.planned(args)...)

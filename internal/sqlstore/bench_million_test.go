@@ -317,6 +317,7 @@ func listMillion(b *testing.B, db *sqlstore.DB) {
 		{"name-correlated", keyward.APIKeyFilter{Query: "service 1", OwnerID: heavyOwner}},
 		{"page25000", keyward.APIKeyFilter{Page: deep}},
 		{"page25000-name", keyward.APIKeyFilter{Page: deep, Sort: "name"}},
+		{"page25000-lastUsedAt", keyward.APIKeyFilter{Page: deep, Sort: "-lastUsedAt"}},
 		{"page20000-active", keyward.APIKeyFilter{Page: keyward.Page{Number: 20_000, Size: 20}, Status: keyward.StatusActive}},
 		{"cursor-deep", keyward.APIKeyFilter{Cursor: before.NextCursor, Sort: "-createdAt"}},
 	}
