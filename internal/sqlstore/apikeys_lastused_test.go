@@ -102,7 +102,7 @@ func btoi(b bool) int {
 // order of the keys' last uses through every write of one: keys created
 // with and without one, imported, flushed (used for the first time, used
 // again later, used earlier than recorded), updated (a last use set and
-// one cleared) and deleted.
+// one cleared), deleted, and deleted with their owner.
 func TestListByLastUseFollowsItsWriters(t *testing.T) {
 	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := t.Context()
@@ -152,6 +152,11 @@ func TestListByLastUseFollowsItsWriters(t *testing.T) {
 			must(t, err)
 			k.LastUsedAt, k.Version = at, k.Version+1
 			must(t, db.UpdateAPIKey(ctx, k, k.Version-1))
+			got, err := db.GetAPIKey(ctx, tn.ID, k.ID)
+			must(t, err)
+			if (got.LastUsedAt == nil) != (at == nil) || at != nil && !got.LastUsedAt.Equal(*at) {
+				t.Errorf("updated key %s: last use got %v, want %v", k.ID, got.LastUsedAt, at)
+			}
 		}
 		t.Run("updated", func(t *testing.T) { checkByUse(t, db, tn.ID, ids) })
 
@@ -160,6 +165,17 @@ func TestListByLastUseFollowsItsWriters(t *testing.T) {
 		must(t, db.DeleteAPIKey(ctx, tn.ID, k.ID, k.Version))
 		ids = slices.DeleteFunc(ids, func(id string) bool { return id == k.ID })
 		t.Run("deleted", func(t *testing.T) { checkByUse(t, db, tn.ID, ids) })
+
+		// An owner's delete deletes its keys (a foreign key's cascade).
+		owner := &keyward.User{ID: secret.NewID(), TenantID: tn.ID, UserName: "owner", Level: 1, IsActive: true,
+			CreatedAt: now, UpdatedAt: now, Version: 1, Permissions: []keyward.Permission{}}
+		must(t, db.CreateUser(ctx, owner))
+		owned := benchKey(tn.ID, nil, now)
+		owned.OwnerID, owned.LastUsedAt = owner.ID, ptrTo(now)
+		must(t, db.CreateAPIKey(ctx, owned))
+		t.Run("owned", func(t *testing.T) { checkByUse(t, db, tn.ID, append(slices.Clone(ids), owned.ID)) })
+		must(t, db.DeleteUser(ctx, tn.ID, owner.ID))
+		t.Run("owner deleted", func(t *testing.T) { checkByUse(t, db, tn.ID, ids) })
 	})
 }
 

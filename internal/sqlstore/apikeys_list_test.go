@@ -252,7 +252,6 @@ func TestAPIKeyIndexPlans(t *testing.T) {
 				"api_key_rate_limits_tenant_id_key_id_fkey api_keys_pkey",
 				"api_keys_client_id_key api_keys_client_id_key",
 				"api_keys_secret_hash_key api_keys_secret_hash_key",
-				"key_last_used_tenant_id_key_id_fkey api_keys_pkey",
 				"key_usage_outcomes_tenant_id_key_id_fkey api_keys_pkey",
 				"key_usage_tenant_id_key_id_fkey api_keys_pkey",
 			}
