@@ -102,7 +102,7 @@ func btoi(b bool) int {
 // order of the keys' last uses through every write of one: keys created
 // with and without one, imported, flushed (used for the first time, used
 // again later, used earlier than recorded), updated (a last use set and
-// one cleared), deleted, and deleted with their owner.
+// one cleared), deleted, given another id, and deleted with their owner.
 func TestListByLastUseFollowsItsWriters(t *testing.T) {
 	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := t.Context()
@@ -165,6 +165,14 @@ func TestListByLastUseFollowsItsWriters(t *testing.T) {
 		must(t, db.DeleteAPIKey(ctx, tn.ID, k.ID, k.Version))
 		ids = slices.DeleteFunc(ids, func(id string) bool { return id == k.ID })
 		t.Run("deleted", func(t *testing.T) { checkByUse(t, db, tn.ID, ids) })
+
+		// A key's id changed by hand (no write of the store does): its last
+		// use moves with it.
+		moved := secret.NewID()
+		must(t, db.ExecRaw(ctx, `UPDATE api_keys SET id = $1 WHERE tenant_id = $2 AND id = $3`, moved, tn.ID, keys[0].ID))
+		ids = slices.DeleteFunc(ids, func(id string) bool { return id == keys[0].ID })
+		ids = append(ids, moved)
+		t.Run("id changed", func(t *testing.T) { checkByUse(t, db, tn.ID, ids) })
 
 		// An owner's delete deletes its keys (a foreign key's cascade).
 		owner := &keyward.User{ID: secret.NewID(), TenantID: tn.ID, UserName: "owner", Level: 1, IsActive: true,

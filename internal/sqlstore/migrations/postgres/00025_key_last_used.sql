@@ -3,19 +3,19 @@
 -- under cold traffic thousands a second. As an UPDATE of api_keys it was
 -- never HOT (00013's sort indexes hold last_used_at), so each wrote a new
 -- version of the key's row with an entry in every index of api_keys
--- (about 20, the name trigram GIN among them): about 4 KB of WAL a key.
+-- (24, the name trigram GIN among them): about 4 KB of WAL a key.
 --
 -- A key's last use is now its row of key_last_used, one row a key: the
 -- flush updates that narrow row (and its three index entries) only. The
 -- triggers below keep one row a key: made from an inserted key's
 -- last_used_at, deleted with the key, moved with its id. (Not a foreign
--- key: its check, a query per inserted row, halved the keys an import
--- stores a second.) Reads
--- of a key take its last use from it; lists sorted by lastUsedAt walk its
--- indexes (00013's orders, moved here) and join api_keys by primary key.
--- api_keys.last_used_at stays, as the last use a key was created or last
--- updated with (inserts and UpdateAPIKey write it; UpdateAPIKey writes
--- key_last_used too); Down copies the current last uses back into it.
+-- key: its check, a query per inserted row, cost imports up to half their
+-- rate.) Reads of a key take its last use from it; lists sorted by
+-- lastUsedAt walk its indexes (00013's orders, moved here) and join
+-- api_keys by primary key. api_keys.last_used_at stays, as the last use a
+-- key was created or last updated with (inserts and UpdateAPIKey write
+-- it; UpdateAPIKey writes key_last_used too); Down copies the current last
+-- uses back into it.
 
 -- +goose Up
 CREATE TABLE key_last_used (
