@@ -22,6 +22,20 @@ const keyColumns = `k.id, k.tenant_id, k.client_id, k.name, k.description, k.own
 	k.secret_generation, k.rate_limit, k.rate_window_seconds, k.acts_as_owner, k.secret_holder_id, k.secret_revoked, k.prev_secret_holder_id,
 	k.secret_holder_tenant_id, k.prev_secret_holder_tenant_id, k.audiences, k.allowed_cidrs`
 
+// keyColumnsPG is keyColumns on PostgreSQL, where a key's last use is
+// its row's in key_last_used (00025): the usage flush writes that narrow
+// row, not the key's.
+var keyColumnsPG = strings.Replace(keyColumns, "k.last_used_at",
+	"(SELECT lu.last_used_at FROM key_last_used lu WHERE lu.tenant_id = k.tenant_id AND lu.key_id = k.id)", 1)
+
+// keyCols returns keyColumns in the store's dialect.
+func (s *store) keyCols() string {
+	if s.pg {
+		return keyColumnsPG
+	}
+	return keyColumns
+}
+
 const keyFrom = ` FROM api_keys k LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id `
 
 func scanKey(row interface{ Scan(...any) error }) (*keyward.APIKey, error) {
@@ -100,6 +114,14 @@ func (s *store) UpdateAPIKey(ctx context.Context, k *keyward.APIKey, expectVersi
 		if err != nil {
 			return err
 		}
+		if s.pg { // its last use is key_last_used's (00025)
+			_, err = q.ExecContext(ctx, `UPDATE key_last_used SET last_used_at = $3
+				WHERE tenant_id = $1 AND key_id = $2 AND last_used_at IS DISTINCT FROM $3::timestamptz`,
+				k.TenantID, k.ID, s.tsPtr(k.LastUsedAt))
+			if err != nil {
+				return fmt.Errorf("updating the last use of an api key: %w", err)
+			}
+		}
 		_, err = q.ExecContext(ctx, `DELETE FROM api_key_permissions WHERE tenant_id = $1 AND key_id = $2`, k.TenantID, k.ID)
 		if err != nil {
 			return fmt.Errorf("updating the permissions of an api key: %w", err)
@@ -162,7 +184,7 @@ func (s *store) GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) (
 		return []*keyward.APIKey{}, nil
 	}
 	in := strings.Join(marks, ", ")
-	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.secret_hash IN (`+in+`) OR k.prev_secret_hash IN (`+in+`)`, args...)
+	keys, err := s.queryKeys(ctx, `SELECT `+s.keyCols()+keyFrom+`WHERE k.secret_hash IN (`+in+`) OR k.prev_secret_hash IN (`+in+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading api keys: %w", err)
 	}
@@ -170,7 +192,7 @@ func (s *store) GetAPIKeysBySecretHashes(ctx context.Context, hashes [][]byte) (
 }
 
 func (s *store) getKey(ctx context.Context, where string, args ...any) (*keyward.APIKey, error) {
-	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+where, args...)
+	keys, err := s.queryKeys(ctx, `SELECT `+s.keyCols()+keyFrom+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading an api key: %w", err)
 	} else if len(keys) == 0 {
@@ -275,7 +297,7 @@ func (s *store) ListAPIKeysBySecretHolder(ctx context.Context, holderTenantID, h
 	if s.tx != nil && s.pg {
 		lock = " FOR UPDATE OF k"
 	}
-	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+keyFrom+`WHERE
+	keys, err := s.queryKeys(ctx, `SELECT `+s.keyCols()+keyFrom+`WHERE
 		(k.secret_holder_id = $1 AND k.secret_holder_tenant_id = $2 AND NOT k.secret_revoked)
 		OR (k.prev_secret_holder_id = $1 AND k.prev_secret_holder_tenant_id = $2) ORDER BY k.tenant_id, k.id`+lock,
 		holderID, holderTenantID)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -141,7 +142,7 @@ func (s *store) anchoredPage(ctx context.Context, tenantID string, f keyward.API
 	}
 	byUse := false
 	for _, t := range terms {
-		byUse = byUse || t.expr == keySortColumns["lastUsedAt"].expr
+		byUse = byUse || strings.Contains(t.expr, "last_used_at") // k.'s or, on PostgreSQL, l.'s
 	}
 	if !byUse {
 		v.used = 0 // last uses do not move this list's keys

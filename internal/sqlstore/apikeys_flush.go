@@ -18,10 +18,11 @@ import (
 // before) thousands of keys. Each of its calls is one statement per chunk
 // of flushChunk keys (issue 13), not one per key: the keys travel as
 // arrays (PostgreSQL: unnest) or as a JSON array (SQLite: json_each),
-// joined with api_keys so that a key deleted meanwhile is skipped rather
-// than failing the flush. Chunks go in (tenant, id) order, and on
-// PostgreSQL each statement locks its keys in that order, so that flushes
-// of two replicas cannot deadlock.
+// joined with api_keys (PostgreSQL's last uses: with key_last_used, 00025)
+// so that a key deleted meanwhile is skipped rather than failing the
+// flush. Chunks go in (tenant, id) order, and on PostgreSQL each statement
+// locks its keys (or their key_last_used rows) in that order, so that
+// flushes of two replicas cannot deadlock.
 
 // flushChunk bounds the keys one statement of a flush carries.
 const flushChunk = 10_000
@@ -77,17 +78,22 @@ func (s *store) touchChunk(ctx context.Context, q querier, refs []keyward.KeyRef
 		for i, r := range refs {
 			tenantIDs[i], ids[i], times[i] = r.TenantID, r.ID, lastUsed[r].UTC()
 		}
-		// v locks the keys to change in order; u changes them.
+		// On PostgreSQL a key's last use is its row of key_last_used
+		// (00025), not of api_keys: that narrow row and its three index
+		// entries are all a flush writes, not a new version of the key's
+		// row with an entry in each of api_keys' indexes. v locks the rows
+		// to change in order (a row deleted meanwhile, with its key, is
+		// skipped); u changes them.
 		query = `WITH v AS (
-				SELECT k.tenant_id, k.id, v.t
+				SELECT l.tenant_id, l.key_id, v.t
 				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v (tenant_id, id, t)
-				JOIN api_keys k ON k.tenant_id = v.tenant_id COLLATE "C" AND k.id = v.id COLLATE "C"
-				WHERE k.last_used_at IS NULL OR k.last_used_at < v.t
-				ORDER BY k.tenant_id, k.id FOR NO KEY UPDATE OF k
+				JOIN key_last_used l ON l.tenant_id = v.tenant_id COLLATE "C" AND l.key_id = v.id COLLATE "C"
+				WHERE l.last_used_at IS NULL OR l.last_used_at < v.t
+				ORDER BY l.tenant_id, l.key_id FOR NO KEY UPDATE OF l
 			), u AS (
-				UPDATE api_keys k SET last_used_at = v.t FROM v
-				WHERE k.tenant_id = v.tenant_id AND k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.t)
-				RETURNING k.tenant_id
+				UPDATE key_last_used l SET last_used_at = v.t FROM v
+				WHERE l.tenant_id = v.tenant_id AND l.key_id = v.key_id AND (l.last_used_at IS NULL OR l.last_used_at < v.t)
+				RETURNING l.tenant_id
 			)
 			SELECT DISTINCT tenant_id FROM u`
 		args = []any{tenantIDs, ids, times}

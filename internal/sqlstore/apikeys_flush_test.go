@@ -195,17 +195,19 @@ func TestTouchBumpsKeysUsedVersionOnce(t *testing.T) {
 }
 
 // TestMigration00023Down: rolled back, 00022's trigger bumps
-// keys_used_version once per key whose last use changed again (and the
-// store once more); migrated up again, once per flush.
+// keys_used_version once per key whose last use changed again; migrated
+// up again, once per flush.
 func TestMigration00023Down(t *testing.T) {
 	backendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)
 		f := newFlushFixture(t, db, 4)
 		must(t, db.MigrateDownTo(ctx, 22))
-		must(t, db.TouchAPIKeys(ctx, f.used))
-		if got := keysUsedVersion(t, db, f.tn.ID); got != "5" {
-			t.Errorf("after a flush of 4 keys under 00022: keys_used_version got %s, want 5", got)
+		// The store's flush needs 00025's table: the last uses are set by
+		// hand, as the flush did then.
+		must(t, db.ExecRaw(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE tenant_id = $2`, db.TS(f.hour.Add(time.Hour)), f.tn.ID))
+		if got := keysUsedVersion(t, db, f.tn.ID); got != "4" {
+			t.Errorf("after 4 keys' last uses under 00022: keys_used_version got %s, want 4", got)
 		}
 		must(t, db.Migrate(ctx))
 		later := map[keyward.KeyRef]time.Time{}
@@ -213,8 +215,8 @@ func TestMigration00023Down(t *testing.T) {
 			later[r] = at.Add(time.Hour)
 		}
 		must(t, db.TouchAPIKeys(ctx, later))
-		if got := keysUsedVersion(t, db, f.tn.ID); got != "6" {
-			t.Errorf("after a flush of 4 keys under 00023: keys_used_version got %s, want 6", got)
+		if got := keysUsedVersion(t, db, f.tn.ID); got != "5" {
+			t.Errorf("after a flush of 4 keys under 00023: keys_used_version got %s, want 5", got)
 		}
 	})
 }

@@ -28,7 +28,7 @@ var keySortColumns = map[string]struct {
 }{
 	"name":        {"lower(k.name)", "text", false},
 	"createdAt":   {"k.created_at", "time", false},
-	"lastUsedAt":  {"k.last_used_at", "time", true},
+	"lastUsedAt":  {lastUsedColumn, "time", true},
 	"expiresAt":   {"k.expires_at", "time", true},
 	"id":          {"k.id", "text", false},
 	"isActive":    {"k.is_active", "bool", false},
@@ -38,6 +38,9 @@ var keySortColumns = map[string]struct {
 	"userName":    {"lower(COALESCE(u.user_name, ''))", "text", false},
 	"version":     {"k.version", "int", false},
 }
+
+// lastUsedColumn is the expression of a key's last use.
+const lastUsedColumn = "k.last_used_at"
 
 // keyConditionColumns maps Condition fields to the expressions they test.
 // userName is the owner's, read by a subquery so that the count needs no
@@ -158,6 +161,19 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	terms, err := keyOrder(f.Sort)
 	if err != nil {
 		return list, err
+	}
+	// On PostgreSQL the last uses sort from key_last_used, which holds
+	// them and their indexes (00025): one row a key, joined by the primary
+	// key, whose key_id is then the tie-breaker.
+	sortJoin := ""
+	for i, t := range terms {
+		if s.pg && strings.Contains(t.expr, lastUsedColumn) {
+			terms[i].expr = strings.ReplaceAll(t.expr, lastUsedColumn, "l.last_used_at")
+			sortJoin = ` JOIN key_last_used l ON l.tenant_id = k.tenant_id AND l.key_id = k.id`
+		}
+	}
+	if sortJoin != "" {
+		terms[len(terms)-1].expr = "l.key_id"
 	}
 	var after []any
 	if f.Cursor != "" {
@@ -298,11 +314,17 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	}
 
 	walk := n > listCountCap
+	// Sorted by last use alone, with no filter but the tenant, rows are
+	// skipped (to an anchor, to a deep page) in key_last_used's index
+	// alone, without a key read each: every key has its row there.
+	lastUseOnly := walk && sortJoin != "" && len(w.conds) == 1 && w.conds[0] == "k.tenant_id = $1" &&
+		!slices.ContainsFunc(terms, func(t keyOrderTerm) bool { return strings.Contains(t.expr, "k.") })
 	const users = ` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id`
 	fetch := func(st *store, after []any, offset, size int, valsOnly bool) ([]*keyward.APIKey, [][]any, error) {
 		if walk && (f.Sort == "userName" || f.Sort == "-userName") {
 			return st.listByOwnerName(ctx, tenantID, w, f.Sort == "-userName", after, offset, size)
 		}
+		from := from + sortJoin
 		pw := whereClause{conds: slices.Clone(src.conds), args: slices.Clone(src.args)}
 		if after != nil {
 			pw.addAfter(terms, after)
@@ -321,13 +343,19 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		if strings.Contains(strings.Join(extra, ""), "u.") { // the owner's name sorts
 			inner += users
 		}
+		skipFrom, skipCols, sw := inner, "k.tenant_id, k.id", pw
+		if lastUseOnly {
+			sw.conds = slices.Clone(pw.conds)
+			sw.conds[0] = "l.tenant_id = $1"
+			skipFrom, skipCols = "key_last_used l", "l.tenant_id, l.key_id"
+		}
 		if valsOnly {
 			// An anchor: the sort values of one key, reading the index.
-			vals, err := st.queryValues(ctx, len(terms), `SELECT `+strings.Join(extra, ", ")+` FROM `+inner+pw.String()+
+			vals, err := st.queryValues(ctx, len(terms), `SELECT `+strings.Join(extra, ", ")+` FROM `+skipFrom+sw.String()+
 				orderByOf(terms)+limit, st.planned(args)...)
 			return nil, vals, err
 		}
-		query := `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
+		query := `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
 		switch {
 		case !walk:
 			// Few matches: find them all by the filters' own indexes, then
@@ -348,13 +376,13 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 				order = append(order, fmt.Sprintf("s%d", i)+dir)
 				extra[i] += fmt.Sprintf(" AS s%d", i)
 			}
-			query = `SELECT * FROM (SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
+			query = `SELECT * FROM (SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() +
 				noFlatten + `) k ORDER BY ` + strings.Join(order, ", ") + limit
 		case offset > 0:
 			// A deep page by number: skip the rows reading only the index
 			// (their ids), then read the page's keys.
-			query = `SELECT ` + keyColumns + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + users +
-				` WHERE (k.tenant_id, k.id) IN (SELECT k.tenant_id, k.id FROM ` + inner + pw.String() + orderByOf(terms) + limit +
+			query = `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + sortJoin + users +
+				` WHERE (k.tenant_id, k.id) IN (SELECT ` + skipCols + ` FROM ` + skipFrom + sw.String() + orderByOf(terms) + limit +
 				`)` + orderByOf(terms)
 		}
 		return st.queryKeysWith(ctx, len(terms), query, st.planned(args)...)
@@ -412,7 +440,7 @@ func (s *store) listByOwnerName(ctx context.Context, tenantID string, w whereCla
 		if ids {
 			return `SELECT `
 		}
-		return `SELECT ` + keyColumns + `, `
+		return `SELECT ` + s.keyCols() + `, `
 	}
 	unowned := func(ids bool, limit, offset int) (string, []any) {
 		q := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
