@@ -98,14 +98,39 @@ func NewPassword() string {
 }
 
 // checksumIEEE is crc32.ChecksumIEEE of s without copying s to the heap
-// (WellFormed runs on every request with a key).
+// (WellFormed runs on every request with a key, up to three times for a
+// verification). It takes eight bytes a step (slicing-by-8, as hash/crc32
+// does behind its function variable, through which s would escape): a
+// third of the time of a byte a step on a secret's 43 characters.
 func checksumIEEE(s string) uint32 {
+	t := crcTables
 	crc := ^uint32(0)
+	for len(s) >= 8 {
+		crc ^= uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+		crc = t[0][s[7]] ^ t[1][s[6]] ^ t[2][s[5]] ^ t[3][s[4]] ^
+			t[4][crc>>24] ^ t[5][crc>>16&0xff] ^ t[6][crc>>8&0xff] ^ t[7][crc&0xff]
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
-		crc = crc32.IEEETable[byte(crc)^s[i]] ^ crc>>8
+		crc = t[0][byte(crc)^s[i]] ^ crc>>8
 	}
 	return ^crc
 }
+
+// crcTables are the slicing-by-8 tables of the IEEE polynomial: entry k of
+// table i is the CRC of byte k followed by i zero bytes. Read only.
+var crcTables = func() *[8][256]uint32 {
+	t := new([8][256]uint32)
+	t[0] = *crc32.IEEETable
+	for k := range 256 {
+		crc := t[0][k]
+		for i := 1; i < 8; i++ {
+			crc = t[0][crc&0xff] ^ crc>>8
+			t[i][k] = crc
+		}
+	}
+	return t
+}()
 
 // WellFormed reports whether s has the secret format and a valid checksum.
 // It lets the server reject typos without a database lookup; it is not a

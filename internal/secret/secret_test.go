@@ -281,11 +281,29 @@ func TestRedact(t *testing.T) {
 }
 
 func TestChecksumIEEE(t *testing.T) {
-	for _, s := range []string{"", "a", "123456789", NewSecret("kw"), random62(32, randomLen)} {
+	all := make([]byte, 600)
+	for i := range all {
+		all[i] = byte(i*131 + i>>3)
+	}
+	cases := []string{"", "a", "123456789", NewSecret("kw"), random62(32, randomLen), "\xff\x00\x80"}
+	for n := 0; n <= len(all); n += 7 { // every length modulo 8, every byte value
+		cases = append(cases, string(all[:n]), string(all[len(all)-n:]))
+	}
+	for _, s := range cases {
 		if got, want := checksumIEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
 			t.Errorf("checksumIEEE(%q): got %08x, want %08x", s, got, want)
 		}
 	}
+}
+
+// FuzzChecksumIEEE: checksumIEEE is crc32.ChecksumIEEE of any string.
+func FuzzChecksumIEEE(f *testing.F) {
+	f.Add("kw_sk_0123456789")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := checksumIEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Fatalf("checksumIEEE(%q): got %08x, want %08x", s, got, want)
+		}
+	})
 }
 
 // TestEncode62 checks encode62 against math/big's base conversion: the
