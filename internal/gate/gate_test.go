@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -161,6 +162,21 @@ func TestPlainJSON(t *testing.T) {
 		}
 		if got && string(b) != `"`+c.s+`"` {
 			t.Errorf("%q: plain, but encoding/json writes %s", c.s, b)
+		}
+	}
+	// Every byte, alone and at each place of a longer plain string.
+	for c := range 256 {
+		want := c >= 0x20 && c <= 0x7e && !strings.ContainsRune(`"\<>&`, rune(c))
+		for _, at := range []int{0, 1, 7, 8, 30} {
+			s := strings.Repeat("a", at) + string([]byte{byte(c)}) + "bc"
+			if got := PlainJSON(s); got != want {
+				t.Errorf("byte %#02x at %d: got %v, want %v", c, at, got, want)
+			}
+		}
+		if want {
+			if b, _ := json.Marshal(string([]byte{byte(c)})); string(b) != `"`+string([]byte{byte(c)})+`"` {
+				t.Errorf("byte %#02x: plain, but encoding/json writes %s", c, b)
+			}
 		}
 	}
 }
