@@ -127,7 +127,25 @@ func basic(auth string) error {
 	if !strings.EqualFold(scheme, "basic") {
 		return nil
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	rest = strings.TrimSpace(rest)
+	// Credentials of usual length are decoded on the stack; those without
+	// '%' or '+', which form-decoding leaves as they are, are checked there
+	// too: no allocation on a token request.
+	var src [256]byte
+	var dst [192]byte
+	if len(rest) <= len(src) {
+		n, err := base64.StdEncoding.Decode(dst[:], append(src[:0], rest...))
+		if err != nil {
+			return nil
+		}
+		if raw := dst[:n]; bytes.IndexByte(raw, '%') < 0 && bytes.IndexByte(raw, '+') < 0 {
+			if utf8.Valid(raw) && bytes.IndexByte(raw, 0) < 0 { // Clean
+				return nil
+			}
+			return Text("Authorization", "\x00")
+		}
+	}
+	raw, err := base64.StdEncoding.DecodeString(rest)
 	if err != nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"hash/crc32"
 	"math/big"
 	"os"
@@ -341,5 +342,21 @@ func TestEncode62(t *testing.T) {
 		if got, want := encode62(c.b, c.width), want(c.b, c.width); got != want {
 			t.Fatalf("encode62(%x, %d): got %s, want %s", c.b, c.width, got, want)
 		}
+	}
+}
+
+// formatUUID writes the canonical form: hex.EncodeToString's digits cut
+// 8-4-4-4-12.
+func TestFormatUUID(t *testing.T) {
+	for _, b := range [][16]byte{{}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10}} {
+		h := hex.EncodeToString(b[:])
+		want := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+		if got := formatUUID(&b); got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = NewID() }); n != 1 {
+		t.Errorf("NewID: got %v allocations, want 1", n)
 	}
 }
