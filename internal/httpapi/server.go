@@ -293,7 +293,11 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 // keyward's prints, on every request.
 func (s *Server) logRequest(ctx context.Context, id string, r *http.Request, route string, status int, d time.Duration) {
 	if s.fastLog != nil {
-		s.fastLog.requestLine(ctx, time.Now(), id, r.Method, route, r.URL.Path, status, d, ClientIP(r))
+		// Asked first: at a level above info the line's time and address
+		// are not even read.
+		if s.fastLog.Enabled(ctx, slog.LevelInfo) {
+			s.fastLog.requestLine(ctx, time.Now(), id, r.Method, route, r.URL.Path, status, d, ClientIP(r))
+		}
 		return
 	}
 	h := s.requestLog
