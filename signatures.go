@@ -87,9 +87,17 @@ type NonceStore interface {
 // IsSigned reports whether header carries a request signature keyward
 // checks: keyward-v1 (Signature-Input) or NWS4 (Authorization).
 func IsSigned(header map[string][]string) bool {
-	h := textproto.MIMEHeader(header)
-	return h.Get(headerSigInput) != "" || h.Get(headerSignature) != "" ||
-		strings.HasPrefix(h.Get("Authorization"), signature.NWS4Algorithm+" ")
+	// The names are canonical already: the map is read directly, as
+	// textproto.MIMEHeader.Get would after canonicalizing them (it runs
+	// more than once on every request with credentials).
+	first := func(name string) string {
+		if v := header[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return first(headerSigInput) != "" || first(headerSignature) != "" ||
+		strings.HasPrefix(first("Authorization"), signature.NWS4Algorithm+" ")
 }
 
 // field returns the first value of the header field name.

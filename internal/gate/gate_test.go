@@ -4,6 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -163,4 +166,67 @@ func TestPlainJSON(t *testing.T) {
 			t.Errorf("%q: plain, but encoding/json writes %s", c.s, b)
 		}
 	}
+	// Every byte, alone and at each place of a longer plain string.
+	for c := range 256 {
+		want := c >= 0x20 && c <= 0x7e && !strings.ContainsRune(`"\<>&`, rune(c))
+		for _, at := range []int{0, 1, 7, 8, 30} {
+			s := strings.Repeat("a", at) + string([]byte{byte(c)}) + "bc"
+			if got := PlainJSON(s); got != want {
+				t.Errorf("byte %#02x at %d: got %v, want %v", c, at, got, want)
+			}
+		}
+		if want {
+			if b, _ := json.Marshal(string([]byte{byte(c)})); string(b) != `"`+string([]byte{byte(c)})+`"` {
+				t.Errorf("byte %#02x: plain, but encoding/json writes %s", c, b)
+			}
+		}
+	}
+}
+
+// basicByDecodeString is basic as written with base64.DecodeString and
+// strings throughout: basic, which decodes on the stack, answers alike.
+func basicByDecodeString(auth string) error {
+	scheme, rest, _ := strings.Cut(strings.TrimSpace(auth), " ")
+	if !strings.EqualFold(scheme, "basic") {
+		return nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return nil
+	}
+	s := string(raw)
+	if d, err := url.QueryUnescape(s); err == nil && !Clean(d) {
+		return Text("Authorization", d)
+	}
+	return Text("Authorization", s)
+}
+
+// The Basic credentials' check refuses exactly what a check of the
+// decoded strings refuses, with the same error, whatever their length.
+func TestBasicCredentials(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString
+	var cases []string
+	for _, cred := range []string{"kw_id_abc:kw_sk_def", "a\x00b:c", "a:b\xff", "a%00:b", "a+b:c", "a%zz:b\x00",
+		"a%2:b", "é:ü", "%C3%A9:x", "", ":", strings.Repeat("x", 190) + ":\x00", strings.Repeat("y", 300), strings.Repeat("z", 300) + "\x00"} {
+		cases = append(cases, "Basic "+b64([]byte(cred)), "basic  "+b64([]byte(cred))+" ", "BASIC "+b64([]byte(cred))+"=")
+	}
+	cases = append(cases, "Basic !!!", "Bearer "+b64([]byte("a\x00:b")), "Basic", "")
+	for _, auth := range cases {
+		if got, want := basic(auth), basicByDecodeString(auth); !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: got %v, want %v", auth, got, want)
+		}
+	}
+}
+
+// FuzzBasicCredentials: basic answers any Authorization as
+// basicByDecodeString.
+func FuzzBasicCredentials(f *testing.F) {
+	f.Add("kw_id_abc:kw_sk_def")
+	f.Add("a%00:b")
+	f.Fuzz(func(t *testing.T, cred string) {
+		auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(cred))
+		if got, want := basic(auth), basicByDecodeString(auth); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: got %v, want %v", cred, got, want)
+		}
+	})
 }

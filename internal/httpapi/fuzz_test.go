@@ -73,3 +73,27 @@ func FuzzIfMatch(f *testing.F) {
 		}
 	})
 }
+
+// lowerIs answers as strings.ToLower(s) == lower, Unicode included (the
+// scheme of an Authorization header).
+func TestLowerIs(t *testing.T) {
+	for _, s := range []string{"bearer", "Bearer", "BEARER", "bEaReR", "bearer ", "beare", "basic", "Basic", "BASİC",
+		"ba\u017fic", "\u212Aey", "", "Ｂearer", "bearer\xff", "b"} {
+		for _, lower := range []string{"bearer", "basic", "", "key"} {
+			if got, want := lowerIs(s, lower), strings.ToLower(s) == lower; got != want {
+				t.Errorf("lowerIs(%q, %q): got %v, want %v", s, lower, got, want)
+			}
+		}
+	}
+}
+
+// FuzzLowerIs: lowerIs is strings.ToLower(s) == lower for any s.
+func FuzzLowerIs(f *testing.F) {
+	f.Add("Bearer", "bearer")
+	f.Add("BASİC", "basic")
+	f.Fuzz(func(t *testing.T, s, lower string) {
+		if got, want := lowerIs(s, lower), strings.ToLower(s) == lower; got != want {
+			t.Fatalf("lowerIs(%q, %q): got %v, want %v", s, lower, got, want)
+		}
+	})
+}

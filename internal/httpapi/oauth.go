@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -100,11 +101,15 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 			return nil, keyward.Errorf(keyward.EINVALID, "the body must be application/x-www-form-urlencoded")
 		}
 	}
-	body, err := readBodyRaw(w, r)
-	if err != nil {
+	// Into a reused buffer: the form keeps a string copy of the body.
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf)
+	buf.Reset()
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err := bodyReadError(err); err != nil {
 		return nil, err
 	}
-	form, err := url.ParseQuery(string(body))
+	form, err := url.ParseQuery(buf.String())
 	if err != nil {
 		return nil, keyward.Errorf(keyward.EINVALID, "the body is not a valid form")
 	}

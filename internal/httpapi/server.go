@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -292,7 +293,11 @@ func (s *Server) withRequestContext(next http.Handler) http.Handler {
 // keyward's prints, on every request.
 func (s *Server) logRequest(ctx context.Context, id string, r *http.Request, route string, status int, d time.Duration) {
 	if s.fastLog != nil {
-		s.fastLog.requestLine(ctx, time.Now(), id, r.Method, route, r.URL.Path, status, d, ClientIP(r))
+		// Asked first: at a level above info the line's time and address
+		// are not even read.
+		if s.fastLog.Enabled(ctx, slog.LevelInfo) {
+			s.fastLog.requestLine(ctx, time.Now(), id, r.Method, route, r.URL.Path, status, d, ClientIP(r))
+		}
 		return
 	}
 	h := s.requestLog
@@ -323,13 +328,13 @@ func CredentialsFrom(r *http.Request) keyward.Credentials {
 	auth := strings.TrimSpace(r.Header.Get("Authorization"))
 	scheme, rest, _ := strings.Cut(auth, " ")
 	rest = strings.TrimSpace(rest)
-	switch strings.ToLower(scheme) {
-	case "bearer":
+	switch {
+	case lowerIs(scheme, "bearer"):
 		c.Bearer = rest
 		if c.Bearer == "" {
 			c.Bearer = "invalid"
 		}
-	case "basic":
+	case lowerIs(scheme, "basic"):
 		raw, err := base64.StdEncoding.DecodeString(rest)
 		user, pass, ok := strings.Cut(string(raw), ":")
 		if err != nil || !ok {
@@ -339,11 +344,35 @@ func CredentialsFrom(r *http.Request) keyward.Credentials {
 		// OAuth2 clients form-encode both parts (RFC 6749 §2.3.1); keyward's
 		// client ids and secrets never hold '%' or '+', so decoding is safe.
 		c.HasBasic, c.BasicUser, c.BasicPass = true, formDecode(user), formDecode(pass)
-	case "":
+	case scheme == "":
 	default:
 		c.Bearer = "invalid"
 	}
 	return c
+}
+
+// lowerIs reports whether strings.ToLower(s) == lower, without the string
+// ToLower makes of an ASCII s with a capital ("Bearer", on every request
+// with a key).
+func lowerIs(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.ToLower(s) == lower
+		}
+	}
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // oneCredential refuses a request that carries more than one credential:

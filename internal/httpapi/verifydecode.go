@@ -34,8 +34,8 @@ func decodeVerifyRequest(w http.ResponseWriter, r *http.Request, in *keyward.Ver
 	return err
 }
 
-// bodyBuffers are the verify bodies' buffers; none larger than 64 KiB is
-// kept.
+// bodyBuffers are the verify bodies' and the OAuth2 forms' buffers; none
+// larger than 64 KiB is kept.
 var bodyBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 1024)) }}
 
 func putBodyBuffer(buf *bytes.Buffer) {

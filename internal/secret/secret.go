@@ -98,14 +98,39 @@ func NewPassword() string {
 }
 
 // checksumIEEE is crc32.ChecksumIEEE of s without copying s to the heap
-// (WellFormed runs on every request with a key).
+// (WellFormed runs on every request with a key, up to three times for a
+// verification). It takes eight bytes a step (slicing-by-8, as hash/crc32
+// does behind its function variable, through which s would escape): a
+// third of the time of a byte a step on a secret's 43 characters.
 func checksumIEEE(s string) uint32 {
+	t := crcTables
 	crc := ^uint32(0)
+	for len(s) >= 8 {
+		crc ^= uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+		crc = t[0][s[7]] ^ t[1][s[6]] ^ t[2][s[5]] ^ t[3][s[4]] ^
+			t[4][crc>>24] ^ t[5][crc>>16&0xff] ^ t[6][crc>>8&0xff] ^ t[7][crc&0xff]
+		s = s[8:]
+	}
 	for i := 0; i < len(s); i++ {
-		crc = crc32.IEEETable[byte(crc)^s[i]] ^ crc>>8
+		crc = t[0][byte(crc)^s[i]] ^ crc>>8
 	}
 	return ^crc
 }
+
+// crcTables are the slicing-by-8 tables of the IEEE polynomial: entry k of
+// table i is the CRC of byte k followed by i zero bytes. Read only.
+var crcTables = func() *[8][256]uint32 {
+	t := new([8][256]uint32)
+	t[0] = *crc32.IEEETable
+	for k := range 256 {
+		crc := t[0][k]
+		for i := 1; i < 8; i++ {
+			crc = t[0][crc&0xff] ^ crc>>8
+			t[i][k] = crc
+		}
+	}
+	return t
+}()
 
 // WellFormed reports whether s has the secret format and a valid checksum.
 // It lets the server reject typos without a database lookup; it is not a
@@ -156,8 +181,23 @@ func NewID() string {
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return formatUUID(&b)
+}
+
+// formatUUID writes b in the canonical form, 8-4-4-4-12 lower-case hex
+// digits, with one allocation (the string).
+func formatUUID(b *[16]byte) string {
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	return string(out[:])
 }
 
 // NewOrderedID returns a version 7 UUID for time t in canonical lower-case
@@ -177,8 +217,7 @@ func NewOrderedID(t time.Time) string {
 	}
 	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return formatUUID(&b)
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"hash/crc32"
 	"math/big"
 	"os"
@@ -281,11 +282,29 @@ func TestRedact(t *testing.T) {
 }
 
 func TestChecksumIEEE(t *testing.T) {
-	for _, s := range []string{"", "a", "123456789", NewSecret("kw"), random62(32, randomLen)} {
+	all := make([]byte, 600)
+	for i := range all {
+		all[i] = byte(i*131 + i>>3)
+	}
+	cases := []string{"", "a", "123456789", NewSecret("kw"), random62(32, randomLen), "\xff\x00\x80"}
+	for n := 0; n <= len(all); n += 7 { // every length modulo 8, every byte value
+		cases = append(cases, string(all[:n]), string(all[len(all)-n:]))
+	}
+	for _, s := range cases {
 		if got, want := checksumIEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
 			t.Errorf("checksumIEEE(%q): got %08x, want %08x", s, got, want)
 		}
 	}
+}
+
+// FuzzChecksumIEEE: checksumIEEE is crc32.ChecksumIEEE of any string.
+func FuzzChecksumIEEE(f *testing.F) {
+	f.Add("kw_sk_0123456789")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := checksumIEEE(s), crc32.ChecksumIEEE([]byte(s)); got != want {
+			t.Fatalf("checksumIEEE(%q): got %08x, want %08x", s, got, want)
+		}
+	})
 }
 
 // TestEncode62 checks encode62 against math/big's base conversion: the
@@ -323,5 +342,21 @@ func TestEncode62(t *testing.T) {
 		if got, want := encode62(c.b, c.width), want(c.b, c.width); got != want {
 			t.Fatalf("encode62(%x, %d): got %s, want %s", c.b, c.width, got, want)
 		}
+	}
+}
+
+// formatUUID writes the canonical form: hex.EncodeToString's digits cut
+// 8-4-4-4-12.
+func TestFormatUUID(t *testing.T) {
+	for _, b := range [][16]byte{{}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10}} {
+		h := hex.EncodeToString(b[:])
+		want := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+		if got := formatUUID(&b); got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = NewID() }); n != 1 {
+		t.Errorf("NewID: got %v allocations, want 1", n)
 	}
 }
