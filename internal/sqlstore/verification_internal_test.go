@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/secret"
@@ -135,5 +138,85 @@ func TestKeyForVerificationOneStatement(t *testing.T) {
 	}
 	if n := counter.prepares.Load(); n != 1 {
 		t.Errorf("prepared %d times; want once", n)
+	}
+}
+
+// TestScanVerificationNumbers: the numbers column reads the same from
+// either database's text (booleans 0/1 or f/t, NULL as an empty field),
+// and a malformed one is an error, never a zero value taken as data.
+func TestScanVerificationNumbers(t *testing.T) {
+	monthly := sql.NullString{String: "monthly", Valid: true}
+	// In verificationNumbers' order: the key's level, active, token
+	// lifespan, hmac, generation, acts as owner, revoked, rate limit and
+	// window; the tenant's active, root and catalog version; the owner's
+	// existence, level and active; the credits.
+	sqliteOwnerless := strings.Join([]string{"3", "1", "900", "0", "2", "0", "1", "", "", "1", "0", "17", "0", "", "", "", "", "", "", ""}, " ")
+	for _, tc := range []struct {
+		name, numbers string
+		interval      sql.NullString
+		wantKey       keyward.APIKey
+		wantRec       keyward.VerificationRecord
+		wantErr       bool
+	}{
+		{name: "sqlite, ownerless, no credits", numbers: sqliteOwnerless,
+			wantKey: keyward.APIKey{Level: 3, IsActive: true, TokenLifespanSeconds: 900, SecretGeneration: 2, SecretRevoked: true},
+			wantRec: keyward.VerificationRecord{TenantActive: true, CatalogVersion: "17"}},
+		{name: "postgres, owner, credits with a refill", numbers: "1 t 0 t 1 t f 5 60 f t 4 t 2 f 42 100 3 7 9", interval: monthly,
+			wantKey: keyward.APIKey{Level: 1, IsActive: true, HMACEnabled: true, SecretGeneration: 1, ActsAsOwner: true,
+				RateLimit: &keyward.RateLimit{Limit: 5, WindowSeconds: 60},
+				Credits:   &keyward.Credits{Remaining: 42, Period: 7, Generation: 9, Refill: &keyward.Refill{Amount: 100, Interval: "monthly", DayOfMonth: 3}}},
+			wantRec: keyward.VerificationRecord{TenantRoot: true, CatalogVersion: "4", Owner: &keyward.User{ID: "u1", TenantID: "t1", Level: 2}}},
+		{name: "too few fields", numbers: "3 1 900", wantErr: true},
+		{name: "too many fields", numbers: sqliteOwnerless + " 1", wantErr: true},
+		{name: "not a number", numbers: "x" + sqliteOwnerless[1:], wantErr: true},
+		{name: "not a boolean", numbers: "3 yes" + sqliteOwnerless[3:], wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := keyward.APIKey{OwnerID: "u1", TenantID: "t1"}
+			var rec keyward.VerificationRecord
+			err := scanVerificationNumbers(tc.numbers, &k, &rec, tc.interval)
+			if tc.wantErr {
+				if err == nil {
+					t.Errorf("got no error, want one")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.wantKey.OwnerID, tc.wantKey.TenantID = "u1", "t1"
+			if diff := cmp.Diff(tc.wantKey, k); diff != "" {
+				t.Errorf("key (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantRec, rec); diff != "" {
+				t.Errorf("record (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestVerificationColumns: the verification read stays narrow. Each column
+// costs SQLite's driver about 1,200 instructions on every cache miss,
+// whatever it holds (see verificationColumns).
+func TestVerificationColumns(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.read.QueryContext(t.Context(), verificationQuery, secret.RandomBytes(32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(cols), 17; got > want {
+		t.Errorf("got %d columns, want at most %d", got, want)
 	}
 }
