@@ -227,6 +227,100 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// gatedClientReads is a store whose GetAPIKeyByClientID counts its calls
+// and, while a gate is set, waits for it to open.
+type gatedClientReads struct {
+	keyward.Store
+	reads atomic.Int64
+	gate  atomic.Pointer[chan struct{}]
+}
+
+func (g *gatedClientReads) GetAPIKeyByClientID(ctx context.Context, clientID string) (*keyward.APIKey, error) {
+	g.reads.Add(1)
+	if c := g.gate.Load(); c != nil {
+		<-*c
+	}
+	return g.Store.GetAPIKeyByClientID(ctx, clientID)
+}
+
+// TestConcurrentClientIDMissesReadOnce: misses of one client id (an access
+// token's key, checked on every use of the token) share one read as those
+// of a secret do, when it finds the key; a key not found, each reads for
+// itself.
+func TestConcurrentClientIDMissesReadOnce(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		store := &gatedClientReads{}
+		e := newEnv(t, db, func(c *keyward.Config) {
+			store.Store = c.Store
+			c.Store = store
+			c.CacheTTL = time.Nanosecond // every check a miss
+		})
+		token := func(k *keyward.IssuedKey) string {
+			t.Helper()
+			res, err := e.svc.IssueToken(e.ctx, k.ClientID, k.ClientSecret, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.AccessToken
+		}
+		k := e.key(t, e.admin, keyward.APIKeyInput{})
+		found := token(k)
+		if _, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: found}); err != nil {
+			t.Fatal(err) // reads the catalog too, once
+		}
+		gone := e.key(t, e.admin, keyward.APIKeyInput{})
+		goneToken := token(gone)
+		if _, err := e.svc.DeleteAPIKey(e.ctx, e.admin, gone.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		const n = 16
+		for _, tc := range []struct {
+			name      string
+			token     string
+			wantReads int64
+		}{
+			{"found: one read for all", found, 1},
+			{"not found: each reads", goneToken, n},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				e.clock.Add(time.Millisecond)
+				gate := make(chan struct{})
+				store.gate.Store(&gate)
+				store.reads.Store(0)
+				type result struct {
+					p   *keyward.Principal
+					err error
+				}
+				results := make(chan result, n)
+				check := func() {
+					p, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: tc.token})
+					results <- result{p, err}
+				}
+				go check() // the leader: its read waits at the gate
+				waitFor(t, "the leader's read", func() bool { return store.reads.Load() == 1 })
+				for range n - 1 {
+					go check()
+				}
+				waitFor(t, "the other misses to wait", func() bool { return keyward.MissWaiters(e.svc) == n-1 })
+				store.gate.Store(nil)
+				close(gate)
+				for range n {
+					r := <-results
+					if tc.wantReads == 1 && (r.err != nil || r.p.ID != k.ID) {
+						t.Errorf("got %v, %v; want key %s", r.p, r.err, k.ID)
+					}
+					if tc.wantReads == n && keyward.ErrorCode(r.err) != keyward.EUNAUTHORIZED {
+						t.Errorf("got %v, %v; want %s", r.p, r.err, keyward.EUNAUTHORIZED)
+					}
+				}
+				if got := store.reads.Load(); got != tc.wantReads {
+					t.Errorf("got %d store reads for %d concurrent misses; want %d", got, n, tc.wantReads)
+				}
+			})
+		}
+	})
+}
+
 // TestConcurrentMissesReadOnce: misses of one secret that arrive while
 // another's read of it is in flight wait for that read instead of reading
 // too, when it finds the key; a secret it does not find, each reads for

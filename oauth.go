@@ -226,7 +226,9 @@ func audiencesAllowed(aud Audience, allowed []string) bool {
 }
 
 // snapshotByClientID returns the cached snapshot of a key found by client
-// id, or nil when there is none.
+// id, or nil when there is none. Concurrent misses of one client id share
+// one read when it finds the key, as those of a secret do (flights.go; the
+// hash's prefix keeps client ids and secrets apart).
 func (s *Service) snapshotByClientID(ctx context.Context, clientID string) (*keySnapshot, error) {
 	h := sha256.Sum256([]byte("client id\x00" + clientID))
 	now := s.now()
@@ -234,17 +236,21 @@ func (s *Service) snapshotByClientID(ctx context.Context, clientID string) (*key
 		return snap, nil
 	}
 	gen := s.cache.gen.Load()
-	k, err := s.store.GetAPIKeyByClientID(ctx, clientID)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, nil
-	} else if err != nil {
+	snap, leader, err := s.misses.do(ctx, h, gen, func() (*keySnapshot, error) {
+		k, err := s.store.GetAPIKeyByClientID(ctx, clientID)
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		return s.snapshot(ctx, k, k.SecretHash, now) // as of its current secret
+	})
+	if err != nil || snap == nil {
 		return nil, err
 	}
-	snap, err := s.snapshot(ctx, k, k.SecretHash, now) // as of its current secret
-	if err != nil {
-		return nil, err
+	if leader {
+		s.cache.put(h, snap, gen)
 	}
-	s.cache.put(h, snap, gen)
 	return snap, nil
 }
 

@@ -11,6 +11,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +20,7 @@ import (
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"modernc.org/sqlite"
 
 	"github.com/keyward/keyward"
 )
@@ -55,6 +56,8 @@ type DB struct {
 	dsn     string  // PostgreSQL: for the change feed's own connection
 	write   *sql.DB // SQLite: one connection; PostgreSQL: the pool
 	read    *sql.DB // SQLite: query-only pool; PostgreSQL: same as write
+	// stmts: SQLite's statement caches, of write and read (see stmtcache.go).
+	stmts []*stmtCache
 }
 
 var _ keyward.Store = (*DB)(nil)
@@ -91,6 +94,12 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
+	return openSQLiteWith(ctx, path, func(c driver.Connector) driver.Connector { return c })
+}
+
+// openSQLiteWith is openSQLite with each pool's driver connections made by
+// wrap(the driver's), under the statement cache: tests count statements.
+func openSQLiteWith(ctx context.Context, path string, wrap func(driver.Connector) driver.Connector) (*DB, error) {
 	if path == "" || strings.HasPrefix(path, "file:") || strings.Contains(path, ":memory:") {
 		return nil, fmt.Errorf("opening sqlite: %q is not a file path", path)
 	}
@@ -107,11 +116,19 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	f.Close()
 	uri := "file:" + escapeURIPath(path) + "?" + sqlitePragmas
 
+	connect := func(dsn string) (*sql.DB, *stmtCache, error) {
+		c, err := sqlite.NewConnector(dsn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening sqlite: %w", err)
+		}
+		cache := newStmtCache(wrap(c), stmtCacheSize)
+		return sql.OpenDB(cache), cache, nil
+	}
 	// The writer connects first so that it switches the file to WAL before
 	// any reader opens it.
-	write, err := sql.Open("sqlite", uri+"&_txlock=immediate")
+	write, writeStmts, err := connect(uri + "&_txlock=immediate")
 	if err != nil {
-		return nil, fmt.Errorf("opening sqlite: %w", err)
+		return nil, err
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
@@ -122,10 +139,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
 
-	read, err := sql.Open("sqlite", uri+"&_query_only=1")
+	read, readStmts, err := connect(uri + "&_query_only=1")
 	if err != nil {
 		write.Close()
-		return nil, fmt.Errorf("opening sqlite: %w", err)
+		return nil, err
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
@@ -135,7 +152,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
-	return newDB(DialectSQLite, write, read), nil
+	db := newDB(DialectSQLite, write, read)
+	db.stmts = []*stmtCache{writeStmts, readStmts}
+	return db, nil
 }
 
 // escapeURIPath escapes the characters that would end the path part of a
@@ -146,8 +165,7 @@ func escapeURIPath(path string) string {
 
 func newDB(dialect string, write, read *sql.DB) *DB {
 	db := &DB{dialect: dialect, write: write, read: read}
-	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write, readPool: read, verify: &verificationStmt{},
-		anchors: &anchorCache{}}
+	db.store = &store{pg: dialect == DialectPostgres, read: read, pool: write, readPool: read, anchors: &anchorCache{}}
 	return db
 }
 
@@ -169,7 +187,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes every connection. The DB must not be used afterwards.
 func (db *DB) Close() error {
-	err := errors.Join(db.verify.close(), db.write.Close())
+	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
@@ -226,10 +244,8 @@ type store struct {
 	read querier // where reads go: the read pool, or tx
 	tx   *sql.Tx // the transaction of DB.Tx, or nil
 	pool *sql.DB // the write pool, where writes go when tx is nil
-	// readPool and verify: KeyForVerification's statement, prepared once
-	// (nil inside a transaction).
+	// readPool: the read pool (nil inside a transaction).
 	readPool *sql.DB
-	verify   *verificationStmt
 	// after holds, inside DB.Tx, what runs once it committed (see
 	// afterCommit).
 	after *[]func(context.Context)

@@ -63,7 +63,13 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.Up(ctx); err != nil {
+	_, err = p.Up(ctx)
+	// The migrations' statements, and those prepared on the old schema,
+	// are not kept.
+	for _, c := range db.stmts {
+		c.forget()
+	}
+	if err != nil {
 		return fmt.Errorf("migrating the %s database: %w", db.dialect, err)
 	}
 	return nil

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/keyward/keyward"
 )
@@ -101,58 +99,15 @@ func oneLetterNames(columns []string) string {
 	return b.String()
 }
 
-// verificationStmt is verificationQuery prepared once on the read pool.
-// Every cache miss gets it: once prepared, without taking a lock.
-type verificationStmt struct {
-	ready atomic.Pointer[sql.Stmt]
-	mu    sync.Mutex // held while preparing or closing
-}
-
-func (v *verificationStmt) get(ctx context.Context, pool *sql.DB, query string) (*sql.Stmt, error) {
-	if stmt := v.ready.Load(); stmt != nil {
-		return stmt, nil
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if stmt := v.ready.Load(); stmt != nil {
-		return stmt, nil
-	}
-	stmt, err := pool.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	v.ready.Store(stmt)
-	return stmt, nil
-}
-
-func (v *verificationStmt) close() error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	stmt := v.ready.Swap(nil)
-	if stmt == nil {
-		return nil
-	}
-	return stmt.Close()
-}
-
 // KeyForVerification returns the key, in any tenant, whose current or
 // previous secret hash is hash (a current match wins), with its tenant's
 // and owner's state and its tenant's catalog version, in one statement
-// (prepared once outside a transaction), or ENOTFOUND.
+// (prepared once per connection: see stmtcache.go), or ENOTFOUND.
 func (s *store) KeyForVerification(ctx context.Context, hash []byte) (*keyward.VerificationRecord, error) {
 	if len(hash) == 0 {
 		return nil, notFound("api key")
 	}
-	var row *sql.Row
-	if s.verify != nil && s.tx == nil {
-		stmt, err := s.verify.get(ctx, s.readPool, verificationQuery)
-		if err != nil {
-			return nil, fmt.Errorf("preparing the verification query: %w", err)
-		}
-		row = stmt.QueryRowContext(ctx, hash)
-	} else {
-		row = s.read.QueryRowContext(ctx, verificationQuery, hash)
-	}
+	row := s.read.QueryRowContext(ctx, verificationQuery, hash)
 	var (
 		k   keyward.APIKey
 		rec keyward.VerificationRecord
