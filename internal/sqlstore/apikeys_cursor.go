@@ -231,11 +231,13 @@ const (
 
 // addPart adds to w the condition of part, after the key whose sort values
 // are vals (nil: from the start of the part). On PostgreSQL the value's
-// IS NULL term is bounded by >= and <= where it is false: the planner
-// turns "= false" into IS NOT NULL, which no index column is; and it takes
-// the value's IS NULL for the index's IS NULL column, not the value's, so
-// the NULLs are read by id (the primary key, joined keys included: joinID,
-// when not "", is the id of the key joined to the row of terms).
+// IS NULL term is tested with IS FALSE where it is false: the planner
+// turns "= false" into IS NOT NULL, which no index column is, and ">= false
+// AND <= false" seeks but is costed as a range (it would rather read the
+// primary key); and it takes the value's IS NULL for the index's IS NULL
+// column, not the value's, so the NULLs are read by id (the primary key,
+// joined keys included: joinID, when not "", is the id of the key joined
+// to the row of terms).
 func (w *whereClause) addPart(part nullablePart, terms []keyOrderTerm, vals []any, pg bool, joinID string) {
 	isNull, value, id := terms[0].expr, terms[1].expr, terms[2].expr
 	if part == partNulls {
@@ -246,8 +248,7 @@ func (w *whereClause) addPart(part nullablePart, terms []keyOrderTerm, vals []an
 		}
 		w.conds = append(w.conds, value+" IS NULL")
 	} else if pg {
-		w.add(isNull+" >= ?", false)
-		w.conds = append(w.conds, isNull+" <= $"+strconv.Itoa(len(w.args)))
+		w.conds = append(w.conds, isNull+" IS FALSE")
 	} else {
 		w.add(isNull+" = ?", int64(0))
 	}
