@@ -132,6 +132,10 @@ func (s *store) addConditionOn(w *whereClause, col string, c keyward.Condition) 
 // density a page is found after some thousands of keys at most).
 var listCountCap = 1000
 
+// listQueryHook, when set (by tests), is called with each query that reads
+// the keys or sort values of a list, and its arguments.
+var listQueryHook func(query string, args []any)
+
 // ListAPIKeys returns one page of the keys of tenantID that match f, with
 // the number of all matches (exact up to listCountCap, else an estimate):
 //
@@ -375,8 +379,11 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		}
 		if valsOnly {
 			// An anchor: the sort values of one key, reading the index.
-			vals, err := st.queryValues(ctx, len(terms), `SELECT `+strings.Join(extra, ", ")+` FROM `+skipFrom+sw.String()+
-				orderByOf(order)+limit, st.planned(args)...)
+			query := `SELECT ` + strings.Join(extra, ", ") + ` FROM ` + skipFrom + sw.String() + orderByOf(order) + limit
+			if listQueryHook != nil {
+				listQueryHook(query, args)
+			}
+			vals, err := st.queryValues(ctx, len(terms), query, st.planned(args)...)
 			return nil, vals, err
 		}
 		query := `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(order) + limit
@@ -408,6 +415,9 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 			query = `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + sortJoin + users +
 				` WHERE (k.tenant_id, k.id) IN (SELECT ` + skipCols + ` FROM ` + skipFrom + sw.String() + orderByOf(order) + limit +
 				`)` + orderByOf(terms)
+		}
+		if listQueryHook != nil {
+			listQueryHook(query, args)
 		}
 		return st.queryKeysWith(ctx, len(terms), query, st.planned(args)...)
 	}

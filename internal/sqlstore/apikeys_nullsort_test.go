@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -123,6 +124,60 @@ func TestListAPIKeysNullableSortWalk(t *testing.T) {
 							t.Errorf("by page number: got %v, want %v", got, want)
 						}
 					})
+				}
+			}
+		}
+	})
+}
+
+// TestListAPIKeysNullableSortSeeks checks, on SQLite (whose plans do not
+// depend on statistics), that a list of many keys sorted by a nullable
+// field, after a cursor among the values, in a tie or among the NULLs,
+// seeks in the order's index past the IS NULL column (to the value, or to
+// the id among equal values and NULLs) and sorts nothing: a condition
+// bounding the IS NULL column alone read every key before the cursor.
+func TestListAPIKeysNullableSortSeeks(t *testing.T) {
+	sqltest.Backends(t, func(t *testing.T, db *sqlstore.DB) {
+		if db.Dialect() != sqlstore.DialectSQLite {
+			t.Skip("PostgreSQL's plans of a few keys are not those of many: see BenchmarkListAPIKeysMillion")
+		}
+		ctx := t.Context()
+		now := time.Now().UTC().Truncate(time.Second)
+		tn := &keyward.Tenant{ID: secret.NewID(), Name: "seeks", Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+		must(t, db.CreateTenant(ctx, tn))
+		for i := range 12 {
+			k := benchKey(tn.ID, nil, now)
+			if i%3 != 0 { // two keys a value: ties
+				k.LastUsedAt = ptrTo(now.Add(-time.Duration(i/2) * time.Minute))
+				k.ExpiresAt = ptrTo(now.Add(time.Duration(i/2) * time.Hour))
+			}
+			must(t, db.CreateAPIKey(ctx, k))
+		}
+		defer sqlstore.SetListCountCap(3)()
+		seek := regexp.MustCompile(`SEARCH k USING (COVERING )?INDEX \S+ \(tenant_id=\? AND <expr>=\? AND (last_used_at|expires_at)[=<>]`)
+		for _, sort := range []string{"lastUsedAt", "-lastUsedAt", "expiresAt", "-expiresAt"} {
+			for n := 1; n < 12; n++ {
+				// The cursor of the n-th key: a value, a tie or a NULL.
+				f := keyward.APIKeyFilter{Sort: sort, Now: now, Page: keyward.Page{Number: n, Size: 1}}
+				l, err := db.ListAPIKeys(ctx, tn.ID, f)
+				must(t, err)
+				f.Page.Number, f.Cursor = 1, l.NextCursor
+				var queries [][]any
+				func() {
+					defer sqlstore.SetListQueryHook(func(q string, args []any) { queries = append(queries, append([]any{q}, args...)) })()
+					_, err = db.ListAPIKeys(ctx, tn.ID, f)
+				}()
+				must(t, err)
+				if len(queries) == 0 {
+					t.Fatalf("%s after key %d: no query seen", sort, n)
+				}
+				for _, q := range queries {
+					plan, err := db.QueryStrings(ctx, "EXPLAIN QUERY PLAN "+q[0].(string), q[1:]...)
+					must(t, err)
+					p := strings.Join(plan, "\n")
+					if !seek.MatchString(p) || strings.Contains(p, "TEMP B-TREE") {
+						t.Errorf("%s after key %d: got plan\n%s\nwant a seek past the IS NULL column (%s) and no sort", sort, n, p, seek)
+					}
 				}
 			}
 		}
