@@ -132,6 +132,10 @@ func (s *store) addConditionOn(w *whereClause, col string, c keyward.Condition) 
 // density a page is found after some thousands of keys at most).
 var listCountCap = 1000
 
+// listQueryHook, when set (by tests), is called with each query that reads
+// the keys or sort values of a list, and its arguments.
+var listQueryHook func(query string, args []any)
+
 // ListAPIKeys returns one page of the keys of tenantID that match f, with
 // the number of all matches (exact up to listCountCap, else an estimate):
 //
@@ -320,14 +324,33 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	lastUseOnly := walk && sortJoin != "" && len(w.conds) == 1 && w.conds[0] == "k.tenant_id = $1" &&
 		!slices.ContainsFunc(terms, func(t keyOrderTerm) bool { return strings.Contains(t.expr, "k.") })
 	const users = ` LEFT JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.owner_id`
-	fetch := func(st *store, after []any, offset, size int, valsOnly bool) ([]*keyward.APIKey, [][]any, error) {
-		if walk && (f.Sort == "userName" || f.Sort == "-userName") {
-			return st.listByOwnerName(ctx, tenantID, w, f.Sort == "-userName", after, offset, size)
-		}
+	// fetchPart reads the keys of part of the list (see nullablePart).
+	fetchPart := func(st *store, part nullablePart, after []any, offset, size int, valsOnly bool) ([]*keyward.APIKey, [][]any, error) {
 		from := from + sortJoin
 		pw := whereClause{conds: slices.Clone(src.conds), args: slices.Clone(src.args)}
-		if after != nil {
-			pw.addAfter(terms, after)
+		order := terms
+		if part == partAll {
+			if after != nil {
+				pw.addAfter(terms, after)
+			}
+		} else {
+			joinID := ""
+			if sortJoin != "" {
+				joinID = "k.id" // else a merge join reads the keys from the first
+			}
+			pw.addPart(part, terms, after, st.pg, joinID)
+			switch {
+			case part == partNulls:
+				order = terms[2:] // by id alone
+			case st.pg:
+			case part == partTies:
+				order = terms[2:]
+			default:
+				// SQLite sorts by an index's expression it tests for
+				// equality (a temporary B-tree of every key after), but
+				// not by the columns after it.
+				order = terms[1:]
+			}
 		}
 		args := append(pw.args, size)
 		limit := fmt.Sprintf(" LIMIT $%d", len(args))
@@ -347,15 +370,23 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		if lastUseOnly {
 			sw.conds = slices.Clone(pw.conds)
 			sw.conds[0] = "l.tenant_id = $1"
+			for i, c := range sw.conds {
+				if rest, ok := strings.CutPrefix(c, "k.id > "); ok { // key_last_used alone
+					sw.conds[i] = "l.key_id > " + rest
+				}
+			}
 			skipFrom, skipCols = "key_last_used l", "l.tenant_id, l.key_id"
 		}
 		if valsOnly {
 			// An anchor: the sort values of one key, reading the index.
-			vals, err := st.queryValues(ctx, len(terms), `SELECT `+strings.Join(extra, ", ")+` FROM `+skipFrom+sw.String()+
-				orderByOf(terms)+limit, st.planned(args)...)
+			query := `SELECT ` + strings.Join(extra, ", ") + ` FROM ` + skipFrom + sw.String() + orderByOf(order) + limit
+			if listQueryHook != nil {
+				listQueryHook(query, args)
+			}
+			vals, err := st.queryValues(ctx, len(terms), query, st.planned(args)...)
 			return nil, vals, err
 		}
-		query := `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(terms) + limit
+		query := `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM ` + from + users + pw.String() + orderByOf(order) + limit
 		switch {
 		case !walk:
 			// Few matches: find them all by the filters' own indexes, then
@@ -382,10 +413,55 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 			// A deep page by number: skip the rows reading only the index
 			// (their ids), then read the page's keys.
 			query = `SELECT ` + st.keyCols() + ", " + strings.Join(extra, ", ") + ` FROM api_keys k` + sortJoin + users +
-				` WHERE (k.tenant_id, k.id) IN (SELECT ` + skipCols + ` FROM ` + skipFrom + sw.String() + orderByOf(terms) + limit +
+				` WHERE (k.tenant_id, k.id) IN (SELECT ` + skipCols + ` FROM ` + skipFrom + sw.String() + orderByOf(order) + limit +
 				`)` + orderByOf(terms)
 		}
+		if listQueryHook != nil {
+			listQueryHook(query, args)
+		}
 		return st.queryKeysWith(ctx, len(terms), query, st.planned(args)...)
+	}
+	// Sorted by one nullable field over many keys, a list after a key is
+	// read in ranges of the order's index, each sought (see nullablePart).
+	nullSplit := walk && len(terms) == 3 && terms[1].nullable
+	fetch := func(st *store, after []any, offset, size int, valsOnly bool) ([]*keyward.APIKey, [][]any, error) {
+		switch {
+		case walk && (f.Sort == "userName" || f.Sort == "-userName"):
+			return st.listByOwnerName(ctx, tenantID, w, f.Sort == "-userName", after, offset, size)
+		case !nullSplit || after == nil:
+			return fetchPart(st, partAll, after, offset, size, valsOnly)
+		case after[1] == nil: // among the NULLs
+			return fetchPart(st, partNulls, after, offset, size, valsOnly)
+		}
+		// The ties, the values after, then the NULLs: from each part the
+		// keys the others leave; an offset past a part is diminished by
+		// its keys.
+		var keys []*keyward.APIKey
+		var vals [][]any
+		for _, part := range []nullablePart{partTies, partValues, partNulls} {
+			from := after
+			if part == partNulls {
+				from = nil
+			}
+			k, v, err := fetchPart(st, part, from, offset, size-len(vals), valsOnly)
+			if err != nil {
+				return nil, nil, err
+			}
+			keys, vals = append(keys, k...), append(vals, v...)
+			switch {
+			case len(vals) >= size:
+				return keys, vals, nil
+			case len(v) > 0:
+				offset = 0
+			case offset > 0 && part != partNulls:
+				_, skipped, err := fetchPart(st, part, from, 0, offset, true)
+				if err != nil {
+					return nil, nil, err
+				}
+				offset -= len(skipped)
+			}
+		}
+		return keys, vals, nil
 	}
 	offset := f.Page.Offset()
 	if f.Cursor != "" {

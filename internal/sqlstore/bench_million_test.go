@@ -318,8 +318,31 @@ func listMillion(b *testing.B, db *sqlstore.DB) {
 		{"page25000", keyward.APIKeyFilter{Page: deep}},
 		{"page25000-name", keyward.APIKeyFilter{Page: deep, Sort: "name"}},
 		{"page25000-lastUsedAt", keyward.APIKeyFilter{Page: deep, Sort: "-lastUsedAt"}},
+		{"page25000-lastUsedAt-asc", keyward.APIKeyFilter{Page: deep, Sort: "lastUsedAt"}},
+		{"page25000-expiresAt", keyward.APIKeyFilter{Page: deep, Sort: "-expiresAt"}},
+		{"page25000-expiresAt-asc", keyward.APIKeyFilter{Page: deep, Sort: "expiresAt"}},
+		// Deep pages by page number among the keys with a value (a third
+		// of the keys were used, a fifth expire): the anchors' seek starts
+		// at a value, not at a NULL.
+		{"page5000-lastUsedAt", keyward.APIKeyFilter{Page: keyward.Page{Number: 5_000, Size: 20}, Sort: "-lastUsedAt"}},
+		{"page5000-expiresAt-asc", keyward.APIKeyFilter{Page: keyward.Page{Number: 5_000, Size: 20}, Sort: "expiresAt"}},
 		{"page20000-active", keyward.APIKeyFilter{Page: keyward.Page{Number: 20_000, Size: 20}, Status: keyward.StatusActive}},
 		{"cursor-deep", keyward.APIKeyFilter{Cursor: before.NextCursor, Sort: "-createdAt"}},
+	}
+	// Deep cursors of the nullable sorts, both ways: one among the NULLs
+	// (page 25,000), one among the values (page 5,000), each found when
+	// its sub-benchmark runs (after the pages by number, whose first-ms
+	// finds their anchors).
+	deepCursors := map[string]keyward.APIKeyFilter{}
+	for _, sort := range []string{"lastUsedAt", "-lastUsedAt", "expiresAt", "-expiresAt"} {
+		for _, number := range []int{5_000, 25_000} {
+			name := fmt.Sprintf("cursor%d-%s", number, sort)
+			deepCursors[name] = keyward.APIKeyFilter{Page: keyward.Page{Number: number - 1, Size: 20}, Sort: sort}
+			cases = append(cases, struct {
+				name string
+				f    keyward.APIKeyFilter
+			}{name, keyward.APIKeyFilter{Sort: sort}})
+		}
 	}
 	for _, sort := range []string{"name", "-name", "createdAt", "-createdAt", "lastUsedAt", "-lastUsedAt", "expiresAt",
 		"-expiresAt", "id", "-id", "isActive", "-isActive", "clientId", "userName", "version", "description", "deviceName"} {
@@ -333,6 +356,14 @@ func listMillion(b *testing.B, db *sqlstore.DB) {
 			c.f.Page = page1
 		}
 		b.Run(c.name, func(b *testing.B) {
+			if f, ok := deepCursors[c.name]; ok {
+				f.Now = time.Now()
+				prev, err := db.ListAPIKeys(ctx, benchTenantID, f)
+				if err != nil || prev.NextCursor == "" {
+					b.Fatalf("finding the deep cursor: %v (%q)", err, prev.NextCursor)
+				}
+				c.f.Cursor = prev.NextCursor
+			}
 			var took []time.Duration
 			var l keyward.List[*keyward.APIKey]
 			var first time.Duration

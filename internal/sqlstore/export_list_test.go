@@ -28,3 +28,12 @@ func (db *DB) Anchors() int {
 	}
 	return n
 }
+
+// SetListQueryHook calls hook with each query that reads the keys or sort
+// values of a list, and its arguments, until restore is called; not for
+// parallel tests.
+func SetListQueryHook(hook func(query string, args []any)) (restore func()) {
+	old := listQueryHook
+	listQueryHook = hook
+	return func() { listQueryHook = old }
+}
