@@ -314,13 +314,11 @@ func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, 
 		pb := boundsOf(prev)
 		c.prevBounds = &pb
 	}
-	if caller != nil {
-		if c.rights {
-			c.callerCredits = caller.Credits
-		}
-		cb := boundsOf(caller)
-		c.callerBounds = &cb
+	credits, bounds := callerLimits(caller)
+	if c.rights {
+		c.callerCredits = credits
 	}
+	c.callerBounds = bounds
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
 		c.owner = &r
@@ -329,16 +327,6 @@ func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, 
 		c.ownerLevel = &owner.Level
 	}
 	return c, nil
-}
-
-// callerCredits returns the credits of the key p is, nil for a key without
-// credits or a principal that is not a key.
-func callerCredits(ctx context.Context, tx StoreTx, p *Principal) (*Credits, error) {
-	self, err := callerKey(ctx, tx, p)
-	if self == nil || err != nil {
-		return nil, err
-	}
-	return self.Credits, nil
 }
 
 // callerKey returns the key p is, nil for a principal that is not a key
@@ -354,6 +342,16 @@ func callerKey(ctx context.Context, tx StoreTx, p *Principal) (*APIKey, error) {
 		return nil, err
 	}
 	return self, nil
+}
+
+// callerLimits returns the credits and the bounds of caller, nil for none
+// (nil credits: a key without them; nil bounds: no key).
+func callerLimits(caller *APIKey) (*Credits, *keyBounds) {
+	if caller == nil {
+		return nil, nil
+	}
+	b := boundsOf(caller)
+	return caller.Credits, &b
 }
 
 // boundsOf returns what bounds k's use in time, rate and place.
@@ -894,11 +892,12 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if err != nil {
 			return err
 		}
-		bound, err := callerCredits(ctx, tx, p)
+		caller, err := callerKey(ctx, tx, p)
 		if err != nil {
 			return err
 		}
-		if err := p.authorizeKeyRotate(facts, prev.Credits, bound); err != nil {
+		bound, callerBounds := callerLimits(caller)
+		if err := p.authorizeKeyRotate(facts, prev.Credits, bound, boundsOf(prev), callerBounds); err != nil {
 			return err
 		}
 		if err := s.stillActive(ctx, tx, p); err != nil {

@@ -267,8 +267,10 @@ func (p *Principal) mayManageOwnerless() bool {
 //
 // A key with credits (bound) may rotate another key only if that key's
 // credits are within its own: else the new secret would be more use than
-// the caller has.
-func (p *Principal) authorizeKeyRotate(k keyFacts, credits, bound *Credits) error {
+// the caller has. Likewise a key with bounds (callerBounds: an expiry, a
+// rate limit, an allowlist) may rotate only a key whose bounds are within
+// its own.
+func (p *Principal) authorizeKeyRotate(k keyFacts, credits, bound *Credits, bounds keyBounds, callerBounds *keyBounds) error {
 	if p.rotatesItself(k.ID) {
 		if p.prevSecret {
 			return Errorf(EFORBIDDEN, "a key rotates itself with its current secret, not the previous one")
@@ -286,6 +288,11 @@ func (p *Principal) authorizeKeyRotate(k keyFacts, credits, bound *Credits) erro
 	}
 	if bound != nil && !creditsWithin(credits, bound) {
 		return Errorf(EFORBIDDEN, "a key with credits may only rotate keys whose credits are within its own (%d remaining)", bound.Remaining)
+	}
+	if callerBounds != nil {
+		if err := callerBounds.cover(nil, bounds); err != nil {
+			return Errorf(EFORBIDDEN, "rotating hands you the key's secret: %s", err.Message)
+		}
 	}
 	return nil
 }

@@ -125,6 +125,11 @@ func TestBoundedKeyGivesNoLooserBounds(t *testing.T) {
 			}
 		}
 
+		// A rotation hands over the key's secret: only of a key within the
+		// caller's bounds.
+		s.do("POST", "/v1/apikeys/"+free.ID+"/rotate", bounded.ClientSecret, map[string]any{}, 403, nil)
+		s.do("POST", "/v1/apikeys/"+child.ID+"/rotate", bounded.ClientSecret, map[string]any{}, 200, nil)
+
 		// FreeSewing's create needs an expiry: not a later one than the key's.
 		fs := basic(bounded.ClientID, bounded.ClientSecret)
 		for _, tt := range []struct {
