@@ -248,21 +248,31 @@ func (s *Service) changeKey(ctx context.Context, tx StoreTx, p *Principal, k, pr
 		return err
 	}
 	applyKeyInput(k, in, refs, now)
+	var caller *APIKey
+	if prev == nil || changesRights(prev, k) || !sameBounds(boundsOf(prev), boundsOf(k)) {
+		if caller, err = callerKey(ctx, tx, p); err != nil {
+			return err
+		}
+	}
+	if prev == nil && caller != nil {
+		inheritBounds(k, in, caller)
+	}
 	if err := checkKey(k); err != nil {
 		return err
 	}
-	return s.authorizeKey(ctx, tx, p, k, prev, in)
+	return s.authorizeKey(ctx, tx, p, caller, k, prev, in)
 }
 
-// authorizeKey asks the policy whether p may turn prev (nil on create) into
-// k, after reading the facts it needs: the catalog, the owners' rights.
-func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey, in APIKeyInput) error {
+// authorizeKey asks the policy whether p (the key caller, when p is a key
+// and the change needs it) may turn prev (nil on create) into k, after
+// reading the facts it needs: the catalog, the owners' rights.
+func (s *Service) authorizeKey(ctx context.Context, tx StoreTx, p *Principal, caller, k, prev *APIKey, in APIKeyInput) error {
 	if prev != nil && p.isKey(prev.TenantID, prev.ID) {
 		if err := p.authorizeOwnKeyChange(ownChange(prev, k, in)); err != nil {
 			return err
 		}
 	}
-	c, err := s.keyChangeFacts(ctx, tx, p, k, prev)
+	c, err := s.keyChangeFacts(ctx, tx, p, caller, k, prev)
 	if err != nil {
 		return err
 	}
@@ -281,9 +291,9 @@ func ownChange(prev, k *APIKey, in APIKeyInput) ownKeyChange {
 	}
 }
 
-// keyChangeFacts reads what the policy needs to decide whether p may turn
-// prev (nil on create) into k.
-func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, k, prev *APIKey) (keyChange, error) {
+// keyChangeFacts reads what the policy needs to decide whether p, the key
+// caller when it is one, may turn prev (nil on create) into k.
+func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, caller, k, prev *APIKey) (keyChange, error) {
 	t, catalog, err := tenantCatalog(ctx, tx, k.TenantID)
 	if err != nil {
 		return keyChange{}, err
@@ -292,7 +302,7 @@ func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, 
 	if err != nil {
 		return keyChange{}, err
 	}
-	c := keyChange{next: next, rights: prev == nil, credits: k.Credits, creditsGrant: prev == nil}
+	c := keyChange{next: next, rights: prev == nil, credits: k.Credits, creditsGrant: prev == nil, bounds: boundsOf(k)}
 	ownerChanged := prev == nil || prev.OwnerID != k.OwnerID
 	if prev != nil {
 		pf, _, err := s.keyFacts(ctx, tx, prev, t.IsRoot, catalog)
@@ -301,12 +311,14 @@ func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, 
 		}
 		c.prev, c.rights = &pf, changesRights(prev, k)
 		c.creditsGrant = creditsGrant(prev.Credits, k.Credits)
+		pb := boundsOf(prev)
+		c.prevBounds = &pb
 	}
+	credits, bounds := callerLimits(caller)
 	if c.rights {
-		if c.callerCredits, err = callerCredits(ctx, tx, p); err != nil {
-			return keyChange{}, err
-		}
+		c.callerCredits = credits
 	}
+	c.callerBounds = bounds
 	if owner != nil && ownerChanged && k.OwnerID != p.OwnerID {
 		r := s.userRights(owner, t.IsRoot, catalog)
 		c.owner = &r
@@ -317,9 +329,9 @@ func (s *Service) keyChangeFacts(ctx context.Context, tx StoreTx, p *Principal, 
 	return c, nil
 }
 
-// callerCredits returns the credits of the key p is, nil for a key without
-// credits or a principal that is not a key.
-func callerCredits(ctx context.Context, tx StoreTx, p *Principal) (*Credits, error) {
+// callerKey returns the key p is, nil for a principal that is not a key
+// (a user: its keys are bounded by what it sets, not by a key of its own).
+func callerKey(ctx context.Context, tx StoreTx, p *Principal) (*APIKey, error) {
 	if p.Kind != KindAPIKey {
 		return nil, nil
 	}
@@ -329,7 +341,45 @@ func callerCredits(ctx context.Context, tx StoreTx, p *Principal) (*Credits, err
 	} else if err != nil {
 		return nil, err
 	}
-	return self.Credits, nil
+	return self, nil
+}
+
+// callerLimits returns the credits and the bounds of caller, nil for none
+// (nil credits: a key without them; nil bounds: no key).
+func callerLimits(caller *APIKey) (*Credits, *keyBounds) {
+	if caller == nil {
+		return nil, nil
+	}
+	b := boundsOf(caller)
+	return caller.Credits, &b
+}
+
+// boundsOf returns what bounds k's use in time, rate and place.
+func boundsOf(k *APIKey) keyBounds {
+	return keyBounds{ExpiresAt: k.ExpiresAt, RateLimit: k.RateLimit, AllowedCIDRs: k.AllowedCIDRs}
+}
+
+// sameBounds reports whether a and b bound a key alike.
+func sameBounds(a, b keyBounds) bool {
+	return sameTime(a.ExpiresAt, b.ExpiresAt) && sameRateLimit(a.RateLimit, b.RateLimit) && slices.Equal(a.AllowedCIDRs, b.AllowedCIDRs)
+}
+
+// inheritBounds gives k, which key caller creates or imports, caller's
+// expiry, rate limit and allowlist where in leaves them out: a key made by
+// a bounded key is bounded alike unless it asks for tighter bounds (looser
+// ones are refused, keyBounds.cover).
+func inheritBounds(k *APIKey, in APIKeyInput, caller *APIKey) {
+	if in.ExpiresAt.IsZero() && in.ExpiresIn == nil && caller.ExpiresAt != nil {
+		t := *caller.ExpiresAt
+		k.ExpiresAt = &t
+	}
+	if in.RateLimit.IsZero() && caller.RateLimit != nil {
+		l := *caller.RateLimit
+		k.RateLimit = &l
+	}
+	if in.AllowedCIDRs.IsZero() && len(caller.AllowedCIDRs) > 0 {
+		k.AllowedCIDRs = slices.Clone(caller.AllowedCIDRs)
+	}
 }
 
 // changesRights reports whether turning prev into k gives the key rights:
@@ -842,11 +892,12 @@ func (s *Service) RotateAPIKey(ctx context.Context, p *Principal, id string, in 
 		if err != nil {
 			return err
 		}
-		bound, err := callerCredits(ctx, tx, p)
+		caller, err := callerKey(ctx, tx, p)
 		if err != nil {
 			return err
 		}
-		if err := p.authorizeKeyRotate(facts, prev.Credits, bound); err != nil {
+		bound, callerBounds := callerLimits(caller)
+		if err := p.authorizeKeyRotate(facts, prev.Credits, bound, boundsOf(prev), callerBounds); err != nil {
 			return err
 		}
 		if err := s.stillActive(ctx, tx, p); err != nil {

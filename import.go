@@ -154,7 +154,7 @@ func (s *Service) importKeys(ctx context.Context, tx StoreTx, p *Principal, line
 // as many creates, one a line, would each spend a credit of it (the
 // import's request paid the first) and bound that line's credits by what
 // was left (TestMeteredKeyGivesNoMoreThanItHas). bound is the credits the
-// next line is checked against: the very Credits that callerCredits reads
+// next line is checked against: the very Credits that callerKey reads
 // from the import's memo of the caller's key.
 type importBudget struct {
 	bound *Credits

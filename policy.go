@@ -1,6 +1,10 @@
 package keyward
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+	"time"
+)
 
 // The authorization policy (SPEC §3). Every decision "may this principal do
 // this to that target" that gives someone a credential or changes anyone's
@@ -104,6 +108,20 @@ type keyChange struct {
 	// none at all).
 	credits      *Credits
 	creditsGrant bool
+	// callerBounds are the bounds of the calling key (nil for a user):
+	// a key gives no key a later expiry, a looser rate limit or a wider
+	// allowlist than its own. bounds are next's, prevBounds prev's (nil on
+	// create).
+	callerBounds *keyBounds
+	bounds       keyBounds
+	prevBounds   *keyBounds
+}
+
+// keyBounds are what bounds when, how often and from where a key works.
+type keyBounds struct {
+	ExpiresAt    *time.Time // nil: never expires
+	RateLimit    *RateLimit // nil: none of its own
+	AllowedCIDRs []string   // empty: any address
 }
 
 // authorizeKeyChange decides a create, replace or update of a key.
@@ -121,6 +139,11 @@ func (p *Principal) authorizeKeyChange(c keyChange) error {
 			return Errorf(EFORBIDDEN, "apikeys:write on every key of the tenant is required to create keys for another owner")
 		}
 		return Errorf(EFORBIDDEN, "apikeys:write is required")
+	}
+	if c.callerBounds != nil {
+		if err := c.callerBounds.cover(c.prevBounds, c.bounds); err != nil {
+			return err
+		}
 	}
 	if !c.rights {
 		return nil
@@ -150,6 +173,31 @@ func (p *Principal) authorizeKeyChange(c keyChange) error {
 		return Errorf(EFORBIDDEN, "a key with credits may only give a key credits within its own (%d remaining)", c.callerCredits.Remaining)
 	}
 	return nil
+}
+
+// cover decides whether a key bounded by b may turn a key bounded by prev
+// (nil on create) into one bounded by next: each bound it sets (all of
+// them on create) must be within b's, lest the key it makes or changes
+// outlive it, outpace it or work from where it does not. A bound left as it
+// was is not its doing.
+func (b *keyBounds) cover(prev *keyBounds, next keyBounds) *Error {
+	if b.ExpiresAt != nil && (prev == nil || !sameTime(prev.ExpiresAt, next.ExpiresAt)) &&
+		(next.ExpiresAt == nil || next.ExpiresAt.After(*b.ExpiresAt)) {
+		return Errorf(EFORBIDDEN, "a key that expires may only give a key an expiry no later than its own (%s)", b.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if b.RateLimit != nil && (prev == nil || !sameRateLimit(prev.RateLimit, next.RateLimit)) && !rateLimitWithin(next.RateLimit, b.RateLimit) {
+		return Errorf(EFORBIDDEN, "a key with a rate limit may only give a key a rate limit no looser than its own (%d per %d seconds)", b.RateLimit.Limit, b.RateLimit.WindowSeconds)
+	}
+	if len(b.AllowedCIDRs) > 0 && (prev == nil || !slices.Equal(prev.AllowedCIDRs, next.AllowedCIDRs)) && widensAllowlist(b.AllowedCIDRs, next.AllowedCIDRs) {
+		return Errorf(EFORBIDDEN, "a key with allowedCidrs may only give a key addresses within its own")
+	}
+	return nil
+}
+
+// rateLimitWithin reports whether l lets through no more requests per
+// second than bound: limit/window at most bound's. None at all is not.
+func rateLimitWithin(l, bound *RateLimit) bool {
+	return l != nil && int64(l.Limit)*int64(bound.WindowSeconds) <= int64(bound.Limit)*int64(l.WindowSeconds)
 }
 
 // creditsWithin reports whether credits c give no more use than bound:
@@ -219,8 +267,10 @@ func (p *Principal) mayManageOwnerless() bool {
 //
 // A key with credits (bound) may rotate another key only if that key's
 // credits are within its own: else the new secret would be more use than
-// the caller has.
-func (p *Principal) authorizeKeyRotate(k keyFacts, credits, bound *Credits) error {
+// the caller has. Likewise a key with bounds (callerBounds: an expiry, a
+// rate limit, an allowlist) may rotate only a key whose bounds are within
+// its own.
+func (p *Principal) authorizeKeyRotate(k keyFacts, credits, bound *Credits, bounds keyBounds, callerBounds *keyBounds) error {
 	if p.rotatesItself(k.ID) {
 		if p.prevSecret {
 			return Errorf(EFORBIDDEN, "a key rotates itself with its current secret, not the previous one")
@@ -238,6 +288,11 @@ func (p *Principal) authorizeKeyRotate(k keyFacts, credits, bound *Credits) erro
 	}
 	if bound != nil && !creditsWithin(credits, bound) {
 		return Errorf(EFORBIDDEN, "a key with credits may only rotate keys whose credits are within its own (%d remaining)", bound.Remaining)
+	}
+	if callerBounds != nil {
+		if err := callerBounds.cover(nil, bounds); err != nil {
+			return Errorf(EFORBIDDEN, "rotating hands you the key's secret: %s", err.Message)
+		}
 	}
 	return nil
 }

@@ -22,10 +22,11 @@ func (s *Service) ReadableSecrets(ctx context.Context, p *Principal, keys []*API
 	if !t.PortosReadableSecrets {
 		return out, nil
 	}
-	bound, err := callerCredits(ctx, s.store, p)
+	caller, err := callerKey(ctx, s.store, p)
 	if err != nil {
 		return nil, err
 	}
+	bound, callerBounds := callerLimits(caller)
 	for _, k := range keys {
 		if k.TenantID != p.TenantID || len(k.SecretCiphertext) == 0 {
 			continue
@@ -35,7 +36,7 @@ func (s *Service) ReadableSecrets(ctx context.Context, p *Principal, keys []*API
 		if err != nil {
 			return nil, err
 		}
-		if p.authorizeKeyRotate(facts, k.Credits, bound) != nil {
+		if p.authorizeKeyRotate(facts, k.Credits, bound, boundsOf(k), callerBounds) != nil {
 			continue
 		}
 		sec, err := s.sealer.Open(k.SecretCiphertext, []byte(k.ID))

@@ -1,0 +1,48 @@
+package keyward
+
+import (
+	"testing"
+	"time"
+)
+
+// TestKeyBoundsCover: a bounded key sets no bound looser than its own, on
+// create (every bound) and on a change (the bounds it changes); an
+// unbounded dimension of the caller bounds nothing.
+func TestKeyBoundsCover(t *testing.T) {
+	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	before, after := at.Add(-time.Minute), at.Add(time.Minute)
+	rl := func(limit, window int) *RateLimit { return &RateLimit{Limit: limit, WindowSeconds: window} }
+	caller := &keyBounds{ExpiresAt: &at, RateLimit: rl(10, 3600), AllowedCIDRs: []string{"10.0.0.0/8"}}
+	within := keyBounds{ExpiresAt: &before, RateLimit: rl(5, 3600), AllowedCIDRs: []string{"10.1.0.0/16"}}
+	with := func(f func(*keyBounds)) keyBounds { b := within; f(&b); return b }
+	loose := keyBounds{}
+	for _, tt := range []struct {
+		name   string
+		caller *keyBounds
+		prev   *keyBounds
+		next   keyBounds
+		want   bool // allowed
+	}{
+		{"create within", caller, nil, within, true},
+		{"create with the caller's own", caller, nil, *caller, true},
+		{"create without an expiry", caller, nil, with(func(b *keyBounds) { b.ExpiresAt = nil }), false},
+		{"create expiring later", caller, nil, with(func(b *keyBounds) { b.ExpiresAt = &after }), false},
+		{"create without a rate limit", caller, nil, with(func(b *keyBounds) { b.RateLimit = nil }), false},
+		{"create with a faster rate", caller, nil, with(func(b *keyBounds) { b.RateLimit = rl(1, 60) }), false},
+		{"create with the same rate over a longer window", caller, nil, with(func(b *keyBounds) { b.RateLimit = rl(20, 7200) }), true},
+		{"create from any address", caller, nil, with(func(b *keyBounds) { b.AllowedCIDRs = nil }), false},
+		{"create from other addresses", caller, nil, with(func(b *keyBounds) { b.AllowedCIDRs = []string{"192.168.0.0/16"} }), false},
+		{"an unbounded caller", &keyBounds{}, nil, loose, true},
+		{"change nothing of a loose key", caller, &loose, loose, true},
+		{"tighten one bound of a loose key, still looser", caller, &loose, keyBounds{ExpiresAt: &after}, false},
+		{"tighten one bound of a loose key to within", caller, &loose, keyBounds{ExpiresAt: &before}, true},
+		{"loosen a bounded key", caller, &within, with(func(b *keyBounds) { b.RateLimit = nil }), false},
+	} {
+		err := tt.caller.cover(tt.prev, tt.next)
+		if got := err == nil; got != tt.want {
+			t.Errorf("%s: got allowed %v (%v), want %v", tt.name, got, err, tt.want)
+		} else if err != nil && err.Code != EFORBIDDEN {
+			t.Errorf("%s: got code %s, want %s", tt.name, err.Code, EFORBIDDEN)
+		}
+	}
+}
