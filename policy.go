@@ -194,10 +194,13 @@ func (b *keyBounds) cover(prev *keyBounds, next keyBounds) *Error {
 	return nil
 }
 
-// rateLimitWithin reports whether l lets through no more requests per
-// second than bound: limit/window at most bound's. None at all is not.
+// rateLimitWithin reports whether l lets through no more than bound: no
+// more requests per second (limit/window at most bound's) and no larger
+// burst (limit at most bound's: 20 per 7,200 s would let 20 through at once
+// where 10 per 3,600 s lets 10). None at all is not within.
 func rateLimitWithin(l, bound *RateLimit) bool {
-	return l != nil && int64(l.Limit)*int64(bound.WindowSeconds) <= int64(bound.Limit)*int64(l.WindowSeconds)
+	return l != nil && l.Limit <= bound.Limit &&
+		int64(l.Limit)*int64(bound.WindowSeconds) <= int64(bound.Limit)*int64(l.WindowSeconds)
 }
 
 // creditsWithin reports whether credits c give no more use than bound:
