@@ -97,6 +97,11 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	case c.Signed != nil:
 		scheme = SchemeSigned
 		p, err = s.authenticateSigned(ctx, c.Signed)
+	case c.HasBasic && c.BasicUser == "":
+		// Basic names the client: without its id the credentials are as
+		// wrong as with another key's (checkSecret checks no id for "").
+		scheme = SchemeBasic
+		err = Errorf(EUNAUTHORIZED, "invalid credentials")
 	case c.HasBasic:
 		scheme = SchemeBasic
 		p, err = s.authenticateKey(ctx, c.BasicPass, c.BasicUser)

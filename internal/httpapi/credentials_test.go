@@ -88,3 +88,58 @@ func TestTokenEndpointsRefuseTwoCredentials(t *testing.T) {
 		}
 	})
 }
+
+// TestBasicNeedsTheClientID (F6): Basic with an empty user name is refused
+// as one with another key's client id is (401), on /v1, the OAuth2
+// endpoints and every dialect, and so is client_secret_post with an empty
+// client_id on the realm's token endpoint; the key's own client id works.
+func TestBasicNeedsTheClientID(t *testing.T) {
+	backends(t, func(t *testing.T, s *server) {
+		k := s.newKey(map[string]any{"name": "client", "level": 1, "permissions": refs("apikeys:read", "keys:verify")})
+		other := s.newKey(map[string]any{"name": "other", "level": 1})
+		const realm = "/auth/realms/default/protocol/openid-connect/token"
+		for _, user := range []struct {
+			name, id string
+			ok       bool
+		}{{"own client id", k.ClientID, true}, {"empty user name", "", false}, {"another client id", other.ClientID, false}} {
+			auth := basic(user.id, k.ClientSecret)
+			for _, tt := range []struct {
+				method, path, form string
+				refused            int // as the endpoint refuses bad credentials
+			}{
+				{"GET", "/v1/whoami", "", 401},
+				{"POST", "/oauth2/token", "grant_type=client_credentials", 401},
+				{"POST", "/oauth2/introspect", "token=x", 401},
+				{"POST", realm, "grant_type=client_credentials", 401},
+				{"GET", "/whoami/key", "", 403},                // FreeSewing answers bad credentials 403
+				{"GET", "/apikeys", "", 401},                   // Portos
+				{"GET", "/v1/customers/applications", "", 401}, // Carbonext
+			} {
+				var body io.Reader
+				header := []string{}
+				if tt.form != "" {
+					body = strings.NewReader(tt.form)
+					header = []string{"Content-Type", "application/x-www-form-urlencoded"}
+				}
+				want := tt.refused
+				if user.ok {
+					want = 200
+				}
+				if res := s.raw(tt.method, tt.path, auth, body, header...); res.Status != want {
+					t.Errorf("%s %s, Basic with the %s: got %d (%.120s), want %d", tt.method, tt.path, user.name, res.Status, res.Body, want)
+				}
+			}
+		}
+		for _, tt := range []struct {
+			name, id string
+			want     int
+		}{{"own client_id", k.ClientID, 200}, {"empty client_id", "", 401}, {"another client_id", other.ClientID, 401}} {
+			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {tt.id}, "client_secret": {k.ClientSecret}}
+			for _, path := range []string{"/oauth2/token", realm} {
+				if res := s.form(path, "", form); res.Status != tt.want {
+					t.Errorf("%s, post with the %s: got %d (%.120s), want %d", path, tt.name, res.Status, res.Body, tt.want)
+				}
+			}
+		}
+	})
+}
