@@ -205,21 +205,24 @@ func (s *store) addUsage(ctx context.Context, at time.Time, rows []usageRow, out
 				for i, r := range chunk {
 					tenantIDs[i], ids[i], outs[i], ns[i] = r.key.TenantID, r.key.ID, r.outcome, r.n
 				}
-				outcome, created := "", ""
+				outcome, used, created := "", "", ""
 				args = []any{tenantIDs, ids, outs, ns, hour}
 				if outcomes {
 					outcome = "v.outcome, "
 				} else {
-					used := make([]time.Time, len(chunk))
+					times := make([]time.Time, len(chunk))
 					for i, r := range chunk {
-						used[i] = r.used.UTC()
+						times[i] = r.used.UTC()
 					}
-					created = " AND k.created_at <= ($6::timestamptz[])[v.i]"
-					args = append(args, used)
+					used, created = ", $6::timestamptz[]) AS v (tenant_id, id, outcome, n, t", " AND k.created_at <= v.t"
+					args = append(args, times)
+				}
+				if used == "" {
+					used = ") AS v (tenant_id, id, outcome, n"
 				}
 				query = `INSERT INTO ` + table + ` (` + cols + `)
 					SELECT k.tenant_id, k.id, $5, ` + outcome + `v.n
-					FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS v (tenant_id, id, outcome, n, i)
+					FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]` + used + `)
 					JOIN api_keys k ON k.tenant_id = v.tenant_id COLLATE "C" AND k.id = v.id COLLATE "C"` + created + `
 					ORDER BY k.tenant_id, k.id FOR KEY SHARE OF k
 					ON CONFLICT (` + conflict + `) DO UPDATE SET count = ` + table + `.count + excluded.count`
