@@ -860,6 +860,7 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p *Principal, id string, ifM
 	if err != nil {
 		return nil, s.denied(ctx, p, "apikey.delete", id, err)
 	}
+	s.dropUsage(KeyRef{TenantID: p.TenantID, ID: id})
 	return out, nil
 }
 

@@ -47,6 +47,40 @@ func (c Credentials) Empty() bool {
 	return c.Bearer == "" && c.APIKey == "" && !c.HasBasic && c.Signed == nil
 }
 
+// HeaderCredentials counts the credentials a request's header carries: each
+// non-empty Authorization and X-API-Key field, and a keyward-v1 signature.
+func HeaderCredentials(header map[string][]string) int {
+	n := 0
+	for _, v := range header["Authorization"] {
+		if strings.TrimSpace(v) != "" {
+			n++
+		}
+	}
+	for _, v := range header["X-Api-Key"] {
+		if strings.TrimSpace(v) != "" {
+			n++
+		}
+	}
+	if len(header[headerSigInput]) > 0 || len(header[headerSignature]) > 0 {
+		n++
+	}
+	return n
+}
+
+// OneCredential refuses a request that carries more than one credential:
+// two Authorization or X-API-Key fields, or one beside the other or beside
+// a keyward-v1 signature. keyward would use one of them, where a proxy or
+// a log in front may take the other: the caller says which (EINVALID, as
+// RFC 6749 §2.3 has a client use one authentication method per request).
+// Every surface calls it (the dialects' token endpoints too), and answers
+// its error in its own shape.
+func OneCredential(header map[string][]string) error {
+	if HeaderCredentials(header) > 1 {
+		return Errorf(EINVALID, "send one credential (Authorization, X-API-Key or a signature), once")
+	}
+	return nil
+}
+
 // Authenticate turns credentials into a Principal. Every failure is
 // EUNAUTHORIZED with a message that never echoes the credentials.
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, error) {
@@ -63,6 +97,11 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (*Principal, 
 	case c.Signed != nil:
 		scheme = SchemeSigned
 		p, err = s.authenticateSigned(ctx, c.Signed)
+	case c.HasBasic && c.BasicUser == "":
+		// Basic names the client: without its id the credentials are as
+		// wrong as with another key's (checkSecret checks no id for "").
+		scheme = SchemeBasic
+		err = Errorf(EUNAUTHORIZED, "invalid credentials")
 	case c.HasBasic:
 		scheme = SchemeBasic
 		p, err = s.authenticateKey(ctx, c.BasicPass, c.BasicUser)

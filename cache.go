@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -492,6 +493,25 @@ func (c *keyCache) markUsed(s *keySnapshot, now time.Time) {
 		c.dirty = append(c.dirty, s)
 		c.dirtyMu.Unlock()
 	}
+}
+
+// dropUsed forgets the uses queued for the keys of refs, which are deleted:
+// a later flush would write them to whatever key has the id by then (one
+// re-created at once).
+func (c *keyCache) dropUsed(refs ...KeyRef) {
+	c.dirtyMu.Lock()
+	defer c.dirtyMu.Unlock()
+	kept := c.dirty[:0]
+	for _, s := range c.dirty {
+		if r := s.ref(); slices.Contains(refs, r) {
+			s.uses.Store(0)
+			s.dirty.Store(false)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(c.dirty[len(kept):])
+	c.dirty = kept
 }
 
 // takeUsed returns the last-use times and use counts queued since the

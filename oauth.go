@@ -114,6 +114,9 @@ func (s *Service) tokenAudiences(snap *keySnapshot, requested []string) ([]strin
 // (/v1/keys/verify) but is never a client credential, at /oauth2/token or
 // at a realm's token endpoint alike.
 func (s *Service) issueToken(ctx context.Context, tenantID, clientID, clientSecret, scope string, audiences []string) (*TokenResponse, error) {
+	if clientID == "" { // a client authenticates with its id (checkSecret checks none for "")
+		return nil, Errorf(EINVALIDCLIENT, "client authentication failed")
+	}
 	snap, code, err := s.checkSecret(ctx, "", clientSecret, clientID)
 	if err != nil {
 		return nil, err

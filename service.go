@@ -262,12 +262,22 @@ func (s *Service) FlushLastUsed(ctx context.Context) error {
 	outcomes := s.outcomes.take()
 	var errs []error
 	if len(used) > 0 {
-		errs = append(errs, s.store.TouchAPIKeys(ctx, used), s.store.AddKeyUsage(ctx, s.now(), counts))
+		errs = append(errs, s.store.TouchAPIKeys(ctx, used), s.store.AddKeyUsage(ctx, s.now(), counts, used))
 	}
 	if len(outcomes) > 0 {
 		errs = append(errs, s.store.AddKeyOutcomes(ctx, s.now(), outcomes))
 	}
 	return errors.Join(errs...)
+}
+
+// dropUsage forgets the usage recorded in memory for deleted keys, so that
+// no flush writes it to a key re-created with the same id. (A use recorded
+// after this, by a request the key authenticated before its delete, is
+// older than the new key: the flush skips it, as it skips one a replica
+// that missed the delete recorded.)
+func (s *Service) dropUsage(refs ...KeyRef) {
+	s.cache.dropUsed(refs...)
+	s.outcomes.drop(refs...)
 }
 
 // PublicURL is the URL clients reach keyward at, the issuer of its tokens.

@@ -114,12 +114,15 @@ type StoreTx interface {
 	// row waits until the Tx ends.
 	PrincipalActive(ctx context.Context, kind, tenantID, id string) (bool, error)
 	// TouchAPIKeys records last-use times (key → time); unknown keys are
-	// ignored and a later stored time is never moved back. It does not bump
-	// versions.
+	// ignored, a later stored time is never moved back, and a time before
+	// the key's creation (a use of a deleted key with its id) is skipped.
+	// It does not bump versions.
 	TouchAPIKeys(ctx context.Context, lastUsed map[KeyRef]time.Time) error
 	// AddKeyUsage adds request counts (key → count) to each key's count for
-	// the hour that contains at. Unknown keys are ignored.
-	AddKeyUsage(ctx context.Context, at time.Time, counts map[KeyRef]int64) error
+	// the hour that contains at. Unknown keys are ignored, and so is a
+	// count whose last use (lastUsed; a key not in it is not checked) is
+	// before the key's creation: a deleted key's, with its id.
+	AddKeyUsage(ctx context.Context, at time.Time, counts map[KeyRef]int64, lastUsed map[KeyRef]time.Time) error
 	// KeyUsage returns the key's hourly counts from since on, oldest first.
 	KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]UsageCount, error)
 	// SetKeyCredits sets the credits of a key (nil: removes them), c.Period

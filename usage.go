@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,17 @@ func (c *outcomeCounter) take() map[KeyOutcome]int64 {
 		out[k] = n.Load()
 	}
 	return out
+}
+
+// drop forgets the counts of the keys of refs, which are deleted.
+func (c *outcomeCounter) drop(refs ...KeyRef) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if slices.Contains(refs, k.Key) {
+			delete(c.m, k)
+		}
+	}
 }
 
 // countOutcome counts one verification of key with outcome code.

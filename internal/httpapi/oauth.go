@@ -126,8 +126,12 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 
 // clientCredentials returns the client id and secret of a token or
 // revocation request: client_secret_basic (form-encoded inside Basic, RFC
-// 6749 §2.3.1) or client_secret_post, never both.
+// 6749 §2.3.1) or client_secret_post, never both, nor beside another
+// credential (RFC 6749 §2.3: one authentication method per request).
 func clientCredentials(r *http.Request, form url.Values) (id, secret string, basic bool, err error) {
+	if err := keyward.OneCredential(r.Header); err != nil {
+		return "", "", false, err
+	}
 	auth := strings.TrimSpace(r.Header.Get("Authorization"))
 	scheme, rest, _ := strings.Cut(auth, " ")
 	if strings.EqualFold(scheme, "basic") {
@@ -152,6 +156,9 @@ func clientCredentials(r *http.Request, form url.Values) (id, secret string, bas
 	}
 	if auth != "" {
 		return "", "", false, keyward.Errorf(keyward.EINVALIDCLIENT, "unsupported client authentication")
+	}
+	if keyward.HeaderCredentials(r.Header) > 0 && form.Has("client_secret") {
+		return "", "", false, keyward.Errorf(keyward.EINVALID, "use one client authentication method, not two")
 	}
 	if form.Get("client_id") == "" || form.Get("client_secret") == "" {
 		return "", "", false, keyward.Errorf(keyward.EINVALIDCLIENT, "client authentication is required")

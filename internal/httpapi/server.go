@@ -375,32 +375,6 @@ func lowerIs(s, lower string) bool {
 	return true
 }
 
-// oneCredential refuses a request that carries more than one credential:
-// two Authorization or X-API-Key fields, or one beside the other or beside
-// a keyward-v1 signature. keyward would use one of them, where a proxy or
-// a log in front may take the other: the caller says which (EINVALID, as
-// the token endpoint answers two client authentication methods).
-func oneCredential(h http.Header) error {
-	n := 0
-	for _, v := range h["Authorization"] {
-		if strings.TrimSpace(v) != "" {
-			n++
-		}
-	}
-	for _, v := range h["X-Api-Key"] {
-		if strings.TrimSpace(v) != "" {
-			n++
-		}
-	}
-	if len(h["Signature-Input"]) > 0 || len(h["Signature"]) > 0 {
-		n++
-	}
-	if n > 1 {
-		return keyward.Errorf(keyward.EINVALID, "send one credential (Authorization, X-API-Key or a signature), once")
-	}
-	return nil
-}
-
 // signedHeaders is what a signature may cover but the body.
 func signedHeaders(r *http.Request) *keyward.SignedRequest {
 	return &keyward.SignedRequest{Method: r.Method, Authority: strings.ToLower(r.Host), Path: r.URL.EscapedPath(),
@@ -456,7 +430,7 @@ func (s *Server) Authenticate(r *http.Request) (*keyward.Principal, error) {
 
 // authenticate is Authenticate for a request answer has gated already.
 func (s *Server) authenticate(r *http.Request) (*keyward.Principal, error) {
-	if err := oneCredential(r.Header); err != nil {
+	if err := keyward.OneCredential(r.Header); err != nil {
 		return nil, err
 	}
 	nws4 := isNWS4(r)

@@ -20,16 +20,19 @@ import (
 // arrays (PostgreSQL: unnest) or as a JSON array (SQLite: json_each),
 // joined with api_keys (PostgreSQL's last uses: with key_last_used, 00025)
 // so that a key deleted meanwhile is skipped rather than failing the
-// flush. Chunks go in (tenant, id) order, and on PostgreSQL each statement
-// locks its keys (or their key_last_used rows) in that order, so that
-// flushes of two replicas cannot deadlock.
+// flush. A use recorded before the key's created_at is skipped too: it was
+// a use of a deleted key with the same id (re-created at once, maybe on
+// another replica), not of this one. Chunks go in (tenant, id) order, and
+// on PostgreSQL each statement locks its keys (or their key_last_used
+// rows) in that order, so that flushes of two replicas cannot deadlock.
 
 // flushChunk bounds the keys one statement of a flush carries.
 const flushChunk = 10_000
 
 // TouchAPIKeys sets each key's last-use time to the given one unless the
 // stored time is already the same or later, in one transaction, without
-// changing versions. Unknown (or concurrently deleted) keys are ignored.
+// changing versions. Unknown (or concurrently deleted) keys are ignored,
+// and so is a time before the key's created_at.
 // The tenants whose keys' last uses changed get their keys_used_version
 // bumped once, after the keys (00023), in tenant order.
 func (s *store) TouchAPIKeys(ctx context.Context, lastUsed map[keyward.KeyRef]time.Time) error {
@@ -83,11 +86,13 @@ func (s *store) touchChunk(ctx context.Context, q querier, refs []keyward.KeyRef
 		// entries are all a flush writes, not a new version of the key's
 		// row with an entry in each of api_keys' indexes. v locks the rows
 		// to change in order (a row deleted meanwhile, with its key, is
-		// skipped); u changes them.
+		// skipped); u changes them. The key's row is read (by primary key,
+		// not locked, not written) for its created_at.
 		query = `WITH v AS (
 				SELECT l.tenant_id, l.key_id, v.t
 				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v (tenant_id, id, t)
 				JOIN key_last_used l ON l.tenant_id = v.tenant_id COLLATE "C" AND l.key_id = v.id COLLATE "C"
+				JOIN api_keys k ON k.id = l.key_id AND k.tenant_id = l.tenant_id AND k.created_at <= v.t
 				WHERE l.last_used_at IS NULL OR l.last_used_at < v.t
 				ORDER BY l.tenant_id, l.key_id FOR NO KEY UPDATE OF l
 			), u AS (
@@ -104,7 +109,7 @@ func (s *store) touchChunk(ctx context.Context, q querier, refs []keyward.KeyRef
 		}
 		query = `UPDATE api_keys SET last_used_at = j.t
 			FROM (SELECT value->>0 AS tenant_id, value->>1 AS id, value->>2 AS t FROM json_each($1)) AS j
-			WHERE api_keys.tenant_id = j.tenant_id AND api_keys.id = j.id
+			WHERE api_keys.tenant_id = j.tenant_id AND api_keys.id = j.id AND api_keys.created_at <= j.t
 				AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < j.t)
 			RETURNING tenant_id`
 		args = []any{jsonArray(rows)}
@@ -129,12 +134,18 @@ func (s *store) touchChunk(ctx context.Context, q querier, refs []keyward.KeyRef
 
 // AddKeyUsage adds counts to each key's row for the hour of at, in one
 // transaction, in (tenant, id) order (no deadlocks between replicas). A
-// key missing, or deleted while the flush runs, is skipped.
-func (s *store) AddKeyUsage(ctx context.Context, at time.Time, counts map[keyward.KeyRef]int64) error {
+// key missing, or deleted while the flush runs, is skipped, and so is a
+// count whose last use (lastUsed; a key not in it is not checked) is
+// before the key's created_at.
+func (s *store) AddKeyUsage(ctx context.Context, at time.Time, counts map[keyward.KeyRef]int64, lastUsed map[keyward.KeyRef]time.Time) error {
 	rows := make([]usageRow, 0, len(counts))
 	for r, n := range counts {
 		if n > 0 {
-			rows = append(rows, usageRow{key: r, n: n})
+			used, ok := lastUsed[r]
+			if !ok {
+				used = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) // after every key's creation: no check
+			}
+			rows = append(rows, usageRow{key: r, n: n, used: used})
 		}
 	}
 	return s.addUsage(ctx, at, rows, false)
@@ -154,11 +165,13 @@ func (s *store) AddKeyOutcomes(ctx context.Context, at time.Time, counts map[key
 	return s.addUsage(ctx, at, rows, true)
 }
 
-// usageRow is a count to add to a key's row (and outcome's, for outcomes).
+// usageRow is a count to add to a key's row (and outcome's, for outcomes);
+// used, for requests, is the key's last use the count is up to.
 type usageRow struct {
 	key     keyward.KeyRef
 	outcome string
 	n       int64
+	used    time.Time
 }
 
 // addUsage adds rows to key_usage, or to key_usage_outcomes when outcomes.
@@ -192,33 +205,43 @@ func (s *store) addUsage(ctx context.Context, at time.Time, rows []usageRow, out
 				for i, r := range chunk {
 					tenantIDs[i], ids[i], outs[i], ns[i] = r.key.TenantID, r.key.ID, r.outcome, r.n
 				}
-				outcome := ""
+				outcome, used, created := "", "", ""
+				args = []any{tenantIDs, ids, outs, ns, hour}
 				if outcomes {
 					outcome = "v.outcome, "
+				} else {
+					times := make([]time.Time, len(chunk))
+					for i, r := range chunk {
+						times[i] = r.used.UTC()
+					}
+					used, created = ", $6::timestamptz[]) AS v (tenant_id, id, outcome, n, t", " AND k.created_at <= v.t"
+					args = append(args, times)
+				}
+				if used == "" {
+					used = ") AS v (tenant_id, id, outcome, n"
 				}
 				query = `INSERT INTO ` + table + ` (` + cols + `)
 					SELECT k.tenant_id, k.id, $5, ` + outcome + `v.n
-					FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v (tenant_id, id, outcome, n)
-					JOIN api_keys k ON k.tenant_id = v.tenant_id COLLATE "C" AND k.id = v.id COLLATE "C"
+					FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]` + used + `)
+					JOIN api_keys k ON k.tenant_id = v.tenant_id COLLATE "C" AND k.id = v.id COLLATE "C"` + created + `
 					ORDER BY k.tenant_id, k.id FOR KEY SHARE OF k
 					ON CONFLICT (` + conflict + `) DO UPDATE SET count = ` + table + `.count + excluded.count`
-				args = []any{tenantIDs, ids, outs, ns, hour}
 			} else {
 				vals := make([][]any, len(chunk))
 				for i, r := range chunk {
-					vals[i] = []any{r.key.TenantID, r.key.ID, r.outcome, r.n}
+					vals[i] = []any{r.key.TenantID, r.key.ID, r.outcome, r.n, r.used.UnixMicro()}
 				}
-				outcome := ""
+				outcome, where := "", "k.created_at <= j.value->>4"
 				if outcomes {
-					outcome = "j.value->>2, "
+					outcome, where = "j.value->>2, ", "true"
 				}
-				// WHERE true: SQLite's parser would read ON CONFLICT as the
+				// A WHERE: SQLite's parser would read ON CONFLICT as the
 				// join's ON otherwise.
 				query = `INSERT INTO ` + table + ` (` + cols + `)
 					SELECT k.tenant_id, k.id, $2, ` + outcome + `j.value->>3
 					FROM json_each($1) AS j
 					JOIN api_keys k ON k.tenant_id = j.value->>0 AND k.id = j.value->>1
-					WHERE true
+					WHERE ` + where + `
 					ON CONFLICT (` + conflict + `) DO UPDATE SET count = ` + table + `.count + excluded.count`
 				args = []any{jsonArray(vals), hour}
 			}

@@ -153,8 +153,8 @@ func (g *guardTx) TouchAPIKeys(ctx context.Context, lastUsed map[keyward.KeyRef]
 	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.TouchAPIKeys(ctx, lastUsed) })
 }
 
-func (g *guardTx) AddKeyUsage(ctx context.Context, at time.Time, counts map[keyward.KeyRef]int64) error {
-	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.AddKeyUsage(ctx, at, counts) })
+func (g *guardTx) AddKeyUsage(ctx context.Context, at time.Time, counts map[keyward.KeyRef]int64, lastUsed map[keyward.KeyRef]time.Time) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.AddKeyUsage(ctx, at, counts, lastUsed) })
 }
 
 func (g *guardTx) KeyUsage(ctx context.Context, tenantID, keyID string, since time.Time) ([]keyward.UsageCount, error) {

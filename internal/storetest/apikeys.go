@@ -148,12 +148,16 @@ func testAPIKeys(t *testing.T, s keyward.Store) {
 		older := createKey(t, s, tn.ID, func(k *keyward.APIKey) { k.LastUsedAt = ptr(at(-time.Hour)) })
 		same := createKey(t, s, tn.ID, func(k *keyward.APIKey) { k.LastUsedAt = ptr(t0) })
 		elsewhere := createKey(t, s, other.ID)
+		// A use recorded before the key was created is a deleted key's
+		// with its id (re-created meanwhile): ignored.
+		recreated := createKey(t, s, tn.ID, func(k *keyward.APIKey) { k.CreatedAt = at(time.Minute) })
 		ref := func(k *keyward.APIKey) keyward.KeyRef { return keyward.KeyRef{TenantID: k.TenantID, ID: k.ID} }
 		must(t, "TouchAPIKeys", s.TouchAPIKeys(ctx, map[keyward.KeyRef]time.Time{
 			ref(never):                               t0,
 			ref(recent):                              at(time.Hour - time.Microsecond), // earlier than stored: ignored
-			ref(older):                               at(-time.Hour + time.Microsecond),
+			ref(older):                               t0,
 			ref(same):                                t0,
+			ref(recreated):                           at(time.Minute - time.Microsecond),
 			ref(elsewhere):                           at(2 * time.Hour),
 			{TenantID: tn.ID, ID: elsewhere.ID}:      at(3 * time.Hour), // its id in another tenant: ignored
 			{TenantID: tn.ID, ID: secret.NewID()}:    t0,                // unknown: ignored
@@ -165,7 +169,7 @@ func testAPIKeys(t *testing.T, s keyward.Store) {
 		}{
 			{never, t0},
 			{recent, at(time.Hour)},
-			{older, at(-time.Hour + time.Microsecond)},
+			{older, t0},
 			{same, t0},
 			{elsewhere, at(2 * time.Hour)},
 		}
@@ -174,6 +178,7 @@ func testAPIKeys(t *testing.T, s keyward.Store) {
 			want.LastUsedAt = &tt.want // and nothing else changes, Version included
 			check(t, "touched key", mustGetKey(t, s, tt.key.TenantID, tt.key.ID), &want)
 		}
+		check(t, "a key touched before its creation", mustGetKey(t, s, recreated.TenantID, recreated.ID), recreated)
 		must(t, "TouchAPIKeys with nothing", s.TouchAPIKeys(ctx, nil))
 	})
 }

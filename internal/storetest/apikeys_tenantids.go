@@ -76,7 +76,7 @@ func testAPIKeySameIDs(t *testing.T, s keyward.Store) {
 
 	t.Run("last use and usage are per tenant", func(t *testing.T) {
 		must(t, "TouchAPIKeys", s.TouchAPIKeys(ctx, map[keyward.KeyRef]time.Time{{TenantID: tb.ID, ID: id}: at(time.Hour)}))
-		must(t, "AddKeyUsage", s.AddKeyUsage(ctx, t0, map[keyward.KeyRef]int64{{TenantID: ta.ID, ID: id}: 3, {TenantID: tb.ID, ID: id}: 5}))
+		must(t, "AddKeyUsage", s.AddKeyUsage(ctx, t0, map[keyward.KeyRef]int64{{TenantID: ta.ID, ID: id}: 3, {TenantID: tb.ID, ID: id}: 5}, nil))
 		check(t, "A's key (untouched)", mustGetKey(t, s, ta.ID, id), a)
 		wantB := *b
 		wantB.LastUsedAt = ptr(at(time.Hour))

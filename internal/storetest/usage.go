@@ -17,11 +17,11 @@ func testKeyUsage(t *testing.T, s keyward.Store) {
 	hour := t0.Truncate(time.Hour)
 	ra, rb := keyward.KeyRef{TenantID: tn.ID, ID: a.ID}, keyward.KeyRef{TenantID: tn.ID, ID: b.ID}
 
-	must(t, "AddKeyUsage", s.AddKeyUsage(ctx, hour.Add(5*time.Minute), map[keyward.KeyRef]int64{ra: 3, rb: 1, {TenantID: tn.ID, ID: secret.NewID()}: 9, {TenantID: other.ID, ID: a.ID}: 50}))
-	must(t, "AddKeyUsage same hour", s.AddKeyUsage(ctx, hour.Add(59*time.Minute), map[keyward.KeyRef]int64{ra: 4, rb: 0}))
-	must(t, "AddKeyUsage next hour", s.AddKeyUsage(ctx, hour.Add(time.Hour), map[keyward.KeyRef]int64{ra: 2}))
-	must(t, "AddKeyUsage two hours back", s.AddKeyUsage(ctx, hour.Add(-2*time.Hour), map[keyward.KeyRef]int64{ra: 100}))
-	must(t, "AddKeyUsage with nothing", s.AddKeyUsage(ctx, hour, nil))
+	must(t, "AddKeyUsage", s.AddKeyUsage(ctx, hour.Add(5*time.Minute), map[keyward.KeyRef]int64{ra: 3, rb: 1, {TenantID: tn.ID, ID: secret.NewID()}: 9, {TenantID: other.ID, ID: a.ID}: 50}, nil))
+	must(t, "AddKeyUsage same hour", s.AddKeyUsage(ctx, hour.Add(59*time.Minute), map[keyward.KeyRef]int64{ra: 4, rb: 0}, nil))
+	must(t, "AddKeyUsage next hour", s.AddKeyUsage(ctx, hour.Add(time.Hour), map[keyward.KeyRef]int64{ra: 2}, nil))
+	must(t, "AddKeyUsage two hours back", s.AddKeyUsage(ctx, hour.Add(-2*time.Hour), map[keyward.KeyRef]int64{ra: 100}, nil))
+	must(t, "AddKeyUsage with nothing", s.AddKeyUsage(ctx, hour, nil, nil))
 
 	tests := []struct {
 		name        string
@@ -54,9 +54,26 @@ func testKeyUsage(t *testing.T, s keyward.Store) {
 		check(t, "usage after deleting old counts", got, []keyward.UsageCount{{Start: hour, Count: 7}, {Start: hour.Add(time.Hour), Count: 2}})
 	})
 
+	t.Run("uses before the key's creation are skipped", func(t *testing.T) {
+		// Counts recorded up to a use before the key was created are a
+		// deleted key's with its id (re-created meanwhile); from its
+		// creation on they are the key's.
+		c := createKey(t, s, tn.ID, func(k *keyward.APIKey) { k.CreatedAt = t0 })
+		rc := keyward.KeyRef{TenantID: tn.ID, ID: c.ID}
+		for _, tt := range []struct {
+			used time.Time
+			n    int64
+		}{{t0.Add(-time.Microsecond), 3}, {t0, 4}, {t0.Add(time.Second), 5}} {
+			must(t, "AddKeyUsage", s.AddKeyUsage(ctx, hour, map[keyward.KeyRef]int64{rc: tt.n}, map[keyward.KeyRef]time.Time{rc: tt.used}))
+		}
+		got, err := s.KeyUsage(ctx, tn.ID, c.ID, hour)
+		must(t, "KeyUsage", err)
+		check(t, "usage of a re-created key", got, []keyward.UsageCount{{Start: hour, Count: 9}})
+	})
+
 	t.Run("deleting the key deletes its usage", func(t *testing.T) {
 		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, tn.ID, b.ID, b.Version))
-		must(t, "AddKeyUsage for a deleted key", s.AddKeyUsage(ctx, hour, map[keyward.KeyRef]int64{rb: 5}))
+		must(t, "AddKeyUsage for a deleted key", s.AddKeyUsage(ctx, hour, map[keyward.KeyRef]int64{rb: 5}, nil))
 		got, err := s.KeyUsage(ctx, tn.ID, b.ID, hour.Add(-24*time.Hour))
 		must(t, "KeyUsage", err)
 		check(t, "usage of a deleted key", got, []keyward.UsageCount{})

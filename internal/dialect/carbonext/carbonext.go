@@ -210,12 +210,31 @@ func (d *api) token(w http.ResponseWriter, r *http.Request) error {
 	if err := errors.Join(gate.Request(r), gate.Form(form)); err != nil {
 		return &keycloakError{http.StatusBadRequest, "invalid_request", keyward.ErrorMessage(err)}
 	}
+	// A parameter given twice (RFC 6749 §3.2) and a second credential
+	// (§2.3) are refused, not settled by taking the first.
+	for name, vals := range form {
+		if len(vals) > 1 && name != "resource" && name != "audience" { // RFC 8707 repeats resource
+			return &keycloakError{http.StatusBadRequest, "invalid_request", "parameter " + name + " is given more than once"}
+		}
+	}
+	if err := keyward.OneCredential(r.Header); err != nil {
+		return &keycloakError{http.StatusBadRequest, "invalid_request", keyward.ErrorMessage(err)}
+	}
 	if form.Get("grant_type") != "client_credentials" {
 		return &keycloakError{http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported"}
 	}
 	id, sec := form.Get("client_id"), form.Get("client_secret")
-	if u, pw, ok := r.BasicAuth(); ok {
-		id, sec = dialect.FormDecode(u), dialect.FormDecode(pw)
+	u, pw, basic := r.BasicAuth()
+	if basic {
+		u, pw = dialect.FormDecode(u), dialect.FormDecode(pw)
+	}
+	switch {
+	case basic && form.Has("client_id") && form.Get("client_id") != u:
+		return &keycloakError{http.StatusBadRequest, "invalid_request", "client_id does not match the Basic credentials"}
+	case form.Has("client_secret") && keyward.HeaderCredentials(r.Header) > 0:
+		return &keycloakError{http.StatusBadRequest, "invalid_request", "use one client authentication method, not two"}
+	case basic:
+		id, sec = u, pw
 	}
 	audiences, err := keyward.RequestedAudiences(form)
 	if err != nil {

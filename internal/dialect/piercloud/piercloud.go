@@ -87,6 +87,14 @@ func (d *api) auth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The credential is the body's: one in a header as well is a second
+	// (RFC 6749 §2.3), refused rather than ignored.
+	if err := keyward.OneCredential(r.Header); err != nil {
+		return err
+	}
+	if keyward.HeaderCredentials(r.Header) > 0 && (in.ClientID != "" || in.ClientSecret != "") {
+		return keyward.Errorf(keyward.EINVALID, "send one credential: client_id and client_secret in the body, nothing in Authorization or X-API-Key")
+	}
 	if in.ClientID == "" || in.ClientSecret == "" {
 		return keyward.Errorf(keyward.EINVALID, "client_id and client_secret are required")
 	}
