@@ -80,6 +80,7 @@ type config struct {
 	scenarios              string
 	soak                   time.Duration
 	coldKeys               int
+	keepColdKeys           bool
 	store                  string
 	compare                string
 	references             string
@@ -101,6 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each scenario (and each reference) runs (at most 60s)")
 	fs.IntVar(&c.concurrency, "concurrency", 16, "concurrent connections (1-256)")
 	fs.StringVar(&c.scenarios, "scenarios", strings.Join(defaultScenarios, ","), "comma-separated scenarios: healthz, key (GET /v1/whoami with a key), limited (the same with a key that has a rate limit it never reaches: the limiter's cost), verify (POST /v1/keys/verify), token (POST /oauth2/token), introspect (POST /oauth2/introspect), signed (GET /v1/whoami signed keyward-v1), cold (POST /v1/keys/verify of --cold-keys distinct keys round-robin), cold-key (GET /v1/whoami with those keys round-robin); not by default: list (GET /v1/apikeys of a --list-keys tenant, a row per filter, sort and deep page, each judged p99 < 50ms), memory (the server's RSS growth per cached key after verifying --memory-keys keys once, judged <= 1 KiB)")
+	fs.BoolVar(&c.keepColdKeys, "keep-cold-keys", false, "leave the cold scenarios' keys in place at the end instead of deleting them one by one through the API (minutes for a few hundred thousand: for a server on a throwaway data directory)")
 	fs.IntVar(&c.coldKeys, "cold-keys", 10_000, "distinct keys the cold scenarios import (POST /v1/apikeys:import, in parallel) and use round-robin (1-1000000); more than the run sends cold requests keeps every one a miss and the verifier warm")
 	fs.IntVar(&c.listKeys, "list-keys", 1_000_000, "keys in the tenant the list scenarios page through (100-10000000): keyward-bench-N, imported once through POST /v1/apikeys:import and kept for the next run")
 	fs.IntVar(&c.memoryKeys, "memory-keys", 1_000_000, "distinct keys the memory scenario verifies once each (100-10000000), from the tenant keyward-bench-N (imported once and kept, shared with list when the counts are equal)")
@@ -451,7 +453,9 @@ func (b *bench) teardown(ctx context.Context, stderr io.Writer) {
 			b.call(ctx, "DELETE", inTenant("/v1/apikeys/"+s.verifyID, s.tenant), map[string]string{"Authorization": b.admin}, nil, nil)
 		}
 	}
-	if len(b.coldIDs) > 0 {
+	if len(b.coldIDs) > 0 && b.cfg.keepColdKeys {
+		fmt.Fprintf(stderr, "keyward-bench: leaving the %d cold keys in place (--keep-cold-keys)\n", len(b.coldIDs))
+	} else if len(b.coldIDs) > 0 {
 		fmt.Fprintf(stderr, "keyward-bench: deleting the %d cold keys…\n", len(b.coldIDs))
 		b.parallel(len(b.coldIDs), func(i int) error {
 			b.call(ctx, "DELETE", "/v1/apikeys/"+b.coldIDs[i], map[string]string{"Authorization": b.admin}, nil, nil)

@@ -334,3 +334,46 @@ func TestVerified(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepColdKeys: the cold scenarios' keys are deleted at the end, unless
+// --keep-cold-keys leaves them (a throwaway data directory).
+func TestKeepColdKeys(t *testing.T) {
+	ctx := context.Background()
+	ts := benchServer(t)
+	keys := func() int {
+		t.Helper()
+		var login struct{ AccessToken string }
+		b := &bench{servers: []string{ts.URL}, http: &http.Client{Timeout: 5 * time.Second}}
+		if code, err := b.call(ctx, "POST", "/v1/login", map[string]string{"Content-Type": "application/json"},
+			jsonBody(map[string]string{"userName": "admin", "password": "bench-password"}), &login); err != nil || code != 200 {
+			t.Fatalf("login: status %d %v", code, err)
+		}
+		var page struct{ TotalCount int }
+		if code, err := b.call(ctx, "GET", "/v1/apikeys?page-size=1", map[string]string{"Authorization": "Bearer " + login.AccessToken}, nil, &page); err != nil || code != 200 {
+			t.Fatalf("list: status %d %v", code, err)
+		}
+		return page.TotalCount
+	}
+	before := keys()
+	for _, c := range []struct {
+		flags []string
+		want  int
+		say   string
+	}{
+		{nil, before, "deleting the 20 cold keys"},
+		{[]string{"--keep-cold-keys"}, before + 20, "leaving the 20 cold keys in place"},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{"--server", ts.URL, "--password", "bench-password", "--duration", "50ms", "--concurrency", "2",
+			"--scenarios", "cold", "--cold-keys", "20"}, c.flags...)
+		if code := run(ctx, args, func(string) string { return "" }, &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.flags, code, errb.String())
+		}
+		if got := keys(); got != c.want {
+			t.Errorf("%v: got %d keys after the run, want %d", c.flags, got, c.want)
+		}
+		if !strings.Contains(errb.String(), c.say) {
+			t.Errorf("%v: got %q, want it to say %q", c.flags, errb.String(), c.say)
+		}
+	}
+}
