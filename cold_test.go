@@ -216,6 +216,47 @@ func (g *gatedReads) KeyForVerification(ctx context.Context, hash []byte) (*keyw
 	return g.Store.KeyForVerification(ctx, hash)
 }
 
+// concurrentMisses authenticates bearer n times at once, the first call's
+// store read held at a gate until the n-1 others wait for it (or read for
+// themselves), and checks the store reads (reads) and each answer: the key
+// keyID when one read served all, unauthorized when each read.
+func concurrentMisses(t *testing.T, e *env, reads *atomic.Int64, gate *atomic.Pointer[chan struct{}], bearer string, n int, wantReads int64, keyID string) {
+	t.Helper()
+	e.clock.Add(time.Millisecond)
+	open := make(chan struct{})
+	gate.Store(&open)
+	reads.Store(0)
+	type result struct {
+		p   *keyward.Principal
+		err error
+	}
+	results := make(chan result, n)
+	check := func() {
+		p, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: bearer})
+		results <- result{p, err}
+	}
+	go check() // the leader: its read waits at the gate
+	waitFor(t, "the leader's read", func() bool { return reads.Load() == 1 })
+	for range n - 1 {
+		go check()
+	}
+	waitFor(t, "the other misses to wait", func() bool { return keyward.MissWaiters(e.svc) == n-1 })
+	gate.Store(nil)
+	close(open)
+	for range n {
+		r := <-results
+		if wantReads == 1 && (r.err != nil || r.p.ID != keyID) {
+			t.Errorf("got %v, %v; want key %s", r.p, r.err, keyID)
+		}
+		if wantReads == int64(n) && keyward.ErrorCode(r.err) != keyward.EUNAUTHORIZED {
+			t.Errorf("got %v, %v; want %s", r.p, r.err, keyward.EUNAUTHORIZED)
+		}
+	}
+	if got := reads.Load(); got != wantReads {
+		t.Errorf("got %d store reads for %d concurrent misses; want %d", got, n, wantReads)
+	}
+}
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -283,39 +324,7 @@ func TestConcurrentClientIDMissesReadOnce(t *testing.T) {
 			{"not found: each reads", goneToken, n},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				e.clock.Add(time.Millisecond)
-				gate := make(chan struct{})
-				store.gate.Store(&gate)
-				store.reads.Store(0)
-				type result struct {
-					p   *keyward.Principal
-					err error
-				}
-				results := make(chan result, n)
-				check := func() {
-					p, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: tc.token})
-					results <- result{p, err}
-				}
-				go check() // the leader: its read waits at the gate
-				waitFor(t, "the leader's read", func() bool { return store.reads.Load() == 1 })
-				for range n - 1 {
-					go check()
-				}
-				waitFor(t, "the other misses to wait", func() bool { return keyward.MissWaiters(e.svc) == n-1 })
-				store.gate.Store(nil)
-				close(gate)
-				for range n {
-					r := <-results
-					if tc.wantReads == 1 && (r.err != nil || r.p.ID != k.ID) {
-						t.Errorf("got %v, %v; want key %s", r.p, r.err, k.ID)
-					}
-					if tc.wantReads == n && keyward.ErrorCode(r.err) != keyward.EUNAUTHORIZED {
-						t.Errorf("got %v, %v; want %s", r.p, r.err, keyward.EUNAUTHORIZED)
-					}
-				}
-				if got := store.reads.Load(); got != tc.wantReads {
-					t.Errorf("got %d store reads for %d concurrent misses; want %d", got, n, tc.wantReads)
-				}
+				concurrentMisses(t, e, &store.reads, &store.gate, tc.token, n, tc.wantReads, k.ID)
 			})
 		}
 	})
@@ -349,39 +358,7 @@ func TestConcurrentMissesReadOnce(t *testing.T) {
 			{"not found: each reads", secret.NewSecret("kw"), n},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				e.clock.Add(time.Millisecond)
-				gate := make(chan struct{})
-				store.gate.Store(&gate)
-				store.reads.Store(0)
-				type result struct {
-					p   *keyward.Principal
-					err error
-				}
-				results := make(chan result, n)
-				check := func() {
-					p, err := e.svc.Authenticate(e.ctx, keyward.Credentials{Bearer: tc.sec})
-					results <- result{p, err}
-				}
-				go check() // the leader: its read waits at the gate
-				waitFor(t, "the leader's read", func() bool { return store.reads.Load() == 1 })
-				for range n - 1 {
-					go check()
-				}
-				waitFor(t, "the other misses to wait", func() bool { return keyward.MissWaiters(e.svc) == n-1 })
-				store.gate.Store(nil)
-				close(gate)
-				for range n {
-					r := <-results
-					if tc.wantReads == 1 && (r.err != nil || r.p.ID != k.ID) {
-						t.Errorf("got %v, %v; want key %s", r.p, r.err, k.ID)
-					}
-					if tc.wantReads == n && keyward.ErrorCode(r.err) != keyward.EUNAUTHORIZED {
-						t.Errorf("got %v, %v; want %s", r.p, r.err, keyward.EUNAUTHORIZED)
-					}
-				}
-				if got := store.reads.Load(); got != tc.wantReads {
-					t.Errorf("got %d store reads for %d concurrent misses; want %d", got, n, tc.wantReads)
-				}
+				concurrentMisses(t, e, &store.reads, &store.gate, tc.sec, n, tc.wantReads, k.ID)
 			})
 		}
 		t.Run("a waiter whose request ends", func(t *testing.T) {
