@@ -367,9 +367,12 @@ func sameBounds(a, b keyBounds) bool {
 // inheritBounds gives k, which key caller creates or imports, caller's
 // expiry, rate limit and allowlist where in leaves them out: a key made by
 // a bounded key is bounded alike unless it asks for tighter bounds (looser
-// ones are refused, keyBounds.cover).
+// ones are refused, keyBounds.cover). An expiresIn (a lifetime from now)
+// past the caller's expiry ends with it instead: a FreeSewing key, which
+// always expires, makes keys with the lifetime it was made with itself.
 func inheritBounds(k *APIKey, in APIKeyInput, caller *APIKey) {
-	if in.ExpiresAt.IsZero() && in.ExpiresIn == nil && caller.ExpiresAt != nil {
+	if caller.ExpiresAt != nil && (in.ExpiresAt.IsZero() && in.ExpiresIn == nil ||
+		in.ExpiresIn != nil && k.ExpiresAt != nil && k.ExpiresAt.After(*caller.ExpiresAt)) {
 		t := *caller.ExpiresAt
 		k.ExpiresAt = &t
 	}

@@ -52,7 +52,7 @@ func TestBoundedKeyGivesNoLooserBounds(t *testing.T) {
 			want int
 		}{
 			{"inherits every bound", nil, 201},
-			{"a later expiry", map[string]any{"expiresIn": 3600}, 403},
+			{"an expiresIn past the caller's: ends with it", map[string]any{"expiresIn": 3600}, 201},
 			{"a later expiresAt", map[string]any{"expiresAt": later}, 403},
 			{"no expiry", map[string]any{"expiresAt": nil}, 403},
 			{"an earlier expiry", map[string]any{"expiresIn": 60}, 201},
@@ -131,12 +131,13 @@ func TestBoundedKeyGivesNoLooserBounds(t *testing.T) {
 		s.do("POST", "/v1/apikeys/"+free.ID+"/rotate", bounded.ClientSecret, map[string]any{}, 403, nil)
 		s.do("POST", "/v1/apikeys/"+child.ID+"/rotate", bounded.ClientSecret, map[string]any{}, 200, nil)
 
-		// FreeSewing's create needs an expiry: not a later one than the key's.
+		// FreeSewing's create needs an expiry: one past the key's ends with
+		// it.
 		fs := basic(bounded.ClientID, bounded.ClientSecret)
 		for _, tt := range []struct {
 			expiresIn int
 			want      int
-		}{{365 * 24 * 3600, 403}, {60, 201}} {
+		}{{365 * 24 * 3600, 201}, {60, 201}} {
 			res := s.raw("POST", "/apikeys/key", fs, strings.NewReader(`{"name":"fs","level":4,"expiresIn":`+strconv.Itoa(tt.expiresIn)+`}`))
 			if res.Status != tt.want {
 				t.Fatalf("freesewing create, expiresIn %d: got %d %s, want %d", tt.expiresIn, res.Status, res.Body, tt.want)
@@ -154,6 +155,9 @@ func TestBoundedKeyGivesNoLooserBounds(t *testing.T) {
 			}
 			var k keyward.APIKey
 			s.do("GET", "/v1/apikeys/"+out.APIKey.ID, s.admin, nil, 200, &k)
+			if tt.expiresIn > 3600 && (k.ExpiresAt == nil || !k.ExpiresAt.Equal(*bounded.ExpiresAt)) {
+				t.Errorf("freesewing child, expiresIn %d: got expiresAt %v, want the caller's %v", tt.expiresIn, k.ExpiresAt, bounded.ExpiresAt)
+			}
 			if k.ExpiresAt == nil || k.ExpiresAt.After(*bounded.ExpiresAt) || !sameJSON(k.RateLimit, bounded.RateLimit) || !slices.Equal(k.AllowedCIDRs, bounded.AllowedCIDRs) {
 				t.Errorf("freesewing child: got expiresAt %v, rateLimit %v, allowedCidrs %v; want the caller's (%v, %v, %v)", k.ExpiresAt, k.RateLimit, k.AllowedCIDRs, bounded.ExpiresAt, bounded.RateLimit, bounded.AllowedCIDRs)
 			}

@@ -175,8 +175,9 @@ type mKey struct {
 	active               bool
 	holder               string // the principal shown the current secret
 	revoked              bool
-	actsAsOwner          bool // a Portos key: acts with its owner's current rights
-	hmac                 bool // signs NWS4 requests
+	actsAsOwner          bool       // a Portos key: acts with its owner's current rights
+	hmac                 bool       // signs NWS4 requests
+	expires              *time.Time // the key's expiry as stored, nil for none
 }
 
 type walkModel struct {
@@ -349,6 +350,11 @@ func (m *walkModel) mayRotate(p principal, k *mKey) bool {
 	if k.owner == "" && !m.mayOwnerless(p) {
 		return false
 	}
+	// A key that expires rotates (is shown the secret of) only keys that
+	// expire no later (README: a key's bounds pass to the keys it makes).
+	if p.key != nil && p.key.expires != nil && (k.expires == nil || k.expires.After(*p.key.expires)) {
+		return false
+	}
 	return m.rightsOf(p).covers(m.keyGrant(k))
 }
 
@@ -437,6 +443,19 @@ func walk(t *testing.T, s *server, db *sqlstore.DB, seed uint64, steps int) {
 		t.Helper()
 		t.Fatalf("seed %d, step %d: %s\nreproduce with: go test ./internal/httpapi -run TestAuthorizationWalk -walk.seed %d -walk.steps %d\nsteps:\n  %s",
 			seed, len(trace), fmt.Sprintf(format, args...), seed, len(trace), strings.Join(trace, "\n  "))
+	}
+	// expiryOf reads the expiry of the key id that p just created, and
+	// checks that a key that expires made one that expires no later.
+	expiryOf := func(p principal, id string) *time.Time {
+		t.Helper()
+		k, err := db.GetAPIKey(t.Context(), who.TenantID, id)
+		if err != nil {
+			fail("reading key %s: %v", id, err)
+		}
+		if p.key != nil && p.key.expires != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*p.key.expires)) {
+			fail("%v (expires %s) made key %s expiring %v: want no later", p, p.key.expires, id, k.ExpiresAt)
+		}
+		return k.ExpiresAt
 	}
 	randomPerms := func() []string {
 		var out []string
@@ -647,7 +666,7 @@ func walk(t *testing.T, s *server, db *sqlstore.DB, seed uint64, steps int) {
 			allowed := m.mayCreateKey(p, owner, level, perms, false)
 			if expect(fmt.Sprintf("%v creates a key through %s level %d %v", p, surface, level, perms), allowed, st) {
 				m.keys[id] = &mKey{id: id, clientID: clientID, secret: sec, owner: owner, level: level, perms: perms,
-					active: true, holder: p.id()}
+					active: true, holder: p.id(), expires: expiryOf(p, id)}
 				m.order = append(m.order, id)
 			}
 		case op <= 5: // create a key
@@ -668,7 +687,7 @@ func walk(t *testing.T, s *server, db *sqlstore.DB, seed uint64, steps int) {
 			st := call(p, "POST", "/v1/apikeys", body, &k)
 			if expect(fmt.Sprintf("%v creates a key owned by %q level %d %v", p, owner, level, perms), allowed, st) {
 				m.keys[k.ID] = &mKey{id: k.ID, clientID: k.ClientID, secret: k.ClientSecret, owner: owner, level: level, perms: perms,
-					active: true, holder: p.id(), hmac: hmac}
+					active: true, holder: p.id(), hmac: hmac, expires: expiryOf(p, k.ID)}
 				m.order = append(m.order, k.ID)
 			}
 		case op == 6: // change a key
@@ -730,7 +749,7 @@ func walk(t *testing.T, s *server, db *sqlstore.DB, seed uint64, steps int) {
 			st := call(p, "POST", "/apikeys", body, &out)
 			if expect(fmt.Sprintf("%v creates a key through Portos owned by %q %v active %v", p, owner, perms, active), allowed, st) {
 				m.keys[out.ID] = &mKey{id: out.ID, clientID: out.ClientID, secret: out.ClientSecret, owner: owner, perms: perms,
-					active: active, holder: p.id(), actsAsOwner: true, hmac: true}
+					active: active, holder: p.id(), actsAsOwner: true, hmac: true, expires: expiryOf(p, out.ID)}
 				m.order = append(m.order, out.ID)
 			}
 		case op == 11: // update a key through Portos' PUT, with or without _v
