@@ -356,16 +356,17 @@ func callerLimits(caller *APIKey) (*Credits, *keyBounds) {
 
 // boundsOf returns what bounds k's use in time, rate and place.
 func boundsOf(k *APIKey) keyBounds {
-	return keyBounds{ExpiresAt: k.ExpiresAt, RateLimit: k.RateLimit, AllowedCIDRs: k.AllowedCIDRs}
+	return keyBounds{ExpiresAt: k.ExpiresAt, RateLimit: k.RateLimit, RateLimits: k.RateLimits, AllowedCIDRs: k.AllowedCIDRs}
 }
 
 // sameBounds reports whether a and b bound a key alike.
 func sameBounds(a, b keyBounds) bool {
-	return sameTime(a.ExpiresAt, b.ExpiresAt) && sameRateLimit(a.RateLimit, b.RateLimit) && slices.Equal(a.AllowedCIDRs, b.AllowedCIDRs)
+	return sameTime(a.ExpiresAt, b.ExpiresAt) && sameRateLimit(a.RateLimit, b.RateLimit) &&
+		sameNamedRateLimits(a.RateLimits, b.RateLimits) && slices.Equal(a.AllowedCIDRs, b.AllowedCIDRs)
 }
 
 // inheritBounds gives k, which key caller creates or imports, caller's
-// expiry, rate limit and allowlist where in leaves them out: a key made by
+// expiry, rate limit, named limits and allowlist where in leaves them out: a key made by
 // a bounded key is bounded alike unless it asks for tighter bounds (looser
 // ones are refused, keyBounds.cover). An expiresIn (a lifetime from now)
 // past the caller's expiry ends with it instead: a FreeSewing key, which
@@ -379,6 +380,9 @@ func inheritBounds(k *APIKey, in APIKeyInput, caller *APIKey) {
 	if in.RateLimit.IsZero() && caller.RateLimit != nil {
 		l := *caller.RateLimit
 		k.RateLimit = &l
+	}
+	if in.RateLimits == nil && len(caller.RateLimits) > 0 {
+		k.RateLimits = slices.Clone(caller.RateLimits)
 	}
 	if in.AllowedCIDRs.IsZero() && len(caller.AllowedCIDRs) > 0 {
 		k.AllowedCIDRs = slices.Clone(caller.AllowedCIDRs)

@@ -119,9 +119,10 @@ type keyChange struct {
 
 // keyBounds are what bounds when, how often and from where a key works.
 type keyBounds struct {
-	ExpiresAt    *time.Time // nil: never expires
-	RateLimit    *RateLimit // nil: none of its own
-	AllowedCIDRs []string   // empty: any address
+	ExpiresAt    *time.Time       // nil: never expires
+	RateLimit    *RateLimit       // nil: none of its own
+	RateLimits   []NamedRateLimit // its named limits (empty: none)
+	AllowedCIDRs []string         // empty: any address
 }
 
 // authorizeKeyChange decides a create, replace or update of a key.
@@ -188,6 +189,11 @@ func (b *keyBounds) cover(prev *keyBounds, next keyBounds) *Error {
 	if b.RateLimit != nil && (prev == nil || !sameRateLimit(prev.RateLimit, next.RateLimit)) && !rateLimitWithin(next.RateLimit, b.RateLimit) {
 		return Errorf(EFORBIDDEN, "a key with a rate limit may only give a key a rate limit no looser than its own (%d per %d seconds)", b.RateLimit.Limit, b.RateLimit.WindowSeconds)
 	}
+	if len(b.RateLimits) > 0 && (prev == nil || !sameNamedRateLimits(prev.RateLimits, next.RateLimits)) {
+		if l, ok := namedRateLimitsWithin(next.RateLimits, b.RateLimits); !ok {
+			return Errorf(EFORBIDDEN, "a key with rateLimits may only give a key its named limits or tighter ones (%q: %d per %d seconds)", l.Name, l.Limit, l.WindowSeconds)
+		}
+	}
 	if len(b.AllowedCIDRs) > 0 && (prev == nil || !slices.Equal(prev.AllowedCIDRs, next.AllowedCIDRs)) && widensAllowlist(b.AllowedCIDRs, next.AllowedCIDRs) {
 		return Errorf(EFORBIDDEN, "a key with allowedCidrs may only give a key addresses within its own")
 	}
@@ -201,6 +207,38 @@ func (b *keyBounds) cover(prev *keyBounds, next keyBounds) *Error {
 func rateLimitWithin(l, bound *RateLimit) bool {
 	return l != nil && l.Limit <= bound.Limit &&
 		int64(l.Limit)*int64(bound.WindowSeconds) <= int64(bound.Limit)*int64(l.WindowSeconds)
+}
+
+// namedRateLimitsWithin reports whether ls carry, for each of bound's
+// named limits, one of the same name within it (rateLimitWithin); if not,
+// it returns the first of bound's that ls do not.
+func namedRateLimitsWithin(ls, bound []NamedRateLimit) (NamedRateLimit, bool) {
+	for _, b := range bound {
+		i := slices.IndexFunc(ls, func(l NamedRateLimit) bool { return l.Name == b.Name })
+		if i < 0 || !rateLimitWithin(&RateLimit{Limit: ls[i].Limit, WindowSeconds: ls[i].WindowSeconds}, &RateLimit{Limit: b.Limit, WindowSeconds: b.WindowSeconds}) {
+			return b, false
+		}
+	}
+	return NamedRateLimit{}, true
+}
+
+// bounded reports whether a key bounded by b and metered by credits has
+// any bound at all.
+func (b *keyBounds) bounded(credits *Credits) bool {
+	return b != nil && (credits != nil || b.ExpiresAt != nil || b.RateLimit != nil || len(b.RateLimits) > 0 || len(b.AllowedCIDRs) > 0)
+}
+
+// authorizeUserCredential decides whether p, the key bounded by
+// callerBounds and metered by callerCredits when p is one, may hand out a
+// user credential: create a user or set a user's password. A user's keys
+// are bounded by nothing of the key's, so a key with any bound (an
+// expiry, a rate limit, named rate limits, an allowlist, credits) may
+// not: it would escape them all through the user it made.
+func (p *Principal) authorizeUserCredential(callerCredits *Credits, callerBounds *keyBounds) error {
+	if callerBounds.bounded(callerCredits) {
+		return Errorf(EFORBIDDEN, "a key with an expiry, rate limits, allowedCidrs or credits may not create users or set their passwords")
+	}
+	return nil
 }
 
 // creditsWithin reports whether credits c give no more use than bound:

@@ -46,6 +46,9 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 		if err := s.authorizeUser(ctx, tx, p, nil, u); err != nil {
 			return err
 		}
+		if err := authorizeUserCredential(ctx, tx, p); err != nil {
+			return err
+		}
 		u.PasswordHash = secret.HashPassword(*in.Password)
 		if err := tx.CreateUser(ctx, u); err != nil {
 			if ErrorCode(err) == ECONFLICT {
@@ -68,6 +71,16 @@ func (s *Service) CreateUser(ctx context.Context, p *Principal, in UserInput) (*
 		return nil, s.denied(ctx, p, "user.create", "", err)
 	}
 	return out, nil
+}
+
+// authorizeUserCredential asks the policy whether p may hand out a user
+// credential (a new user, a password), after reading p's key when p is one.
+func authorizeUserCredential(ctx context.Context, tx StoreTx, p *Principal) error {
+	caller, err := callerKey(ctx, tx, p)
+	if err != nil {
+		return err
+	}
+	return p.authorizeUserCredential(callerLimits(caller))
 }
 
 // resolveUserPermissions resolves the permissions in names (nil when it
@@ -223,6 +236,11 @@ func (s *Service) UpdateUser(ctx context.Context, p *Principal, id string, in Us
 		applyUserInput(&u, in, perms, hash)
 		if err := s.authorizeUser(ctx, tx, p, prev, &u); err != nil {
 			return err
+		}
+		if hash != "" {
+			if err := authorizeUserCredential(ctx, tx, p); err != nil {
+				return err
+			}
 		}
 		now := s.now()
 		if err := saveUser(ctx, tx, prev, &u, hash != "", now); err != nil {

@@ -163,6 +163,91 @@ func TestBoundedKeyGivesNoLooserBounds(t *testing.T) {
 			}
 		}
 
+		// Named rate limits are bounds too. The attacker's sequence: a key
+		// with a daily quota made a child with none, then PATCHed its
+		// rateLimits away. (At most 5 requests with the daily key.)
+		daily := []map[string]any{{"name": "daily", "limit": 5, "windowSeconds": 86400}}
+		quota := s.keyAs(user, map[string]any{"name": "quota", "level": 4, "rateLimits": daily})
+		var qchild keyward.IssuedKey
+		s.do("POST", "/v1/apikeys", quota.ClientSecret, map[string]any{"name": "qchild", "level": 4}, 201, &qchild)
+		if !sameJSON(qchild.RateLimits, quota.RateLimits) {
+			t.Errorf("quota's child: got rateLimits %v, want the caller's %v", qchild.RateLimits, quota.RateLimits)
+		}
+		for _, tt := range []struct {
+			name   string
+			method string
+			path   string
+			body   map[string]any
+			want   int
+		}{
+			{"lift the child's rateLimits", "PATCH", "/v1/apikeys/" + qchild.ID, map[string]any{"rateLimits": []any{}}, 403},
+			{"create with a larger daily limit", "POST", "/v1/apikeys", map[string]any{"name": "q", "level": 4,
+				"rateLimits": []map[string]any{{"name": "daily", "limit": 6, "windowSeconds": 86400}}}, 403},
+			{"rotate a key without them", "POST", "/v1/apikeys/" + free.ID + "/rotate", map[string]any{}, 403},
+			{"create with a tighter daily limit and another", "POST", "/v1/apikeys", map[string]any{"name": "q", "level": 4,
+				"rateLimits": []map[string]any{{"name": "daily", "limit": 3, "windowSeconds": 86400}, {"name": "burst", "limit": 1, "windowSeconds": 1}}}, 201},
+		} {
+			res := s.send(tt.method, tt.path, quota.ClientSecret, tt.body)
+			if res.Status != tt.want {
+				t.Errorf("quota, %s: got %d %s, want %d", tt.name, res.Status, res.Body, tt.want)
+			} else if tt.want == 403 {
+				wantCode(t, "quota, "+tt.name, res, keyward.EFORBIDDEN)
+			}
+		}
+
+		// A user's keys are bounded by nothing of the key that made the user:
+		// a bounded key hands out no user credential. The attacker's
+		// sequence: KUS made mallory, who logged in and made an unbounded key.
+		kusOwner, kusToken := s.user("kusowner", 5, "users:write", "users:read", "apikeys:write")
+		userPerms := refs("users:write", "users:read", "apikeys:write")
+		kusBody := func(more map[string]any) map[string]any {
+			return with(map[string]any{"name": "kus", "level": 5, "permissions": userPerms}, more)
+		}
+		open := s.keyAs(kusToken, kusBody(nil))
+		var victim keyward.User
+		s.do("POST", "/v1/users", open.ClientSecret, map[string]any{"userName": "victim", "password": "password-victim", "level": 1}, 201, &victim)
+		for _, tt := range []struct {
+			name   string
+			bounds map[string]any
+		}{
+			{"the attacker's KUS", map[string]any{"expiresIn": 3600, "rateLimit": map[string]any{"limit": 100, "windowSeconds": 60}, "allowedCidrs": []string{"127.0.0.1"}}},
+			{"an expiry", map[string]any{"expiresIn": 3600}},
+			{"a rate limit", map[string]any{"rateLimit": map[string]any{"limit": 100, "windowSeconds": 60}}},
+			{"named rate limits", map[string]any{"rateLimits": []map[string]any{{"name": "daily", "limit": 100, "windowSeconds": 86400}}}},
+			{"allowedCidrs", map[string]any{"allowedCidrs": []string{"127.0.0.1"}}},
+			{"credits", map[string]any{"credits": map[string]any{"remaining": 100}}},
+		} {
+			kus := s.keyAs(kusToken, kusBody(tt.bounds))
+			res := s.send("POST", "/v1/users", kus.ClientSecret, map[string]any{"userName": "mallory", "password": "password-mallory",
+				"level": 5, "permissions": refs("apikeys:write")})
+			if res.Status != 403 {
+				t.Errorf("%s: create a user: got %d %s, want 403", tt.name, res.Status, res.Body)
+				if res.Status == 201 {
+					mallory := s.login("", "mallory", "password-mallory")
+					s.do("POST", "/v1/apikeys", mallory, map[string]any{"name": "escaped", "level": 5}, 201, nil)
+				}
+				continue
+			}
+			wantCode(t, tt.name+": create a user", res, keyward.EFORBIDDEN)
+			res = s.send("PATCH", "/v1/users/"+victim.ID, kus.ClientSecret, map[string]any{"password": "password-taken"})
+			if res.Status != 403 {
+				t.Errorf("%s: set a password: got %d %s, want 403", tt.name, res.Status, res.Body)
+			} else {
+				wantCode(t, tt.name+": set a password", res, keyward.EFORBIDDEN)
+			}
+			res = s.send("PATCH", "/v1/users/"+kusOwner, kus.ClientSecret, map[string]any{"password": "password-taken"})
+			if res.Status != 403 {
+				t.Errorf("%s: set its owner's password: got %d %s, want 403", tt.name, res.Status, res.Body)
+			}
+			// What hands out no credential works as before.
+			s.do("PATCH", "/v1/users/"+victim.ID, kus.ClientSecret, map[string]any{"level": 2}, 200, nil)
+		}
+		// Keys without bounds, and users, work as before.
+		s.do("PATCH", "/v1/users/"+victim.ID, open.ClientSecret, map[string]any{"password": "password-victim-2"}, 200, nil)
+		s.do("PATCH", "/v1/users/"+victim.ID, kusToken, map[string]any{"password": "password-victim-3"}, 200, nil)
+		s.do("POST", "/v1/users", kusToken, map[string]any{"userName": "carol", "password": "password-carol", "level": 1}, 201, nil)
+		s.login("", "victim", "password-victim-3")
+
 		// Users are not bound by this: the owner lifts the trial's bounds.
 		s.do("PATCH", "/v1/apikeys/"+trial.ID, user, map[string]any{"expiresAt": nil, "rateLimit": nil, "allowedCidrs": []string{}}, 200, nil)
 	})
