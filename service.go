@@ -265,7 +265,7 @@ func (s *Service) FlushLastUsed(ctx context.Context) error {
 		errs = append(errs, s.store.TouchAPIKeys(ctx, used), s.store.AddKeyUsage(ctx, s.now(), counts, used))
 	}
 	if len(outcomes) > 0 {
-		errs = append(errs, s.store.AddKeyOutcomes(ctx, s.now(), outcomes))
+		errs = append(errs, s.store.AddKeyOutcomes(ctx, s.now(), outcomes, used))
 	}
 	return errors.Join(errs...)
 }

@@ -152,8 +152,10 @@ type StoreTx interface {
 	SetKeyRateLimits(ctx context.Context, tenantID, keyID string, ls []NamedRateLimit) error
 	SetUserRateLimits(ctx context.Context, tenantID, userID string, ls []NamedRateLimit) error
 	// AddKeyOutcomes adds verification counts per key and outcome to each
-	// key's count for the hour that contains at. Unknown ids are ignored.
-	AddKeyOutcomes(ctx context.Context, at time.Time, counts map[KeyOutcome]int64) error
+	// key's count for the hour that contains at. Unknown ids are ignored,
+	// and so are the counts of a key whose last use (lastUsed, when it has
+	// one there) is before the key's creation, as AddKeyUsage does.
+	AddKeyOutcomes(ctx context.Context, at time.Time, counts map[KeyOutcome]int64, lastUsed map[KeyRef]time.Time) error
 	// KeyOutcomes returns the hourly outcome counts of the tenant's keys
 	// keyIDs from since on, ordered by key, hour and outcome.
 	KeyOutcomes(ctx context.Context, tenantID string, keyIDs []string, since time.Time) ([]OutcomeCount, error)

@@ -13,7 +13,7 @@ import (
 // TestRecreatedKeyStartsWithoutUsage (F5): a key used, deleted and at once
 // re-created with its id (PUT) does not inherit the deleted key's usage
 // when the usage flush runs: neither its lastUsedAt (which would be before
-// its createdAt) nor its request counts. On the replica that deleted it the
+// its createdAt) nor its request counts and verification outcomes. On the replica that deleted it the
 // pending usage is dropped (its clock stands still, so that only the drop
 // can keep the uses out); a replica that recorded uses and missed the
 // delete has them skipped by the flush, being older than the new key.
@@ -50,6 +50,7 @@ func TestRecreatedKeyStartsWithoutUsage(t *testing.T) {
 					}
 					for range 3 {
 						tt.user.do("GET", "/v1/whoami", k.ClientSecret, nil, 200, nil)
+						tt.user.do("POST", "/v1/keys/verify", tt.user.admin, map[string]any{"key": k.ClientSecret}, 200, nil)
 					}
 					time.Sleep(2 * time.Millisecond) // the new key is created after the uses (another replica's clock runs)
 					tt.deleter.do("DELETE", "/v1/apikeys/"+k.ID, tt.deleter.admin, nil, 200, nil)
@@ -65,11 +66,17 @@ func TestRecreatedKeyStartsWithoutUsage(t *testing.T) {
 						t.Errorf("the re-created key: got lastUsedAt %s (createdAt %s), want none", got.LastUsedAt, got.CreatedAt)
 					}
 					var u struct {
-						Total int64 `json:"total"`
+						Total    int64            `json:"total"`
+						Outcomes map[string]int64 `json:"outcomes"`
 					}
 					tt.deleter.do("GET", "/v1/apikeys/"+k.ID+"/usage", tt.deleter.admin, nil, 200, &u)
 					if u.Total != 0 {
 						t.Errorf("the re-created key: got usage total %d, want 0", u.Total)
+					}
+					for outcome, n := range u.Outcomes {
+						if n != 0 {
+							t.Errorf("the re-created key: got %d %s verifications, want none", n, outcome)
+						}
 					}
 				})
 			}

@@ -141,32 +141,38 @@ func (s *store) AddKeyUsage(ctx context.Context, at time.Time, counts map[keywar
 	rows := make([]usageRow, 0, len(counts))
 	for r, n := range counts {
 		if n > 0 {
-			used, ok := lastUsed[r]
-			if !ok {
-				used = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC) // after every key's creation: no check
-			}
-			rows = append(rows, usageRow{key: r, n: n, used: used})
+			rows = append(rows, usageRow{key: r, n: n, used: usedBy(lastUsed, r)})
 		}
 	}
 	return s.addUsage(ctx, at, rows, false)
 }
 
+// usedBy returns r's last use in lastUsed, or a time after every key's
+// creation (no check) when it has none there.
+func usedBy(lastUsed map[keyward.KeyRef]time.Time, r keyward.KeyRef) time.Time {
+	if used, ok := lastUsed[r]; ok {
+		return used
+	}
+	return time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+}
+
 // AddKeyOutcomes adds counts to each key's row for the hour of at and the
 // outcome, in one transaction, in key and outcome order (no deadlocks
 // between replicas). A key missing, or deleted while the flush runs, is
-// skipped.
-func (s *store) AddKeyOutcomes(ctx context.Context, at time.Time, counts map[keyward.KeyOutcome]int64) error {
+// skipped, and so is one last used (lastUsed) before it was created: a
+// deleted key's counts, re-created meanwhile with its id.
+func (s *store) AddKeyOutcomes(ctx context.Context, at time.Time, counts map[keyward.KeyOutcome]int64, lastUsed map[keyward.KeyRef]time.Time) error {
 	rows := make([]usageRow, 0, len(counts))
 	for k, n := range counts {
 		if n > 0 {
-			rows = append(rows, usageRow{key: k.Key, outcome: k.Outcome, n: n})
+			rows = append(rows, usageRow{key: k.Key, outcome: k.Outcome, n: n, used: usedBy(lastUsed, k.Key)})
 		}
 	}
 	return s.addUsage(ctx, at, rows, true)
 }
 
 // usageRow is a count to add to a key's row (and outcome's, for outcomes);
-// used, for requests, is the key's last use the count is up to.
+// used is the key's last use the count is up to.
 type usageRow struct {
 	key     keyward.KeyRef
 	outcome string
@@ -205,25 +211,19 @@ func (s *store) addUsage(ctx context.Context, at time.Time, rows []usageRow, out
 				for i, r := range chunk {
 					tenantIDs[i], ids[i], outs[i], ns[i] = r.key.TenantID, r.key.ID, r.outcome, r.n
 				}
-				outcome, used, created := "", "", ""
-				args = []any{tenantIDs, ids, outs, ns, hour}
+				times := make([]time.Time, len(chunk))
+				for i, r := range chunk {
+					times[i] = r.used.UTC()
+				}
+				outcome := ""
 				if outcomes {
 					outcome = "v.outcome, "
-				} else {
-					times := make([]time.Time, len(chunk))
-					for i, r := range chunk {
-						times[i] = r.used.UTC()
-					}
-					used, created = ", $6::timestamptz[]) AS v (tenant_id, id, outcome, n, t", " AND k.created_at <= v.t"
-					args = append(args, times)
 				}
-				if used == "" {
-					used = ") AS v (tenant_id, id, outcome, n"
-				}
+				args = []any{tenantIDs, ids, outs, ns, hour, times}
 				query = `INSERT INTO ` + table + ` (` + cols + `)
 					SELECT k.tenant_id, k.id, $5, ` + outcome + `v.n
-					FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]` + used + `)
-					JOIN api_keys k ON k.tenant_id = v.tenant_id COLLATE "C" AND k.id = v.id COLLATE "C"` + created + `
+					FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $6::timestamptz[]) AS v (tenant_id, id, outcome, n, t)
+					JOIN api_keys k ON k.tenant_id = v.tenant_id COLLATE "C" AND k.id = v.id COLLATE "C" AND k.created_at <= v.t
 					ORDER BY k.tenant_id, k.id FOR KEY SHARE OF k
 					ON CONFLICT (` + conflict + `) DO UPDATE SET count = ` + table + `.count + excluded.count`
 			} else {
@@ -231,9 +231,9 @@ func (s *store) addUsage(ctx context.Context, at time.Time, rows []usageRow, out
 				for i, r := range chunk {
 					vals[i] = []any{r.key.TenantID, r.key.ID, r.outcome, r.n, r.used.UnixMicro()}
 				}
-				outcome, where := "", "k.created_at <= j.value->>4"
+				outcome := ""
 				if outcomes {
-					outcome, where = "j.value->>2, ", "true"
+					outcome = "j.value->>2, "
 				}
 				// A WHERE: SQLite's parser would read ON CONFLICT as the
 				// join's ON otherwise.
@@ -241,7 +241,7 @@ func (s *store) addUsage(ctx context.Context, at time.Time, rows []usageRow, out
 					SELECT k.tenant_id, k.id, $2, ` + outcome + `j.value->>3
 					FROM json_each($1) AS j
 					JOIN api_keys k ON k.tenant_id = j.value->>0 AND k.id = j.value->>1
-					WHERE ` + where + `
+					WHERE k.created_at <= j.value->>4
 					ON CONFLICT (` + conflict + `) DO UPDATE SET count = ` + table + `.count + excluded.count`
 				args = []any{jsonArray(vals), hour}
 			}

@@ -53,7 +53,7 @@ func (f *flushFixture) flush(ctx context.Context, st keyward.Store) error {
 	errs := make(chan error, 3)
 	go func() { errs <- st.TouchAPIKeys(ctx, f.used) }()
 	go func() { errs <- st.AddKeyUsage(ctx, f.hour.Add(time.Minute), f.counts, nil) }()
-	go func() { errs <- st.AddKeyOutcomes(ctx, f.hour.Add(time.Minute), f.outcomes) }()
+	go func() { errs <- st.AddKeyOutcomes(ctx, f.hour.Add(time.Minute), f.outcomes, nil) }()
 	return errors.Join(<-errs, <-errs, <-errs)
 }
 

@@ -76,7 +76,7 @@ func BenchmarkFlushUsage(b *testing.B) {
 					used[r], counts[r] = at, 1
 					outcomes[keyward.KeyOutcome{Key: r, Outcome: keyward.CodeValid}] = 1
 				}
-				for _, err := range []error{st.TouchAPIKeys(ctx, used), st.AddKeyUsage(ctx, at, counts, used), st.AddKeyOutcomes(ctx, at, outcomes)} {
+				for _, err := range []error{st.TouchAPIKeys(ctx, used), st.AddKeyUsage(ctx, at, counts, used), st.AddKeyOutcomes(ctx, at, outcomes, used)} {
 					if err != nil {
 						b.Fatal(err)
 					}

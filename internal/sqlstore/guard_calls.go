@@ -163,8 +163,8 @@ func (g *guardTx) KeyUsage(ctx context.Context, tenantID, keyID string, since ti
 	})
 }
 
-func (g *guardTx) AddKeyOutcomes(ctx context.Context, at time.Time, counts map[keyward.KeyOutcome]int64) error {
-	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.AddKeyOutcomes(ctx, at, counts) })
+func (g *guardTx) AddKeyOutcomes(ctx context.Context, at time.Time, counts map[keyward.KeyOutcome]int64, lastUsed map[keyward.KeyRef]time.Time) error {
+	return g.do(ctx, func(ctx context.Context) error { return g.StoreTx.AddKeyOutcomes(ctx, at, counts, lastUsed) })
 }
 
 func (g *guardTx) KeyOutcomes(ctx context.Context, tenantID string, keyIDs []string, since time.Time) ([]keyward.OutcomeCount, error) {

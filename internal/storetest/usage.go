@@ -101,11 +101,11 @@ func testKeyOutcomes(t *testing.T, s keyward.Store) {
 	v, rl, nf := keyward.CodeValid, keyward.CodeRateLimited, keyward.CodeNotFound
 
 	must(t, "AddKeyOutcomes", s.AddKeyOutcomes(ctx, hour.Add(5*time.Minute),
-		map[ko]int64{o(a.ID, v): 3, o(a.ID, rl): 2, o(b.ID, nf): 1, o(secret.NewID(), v): 9, o(c.ID, v): 4, twinValid: 50}))
-	must(t, "AddKeyOutcomes same hour", s.AddKeyOutcomes(ctx, hour.Add(59*time.Minute), map[ko]int64{o(a.ID, v): 4, o(b.ID, v): 0}))
-	must(t, "AddKeyOutcomes next hour", s.AddKeyOutcomes(ctx, hour.Add(time.Hour), map[ko]int64{o(a.ID, rl): 1}))
-	must(t, "AddKeyOutcomes two hours back", s.AddKeyOutcomes(ctx, hour.Add(-2*time.Hour), map[ko]int64{o(a.ID, v): 100}))
-	must(t, "AddKeyOutcomes with nothing", s.AddKeyOutcomes(ctx, hour, nil))
+		map[ko]int64{o(a.ID, v): 3, o(a.ID, rl): 2, o(b.ID, nf): 1, o(secret.NewID(), v): 9, o(c.ID, v): 4, twinValid: 50}, nil))
+	must(t, "AddKeyOutcomes same hour", s.AddKeyOutcomes(ctx, hour.Add(59*time.Minute), map[ko]int64{o(a.ID, v): 4, o(b.ID, v): 0}, nil))
+	must(t, "AddKeyOutcomes next hour", s.AddKeyOutcomes(ctx, hour.Add(time.Hour), map[ko]int64{o(a.ID, rl): 1}, nil))
+	must(t, "AddKeyOutcomes two hours back", s.AddKeyOutcomes(ctx, hour.Add(-2*time.Hour), map[ko]int64{o(a.ID, v): 100}, nil))
+	must(t, "AddKeyOutcomes with nothing", s.AddKeyOutcomes(ctx, hour, nil, nil))
 
 	oc := func(id string, h time.Time, o string, n int64) keyward.OutcomeCount {
 		return keyward.OutcomeCount{KeyID: id, Start: h, Outcome: o, Count: n}
@@ -151,9 +151,25 @@ func testKeyOutcomes(t *testing.T, s keyward.Store) {
 			[]keyward.OutcomeCount{oc(a.ID, hour, rl, 2), oc(a.ID, hour, v, 7), oc(a.ID, hour.Add(time.Hour), rl, 1)})
 	})
 
+	t.Run("outcomes of a use before the key's creation are skipped", func(t *testing.T) {
+		// A deleted key's counts, flushed after it was re-created with its
+		// id (by a replica that missed the delete), are not the new key's.
+		d := createKey(t, s, tn.ID, func(k *keyward.APIKey) { k.CreatedAt = t0 })
+		rd := keyward.KeyRef{TenantID: tn.ID, ID: d.ID}
+		for _, tt := range []struct {
+			used time.Time
+			n    int64
+		}{{t0.Add(-time.Microsecond), 3}, {t0, 4}, {t0.Add(time.Second), 5}} {
+			must(t, "AddKeyOutcomes", s.AddKeyOutcomes(ctx, hour, map[ko]int64{o(d.ID, v): tt.n}, map[keyward.KeyRef]time.Time{rd: tt.used}))
+		}
+		got, err := s.KeyOutcomes(ctx, tn.ID, []string{d.ID}, hour)
+		must(t, "KeyOutcomes", err)
+		check(t, "outcomes of a re-created key", got, []keyward.OutcomeCount{oc(d.ID, hour, v, 9)})
+	})
+
 	t.Run("deleting the key deletes its outcomes", func(t *testing.T) {
 		must(t, "DeleteAPIKey", s.DeleteAPIKey(ctx, tn.ID, b.ID, b.Version))
-		must(t, "AddKeyOutcomes for a deleted key", s.AddKeyOutcomes(ctx, hour, map[ko]int64{o(b.ID, v): 5}))
+		must(t, "AddKeyOutcomes for a deleted key", s.AddKeyOutcomes(ctx, hour, map[ko]int64{o(b.ID, v): 5}, nil))
 		got, err := s.KeyOutcomes(ctx, tn.ID, []string{b.ID}, hour.Add(-24*time.Hour))
 		must(t, "KeyOutcomes", err)
 		check(t, "outcomes of a deleted key", got, []keyward.OutcomeCount{})
