@@ -168,17 +168,9 @@ type importBudget struct {
 // of the same key waits and then sees what this one spent; SQLite runs
 // one write transaction at a time.
 func importCredits(ctx context.Context, tx *memoTx, p *Principal, now time.Time) (*importBudget, error) {
-	if p.Kind != KindAPIKey {
-		return nil, nil
-	}
-	self, err := tx.GetAPIKey(ctx, p.HomeTenantID(), p.ID)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, nil
-	} else if err != nil {
+	self, err := callerKey(ctx, tx, p)
+	if err != nil || self == nil || self.Credits == nil {
 		return nil, err
-	}
-	if self.Credits == nil {
-		return nil, nil
 	}
 	c := *self.Credits
 	b := &importBudget{bound: &c, sp: CreditSpend{TenantID: self.TenantID, KeyID: self.ID, Refill: c.Refill}}
