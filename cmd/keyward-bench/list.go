@@ -256,6 +256,7 @@ func (b *bench) seedTenant(ctx context.Context, n int, stderr io.Writer) (*seed,
 			switch {
 			case it.Problem == nil:
 				created++
+				b.imported.Add(1)
 			case it.Problem.Status == 409:
 				present++
 			default:

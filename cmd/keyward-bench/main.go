@@ -85,6 +85,7 @@ type config struct {
 	compare                string
 	references             string
 	rounds                 int
+	settle                 time.Duration
 	listKeys, memoryKeys   int
 }
 
@@ -110,6 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&c.compare, "compare", "", "also write the results as a markdown table to this file, with the machine and the command line")
 	fs.StringVar(&c.references, "references", "process", "where the floor and the signing reference run: process (each in a child process of its own, as keyward runs in its own: fair on a shared machine) or inprocess (in keyward-bench's process, sharing the client's CPUs)")
 	fs.IntVar(&c.rounds, "rounds", 1, "run the references and the scenarios this many times in turn (1-20) and report, for each, the round with the median req/s (its errors summed over all rounds): on a shared machine the load changes from one scenario to the next")
+	fs.DurationVar(&c.settle, "settle", time.Minute, "after importing 10,000 keys or more (the cold keys, a seeded tenant), wait at most this long, before the first reference, for the machine's CPUs to be 90% idle for two seconds in a row: the database digests an import (PostgreSQL's autovacuum and analyze) and would slow the references down, flattering every ratio; 0: don't wait")
 	fs.DurationVar(&c.soak, "soak", 0, "instead of the scenarios, run a mixed workload (verify, key, token, create, list, rotate, signed) this long against one server, reporting every 10s, and fail on any 5xx or unexpected answer, or when the server's memory or goroutines grow 10% or more after the warm-up (a third of the run, at most 5m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -210,7 +212,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 1
 		}
 	}
+	var settleNote string
+	if n := b.imported.Load(); n >= settleAfter && c.settle > 0 {
+		fmt.Fprintf(stderr, "keyward-bench: waiting (at most %s) for the machine to settle after importing %d keys…\n", c.settle, n)
+		waited, idle, ok, err := settle(ctx, c.settle, time.Second, readProcStat)
+		switch {
+		case err != nil:
+			settleNote = fmt.Sprintf("did not wait for the machine to settle after the import (%v)", err)
+		case ok:
+			settleNote = fmt.Sprintf("waited %s after the import for the machine's CPUs to be %.0f%% idle", waited.Round(time.Second), settleIdle*100)
+		default:
+			settleNote = fmt.Sprintf("the machine did not settle within --settle %s after the import (CPUs %.0f%% idle): the references may have run slower than usual", c.settle, idle*100)
+		}
+		fmt.Fprintf(stderr, "keyward-bench: %s\n", settleNote)
+	}
 	rep := &report{cfg: c, args: args, machine: readMachine(), start: time.Now().UTC()}
+	if settleNote != "" {
+		rep.notes = append(rep.notes, settleNote)
+	}
 	refs, err := startReferences(c.references == "inprocess")
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward-bench: references: %v\n", err)
@@ -325,6 +344,7 @@ type bench struct {
 	coldIDs, coldSecrets    []string      // the cold scenarios' keys
 	coldNext                atomic.Uint64 // the next cold key, shared by both cold scenarios
 	seeds                   []*seed       // the memory scenario's tenants (their verifier keys are deleted)
+	imported                atomic.Int64  // keys this run imported (the cold keys, a seeded tenant's)
 }
 
 func (b *bench) call(ctx context.Context, method, path string, hdr map[string]string, body io.Reader, out any) (int, error) {

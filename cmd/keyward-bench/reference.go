@@ -245,6 +245,7 @@ func (b *bench) importColdKeys(ctx context.Context, h map[string]string, lo, hi 
 	if err != nil || code != 200 || res.Failed != 0 || len(res.Items) != hi-lo {
 		return fmt.Errorf("importing cold keys %d-%d: status %d, %d failed, %v", lo, hi-1, code, res.Failed, err)
 	}
+	b.imported.Add(int64(len(res.Items)))
 	for _, it := range res.Items {
 		if it.Line < 1 || it.Line > hi-lo || it.ID == "" {
 			return fmt.Errorf("importing cold keys %d-%d: unexpected item %+v", lo, hi-1, it)
