@@ -82,7 +82,7 @@ func (s *Service) allowedAudiences(snap *keySnapshot) []string {
 	if len(snap.audiences) > 0 {
 		return snap.audiences
 	}
-	return []string{s.audience}
+	return s.audiences
 }
 
 // tokenAudiences picks the audiences of a token of snap: those requested,

@@ -109,6 +109,7 @@ type Service struct {
 	// OAuth2.
 	publicURL string
 	audience  string
+	audiences []string // []string{audience}, shared by every token that gets it: never written
 	tokens    Tokens
 	nonces    NonceStore
 	changes   ChangeFeed
@@ -177,6 +178,7 @@ func NewService(cfg Config) (*Service, error) {
 	if s.audience == "" {
 		s.audience = "keyward"
 	}
+	s.audiences = []string{s.audience}
 	s.nonces, s.limiter = cfg.NonceStore, cfg.Limiter
 	for _, l := range []*RateLimit{cfg.TenantRateLimit, cfg.FailedAuthLimit} {
 		if l != nil {

@@ -72,7 +72,7 @@ func verifyFast(body []byte, in *keyward.VerifyRequest) bool {
 	if !p.byte('}') {
 		for {
 			p.space()
-			name, ok := p.plainString()
+			name, ok := p.plainBytes()
 			if !ok {
 				return false
 			}
@@ -83,7 +83,7 @@ func verifyFast(body []byte, in *keyward.VerifyRequest) bool {
 			p.space()
 			var bit uint8
 			var dst *string
-			switch name {
+			switch string(name) {
 			case "key":
 				bit, dst = 1<<0, &in.Key
 			case "clientId":
@@ -107,7 +107,7 @@ func verifyFast(body []byte, in *keyward.VerifyRequest) bool {
 				return false // given twice
 			}
 			seen |= bit
-			switch name {
+			switch string(name) {
 			case "permissions":
 				perms, ok := p.plainStrings()
 				if !ok {
@@ -170,22 +170,29 @@ func (p *jsonScan) byte(c byte) bool {
 // plainString reads a string of printable ASCII without escapes, which
 // JSON reads as its bytes; anything else is not plain.
 func (p *jsonScan) plainString() (string, bool) {
+	b, ok := p.plainBytes()
+	return string(b), ok
+}
+
+// plainBytes is plainString's bytes, within the body: a member name read
+// this way and compared as string(name) is not copied.
+func (p *jsonScan) plainBytes() ([]byte, bool) {
 	if !p.byte('"') {
-		return "", false
+		return nil, false
 	}
 	start := p.i
 	for p.i < len(p.b) {
 		switch c := p.b[p.i]; {
 		case c == '"':
-			s := string(p.b[start:p.i])
+			b := p.b[start:p.i]
 			p.i++
-			return s, true
+			return b, true
 		case c < 0x20 || c > 0x7e || c == '\\':
-			return "", false
+			return nil, false
 		}
 		p.i++
 	}
-	return "", false
+	return nil, false
 }
 
 // plainStrings reads an array of plain strings; an empty array is a

@@ -179,3 +179,29 @@ func TestDecodeDataAfterTheObject(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyFastAllocs: a verification's body is read into the strings it
+// carries and nothing else: the member names are compared in place.
+func TestVerifyFastAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates for itself")
+	}
+	for _, c := range []struct {
+		body string
+		want float64
+	}{
+		{`{"key":"kw_7XbqL0NnS8mRk2V4cPz9TgYh1WfEaDoJuIiQx3sC"}`, 1},
+		{`{"key":"kw_abc","audience":"orders","ip":"10.0.0.1"}`, 3},
+	} {
+		body := []byte(c.body)
+		var in keyward.VerifyRequest
+		got := testing.AllocsPerRun(100, func() {
+			if !verifyFast(body, &in) {
+				t.Fatal("not read by hand")
+			}
+		})
+		if got != c.want {
+			t.Errorf("%s: got %v allocations, want %v", c.body, got, c.want)
+		}
+	}
+}

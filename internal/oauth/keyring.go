@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -198,15 +199,21 @@ func newTokenSigner(k *keyward.SigningKey, priv crypto.Signer) (*tokenSigner, er
 // signPayload returns the compact JWS of payload, a JSON object.
 func (t *tokenSigner) signPayload(payload []byte) (string, error) {
 	if t.jose != nil {
-		jws, err := t.jose.Sign(payload)
+		// A copy: what an interface's method is given escapes, and the
+		// caller's payload is on its stack.
+		jws, err := t.jose.Sign(bytes.Clone(payload))
 		if err != nil {
 			return "", err
 		}
 		return jws.CompactSerialize()
 	}
-	// header.payload.signature, assembled in one buffer.
+	// header.payload.signature, assembled in one buffer, on the stack for
+	// a usual token: the string is then the only allocation.
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(t.header)+1+enc.EncodedLen(len(payload))+1+enc.EncodedLen(64))
+	buf := make([]byte, 0, 1024)
+	if n := len(t.header) + 1 + enc.EncodedLen(len(payload)) + 1 + enc.EncodedLen(64); n > cap(buf) {
+		buf = make([]byte, 0, n)
+	}
 	buf = append(append(buf, t.header...), '.')
 	buf = enc.AppendEncode(buf, payload)
 	input := buf

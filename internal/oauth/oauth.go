@@ -137,13 +137,9 @@ func (t *Tokens) SignAccessToken(ctx context.Context, a *keyward.AccessTokenClai
 	if err != nil {
 		return "", err
 	}
-	payload, err := accessClaimsJSON(&accessClaims{
-		Claims: jwt.Claims{
-			Issuer: t.issuer, Subject: a.Subject, Audience: jwt.Audience(a.Audience), ID: a.ID,
-			IssuedAt: jwt.NewNumericDate(a.IssuedAt), NotBefore: jwt.NewNumericDate(a.NotBefore), Expiry: jwt.NewNumericDate(a.Expiry),
-		},
-		ClientID: a.ClientID, Scope: a.Scope, Tenant: a.Tenant, Level: a.Level, Generation: a.Generation, KeyID: a.KeyID,
-	})
+	// The claims' JSON on the stack: a usual token's string is then its
+	// only allocation here.
+	payload, err := accessClaimsJSON(make([]byte, 0, 512), t.issuer, a)
 	if err != nil {
 		return "", err
 	}

@@ -65,7 +65,7 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func newTokens(t *testing.T, store oauth.Store, c *clock, master []byte, alg string) *oauth.Tokens {
+func newTokens(t testing.TB, store oauth.Store, c *clock, master []byte, alg string) *oauth.Tokens {
 	t.Helper()
 	tokens, err := oauth.New(oauth.Config{Store: store, MasterKey: master, Now: c.now,
 		Issuer: "https://keys.test", LoginIssuer: "keyward", Algorithm: alg})
