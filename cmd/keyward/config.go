@@ -35,6 +35,7 @@ type serverConfig struct {
 	ShutdownTimeout time.Duration
 	CacheTTL        time.Duration
 	CacheSize       int           // keys the verify cache holds at most; 0: none
+	GCMinHeap       uint64        // least heap goal the GC tuner keeps; 0: none
 	DBTimeout       time.Duration // each store call and transaction; 0 in migrate
 
 	Dialects           string

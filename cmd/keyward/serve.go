@@ -109,6 +109,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fs.StringVar(&c.Dialects, "dialects", dialects, "compatibility dialects to serve, comma-separated, or \"none\" (env KEYWARD_DIALECTS)")
 	fs.BoolVar(&c.NoConsole, "no-console", false, "do not serve the web console at /console")
+	c.GCMinHeap = defaultGCMinHeap
+	fs.Var(sizeFlag{&c.GCMinHeap}, "gc-min-heap", "least heap the garbage collector lets grow before collecting, e.g. 64MiB, 256MiB, or 0 for Go's own (4 MiB at GOGC=100): GOGC is raised after each collection while the live heap is under half of it, and is 100 above; off when the environment sets GOGC or GOMEMLIMIT")
 	redisURL, rerr := env(getenv, "REDIS_URL")
 	envErr = errors.Join(envErr, rerr)
 	fs.StringVar(&c.RedisURL, "redis-url", redisURL, "Redis for cluster-wide rate limits and signed-request nonces, redis://[user:password@]host:6379/0 (env KEYWARD_REDIS_URL or KEYWARD_REDIS_URL_FILE; empty: rate limits in memory, nonces in the database)")
@@ -139,6 +141,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	out := newLogBuffer(stderr, 100*time.Millisecond)
 	defer out.Close()
 	logger := c.logger(out.Direct())
+	defer startGCTuner(&c, getenv, logger).Stop()
 	if err := serve(ctx, &c, logger, c.requestLogger(out), stdout); err != nil {
 		logger.Error("keyward stopped", slog.Any("error", err))
 		fmt.Fprintf(stderr, "keyward serve: %v\n", err)
@@ -238,6 +241,7 @@ func serve(ctx context.Context, c *serverConfig, logger, requestLog *slog.Logger
 	reg := prometheus.NewRegistry()
 	build := currentBuild()
 	reg.MustRegister(build.collector())
+	reg.MustRegister(gcMinHeapGauge(c.GCMinHeap))
 	api := httpapi.New(svc, logger, reg)
 	api.LogRequestsTo(requestLog.Handler())
 	proxies, _ := c.proxies()

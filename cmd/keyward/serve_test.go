@@ -204,6 +204,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"bad redis url", nil, []string{"--redis-url", "http://cache:6379"}, "redis://"},
 		{"bad trusted proxy", nil, []string{"--trusted-proxies", "10.0.0.0/8,lb.internal"}, "--trusted-proxies"},
 		{"too short a database timeout", nil, []string{"--db-timeout", "10ms"}, "--db-timeout"},
+		{"bad gc min heap", nil, []string{"--gc-min-heap", "64MB"}, "-gc-min-heap"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
