@@ -477,7 +477,13 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	var vals [][]any
 	if walk && after == nil && offset >= anchorStride && s.anchors != nil && s.tx == nil {
 		// Deep in many keys: from the nearest page anchor.
-		keys, vals, err = s.anchoredPage(ctx, tenantID, f, permissionID, terms, offset, fetch)
+		var chain *whereClause // the anchors found at once (anchorChain)
+		if s.pg && sortJoin == "" && f.Sort != "userName" && f.Sort != "-userName" && !slices.ContainsFunc(terms, func(t keyOrderTerm) bool {
+			return t.nullable || strings.Contains(t.expr, "u.")
+		}) {
+			chain = &w
+		}
+		keys, vals, err = s.anchoredPage(ctx, tenantID, f, permissionID, terms, offset, fetch, chain)
 	} else {
 		done := false
 		if s.pg && walk && nameConds != nil && sortJoin == "" && !nullSplit && f.Sort != "userName" && f.Sort != "-userName" {
