@@ -38,7 +38,7 @@ var boundedWalkKeys = 10_000
 // nameSetMax bounds the names matching a query (as PostgreSQL estimates
 // them) that are read and sorted when the bounded walk did not fill the
 // page.
-const nameSetMax = 250_000
+const nameSetMax = 150_000
 
 // boundedSorts are the first terms of the orders that a bound on their
 // value narrows to the keys before the horizon: unique or nearly (not a
