@@ -82,6 +82,15 @@ func (s *store) boundedNameWalk(ctx context.Context, nw nameWalk, after []any, o
 	// The walk up to the horizon: the keys before it in the order, each
 	// filtered, the same plan as the whole walk's with a bound.
 	bw := whereClause{conds: slices.Clone(nw.w.conds), args: slices.Clone(nw.w.args)}
+	for _, i := range nw.nameConds {
+		// Tested on each key, not searched in the trigram index: with the
+		// horizon's bound the planner would rather AND the two indexes'
+		// bitmaps (270 ms for "alpha" among inactive keys, where walking
+		// finds the page in 0.1 ms).
+		if c := bw.conds[i]; !strings.HasSuffix(c, " IS TRUE") {
+			bw.conds[i] = "(" + c + ") IS TRUE"
+		}
+	}
 	if after != nil {
 		bw.addAfter(nw.terms, after)
 	}
