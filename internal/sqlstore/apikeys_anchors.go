@@ -291,15 +291,21 @@ func (s *store) anchorChain(ctx context.Context, w whereClause, terms []keyOrder
 	step := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 	base, baseConds := len(step.args), len(step.conds)
 	step.addAfter(terms, markers)
+	var bad error
 	for i := baseConds; i < len(step.conds); i++ {
 		step.conds[i] = placeholder.ReplaceAllStringFunc(step.conds[i], func(p string) string {
 			k, _ := strconv.Atoi(p[1:])
 			var t int
-			if _, err := fmt.Sscanf(step.args[k-1].(string), "\x00anchor %d", &t); err != nil || k <= base {
-				panic("anchorChain: a condition of the step refers to " + p)
+			if m, ok := step.args[k-1].(string); !ok || k <= base || !strings.HasPrefix(m, "\x00anchor ") {
+				bad = fmt.Errorf("finding anchors: the seek refers to %s", p)
+			} else if _, err := fmt.Sscanf(m, "\x00anchor %d", &t); err != nil {
+				bad = fmt.Errorf("finding anchors: %w", err)
 			}
 			return fmt.Sprintf("a.v%d", t)
 		})
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	query := `WITH RECURSIVE a AS ((` + seed + `) UNION ALL SELECT a.n + 1, x.* FROM a CROSS JOIN LATERAL (SELECT ` +
 		strings.Join(cols, ", ") + ` FROM api_keys k` + step.String() + orderByOf(terms) + skip +
