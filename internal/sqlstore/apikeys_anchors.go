@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -115,8 +118,11 @@ type listFetch func(st *store, after []any, offset, size int, valsOnly bool) ([]
 // anchoredPage returns the page at offset (with one key more, when there is
 // one) of a list of many keys, and the sort values of its keys, seeking
 // from the nearest anchor and finding the anchors it lacks on the way.
+//
+// chain, when not nil, is the filters of a list whose anchors anchorChain
+// finds at once, when none are known.
 func (s *store) anchoredPage(ctx context.Context, tenantID string, f keyward.APIKeyFilter, permissionID string,
-	terms []keyOrderTerm, offset int, fetch listFetch) ([]*keyward.APIKey, [][]any, error) {
+	terms []keyOrderTerm, offset int, fetch listFetch, chain *whereClause) ([]*keyward.APIKey, [][]any, error) {
 	// One snapshot: the counters and every read of the page.
 	tx, err := s.readPool.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
@@ -160,6 +166,14 @@ func (s *store) anchoredPage(ctx context.Context, tenantID string, f keyward.API
 	}
 	vals := set.vals
 	want := offset / anchorStride
+	if chain != nil && len(vals) == 0 && want > 0 {
+		if vals, err = st.anchorChain(ctx, *chain, terms, want); err != nil {
+			return nil, nil, err
+		}
+		if len(vals) < want {
+			want = len(vals) // the list ends before: no more to find
+		}
+	}
 	for len(vals) < want {
 		// The next anchor: anchorStride keys after the last.
 		var after []any
@@ -252,3 +266,55 @@ func (s *store) queryValues(ctx context.Context, n int, query string, args ...an
 	}
 	return out, rows.Err()
 }
+
+// anchorChain returns, on PostgreSQL, the sort values of the first n
+// anchors of a list of the keys matching w (every anchorStride-th key of
+// the order of terms) in one statement: a recursive query whose each step
+// seeks after the last anchor and skips anchorStride-1 keys, as the
+// anchors' own queries do one at a time. One round trip and one plan, not
+// one each: the first deep page of a million keys found its 250 anchors
+// in 122-190 ms, mostly in planning and round trips. For an order without
+// a nullable term (whose NULLs the seek reads in parts: nullablePart) nor
+// the owner's name (listByOwnerName), on the keys alone (no join).
+func (s *store) anchorChain(ctx context.Context, w whereClause, terms []keyOrderTerm, n int) ([][]any, error) {
+	var cols, refs []string
+	markers := make([]any, len(terms))
+	for i, t := range terms {
+		cols = append(cols, fmt.Sprintf("%s AS v%d", t.expr, i))
+		refs = append(refs, fmt.Sprintf("v%d", i))
+		markers[i] = fmt.Sprintf("\x00anchor %d", i)
+	}
+	skip := fmt.Sprintf(" LIMIT 1 OFFSET %d", anchorStride-1)
+	seed := `SELECT 1 AS n, ` + strings.Join(cols, ", ") + ` FROM api_keys k` + w.String() + orderByOf(terms) + skip
+	// The step's condition: after the last anchor's values, a.v0 … (the
+	// markers' placeholders, which addAfter appends, replaced by them).
+	step := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+	base, baseConds := len(step.args), len(step.conds)
+	step.addAfter(terms, markers)
+	var bad error
+	for i := baseConds; i < len(step.conds); i++ {
+		step.conds[i] = placeholder.ReplaceAllStringFunc(step.conds[i], func(p string) string {
+			k, _ := strconv.Atoi(p[1:])
+			var t int
+			if m, ok := step.args[k-1].(string); !ok || k <= base || !strings.HasPrefix(m, "\x00anchor ") {
+				bad = fmt.Errorf("finding anchors: the seek refers to %s", p)
+			} else if _, err := fmt.Sscanf(m, "\x00anchor %d", &t); err != nil {
+				bad = fmt.Errorf("finding anchors: %w", err)
+			}
+			return fmt.Sprintf("a.v%d", t)
+		})
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	query := `WITH RECURSIVE a AS ((` + seed + `) UNION ALL SELECT a.n + 1, x.* FROM a CROSS JOIN LATERAL (SELECT ` +
+		strings.Join(cols, ", ") + ` FROM api_keys k` + step.String() + orderByOf(terms) + skip +
+		fmt.Sprintf(`) x WHERE a.n < %d) SELECT `, n) + strings.Join(refs, ", ") + ` FROM a ORDER BY n`
+	if listQueryHook != nil {
+		listQueryHook(query, w.args)
+	}
+	return s.queryValues(ctx, len(terms), query, s.planned(w.args)...)
+}
+
+// placeholder matches a query's placeholders ($1).
+var placeholder = regexp.MustCompile(`\$[0-9]+`)

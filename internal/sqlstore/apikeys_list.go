@@ -204,8 +204,14 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	default:
 		return list, keyward.Errorf(keyward.EINVALID, "unknown api key status %q", f.Status)
 	}
+	var nameConds []int    // the name's tests in w.conds
+	var namePatterns []any // and the patterns its index searches for
 	if f.Query != "" {
+		nameConds = []int{len(w.conds)}
+		namePatterns = []any{containsPattern(f.Query)}
 		if seg := s.rarestSegment(ctx, tenantID, f.Query); seg != "" {
+			nameConds = append(nameConds, len(w.conds)+1)
+			namePatterns = []any{containsPattern(seg)}
 			// The trigram index is searched for the rarest word only; the
 			// whole query tests each key it finds (IS TRUE keeps it out of
 			// the index search, which would read the long lists of the
@@ -471,9 +477,23 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	var vals [][]any
 	if walk && after == nil && offset >= anchorStride && s.anchors != nil && s.tx == nil {
 		// Deep in many keys: from the nearest page anchor.
-		keys, vals, err = s.anchoredPage(ctx, tenantID, f, permissionID, terms, offset, fetch)
+		var chain *whereClause // the anchors found at once (anchorChain)
+		if s.pg && sortJoin == "" && f.Sort != "userName" && f.Sort != "-userName" && !slices.ContainsFunc(terms, func(t keyOrderTerm) bool {
+			return t.nullable || strings.Contains(t.expr, "u.")
+		}) {
+			chain = &w
+		}
+		keys, vals, err = s.anchoredPage(ctx, tenantID, f, permissionID, terms, offset, fetch, chain)
 	} else {
-		keys, vals, err = fetch(s, after, offset, f.Page.Size+1, false)
+		done := false
+		if s.pg && walk && nameConds != nil && sortJoin == "" && !nullSplit && f.Sort != "userName" && f.Sort != "-userName" {
+			// A name search: first a bounded walk (apikeys_namewalk.go).
+			nw := nameWalk{terms: terms, w: w, nameConds: nameConds, patterns: namePatterns, tenantID: tenantID}
+			keys, vals, done, err = s.boundedNameWalk(ctx, nw, after, offset, f.Page.Size+1)
+		}
+		if err == nil && !done {
+			keys, vals, err = fetch(s, after, offset, f.Page.Size+1, false)
+		}
 	}
 	if err != nil {
 		return list, fmt.Errorf("listing api keys: %w", err)

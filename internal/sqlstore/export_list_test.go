@@ -37,3 +37,11 @@ func SetListQueryHook(hook func(query string, args []any)) (restore func()) {
 	listQueryHook = hook
 	return func() { listQueryHook = old }
 }
+
+// SetBoundedWalkKeys sets the keys the bounded walk of a name search reads
+// (apikeys_namewalk.go) until restore is called; not for parallel tests.
+func SetBoundedWalkKeys(n int) (restore func()) {
+	old := boundedWalkKeys
+	boundedWalkKeys = n
+	return func() { boundedWalkKeys = old }
+}
