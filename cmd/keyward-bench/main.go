@@ -230,6 +230,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if settleNote != "" {
 		rep.notes = append(rep.notes, settleNote)
 	}
+	if b.importNote != "" {
+		rep.notes = append(rep.notes, b.importNote)
+	}
 	refs, err := startReferences(c.references == "inprocess")
 	if err != nil {
 		fmt.Fprintf(stderr, "keyward-bench: references: %v\n", err)
@@ -345,6 +348,7 @@ type bench struct {
 	coldNext                atomic.Uint64 // the next cold key, shared by both cold scenarios
 	seeds                   []*seed       // the memory scenario's tenants (their verifier keys are deleted)
 	imported                atomic.Int64  // keys this run imported (the cold keys, a seeded tenant's)
+	importNote              string        // the cold keys' import rate, for the report
 }
 
 func (b *bench) call(ctx context.Context, method, path string, hdr map[string]string, body io.Reader, out any) (int, error) {

@@ -38,6 +38,9 @@ func TestBenchRuns(t *testing.T) {
 	if len(lines) != 11 {
 		t.Fatalf("got %d lines, want a header, the 2 references and 8 scenarios:\n%s", len(lines), out.String())
 	}
+	if !strings.Contains(out.String(), "note: cold keys imported at ") || !strings.Contains(out.String(), "too few to judge") {
+		t.Errorf("no note of the cold keys' import rate, or it judged 20 keys:\n%s", out.String())
+	}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
 		if len(f) != 11 || f[1] == "0" || f[2] != "0" {
@@ -375,5 +378,64 @@ func TestKeepColdKeys(t *testing.T) {
 		if !strings.Contains(errb.String(), c.say) {
 			t.Errorf("%v: got %q, want it to say %q", c.flags, errb.String(), c.say)
 		}
+	}
+}
+
+// TestImportNote: the import rate is judged against issue 13's target on
+// SQLite only, and only for an import large enough to time.
+func TestImportNote(t *testing.T) {
+	for _, c := range []struct {
+		n     int
+		d     time.Duration
+		store string
+		want  string
+	}{
+		{400_000, 20 * time.Second, "sqlite", "20000 keys/s (400000 in 20s, up to 10000 lines a request, one request at a time); issue 13's target on SQLite, >= 20000 keys/s: met"},
+		{400_000, 86 * time.Second, "sqlite", "4651 keys/s (400000 in 1m26s, up to 10000 lines a request, one request at a time); issue 13's target on SQLite, >= 20000 keys/s: not met"},
+		{99_999, time.Second, "sqlite", "too few to judge"},
+		{400_000, 86 * time.Second, "postgres", "4651 keys/s (400000 in 1m26s, up to 10000 lines a request, one request at a time)"},
+	} {
+		got := importNote(c.n, c.d, c.store)
+		if !strings.HasPrefix(got, "cold keys imported at ") || !strings.Contains(got, c.want) || c.store == "postgres" && strings.Contains(got, "target") {
+			t.Errorf("importNote(%d, %v, %s) = %q, want it to say %q", c.n, c.d, c.store, got, c.want)
+		}
+	}
+}
+
+// TestColdImportShrinks: an import the server answers 503 (it outlasted
+// --db-timeout and was rolled back) is sent again in halves, down to
+// coldMinImportLines a request, and every cold key is still imported.
+func TestColdImportShrinks(t *testing.T) {
+	ts := benchServer(t)
+	api := httpapi.New(ts.Svc, nil, nil)
+	var refused, largest atomic.Int64
+	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/apikeys:import" {
+			body, _ := io.ReadAll(r.Body)
+			if n := int64(bytes.Count(body, []byte("\n"))); n > 600 {
+				refused.Add(1)
+				w.WriteHeader(503)
+				return
+			} else if n > largest.Load() {
+				largest.Store(n)
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		api.ServeHTTP(w, r)
+	}))
+	defer rs.Close()
+	var out, errb bytes.Buffer
+	args := []string{"--server", rs.URL, "--password", "bench-password", "--duration", "50ms", "--concurrency", "2",
+		"--scenarios", "cold", "--cold-keys", "1200", "--keep-cold-keys", "--settle", "0"}
+	if code := run(context.Background(), args, func(string) string { return "" }, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// All 1,200 lines at 10,000, 5,000, 2,500 and 1,250 a request, then
+	// 625, refused; 500 a request from then on.
+	if refused.Load() != 5 || largest.Load() != coldMinImportLines {
+		t.Errorf("%d imports refused, the largest accepted %d lines; want 5 and %d", refused.Load(), largest.Load(), coldMinImportLines)
+	}
+	if !strings.Contains(errb.String(), "500 a request from now on") || !strings.Contains(errb.String(), "imported 1200 keys") {
+		t.Errorf("stderr %q: want it to say it shrank the requests and imported every key", errb.String())
 	}
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,45 @@ func TestImportBindsSharedColumns(t *testing.T) {
 		if d := cmp.Diff(k, got); d != "" {
 			t.Errorf("%q stored: mismatch (-want +got):\n%s", k.Name, d)
 		}
+	}
+}
+
+// TestImportKeepsWriterCache: an import of more than 1,000 keys leaves
+// SQLite's writer connection with a page cache of importCacheSize, so that
+// the next import finds the index pages the last one read (issue 13), and
+// the read connections with SQLite's default.
+func TestImportKeepsWriterCache(t *testing.T) {
+	db := openSQLiteForTest(t)
+	ctx := t.Context()
+	if got := pragma(t, db.write, "cache_size"); got != "-2000" {
+		t.Fatalf("writer cache_size before an import: %s, want SQLite's default -2000", got)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	tn := &keyward.Tenant{ID: secret.NewID(), Name: "t", Prefix: "kw", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+	if err := db.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]*keyward.APIKey, 1001)
+	for i := range keys {
+		keys[i] = &keyward.APIKey{ID: secret.NewOrderedID(now), TenantID: tn.ID, ClientID: secret.NewClientID("kw"), Name: "bulk",
+			IsActive: true, TokenLifespanSeconds: 60, CreatedAt: now, UpdatedAt: now, Version: 1, SecretGeneration: 1,
+			SecretHash: secret.RandomBytes(32), Permissions: []keyward.Permission{}}
+	}
+	err := db.Tx(ctx, func(tx keyward.StoreTx) error {
+		errs, err := tx.CreateAPIKeys(ctx, keys)
+		if i := slices.IndexFunc(errs, func(err error) bool { return err != nil }); i >= 0 {
+			t.Errorf("key %d: %v", i, errs[i])
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strconv.Itoa(importCacheSize)
+	if got := pragma(t, db.write, "cache_size"); got != want {
+		t.Errorf("writer cache_size after an import: %s, want %s", got, want)
+	}
+	if got := pragma(t, db.read, "cache_size"); got != "-2000" {
+		t.Errorf("reader cache_size after an import: %s, want -2000", got)
 	}
 }
