@@ -119,10 +119,9 @@ type listFetch func(st *store, after []any, offset, size int, valsOnly bool) ([]
 // one) of a list of many keys, and the sort values of its keys, seeking
 // from the nearest anchor and finding the anchors it lacks on the way.
 //
-// chain, when not nil, is the filters of a list whose anchors anchorChain
-// finds at once, when none are known.
+// chain, when not nil, finds the anchors at once, when none are known.
 func (s *store) anchoredPage(ctx context.Context, tenantID string, f keyward.APIKeyFilter, permissionID string,
-	terms []keyOrderTerm, offset int, fetch listFetch, chain *whereClause) ([]*keyward.APIKey, [][]any, error) {
+	terms []keyOrderTerm, offset int, fetch listFetch, chain anchorFinder) ([]*keyward.APIKey, [][]any, error) {
 	// One snapshot: the counters and every read of the page.
 	tx, err := s.readPool.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
@@ -167,7 +166,7 @@ func (s *store) anchoredPage(ctx context.Context, tenantID string, f keyward.API
 	vals := set.vals
 	want := offset / anchorStride
 	if chain != nil && len(vals) == 0 && want > 0 {
-		if vals, err = st.anchorChain(ctx, *chain, terms, want); err != nil {
+		if vals, err = chain(&st, want); err != nil {
 			return nil, nil, err
 		}
 		if len(vals) < want {
@@ -267,6 +266,10 @@ func (s *store) queryValues(ctx context.Context, n int, query string, args ...an
 	return out, rows.Err()
 }
 
+// anchorFinder returns the sort values of the first n anchors of a list
+// (fewer where the list ends before) at once, read by st.
+type anchorFinder func(st *store, n int) ([][]any, error)
+
 // anchorChain returns, on PostgreSQL, the sort values of the first n
 // anchors of a list of the keys matching w (every anchorStride-th key of
 // the order of terms) in one statement: a recursive query whose each step
@@ -274,23 +277,105 @@ func (s *store) queryValues(ctx context.Context, n int, query string, args ...an
 // anchors' own queries do one at a time. One round trip and one plan, not
 // one each: the first deep page of a million keys found its 250 anchors
 // in 122-190 ms, mostly in planning and round trips. For an order without
-// a nullable term (whose NULLs the seek reads in parts: nullablePart) nor
-// the owner's name (listByOwnerName), on the keys alone (no join).
+// a nullable term (nullableAnchorChain) nor the owner's name
+// (listByOwnerName), on the keys alone (no join).
 func (s *store) anchorChain(ctx context.Context, w whereClause, terms []keyOrderTerm, n int) ([][]any, error) {
-	var cols, refs []string
-	markers := make([]any, len(terms))
-	for i, t := range terms {
-		cols = append(cols, fmt.Sprintf("%s AS v%d", t.expr, i))
-		refs = append(refs, fmt.Sprintf("v%d", i))
+	step, err := chainStep(w, len(terms), func(step *whereClause, markers []any) { step.addAfter(terms, markers) })
+	if err != nil {
+		return nil, err
+	}
+	skip := strconv.Itoa(anchorStride - 1)
+	return s.runChain(ctx, chainQuery(pickKey("api_keys k", w, terms, terms, skip), pickKey("api_keys k", step, terms, terms, skip), terms, n), terms, w.args)
+}
+
+// nullableAnchorChain returns, on PostgreSQL, the sort values of the first
+// n anchors of a list sorted by one nullable field (terms [value IS NULL,
+// value, id]) of the rows of from matching w, in at most three statements
+// whatever n, as anchorChain does for other orders, each read by the
+// conditions of the parts that the loop of anchoredPage reads (addPart;
+// joinID as there): the anchors among the keys with a value (a recursive
+// chain, whose each step picks the anchor among the ties after the last
+// anchor or, if fewer than anchorStride, counts them and picks it among
+// the values after, as the loop does: a tie of 100,000 keys is read from
+// the id on, not from its first key); if the list holds fewer, the count of the values
+// after the last (fewer than anchorStride); then the anchors among the
+// NULLs (a chain by id, the first that many keys nearer their start).
+func (s *store) nullableAnchorChain(ctx context.Context, from string, w whereClause, terms []keyOrderTerm, joinID string, n int) ([][]any, error) {
+	stride, skip := strconv.Itoa(anchorStride), strconv.Itoa(anchorStride-1)
+	isNull := terms[0].expr
+	part := func(p nullablePart) func(step *whereClause, markers []any) {
+		return func(step *whereClause, markers []any) { step.addPart(p, terms, markers, true, joinID) }
+	}
+	// The keys with a value.
+	values := whereClause{conds: append(slices.Clone(w.conds), isNull+" IS FALSE"), args: slices.Clone(w.args)}
+	ties, err := chainStep(w, len(terms), part(partTies))
+	if err != nil {
+		return nil, err
+	}
+	after, err := chainStep(w, len(terms), part(partValues))
+	if err != nil {
+		return nil, err
+	}
+	after.conds = append(after.conds, "c.t < "+stride)
+	// At most one of the two finds a row (the values only if fewer than
+	// anchorStride keys tie): the LIMIT stops before counting the ties
+	// when the first does.
+	step := `SELECT * FROM ((` + pickKey(from, ties, terms, terms, skip) + `) UNION ALL (SELECT y.* FROM (SELECT count(*) AS t FROM (SELECT 1 FROM ` +
+		from + ties.String() + ` LIMIT ` + stride + `) c) c CROSS JOIN LATERAL (` +
+		pickKey(from, after, terms, terms, "GREATEST("+skip+" - c.t, 0)") + `) y)) x LIMIT 1`
+	vals, err := s.runChain(ctx, chainQuery(pickKey(from, values, terms, terms, skip), step, terms, n), terms, w.args)
+	if err != nil || len(vals) >= n {
+		return vals, err
+	}
+	// The values after the last anchor (all, if none) precede the NULLs'
+	// first anchor: the ties after it, then the values after those.
+	r := 0
+	for _, p := range []nullablePart{partTies, partValues} {
+		rest := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+		switch {
+		case len(vals) > 0:
+			rest.addPart(p, terms, vals[len(vals)-1], true, joinID)
+		case p == partValues:
+			continue
+		default: // all of them
+			rest = values
+		}
+		var c int
+		count := `SELECT count(*) FROM (SELECT 1 FROM ` + from + rest.String() + ` LIMIT ` + stride + `) c`
+		if listQueryHook != nil {
+			listQueryHook(count, rest.args)
+		}
+		if err := s.read.QueryRowContext(ctx, count, s.planned(rest.args)...).Scan(&c); err != nil {
+			return nil, err
+		}
+		r += c
+	}
+	if r >= anchorStride {
+		return nil, fmt.Errorf("finding anchors: %d keys with a value after the last anchor", r)
+	}
+	// The NULLs, by id.
+	nulls := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+	nulls.addPart(partNulls, terms, nil, true, joinID)
+	step2, err := chainStep(w, len(terms), part(partNulls))
+	if err != nil {
+		return nil, err
+	}
+	more, err := s.runChain(ctx, chainQuery(pickKey(from, nulls, terms, terms[2:], strconv.Itoa(anchorStride-1-r)),
+		pickKey(from, step2, terms, terms[2:], skip), terms, n-len(vals)), terms, w.args)
+	return append(vals, more...), err
+}
+
+// chainStep returns w and the condition seek adds to it after an anchor,
+// given the anchor's values as markers that it binds as arguments: those
+// arguments become the columns of the chain's last anchor (a.v0 …).
+func chainStep(w whereClause, nTerms int, seek func(step *whereClause, markers []any)) (whereClause, error) {
+	markers := make([]any, nTerms)
+	for i := range markers {
 		markers[i] = fmt.Sprintf("\x00anchor %d", i)
 	}
-	skip := fmt.Sprintf(" LIMIT 1 OFFSET %d", anchorStride-1)
-	seed := `SELECT 1 AS n, ` + strings.Join(cols, ", ") + ` FROM api_keys k` + w.String() + orderByOf(terms) + skip
-	// The step's condition: after the last anchor's values, a.v0 … (the
-	// markers' placeholders, which addAfter appends, replaced by them).
 	step := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
 	base, baseConds := len(step.args), len(step.conds)
-	step.addAfter(terms, markers)
+	seek(&step, markers)
 	var bad error
 	for i := baseConds; i < len(step.conds); i++ {
 		step.conds[i] = placeholder.ReplaceAllStringFunc(step.conds[i], func(p string) string {
@@ -304,16 +389,38 @@ func (s *store) anchorChain(ctx context.Context, w whereClause, terms []keyOrder
 			return fmt.Sprintf("a.v%d", t)
 		})
 	}
-	if bad != nil {
-		return nil, bad
+	step.args = step.args[:base]
+	return step, bad
+}
+
+// pickKey returns the query of the sort values (terms) of the row of from
+// matching w that is offset rows into the order of order.
+func pickKey(from string, w whereClause, terms, order []keyOrderTerm, offset string) string {
+	var cols []string
+	for i, t := range terms {
+		cols = append(cols, fmt.Sprintf("%s AS v%d", t.expr, i))
 	}
-	query := `WITH RECURSIVE a AS ((` + seed + `) UNION ALL SELECT a.n + 1, x.* FROM a CROSS JOIN LATERAL (SELECT ` +
-		strings.Join(cols, ", ") + ` FROM api_keys k` + step.String() + orderByOf(terms) + skip +
-		fmt.Sprintf(`) x WHERE a.n < %d) SELECT `, n) + strings.Join(refs, ", ") + ` FROM a ORDER BY n`
+	return `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + from + w.String() + orderByOf(order) + ` LIMIT 1 OFFSET ` + offset
+}
+
+// chainQuery returns the recursive statement of at most n anchors: the row
+// of seed, then, from each anchor (a, whose values step refers to as a.v0
+// …), the row of step; both of the values of terms.
+func chainQuery(seed, step string, terms []keyOrderTerm, n int) string {
+	var refs []string
+	for i := range terms {
+		refs = append(refs, fmt.Sprintf("v%d", i))
+	}
+	return `WITH RECURSIVE a AS ((SELECT 1 AS n, s.* FROM (` + seed + `) s) UNION ALL SELECT a.n + 1, x.* FROM a CROSS JOIN LATERAL (` +
+		step + fmt.Sprintf(`) x WHERE a.n < %d) SELECT `, n) + strings.Join(refs, ", ") + ` FROM a ORDER BY n`
+}
+
+// runChain runs a statement of chainQuery of terms.
+func (s *store) runChain(ctx context.Context, query string, terms []keyOrderTerm, args []any) ([][]any, error) {
 	if listQueryHook != nil {
-		listQueryHook(query, w.args)
+		listQueryHook(query, args)
 	}
-	return s.queryValues(ctx, len(terms), query, s.planned(w.args)...)
+	return s.queryValues(ctx, len(terms), query, s.planned(args)...)
 }
 
 // placeholder matches a query's placeholders ($1).

@@ -84,11 +84,20 @@ func TestListAPIKeysAnchors(t *testing.T) {
 			{Permission: "orders_read", Status: keyward.StatusActive, Sort: "userName"},
 			{OwnerID: owners[0].ID}, {OwnerID: owners[1].ID, Sort: "-name"},
 			{Conditions: []keyward.Condition{{Field: "userName", Op: "contains", Values: []any{"owner"}}}, Sort: "name"},
+			{Status: keyward.StatusInactive, Sort: "expiresAt"}, {Permission: "orders_read", Sort: "-lastUsedAt"},
 		}
-		anchored, chained := 0, 0 // chained: anchors found at once (PostgreSQL)
+		// chained: anchors found at once (PostgreSQL); of them, in a list
+		// sorted by a nullable field, among the values and among the NULLs.
+		anchored, chained, valueChains, nullChains := 0, 0, 0, 0
 		defer sqlstore.SetListQueryHook(func(query string, _ []any) {
 			if strings.HasPrefix(query, "WITH RECURSIVE") {
 				chained++
+				switch {
+				case strings.Contains(query, " IS NULL) IS FALSE"):
+					valueChains++
+				case strings.Contains(query, "_at IS NULL ORDER BY"):
+					nullChains++
+				}
 			}
 		})()
 		check := func(step string, at time.Time) {
@@ -116,8 +125,9 @@ func TestListAPIKeysAnchors(t *testing.T) {
 		}
 		check("first lists", now)
 		check("again, from the anchors", now)
-		if n := db.Anchors(); n == 0 || anchored < 20 || db.Dialect() == sqlstore.DialectPostgres && chained == 0 {
-			t.Fatalf("%d anchors kept, %d non-empty deep pages, %d chains of anchors: a weak test", n, anchored, chained)
+		if n := db.Anchors(); n == 0 || anchored < 20 || db.Dialect() == sqlstore.DialectPostgres && (chained == 0 || valueChains == 0 || nullChains == 0) {
+			t.Fatalf("%d anchors kept, %d non-empty deep pages, %d chains of anchors (%d among values, %d among NULLs): a weak test",
+				n, anchored, chained, valueChains, nullChains)
 		}
 		// Keys without permissions: only their own rows change.
 		var added []*keyward.APIKey

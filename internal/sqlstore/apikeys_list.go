@@ -477,11 +477,22 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 	var vals [][]any
 	if walk && after == nil && offset >= anchorStride && s.anchors != nil && s.tx == nil {
 		// Deep in many keys: from the nearest page anchor.
-		var chain *whereClause // the anchors found at once (anchorChain)
-		if s.pg && sortJoin == "" && f.Sort != "userName" && f.Sort != "-userName" && !slices.ContainsFunc(terms, func(t keyOrderTerm) bool {
+		var chain anchorFinder // the anchors found at once
+		switch {
+		case !s.pg || f.Sort == "userName" || f.Sort == "-userName":
+		case nullSplit:
+			// As fetchPart reads the part's anchors (nullableAnchorChain).
+			cf, cw, joinID := "api_keys k"+sortJoin, w, ""
+			if lastUseOnly {
+				cf, cw.conds = "key_last_used l", []string{"l.tenant_id = $1"}
+			} else if sortJoin != "" {
+				joinID = "k.id"
+			}
+			chain = func(st *store, n int) ([][]any, error) { return st.nullableAnchorChain(ctx, cf, cw, terms, joinID, n) }
+		case sortJoin == "" && !slices.ContainsFunc(terms, func(t keyOrderTerm) bool {
 			return t.nullable || strings.Contains(t.expr, "u.")
-		}) {
-			chain = &w
+		}):
+			chain = func(st *store, n int) ([][]any, error) { return st.anchorChain(ctx, w, terms, n) }
 		}
 		keys, vals, err = s.anchoredPage(ctx, tenantID, f, permissionID, terms, offset, fetch, chain)
 	} else {
