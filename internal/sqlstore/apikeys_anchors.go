@@ -425,3 +425,140 @@ func (s *store) runChain(ctx context.Context, query string, terms []keyOrderTerm
 
 // placeholder matches a query's placeholders ($1).
 var placeholder = regexp.MustCompile(`\$[0-9]+`)
+
+// ownerNameAnchorChain returns, on PostgreSQL, the sort values (the
+// lowercased owner's name, "" for none, and the id) of the first n anchors
+// of a list sorted by the owner's name (desc: -userName) of the keys of
+// tenantID matching w, in at most three statements whatever n, reading
+// each of the two sources of listByOwnerName (whose queries these mirror)
+// as its loop of anchoredPage does: a chain over the first source (the
+// keys without an owner ascending, by id; the owners descending, in name
+// order with each one's keys by id); if the list holds fewer anchors, the
+// count of that source's keys after the last (fewer than anchorStride);
+// then a chain over the second source, the first anchor that many keys
+// nearer its start. A step among the owners, as nullableAnchorChain's
+// among values, picks the anchor among the keys of the last anchor's
+// owner after it (its index sought at the id) or, if fewer than
+// anchorStride, counts them and picks it among the owners named after: one
+// order of two terms would read the owner's keys from its first (-userName
+// at a million keys: 250 anchors in 254 s through the loop, 0.34 s here).
+func (s *store) ownerNameAnchorChain(ctx context.Context, tenantID string, w whereClause, desc bool, n int) ([][]any, error) {
+	dir, op := " ASC", " > "
+	if desc {
+		dir, op = " DESC", " < "
+	}
+	terms := []keyOrderTerm{{expr: "s0"}, {expr: "s1"}}
+	// unowned returns the keys without an owner after the anchor a (none:
+	// from the first), by id, as listByOwnerName's source.
+	unowned := func(a bool) (string, []any) {
+		q := whereClause{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+		q.conds = append(q.conds, "k.owner_id IS NULL")
+		if a {
+			q.conds = append(q.conds, "k.id > a.v1")
+		}
+		// By id, as ordered by the columns of api_keys_tenant_owner_id
+		// (the tenant and owner are the same in every row): not knowing
+		// the anchor, PostgreSQL would walk the primary key instead,
+		// reading each key's row for its owner (900 ms, not 300, for 250
+		// anchors).
+		return `SELECT '' AS s0, k.id AS s1 FROM api_keys k` + q.String() + ` ORDER BY k.tenant_id, k.owner_id, k.id`, q.args
+	}
+	// owned returns the owned keys of the owners named after the anchor a
+	// (strictly; none: from the first), in the owners' name order, each
+	// one's keys by id, at most limit of each owner's (as listByOwnerName's
+	// source: the lateral bounds what PostgreSQL sorts).
+	tenant := "$" + strconv.Itoa(len(w.args)+1)
+	ownedArgs := append(slices.Clone(w.args), tenantID)
+	owned := func(a bool, limit string) string {
+		name := "lower(u.user_name)"
+		conds := []string{"u.tenant_id = " + tenant}
+		if a {
+			conds = append(conds, name+op+"a.v0")
+		}
+		inner := whereClause{conds: append(slices.Clone(w.conds), "k.owner_id = u.id")}
+		return `SELECT ` + name + ` AS s0, k.id AS s1 FROM users u CROSS JOIN LATERAL (SELECT k.id FROM api_keys k` +
+			inner.String() + ` ORDER BY k.id LIMIT ` + limit + `) k WHERE ` + strings.Join(conds, " AND ") +
+			` ORDER BY ` + name + dir + `, k.id ASC`
+	}
+	// ties returns the keys of the anchor a's owner (one user a name) after
+	// it, by id: its owner's index sought at the anchor, where the owned
+	// keys after the anchor, read as one order, would be read from the
+	// owner's first key (the cursor is two terms).
+	ties := func() string {
+		q := whereClause{conds: append(slices.Clone(w.conds), "k.owner_id = (SELECT u.id FROM users u WHERE u.tenant_id = "+tenant+
+			" AND lower(u.user_name) = a.v0)", "k.id > a.v1")}
+		return `SELECT a.v0 AS s0, k.id AS s1 FROM api_keys k` + q.String() + ` ORDER BY k.id`
+	}
+	// pick returns the query of the key offset keys into a source's query.
+	pick := func(query, offset string) string {
+		return `SELECT s.s0 AS v0, s.s1 AS v1 FROM (` + query + `) s LIMIT 1 OFFSET ` + offset
+	}
+	type source func(a bool, offset int) (string, []any)
+	uns := func(a bool, offset int) (string, []any) {
+		q, args := unowned(a)
+		return pick(q, strconv.Itoa(offset)), args
+	}
+	ows := func(a bool, offset int) (string, []any) {
+		off, lim := strconv.Itoa(offset), strconv.Itoa(offset+1)
+		if !a {
+			return pick(owned(false, lim), off), ownedArgs
+		}
+		// The ties after the anchor or, if fewer than offset+1, the keys
+		// of the owners after: at most one finds a row, and the LIMIT
+		// stops before counting the ties when the first does.
+		return `SELECT * FROM ((` + pick(ties(), off) + `) UNION ALL (SELECT y.* FROM (SELECT count(*) AS t FROM (` + ties() +
+			` LIMIT ` + lim + `) c) c CROSS JOIN LATERAL (` + pick(owned(true, lim), "GREATEST("+off+" - c.t, 0)") +
+			`) y WHERE c.t < ` + lim + `)) x LIMIT 1`, ownedArgs
+	}
+	sources := []source{uns, ows}
+	if desc {
+		sources = []source{ows, uns}
+	}
+	// count returns the number of keys of a source after the anchor after
+	// (nil: all), counting no further than anchorStride.
+	count := func(after []any) (int, error) {
+		var q string
+		var args []any
+		switch {
+		case !desc:
+			q, args = unowned(after != nil)
+		case after != nil:
+			q, args = `SELECT s1 FROM (`+ties()+`) t UNION ALL SELECT s1 FROM (`+owned(true, strconv.Itoa(anchorStride))+`) o`, ownedArgs
+		default:
+			q, args = owned(false, strconv.Itoa(anchorStride)), ownedArgs
+		}
+		query := `SELECT count(*) FROM (` + q + ` LIMIT ` + strconv.Itoa(anchorStride) + `) c`
+		if after != nil {
+			query = `SELECT count(*) FROM (SELECT $` + strconv.Itoa(len(args)+1) + `::text AS v0, $` + strconv.Itoa(len(args)+2) +
+				`::text AS v1) a CROSS JOIN LATERAL (` + q + ` LIMIT ` + strconv.Itoa(anchorStride) + `) c`
+			args = append(slices.Clone(args), after[0], after[1])
+		}
+		if listQueryHook != nil {
+			listQueryHook(query, args)
+		}
+		var c int
+		err := s.read.QueryRowContext(ctx, query, s.planned(args)...).Scan(&c)
+		return c, err
+	}
+	seed, args := sources[0](false, anchorStride-1)
+	step, _ := sources[0](true, anchorStride-1)
+	vals, err := s.runChain(ctx, chainQuery(seed, step, terms, n), terms, args)
+	if err != nil || len(vals) >= n {
+		return vals, err
+	}
+	var last []any
+	if len(vals) > 0 {
+		last = vals[len(vals)-1]
+	}
+	r, err := count(last)
+	if err != nil {
+		return nil, err
+	}
+	if r >= anchorStride {
+		return nil, fmt.Errorf("finding anchors: %d keys after the last anchor", r)
+	}
+	seed, args = sources[1](false, anchorStride-1-r)
+	step, _ = sources[1](true, anchorStride-1)
+	more, err := s.runChain(ctx, chainQuery(seed, step, terms, n-len(vals)), terms, args)
+	return append(vals, more...), err
+}

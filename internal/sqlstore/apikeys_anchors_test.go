@@ -87,8 +87,10 @@ func TestListAPIKeysAnchors(t *testing.T) {
 			{Status: keyward.StatusInactive, Sort: "expiresAt"}, {Permission: "orders_read", Sort: "-lastUsedAt"},
 		}
 		// chained: anchors found at once (PostgreSQL); of them, in a list
-		// sorted by a nullable field, among the values and among the NULLs.
-		anchored, chained, valueChains, nullChains := 0, 0, 0, 0
+		// sorted by a nullable field, among the values and among the NULLs;
+		// in a list sorted by the owner's name, among the keys without an
+		// owner and among the owners.
+		anchored, chained, valueChains, nullChains, unownedChains, ownedChains := 0, 0, 0, 0, 0, 0
 		defer sqlstore.SetListQueryHook(func(query string, _ []any) {
 			if strings.HasPrefix(query, "WITH RECURSIVE") {
 				chained++
@@ -97,6 +99,10 @@ func TestListAPIKeysAnchors(t *testing.T) {
 					valueChains++
 				case strings.Contains(query, "_at IS NULL ORDER BY"):
 					nullChains++
+				case strings.Contains(query, "SELECT '' AS s0"):
+					unownedChains++
+				case strings.Contains(query, "lower(u.user_name) AS s0"):
+					ownedChains++
 				}
 			}
 		})()
@@ -125,9 +131,10 @@ func TestListAPIKeysAnchors(t *testing.T) {
 		}
 		check("first lists", now)
 		check("again, from the anchors", now)
-		if n := db.Anchors(); n == 0 || anchored < 20 || db.Dialect() == sqlstore.DialectPostgres && (chained == 0 || valueChains == 0 || nullChains == 0) {
-			t.Fatalf("%d anchors kept, %d non-empty deep pages, %d chains of anchors (%d among values, %d among NULLs): a weak test",
-				n, anchored, chained, valueChains, nullChains)
+		if n := db.Anchors(); n == 0 || anchored < 20 || db.Dialect() == sqlstore.DialectPostgres && (chained == 0 || valueChains == 0 || nullChains == 0 || unownedChains == 0 || ownedChains == 0) {
+			t.Fatalf("%d anchors kept, %d non-empty deep pages, %d chains of anchors (%d among values, %d among NULLs, "+
+				"%d among keys without an owner, %d among owners): a weak test",
+				n, anchored, chained, valueChains, nullChains, unownedChains, ownedChains)
 		}
 		// Keys without permissions: only their own rows change.
 		var added []*keyward.APIKey

@@ -479,7 +479,12 @@ func (s *store) ListAPIKeys(ctx context.Context, tenantID string, f keyward.APIK
 		// Deep in many keys: from the nearest page anchor.
 		var chain anchorFinder // the anchors found at once
 		switch {
-		case !s.pg || f.Sort == "userName" || f.Sort == "-userName":
+		case !s.pg:
+		case f.Sort == "userName" || f.Sort == "-userName":
+			// As listByOwnerName reads its two sources (ownerNameAnchorChain).
+			chain = func(st *store, n int) ([][]any, error) {
+				return st.ownerNameAnchorChain(ctx, tenantID, w, f.Sort == "-userName", n)
+			}
 		case nullSplit:
 			// As fetchPart reads the part's anchors (nullableAnchorChain).
 			cf, cw, joinID := "api_keys k"+sortJoin, w, ""

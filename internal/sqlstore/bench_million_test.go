@@ -273,6 +273,7 @@ func seedMillion(b *testing.B, db *sqlstore.DB, driver, dsn string) error {
 		exec(`VACUUM ANALYZE api_keys`)
 		exec(`VACUUM ANALYZE api_key_permissions`)
 		exec(`VACUUM ANALYZE key_last_used`)
+		exec(`VACUUM ANALYZE users`) // sort=userName walks the owners
 	} // SQLite: no ANALYZE, keyward does not run it
 	if failed == nil {
 		b.Logf("seeded %d keys (%s) in %v", millionKeys, driver, time.Since(start).Round(time.Second))
@@ -321,6 +322,10 @@ func listMillion(b *testing.B, db *sqlstore.DB) {
 		{"page25000-lastUsedAt-asc", keyward.APIKeyFilter{Page: deep, Sort: "lastUsedAt"}},
 		{"page25000-expiresAt", keyward.APIKeyFilter{Page: deep, Sort: "-expiresAt"}},
 		{"page25000-expiresAt-asc", keyward.APIKeyFilter{Page: deep, Sort: "expiresAt"}},
+		// Sorted by the owner's name: the keys without an owner, then the
+		// owners in name order (listByOwnerName).
+		{"page25000-userName", keyward.APIKeyFilter{Page: deep, Sort: "userName"}},
+		{"page25000-userName-desc", keyward.APIKeyFilter{Page: deep, Sort: "-userName"}},
 		// Deep pages by page number among the keys with a value (a third
 		// of the keys were used, a fifth expire): the anchors' seek starts
 		// at a value, not at a NULL.
