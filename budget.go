@@ -16,6 +16,13 @@ func WithStoreBudget(ctx context.Context, until time.Time) context.Context {
 	return context.WithValue(ctx, storeBudgetKey{}, until)
 }
 
+// IsStoreBudgetKey reports whether key is the context key WithStoreBudget
+// sets, for a context that answers it itself (its value a time.Time).
+func IsStoreBudgetKey(key any) bool {
+	_, ok := key.(storeBudgetKey)
+	return ok
+}
+
 // StoreBudget returns the time by which store calls made with ctx must end,
 // if WithStoreBudget set one.
 func StoreBudget(ctx context.Context) (time.Time, bool) {

@@ -86,7 +86,8 @@ func newFuzzSurface(tb testing.TB, db *sqlstore.DB) *fuzzSurface {
 		dialectMounts[name](api.Mux(), svc, api)
 	}
 	console.Mount(api.Mux(), svc, logger)
-	s := &fuzzSurface{h: storeBudget(api, 5*time.Second), db: db, routes: append(api.Patterns(), surfaceRoutes...),
+	api.StoreBudget(5 * time.Second)
+	s := &fuzzSurface{h: api, db: db, routes: append(api.Patterns(), surfaceRoutes...),
 		methods: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}}
 	for _, r := range surfaceRoutes {
 		method, path, _ := strings.Cut(r, " ")

@@ -246,6 +246,10 @@ func serve(ctx context.Context, c *serverConfig, logger, requestLog *slog.Logger
 	api.LogRequestsTo(requestLog.Handler())
 	proxies, _ := c.proxies()
 	api.TrustProxies(proxies)
+	// Every request gets one database budget of --db-timeout: all the store
+	// calls it makes together end within it, so that it answers in about
+	// that time even when the database hangs.
+	api.StoreBudget(c.DBTimeout)
 	for _, name := range c.dialectList() {
 		dialectMounts[name](api.Mux(), svc, api)
 	}
@@ -259,7 +263,7 @@ func serve(ctx context.Context, c *serverConfig, logger, requestLog *slog.Logger
 		}
 		return &http.Server{
 			TLSConfig:         tc,
-			Handler:           storeBudget(h, c.DBTimeout),
+			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       60 * time.Second,
 			WriteTimeout:      60 * time.Second,
@@ -319,13 +323,4 @@ func serve(ctx context.Context, c *serverConfig, logger, requestLog *slog.Logger
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// storeBudget gives every request one database budget of d: all the store
-// calls it makes together end within d, so that it answers in about d even
-// when the database hangs.
-func storeBudget(next http.Handler, d time.Duration) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(keyward.WithStoreBudget(r.Context(), time.Now().Add(d))))
-	})
 }

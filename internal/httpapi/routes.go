@@ -109,8 +109,16 @@ func (s *Server) Patterns() []string {
 	return out
 }
 
+// bodyHealthy is /healthz's answer, the bytes encode wrote for
+// {"status":"ok"}, built once: a liveness probe is polled, and encoding a
+// map through encoding/json cost it a fifth of its server CPU beyond the
+// floor's.
+var bodyHealthy = []byte(`{"status":"ok"}` + "\n")
+
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	encode(w, http.StatusOK, map[string]string{"status": "ok"})
+	w.Header()["Content-Type"] = headerJSON
+	w.WriteHeader(http.StatusOK)
+	w.Write(bodyHealthy)
 	return nil
 }
 
