@@ -88,6 +88,22 @@ func (s *store) flushPlans(ctx context.Context, q querier) error {
 	return err
 }
 
+// pgTouchLastUsed is touchChunk's statement on PostgreSQL: $1, $2, $3 the
+// keys' tenants, ids and last uses.
+const pgTouchLastUsed = `WITH v AS (
+			SELECT l.tenant_id, l.key_id, v.t
+			FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v (tenant_id, id, t)
+			JOIN key_last_used l ON l.tenant_id = v.tenant_id COLLATE "C" AND l.key_id = v.id COLLATE "C"
+			JOIN api_keys k ON k.id = l.key_id AND k.tenant_id = l.tenant_id AND k.created_at <= v.t
+			WHERE l.last_used_at IS NULL OR l.last_used_at < v.t
+			ORDER BY l.tenant_id, l.key_id FOR NO KEY UPDATE OF l
+		), u AS (
+			UPDATE key_last_used l SET last_used_at = v.t FROM v
+			WHERE l.tenant_id = v.tenant_id AND l.key_id = v.key_id AND (l.last_used_at IS NULL OR l.last_used_at < v.t)
+			RETURNING l.tenant_id
+		)
+		SELECT DISTINCT tenant_id FROM u`
+
 // touchChunk updates the last uses of refs and returns the tenants of the
 // keys it changed (unsorted, maybe repeated).
 func (s *store) touchChunk(ctx context.Context, q querier, refs []keyward.KeyRef, lastUsed map[keyward.KeyRef]time.Time) ([]string, error) {
@@ -107,19 +123,7 @@ func (s *store) touchChunk(ctx context.Context, q querier, refs []keyward.KeyRef
 		// to change in order (a row deleted meanwhile, with its key, is
 		// skipped); u changes them. The key's row is read (by primary key,
 		// not locked, not written) for its created_at.
-		query = `WITH v AS (
-				SELECT l.tenant_id, l.key_id, v.t
-				FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS v (tenant_id, id, t)
-				JOIN key_last_used l ON l.tenant_id = v.tenant_id COLLATE "C" AND l.key_id = v.id COLLATE "C"
-				JOIN api_keys k ON k.id = l.key_id AND k.tenant_id = l.tenant_id AND k.created_at <= v.t
-				WHERE l.last_used_at IS NULL OR l.last_used_at < v.t
-				ORDER BY l.tenant_id, l.key_id FOR NO KEY UPDATE OF l
-			), u AS (
-				UPDATE key_last_used l SET last_used_at = v.t FROM v
-				WHERE l.tenant_id = v.tenant_id AND l.key_id = v.key_id AND (l.last_used_at IS NULL OR l.last_used_at < v.t)
-				RETURNING l.tenant_id
-			)
-			SELECT DISTINCT tenant_id FROM u`
+		query = pgTouchLastUsed
 		args = []any{tenantIDs, ids, times}
 	} else {
 		rows := make([][]any, len(refs))
