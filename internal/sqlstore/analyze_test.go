@@ -74,7 +74,7 @@ func TestImportAnalyzesPostgres(t *testing.T) {
 		{"5 keys more", 5, false, "2", "310"},
 	} {
 		importKeys(step.n, step.rollBack)
-		for _, table := range []string{"api_keys", "api_key_permissions"} {
+		for _, table := range []string{"api_keys", "api_key_permissions", "key_last_used"} {
 			if analyzed, rows := stats(table); analyzed != step.analyzed || rows != step.rows {
 				t.Errorf("after %s: %s analyzed %s times, %s rows; want %s, %s", step.name, table, analyzed, rows, step.analyzed, step.rows)
 			}

@@ -97,8 +97,9 @@ func (s *store) CreateAPIKeys(ctx context.Context, keys []*keyward.APIKey) ([]er
 	return errs, nil
 }
 
-// analyzeAfterImport refreshes PostgreSQL's statistics of the keys and
-// their grants when the table grew by a tenth since its last ANALYZE, and
+// analyzeAfterImport refreshes PostgreSQL's statistics of the keys, their
+// grants and their last uses (key_last_used, one row a key: the lists by
+// lastUsedAt and the usage flush read it; issue 13) when the table grew by a tenth since its last ANALYZE, and
 // by at least 50 rows: autovacuum's own threshold, but now instead of
 // within its next round (a minute or more), during which a tenant
 // imported from nothing still looks empty to the planner and its lists
@@ -122,7 +123,7 @@ func (s *store) analyzeAfterImport(ctx context.Context, n int) {
 	if err != nil || grown < max(50, rows/10) {
 		return
 	}
-	_, _ = s.pool.ExecContext(ctx, `ANALYZE api_keys, api_key_permissions`)
+	_, _ = s.pool.ExecContext(ctx, `ANALYZE api_keys, api_key_permissions, key_last_used`)
 }
 
 // keyValues are the unique values of keys: ids by tenant, client ids and

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/secret"
 	"github.com/keyward/keyward/internal/sqlstore"
 	"github.com/keyward/keyward/internal/sqlstore/sqltest"
 )
@@ -20,6 +21,8 @@ import (
 // which the wall time on a shared machine does not show:
 //
 //	go test -run '^$' -bench FlushUsage ./internal/sqlstore
+//
+// KEYWARD_BENCH_FLUSH_OTHER_KEYS=n adds n keys of another tenant first.
 func BenchmarkFlushUsage(b *testing.B) {
 	const n = 5_000
 	for _, backend := range []struct {
@@ -43,6 +46,24 @@ func BenchmarkFlushUsage(b *testing.B) {
 			}
 			if _, err := db.CreateAPIKeys(ctx, keys); err != nil {
 				b.Fatal(err)
+			}
+			// KEYWARD_BENCH_FLUSH_OTHER_KEYS: keys of another tenant, never
+			// flushed, in the tables the flush joins (issue 13: at 400,000
+			// keys PostgreSQL's planner chose hash joins over whole tables).
+			if others, _ := strconv.Atoi(os.Getenv("KEYWARD_BENCH_FLUSH_OTHER_KEYS")); others > 0 {
+				other := &keyward.Tenant{ID: secret.NewID(), Name: "other", Prefix: "ot", IsActive: true, CreatedAt: now, UpdatedAt: now, Version: 1}
+				if err := db.CreateTenant(ctx, other); err != nil {
+					b.Fatal(err)
+				}
+				for done := 0; done < others; done += 10_000 {
+					var batch []*keyward.APIKey
+					for range min(10_000, others-done) {
+						batch = append(batch, benchKey(other.ID, nil, now))
+					}
+					if _, err := db.CreateAPIKeys(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+				}
 			}
 			st := sqlstore.Guard(db, sqlstore.Limits{Timeout: time.Minute})
 			backends := func() time.Duration {

@@ -19,7 +19,8 @@ import (
 	"runtime"
 	"strings"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
 	"modernc.org/sqlite"
 
 	"github.com/keyward/keyward"
@@ -75,10 +76,19 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	pool, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres: %w", err)
 	}
+	// JIT off (issue 13), unless the DSN sets jit itself (jit=on, or
+	// options=-c jit=on, maybe from PGOPTIONS): keyward's statements are
+	// short OLTP ones, and above jit_above_cost (PostgreSQL 11 and later,
+	// on by default) the compilation alone cost a usage flush's last-use
+	// statement of 8,000 keys 640 ms, far more than it ran.
+	if _, ok := cfg.RuntimeParams["jit"]; !ok && !strings.Contains(cfg.RuntimeParams["options"], "jit") {
+		cfg.RuntimeParams["jit"] = "off"
+	}
+	pool := stdlib.OpenDB(*cfg)
 	// As many idle connections as open ones: under load, closing and
 	// reopening connections costs more than the queries.
 	n := max(16, 4*runtime.GOMAXPROCS(0))

@@ -64,3 +64,33 @@ func (db *DB) QueryStrings(ctx context.Context, query string, args ...any) ([]st
 	}
 	return out, rows.Err()
 }
+
+// ExplainTouch returns PostgreSQL's plan of the usage flush's last-use
+// statement (TouchAPIKeys) for the keys ids of tenant, used at at, planned
+// as in a flush transaction.
+func (db *DB) ExplainTouch(ctx context.Context, tenant string, ids []string, at time.Time) (string, error) {
+	tenants, times := make([]string, len(ids)), make([]time.Time, len(ids))
+	for i := range ids {
+		tenants[i], times[i] = tenant, at
+	}
+	var plan []string
+	err := db.atomic(ctx, func(q querier) error {
+		if err := db.flushPlans(ctx, q); err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(ctx, `EXPLAIN `+pgTouchLastUsed, tenants, ids, times)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				return err
+			}
+			plan = append(plan, line)
+		}
+		return rows.Err()
+	})
+	return strings.Join(plan, "\n"), err
+}
