@@ -120,84 +120,78 @@ func TestColdVerifyReadsOnce(t *testing.T) {
 // and to its tenant's catalog: nothing cached (keys, catalogs, unknown
 // secrets) makes it accept or refuse wrongly.
 func TestColdReplicasNeverServeStale(t *testing.T) {
-	for _, backend := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{{"sqlite", sqltest.SQLiteDSN}, {"postgres", sqltest.PostgresDSN}} {
-		t.Run(backend.name, func(t *testing.T) {
-			dsn := backend.dsn(t)
-			master := secret.RandomBytes(32)
-			var svcs []*keyward.Service
-			for i := range 2 {
-				svc, err := wire.NewService(keyward.Config{Store: sqltest.Open(t, dsn, i == 0), MasterKey: master,
-					CacheTTL: time.Nanosecond})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { svc.Close() })
-				svcs = append(svcs, svc)
-			}
-			a, b := svcs[0], svcs[1]
-			ctx := context.Background()
-			admin := bootstrapAdmin(t, a)
-			for _, name := range []string{"orders_read", "orders_write"} {
-				if _, err := a.CreatePermission(ctx, admin, keyward.PermissionInput{Name: ptr(name)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			bundle, err := a.CreatePermission(ctx, admin, keyward.PermissionInput{Name: ptr("bundle"),
-				Children: &[]keyward.PermissionRef{{Name: "orders_read"}}})
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
+		master := secret.RandomBytes(32)
+		var svcs []*keyward.Service
+		for i := range 2 {
+			svc, err := wire.NewService(keyward.Config{Store: sqltest.Open(t, dsn, i == 0), MasterKey: master,
+				CacheTTL: time.Nanosecond})
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("verifier"), Permissions: perms("keys:verify")})
+			t.Cleanup(func() { svc.Close() })
+			svcs = append(svcs, svc)
+		}
+		a, b := svcs[0], svcs[1]
+		ctx := context.Background()
+		admin := bootstrapAdmin(t, a)
+		for _, name := range []string{"orders_read", "orders_write"} {
+			if _, err := a.CreatePermission(ctx, admin, keyward.PermissionInput{Name: ptr(name)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bundle, err := a.CreatePermission(ctx, admin, keyward.PermissionInput{Name: ptr("bundle"),
+			Children: &[]keyward.PermissionRef{{Name: "orders_read"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("verifier"), Permissions: perms("keys:verify")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifier, err := b.Authenticate(ctx, keyward.Credentials{Bearer: v.ClientSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verify := func(what, sec, want string, need ...string) {
+			t.Helper()
+			res, err := b.VerifyKey(ctx, verifier, keyward.VerifyRequest{Key: sec, Permissions: need})
 			if err != nil {
 				t.Fatal(err)
 			}
-			verifier, err := b.Authenticate(ctx, keyward.Credentials{Bearer: v.ClientSecret})
-			if err != nil {
-				t.Fatal(err)
+			if res.Code != want {
+				t.Errorf("%s: replica B answers %s, want %s", what, res.Code, want)
 			}
-			verify := func(what, sec, want string, need ...string) {
-				t.Helper()
-				res, err := b.VerifyKey(ctx, verifier, keyward.VerifyRequest{Key: sec, Permissions: need})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if res.Code != want {
-					t.Errorf("%s: replica B answers %s, want %s", what, res.Code, want)
-				}
-			}
-			// An unknown well-formed secret, then a key made on A: B knows it at once.
-			verify("an unknown secret", secret.NewSecret("kw"), keyward.CodeNotFound)
-			k, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("k"), Permissions: perms("bundle")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			verify("a key just made on A", k.ClientSecret, keyward.CodeValid, "orders_read")
-			verify("a key just made on A", k.ClientSecret, keyward.CodeInsufficientPermissions, "orders_write")
-			// The catalog changes on A: B's cached catalog is of another version.
-			if _, err := a.UpdatePermission(ctx, admin, bundle.ID, keyward.PermissionInput{
-				Children: &[]keyward.PermissionRef{{Name: "orders_write"}}}); err != nil {
-				t.Fatal(err)
-			}
-			verify("after the composite changed on A", k.ClientSecret, keyward.CodeInsufficientPermissions, "orders_read")
-			verify("after the composite changed on A", k.ClientSecret, keyward.CodeValid, "orders_write")
-			// The key changes, then goes.
-			if _, err := a.UpdateAPIKey(ctx, admin, k.ID, keyward.APIKeyInput{IsActive: ptr(false)}, nil); err != nil {
-				t.Fatal(err)
-			}
-			verify("after deactivation on A", k.ClientSecret, keyward.CodeDisabled)
-			if _, err := a.UpdateAPIKey(ctx, admin, k.ID, keyward.APIKeyInput{IsActive: ptr(true)}, nil); err != nil {
-				t.Fatal(err)
-			}
-			verify("after reactivation on A", k.ClientSecret, keyward.CodeValid)
-			if _, err := a.DeleteAPIKey(ctx, admin, k.ID, nil); err != nil {
-				t.Fatal(err)
-			}
-			verify("after deletion on A", k.ClientSecret, keyward.CodeNotFound)
-		})
-	}
+		}
+		// An unknown well-formed secret, then a key made on A: B knows it at once.
+		verify("an unknown secret", secret.NewSecret("kw"), keyward.CodeNotFound)
+		k, err := a.CreateAPIKey(ctx, admin, keyward.APIKeyInput{Name: ptr("k"), Permissions: perms("bundle")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		verify("a key just made on A", k.ClientSecret, keyward.CodeValid, "orders_read")
+		verify("a key just made on A", k.ClientSecret, keyward.CodeInsufficientPermissions, "orders_write")
+		// The catalog changes on A: B's cached catalog is of another version.
+		if _, err := a.UpdatePermission(ctx, admin, bundle.ID, keyward.PermissionInput{
+			Children: &[]keyward.PermissionRef{{Name: "orders_write"}}}); err != nil {
+			t.Fatal(err)
+		}
+		verify("after the composite changed on A", k.ClientSecret, keyward.CodeInsufficientPermissions, "orders_read")
+		verify("after the composite changed on A", k.ClientSecret, keyward.CodeValid, "orders_write")
+		// The key changes, then goes.
+		if _, err := a.UpdateAPIKey(ctx, admin, k.ID, keyward.APIKeyInput{IsActive: ptr(false)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		verify("after deactivation on A", k.ClientSecret, keyward.CodeDisabled)
+		if _, err := a.UpdateAPIKey(ctx, admin, k.ID, keyward.APIKeyInput{IsActive: ptr(true)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		verify("after reactivation on A", k.ClientSecret, keyward.CodeValid)
+		if _, err := a.DeleteAPIKey(ctx, admin, k.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		verify("after deletion on A", k.ClientSecret, keyward.CodeNotFound)
+	})
 }
 
 // gatedReads is a store whose KeyForVerification counts its calls and, while

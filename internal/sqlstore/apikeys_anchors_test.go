@@ -21,7 +21,7 @@ import (
 // an owner renamed (each written through another replica, whose writes
 // the lister learns only from the database), and time passing an expiry.
 func TestListAPIKeysAnchors(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)     // lists, and keeps the anchors
 		other := sqltest.Open(t, dsn, false) // another replica: writes

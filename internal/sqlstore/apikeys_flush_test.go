@@ -75,7 +75,7 @@ func keysUsedVersion(t *testing.T, db *sqlstore.DB, tenantID string) string {
 // used to fail its foreign key (the key existed when the statement began),
 // and with it the whole flush.
 func TestFlushSkipsKeysDeletedMeanwhile(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)
 		deleter := sqltest.Open(t, dsn, false) // another replica
@@ -156,7 +156,7 @@ func TestFlushSkipsKeysDeletedMeanwhile(t *testing.T) {
 // on it, apikeys_anchors.go) once, not once per key; a flush that changes
 // no last use, and a tenant none of whose keys it changed, are not bumped.
 func TestTouchBumpsKeysUsedVersionOnce(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)
 		a, b, idle := newFlushFixture(t, db, 30), newFlushFixture(t, db, 5), newFlushFixture(t, db, 3)
@@ -198,7 +198,7 @@ func TestTouchBumpsKeysUsedVersionOnce(t *testing.T) {
 // keys_used_version once per key whose last use changed again; migrated
 // up again, once per flush.
 func TestMigration00023Down(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)
 		f := newFlushFixture(t, db, 4)

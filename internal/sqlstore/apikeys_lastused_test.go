@@ -236,7 +236,7 @@ func TestFlushLeavesKeysAlone(t *testing.T) {
 // api_keys), and a last use flushed after it survives its Down (copied
 // back into api_keys, whose indexes of last uses come back) and Up again.
 func TestMigration00025(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, false)
 		must(t, db.MigrateUpTo(ctx, 24))

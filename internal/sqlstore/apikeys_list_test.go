@@ -19,7 +19,7 @@ import (
 // of 3), by page and by cursor; and that the name index follows renames
 // and deletions.
 func TestListAPIKeysPlans(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)
 		now := time.Now().UTC().Truncate(time.Microsecond)
@@ -185,7 +185,7 @@ func TestListAPIKeysPlans(t *testing.T) {
 // finds the names holding the whole query, not each word somewhere
 // (PostgreSQL searches its trigram index for the rarest word only).
 func TestListAPIKeysNameWords(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)
 		now := time.Now().UTC().Truncate(time.Microsecond)
@@ -365,7 +365,7 @@ func TestImportKeepsListIndexes(t *testing.T) {
 // ascending), walked by page and by cursor, with and without a filter, when
 // the list sorts its few matches and when it walks the owners (a cap of 3).
 func TestListAPIKeysOwnerNameOrder(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)
 		now := time.Now().UTC().Truncate(time.Microsecond)

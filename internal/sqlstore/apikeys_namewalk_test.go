@@ -20,7 +20,7 @@ import (
 // names far down the order: on PostgreSQL, the set of the name index),
 // and that on PostgreSQL both routes are taken.
 func TestListAPIKeysNameWalk(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, true)
 		now := time.Now().UTC().Truncate(time.Microsecond)

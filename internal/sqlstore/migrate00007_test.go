@@ -13,7 +13,7 @@ import (
 // customer_applications_write (Carbonext lists it for List and Fetch),
 // once, after its other members; tenants get portosReadableSecrets off.
 func TestMigration00007(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, false)
 		if err := db.MigrateUpTo(ctx, 4); err != nil {

@@ -13,7 +13,7 @@ import (
 // before key ids were scoped per tenant survive the new primary key, and
 // afterwards another tenant can use the same key id.
 func TestMigration00008(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, false)
 		if err := db.MigrateUpTo(ctx, 7); err != nil {

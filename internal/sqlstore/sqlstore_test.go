@@ -27,15 +27,8 @@ func TestStore(t *testing.T) {
 	})
 }
 
-// backendDSNs runs fn as the subtests "sqlite" and "postgres", each with
-// the DSN of a fresh, empty (unmigrated) database.
-func backendDSNs(t *testing.T, fn func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, sqltest.SQLiteDSN(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, sqltest.PostgresDSN(t)) })
-}
-
 func TestMigrate(t *testing.T) {
-	backendDSNs(t, func(t *testing.T, dsn string) {
+	sqltest.BackendDSNs(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := sqltest.Open(t, dsn, false)
 		current, latest, err := db.SchemaVersion(ctx)

@@ -196,3 +196,13 @@ func Backends(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
 }
+
+// BackendDSNs runs fn as the subtests "sqlite" and "postgres", each with
+// the DSN of a fresh database (not opened): for tests that open several
+// stores on one database, as replicas do. The postgres subtest skips when
+// KEYWARD_TEST_POSTGRES_URL is unset.
+func BackendDSNs(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLiteDSN(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, PostgresDSN(t)) })
+}
